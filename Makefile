@@ -1,0 +1,132 @@
+# protets - top-level Makefile (non-recursive).
+#
+#   make            build protetsd, protets, libprotets (.a and .so)
+#   make check      build and run every test (SAN=1: under ASan/UBSan)
+#   make bench      run the standard benchmark
+#   make run        install missing Debian packages, build, start protetsd
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+SBINDIR		?= $(PREFIX)/sbin
+LIBDIR		?= $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
+SYSCONFDIR	?= $(PREFIX)/etc
+MANDIR		?= $(PREFIX)/share/man
+UNITDIR		?= $(PREFIX)/lib/systemd/system
+PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
+
+SOVERSION	= 0
+VERSION		= 0.1.0
+
+CC		?= cc
+SAN		?=
+ifeq ($(SAN),1)
+BUILD		?= build-san
+SANFLAGS	= -fsanitize=address,undefined -fno-omit-frame-pointer \
+		  -fno-sanitize-recover=undefined
+else
+BUILD		?= build
+SANFLAGS	=
+endif
+
+# The configuration file the binaries read when given none.  In-tree
+# builds use the repository's protets.conf; `make install` rebuilds with
+# the installed path.
+CONF		?= $(CURDIR)/protets.conf
+
+PKGS		= libbsd-overlay liburcu-bp liburcu-cds libxxhash inih
+# Deferred (=): pkg-config runs only when a rule needs it, so that
+# `make deps` works on a machine without the packages.
+PKG_CFLAGS	= $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS	= $(shell pkg-config --libs $(PKGS))
+CHECK_CFLAGS	= $(shell pkg-config --cflags check)
+CHECK_LIBS	= $(shell pkg-config --libs check)
+
+CFLAGS		?= -O2 -g
+WARN		= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+		  -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS) $(SANFLAGS) \
+		  -Iclient -Ishm -Idaemon $(PKG_CFLAGS) \
+		  -DPROTETS_CONF_PATH='"$(CONF)"'
+ALL_LDFLAGS	= $(LDFLAGS) $(SANFLAGS)
+
+SHM_SRC		= $(wildcard shm/*.c)
+LIB_SRC		= client/protets.c client/table.c client/wire.c client/fdpass.c \
+		  client/conf.c $(SHM_SRC)
+DAEMON_SRC	= $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CLI_SRC		= client/cli.c
+
+LIB_OBJ		= $(LIB_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ	= $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ		= $(CLI_SRC:%.c=$(BUILD)/%.o)
+
+LIB_A		= $(BUILD)/libprotets.a
+LIB_SO		= $(BUILD)/libprotets.so.$(SOVERSION)
+PROTETSD	= $(BUILD)/protetsd
+PROTETS		= $(BUILD)/protets
+
+TEST_SRC	= $(wildcard tests/check_*.c)
+TEST_BIN	= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_UTIL	= $(BUILD)/tests/testutil.o
+
+.PHONY: all check check-unit bench run deps install clean verify-unit
+
+all: $(PROTETSD) $(PROTETS) $(LIB_A) $(LIB_SO) protetsd protets
+
+# Convenience links so that ./protetsd and ./protets work in the checkout.
+protetsd: $(PROTETSD)
+	ln -sf $(PROTETSD) $@
+protets: $(PROTETS)
+	ln -sf $(PROTETS) $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libprotets.so.$(SOVERSION) -o $@ $^ \
+	    $(ALL_LDFLAGS) $(PKG_LIBS)
+	ln -sf libprotets.so.$(SOVERSION) $(BUILD)/libprotets.so
+
+$(PROTETSD): $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(LIB_A)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+$(PROTETS): $(CLI_OBJ) $(LIB_A)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TEST_UTIL) $(DAEMON_OBJ) $(LIB_A)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
+
+# The test command of the README and of .ci/run.
+check: deps
+	$(MAKE) all $(TEST_BIN)
+	BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+
+deps:
+	@sh tools/deps.sh
+
+run: deps
+	$(MAKE) all
+	mkdir -p run
+	exec ./protetsd -c protets.conf
+
+bench: all
+	@echo "bench: see issue 4" >&2
+
+install:
+	@echo "install: see issue 6" >&2
+
+clean:
+	rm -rf build build-san build-install protetsd protets run
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

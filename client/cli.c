@@ -1,0 +1,415 @@
+/*
+ * cli.c - protets, the command-line client.
+ *
+ * Exit status: 0 success; 1 key or table not found; 2 usage error;
+ * 3 daemon unreachable; 4 permission denied; 5 any other error, with a
+ * one-line message on stderr.  The output formats are a contract that
+ * scripts depend on (see protets(1)).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libutil.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "protets.h"
+
+#define EX_NOTFOUND	1
+#define EX_USAGE	2
+#define EX_UNREACH	3
+#define EX_PERM		4
+#define EX_OTHER	5
+
+static const char	*cli_sock;
+
+static void
+usage(FILE *f, int status)
+{
+	fprintf(f,
+"usage: protets [-s SOCKET] COMMAND [ARGS]\n"
+"\n"
+"  get NAME [--type set|ordered_set|bag|duplicate_bag]\n"
+"           [--access public|protected|private] [--size BYTES]\n"
+"                          create the table if missing\n"
+"  insert NAME KEY VALUE   insert (replace, on sets)\n"
+"  lookup NAME KEY         print each value of KEY on its own line\n"
+"  delete NAME KEY         delete KEY\n"
+"  dump NAME               print every entry as KEY<TAB>VALUE\n"
+"  count NAME              print the number of entries\n"
+"  check NAME              verify the table's structure\n"
+"  drop NAME               delete the table\n"
+"  ls                      one table per line: NAME TYPE ACCESS ENTRIES\n"
+"                          OWNER_UID WORKER_PID (tab-separated)\n"
+"  info NAME               \"key: value\" lines\n"
+"  procs                   one line per daemon process: ROLE PID\n"
+"\n"
+"The socket is -s, else $PROTETS_SOCKET, else the \"socket\" setting of\n"
+"$PROTETS_CONF or %s.\n"
+"Exit status: 0 ok, 1 not found, 2 usage, 3 daemon unreachable,\n"
+"4 permission denied, 5 other errors.\n", PROTETS_CONF_PATH);
+	exit(status);
+}
+
+/* Report err on stderr and map it to an exit status. */
+static int
+cli_fail(const char *what, int err)
+{
+	fprintf(stderr, "protets: %s: %s\n", what, protets_strerror(err));
+	switch (err) {
+	case PROTETS_NOTFOUND:
+		return EX_NOTFOUND;
+	case PROTETS_ECONNECT:
+		return EX_UNREACH;
+	case PROTETS_EACCES:
+	case EACCES:
+	case EPERM:
+		return EX_PERM;
+	case PROTETS_EINVAL:
+		return EX_USAGE;
+	default:
+		return EX_OTHER;
+	}
+}
+
+static protets_t *
+cli_connect(void)
+{
+	protets_t	*p;
+	int		 rc;
+
+	if ((rc = protets_connect(cli_sock, &p)) != 0)
+		exit(cli_fail("connect", rc));
+	return p;
+}
+
+static protets_table_t *
+cli_open(protets_t *p, const char *name)
+{
+	protets_table_t	*t;
+	int		 rc;
+
+	if ((rc = protets_open(p, name, &t)) != 0)
+		exit(cli_fail(name, rc));
+	return t;
+}
+
+static int
+cli_get(protets_t *p, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "access", required_argument, NULL, 'a' },
+		{ "size", required_argument, NULL, 'z' },
+		{ NULL, 0, NULL, 0 }
+	};
+	protets_opts	 o = { 0 };
+	protets_table_t	*t;
+	int		 ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			if (protets_type_parse(optarg, &o.type) != 0)
+				usage(stderr, EX_USAGE);
+			break;
+		case 'a':
+			if (protets_access_parse(optarg, &o.access) != 0)
+				usage(stderr, EX_USAGE);
+			break;
+		case 'z':
+			if (conf_parse_size(optarg, &o.max_size) != 0 ||
+			    o.max_size == 0)
+				usage(stderr, EX_USAGE);
+			break;
+		default:
+			usage(stderr, EX_USAGE);
+		}
+	}
+	if (argc - optind != 1)
+		usage(stderr, EX_USAGE);
+	if ((rc = protets_get(p, argv[optind], &o, &t)) != 0)
+		return cli_fail(argv[optind], rc);
+	printf("%s\t%s\t%s\t%s\n", protets_table_name(t),
+	    protets_type_name(protets_table_type(t)),
+	    protets_access_name(protets_table_access(t)),
+	    protets_table_writable(t) ? "read-write" : "read-only");
+	protets_close(t);
+	return 0;
+}
+
+static int
+cli_insert(protets_t *p, char **argv)
+{
+	protets_table_t	*t = cli_open(p, argv[0]);
+	int		 rc;
+
+	rc = protets_insert(t, argv[1], strlen(argv[1]), argv[2],
+	    strlen(argv[2]));
+	protets_close(t);
+	return rc ? cli_fail("insert", rc) : 0;
+}
+
+static int
+cli_lookup(protets_t *p, char **argv)
+{
+	protets_table_t	*t = cli_open(p, argv[0]);
+	char		*buf;
+	size_t		 vlen;
+	int		 rc;
+
+	if ((buf = malloc(PROTETS_VALUE_MAX)) == NULL)
+		return cli_fail("lookup", ENOMEM);
+	rc = protets_lookup(t, argv[1], strlen(argv[1]), buf,
+	    PROTETS_VALUE_MAX, &vlen);
+	if (rc == 0) {
+		fwrite(buf, 1, vlen, stdout);
+		putchar('\n');
+	}
+	free(buf);
+	protets_close(t);
+	return rc ? cli_fail(argv[1], rc) : 0;
+}
+
+static int
+cli_delete(protets_t *p, char **argv)
+{
+	protets_table_t	*t = cli_open(p, argv[0]);
+	int		 rc;
+
+	rc = protets_delete(t, argv[1], strlen(argv[1]));
+	protets_close(t);
+	return rc ? cli_fail("delete", rc) : 0;
+}
+
+static int
+cli_dump_one(const void *k, size_t klen, const void *v, size_t vlen,
+    void *arg)
+{
+	(void)arg;
+	fwrite(k, 1, klen, stdout);
+	putchar('\t');
+	fwrite(v, 1, vlen, stdout);
+	putchar('\n');
+	return 0;
+}
+
+static int
+cli_dump(protets_t *p, char **argv)
+{
+	protets_table_t	*t = cli_open(p, argv[0]);
+	int		 rc;
+
+	rc = protets_foldl(t, cli_dump_one, NULL);
+	protets_close(t);
+	return rc ? cli_fail("dump", rc) : 0;
+}
+
+static int
+cli_count(protets_t *p, char **argv)
+{
+	protets_table_t	*t = cli_open(p, argv[0]);
+	uint64_t	 n;
+	int		 rc;
+
+	if ((rc = protets_count(t, &n)) == 0)
+		printf("%llu\n", (unsigned long long)n);
+	protets_close(t);
+	return rc ? cli_fail("count", rc) : 0;
+}
+
+static int
+cli_check(protets_t *p, char **argv)
+{
+	protets_table_t	*t = cli_open(p, argv[0]);
+	char		 msg[256] = "";
+	int		 rc;
+
+	rc = protets_check(t, msg, sizeof(msg));
+	protets_close(t);
+	if (rc != 0) {
+		fprintf(stderr, "protets: %s: %s: %s\n", argv[0],
+		    protets_strerror(rc), msg);
+		return EX_OTHER;
+	}
+	printf("%s: ok\n", argv[0]);
+	return 0;
+}
+
+static int
+cli_drop(protets_t *p, char **argv)
+{
+	int	 rc;
+
+	if ((rc = protets_drop(p, argv[0])) != 0)
+		return cli_fail(argv[0], rc);
+	return 0;
+}
+
+struct cli_ls {
+	protets_t	*p;
+	int		 rc;
+};
+
+static int
+cli_ls_one(const protets_info *in, void *arg)
+{
+	struct cli_ls	*ls = arg;
+	protets_info	 full;
+	int		 rc;
+
+	/* The owning worker knows the entry count: ask it. */
+	if ((rc = protets_info_get(ls->p, in->name, &full)) != 0) {
+		if (rc == PROTETS_NOTFOUND)
+			return 0;		/* dropped meanwhile */
+		ls->rc = rc;
+		return 1;
+	}
+	printf("%s\t%s\t%s\t%llu\t%u\t%d\n", full.name,
+	    protets_type_name(full.type), protets_access_name(full.access),
+	    (unsigned long long)full.entries, full.owner_uid,
+	    (int)full.worker_pid);
+	return 0;
+}
+
+static int
+cli_ls(protets_t *p)
+{
+	struct cli_ls	 ls = { p, 0 };
+	int		 rc;
+
+	rc = protets_list(p, cli_ls_one, &ls);
+	if (rc == 1)
+		rc = ls.rc;
+	return rc ? cli_fail("ls", rc) : 0;
+}
+
+static void
+cli_human(const char *key, uint64_t v)
+{
+	char	 buf[16];
+
+	humanize_number(buf, sizeof(buf), (int64_t)v, "B", HN_AUTOSCALE,
+	    HN_DECIMAL | HN_NOSPACE | HN_B);
+	printf("%s: %llu (%s)\n", key, (unsigned long long)v, buf);
+}
+
+static int
+cli_info(protets_t *p, char **argv)
+{
+	protets_info	 in;
+	char		 when[64];
+	time_t		 tt;
+	int		 rc;
+
+	if ((rc = protets_info_get(p, argv[0], &in)) != 0)
+		return cli_fail(argv[0], rc);
+	tt = (time_t)in.created;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&tt));
+	printf("name: %s\n", in.name);
+	printf("id: %llu\n", (unsigned long long)in.id);
+	printf("type: %s\n", protets_type_name(in.type));
+	printf("access: %s\n", protets_access_name(in.access));
+	printf("owner_uid: %u\n", in.owner_uid);
+	printf("entries: %llu\n", (unsigned long long)in.entries);
+	cli_human("bytes", in.bytes_used);
+	cli_human("size", in.bytes_size);
+	printf("worker: %d\n", (int)in.worker);
+	printf("worker_pid: %d\n", (int)in.worker_pid);
+	printf("created: %s\n", when);
+	return 0;
+}
+
+static int
+cli_procs_one(const protets_proc *pr, void *arg)
+{
+	(void)arg;
+	printf("%s %d\n", pr->role, (int)pr->pid);
+	return 0;
+}
+
+static int
+cli_procs(protets_t *p)
+{
+	int	 rc;
+
+	if ((rc = protets_procs(p, cli_procs_one, NULL)) != 0)
+		return cli_fail("procs", rc);
+	return 0;
+}
+
+struct cli_cmd {
+	const char	*name;
+	int		 nargs;		/* -1: variable */
+};
+
+static const struct cli_cmd cli_cmds[] = {
+	{ "get", -1 }, { "insert", 3 }, { "lookup", 2 }, { "delete", 2 },
+	{ "dump", 1 }, { "count", 1 }, { "check", 1 }, { "drop", 1 },
+	{ "ls", 0 }, { "info", 1 }, { "procs", 0 }, { NULL, 0 }
+};
+
+static int
+cli_run(protets_t *p, const char *cmd, int argc, char **argv)
+{
+	if (strcmp(cmd, "get") == 0)
+		return cli_get(p, argc, argv);
+	if (strcmp(cmd, "insert") == 0)
+		return cli_insert(p, argv + 1);
+	if (strcmp(cmd, "lookup") == 0)
+		return cli_lookup(p, argv + 1);
+	if (strcmp(cmd, "delete") == 0)
+		return cli_delete(p, argv + 1);
+	if (strcmp(cmd, "dump") == 0)
+		return cli_dump(p, argv + 1);
+	if (strcmp(cmd, "count") == 0)
+		return cli_count(p, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return cli_check(p, argv + 1);
+	if (strcmp(cmd, "drop") == 0)
+		return cli_drop(p, argv + 1);
+	if (strcmp(cmd, "ls") == 0)
+		return cli_ls(p);
+	if (strcmp(cmd, "info") == 0)
+		return cli_info(p, argv + 1);
+	return cli_procs(p);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const struct cli_cmd	*c;
+	protets_t		*p;
+	int			 rc;
+
+	/* Options stop at the command: a key may start with '-'. */
+	while (argc > 1 && argv[1][0] == '-') {
+		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+			usage(stdout, 0);
+		if (strcmp(argv[1], "-s") == 0 && argc > 2) {
+			cli_sock = argv[2];
+			argc -= 2;
+			argv += 2;
+			continue;
+		}
+		usage(stderr, EX_USAGE);
+	}
+	if (argc < 2)
+		usage(stderr, EX_USAGE);
+	for (c = cli_cmds; c->name != NULL; c++)
+		if (strcmp(c->name, argv[1]) == 0)
+			break;
+	if (c->name == NULL)
+		usage(stderr, EX_USAGE);
+	if (c->nargs >= 0 && argc - 2 != c->nargs)
+		usage(stderr, EX_USAGE);
+	if (c->nargs < 0 && argc < 3)
+		usage(stderr, EX_USAGE);
+	p = cli_connect();
+	rc = cli_run(p, argv[1], argc - 1, argv + 1);
+	protets_disconnect(p);
+	return rc;
+}

@@ -1,0 +1,209 @@
+/*
+ * conf.c - protets.conf parser; see conf.h and the commented protets.conf.
+ */
+#include <errno.h>
+#include <ini.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "protets.h"
+
+struct conf_ctx {
+	struct conf	*c;
+	char		 dir[PATH_MAX];
+	char		*err;
+	size_t		 errsz;
+};
+
+void
+conf_defaults(struct conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	strlcpy(c->socket, "/run/protets/protets.sock", sizeof(c->socket));
+	c->socket_mode = 0666;
+	strlcpy(c->pidfile, "/run/protets/protetsd.pid", sizeof(c->pidfile));
+	c->workers = 2;
+	c->max_connections = 256;
+	c->restart_burst = 10;
+	c->restart_window_ms = 10000;
+	c->restart_delay_ms = 1000;
+	c->handoff_timeout_ms = 10000;
+	c->default_size = 64ull << 20;
+	c->max_size = 64ull << 30;
+	c->max_tables = 1024;
+}
+
+int
+conf_parse_size(const char *s, uint64_t *out)
+{
+	char			*end;
+	unsigned long long	 v;
+	unsigned		 shift = 0;
+
+	errno = 0;
+	if (*s == '-' || *s == '\0')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s)
+		return -1;
+	switch (*end) {
+	case '\0': break;
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	case 'T': case 't': shift = 40; end++; break;
+	default: return -1;
+	}
+	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int
+conf_int(const char *s, long min, long max, int *out)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Resolve a path relative to the configuration file's directory. */
+static int
+conf_path(struct conf_ctx *x, const char *v, char *dst, size_t dstsz)
+{
+	int	 n;
+
+	if (v[0] == '/')
+		n = (int)strlcpy(dst, v, dstsz);
+	else
+		n = snprintf(dst, dstsz, "%s/%s", x->dir, v);
+	return (n < 0 || (size_t)n >= dstsz) ? -1 : 0;
+}
+
+static int
+conf_daemon_key(struct conf_ctx *x, const char *k, const char *v)
+{
+	struct conf	*c = x->c;
+	char		*end;
+
+	if (strcmp(k, "socket") == 0)
+		return conf_path(x, v, c->socket, sizeof(c->socket));
+	if (strcmp(k, "socket_mode") == 0) {
+		errno = 0;
+		c->socket_mode = (unsigned)strtoul(v, &end, 8);
+		return (errno || end == v || *end || c->socket_mode > 0777) ?
+		    -1 : 0;
+	}
+	if (strcmp(k, "socket_group") == 0)
+		return strlcpy(c->socket_group, v, sizeof(c->socket_group)) <
+		    sizeof(c->socket_group) ? 0 : -1;
+	if (strcmp(k, "pidfile") == 0)
+		return conf_path(x, v, c->pidfile, sizeof(c->pidfile));
+	if (strcmp(k, "workers") == 0)
+		return conf_int(v, 1, CONF_MAX_WORKERS, &c->workers);
+	if (strcmp(k, "max_connections") == 0)
+		return conf_int(v, 1, 1000000, &c->max_connections);
+	if (strcmp(k, "restart_burst") == 0)
+		return conf_int(v, 1, 1000, &c->restart_burst);
+	if (strcmp(k, "restart_window_ms") == 0)
+		return conf_int(v, 1, 3600000, &c->restart_window_ms);
+	if (strcmp(k, "restart_delay_ms") == 0)
+		return conf_int(v, 1, 3600000, &c->restart_delay_ms);
+	if (strcmp(k, "handoff_timeout_ms") == 0)
+		return conf_int(v, 100, 3600000, &c->handoff_timeout_ms);
+	if (strcmp(k, "log_level") == 0) {
+		if (strcmp(v, "debug") == 0)
+			c->debug = 1;
+		else if (strcmp(v, "info") == 0)
+			c->debug = 0;
+		else
+			return -1;
+		return 0;
+	}
+	return -2;
+}
+
+static int
+conf_tables_key(struct conf_ctx *x, const char *k, const char *v)
+{
+	struct conf	*c = x->c;
+
+	if (strcmp(k, "default_size") == 0)
+		return conf_parse_size(v, &c->default_size);
+	if (strcmp(k, "max_size") == 0)
+		return conf_parse_size(v, &c->max_size);
+	if (strcmp(k, "max_tables") == 0)
+		return conf_int(v, 1, 1000000, &c->max_tables);
+	return -2;
+}
+
+static int
+conf_handler(void *arg, const char *section, const char *k, const char *v)
+{
+	struct conf_ctx	*x = arg;
+	int		 rc;
+
+	if (strcmp(section, "daemon") == 0)
+		rc = conf_daemon_key(x, k, v);
+	else if (strcmp(section, "tables") == 0)
+		rc = conf_tables_key(x, k, v);
+	else
+		rc = -3;
+	if (rc == 0)
+		return 1;
+	/* ini_parse_file returns the line; conf_load prefixes it. */
+	snprintf(x->err, x->errsz, "%s [%s] %s%s%s",
+	    rc == -3 ? "unknown section" : rc == -2 ? "unknown key" :
+	    "bad value for", section, k, rc == -1 ? " = " : "",
+	    rc == -1 ? v : "");
+	return 0;
+}
+
+int
+conf_load(struct conf *c, const char *path, char *err, size_t errsz)
+{
+	struct conf_ctx	 x = { .c = c, .err = err, .errsz = errsz };
+	char		 tmp[PATH_MAX];
+	FILE		*f;
+	int		 rc;
+
+	conf_defaults(c);
+	err[0] = '\0';
+	if (strlcpy(c->path, path, sizeof(c->path)) >= sizeof(c->path) ||
+	    strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp)) {
+		snprintf(err, errsz, "%s: path too long", path);
+		return -1;
+	}
+	strlcpy(x.dir, dirname(tmp), sizeof(x.dir));
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = ini_parse_file(f, conf_handler, &x);
+	fclose(f);
+	if (rc != 0) {
+		char	 msg[256];
+
+		strlcpy(msg, err[0] ? err : "syntax error", sizeof(msg));
+		if (rc < 0)
+			snprintf(err, errsz, "%s: cannot read", path);
+		else
+			snprintf(err, errsz, "%s:%d: %s", path, rc, msg);
+		return -1;
+	}
+	if (c->default_size > c->max_size) {
+		snprintf(err, errsz, "%s: default_size exceeds max_size", path);
+		return -1;
+	}
+	return 0;
+}

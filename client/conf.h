@@ -1,0 +1,50 @@
+/*
+ * conf.h - protets.conf, read with libinih.
+ *
+ * The daemon reads all of it; the client library only the socket path.
+ * Relative paths are taken relative to the directory of the file.  An
+ * unknown section or key, or a bad value, is an error naming the line.
+ */
+#ifndef PROTETS_CONF_H
+#define PROTETS_CONF_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CONF_MAX_WORKERS	64
+
+struct conf {
+	char		path[PATH_MAX];		/* the file read */
+	/* [daemon] */
+	char		socket[108];		/* sun_path size */
+	unsigned	socket_mode;
+	char		socket_group[64];	/* "" = the daemon's group */
+	char		pidfile[PATH_MAX];
+	int		workers;
+	int		max_connections;	/* per worker */
+	int		restart_burst;		/* restarts per window ... */
+	int		restart_window_ms;	/* ... before throttling */
+	int		restart_delay_ms;	/* delay while throttled */
+	int		handoff_timeout_ms;	/* worker waits for monitor */
+	int		debug;			/* log_level = debug */
+	/* [tables] */
+	uint64_t	default_size;
+	uint64_t	max_size;
+	int		max_tables;
+};
+
+/* Fill c with the built-in defaults. */
+void	conf_defaults(struct conf *c);
+
+/*
+ * Read path into c (defaults first).  Returns 0, or -1 with a message
+ * ("file:line: ...") in err.
+ */
+int	conf_load(struct conf *c, const char *path, char *err, size_t errsz);
+
+/* Parse "64M", "1G", "4096" (K, M, G, T: powers of 1024).  0 or -1. */
+int	conf_parse_size(const char *s, uint64_t *out);
+
+#endif

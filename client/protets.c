@@ -1,0 +1,494 @@
+/*
+ * protets.c - libprotets: connection to protetsd and the requests of
+ * docs/PROTOCOL.md.  Table access itself is in table.c.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "fdpass.h"
+#include "protets_int.h"
+#include "wire.h"
+
+struct protets {
+	int		 fd;		/* -1 while disconnected */
+	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uint32_t	 seq;
+	pthread_mutex_t	 lock;		/* one request at a time */
+};
+
+static const char *const pt_errors[] = {
+	"no such key or table",				/* NOTFOUND */
+	"key or table already exists",			/* EXISTS */
+	"invalid argument",				/* EINVAL */
+	"permission denied by the table's access mode",	/* EACCES */
+	"table full: its max size is reached",		/* EFULL */
+	"key or value too large",			/* ETOOBIG */
+	"segment is corrupt",				/* ECORRUPT */
+	"segment has an incompatible layout",		/* EFORMAT */
+	"protocol error",				/* EPROTO */
+	"protocol version mismatch",			/* EVERSION */
+	"daemon unreachable",				/* ECONNECT */
+	"table in use",					/* EBUSY */
+	"buffer too small",				/* ERANGE */
+	"a configured limit was reached",		/* ELIMIT */
+	"temporary failure, try again",			/* EAGAIN */
+	"daemon-side failure (see its log)",		/* EDAEMON */
+	"table write lock held too long",		/* ELOCKED */
+};
+
+const char *
+protets_strerror(int err)
+{
+	if (err == 0)
+		return "success";
+	if (err >= PROTETS_ERRMIN && err <= PROTETS_ERRMAX)
+		return pt_errors[PROTETS_ERRMAX - err];
+	if (err > 0)
+		return strerror(err);
+	return "unknown error";
+}
+
+static const char *const pt_types[] = {
+	NULL, "set", "ordered_set", "bag", "duplicate_bag"
+};
+static const char *const pt_access[] = {
+	NULL, "public", "protected", "private"
+};
+
+const char *
+protets_type_name(protets_type t)
+{
+	return (t >= PROTETS_SET && t <= PROTETS_DUPLICATE_BAG) ?
+	    pt_types[t] : "unknown";
+}
+
+const char *
+protets_access_name(protets_access a)
+{
+	return (a >= PROTETS_PUBLIC && a <= PROTETS_PRIVATE) ?
+	    pt_access[a] : "unknown";
+}
+
+int
+protets_type_parse(const char *s, protets_type *out)
+{
+	int	 i;
+
+	for (i = PROTETS_SET; i <= PROTETS_DUPLICATE_BAG; i++)
+		if (strcmp(s, pt_types[i]) == 0) {
+			*out = (protets_type)i;
+			return 0;
+		}
+	return PROTETS_EINVAL;
+}
+
+int
+protets_access_parse(const char *s, protets_access *out)
+{
+	int	 i;
+
+	for (i = PROTETS_PUBLIC; i <= PROTETS_PRIVATE; i++)
+		if (strcmp(s, pt_access[i]) == 0) {
+			*out = (protets_access)i;
+			return 0;
+		}
+	return PROTETS_EINVAL;
+}
+
+int
+protets_default_socket(char *buf, size_t bufsz)
+{
+	const char	*s = getenv("PROTETS_SOCKET");
+	const char	*path = getenv("PROTETS_CONF");
+	struct conf	*c;
+	char		 err[512];
+	int		 rc = 0;
+
+	if (s != NULL && *s != '\0')
+		return strlcpy(buf, s, bufsz) < bufsz ? 0 : PROTETS_ERANGE;
+	if (path == NULL || *path == '\0')
+		path = PROTETS_CONF_PATH;
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return ENOMEM;
+	if (conf_load(c, path, err, sizeof(err)) == -1) {
+		/* No file: the built-in default; a broken one: an error. */
+		if (access(path, F_OK) == 0)
+			rc = PROTETS_EINVAL;
+		conf_defaults(c);
+	}
+	if (rc == 0 && strlcpy(buf, c->socket, bufsz) >= bufsz)
+		rc = PROTETS_ERANGE;
+	free(c);
+	return rc;
+}
+
+static int
+pt_dial(protets_t *p)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 s, e;
+
+	strlcpy(sun.sun_path, p->path, sizeof(sun.sun_path));
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return errno;
+	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		e = errno;
+		close(s);
+		if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR)
+			return PROTETS_ECONNECT;
+		return e;
+	}
+	p->fd = s;
+	return 0;
+}
+
+int
+protets_connect(const char *sockpath, protets_t **out)
+{
+	protets_t	*p;
+	int		 rc;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return ENOMEM;
+	p->fd = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	if (sockpath == NULL)
+		rc = protets_default_socket(p->path, sizeof(p->path));
+	else
+		rc = strlcpy(p->path, sockpath, sizeof(p->path)) <
+		    sizeof(p->path) ? 0 : PROTETS_EINVAL;
+	if (rc == 0)
+		rc = pt_dial(p);
+	if (rc != 0) {
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void
+protets_disconnect(protets_t *p)
+{
+	if (p == NULL)
+		return;
+	if (p->fd != -1)
+		close(p->fd);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+const char *
+pt_sockpath(const protets_t *p)
+{
+	return p->path;
+}
+
+static void
+pt_hangup(protets_t *p)
+{
+	if (p->fd != -1)
+		close(p->fd);
+	p->fd = -1;
+}
+
+static int
+pt_write_all(int fd, const unsigned char *b, size_t n)
+{
+	ssize_t	 w;
+
+	while (n > 0) {
+		w = send(fd, b, n, MSG_NOSIGNAL);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Read exactly n bytes, collecting at most one fd into *fd. */
+static int
+pt_read_all(int sock, unsigned char *b, size_t n, int *fd)
+{
+	int	 fds[FDPASS_MAX], nfds;
+	ssize_t	 r;
+
+	while (n > 0) {
+		r = fdpass_recv(sock, b, n, fds, FDPASS_MAX, &nfds, 0);
+		if (r <= 0)
+			return -1;
+		if (nfds > 0) {
+			if (fd != NULL && *fd == -1) {
+				*fd = fds[0];
+				fds[0] = -1;
+			}
+			fdpass_close_all(fds, nfds);
+		}
+		b += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* One exchange on a live connection; -1 when the connection broke. */
+static int
+pt_exchange(protets_t *p, uint16_t op, const struct wbuf *req,
+    struct wbuf *reply, int *fd, int *status)
+{
+	struct wire_hdr	 h;
+	uint32_t	 seq = ++p->seq;
+
+	wire_hdr_make(&h, op, (uint32_t)req->len, seq, 0);
+	if (pt_write_all(p->fd, (unsigned char *)&h, sizeof(h)) == -1 ||
+	    pt_write_all(p->fd, req->data, req->len) == -1)
+		return -1;
+	if (pt_read_all(p->fd, (unsigned char *)&h, sizeof(h), fd) == -1)
+		return -1;
+	if (h.version != WIRE_VERSION) {
+		*status = PROTETS_EVERSION;
+		return -2;
+	}
+	if (h.op != (op | WIRE_REPLY) || h.seq != seq ||
+	    h.len > WIRE_MAX_REPLY) {
+		*status = PROTETS_EPROTO;
+		return -2;
+	}
+	wbuf_put(reply, NULL, 0);
+	reply->len = 0;
+	if (h.len > 0) {
+		wbuf_put(reply, NULL, h.len);
+		if (reply->err) {
+			*status = ENOMEM;
+			return -2;
+		}
+		if (pt_read_all(p->fd, reply->data, h.len, fd) == -1)
+			return -1;
+	}
+	*status = h.status;
+	return 0;
+}
+
+int
+pt_request(protets_t *p, uint16_t op, const struct wbuf *req,
+    struct wbuf *reply, int *fd)
+{
+	int	 attempt, rc, status = 0;
+
+	if (req->err)
+		return ENOMEM;
+	pthread_mutex_lock(&p->lock);
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (fd != NULL && *fd != -1) {
+			close(*fd);
+			*fd = -1;
+		}
+		if (p->fd == -1 && (status = pt_dial(p)) != 0)
+			break;
+		rc = pt_exchange(p, op, req, reply, fd, &status);
+		if (rc == 0)
+			break;
+		pt_hangup(p);
+		if (rc == -2)
+			break;
+		/* The worker serving us died: ask its successor, once. */
+		status = PROTETS_ECONNECT;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (status != 0 && fd != NULL && *fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+	return status;
+}
+
+static int
+pt_name_req(protets_t *p, uint16_t op, const char *name, struct wbuf *reply)
+{
+	struct wbuf	 req;
+	int		 rc;
+
+	if (name == NULL || wire_name_valid(name, strlen(name)) != 0)
+		return PROTETS_EINVAL;
+	wbuf_init(&req);
+	wire_put_name(&req, name);
+	rc = pt_request(p, op, &req, reply, NULL);
+	wbuf_free(&req);
+	return rc;
+}
+
+static int
+pt_get(protets_t *p, const char *name, const protets_opts *o, uint32_t flags,
+    protets_table_t **out)
+{
+	struct wire_get	 g;
+	struct wbuf	 req, reply;
+	struct rbuf	 r;
+	protets_info	 info;
+	uint32_t	 rflags;
+	int		 rc, fd = -1;
+
+	if (name == NULL || wire_name_valid(name, strlen(name)) != 0)
+		return PROTETS_EINVAL;
+	memset(&g, 0, sizeof(g));
+	memcpy(g.name, name, strlen(name) + 1);
+	g.flags = flags;
+	if (o != NULL) {
+		g.type = (uint32_t)o->type;
+		g.access = (uint32_t)o->access;
+		g.max_size = o->max_size;
+	}
+	wbuf_init(&req);
+	wbuf_init(&reply);
+	wire_put_get(&req, &g);
+	rc = pt_request(p, WIRE_GET, &req, &reply, &fd);
+	wbuf_free(&req);
+	if (rc == 0) {
+		rbuf_init(&r, reply.data, reply.len);
+		if (wire_get_info(&r, &info, &rflags) != 0 ||
+		    rbuf_end(&r) != 0 || fd == -1)
+			rc = PROTETS_EPROTO;
+	}
+	wbuf_free(&reply);
+	if (rc == 0)
+		rc = pt_table_map(fd, &info, rflags & WIRE_INFO_WRITABLE,
+		    p->path, out);
+	else if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+int
+protets_get(protets_t *p, const char *name, const protets_opts *opts,
+    protets_table_t **out)
+{
+	return pt_get(p, name, opts, WIRE_GET_CREATE, out);
+}
+
+int
+protets_open(protets_t *p, const char *name, protets_table_t **out)
+{
+	return pt_get(p, name, NULL, 0, out);
+}
+
+int
+protets_drop(protets_t *p, const char *name)
+{
+	struct wbuf	 reply;
+	int		 rc;
+
+	wbuf_init(&reply);
+	rc = pt_name_req(p, WIRE_DROP, name, &reply);
+	wbuf_free(&reply);
+	return rc;
+}
+
+int
+pt_repair(const char *sockpath, const char *name)
+{
+	protets_t	*p;
+	struct wbuf	 reply;
+	int		 rc;
+
+	if ((rc = protets_connect(sockpath, &p)) != 0)
+		return rc;
+	wbuf_init(&reply);
+	rc = pt_name_req(p, WIRE_REPAIR, name, &reply);
+	wbuf_free(&reply);
+	protets_disconnect(p);
+	return rc;
+}
+
+int
+protets_info_get(protets_t *p, const char *name, protets_info *out)
+{
+	struct wbuf	 reply;
+	struct rbuf	 r;
+	int		 rc;
+
+	wbuf_init(&reply);
+	if ((rc = pt_name_req(p, WIRE_INFO, name, &reply)) == 0) {
+		rbuf_init(&r, reply.data, reply.len);
+		if (wire_get_info(&r, out, NULL) != 0 || rbuf_end(&r) != 0)
+			rc = PROTETS_EPROTO;
+	}
+	wbuf_free(&reply);
+	return rc;
+}
+
+/* LIST and PROCS: a u32 count, then records. */
+static int
+pt_records(protets_t *p, uint16_t op, struct wbuf *reply, struct rbuf *r,
+    uint32_t *n)
+{
+	struct wbuf	 req;
+	int		 rc;
+
+	wbuf_init(&req);
+	wbuf_put(&req, NULL, 0);
+	rc = pt_request(p, op, &req, reply, NULL);
+	wbuf_free(&req);
+	if (rc != 0)
+		return rc;
+	rbuf_init(r, reply->data, reply->len);
+	*n = rbuf_u32(r);
+	return r->err ? PROTETS_EPROTO : 0;
+}
+
+int
+protets_list(protets_t *p, protets_list_fn fn, void *arg)
+{
+	struct wbuf	 reply;
+	struct rbuf	 r;
+	protets_info	 in;
+	uint32_t	 i, n;
+	int		 rc;
+
+	wbuf_init(&reply);
+	if ((rc = pt_records(p, WIRE_LIST, &reply, &r, &n)) == 0) {
+		for (i = 0; i < n && rc == 0; i++) {
+			if (wire_get_info(&r, &in, NULL) != 0)
+				rc = PROTETS_EPROTO;
+			else
+				rc = fn(&in, arg);
+		}
+		if (rc == 0 && rbuf_end(&r) != 0)
+			rc = PROTETS_EPROTO;
+	}
+	wbuf_free(&reply);
+	return rc;
+}
+
+int
+protets_procs(protets_t *p, protets_procs_fn fn, void *arg)
+{
+	struct wbuf	 reply;
+	struct rbuf	 r;
+	protets_proc	 pr;
+	uint32_t	 i, n;
+	int		 rc;
+
+	wbuf_init(&reply);
+	if ((rc = pt_records(p, WIRE_PROCS, &reply, &r, &n)) == 0) {
+		for (i = 0; i < n && rc == 0; i++) {
+			if (wire_get_proc(&r, &pr) != 0)
+				rc = PROTETS_EPROTO;
+			else
+				rc = fn(&pr, arg);
+		}
+		if (rc == 0 && rbuf_end(&r) != 0)
+			rc = PROTETS_EPROTO;
+	}
+	wbuf_free(&reply);
+	return rc;
+}

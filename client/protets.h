@@ -1,0 +1,254 @@
+/*
+ * protets.h - the one public header of libprotets.
+ *
+ * protets keeps ETS-like tables in shared-memory segments held by the
+ * protetsd daemon.  A client connects to the daemon, asks for a table by
+ * name (protets_get: create or return), and receives the segment, which the
+ * library maps into the caller's address space.  From then on every read
+ * and write runs in the calling process, at memory speed, with no round
+ * trip to the daemon; the mapping keeps working while daemon processes are
+ * killed and replaced.
+ *
+ * Return codes.  Every function that returns int returns:
+ *   0 (PROTETS_OK)     on success;
+ *   a negative PROTETS_E* code (below) for a protets-level error;
+ *   a positive errno value for a system error (ENOMEM, EMFILE, ...).
+ * protets_strerror() turns any of them into a message.
+ *
+ * Threads.  A protets_t connection may be shared by threads: requests on it
+ * are serialised.  A protets_table_t may be used by many threads and many
+ * processes at once; writers serialise on a process-shared robust mutex in
+ * the segment, readers never take it.
+ *
+ * The segment layout is described in docs/FORMAT.md and the wire protocol
+ * in docs/PROTOCOL.md.
+ */
+#ifndef PROTETS_H
+#define PROTETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PROTETS_VERSION_MAJOR	0
+#define PROTETS_VERSION_MINOR	1
+
+/* Limits. */
+#define PROTETS_NAME_MAX	255		/* table name, bytes, no NUL */
+#define PROTETS_KEY_MAX		4096		/* key, bytes */
+#define PROTETS_VALUE_MAX	(1u << 20)	/* value, bytes (1 MiB) */
+
+/* Error codes (negative, in a range that no errno uses). */
+#define PROTETS_OK		0
+#define PROTETS_NOTFOUND	(-30800)	/* no such key or table */
+#define PROTETS_EXISTS		(-30801)	/* key or table already exists */
+#define PROTETS_EINVAL		(-30802)	/* invalid argument, name or option */
+#define PROTETS_EACCES		(-30803)	/* access mode forbids this */
+#define PROTETS_EFULL		(-30804)	/* table has reached its max size */
+#define PROTETS_ETOOBIG		(-30805)	/* key or value larger than the limit */
+#define PROTETS_ECORRUPT	(-30806)	/* segment failed validation */
+#define PROTETS_EFORMAT		(-30807)	/* segment built for another layout */
+#define PROTETS_EPROTO		(-30808)	/* malformed or unexpected message */
+#define PROTETS_EVERSION	(-30809)	/* peer speaks another protocol version */
+#define PROTETS_ECONNECT	(-30810)	/* daemon unreachable */
+#define PROTETS_EBUSY		(-30811)	/* table in use by a process */
+#define PROTETS_ERANGE		(-30812)	/* caller's buffer too small */
+#define PROTETS_ELIMIT		(-30813)	/* a configured limit was reached */
+#define PROTETS_EAGAIN		(-30814)	/* transient: retry (e.g. recovery) */
+#define PROTETS_EDAEMON		(-30815)	/* daemon-side failure, see its log */
+#define PROTETS_ELOCKED		(-30816)	/* write lock held too long by a process */
+#define PROTETS_ERRMIN		(-30816)
+#define PROTETS_ERRMAX		(-30800)
+
+/* Table types (ETS semantics; keys and values are byte strings). */
+typedef enum protets_type {
+	PROTETS_SET = 1,		/* one entry per key */
+	PROTETS_ORDERED_SET = 2,	/* one entry per key, ordered by key */
+	PROTETS_BAG = 3,		/* many entries per key, no two equal */
+	PROTETS_DUPLICATE_BAG = 4	/* many entries per key */
+} protets_type;
+
+/* Access modes, enforced by the kernel through the fd the daemon hands out. */
+typedef enum protets_access {
+	PROTETS_PUBLIC = 1,	/* anyone the socket admits reads and writes */
+	PROTETS_PROTECTED = 2,	/* owner writes; others get a read-only mapping */
+	PROTETS_PRIVATE = 3	/* owner uid (and root) only */
+} protets_access;
+
+/* Options for protets_get(); zero fields take the defaults. */
+typedef struct protets_opts {
+	protets_type	type;		/* default PROTETS_SET */
+	protets_access	access;		/* default PROTETS_PROTECTED, as ETS */
+	uint64_t	max_size;	/* segment bytes; 0: the daemon's default */
+} protets_opts;
+
+/* What protets_info() and protets_list() report on a table. */
+typedef struct protets_info {
+	char		name[PROTETS_NAME_MAX + 1];
+	protets_type	type;
+	protets_access	access;
+	uint32_t	owner_uid;
+	int32_t		worker;		/* owning worker slot */
+	pid_t		worker_pid;	/* owning worker's pid */
+	uint64_t	id;		/* unique table id */
+	uint64_t	created;	/* unix time, seconds */
+	uint64_t	entries;
+	uint64_t	bytes_used;	/* allocated to entries and index */
+	uint64_t	bytes_size;	/* segment size (max table size) */
+} protets_info;
+
+typedef struct protets protets_t;		/* a connection to protetsd */
+typedef struct protets_table protets_table_t;	/* a mapped table */
+
+/* Error message for any return code of this library.  Never NULL. */
+const char *protets_strerror(int err);
+
+/*
+ * Name of a type or access mode ("set", "protected", ...), and back.
+ * protets_type_parse/protets_access_parse return 0, or PROTETS_EINVAL for an
+ * unknown name.
+ */
+const char *protets_type_name(protets_type t);
+const char *protets_access_name(protets_access a);
+int protets_type_parse(const char *s, protets_type *out);
+int protets_access_parse(const char *s, protets_access *out);
+
+/*
+ * Socket path a client uses when given none: $PROTETS_SOCKET, else the
+ * "socket" setting of $PROTETS_CONF or of the configuration file compiled
+ * in.  Writes a NUL-terminated path to buf.  Returns 0, PROTETS_ERANGE if
+ * buf is too small, or an errno value if the configuration cannot be read.
+ */
+int protets_default_socket(char *buf, size_t bufsz);
+
+/*
+ * Connect to the daemon listening on sockpath (NULL: the default socket).
+ * Returns 0 and sets *out, PROTETS_ECONNECT if nothing listens there,
+ * PROTETS_EINVAL for a path too long, or an errno value.
+ */
+int protets_connect(const char *sockpath, protets_t **out);
+
+/* Close a connection.  Tables obtained through it stay mapped and usable. */
+void protets_disconnect(protets_t *p);
+
+/*
+ * Get the table called name (1..PROTETS_NAME_MAX bytes, no NUL), creating it
+ * with opts (NULL: defaults) if it does not exist, as ets:new/protets:get.
+ * The options of an existing table are not changed.  The table is mapped
+ * read-write, or read-only when the caller's uid may only read it.
+ * Returns 0 and sets *out; PROTETS_EINVAL (bad name or options),
+ * PROTETS_EACCES (private table of another uid), PROTETS_ELIMIT (too many
+ * tables), PROTETS_EFORMAT (segment built for another layout),
+ * PROTETS_EPROTO, PROTETS_ECONNECT, PROTETS_EDAEMON, or an errno value.
+ */
+int protets_get(protets_t *p, const char *name, const protets_opts *opts,
+    protets_table_t **out);
+
+/*
+ * Map the existing table called name; never creates.  Returns as
+ * protets_get, and PROTETS_NOTFOUND when there is no such table.
+ */
+int protets_open(protets_t *p, const char *name, protets_table_t **out);
+
+/*
+ * Delete the table called name.  Only its owner uid (or root) may.  Fails
+ * with PROTETS_EBUSY while any process (the caller included) holds it open
+ * through protets_get/protets_open; PROTETS_NOTFOUND, PROTETS_EACCES,
+ * PROTETS_EINVAL, PROTETS_ECONNECT, PROTETS_EPROTO.
+ */
+int protets_drop(protets_t *p, const char *name);
+
+/*
+ * Describe the table called name.  Returns 0, PROTETS_NOTFOUND,
+ * PROTETS_EINVAL, PROTETS_ECONNECT, PROTETS_EPROTO.
+ */
+int protets_info_get(protets_t *p, const char *name, protets_info *out);
+
+/*
+ * List every table: calls fn once per table (entries and bytes_used left
+ * 0: use protets_info_get for them).  Stops early, returning fn's value,
+ * if fn returns non-zero.  Returns 0, PROTETS_ECONNECT, PROTETS_EPROTO.
+ */
+typedef int (*protets_list_fn)(const protets_info *info, void *arg);
+int protets_list(protets_t *p, protets_list_fn fn, void *arg);
+
+/* One daemon process, as reported by protets_procs. */
+typedef struct protets_proc {
+	char	role[16];	/* "supervisor", "monitor" or "worker" */
+	int32_t	slot;		/* worker slot, -1 for the others */
+	pid_t	pid;
+	uint32_t tables;	/* tables (worker) or segments (monitor) held */
+} protets_proc;
+
+/*
+ * Calls fn for every daemon process.  Returns 0 or fn's non-zero value,
+ * PROTETS_ECONNECT, PROTETS_EPROTO.
+ */
+typedef int (*protets_procs_fn)(const protets_proc *proc, void *arg);
+int protets_procs(protets_t *p, protets_procs_fn fn, void *arg);
+
+/*
+ * Unmap a table and close its fd.  The table itself lives on in the daemon.
+ */
+void protets_close(protets_table_t *t);
+
+/* Type, access and name of a mapped table; never fail. */
+protets_type protets_table_type(const protets_table_t *t);
+protets_access protets_table_access(const protets_table_t *t);
+const char *protets_table_name(const protets_table_t *t);
+/* 1 when the mapping is writable, 0 when read-only. */
+int protets_table_writable(const protets_table_t *t);
+
+/*
+ * Insert an entry.  On a set or ordered_set an entry with the same key is
+ * replaced.  Returns 0; PROTETS_EACCES (read-only mapping), PROTETS_ETOOBIG
+ * (klen > PROTETS_KEY_MAX or vlen > PROTETS_VALUE_MAX), PROTETS_EINVAL
+ * (klen == 0), PROTETS_EFULL (no room left: nothing was changed),
+ * PROTETS_ECORRUPT, PROTETS_ELOCKED.
+ */
+int protets_insert(protets_table_t *t, const void *key, size_t klen,
+    const void *val, size_t vlen);
+
+/*
+ * Look up key and copy its value (the first one, on bags) into buf (bufsz
+ * bytes); *vlen receives the value's length.  Returns 0, PROTETS_NOTFOUND,
+ * PROTETS_ERANGE (buf too small: *vlen says how much is needed),
+ * PROTETS_EINVAL, PROTETS_ECORRUPT, PROTETS_EAGAIN (a writer died mid-way
+ * and the read-only caller could not repair: retry).
+ */
+int protets_lookup(protets_table_t *t, const void *key, size_t klen,
+    void *buf, size_t bufsz, size_t *vlen);
+
+/*
+ * Delete every entry with key.  Returns 0 (also if there was none),
+ * PROTETS_EACCES, PROTETS_EINVAL, PROTETS_ECORRUPT, PROTETS_ELOCKED.
+ */
+int protets_delete(protets_table_t *t, const void *key, size_t klen);
+
+/*
+ * Call fn for every entry.  Each entry is read consistently; entries
+ * inserted or deleted while the walk runs may or may not be seen, but no
+ * entry present for the whole walk is missed or seen twice.  Returns 0, or
+ * the first non-zero value fn returned, or PROTETS_ECORRUPT.
+ */
+typedef int (*protets_fold_fn)(const void *key, size_t klen,
+    const void *val, size_t vlen, void *arg);
+int protets_foldl(protets_table_t *t, protets_fold_fn fn, void *arg);
+
+/* Number of entries.  Returns 0 and sets *n, or PROTETS_ECORRUPT. */
+int protets_count(protets_table_t *t, uint64_t *n);
+
+/*
+ * Walk the whole segment and report the first inconsistency found in msg.
+ * Returns 0 when consistent, PROTETS_ECORRUPT otherwise.
+ */
+int protets_check(protets_table_t *t, char *msg, size_t msgsz);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PROTETS_H */

@@ -1,0 +1,23 @@
+/*
+ * protets_int.h - what the files of libprotets share, not public.
+ */
+#ifndef PROTETS_INT_H
+#define PROTETS_INT_H
+
+#include "protets.h"
+#include "wire.h"
+
+/* protets.c */
+const char	*pt_sockpath(const protets_t *);
+/* Send a request, receive the reply (and at most one fd).  Reconnects and
+ * retries once when the connection breaks (the serving worker died). */
+int		 pt_request(protets_t *, uint16_t op, const struct wbuf *req,
+		    struct wbuf *reply, int *fd);
+/* Ask the daemon to repair a table (for read-only mappings). */
+int		 pt_repair(const char *sockpath, const char *name);
+
+/* table.c: map a received segment; takes ownership of fd. */
+int		 pt_table_map(int fd, const protets_info *info, int writable,
+		    const char *sockpath, protets_table_t **out);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * catalog.h - the daemon's registry of tables, in its own segment.
+ *
+ * The catalog (name -> id, type, access, owner uid, owning worker slot,
+ * options) lives in a memfd created by the supervisor and mapped, through
+ * fork, by every daemon process, so it survives the death of any one of
+ * them.  Clients never see it.  Entries change state by single atomic
+ * stores (FREE -> CREATING -> READY -> FREE), fields being filled before
+ * the state that publishes them, so a process killed while holding the
+ * catalog lock leaves nothing to repair: the next locker only marks the
+ * robust mutex consistent.
+ */
+#ifndef PROTETS_CATALOG_H
+#define PROTETS_CATALOG_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf.h"
+#include "protets.h"
+
+#define CAT_MAGIC	0x3154414353544550ull	/* "PETSCAT1" */
+#define CAT_VERSION	1
+
+enum cat_state {
+	CAT_FREE = 0,
+	CAT_CREATING = 1,	/* owner is creating the segment */
+	CAT_READY = 2
+};
+
+struct cat_entry {
+	uint32_t	state;		/* enum cat_state, atomic */
+	uint32_t	type;
+	uint32_t	access;
+	uint32_t	owner_uid;
+	int32_t		worker;		/* owning slot */
+	uint32_t	name_len;
+	uint64_t	id;
+	uint64_t	created;
+	uint64_t	max_size;
+	char		name[PROTETS_NAME_MAX + 1];
+};
+
+struct cat_proc {
+	int32_t		pid;		/* atomic; 0 when not running */
+	uint32_t	count;		/* tables (worker) or segments (monitor) */
+};
+
+struct cat_hdr {
+	uint64_t	magic;
+	uint32_t	version;
+	uint32_t	nentries;
+	uint32_t	nworkers;
+	uint32_t	pad;
+	uint64_t	next_id;	/* under lock */
+	struct cat_proc	supervisor;
+	struct cat_proc	monitor;
+	struct cat_proc	workers[CONF_MAX_WORKERS];
+	pthread_mutex_t	lock;		/* robust, process-shared */
+	struct cat_entry entries[];
+};
+
+struct catalog {
+	struct cat_hdr	*hdr;
+	size_t		 size;
+	int		 fd;		/* owned by whoever holds the catalog */
+};
+
+/* Create and map a catalog for nentries tables.  0 or -1 with errno. */
+int	cat_create(struct catalog *, uint32_t nentries, uint32_t nworkers);
+void	cat_destroy(struct catalog *);
+
+/* Lock/unlock; cat_lock never fails for a dead previous holder. */
+void	cat_lock(struct catalog *);
+void	cat_unlock(struct catalog *);
+
+/* Under the lock. */
+struct cat_entry *cat_find(struct catalog *, const char *name);
+struct cat_entry *cat_find_id(struct catalog *, uint64_t id);
+/* A FREE entry filled from the arguments, still FREE; NULL if full. */
+struct cat_entry *cat_alloc(struct catalog *, uint32_t max_tables);
+uint32_t cat_state(const struct cat_entry *);
+void	cat_set_state(struct cat_entry *, uint32_t);
+/* Number of live tables owned by slot. */
+uint32_t cat_count_slot(struct catalog *, int slot);
+uint32_t cat_count_uid(struct catalog *, uint32_t uid);
+/* Slot owning the fewest tables. */
+int	cat_least_loaded(struct catalog *);
+
+/* Process table, lock-free (atomic). */
+void	cat_set_proc(struct cat_proc *, pid_t pid, uint32_t count);
+pid_t	cat_proc_pid(const struct cat_proc *);
+uint32_t cat_proc_count(const struct cat_proc *);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * daemon.h - what the protetsd processes share.
+ *
+ * Process tree (all forked from the supervisor, none exec'd):
+ *
+ *   supervisor  owns the listening socket, the catalog, the inboxes, the
+ *               pidfile; forks and restarts the others; speaks to systemd.
+ *   monitor     holds a duplicate fd of every segment; hands a dead
+ *               worker's segments to its replacement.
+ *   worker N    owns tables: creates their segments, serves clients.
+ *
+ * Channels (SOCK_SEQPACKET socketpairs, see ipc.h): supervisor<->monitor,
+ * supervisor<->worker, monitor<->worker (made anew for every incarnation
+ * of either end), and one inbox per worker slot, made once by the
+ * supervisor, through which workers pass client connections to the
+ * table's owner.  An inbox outlives the worker reading it, so a connection
+ * passed to a dying worker waits for its replacement.
+ */
+#ifndef PROTETS_DAEMON_H
+#define PROTETS_DAEMON_H
+
+#include <sys/types.h>
+
+#include "catalog.h"
+#include "conf.h"
+
+struct daemon {
+	struct conf	 conf;
+	char		 confpath[PATH_MAX];
+	int		 listen_fd;	/* supervisor's; workers borrow it */
+	struct catalog	 cat;		/* mapped by every process */
+	/* inbox[i][0]: read by worker i; inbox[i][1]: written by all */
+	int		 inbox[CONF_MAX_WORKERS][2];
+	int		 nworkers;
+};
+
+/* supervisor.c */
+int	supervisor_run(struct daemon *);
+
+/* monitor.c: never returns */
+void	monitor_main(struct daemon *, int sup_fd)
+	    __attribute__((noreturn));
+
+/* worker.c: never returns */
+void	worker_main(struct daemon *, int slot, int sup_fd, int mon_fd)
+	    __attribute__((noreturn));
+
+/* proc.c: process helpers */
+/* Close every fd >= 3 but those in keep[0..n-1]. */
+void	proc_close_except(const int *keep, int n);
+/* Set the process title ("protetsd: ..."). */
+void	proc_title(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* In a forked child: default signal dispositions, empty mask, die with
+ * the parent. */
+void	proc_child_init(void);
+
+#endif

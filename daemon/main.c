@@ -1,0 +1,153 @@
+/*
+ * main.c - protetsd: command line, configuration, the resources the
+ * supervisor owns (pidfile, listening socket, catalog, inboxes), then the
+ * supervisor's loop.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <libutil.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "ipc.h"
+#include "log.h"
+
+extern char	**environ;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: protetsd [-dn] [-c file]\n"
+	    "  -c file  configuration file (default %s)\n"
+	    "  -d       debug logging\n"
+	    "  -n       check the configuration and exit\n",
+	    PROTETS_CONF_PATH);
+	exit(2);
+}
+
+/* Refuse to steal the socket of a daemon that is still running. */
+static void
+main_socket_stale(const char *path)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 s;
+
+	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		fatalx("%s: another protetsd is listening", path);
+	close(s);
+	if (unlink(path) == -1 && errno != ENOENT)
+		fatal("unlink %s", path);
+}
+
+static int
+main_listen(const struct conf *c)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	struct group		*gr;
+	mode_t			 old;
+	int			 s;
+
+	if (strlcpy(sun.sun_path, c->socket, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		fatalx("socket path too long: %s", c->socket);
+	main_socket_stale(c->socket);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s == -1)
+		fatal("socket");
+	old = umask(0177);
+	if (bind(s, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", c->socket);
+	umask(old);
+	if (chmod(c->socket, c->socket_mode) == -1)
+		fatal("chmod %s", c->socket);
+	if (c->socket_group[0] != '\0') {
+		if ((gr = getgrnam(c->socket_group)) == NULL)
+			fatalx("unknown group %s", c->socket_group);
+		if (chown(c->socket, (uid_t)-1, gr->gr_gid) == -1)
+			fatal("chown %s", c->socket);
+	}
+	if (listen(s, SOMAXCONN) == -1)
+		fatal("listen");
+	return s;
+}
+
+/* The monitor holds an fd per segment: allow as many as the hard limit. */
+static void
+main_rlimit(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit");
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct daemon	 d;
+	struct pidfh		*pfh;
+	pid_t			 other;
+	const char		*path = PROTETS_CONF_PATH;
+	char			 err[512];
+	int			 ch, debug = 0, check = 0, i, rc;
+
+	setproctitle_init(argc, argv, environ);
+	while ((ch = getopt(argc, argv, "c:dhn")) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'd': debug = 1; break;
+		case 'n': check = 1; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init(debug, "main");
+	if (realpath(path, d.confpath) == NULL)
+		fatal("%s", path);
+	if (conf_load(&d.conf, d.confpath, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (check) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (debug)
+		d.conf.debug = 1;
+	log_setdebug(d.conf.debug);
+	if ((pfh = pidfile_open(d.conf.pidfile, 0644, &other)) == NULL) {
+		if (errno == EEXIST)
+			fatalx("already running, pid %d", (int)other);
+		fatal("pidfile %s", d.conf.pidfile);
+	}
+	main_rlimit();
+	d.nworkers = d.conf.workers;
+	d.listen_fd = main_listen(&d.conf);
+	if (cat_create(&d.cat, (uint32_t)d.conf.max_tables,
+	    (uint32_t)d.nworkers) == -1)
+		fatal("catalog");
+	for (i = 0; i < d.nworkers; i++)
+		if (ipc_pair(d.inbox[i]) == -1)
+			fatal("inbox");
+	if (pidfile_write(pfh) == -1)
+		log_warn("pidfile_write");
+	log_info("starting: %d workers, config %s", d.nworkers, d.confpath);
+	rc = supervisor_run(&d);
+	unlink(d.conf.socket);
+	pidfile_remove(pfh);
+	log_info("stopped");
+	return rc;
+}

@@ -1,0 +1,440 @@
+/*
+ * proto.c - the requests of docs/PROTOCOL.md, as a worker serves them.
+ *
+ * Requests about one table (GET of an existing table, DROP, INFO, REPAIR)
+ * are served by the worker owning it: any other worker passes the
+ * connection on.  A new table is created by the least loaded worker.
+ * Access is decided from SO_PEERCRED and enforced by the kernel through
+ * the fd handed out: others than the owner get an O_RDONLY fd of a
+ * protected table.
+ */
+#include <sys/file.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "segment.h"
+#include "worker.h"
+
+/* Table entry and our mapping of it, when this worker owns it. */
+struct proto_tab {
+	struct cat_entry	 e;	/* a copy, taken under the lock */
+	struct wtable		*t;
+};
+
+static void
+proto_status(struct conn *c, const struct wire_hdr *h, int32_t rc)
+{
+	conn_reply(c, h, rc, NULL, 0, -1);
+}
+
+/* Forward, or answer EAGAIN if we cannot; returns 1 when forwarded. */
+static int
+proto_forward(struct conn *c, const struct wire_hdr *h, int slot,
+    int create_here)
+{
+	int	 rc;
+
+	if ((rc = conn_forward(c, slot, create_here)) == 0)
+		return 1;
+	proto_status(c, h, rc);
+	return 0;
+}
+
+/*
+ * Look name up.  Returns 0 with *pt filled when we own it, 1 when the
+ * connection was forwarded to the owner, -1 when an error was replied.
+ */
+static int
+proto_owned(struct conn *c, const struct wire_hdr *h, const char *name,
+    struct proto_tab *pt)
+{
+	struct catalog		*cat = &wk->d->cat;
+	struct cat_entry	*e;
+	int			 owner;
+
+	cat_lock(cat);
+	if ((e = cat_find(cat, name)) == NULL) {
+		cat_unlock(cat);
+		proto_status(c, h, PROTETS_NOTFOUND);
+		return -1;
+	}
+	owner = e->worker;
+	pt->e = *e;
+	cat_unlock(cat);
+	if (owner != wk->slot)
+		return proto_forward(c, h, owner, 0) ? 1 : -1;
+	pt->t = worker_table(pt->e.id);
+	if (pt->t == NULL || pt->t->bad) {
+		proto_status(c, h, PROTETS_ECORRUPT);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+proto_is_owner(const struct conn *c, const struct cat_entry *e)
+{
+	return c->uid == 0 || c->uid == e->owner_uid;
+}
+
+static void
+proto_info_fill(const struct proto_tab *pt, protets_info *in)
+{
+	struct tbl_stats	 st;
+
+	memset(in, 0, sizeof(*in));
+	memcpy(in->name, pt->e.name, pt->e.name_len);
+	in->type = (protets_type)pt->e.type;
+	in->access = (protets_access)pt->e.access;
+	in->owner_uid = pt->e.owner_uid;
+	in->worker = pt->e.worker;
+	in->worker_pid = cat_proc_pid(&wk->d->cat.hdr->workers[pt->e.worker]);
+	in->id = pt->e.id;
+	in->created = pt->e.created;
+	in->bytes_size = pt->e.max_size;
+	if (pt->t != NULL && !pt->t->bad &&
+	    tbl_stats(&pt->t->tbl, &st) == 0) {
+		in->entries = st.entries;
+		in->bytes_used = st.bytes_used;
+		in->bytes_size = st.bytes_size;
+	}
+}
+
+/*
+ * Hand the client its own open file description of the segment, holding
+ * a shared flock on it: the table counts as in use until every process
+ * holding that description has closed it, whatever way it dies.
+ */
+static void
+proto_serve_get(struct conn *c, const struct wire_hdr *h,
+    const struct proto_tab *pt)
+{
+	protets_info	 in;
+	struct wbuf	 w;
+	int		 owner = proto_is_owner(c, &pt->e), writable, fd;
+
+	if (pt->e.access == PROTETS_PRIVATE && !owner) {
+		proto_status(c, h, PROTETS_EACCES);
+		return;
+	}
+	writable = owner || pt->e.access == PROTETS_PUBLIC;
+	if ((fd = seg_reopen(pt->t->fd, writable ? O_RDWR : O_RDONLY)) == -1) {
+		proto_status(c, h, errno);
+		return;
+	}
+	if (flock(fd, LOCK_SH | LOCK_NB) == -1) {
+		proto_status(c, h, errno);
+		close(fd);
+		return;
+	}
+	proto_info_fill(pt, &in);
+	wbuf_init(&w);
+	wire_put_info(&w, &in, writable ? WIRE_INFO_WRITABLE : 0);
+	/* fd passes to conn_reply, which closes it once it is sent. */
+	conn_reply(c, h, w.err ? ENOMEM : 0, w.data, w.err ? 0 : w.len, fd);
+	wbuf_free(&w);
+}
+
+static int
+proto_get_opts(struct wire_get *g, uint64_t *size)
+{
+	const struct conf	*cf = &wk->d->conf;
+
+	if (g->flags & ~(uint32_t)WIRE_GET_CREATE)
+		return PROTETS_EINVAL;
+	if (g->type == 0)
+		g->type = PROTETS_SET;
+	if (g->access == 0)
+		g->access = PROTETS_PROTECTED;
+	if (g->type < PROTETS_SET || g->type > PROTETS_DUPLICATE_BAG ||
+	    g->access < PROTETS_PUBLIC || g->access > PROTETS_PRIVATE)
+		return PROTETS_EINVAL;
+	*size = g->max_size ? g->max_size : cf->default_size;
+	if (*size > cf->max_size)
+		return PROTETS_ELIMIT;
+	if (*size < tbl_min_size())
+		return PROTETS_EINVAL;
+	*size = (*size + 4095) & ~(uint64_t)4095;
+	return 0;
+}
+
+/* Create the table here; the catalog entry was allocated by the caller. */
+static int
+proto_create(struct conn *c, const struct wire_get *g, uint64_t size,
+    struct cat_entry *e, struct proto_tab *pt)
+{
+	struct catalog	*cat = &wk->d->cat;
+	struct tbl_meta	 m;
+	int		 rc;
+
+	e->type = g->type;
+	e->access = g->access;
+	e->owner_uid = c->uid;
+	e->worker = wk->slot;
+	e->created = (uint64_t)time(NULL);
+	e->max_size = size;
+	e->name_len = (uint32_t)strlen(g->name);
+	memcpy(e->name, g->name, e->name_len + 1);
+	cat_set_state(e, CAT_CREATING);
+	pt->e = *e;
+	cat_unlock(cat);
+
+	memset(&m, 0, sizeof(m));
+	m.id = e->id;
+	m.type = e->type;
+	m.access = e->access;
+	m.owner_uid = e->owner_uid;
+	m.created = e->created;
+	memcpy(m.name, e->name, e->name_len + 1);
+	rc = worker_table_create(&m, size, &pt->t);
+
+	cat_lock(cat);
+	cat_set_state(e, rc == 0 ? CAT_READY : CAT_FREE);
+	cat_unlock(cat);
+	if (rc == 0)
+		log_debug("created table %s (id %llu, uid %u)", m.name,
+		    (unsigned long long)m.id, m.owner_uid);
+	return rc;
+}
+
+static int
+proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
+{
+	struct catalog		*cat = &wk->d->cat;
+	struct wire_get		 g;
+	struct cat_entry	*e;
+	struct proto_tab	 pt;
+	uint64_t		 size;
+	int			 rc, target;
+
+	if ((rc = wire_get_get(r, &g)) != 0 ||
+	    (rc = proto_get_opts(&g, &size)) != 0) {
+		proto_status(c, h, rc);
+		return 0;
+	}
+	cat_lock(cat);
+	if ((e = cat_find(cat, g.name)) != NULL) {
+		cat_unlock(cat);
+		if ((rc = proto_owned(c, h, g.name, &pt)) == 0)
+			proto_serve_get(c, h, &pt);
+		return rc == 1;
+	}
+	if (!(g.flags & WIRE_GET_CREATE)) {
+		cat_unlock(cat);
+		proto_status(c, h, PROTETS_NOTFOUND);
+		return 0;
+	}
+	target = c->create_here ? wk->slot : cat_least_loaded(cat);
+	if (target != wk->slot) {
+		cat_unlock(cat);
+		return proto_forward(c, h, target, 1);
+	}
+	if ((e = cat_alloc(cat, (uint32_t)wk->d->conf.max_tables)) == NULL) {
+		cat_unlock(cat);
+		log_warnx("uid %u: max_tables (%d) reached", c->uid,
+		    wk->d->conf.max_tables);
+		proto_status(c, h, PROTETS_ELIMIT);
+		return 0;
+	}
+	/* proto_create unlocks the catalog. */
+	if ((rc = proto_create(c, &g, size, e, &pt)) != 0) {
+		proto_status(c, h, rc);
+		return 0;
+	}
+	proto_serve_get(c, h, &pt);
+	return 0;
+}
+
+/* Is any process holding the table (see proto_serve_get)? */
+static int
+proto_in_use(struct wtable *t)
+{
+	int	 fd, busy;
+
+	if ((fd = seg_reopen(t->fd, O_RDONLY)) == -1)
+		return -1;
+	busy = flock(fd, LOCK_EX | LOCK_NB) == -1;
+	close(fd);
+	return busy;
+}
+
+static int
+proto_drop(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
+{
+	struct catalog		*cat = &wk->d->cat;
+	struct cat_entry	*e;
+	struct proto_tab	 pt;
+	char			 name[PROTETS_NAME_MAX + 1];
+	int			 rc;
+
+	if ((rc = wire_get_name(r, name)) != 0 || (rc = rbuf_end(r)) != 0) {
+		proto_status(c, h, rc);
+		return 0;
+	}
+	if ((rc = proto_owned(c, h, name, &pt)) != 0)
+		return rc == 1;
+	if (!proto_is_owner(c, &pt.e)) {
+		proto_status(c, h, PROTETS_EACCES);
+		return 0;
+	}
+	if (proto_in_use(pt.t)) {
+		proto_status(c, h, PROTETS_EBUSY);
+		return 0;
+	}
+	cat_lock(cat);
+	if ((e = cat_find_id(cat, pt.e.id)) != NULL)
+		cat_set_state(e, CAT_FREE);
+	cat_unlock(cat);
+	worker_table_drop(pt.t);
+	log_debug("dropped table %s", name);
+	proto_status(c, h, 0);
+	return 0;
+}
+
+static int
+proto_info(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
+{
+	struct proto_tab	 pt;
+	protets_info		 in;
+	struct wbuf		 w;
+	char			 name[PROTETS_NAME_MAX + 1];
+	int			 rc;
+
+	if ((rc = wire_get_name(r, name)) != 0 || (rc = rbuf_end(r)) != 0) {
+		proto_status(c, h, rc);
+		return 0;
+	}
+	if ((rc = proto_owned(c, h, name, &pt)) != 0)
+		return rc == 1;
+	proto_info_fill(&pt, &in);
+	wbuf_init(&w);
+	wire_put_info(&w, &in, 0);
+	conn_reply(c, h, w.err ? ENOMEM : 0, w.data, w.err ? 0 : w.len, -1);
+	wbuf_free(&w);
+	return 0;
+}
+
+static int
+proto_repair(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
+{
+	struct proto_tab	 pt;
+	char			 name[PROTETS_NAME_MAX + 1];
+	int			 rc;
+
+	if ((rc = wire_get_name(r, name)) != 0 || (rc = rbuf_end(r)) != 0) {
+		proto_status(c, h, rc);
+		return 0;
+	}
+	if ((rc = proto_owned(c, h, name, &pt)) != 0)
+		return rc == 1;
+	if (pt.e.access == PROTETS_PRIVATE && !proto_is_owner(c, &pt.e))
+		rc = PROTETS_EACCES;
+	else
+		rc = tbl_repair(&pt.t->tbl);
+	proto_status(c, h, rc);
+	return 0;
+}
+
+static void
+proto_list(struct conn *c, const struct wire_hdr *h)
+{
+	struct catalog	*cat = &wk->d->cat;
+	struct wbuf	 w;
+	uint32_t	 i, n = 0;
+	size_t		 countoff;
+
+	wbuf_init(&w);
+	wbuf_u32(&w, 0);
+	countoff = 0;
+	cat_lock(cat);
+	for (i = 0; i < cat->hdr->nentries; i++) {
+		struct proto_tab	 pt = { .t = NULL };
+		protets_info		 in;
+
+		if (cat_state(&cat->hdr->entries[i]) != CAT_READY)
+			continue;
+		pt.e = cat->hdr->entries[i];
+		proto_info_fill(&pt, &in);
+		wire_put_info(&w, &in, 0);
+		n++;
+	}
+	cat_unlock(cat);
+	if (!w.err)
+		memcpy(w.data + countoff, &n, sizeof(n));
+	conn_reply(c, h, w.err ? ENOMEM : 0, w.data, w.err ? 0 : w.len, -1);
+	wbuf_free(&w);
+}
+
+static void
+proto_put_proc(struct wbuf *w, const char *role, int slot,
+    const struct cat_proc *p, uint32_t *n)
+{
+	protets_proc	 pr;
+
+	memset(&pr, 0, sizeof(pr));
+	strlcpy(pr.role, role, sizeof(pr.role));
+	pr.slot = slot;
+	pr.pid = cat_proc_pid(p);
+	pr.tables = cat_proc_count(p);
+	if (pr.pid == 0)
+		return;
+	wire_put_proc(w, &pr);
+	(*n)++;
+}
+
+static void
+proto_procs(struct conn *c, const struct wire_hdr *h)
+{
+	struct cat_hdr	*ch = wk->d->cat.hdr;
+	struct wbuf	 w;
+	uint32_t	 n = 0;
+	int		 i;
+
+	wbuf_init(&w);
+	wbuf_u32(&w, 0);
+	proto_put_proc(&w, "supervisor", -1, &ch->supervisor, &n);
+	proto_put_proc(&w, "monitor", -1, &ch->monitor, &n);
+	for (i = 0; i < wk->d->nworkers; i++)
+		proto_put_proc(&w, "worker", i, &ch->workers[i], &n);
+	if (!w.err)
+		memcpy(w.data, &n, sizeof(n));
+	conn_reply(c, h, w.err ? ENOMEM : 0, w.data, w.err ? 0 : w.len, -1);
+	wbuf_free(&w);
+}
+
+int
+proto_request(struct conn *c, const struct wire_hdr *h,
+    const unsigned char *payload)
+{
+	struct rbuf	 r;
+
+	rbuf_init(&r, payload, h->len);
+	switch (h->op) {
+	case WIRE_GET:
+		return proto_get(c, h, &r);
+	case WIRE_DROP:
+		return proto_drop(c, h, &r);
+	case WIRE_INFO:
+		return proto_info(c, h, &r);
+	case WIRE_REPAIR:
+		return proto_repair(c, h, &r);
+	case WIRE_LIST:
+	case WIRE_PROCS:
+		if (h->len != 0)
+			proto_status(c, h, PROTETS_EPROTO);
+		else if (h->op == WIRE_LIST)
+			proto_list(c, h);
+		else
+			proto_procs(c, h);
+		return 0;
+	default:
+		log_debug("client pid %d: unknown op %u", (int)c->pid, h->op);
+		proto_status(c, h, PROTETS_EPROTO);
+		return 0;
+	}
+}

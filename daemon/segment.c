@@ -1,0 +1,65 @@
+/*
+ * segment.c - see segment.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "segment.h"
+
+int
+seg_create(const char *name, uint64_t size)
+{
+	char	 label[64];
+	int	 fd, e;
+
+	snprintf(label, sizeof(label), "protets:%s", name);
+	fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd == -1)
+		return -1;
+	if (ftruncate(fd, (off_t)size) == -1)
+		goto fail;
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == -1)
+		goto fail;
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL) == -1)
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int
+seg_map(int fd, int writable, void **base, size_t *size)
+{
+	struct stat	 st;
+	void		*p;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if (st.st_size <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	p = mmap(NULL, (size_t)st.st_size,
+	    PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	*base = p;
+	*size = (size_t)st.st_size;
+	return 0;
+}
+
+int
+seg_reopen(int fd, int flags)
+{
+	char	 path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, (flags & O_ACCMODE) | O_CLOEXEC);
+}

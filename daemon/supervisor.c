@@ -1,0 +1,517 @@
+/*
+ * supervisor.c - the parent process: forks the monitor and the workers,
+ * restarts any that dies (throttled), talks to systemd, and never dies
+ * because a child failed.
+ *
+ * Signals arrive through a signalfd; deaths through SIGCHLD and waitpid,
+ * never by polling.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "ev.h"
+#include "ipc.h"
+#include "log.h"
+#include "notify.h"
+
+#define SUP_MONITOR	(-1)		/* slot number of the monitor */
+#define SUP_HISTORY	64		/* restart times remembered */
+
+struct child {
+	int		 slot;		/* SUP_MONITOR or worker slot */
+	pid_t		 pid;		/* 0 while not running */
+	int		 fd;		/* our end of the channel, or -1 */
+	int		 ready;		/* worker: handoff done, serving */
+	int		 timer;		/* pending throttled restart, or -1 */
+	int64_t		 died_ms;	/* when it died (monotonic ms) */
+	int64_t		 history[SUP_HISTORY];	/* recent start times */
+	unsigned	 starts;
+};
+
+static struct daemon	*sd;
+static struct child	 sup_mon;
+static struct child	 sup_wrk[CONF_MAX_WORKERS];
+static int		 sup_sigfd = -1;
+static int		 sup_wdog = -1;
+static int		 sup_quit;
+static int		 sup_notified_ready;
+
+static void	sup_spawn(struct child *);
+static void	sup_child_msg(int, uint32_t, void *);
+
+static int64_t
+sup_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *
+sup_name(const struct child *c, char *buf, size_t sz)
+{
+	if (c->slot == SUP_MONITOR)
+		snprintf(buf, sz, "monitor");
+	else
+		snprintf(buf, sz, "worker %d", c->slot);
+	return buf;
+}
+
+/* The fds a child keeps; everything else the supervisor holds is closed. */
+static int
+sup_child_fds(const struct child *c, int chan, int mon, int *keep)
+{
+	int	 i, n = 0;
+
+	keep[n++] = chan;
+	if (c->slot == SUP_MONITOR)
+		return n;
+	keep[n++] = mon;
+	keep[n++] = sd->listen_fd;
+	keep[n++] = sd->inbox[c->slot][0];
+	for (i = 0; i < sd->nworkers; i++)
+		keep[n++] = sd->inbox[i][1];
+	return n;
+}
+
+static void
+sup_status(void)
+{
+	char	 msg[128];
+	int	 i, up = 0;
+
+	if (!notify_enabled())
+		return;
+	for (i = 0; i < sd->nworkers; i++)
+		up += sup_wrk[i].ready;
+	snprintf(msg, sizeof(msg), "STATUS=%d/%d workers, monitor %s, "
+	    "%u tables", up, sd->nworkers, sup_mon.pid ? "up" : "down",
+	    cat_proc_count(&sd->cat.hdr->monitor));
+	notify_send(msg);
+}
+
+/* Fork one child.  In the child, this calls its main and never returns. */
+static void
+sup_fork(struct child *c)
+{
+	char		 name[32];
+	int		 chan[2], mon[2] = { -1, -1 }, keep[CONF_MAX_WORKERS + 8];
+	int		 n;
+	pid_t		 pid;
+
+	if (ipc_pair(chan) == -1 ||
+	    (c->slot != SUP_MONITOR && ipc_pair(mon) == -1)) {
+		log_warn("socketpair for %s", sup_name(c, name, sizeof(name)));
+		return;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("fork %s", sup_name(c, name, sizeof(name)));
+		close(chan[0]);
+		close(chan[1]);
+		if (mon[0] != -1) {
+			close(mon[0]);
+			close(mon[1]);
+		}
+		return;
+	}
+	if (pid == 0) {
+		proc_child_init();
+		n = sup_child_fds(c, chan[1], mon[0], keep);
+		proc_close_except(keep, n);
+		ev_close();
+		if (c->slot == SUP_MONITOR)
+			monitor_main(sd, chan[1]);
+		worker_main(sd, c->slot, chan[1], mon[0]);
+	}
+	/* Parent: chan[1] and mon[0] now belong to the child. */
+	close(chan[1]);
+	c->pid = pid;
+	c->fd = chan[0];
+	c->ready = 0;
+	c->history[c->starts++ % SUP_HISTORY] = sup_now_ms();
+	if (ev_add(c->fd, EPOLLIN, sup_child_msg, c) == -1)
+		log_warn("ev_add");
+	if (c->slot == SUP_MONITOR) {
+		cat_set_proc(&sd->cat.hdr->monitor, pid, 0);
+		return;
+	}
+	close(mon[0]);
+	cat_set_proc(&sd->cat.hdr->workers[c->slot], pid, 0);
+	/* Introduce the new worker to the monitor; the monitor's end of the
+	 * pair passes to the monitor and our copy is closed. */
+	if (sup_mon.fd != -1) {
+		struct ipc_worker w = { c->slot, pid, 1 };
+
+		if (ipc_send(sup_mon.fd, IPC_MON_WORKER, 0, &w, sizeof(w),
+		    &mon[1], 1, 0) == -1)
+			log_warn("introduce worker %d to monitor", c->slot);
+	}
+	close(mon[1]);
+}
+
+/* A new monitor meets every worker already running. */
+static void
+sup_introduce_workers(void)
+{
+	int	 i, pair[2];
+
+	for (i = 0; i < sd->nworkers; i++) {
+		struct child		*c = &sup_wrk[i];
+		struct ipc_worker	 w = { i, c->pid, !c->ready };
+
+		if (c->pid == 0)
+			continue;
+		if (ipc_pair(pair) == -1) {
+			log_warn("socketpair");
+			continue;
+		}
+		if (ipc_send(c->fd, IPC_WRK_MONITOR, 0, NULL, 0, &pair[0], 1,
+		    0) == -1)
+			log_warn("new monitor channel to worker %d", i);
+		if (ipc_send(sup_mon.fd, IPC_MON_WORKER, 0, &w, sizeof(w),
+		    &pair[1], 1, 0) == -1)
+			log_warn("introduce worker %d to monitor", i);
+		close(pair[0]);
+		close(pair[1]);
+	}
+}
+
+static void
+sup_spawn(struct child *c)
+{
+	if (c->timer != -1) {
+		ev_del(c->timer);
+		close(c->timer);
+		c->timer = -1;
+	}
+	if (sup_quit || c->pid != 0)
+		return;
+	sup_fork(c);
+	if (c->slot == SUP_MONITOR && c->pid != 0)
+		sup_introduce_workers();
+	sup_status();
+}
+
+static void
+sup_restart_timer(int fd, uint32_t events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	sup_spawn(arg);
+}
+
+/*
+ * Restart at once unless the child already started restart_burst times
+ * within restart_window_ms; then wait restart_delay_ms (no restart storm).
+ */
+static void
+sup_schedule(struct child *c)
+{
+	const struct conf	*cf = &sd->conf;
+	int64_t			 now = sup_now_ms();
+	unsigned		 i, recent = 0, n;
+	char			 name[32];
+
+	n = c->starts < SUP_HISTORY ? c->starts : SUP_HISTORY;
+	for (i = 0; i < n; i++)
+		if (now - c->history[i] < cf->restart_window_ms)
+			recent++;
+	if (recent < (unsigned)cf->restart_burst) {
+		sup_spawn(c);
+		return;
+	}
+	log_warnx("%s restarting too often; next try in %d ms",
+	    sup_name(c, name, sizeof(name)), cf->restart_delay_ms);
+	if ((c->timer = ev_timer_once(cf->restart_delay_ms)) == -1 ||
+	    ev_add(c->timer, EPOLLIN, sup_restart_timer, c) == -1) {
+		log_warn("restart timer");
+		sup_spawn(c);
+	}
+}
+
+static struct child *
+sup_find(pid_t pid)
+{
+	int	 i;
+
+	if (sup_mon.pid == pid)
+		return &sup_mon;
+	for (i = 0; i < sd->nworkers; i++)
+		if (sup_wrk[i].pid == pid)
+			return &sup_wrk[i];
+	return NULL;
+}
+
+static void
+sup_child_died(pid_t pid, int status)
+{
+	struct child	*c;
+	char		 name[32];
+
+	if ((c = sup_find(pid)) == NULL)
+		return;
+	sup_name(c, name, sizeof(name));
+	if (WIFSIGNALED(status))
+		log_warnx("%s (pid %d) killed by signal %d", name, (int)pid,
+		    WTERMSIG(status));
+	else if (!sup_quit || WEXITSTATUS(status) != 0)
+		log_warnx("%s (pid %d) exited with status %d", name, (int)pid,
+		    WEXITSTATUS(status));
+	c->pid = 0;
+	c->ready = 0;
+	c->died_ms = sup_now_ms();
+	if (c->fd != -1) {
+		ev_del(c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+	cat_set_proc(c->slot == SUP_MONITOR ? &sd->cat.hdr->monitor :
+	    &sd->cat.hdr->workers[c->slot], 0, 0);
+	if (!sup_quit)
+		sup_schedule(c);
+	sup_status();
+}
+
+static void
+sup_reap(void)
+{
+	pid_t	 pid;
+	int	 status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		sup_child_died(pid, status);
+}
+
+static void
+sup_all_ready(void)
+{
+	char	 msg[160];
+	int	 i;
+
+	for (i = 0; i < sd->nworkers; i++)
+		if (!sup_wrk[i].ready)
+			return;
+	if (sup_mon.pid == 0 || sup_notified_ready)
+		return;
+	sup_notified_ready = 1;
+	log_info("ready: %d workers, socket %s", sd->nworkers,
+	    sd->conf.socket);
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%d workers, %u tables",
+	    sd->nworkers, cat_proc_count(&sd->cat.hdr->monitor));
+	if (notify_send(msg) == -1)
+		log_warn("sd_notify READY");
+}
+
+static void
+sup_child_msg(int fd, uint32_t events, void *arg)
+{
+	struct child	*c = arg;
+	struct ipc_hdr	 h;
+	union {
+		struct ipc_ready	r;
+		int32_t			slot;
+		char			buf[256];
+	} m;
+	int		 fds[4];
+	ssize_t		 n;
+
+	(void)events;
+	n = ipc_recv(fd, &h, &m, sizeof(m), fds, 4);
+	if (n == -1) {
+		if (errno != EAGAIN)
+			log_warn("channel");
+		return;
+	}
+	if (h.type == 0) {
+		/* EOF: the child is dying; SIGCHLD will tell. */
+		ev_del(fd);
+		return;
+	}
+	fdpass_close_all(fds, (int)h.nfds);
+	switch (h.type) {
+	case IPC_WRK_READY:
+		if (c->slot == SUP_MONITOR || n != sizeof(m.r))
+			break;
+		c->ready = 1;
+		if (c->died_ms)
+			log_info("worker %d back with %u tables %lld ms after "
+			    "its predecessor died", c->slot, m.r.tables,
+			    (long long)(sup_now_ms() - c->died_ms));
+		sup_all_ready();
+		sup_status();
+		break;
+	case IPC_MON_COLLECTED:
+		if (c->slot != SUP_MONITOR || n != sizeof(m.slot))
+			break;
+		log_info("monitor re-collected worker %d's segments %lld ms "
+		    "after the previous monitor died", m.slot,
+		    (long long)(sup_now_ms() - c->died_ms));
+		break;
+	default:
+		log_warnx("unexpected message %u", h.type);
+	}
+}
+
+static void
+sup_reload(void)
+{
+	struct conf	 nc;
+	char		 err[512];
+	int		 i;
+
+	if (conf_load(&nc, sd->confpath, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; keeping the old configuration", err);
+		return;
+	}
+	if (nc.workers != sd->conf.workers)
+		log_warnx("reload: workers cannot change at run time");
+	if (strcmp(nc.socket, sd->conf.socket) != 0 ||
+	    strcmp(nc.pidfile, sd->conf.pidfile) != 0)
+		log_warnx("reload: socket and pidfile cannot change at run "
+		    "time");
+	sd->conf.socket_mode = nc.socket_mode;
+	if (chmod(sd->conf.socket, nc.socket_mode) == -1)
+		log_warn("chmod %s", sd->conf.socket);
+	sd->conf.restart_burst = nc.restart_burst;
+	sd->conf.restart_window_ms = nc.restart_window_ms;
+	sd->conf.restart_delay_ms = nc.restart_delay_ms;
+	sd->conf.debug = nc.debug;
+	log_setdebug(nc.debug);
+	/* Workers re-read the file themselves. */
+	for (i = 0; i < sd->nworkers; i++)
+		if (sup_wrk[i].pid != 0)
+			kill(sup_wrk[i].pid, SIGHUP);
+	log_info("configuration reloaded");
+}
+
+static void
+sup_signal(int fd, uint32_t events, void *arg)
+{
+	struct signalfd_siginfo	 si;
+
+	(void)events;
+	(void)arg;
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			sup_reap();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %d: shutting down", si.ssi_signo);
+			sup_quit = 1;
+			break;
+		case SIGHUP:
+			sup_reload();
+			break;
+		}
+	}
+}
+
+static void
+sup_watchdog(int fd, uint32_t events, void *arg)
+{
+	(void)events;
+	(void)arg;
+	ev_timer_ack(fd);
+	notify_send("WATCHDOG=1");
+}
+
+/* SIGTERM every child, wait up to 5 s, then SIGKILL the rest. */
+static void
+sup_shutdown(void)
+{
+	int64_t	 deadline = sup_now_ms() + 5000;
+	int	 i, left;
+
+	notify_send("STOPPING=1");
+	for (;;) {
+		left = 0;
+		if (sup_mon.pid)
+			left++, kill(sup_mon.pid, SIGTERM);
+		for (i = 0; i < sd->nworkers; i++)
+			if (sup_wrk[i].pid)
+				left++, kill(sup_wrk[i].pid, SIGTERM);
+		if (left == 0 || sup_now_ms() > deadline)
+			break;
+		ev_dispatch(100);
+	}
+	if (sup_mon.pid)
+		kill(sup_mon.pid, SIGKILL);
+	for (i = 0; i < sd->nworkers; i++)
+		if (sup_wrk[i].pid)
+			kill(sup_wrk[i].pid, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+}
+
+static int
+sup_signals(void)
+{
+	sigset_t	 mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	sup_sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sup_sigfd == -1)
+		return -1;
+	return ev_add(sup_sigfd, EPOLLIN, sup_signal, NULL);
+}
+
+static void
+sup_child_init(struct child *c, int slot)
+{
+	memset(c, 0, sizeof(*c));
+	c->slot = slot;
+	c->fd = -1;
+	c->timer = -1;
+}
+
+int
+supervisor_run(struct daemon *d)
+{
+	uint64_t	 wd;
+	int		 i;
+
+	sd = d;
+	log_setrole("supervisor");
+	proc_title("supervisor");
+	if (ev_init() == -1 || sup_signals() == -1)
+		fatal("event loop");
+	cat_set_proc(&sd->cat.hdr->supervisor, getpid(), 0);
+	sup_child_init(&sup_mon, SUP_MONITOR);
+	for (i = 0; i < sd->nworkers; i++)
+		sup_child_init(&sup_wrk[i], i);
+	/* The monitor first, so that workers can hand it segments. */
+	sup_spawn(&sup_mon);
+	for (i = 0; i < sd->nworkers; i++)
+		sup_spawn(&sup_wrk[i]);
+	if ((wd = notify_watchdog_usec()) > 0) {
+		sup_wdog = ev_timer_every((int)(wd / 2000 ? wd / 2000 : 1));
+		if (sup_wdog == -1 ||
+		    ev_add(sup_wdog, EPOLLIN, sup_watchdog, NULL) == -1)
+			log_warn("watchdog timer");
+	}
+	while (!sup_quit)
+		if (ev_dispatch(-1) == -1)
+			fatal("epoll_wait");
+	sup_shutdown();
+	return 0;
+}

@@ -1,0 +1,89 @@
+/*
+ * worker.h - state shared by the files of a worker process: worker.c
+ * (life cycle, segments, monitor), conn.c (client connections) and
+ * proto.c (requests).
+ */
+#ifndef PROTETS_WORKER_H
+#define PROTETS_WORKER_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/cdefs.h>
+#include <sys/tree.h>
+#include <sys/types.h>
+
+#include "daemon.h"
+#include "table.h"
+#include "wire.h"
+
+/* A table this worker owns.  fd and mapping belong to the worker. */
+struct wtable {
+	RB_ENTRY(wtable) node;
+	uint64_t	 id;
+	int		 fd;
+	void		*base;
+	size_t		 size;
+	struct tbl	 tbl;
+	int		 bad;		/* failed validation: kept, not served */
+};
+RB_HEAD(wtables, wtable);
+RB_PROTOTYPE(wtables, wtable, node, wtable_cmp)
+
+/* A client connection; fd belongs to the worker until forwarded. */
+struct conn {
+	TAILQ_ENTRY(conn) entry;
+	int		 fd;
+	uid_t		 uid;		/* SO_PEERCRED */
+	gid_t		 gid;
+	pid_t		 pid;
+	uint32_t	 hops;		/* times forwarded between workers */
+	int		 create_here;	/* forwarded to create a table here */
+	unsigned char	*in;		/* bytes read, not yet handled */
+	size_t		 inlen;
+	struct wbuf	 out;		/* bytes to write */
+	size_t		 outoff;
+	int		 outfd;		/* fd to attach to the next write */
+	int		 closing;	/* close once out is flushed */
+};
+TAILQ_HEAD(conns, conn);
+
+struct worker {
+	struct daemon	*d;
+	int		 slot;
+	int		 sup_fd;	/* channel to the supervisor */
+	int		 mon_fd;	/* channel to the monitor, or -1 */
+	uint32_t	 seq;		/* last IPC_SEG_ADD sent */
+	uint32_t	 acked;		/* last IPC_SEG_ACK received */
+	int		 handoff_done;
+	struct wtables	 tables;
+	uint32_t	 ntables;
+	struct conns	 conns;
+	int		 nconns;
+	int		 accepting;
+};
+
+extern struct worker	*wk;
+
+/* worker.c */
+struct wtable	*worker_table(uint64_t id);
+/* Create, map, format and register (with the monitor) a new segment. */
+int		 worker_table_create(const struct tbl_meta *, uint64_t size,
+		    struct wtable **out);
+/* Forget a table: tell the monitor, unmap, close. */
+void		 worker_table_drop(struct wtable *);
+void		 worker_title(void);
+
+/* conn.c */
+void		 conn_accept_cb(int fd, uint32_t events, void *arg);
+void		 conn_inbox_cb(int fd, uint32_t events, void *arg);
+void		 conn_reply(struct conn *, const struct wire_hdr *req,
+		    int32_t status, const void *payload, size_t len, int fd);
+/* Pass the connection (and its unread bytes) to another slot's worker. */
+int		 conn_forward(struct conn *, int slot, int create_here);
+void		 conn_accepting(int on);
+
+/* proto.c: handle one complete request frame; 1 if c was forwarded. */
+int		 proto_request(struct conn *, const struct wire_hdr *,
+		    const unsigned char *payload);
+
+#endif

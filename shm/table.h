@@ -1,0 +1,86 @@
+/*
+ * shm/table.h - the table engine: one table in one shared-memory segment.
+ *
+ * A segment is mapped at any address by any number of processes; it holds
+ * only offsets from its base, never pointers, and every offset read from it
+ * is bounds-checked before it is followed (other processes are untrusted).
+ * The layout is described in docs/FORMAT.md.
+ *
+ * All functions return 0, a negative PROTETS_E* code from protets.h, or a
+ * positive errno value.
+ */
+#ifndef PROTETS_SHM_TABLE_H
+#define PROTETS_SHM_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protets.h"
+
+/* What the daemon records in a segment when it creates the table. */
+struct tbl_meta {
+	uint64_t	id;		/* unique table id */
+	uint32_t	type;		/* protets_type */
+	uint32_t	access;		/* protets_access */
+	uint32_t	owner_uid;
+	uint64_t	created;	/* unix time, seconds */
+	char		name[PROTETS_NAME_MAX + 1];	/* NUL-terminated */
+};
+
+struct tbl_stats {
+	uint64_t	entries;
+	uint64_t	bytes_used;	/* bytes handed out by the allocator */
+	uint64_t	bytes_size;	/* segment size */
+};
+
+/*
+ * A process-local view of a mapped segment.  Filled by tbl_open; the
+ * fields are private to shm/.
+ */
+struct tbl {
+	unsigned char	*base;
+	size_t		 size;
+	int		 writable;
+};
+
+/* Smallest segment size tbl_format accepts. */
+size_t tbl_min_size(void);
+
+/*
+ * Initialise a zero-filled, writable mapping of size bytes as an empty
+ * table described by m.  Returns 0, PROTETS_EINVAL (bad meta or size too
+ * small).
+ */
+int tbl_format(void *base, size_t size, const struct tbl_meta *m);
+
+/*
+ * Validate the header of a mapping (magic, format signature, sizes) and
+ * fill t.  writable says whether the mapping may be written.  Touches no
+ * lock.  Returns 0, PROTETS_EFORMAT (another layout), PROTETS_ECORRUPT.
+ */
+int tbl_open(struct tbl *t, void *base, size_t size, int writable);
+
+/* Copy the creation metadata out of the header.  Returns 0 or ECORRUPT. */
+int tbl_meta(const struct tbl *t, struct tbl_meta *m);
+
+int tbl_stats(struct tbl *t, struct tbl_stats *st);
+
+/* The operations of protets.h, with the same return codes. */
+int tbl_insert(struct tbl *t, const void *key, size_t klen,
+    const void *val, size_t vlen);
+int tbl_lookup(struct tbl *t, const void *key, size_t klen,
+    void *buf, size_t bufsz, size_t *vlen);
+int tbl_delete(struct tbl *t, const void *key, size_t klen);
+int tbl_foldl(struct tbl *t, protets_fold_fn fn, void *arg);
+int tbl_count(struct tbl *t, uint64_t *n);
+int tbl_check(struct tbl *t, char *msg, size_t msgsz);
+
+/*
+ * Take and release the write lock, so that a writer that died holding it
+ * is recovered (its operation rolled back or forward) now.  Used by the
+ * daemon on behalf of read-only clients.  Returns 0, PROTETS_EACCES on a
+ * read-only mapping, PROTETS_ECORRUPT.
+ */
+int tbl_repair(struct tbl *t);
+
+#endif /* PROTETS_SHM_TABLE_H */

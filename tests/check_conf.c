@@ -1,0 +1,138 @@
+/*
+ * check_conf.c - protets.conf parsing.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+static char	conf_path[] = "/tmp/protets-conf.XXXXXX";
+
+static int
+load(const char *text, struct conf *c, char *err, size_t errsz)
+{
+	int	 fd;
+	FILE	*f;
+
+	strcpy(conf_path, "/tmp/protets-conf.XXXXXX");
+	ck_assert_int_ne(fd = mkstemp(conf_path), -1);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	fd = conf_load(c, conf_path, err, errsz);
+	unlink(conf_path);
+	return fd;
+}
+
+START_TEST(test_repo_conf)
+{
+	struct conf	 c;
+	char		 err[512];
+
+	/* The shipped file must load, and keep its paths in the checkout. */
+	ck_assert_msg(conf_load(&c, "protets.conf", err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_int_eq(c.workers, 3);
+	ck_assert_ptr_nonnull(strstr(c.socket, "/run/protets.sock"));
+	ck_assert_int_eq(c.socket[0], '/');
+	ck_assert_uint_eq(c.default_size, 64ull << 20);
+}
+END_TEST
+
+START_TEST(test_values)
+{
+	struct conf	 c;
+	char		 err[512];
+
+	ck_assert_int_eq(load("[daemon]\nsocket = /x/s\nworkers = 5\n"
+	    "socket_mode = 0600\nlog_level = debug\n[tables]\n"
+	    "default_size = 1M\nmax_size = 2G\nmax_tables = 7\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(c.socket, "/x/s");
+	ck_assert_int_eq(c.workers, 5);
+	ck_assert_uint_eq(c.socket_mode, 0600);
+	ck_assert_int_eq(c.debug, 1);
+	ck_assert_uint_eq(c.default_size, 1u << 20);
+	ck_assert_uint_eq(c.max_size, 2ull << 30);
+	ck_assert_int_eq(c.max_tables, 7);
+}
+END_TEST
+
+START_TEST(test_relative_path)
+{
+	struct conf	 c;
+	char		 err[512];
+
+	ck_assert_int_eq(load("[daemon]\nsocket = sub/s.sock\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(c.socket, "/tmp/sub/s.sock");
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+	struct conf	 c;
+	char		 err[512];
+
+	ck_assert_int_eq(load("[daemon]\nbogus = 1\n", &c, err, sizeof(err)),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(err, ":2: unknown key [daemon] bogus"));
+	ck_assert_int_eq(load("[nope]\nx = 1\n", &c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "unknown section"));
+	ck_assert_int_eq(load("[daemon]\nworkers = 0\n", &c, err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "bad value for [daemon] workers"));
+	ck_assert_int_eq(load("[daemon]\nworkers = 3x\n", &c, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(load("[tables]\ndefault_size = 12Q\n", &c, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(load("[tables]\ndefault_size = 2G\nmax_size = 1G\n",
+	    &c, err, sizeof(err)), -1);
+	ck_assert_int_eq(load("[daemon]\nlog_level = loud\n", &c, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(conf_load(&c, "/nonexistent/protets.conf", err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "No such file"));
+}
+END_TEST
+
+START_TEST(test_sizes)
+{
+	uint64_t	 v;
+
+	ck_assert_int_eq(conf_parse_size("4096", &v), 0);
+	ck_assert_uint_eq(v, 4096);
+	ck_assert_int_eq(conf_parse_size("3k", &v), 0);
+	ck_assert_uint_eq(v, 3072);
+	ck_assert_int_eq(conf_parse_size("1T", &v), 0);
+	ck_assert_uint_eq(v, 1ull << 40);
+	ck_assert_int_eq(conf_parse_size("-1", &v), -1);
+	ck_assert_int_eq(conf_parse_size("", &v), -1);
+	ck_assert_int_eq(conf_parse_size("99999999999999T", &v), -1);
+	ck_assert_int_eq(conf_parse_size("1MB", &v), -1);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("conf");
+	TCase	*tc = tcase_create("conf");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_add_test(tc, test_repo_conf);
+	tcase_add_test(tc, test_values);
+	tcase_add_test(tc, test_relative_path);
+	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_sizes);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,705 @@
+/*
+ * check_daemon.c - protetsd end to end: tables survive kill -9 of workers
+ * and of the monitor, clients keep their mappings, bad input is refused.
+ * Every kill here is a real SIGKILL of a real daemon process.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "testutil.h"
+#include "wire.h"
+
+static struct td	d;
+
+static void
+setup3(void)
+{
+	td_start(&d, 3, NULL, NULL);
+}
+
+static void
+teardown(void)
+{
+	td_stop(&d);
+}
+
+static protets_table_t *
+get(protets_t *p, const char *name, protets_access access)
+{
+	protets_opts	 o = { .access = access };
+	protets_table_t	*t = NULL;
+	int		 rc;
+
+	rc = protets_get(p, name, &o, &t);
+	ck_assert_msg(rc == 0, "get %s: %s", name, protets_strerror(rc));
+	return t;
+}
+
+static void
+fill(protets_table_t *t, const char *prefix, int n)
+{
+	char	 k[64], v[64];
+	int	 i, rc;
+
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "%s:%d", prefix, i);
+		snprintf(v, sizeof(v), "value-%d-%s", i, prefix);
+		rc = protets_insert(t, k, strlen(k), v, strlen(v));
+		ck_assert_msg(rc == 0, "insert: %s", protets_strerror(rc));
+	}
+}
+
+/* Count entries of t with the expected values; -1 at the first bad one. */
+static int
+present(protets_table_t *t, const char *prefix, int n)
+{
+	char	 k[64], v[64], buf[64];
+	size_t	 vlen;
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "%s:%d", prefix, i);
+		snprintf(v, sizeof(v), "value-%d-%s", i, prefix);
+		if (protets_lookup(t, k, strlen(k), buf, sizeof(buf),
+		    &vlen) != 0 || vlen != strlen(v) || memcmp(buf, v, vlen))
+			return -1;
+	}
+	return n;
+}
+
+/* Through the daemon, with a fresh connection and mapping. */
+static void
+verify(const char *name, int n)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t = NULL;
+	uint64_t	 count;
+	int		 rc;
+
+	rc = protets_open(p, name, &t);
+	ck_assert_msg(rc == 0, "open %s: %s", name, protets_strerror(rc));
+	ck_assert_msg(present(t, name, n) == n, "%s: entries lost", name);
+	ck_assert_int_eq(protets_count(t, &count), 0);
+	ck_assert_uint_eq(count, (uint64_t)n);
+	protets_close(t);
+	protets_disconnect(p);
+}
+
+static void
+make_tables(int n, int entries)
+{
+	protets_t	*p = td_connect(&d);
+	char		 name[16];
+	int		 i;
+
+	for (i = 0; i < n; i++) {
+		protets_table_t *t;
+
+		snprintf(name, sizeof(name), "t%d", i);
+		t = get(p, name, PROTETS_PUBLIC);
+		fill(t, name, entries);
+		protets_close(t);
+	}
+	protets_disconnect(p);
+}
+
+/* A child's exit status, for assertions made in other processes. */
+static int
+wait_child(pid_t pid)
+{
+	int	 st;
+
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define CHILD_CHECK(c)	do { if (!(c)) _exit(100 + (__LINE__ % 100)); } while (0)
+
+/*
+ * The original protets scenario: A creates foo and inserts, A exits, B
+ * sees the data; the owning worker is killed; B still sees it.
+ */
+START_TEST(test_seed_scenario)
+{
+	int		 go[2], ready[2];
+	char		 c;
+	pid_t		 a, b;
+
+	a = fork();
+	if (a == 0) {
+		protets_t	*p;
+		protets_table_t	*t;
+
+		CHILD_CHECK(protets_connect(d.sock, &p) == 0);
+		CHILD_CHECK(protets_get(p, "foo", NULL, &t) == 0);
+		CHILD_CHECK(protets_insert(t, "k", 1, "v", 1) == 0);
+		_exit(0);
+	}
+	ck_assert_int_eq(wait_child(a), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	b = fork();
+	if (b == 0) {
+		protets_t	*p;
+		protets_table_t	*t;
+		char		 buf[8];
+		size_t		 n;
+
+		CHILD_CHECK(protets_connect(d.sock, &p) == 0);
+		CHILD_CHECK(protets_open(p, "foo", &t) == 0);
+		CHILD_CHECK(protets_lookup(t, "k", 1, buf, 8, &n) == 0);
+		CHILD_CHECK(n == 1 && buf[0] == 'v');
+		CHILD_CHECK(write(ready[1], "r", 1) == 1);
+		CHILD_CHECK(read(go[0], &c, 1) == 1);
+		/* Worker killed meanwhile: the mapping still works... */
+		CHILD_CHECK(protets_lookup(t, "k", 1, buf, 8, &n) == 0);
+		CHILD_CHECK(n == 1 && buf[0] == 'v');
+		CHILD_CHECK(protets_insert(t, "k2", 2, "w", 1) == 0);
+		protets_close(t);
+		/* ...and so does the daemon, through the new worker. */
+		CHILD_CHECK(protets_open(p, "foo", &t) == 0);
+		CHILD_CHECK(protets_lookup(t, "k2", 2, buf, 8, &n) == 0);
+		_exit(0);
+	}
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	td_kill(&d, "worker", td_table_worker(&d, "foo"));
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	ck_assert_int_eq(wait_child(b), 0);
+}
+END_TEST
+
+/* 3 tables on 3 workers, 10,000 entries each; each owner killed 20 times. */
+START_TEST(test_worker_kills)
+{
+	int	 i, k, w[3];
+
+	make_tables(3, 10000);
+	for (i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "t%d", i);
+		w[i] = td_table_worker(&d, name);
+	}
+	ck_assert_msg(w[0] != w[1] && w[1] != w[2] && w[0] != w[2],
+	    "tables share a worker: %d %d %d", w[0], w[1], w[2]);
+	for (i = 0; i < 3; i++)
+		for (k = 0; k < 20; k++) {
+			td_kill(&d, "worker", w[i]);
+			verify("t0", 10000);
+			verify("t1", 10000);
+			verify("t2", 10000);
+		}
+}
+END_TEST
+
+START_TEST(test_monitor_then_worker)
+{
+	make_tables(3, 1000);
+	td_kill(&d, "monitor", -1);
+	verify("t0", 1000);
+	td_kill(&d, "worker", td_table_worker(&d, "t0"));
+	verify("t0", 1000);
+	verify("t1", 1000);
+	verify("t2", 1000);
+}
+END_TEST
+
+/* The monitor dies, and 10 ms later a worker: the new monitor must have
+ * collected that worker's segments by then. */
+START_TEST(test_monitor_then_worker_10ms)
+{
+	pid_t	 m, w;
+	int	 i, slot;
+
+	make_tables(3, 1000);
+	for (i = 0; i < 5; i++) {
+		slot = td_table_worker(&d, i % 2 ? "t1" : "t0");
+		m = td_pid(&d, "monitor", -1);
+		w = td_pid(&d, "worker", slot);
+		ck_assert_int_eq(kill(m, SIGKILL), 0);
+		tu_msleep(10);
+		ck_assert_int_eq(kill(w, SIGKILL), 0);
+		td_wait_new(&d, "monitor", -1, m);
+		td_wait_new(&d, "worker", slot, w);
+		verify("t0", 1000);
+		verify("t1", 1000);
+		verify("t2", 1000);
+	}
+}
+END_TEST
+
+/* 200 kill cycles of workers and the monitor: no fd grows anywhere. */
+START_TEST(test_fds_stable)
+{
+	int	 i, base = 0, now;
+
+	make_tables(3, 100);
+	for (i = 0; i < 200; i++) {
+		if (i % 4 == 3)
+			td_kill(&d, "monitor", -1);
+		else
+			td_kill(&d, "worker", i % 3);
+		verify("t0", 100);
+		verify("t1", 100);
+		verify("t2", 100);
+		now = td_fd_total(&d);
+		if (i == 3)
+			base = now;
+	}
+	ck_assert_msg(now <= base, "daemon fds grew from %d to %d", base, now);
+}
+END_TEST
+
+/* A client that mapped a table keeps writing and reading, with zero
+ * errors, while workers and the monitor are being killed. */
+START_TEST(test_client_unaffected)
+{
+	int	 stop[2], i;
+	pid_t	 c;
+
+	make_tables(1, 10);
+	ck_assert_int_eq(pipe(stop), 0);
+	c = fork();
+	if (c == 0) {
+		protets_t	*p;
+		protets_table_t	*t;
+		char		 k[32], buf[32];
+		size_t		 n;
+		int		 j = 0;
+		struct pollfd	 pfd = { .fd = stop[0], .events = POLLIN };
+
+		close(stop[1]);
+		CHILD_CHECK(protets_connect(d.sock, &p) == 0);
+		CHILD_CHECK(protets_open(p, "t0", &t) == 0);
+		protets_disconnect(p);
+		while (poll(&pfd, 1, 0) == 0) {
+			snprintf(k, sizeof(k), "c%d", j % 5000);
+			CHILD_CHECK(protets_insert(t, k, strlen(k), k,
+			    strlen(k)) == 0);
+			CHILD_CHECK(protets_lookup(t, k, strlen(k), buf,
+			    sizeof(buf), &n) == 0 && n == strlen(k));
+			j++;
+		}
+		_exit(0);
+	}
+	close(stop[0]);
+	for (i = 0; i < 20; i++) {
+		if (i % 5 == 4)
+			td_kill(&d, "monitor", -1);
+		else
+			td_kill(&d, "worker", i % 3);
+		tu_msleep(20);
+	}
+	ck_assert_int_eq(write(stop[1], "s", 1), 1);
+	ck_assert_int_eq(wait_child(c), 0);
+	verify("t0", 10);
+}
+END_TEST
+
+/* Raw protocol access for bad-input tests. */
+static int
+raw_connect(void)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 s;
+
+	strcpy(sun.sun_path, d.sock);
+	ck_assert_int_ge(s = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	ck_assert_int_eq(connect(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return s;
+}
+
+/* Read one reply header (2 s at most); -1 when the daemon closed. */
+static int
+raw_reply(int s, struct wire_hdr *h)
+{
+	struct pollfd	 pfd = { .fd = s, .events = POLLIN };
+	size_t		 got = 0;
+	ssize_t		 n;
+
+	while (got < sizeof(*h)) {
+		ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+		n = read(s, (char *)h + got, sizeof(*h) - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static int
+raw_eof(int s)
+{
+	struct pollfd	 pfd = { .fd = s, .events = POLLIN };
+	char		 b[256];
+
+	if (poll(&pfd, 1, 2000) != 1)
+		return 0;
+	return read(s, b, sizeof(b)) == 0;
+}
+
+static void
+raw_send(int s, uint16_t version, uint16_t op, uint32_t len,
+    const void *payload, size_t plen)
+{
+	struct wire_hdr	 h = { version, op, len, 42, 0 };
+
+	ck_assert_int_eq(write(s, &h, sizeof(h)), (ssize_t)sizeof(h));
+	if (plen > 0)
+		ck_assert_int_eq(write(s, payload, plen), (ssize_t)plen);
+}
+
+static void
+daemon_serves(void)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t;
+
+	ck_assert_int_eq(protets_get(p, "still-alive", NULL, &t), 0);
+	protets_close(t);
+	protets_disconnect(p);
+}
+
+START_TEST(test_bad_frames)
+{
+	struct wire_hdr	 h;
+	unsigned char	 junk[64];
+	int		 s, i, before, after;
+
+	daemon_serves();
+	before = td_fd_total(&d);
+	/* truncated header, then hang up */
+	s = raw_connect();
+	ck_assert_int_eq(write(s, "PTPTPTPT", 8), 8);
+	close(s);
+	/* declared length over the maximum: error, then closed */
+	s = raw_connect();
+	raw_send(s, WIRE_VERSION, WIRE_GET, 1u << 30, NULL, 0);
+	ck_assert_int_eq(raw_reply(s, &h), 0);
+	ck_assert_int_eq(h.status, PROTETS_EPROTO);
+	ck_assert(raw_eof(s));
+	close(s);
+	/* unknown version */
+	s = raw_connect();
+	raw_send(s, 77, WIRE_PROCS, 0, NULL, 0);
+	ck_assert_int_eq(raw_reply(s, &h), 0);
+	ck_assert_int_eq(h.status, PROTETS_EVERSION);
+	close(s);
+	/* unknown opcode: an error, and the connection goes on */
+	s = raw_connect();
+	raw_send(s, WIRE_VERSION, 999, 0, NULL, 0);
+	ck_assert_int_eq(raw_reply(s, &h), 0);
+	ck_assert_int_eq(h.status, PROTETS_EPROTO);
+	ck_assert_uint_eq(h.op, 999 | WIRE_REPLY);
+	ck_assert_uint_eq(h.seq, 42);
+	raw_send(s, WIRE_VERSION, WIRE_PROCS, 0, NULL, 0);
+	ck_assert_int_eq(raw_reply(s, &h), 0);
+	ck_assert_int_eq(h.status, 0);
+	close(s);
+	/* empty GET, GET with trailing garbage, empty and long names */
+	s = raw_connect();
+	raw_send(s, WIRE_VERSION, WIRE_GET, 0, NULL, 0);
+	ck_assert_int_eq(raw_reply(s, &h), 0);
+	ck_assert_int_eq(h.status, PROTETS_EPROTO);
+	close(s);
+	s = raw_connect();
+	{
+		unsigned char p[] = { 0, 0, 0, 0, 0, 0 };	/* name len 0 */
+		struct wbuf w;
+
+		raw_send(s, WIRE_VERSION, WIRE_DROP, sizeof(p), p, 2);
+		ck_assert_int_eq(raw_reply(s, &h), 0);
+		ck_assert_int_ne(h.status, 0);
+		wbuf_init(&w);
+		wbuf_str(&w, "x", 1);
+		wbuf_u32(&w, 7);		/* trailing bytes */
+		raw_send(s, WIRE_VERSION, WIRE_INFO, (uint32_t)w.len, w.data,
+		    w.len);
+		ck_assert_int_eq(raw_reply(s, &h), 0);
+		ck_assert_int_eq(h.status, PROTETS_EPROTO);
+		wbuf_free(&w);
+	}
+	close(s);
+	/* garbage */
+	srand(7);
+	for (i = 0; i < 20; i++) {
+		size_t j;
+
+		for (j = 0; j < sizeof(junk); j++)
+			junk[j] = (unsigned char)rand();
+		s = raw_connect();
+		ck_assert_int_eq(write(s, junk, sizeof(junk)), sizeof(junk));
+		close(s);
+	}
+	daemon_serves();
+	tu_msleep(100);
+	after = td_fd_total(&d);
+	ck_assert_msg(after <= before, "fds grew %d -> %d", before, after);
+}
+END_TEST
+
+/* fds pushed at the daemon are closed and the request refused. */
+START_TEST(test_pushed_fds)
+{
+	struct wire_hdr	 h;
+	int		 s, fds[FDPASS_MAX], i, before, after, n;
+
+	daemon_serves();
+	before = td_fd_total(&d);
+	for (n = 1; n <= FDPASS_MAX; n += FDPASS_MAX - 1) {
+		for (i = 0; i < n; i++)
+			fds[i] = dup(0);
+		s = raw_connect();
+		wire_hdr_make(&h, WIRE_PROCS, 0, 1, 0);
+		ck_assert_int_eq(fdpass_send(s, &h, sizeof(h), fds, n, 0),
+		    (ssize_t)sizeof(h));
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		ck_assert_int_eq(raw_reply(s, &h), 0);
+		ck_assert_int_eq(h.status, PROTETS_EPROTO);
+		ck_assert(raw_eof(s));
+		close(s);
+	}
+	daemon_serves();
+	tu_msleep(100);
+	after = td_fd_total(&d);
+	ck_assert_msg(after <= before, "fds grew %d -> %d", before, after);
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t = NULL;
+	protets_opts	 o = { 0 };
+	char		 big[300];
+
+	ck_assert_int_eq(protets_get(p, "", NULL, &t), PROTETS_EINVAL);
+	memset(big, 'n', sizeof(big));
+	big[PROTETS_NAME_MAX + 1] = '\0';
+	ck_assert_int_eq(protets_get(p, big, NULL, &t), PROTETS_EINVAL);
+	big[PROTETS_NAME_MAX] = '\0';
+	ck_assert_int_eq(protets_get(p, big, NULL, &t), 0);
+	protets_close(t);
+	o.type = (protets_type)9;
+	ck_assert_int_eq(protets_get(p, "x", &o, &t), PROTETS_EINVAL);
+	o.type = PROTETS_SET;
+	o.access = (protets_access)0x77;
+	ck_assert_int_eq(protets_get(p, "x", &o, &t), PROTETS_EINVAL);
+	o.access = 0;
+	o.max_size = 1ull << 50;
+	ck_assert_int_eq(protets_get(p, "x", &o, &t), PROTETS_ELIMIT);
+	ck_assert_int_eq(protets_open(p, "missing", &t), PROTETS_NOTFOUND);
+	ck_assert_int_eq(protets_drop(p, "missing"), PROTETS_NOTFOUND);
+	ck_assert_int_eq(protets_connect("/nonexistent/sock", &p),
+	    PROTETS_ECONNECT);
+	protets_disconnect(p);
+}
+END_TEST
+
+START_TEST(test_drop)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t, *t2;
+	char		 buf[8];
+	size_t		 n;
+	int		 sync[2];
+	pid_t		 c;
+
+	t = get(p, "d", PROTETS_PUBLIC);
+	fill(t, "d", 10);
+	/* In use (by us): refused, and nothing lost. */
+	ck_assert_int_eq(protets_drop(p, "d"), PROTETS_EBUSY);
+	ck_assert_int_eq(present(t, "d", 10), 10);
+	protets_close(t);
+	ck_assert_int_eq(protets_drop(p, "d"), 0);
+	ck_assert_int_eq(protets_open(p, "d", &t), PROTETS_NOTFOUND);
+	/* A new table of the same name starts empty. */
+	t2 = get(p, "d", PROTETS_PUBLIC);
+	ck_assert_int_eq(protets_lookup(t2, "d:1", 3, buf, sizeof(buf), &n),
+	    PROTETS_NOTFOUND);
+	protets_close(t2);
+	/* A process killed while holding it no longer counts. */
+	ck_assert_int_eq(pipe(sync), 0);
+	if ((c = fork()) == 0) {
+		protets_t	*q;
+		protets_table_t	*u;
+
+		CHILD_CHECK(protets_connect(d.sock, &q) == 0);
+		CHILD_CHECK(protets_open(q, "d", &u) == 0);
+		CHILD_CHECK(write(sync[1], "o", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_eq(read(sync[0], buf, 1), 1);
+	ck_assert_int_eq(protets_drop(p, "d"), PROTETS_EBUSY);
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	ck_assert_int_eq(protets_drop(p, "d"), 0);
+	protets_disconnect(p);
+}
+END_TEST
+
+/* Another uid: private refused, protected read-only, public writable. */
+START_TEST(test_access)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t;
+	pid_t		 c;
+
+	if (getuid() != 0) {
+		fprintf(stderr, "test_access: not root, skipped\n");
+		protets_disconnect(p);
+		return;
+	}
+	t = get(p, "priv", PROTETS_PRIVATE);
+	fill(t, "priv", 3);
+	protets_close(t);
+	t = get(p, "prot", PROTETS_PROTECTED);
+	fill(t, "prot", 3);
+	protets_close(t);
+	t = get(p, "pub", PROTETS_PUBLIC);
+	protets_close(t);
+	c = fork();
+	if (c == 0) {
+		protets_t	*q;
+		protets_table_t	*u;
+		char		 buf[32];
+		size_t		 n;
+
+		CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+		CHILD_CHECK(protets_connect(d.sock, &q) == 0);
+		CHILD_CHECK(protets_open(q, "priv", &u) == PROTETS_EACCES);
+		CHILD_CHECK(protets_open(q, "prot", &u) == 0);
+		CHILD_CHECK(!protets_table_writable(u));
+		CHILD_CHECK(protets_lookup(u, "prot:1", 6, buf, sizeof(buf),
+		    &n) == 0);
+		CHILD_CHECK(protets_insert(u, "x", 1, "y", 1) ==
+		    PROTETS_EACCES);
+		CHILD_CHECK(protets_delete(u, "prot:1", 6) == PROTETS_EACCES);
+		protets_close(u);
+		CHILD_CHECK(protets_drop(q, "prot") == PROTETS_EACCES);
+		CHILD_CHECK(protets_open(q, "pub", &u) == 0);
+		CHILD_CHECK(protets_table_writable(u));
+		CHILD_CHECK(protets_insert(u, "x", 1, "y", 1) == 0);
+		protets_close(u);
+		/* A table created by this uid is its own. */
+		CHILD_CHECK(protets_get(q, "mine", NULL, &u) == 0);
+		CHILD_CHECK(protets_table_writable(u));
+		protets_close(u);
+		CHILD_CHECK(protets_drop(q, "mine") == 0);
+		_exit(0);
+	}
+	ck_assert_int_eq(wait_child(c), 0);
+	verify("prot", 3);
+	protets_disconnect(p);
+}
+END_TEST
+
+static void
+notify_setup(void)
+{
+}
+
+/* READY=1 reaches $NOTIFY_SOCKET once everything is up. */
+START_TEST(test_sd_notify)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	char			 env[200], buf[512];
+	struct pollfd		 pfd;
+	int			 s, ready = 0;
+	ssize_t			 n;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path),
+	    "/tmp/protets-notify.%d", (int)getpid());
+	unlink(sun.sun_path);
+	ck_assert_int_ge(s = socket(AF_UNIX, SOCK_DGRAM, 0), 0);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", sun.sun_path);
+	td_start(&d, 2, NULL, env);
+	pfd.fd = s;
+	pfd.events = POLLIN;
+	while (!ready && poll(&pfd, 1, 5000) == 1) {
+		n = recv(s, buf, sizeof(buf) - 1, 0);
+		ck_assert_int_gt(n, 0);
+		buf[n] = '\0';
+		ready = strstr(buf, "READY=1") != NULL;
+	}
+	ck_assert_msg(ready, "no READY=1");
+	ck_assert_ptr_nonnull(strstr(buf, "STATUS="));
+	td_stop(&d);
+	close(s);
+	unlink(sun.sun_path);
+}
+END_TEST
+
+/* Supervisor: SIGTERM is an orderly shutdown (socket and pidfile gone). */
+START_TEST(test_shutdown)
+{
+	char	 path[PATH_MAX + 32];
+	int	 st;
+
+	td_start(&d, 2, NULL, NULL);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	d.pid = 0;
+	ck_assert_int_eq(access(d.sock, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/protetsd.pid", d.dir);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	td_stop(&d);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("daemon");
+	TCase	*tc = tcase_create("recovery");
+	TCase	*tb = tcase_create("input");
+	TCase	*tn = tcase_create("lifecycle");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_add_checked_fixture(tc, setup3, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_seed_scenario);
+	tcase_add_test(tc, test_worker_kills);
+	tcase_add_test(tc, test_monitor_then_worker);
+	tcase_add_test(tc, test_monitor_then_worker_10ms);
+	tcase_add_test(tc, test_fds_stable);
+	tcase_add_test(tc, test_client_unaffected);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(tb, setup3, teardown);
+	tcase_set_timeout(tb, 60);
+	tcase_add_test(tb, test_bad_frames);
+	tcase_add_test(tb, test_pushed_fds);
+	tcase_add_test(tb, test_errors);
+	tcase_add_test(tb, test_drop);
+	tcase_add_test(tb, test_access);
+	suite_add_tcase(s, tb);
+
+	tcase_add_checked_fixture(tn, notify_setup, NULL);
+	tcase_set_timeout(tn, 60);
+	tcase_add_test(tn, test_sd_notify);
+	tcase_add_test(tn, test_shutdown);
+	suite_add_tcase(s, tn);
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,168 @@
+/*
+ * check_wire.c - protocol encoding and decoding.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire.h"
+
+START_TEST(test_get_roundtrip)
+{
+	struct wire_get	 g = { .flags = WIRE_GET_CREATE, .type = 2,
+			    .access = 3, .max_size = 1 << 20 }, o;
+	struct wbuf	 w;
+	struct rbuf	 r;
+
+	strcpy(g.name, "foo bar");
+	wbuf_init(&w);
+	wire_put_get(&w, &g);
+	ck_assert_int_eq(w.err, 0);
+	rbuf_init(&r, w.data, w.len);
+	ck_assert_int_eq(wire_get_get(&r, &o), 0);
+	ck_assert_str_eq(o.name, "foo bar");
+	ck_assert_uint_eq(o.flags, WIRE_GET_CREATE);
+	ck_assert_uint_eq(o.type, 2);
+	ck_assert_uint_eq(o.access, 3);
+	ck_assert_uint_eq(o.max_size, 1 << 20);
+	/* Every truncation is a protocol error, never an overread. */
+	for (size_t n = 0; n < w.len; n++) {
+		rbuf_init(&r, w.data, n);
+		ck_assert_int_ne(wire_get_get(&r, &o), 0);
+	}
+	/* Trailing bytes are refused too. */
+	wbuf_u32(&w, 0);
+	rbuf_init(&r, w.data, w.len);
+	ck_assert_int_eq(wire_get_get(&r, &o), PROTETS_EPROTO);
+	wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	char		 big[PROTETS_NAME_MAX + 2], name[PROTETS_NAME_MAX + 1];
+	struct wbuf	 w;
+	struct rbuf	 r;
+
+	ck_assert_int_eq(wire_name_valid("a", 1), 0);
+	ck_assert_int_eq(wire_name_valid("", 0), PROTETS_EINVAL);
+	ck_assert_int_eq(wire_name_valid("a\0b", 3), PROTETS_EINVAL);
+	memset(big, 'x', sizeof(big));
+	ck_assert_int_eq(wire_name_valid(big, PROTETS_NAME_MAX), 0);
+	ck_assert_int_eq(wire_name_valid(big, PROTETS_NAME_MAX + 1),
+	    PROTETS_EINVAL);
+	/* An embedded NUL on the wire is refused, not truncated. */
+	wbuf_init(&w);
+	wbuf_str(&w, "a\0b", 3);
+	rbuf_init(&r, w.data, w.len);
+	ck_assert_int_eq(wire_get_name(&r, name), PROTETS_EINVAL);
+	wbuf_free(&w);
+	/* A declared length beyond the payload. */
+	wbuf_init(&w);
+	wbuf_u16(&w, 200);
+	wbuf_put(&w, "abc", 3);
+	rbuf_init(&r, w.data, w.len);
+	ck_assert_int_eq(wire_get_name(&r, name), PROTETS_EPROTO);
+	wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_info_roundtrip)
+{
+	protets_info	 in, out;
+	struct wbuf	 w;
+	struct rbuf	 r;
+	uint32_t	 flags;
+
+	memset(&in, 0, sizeof(in));
+	strcpy(in.name, "t");
+	in.type = PROTETS_BAG;
+	in.access = PROTETS_PUBLIC;
+	in.owner_uid = 1000;
+	in.worker = 2;
+	in.worker_pid = 4242;
+	in.id = 77;
+	in.created = 1700000000;
+	in.entries = 5;
+	in.bytes_used = 4096;
+	in.bytes_size = 1 << 24;
+	wbuf_init(&w);
+	wire_put_info(&w, &in, WIRE_INFO_WRITABLE);
+	rbuf_init(&r, w.data, w.len);
+	ck_assert_int_eq(wire_get_info(&r, &out, &flags), 0);
+	ck_assert_int_eq(rbuf_end(&r), 0);
+	ck_assert_uint_eq(flags, WIRE_INFO_WRITABLE);
+	ck_assert_int_eq(memcmp(&in, &out, sizeof(in)), 0);
+	wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_header_checks)
+{
+	struct wire_hdr	 h;
+
+	wire_hdr_make(&h, WIRE_GET, 10, 1, 0);
+	ck_assert_int_eq(wire_hdr_check_request(&h), 0);
+	h.version = 99;
+	ck_assert_int_eq(wire_hdr_check_request(&h), PROTETS_EVERSION);
+	wire_hdr_make(&h, WIRE_GET, WIRE_MAX_REQUEST + 1, 1, 0);
+	ck_assert_int_eq(wire_hdr_check_request(&h), PROTETS_EPROTO);
+	wire_hdr_make(&h, WIRE_GET | WIRE_REPLY, 0, 1, 0);
+	ck_assert_int_eq(wire_hdr_check_request(&h), PROTETS_EPROTO);
+	wire_hdr_make(&h, WIRE_GET, 0, 1, 5);
+	ck_assert_int_eq(wire_hdr_check_request(&h), PROTETS_EPROTO);
+}
+END_TEST
+
+START_TEST(test_strerror)
+{
+	int	 e;
+
+	for (e = PROTETS_ERRMIN; e <= PROTETS_ERRMAX; e++) {
+		ck_assert_ptr_nonnull(protets_strerror(e));
+		ck_assert_str_ne(protets_strerror(e), "unknown error");
+	}
+	ck_assert_str_eq(protets_strerror(PROTETS_NOTFOUND),
+	    "no such key or table");
+	ck_assert_str_eq(protets_strerror(-1), "unknown error");
+	ck_assert_str_eq(protets_strerror(0), "success");
+}
+END_TEST
+
+START_TEST(test_names_of_types)
+{
+	protets_type	 t;
+	protets_access	 a;
+
+	ck_assert_int_eq(protets_type_parse("ordered_set", &t), 0);
+	ck_assert_int_eq(t, PROTETS_ORDERED_SET);
+	ck_assert_str_eq(protets_type_name(PROTETS_DUPLICATE_BAG),
+	    "duplicate_bag");
+	ck_assert_int_eq(protets_type_parse("hash", &t), PROTETS_EINVAL);
+	ck_assert_int_eq(protets_access_parse("private", &a), 0);
+	ck_assert_int_eq(a, PROTETS_PRIVATE);
+	ck_assert_int_eq(protets_access_parse("open", &a), PROTETS_EINVAL);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("wire");
+	TCase	*tc = tcase_create("wire");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_add_test(tc, test_get_roundtrip);
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_info_roundtrip);
+	tcase_add_test(tc, test_header_checks);
+	tcase_add_test(tc, test_strerror);
+	tcase_add_test(tc, test_names_of_types);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

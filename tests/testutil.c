@@ -1,0 +1,259 @@
+/*
+ * testutil.c - see testutil.h.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+const char *
+tu_bin(const char *name, char *buf, size_t sz)
+{
+	const char	*b = getenv("BUILD");
+
+	snprintf(buf, sz, "%s/%s", b && *b ? b : "build", name);
+	return buf;
+}
+
+void
+tu_msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+int
+tu_sh(char *out, size_t outsz, const char *fmt, ...)
+{
+	char	 cmd[4096];
+	FILE	*f;
+	size_t	 n = 0;
+	int	 st;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if ((f = popen(cmd, "r")) == NULL)
+		return -1;
+	if (out != NULL && outsz > 0) {
+		n = fread(out, 1, outsz - 1, f);
+		out[n] = '\0';
+	} else {
+		char	 sink[4096];
+
+		while (fread(sink, 1, sizeof(sink), f) > 0)
+			;
+	}
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+struct td_find {
+	const char	*role;
+	int		 slot;
+	pid_t		 pid;
+	int		 n;
+};
+
+static int
+td_find_one(const protets_proc *p, void *arg)
+{
+	struct td_find	*f = arg;
+
+	f->n++;
+	if (strcmp(p->role, f->role) == 0 && (f->slot < 0 || p->slot == f->slot))
+		f->pid = p->pid;
+	return 0;
+}
+
+static int
+td_procs(struct td *d, const char *role, int slot, pid_t *pid)
+{
+	struct td_find	 f = { role, slot, 0, 0 };
+	protets_t	*p;
+	int		 rc;
+
+	if (protets_connect(d->sock, &p) != 0)
+		return -1;
+	rc = protets_procs(p, td_find_one, &f);
+	protets_disconnect(p);
+	if (rc != 0)
+		return -1;
+	*pid = f.pid;
+	return f.n;
+}
+
+pid_t
+td_pid(struct td *d, const char *role, int slot)
+{
+	pid_t	 pid = 0;
+
+	if (td_procs(d, role, slot, &pid) < 0)
+		return 0;
+	return pid;
+}
+
+static void
+td_write_conf(struct td *d, int workers, const char *extra)
+{
+	FILE	*f;
+
+	ck_assert_ptr_nonnull(f = fopen(d->conf, "w"));
+	fprintf(f, "[daemon]\nsocket = sock\npidfile = protetsd.pid\n"
+	    "workers = %d\nrestart_burst = 1000\nrestart_window_ms = 1000\n"
+	    "%s\n[tables]\ndefault_size = 16M\n", workers,
+	    extra ? extra : "");
+	fclose(f);
+}
+
+void
+td_start(struct td *d, int workers, const char *extra, const char *env)
+{
+	char	 bin[PATH_MAX];
+	pid_t	 pid;
+	int	 i, n, fd;
+
+	memset(d, 0, sizeof(*d));
+	strcpy(d->dir, "/tmp/protets-test.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(d->dir));
+	snprintf(d->conf, sizeof(d->conf), "%s/protets.conf", d->dir);
+	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/log", d->dir);
+	d->workers = workers;
+	td_write_conf(d, workers, extra);
+	tu_bin("protetsd", bin, sizeof(bin));
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (env != NULL)
+			putenv((char *)env);
+		execl(bin, "protetsd", "-d", "-c", d->conf, (char *)NULL);
+		_exit(127);
+	}
+	d->pid = pid;
+	/* Up when the monitor and every worker answer procs. */
+	for (i = 0; i < 1000; i++) {
+		pid_t	 p = 0;
+
+		n = td_procs(d, "monitor", -1, &p);
+		if (n == workers + 2 && p != 0)
+			return;
+		ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0,
+		    "protetsd exited; see %s", d->log);
+		tu_msleep(10);
+	}
+	ck_abort_msg("protetsd did not come up; see %s", d->log);
+}
+
+void
+td_stop(struct td *d)
+{
+	char	 cmd[PATH_MAX + 16];
+	int	 st;
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		waitpid(d->pid, &st, 0);
+		d->pid = 0;
+	}
+	if (getenv("KEEP_TEST_DIRS") == NULL && d->dir[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", d->dir);
+	}
+}
+
+pid_t
+td_wait_new(struct td *d, const char *role, int slot, pid_t old)
+{
+	pid_t	 p;
+	int	 i;
+
+	for (i = 0; i < 2000; i++) {
+		p = td_pid(d, role, slot);
+		if (p != 0 && p != old)
+			return p;
+		tu_msleep(2);
+	}
+	ck_abort_msg("%s %d was not replaced; see %s", role, slot, d->log);
+	return 0;
+}
+
+pid_t
+td_kill(struct td *d, const char *role, int slot)
+{
+	pid_t	 p = td_pid(d, role, slot);
+
+	ck_assert_int_gt(p, 0);
+	ck_assert_int_eq(kill(p, SIGKILL), 0);
+	return td_wait_new(d, role, slot, p);
+}
+
+static int
+td_count_fds(pid_t pid)
+{
+	char		 path[64];
+	DIR		*dir;
+	struct dirent	*de;
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+int
+td_fd_total(struct td *d)
+{
+	int	 i, n;
+
+	n = td_count_fds(d->pid);
+	n += td_count_fds(td_pid(d, "monitor", -1));
+	for (i = 0; i < d->workers; i++)
+		n += td_count_fds(td_pid(d, "worker", i));
+	return n;
+}
+
+protets_t *
+td_connect(struct td *d)
+{
+	protets_t	*p = NULL;
+	int		 rc;
+
+	rc = protets_connect(d->sock, &p);
+	ck_assert_msg(rc == 0, "connect: %s", protets_strerror(rc));
+	return p;
+}
+
+int
+td_table_worker(struct td *d, const char *name)
+{
+	protets_t	*p = td_connect(d);
+	protets_info	 in;
+	int		 rc;
+
+	rc = protets_info_get(p, name, &in);
+	protets_disconnect(p);
+	ck_assert_msg(rc == 0, "info %s: %s", name, protets_strerror(rc));
+	return in.worker;
+}

@@ -1,0 +1,50 @@
+/*
+ * testutil.h - helpers for tests that run a real protetsd.
+ */
+#ifndef PROTETS_TESTUTIL_H
+#define PROTETS_TESTUTIL_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "protets.h"
+
+struct td {
+	char	dir[PATH_MAX];		/* private temporary directory */
+	char	conf[PATH_MAX];
+	char	sock[PATH_MAX];
+	char	log[PATH_MAX];
+	pid_t	pid;			/* the supervisor */
+	int	workers;
+};
+
+/* Path of a built program ("protetsd", "protets") under $BUILD. */
+const char	*tu_bin(const char *name, char *buf, size_t sz);
+
+/* Start a daemon with `workers` workers; extra is appended to [daemon]
+ * (may be NULL); env, if not NULL, is one "K=V" added to its environment.
+ * Waits until every process is up.  Aborts the test on failure. */
+void	td_start(struct td *, int workers, const char *extra, const char *env);
+/* SIGTERM, wait, remove the directory. */
+void	td_stop(struct td *);
+/* Pid of a daemon process: role "supervisor", "monitor", or "worker"
+ * with slot; 0 if none. */
+pid_t	td_pid(struct td *, const char *role, int slot);
+/* Wait until the process in role/slot runs with a pid other than old. */
+pid_t	td_wait_new(struct td *, const char *role, int slot, pid_t old);
+/* SIGKILL a process and wait until the supervisor replaced it. */
+pid_t	td_kill(struct td *, const char *role, int slot);
+/* Open fds summed over every daemon process. */
+int	td_fd_total(struct td *);
+/* Connect, aborting the test on failure. */
+protets_t *td_connect(struct td *);
+/* Worker slot owning a table. */
+int	td_table_worker(struct td *, const char *name);
+/* Run a shell command line; returns its exit status; output to out. */
+int	tu_sh(char *out, size_t outsz, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Sleep ms milliseconds. */
+void	tu_msleep(int ms);
+
+#endif

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Install the Debian packages protets needs to build and test, if missing.
+# Used by `make run` and `make check`; a no-op when all are present.
+set -e
+PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >&2

@@ -184,7 +184,10 @@ conf_load(struct conf *c, const char *path, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: path too long", path);
 		return -1;
 	}
-	strlcpy(x.dir, dirname(tmp), sizeof(x.dir));
+	if (realpath(dirname(tmp), x.dir) == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	if ((f = fopen(path, "re")) == NULL) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;

@@ -249,6 +249,9 @@ conn_process(struct conn *c)
 			break;
 		if (proto_request(c, &h, c->in + sizeof(h)))
 			return;		/* forwarded: c is gone */
+		/* Served here: what the forwarder said was for that request. */
+		c->hops = 0;
+		c->create_here = 0;
 		memmove(c->in, c->in + flen, c->inlen - flen);
 		c->inlen -= flen;
 	}

@@ -120,7 +120,8 @@ END_TEST
 START_TEST(test_rlimit_truncation)
 {
 	struct rlimit	 rl, low;
-	int		 sv[2], fds[32], got[32], i;
+	int		 sv[2], fds[32], got[32], i, nfill;
+	static int	 filler[4096];
 	struct ipc_hdr	 h;
 	uint64_t	 ids[32] = { 0 };
 
@@ -131,16 +132,22 @@ START_TEST(test_rlimit_truncation)
 	    fds, 32, 0), 0);
 	getrlimit(RLIMIT_NOFILE, &rl);
 	low = rl;
-	/* Room for only a few of the 32 incoming fds. */
 	low.rlim_cur = 0;
 	for (i = 0; i < 4096; i++)
 		if (fcntl(i, F_GETFD) != -1)
 			low.rlim_cur = (rlim_t)i + 1;
-	low.rlim_cur += 5;
+	low.rlim_cur += 64;
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	/* Fill every free slot, then free exactly 5. */
+	for (nfill = 0; nfill < 4096 && (filler[nfill] = dup(0)) != -1; nfill++)
+		;
+	for (i = 0; i < 5; i++)
+		close(filler[--nfill]);
 	errno = 0;
 	ck_assert_int_eq(ipc_recv(sv[1], &h, ids, sizeof(ids), got, 32), -1);
 	ck_assert_int_eq(errno, EPROTO);
+	while (nfill > 0)
+		close(filler[--nfill]);
 	setrlimit(RLIMIT_NOFILE, &rl);
 	for (i = 0; i < 32; i++)
 		close(fds[i]);

@@ -71,6 +71,8 @@ TEST_SRC	= $(wildcard tests/check_*.c)
 TEST_BIN	= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_UTIL	= $(BUILD)/tests/testutil.o
 
+.SECONDARY:
+
 .PHONY: all check check-unit bench run deps install clean verify-unit
 
 all: $(PROTETSD) $(PROTETS) $(LIB_A) $(LIB_SO) protetsd protets

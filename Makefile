@@ -53,7 +53,8 @@ ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS) $(SANFLAGS) \
 ALL_LDFLAGS	= $(LDFLAGS) $(SANFLAGS)
 
 SHM_SRC		= $(wildcard shm/*.c)
-LIB_SRC		= client/protets.c client/table.c client/wire.c client/fdpass.c \
+LIB_SRC		= client/protets.c client/table.c client/registry.c client/wire.c \
+		  client/fdpass.c \
 		  client/conf.c $(SHM_SRC)
 DAEMON_SRC	= $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLI_SRC		= client/cli.c

@@ -1,10 +1,10 @@
 /*
  * table.c - a table mapped into the caller's address space.
  *
- * fd ownership: protets_table.fd is the client's own open file description
- * of the segment (the daemon made it for us and holds a shared flock on it
- * that marks the table in use); it stays open as long as the mapping, and
- * protets_close closes both.
+ * fd ownership: the fd the daemon sends is the client's own open file
+ * description of the segment, with a shared flock on it that marks the
+ * table in use; it passes to the registry (registry.c), which keeps it
+ * open as long as the mapping and closes it with the last handle.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -16,14 +16,11 @@
 #include <unistd.h>
 
 #include "protets_int.h"
-#include "table.h"
+#include "registry.h"
 
 struct protets_table {
-	int		 fd;
-	void		*base;
-	size_t		 size;
-	int		 writable;
-	struct tbl	 tbl;
+	struct pt_map	*map;		/* shared by handles of one segment */
+	struct tbl	*tbl;
 	protets_info	 info;
 	char		 sockpath[108];
 };
@@ -33,38 +30,25 @@ pt_table_map(int fd, const protets_info *info, int writable,
     const char *sockpath, protets_table_t **out)
 {
 	protets_table_t	*t;
-	struct stat	 st;
-	int		 rc, mode;
+	int		 rc;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		close(fd);
 		return ENOMEM;
 	}
-	t->fd = fd;
 	t->info = *info;
 	strlcpy(t->sockpath, sockpath, sizeof(t->sockpath));
 	/* Trust the fd's access mode, which the kernel enforces. */
-	mode = fcntl(fd, F_GETFL) & O_ACCMODE;
-	t->writable = writable && mode == O_RDWR;
-	if (fstat(fd, &st) == -1 || st.st_size <= 0) {
-		rc = errno ? errno : PROTETS_ECORRUPT;
-		goto fail;
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR)
+		writable = 0;
+	/* fd passes to the registry. */
+	if ((rc = pt_map_get(fd, writable, &t->map)) != 0) {
+		free(t);
+		return rc;
 	}
-	t->size = (size_t)st.st_size;
-	t->base = mmap(NULL, t->size, PROT_READ | (t->writable ? PROT_WRITE :
-	    0), MAP_SHARED, fd, 0);
-	if (t->base == MAP_FAILED) {
-		rc = errno;
-		t->base = NULL;
-		goto fail;
-	}
-	if ((rc = tbl_open(&t->tbl, t->base, t->size, t->writable)) != 0)
-		goto fail;
+	t->tbl = &t->map->tbl;
 	*out = t;
 	return 0;
-fail:
-	protets_close(t);
-	return rc;
 }
 
 void
@@ -72,9 +56,7 @@ protets_close(protets_table_t *t)
 {
 	if (t == NULL)
 		return;
-	if (t->base != NULL)
-		munmap(t->base, t->size);
-	close(t->fd);
+	pt_map_put(t->map);
 	free(t);
 }
 
@@ -99,14 +81,14 @@ protets_table_name(const protets_table_t *t)
 int
 protets_table_writable(const protets_table_t *t)
 {
-	return t->writable;
+	return t->map->writable;
 }
 
 int
 protets_insert(protets_table_t *t, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
-	return tbl_insert(&t->tbl, key, klen, val, vlen);
+	return tbl_insert(t->tbl, key, klen, val, vlen);
 }
 
 /*
@@ -119,17 +101,17 @@ protets_lookup(protets_table_t *t, const void *key, size_t klen, void *buf,
 {
 	int	 rc;
 
-	rc = tbl_lookup(&t->tbl, key, klen, buf, bufsz, vlen);
-	if (rc == PROTETS_EAGAIN && !t->writable &&
+	rc = tbl_lookup(t->tbl, key, klen, buf, bufsz, vlen);
+	if (rc == PROTETS_EAGAIN && !t->map->writable &&
 	    pt_repair(t->sockpath, t->info.name) == 0)
-		rc = tbl_lookup(&t->tbl, key, klen, buf, bufsz, vlen);
+		rc = tbl_lookup(t->tbl, key, klen, buf, bufsz, vlen);
 	return rc;
 }
 
 int
 protets_delete(protets_table_t *t, const void *key, size_t klen)
 {
-	return tbl_delete(&t->tbl, key, klen);
+	return tbl_delete(t->tbl, key, klen);
 }
 
 int
@@ -137,21 +119,21 @@ protets_foldl(protets_table_t *t, protets_fold_fn fn, void *arg)
 {
 	int	 rc;
 
-	rc = tbl_foldl(&t->tbl, fn, arg);
-	if (rc == PROTETS_EAGAIN && !t->writable &&
-	    pt_repair(t->sockpath, t->info.name) == 0)
-		rc = tbl_foldl(&t->tbl, fn, arg);
+	/* After a repair the caller retries: fn may have seen entries. */
+	rc = tbl_foldl(t->tbl, fn, arg);
+	if (rc == PROTETS_EAGAIN && !t->map->writable)
+		pt_repair(t->sockpath, t->info.name);
 	return rc;
 }
 
 int
 protets_count(protets_table_t *t, uint64_t *n)
 {
-	return tbl_count(&t->tbl, n);
+	return tbl_count(t->tbl, n);
 }
 
 int
 protets_check(protets_table_t *t, char *msg, size_t msgsz)
 {
-	return tbl_check(&t->tbl, msg, msgsz);
+	return tbl_check(t->tbl, msg, msgsz);
 }

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -615,6 +616,95 @@ START_TEST(test_access)
 }
 END_TEST
 
+/* Mappings of the segment named in /proc/self/maps. */
+static int
+maps_of(const char *name)
+{
+	char	 line[512], pat[128];
+	FILE	*f;
+	int	 n = 0;
+
+	snprintf(pat, sizeof(pat), "/memfd:protets:%s ", name);
+	ck_assert_ptr_nonnull(f = fopen("/proc/self/maps", "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, pat) != NULL;
+	fclose(f);
+	return n;
+}
+
+struct reg_arg {
+	const char	*sock;
+	int		 id;
+	int		 errors;
+};
+
+static void *
+reg_thread(void *arg)
+{
+	struct reg_arg	*a = arg;
+	protets_t	*p;
+	protets_table_t	*t;
+	char		 k[32];
+	int		 i;
+
+	if (protets_connect(a->sock, &p) != 0) {
+		a->errors++;
+		return NULL;
+	}
+	for (i = 0; i < 300; i++) {
+		if (protets_open(p, "shared", &t) != 0) {
+			a->errors++;
+			continue;
+		}
+		snprintf(k, sizeof(k), "%d:%d", a->id, i);
+		if (protets_insert(t, k, strlen(k), "v", 1) != 0)
+			a->errors++;
+		protets_close(t);
+	}
+	protets_disconnect(p);
+	return NULL;
+}
+
+/* One mapping per segment per process, however many handles and threads. */
+START_TEST(test_registry)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*a, *b;
+	struct reg_arg	 args[4];
+	pthread_t	 th[4];
+	uint64_t	 n;
+	int		 i;
+
+	a = get(p, "shared", PROTETS_PUBLIC);
+	ck_assert_int_eq(protets_open(p, "shared", &b), 0);
+	ck_assert_int_eq(maps_of("shared"), 1);
+	ck_assert_int_eq(protets_insert(a, "x", 1, "1", 1), 0);
+	protets_close(a);
+	/* b still holds it: in use, and still mapped. */
+	ck_assert_int_eq(protets_drop(p, "shared"), PROTETS_EBUSY);
+	ck_assert_int_eq(protets_count(b, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	protets_close(b);
+	ck_assert_int_eq(maps_of("shared"), 0);
+	for (i = 0; i < 4; i++) {
+		args[i] = (struct reg_arg){ d.sock, i, 0 };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, reg_thread,
+		    &args[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(args[i].errors, 0);
+	}
+	ck_assert_int_eq(maps_of("shared"), 0);
+	ck_assert_int_eq(protets_open(p, "shared", &a), 0);
+	ck_assert_int_eq(protets_count(a, &n), 0);
+	ck_assert_uint_eq(n, 1 + 4 * 300);
+	protets_close(a);
+	ck_assert_int_eq(protets_drop(p, "shared"), 0);
+	protets_disconnect(p);
+}
+END_TEST
+
 static void
 notify_setup(void)
 {
@@ -697,6 +787,7 @@ main(void)
 	tcase_add_test(tb, test_errors);
 	tcase_add_test(tb, test_drop);
 	tcase_add_test(tb, test_access);
+	tcase_add_test(tb, test_registry);
 	suite_add_tcase(s, tb);
 
 	tcase_add_checked_fixture(tn, notify_setup, NULL);

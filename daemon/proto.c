@@ -76,6 +76,20 @@ proto_owned(struct conn *c, const struct wire_hdr *h, const char *name,
 	return 0;
 }
 
+/* Parse a request that is just a table name, and find its owner. */
+static int
+proto_name_owned(struct conn *c, const struct wire_hdr *h, struct rbuf *r,
+    char name[PROTETS_NAME_MAX + 1], struct proto_tab *pt)
+{
+	int	 rc;
+
+	if ((rc = wire_get_name(r, name)) != 0 || (rc = rbuf_end(r)) != 0) {
+		proto_status(c, h, rc);
+		return -1;
+	}
+	return proto_owned(c, h, name, pt);
+}
+
 static int
 proto_is_owner(const struct conn *c, const struct cat_entry *e)
 {
@@ -272,11 +286,7 @@ proto_drop(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	char			 name[PROTETS_NAME_MAX + 1];
 	int			 rc;
 
-	if ((rc = wire_get_name(r, name)) != 0 || (rc = rbuf_end(r)) != 0) {
-		proto_status(c, h, rc);
-		return 0;
-	}
-	if ((rc = proto_owned(c, h, name, &pt)) != 0)
+	if ((rc = proto_name_owned(c, h, r, name, &pt)) != 0)
 		return rc == 1;
 	if (!proto_is_owner(c, &pt.e)) {
 		proto_status(c, h, PROTETS_EACCES);
@@ -305,11 +315,7 @@ proto_info(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	char			 name[PROTETS_NAME_MAX + 1];
 	int			 rc;
 
-	if ((rc = wire_get_name(r, name)) != 0 || (rc = rbuf_end(r)) != 0) {
-		proto_status(c, h, rc);
-		return 0;
-	}
-	if ((rc = proto_owned(c, h, name, &pt)) != 0)
+	if ((rc = proto_name_owned(c, h, r, name, &pt)) != 0)
 		return rc == 1;
 	proto_info_fill(&pt, &in);
 	wbuf_init(&w);
@@ -326,11 +332,7 @@ proto_repair(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	char			 name[PROTETS_NAME_MAX + 1];
 	int			 rc;
 
-	if ((rc = wire_get_name(r, name)) != 0 || (rc = rbuf_end(r)) != 0) {
-		proto_status(c, h, rc);
-		return 0;
-	}
-	if ((rc = proto_owned(c, h, name, &pt)) != 0)
+	if ((rc = proto_name_owned(c, h, r, name, &pt)) != 0)
 		return rc == 1;
 	if (pt.e.access == PROTETS_PRIVATE && !proto_is_owner(c, &pt.e))
 		rc = PROTETS_EACCES;

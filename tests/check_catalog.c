@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "testutil.h"
 
 static struct cat_entry *
 add(struct catalog *c, const char *name, int worker, uint32_t uid)
@@ -105,16 +106,10 @@ main(void)
 {
 	Suite	*s = suite_create("catalog");
 	TCase	*tc = tcase_create("catalog");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_test(tc, test_basic);
 	tcase_add_test(tc, test_limit);
 	tcase_add_test(tc, test_dead_holder);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(s);
 }

@@ -164,8 +164,6 @@ main(void)
 {
 	Suite	*s = suite_create("cli");
 	TCase	*tc = tcase_create("cli");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -175,9 +173,5 @@ main(void)
 	tcase_add_test(tc, test_socket_sources);
 	tcase_add_test(tc, test_permission);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(s);
 }

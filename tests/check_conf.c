@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "testutil.h"
 
 static char	conf_path[] = "/tmp/protets-conf.XXXXXX";
 
@@ -121,8 +122,6 @@ main(void)
 {
 	Suite	*s = suite_create("conf");
 	TCase	*tc = tcase_create("conf");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_test(tc, test_repo_conf);
 	tcase_add_test(tc, test_values);
@@ -130,9 +129,5 @@ main(void)
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_sizes);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(s);
 }

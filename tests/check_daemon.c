@@ -767,8 +767,6 @@ main(void)
 	TCase	*tc = tcase_create("recovery");
 	TCase	*tb = tcase_create("input");
 	TCase	*tn = tcase_create("lifecycle");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_checked_fixture(tc, setup3, teardown);
 	tcase_set_timeout(tc, 300);
@@ -796,9 +794,5 @@ main(void)
 	tcase_add_test(tn, test_shutdown);
 	suite_add_tcase(s, tn);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(s);
 }

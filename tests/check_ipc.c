@@ -13,6 +13,7 @@
 
 #include "fdpass.h"
 #include "ipc.h"
+#include "testutil.h"
 
 static int
 nfds_open(void)
@@ -159,17 +160,11 @@ main(void)
 {
 	Suite	*s = suite_create("ipc");
 	TCase	*tc = tcase_create("ipc");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_test(tc, test_pass_max);
 	tcase_add_test(tc, test_too_many_fds);
 	tcase_add_test(tc, test_header_mismatch);
 	tcase_add_test(tc, test_rlimit_truncation);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(s);
 }

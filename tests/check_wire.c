@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "wire.h"
+#include "testutil.h"
 
 START_TEST(test_get_roundtrip)
 {
@@ -150,8 +151,6 @@ main(void)
 {
 	Suite	*s = suite_create("wire");
 	TCase	*tc = tcase_create("wire");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_test(tc, test_get_roundtrip);
 	tcase_add_test(tc, test_names);
@@ -160,9 +159,5 @@ main(void)
 	tcase_add_test(tc, test_strerror);
 	tcase_add_test(tc, test_names_of_types);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(s);
 }

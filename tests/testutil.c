@@ -286,3 +286,15 @@ td_table_worker(struct td *d, const char *name)
 	ck_assert_msg(rc == 0, "info %s: %s", name, protets_strerror(rc));
 	return in.worker;
 }
+
+int
+tu_run(Suite *s)
+{
+	SRunner	*sr = srunner_create(s);
+	int	 nf;
+
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

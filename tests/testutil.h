@@ -44,6 +44,9 @@ int	td_table_worker(struct td *, const char *name);
 /* Run a shell command line; returns its exit status; output to out. */
 int	tu_sh(char *out, size_t outsz, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* Run a suite (check's default fork mode); the exit status for main. */
+struct Suite;
+int	tu_run(struct Suite *);
 /* Sleep ms milliseconds. */
 void	tu_msleep(int ms);
 

@@ -760,6 +760,70 @@ START_TEST(test_shutdown)
 }
 END_TEST
 
+static int
+log_has(const char *needle)
+{
+	char	 cmd[PATH_MAX + 128];
+
+	snprintf(cmd, sizeof(cmd), "grep -qF '%s' %s", needle, d.log);
+	return system(cmd) == 0;
+}
+
+/* A child dying in a loop is restarted with a delay, and comes back. */
+START_TEST(test_restart_throttle)
+{
+	pid_t	 w;
+	int	 i;
+
+	td_start(&d, 2, "restart_burst = 2\nrestart_window_ms = 60000\n"
+	    "restart_delay_ms = 500", NULL);
+	for (i = 0; i < 3; i++) {
+		w = td_pid(&d, "worker", 0);
+		ck_assert_int_gt(w, 0);
+		kill(w, SIGKILL);
+		td_wait_new(&d, "worker", 0, w);
+	}
+	ck_assert(log_has("worker 0 restarting too often; next try in 500 ms"));
+	ck_assert_int_eq(kill(d.pid, 0), 0);	/* the supervisor lives on */
+	daemon_serves();
+	td_stop(&d);
+}
+END_TEST
+
+/* SIGHUP re-reads the file; a broken file keeps the running settings. */
+START_TEST(test_reload)
+{
+	protets_t	*p;
+	protets_table_t	*t;
+	protets_opts	 o = { .max_size = 8u << 20 };
+	FILE		*f;
+
+	td_start(&d, 2, NULL, NULL);
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_get(p, "a", &o, &t), 0);
+	protets_close(t);
+	ck_assert_ptr_nonnull(f = fopen(d.conf, "a"));
+	fputs("[tables]\nmax_size = 4M\ndefault_size = 1M\n", f);
+	fclose(f);
+	kill(d.pid, SIGHUP);
+	tu_msleep(300);
+	ck_assert_int_eq(protets_get(p, "b", &o, &t), PROTETS_ELIMIT);
+	ck_assert(log_has("configuration reloaded"));
+	ck_assert_ptr_nonnull(f = fopen(d.conf, "a"));
+	fputs("bogus_key = 1\n", f);
+	fclose(f);
+	kill(d.pid, SIGHUP);
+	tu_msleep(300);
+	ck_assert(log_has("keeping the old configuration"));
+	ck_assert_int_eq(protets_get(p, "b", &o, &t), PROTETS_ELIMIT);
+	o.max_size = 0;		/* the reloaded default_size, 1M */
+	ck_assert_int_eq(protets_get(p, "c", &o, &t), 0);
+	protets_close(t);
+	protets_disconnect(p);
+	td_stop(&d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -792,6 +856,8 @@ main(void)
 	tcase_set_timeout(tn, 60);
 	tcase_add_test(tn, test_sd_notify);
 	tcase_add_test(tn, test_shutdown);
+	tcase_add_test(tn, test_restart_throttle);
+	tcase_add_test(tn, test_reload);
 	suite_add_tcase(s, tn);
 
 	return tu_run(s);

@@ -1095,8 +1095,9 @@ key_with_hash(char *k, size_t ksz, const char *pfx, uint64_t mask,
 
 /*
  * Scenario: bucket 0 holds nchain keys (9 that move on its split, the
- * rest stay), other buckets fill the table up to nfill entries, and some
- * deleted entries leave blocks on the free lists.
+ * rest stay), other buckets fill the table up to nfill entries (no more
+ * ever, so that with nfill == LOAD * NB0 the next new key splits), and
+ * deleted entries of OP_NEW's size class leave blocks on a free list.
  */
 static void
 sc_setup(struct seg *s, struct crash_sc *sc, int nchain, int nfill)
@@ -1111,20 +1112,21 @@ sc_setup(struct seg *s, struct crash_sc *sc, int nchain, int nfill)
 		ck_assert_int_eq(tbl_insert(&s->t, k, strlen(k), v, 20), 0);
 		snprintf(sc->keys[sc->nkeys++], sizeof(sc->keys[0]), "%s", k);
 	}
-	/* garbage to free: same sizes as the ops' entries */
-	for (i = 0; i < 6; i++) {
+	/* 8 + 5 + 8 bytes: class 24, as "newkey" => "newvalue" */
+	for (i = 0; i < 4; i++) {
 		snprintf(k, sizeof(k), "gone%d", i);
-		ck_assert_int_eq(tbl_insert(&s->t, k, strlen(k), v, 20), 0);
+		ck_assert_int_eq(tbl_insert(&s->t, k, strlen(k), v, 8), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(k, sizeof(k), "gone%d", i);
+		ck_assert_int_eq(tbl_delete(&s->t, k, strlen(k)), 0);
 	}
 	for (n = nchain; n < nfill; n++) {
 		key_with_hash(k, sizeof(k), "f", 15, 1 + n % 15, &seed);
 		ck_assert_int_eq(tbl_insert(&s->t, k, strlen(k), v, 20), 0);
 	}
-	for (i = 0; i < 6; i++) {
-		snprintf(k, sizeof(k), "gone%d", i);
-		ck_assert_int_eq(tbl_delete(&s->t, k, strlen(k)), 0);
-	}
 	ck_assert_uint_eq(count_of(&s->t), (uint64_t)nfill);
+	ck_assert_uint_ne(state_of(s)->al_free[1], 0);	/* class 24 */
 	check_ok(&s->t);
 }
 
@@ -1207,6 +1209,8 @@ crash_enumerate(int nchain, int nfill, int test_recovery)
 	unsigned long		steps, k, j;
 	int			op, before, after, rkills;
 
+	unsigned long		total = 0, allsteps[OP_NOPS];
+
 	seg_new(&s, 1 << 20);
 	sc_setup(&s, &sc, nchain, nfill);
 	snap = malloc(s.size);
@@ -1218,6 +1222,8 @@ crash_enumerate(int nchain, int nfill, int test_recovery)
 		tbl_crash_at(0);	/* count, never kill */
 		ck_assert_int_eq(crash_op(&s.t, &sc, op), 0);
 		steps = tbl_crash_steps();
+		allsteps[op] = steps;
+		total += steps;
 		digest(&s.tro, d1);
 		check_ok(&s.t);
 		ck_assert_uint_gt(steps, 0);
@@ -1257,6 +1263,10 @@ crash_enumerate(int nchain, int nfill, int test_recovery)
 		if (test_recovery)
 			ck_assert_int_gt(rkills, 0);
 	}
+	fprintf(stderr, "crash chain=%d fill=%d: %lu kills (steps per op:"
+	    " new %lu, big %lu, replace %lu, del %lu/%lu, missing %lu)\n",
+	    nchain, nfill, total, allsteps[0], allsteps[1], allsteps[2],
+	    allsteps[3], allsteps[4], allsteps[5]);
 	free(snap);
 	free(dead);
 	seg_free(&s);

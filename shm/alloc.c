@@ -1,0 +1,163 @@
+/*
+ * shm/alloc.c - size-class allocator inside a segment.
+ *
+ * Size classes keep entries of one shape (the common case: millions of
+ * keys of the same size) packed without per-block headers or splitting:
+ * a 14-byte key with a 32-byte value is a 54-byte entry in a 56-byte
+ * block.  Classes are 8 bytes apart up to 256, then four per power of two
+ * (at most 25% internal waste) up to TBL_CLASS_MAX, enough for the largest
+ * entry.  Nothing is coalesced: a deleted entry's block is reused by the
+ * next entry of its class.  When the heap meets the chunk area, entries
+ * may take a free block of up to 8 classes larger (AL_FALLBACK) rather
+ * than fail.
+ */
+#include "alloc.h"
+#include "crash.h"
+#include "lock.h"
+
+#define AL_SMALL_CLASSES	31	/* 16..256 step 8 */
+#define AL_FALLBACK_SPAN	8
+
+_Static_assert(16 + 8 * (AL_SMALL_CLASSES - 1) == 256, "small classes");
+_Static_assert(AL_SMALL_CLASSES + (21 - 8) * 4 == TBL_NCLASS, "classes");
+
+unsigned
+al_class(uint64_t sz)
+{
+	unsigned	e;
+	uint64_t	step;
+
+	if (sz <= 16)
+		return 0;
+	if (sz <= 256)
+		return (unsigned)((sz + 7) / 8 - 2);
+	e = 63 - (unsigned)__builtin_clzll(sz - 1);	/* 2^e < sz <= 2^(e+1) */
+	step = 1ULL << (e - 2);
+	return AL_SMALL_CLASSES + (e - 8) * 4 +
+	    (unsigned)((sz - (1ULL << e) + step - 1) / step - 1);
+}
+
+uint64_t
+al_csize(unsigned cls)
+{
+	unsigned	j, e;
+
+	if (cls < AL_SMALL_CLASSES)
+		return 16 + 8 * (uint64_t)cls;
+	j = cls - AL_SMALL_CLASSES;
+	e = 8 + j / 4;
+	return (1ULL << e) + (uint64_t)(j % 4 + 1) * (1ULL << (e - 2));
+}
+
+void
+al_format(struct tbl *t)
+{
+	struct tbl_state	*st = tbl_state(t);
+
+	st->top = TBL_HEAP_OFF;
+	st->ceil = t->size & ~(uint64_t)1023;
+	st->used = 0;
+}
+
+/* A free-list link must be a whole block below the top. */
+static int
+al_valid_block(const struct tbl *t, uint64_t off, uint64_t csz)
+{
+	return tbl_inheap(t, off, csz, 8) &&
+	    off + csz <= SH_LOAD(&tbl_state(t)->top);
+}
+
+static void
+al_add_used(struct tbl *t, uint64_t delta)
+{
+	struct tbl_state	*st = tbl_state(t);
+
+	lk_set(t, TBL_STATE_FIELD(used), SH_LOAD(&st->used) + delta);
+}
+
+static int
+al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
+{
+	struct tbl_state	*st = tbl_state(t);
+	uint64_t		 head, next, csz = al_csize(cls);
+
+	head = SH_LOAD(&st->al_free[cls]);
+	if (head == 0)
+		return PROTETS_EFULL;
+	if (!al_valid_block(t, head, csz))
+		return PROTETS_ECORRUPT;
+	next = SH_LOAD(tbl_word(t, head));
+	if (next != 0 && !al_valid_block(t, next, csz))
+		return PROTETS_ECORRUPT;
+	lk_set(t, TBL_STATE_FIELD(al_free[cls]), next);
+	/* The caller overwrites the link: keep it for a roll back. */
+	lk_log(t, head);
+	al_add_used(t, csz);
+	*offp = head;
+	return 0;
+}
+
+int
+al_alloc(struct tbl *t, uint64_t sz, int flags, uint64_t *offp,
+    unsigned *clsp)
+{
+	struct tbl_state	*st = tbl_state(t);
+	uint64_t		 top, csz;
+	unsigned		 cls, c;
+	int			 e;
+
+	if (sz == 0 || sz > TBL_CLASS_MAX)
+		return PROTETS_EINVAL;
+	cls = al_class(sz);
+	csz = al_csize(cls);
+	if ((e = al_pop(t, cls, offp)) != PROTETS_EFULL)
+		goto out;
+	top = SH_LOAD(&st->top);
+	if (csz <= SH_LOAD(&st->ceil) - top) {
+		lk_set(t, TBL_STATE_FIELD(top), top + csz);
+		al_add_used(t, csz);
+		TBL_CRASHPOINT();
+		*offp = top;
+		e = 0;
+		goto out;
+	}
+	if ((flags & AL_FALLBACK) == 0)
+		return PROTETS_EFULL;
+	for (c = cls + 1; c < TBL_NCLASS && c <= cls + AL_FALLBACK_SPAN; c++) {
+		if ((e = al_pop(t, c, offp)) != PROTETS_EFULL) {
+			cls = c;
+			goto out;
+		}
+	}
+	return PROTETS_EFULL;
+out:
+	if (e == 0)
+		*clsp = cls;
+	return e;
+}
+
+void
+al_free(struct tbl *t, uint64_t off, unsigned cls)
+{
+	struct tbl_state	*st = tbl_state(t);
+
+	lk_set(t, off, SH_LOAD(&st->al_free[cls]));
+	lk_set(t, TBL_STATE_FIELD(al_free[cls]), off);
+	al_add_used(t, -al_csize(cls));
+	TBL_CRASHPOINT();
+}
+
+int
+al_chunk(struct tbl *t, uint64_t sz, uint64_t *offp)
+{
+	struct tbl_state	*st = tbl_state(t);
+	uint64_t		 ceil = SH_LOAD(&st->ceil);
+
+	if (sz > ceil - SH_LOAD(&st->top))
+		return PROTETS_EFULL;
+	lk_set(t, TBL_STATE_FIELD(ceil), ceil - sz);
+	al_add_used(t, sz);
+	TBL_CRASHPOINT();
+	*offp = ceil - sz;
+	return 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * shm/alloc.h - the allocator inside a segment.
+ *
+ * The heap grows up from TBL_HEAP_OFF to state.top; index chunks grow down
+ * from the end of the segment to state.ceil; the two meet at EFULL.  Heap
+ * blocks come in TBL_NCLASS size classes, each with a LIFO free list
+ * threaded through the first word of its free blocks.  A block carries no
+ * header: its owner knows its class (entries record it, overflow buckets
+ * are all of class al_class(64)).  Chunks are never freed.
+ *
+ * All functions must be called by a writer between lk_wbegin and commit;
+ * every change goes through the undo log.
+ */
+#ifndef PROTETS_SHM_ALLOC_H
+#define PROTETS_SHM_ALLOC_H
+
+#include <stdint.h>
+
+#include "layout.h"
+
+/* al_alloc flags */
+#define AL_FALLBACK	0x1	/* may hand out a block of a larger class */
+
+/* Class of a request of sz bytes (1..TBL_CLASS_MAX), and its block size. */
+unsigned	al_class(uint64_t sz);
+uint64_t	al_csize(unsigned cls);
+
+/* Set up the allocator of a fresh segment (no undo log: not yet shared). */
+void	al_format(struct tbl *t);
+
+/*
+ * Allocate a block for sz bytes.  Its contents are garbage; its first
+ * word is already in the undo log, the rest is unreachable from committed
+ * state and may be written freely.  Returns 0, PROTETS_EFULL or
+ * PROTETS_ECORRUPT.
+ */
+int	al_alloc(struct tbl *t, uint64_t sz, int flags, uint64_t *offp,
+	    unsigned *clsp);
+/* Return a block of class cls to its free list. */
+void	al_free(struct tbl *t, uint64_t off, unsigned cls);
+/* Allocate an index chunk of sz bytes (a multiple of 1024). */
+int	al_chunk(struct tbl *t, uint64_t sz, uint64_t *offp);
+
+/* Undo records al_alloc/al_free/al_chunk may need. */
+#define AL_UNDO_MAX	4
+
+#endif /* PROTETS_SHM_ALLOC_H */

@@ -1,0 +1,39 @@
+/*
+ * shm/crash.c - test-only crash points (see crash.h).
+ */
+#include <signal.h>
+
+#include "crash.h"
+
+#ifdef PROTETS_CRASHTEST
+/*
+ * Plain globals: crash tests run one writer per process.  The counter is
+ * per process, and a forked child inherits the armed value.
+ */
+static unsigned long	crash_at;
+static unsigned long	crash_steps;
+
+void
+tbl_crash_point(void)
+{
+	crash_steps++;
+	if (crash_at != 0 && crash_steps == crash_at)
+		raise(SIGKILL);
+}
+
+void
+tbl_crash_at(unsigned long k)
+{
+	crash_at = k;
+	crash_steps = 0;
+}
+
+unsigned long
+tbl_crash_steps(void)
+{
+	return crash_steps;
+}
+#else
+/* ISO C wants a translation unit to declare something. */
+typedef int tbl_crash_unused;
+#endif

@@ -1,0 +1,25 @@
+/*
+ * shm/crash.h - test-only crash points.
+ *
+ * TBL_CRASHPOINT() marks a step of a write (after each logged store, after
+ * each allocator or index step, inside recovery).  It compiles to nothing
+ * unless PROTETS_CRASHTEST is defined; then the k-th point passed after
+ * tbl_crash_at(k) raises SIGKILL, so that tests can kill a writer at every
+ * step and check that the next locker recovers.
+ */
+#ifndef PROTETS_SHM_CRASH_H
+#define PROTETS_SHM_CRASH_H
+
+#ifdef PROTETS_CRASHTEST
+/* Pass one crash point: SIGKILL the process if it is the chosen one. */
+void		tbl_crash_point(void);
+/* Kill at the k-th point from now (k >= 1); 0 disarms.  Resets the count. */
+void		tbl_crash_at(unsigned long k);
+/* Points passed since the last tbl_crash_at. */
+unsigned long	tbl_crash_steps(void);
+#define TBL_CRASHPOINT()	tbl_crash_point()
+#else
+#define TBL_CRASHPOINT()	do { } while (0)
+#endif
+
+#endif /* PROTETS_SHM_CRASH_H */

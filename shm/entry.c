@@ -1,0 +1,197 @@
+/*
+ * shm/entry.c - entry records (see entry.h).
+ *
+ * Shared bytes are moved a whole aligned word at a time with relaxed
+ * atomic loads and stores: entry blocks are 8-aligned and a whole number
+ * of words, so the words covering any part of an entry are inside its
+ * block, and the compiler sees no plain access to racy memory.
+ */
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "alloc.h"
+#include "entry.h"
+
+uint64_t
+en_hash(const void *key, size_t klen)
+{
+	return XXH3_64bits(key, klen);
+}
+
+/* Copy up to 8 bytes; small enough that a loop beats a memcpy call. */
+static inline void
+sh_bytes(unsigned char *d, const unsigned char *s, size_t n)
+{
+	while (n-- > 0)
+		*d++ = *s++;
+}
+
+/* Copy n bytes at src (shared, any alignment) to dst (private). */
+static void
+sh_copyout(void *dst, const unsigned char *src, size_t n)
+{
+	const uint64_t	*w = (const uint64_t *)(void *)((uintptr_t)src & ~7UL);
+	unsigned char	*d = dst;
+	size_t		 skip = (size_t)(src - (const unsigned char *)w), take;
+	uint64_t	 v;
+
+	if (skip != 0 && n > 0) {
+		v = SH_LOAD(w);
+		w++;
+		take = 8 - skip < n ? 8 - skip : n;
+		sh_bytes(d, (unsigned char *)&v + skip, take);
+		d += take;
+		n -= take;
+	}
+	for (; n >= 8; n -= 8, d += 8, w++) {
+		v = SH_LOAD(w);
+		memcpy(d, &v, 8);
+	}
+	if (n > 0) {
+		v = SH_LOAD(w);
+		sh_bytes(d, (unsigned char *)&v, n);
+	}
+}
+
+/*
+ * Compare n shared bytes at src, which is 8-aligned (keys start right
+ * after the entry's header word), with private ones.
+ */
+static int
+sh_equal(const unsigned char *src, const unsigned char *p, size_t n)
+{
+	const uint64_t	*w = (const uint64_t *)(const void *)src;
+	uint64_t	 v, x;
+	size_t		 i;
+
+	for (; n >= 8; n -= 8, p += 8, w++) {
+		v = SH_LOAD(w);
+		memcpy(&x, p, 8);
+		if (v != x)
+			return 0;
+	}
+	if (n > 0) {
+		v = SH_LOAD(w);
+		for (i = 0; i < n; i++)
+			if (((unsigned char *)&v)[i] != p[i])
+				return 0;
+	}
+	return 1;
+}
+
+/* A word-at-a-time writer into shared memory. */
+struct sh_wr {
+	uint64_t	*w;
+	uint64_t	 acc;
+	unsigned	 fill;
+};
+
+static void
+sh_put(struct sh_wr *o, const void *src, size_t n)
+{
+	const unsigned char	*s = src;
+	uint64_t		 v;
+	size_t			 take;
+
+	while (n > 0) {
+		if (o->fill == 0 && n >= 8) {
+			memcpy(&v, s, 8);
+			SH_STORE(o->w, v);
+			o->w++;
+			s += 8;
+			n -= 8;
+			continue;
+		}
+		take = 8 - o->fill;
+		if (take > n)
+			take = n;
+		memcpy((unsigned char *)&o->acc + o->fill, s, take);
+		o->fill += (unsigned)take;
+		s += take;
+		n -= take;
+		if (o->fill == 8) {
+			SH_STORE(o->w, o->acc);
+			o->w++;
+			o->acc = 0;
+			o->fill = 0;
+		}
+	}
+}
+
+static void
+sh_flush(struct sh_wr *o)
+{
+	if (o->fill > 0)
+		SH_STORE(o->w, o->acc);	/* zero-padded */
+	o->fill = 0;
+}
+
+int
+en_read(const struct tbl *t, uint64_t off, struct en_hdr *h)
+{
+	uint64_t	w;
+
+	if (!tbl_inheap(t, off, TBL_ENTRY_HDR, 8))
+		return PROTETS_ECORRUPT;
+	w = SH_LOAD(tbl_word(t, off));
+	h->vlen = (uint32_t)w;
+	h->klen = (uint32_t)(w >> 32) & 0xffff;
+	h->cls = (unsigned)(w >> 48) & 0xff;
+	if ((w >> 56) != TBL_ENTRY_MARK || h->klen == 0 ||
+	    h->klen > PROTETS_KEY_MAX || h->vlen > PROTETS_VALUE_MAX ||
+	    h->cls >= TBL_NCLASS ||
+	    al_csize(h->cls) < en_size(h->klen, h->vlen) ||
+	    !tbl_inheap(t, off, al_csize(h->cls), 8))
+		return PROTETS_ECORRUPT;
+	return 0;
+}
+
+void
+en_write(struct tbl *t, uint64_t off, unsigned cls, const void *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	struct sh_wr	o = { tbl_word(t, off), 0, 0 };
+	uint64_t	w;
+
+	w = (uint64_t)vlen | (uint64_t)klen << 32 | (uint64_t)cls << 48 |
+	    (uint64_t)TBL_ENTRY_MARK << 56;
+	sh_put(&o, &w, sizeof(w));
+	sh_put(&o, key, klen);
+	if (vlen > 0)
+		sh_put(&o, val, vlen);
+	sh_flush(&o);
+}
+
+int
+en_keyeq(const struct tbl *t, uint64_t off, const struct en_hdr *h,
+    const void *key, size_t klen)
+{
+	return h->klen == klen &&
+	    sh_equal(t->base + off + TBL_ENTRY_HDR, key, klen);
+}
+
+void
+en_getkey(const struct tbl *t, uint64_t off, const struct en_hdr *h,
+    void *dst)
+{
+	sh_copyout(dst, t->base + off + TBL_ENTRY_HDR, h->klen);
+}
+
+void
+en_getval(const struct tbl *t, uint64_t off, const struct en_hdr *h,
+    void *dst, size_t n)
+{
+	if (n > h->vlen)
+		n = h->vlen;
+	sh_copyout(dst, t->base + off + TBL_ENTRY_HDR + h->klen, n);
+}
+
+uint64_t
+en_keyhash(const struct tbl *t, uint64_t off, const struct en_hdr *h)
+{
+	unsigned char	key[PROTETS_KEY_MAX];
+
+	en_getkey(t, off, h, key);
+	return en_hash(key, h->klen);
+}

@@ -1,0 +1,145 @@
+/*
+ * shm/format.c - creating and opening segments: header, signature, meta.
+ *
+ * The format signature names everything a process must agree on to share
+ * a segment: the layout version, the sizes and alignments of the shared
+ * structures and of pthread_mutex_t (a different libc cannot share our
+ * mutex), the byte order, the fixed geometry and the hash function.  It is
+ * kept both as text, for humans, and as its XXH3 hash, compared first.  As
+ * with LMDB's lock-file format, a mismatch is refused before any lock in
+ * the segment is touched.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "alloc.h"
+#include "hash.h"
+#include "lock.h"
+
+#define SIGSTR_SIZE	sizeof(((struct tbl_hdr *)0)->sigstr)
+
+uint64_t
+tbl_signature(char *buf, size_t bufsz)
+{
+	snprintf(buf, bufsz,
+	    "protets layout %d %s hash=%s hdr=%zu state=%zu/%d "
+	    "stripe=%zu/%d/%d/%d undo=%zu/%d/%d heap=%d bucket=%zu/%d "
+	    "ix=%d/%d/%d/%d classes=%d/%u entry=%d/%#x "
+	    "mutex=%zu/%zu ptr=%zu",
+	    TBL_LAYOUT_VERSION,
+	    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "le" : "be",
+	    TBL_HASH_NAME,
+	    sizeof(struct tbl_hdr), sizeof(struct tbl_state), TBL_STATE_OFF,
+	    sizeof(struct tbl_stripe), TBL_STRIPE_OFF, TBL_STRIPE_MAX,
+	    TBL_NSTRIPES,
+	    sizeof(struct tbl_undo), TBL_UNDO_OFF, TBL_UNDO_CAP,
+	    TBL_HEAP_OFF,
+	    sizeof(struct tbl_bucket), TBL_BUCKET_SLOTS,
+	    TBL_IX_NB0, TBL_IX_NCHUNK, TBL_IX_LOAD, TBL_TAG_SHIFT,
+	    TBL_NCLASS, TBL_CLASS_MAX,
+	    TBL_ENTRY_HDR, TBL_ENTRY_MARK,
+	    sizeof(pthread_mutex_t), _Alignof(pthread_mutex_t),
+	    sizeof(void *));
+	return XXH3_64bits(buf, strlen(buf));
+}
+
+size_t
+tbl_min_size(void)
+{
+	return TBL_MIN_SIZE;
+}
+
+static int
+tbl_meta_valid(const struct tbl_meta *m)
+{
+	size_t	n;
+
+	if (m->type != PROTETS_SET)	/* the only type implemented */
+		return 0;
+	if (m->access < PROTETS_PUBLIC || m->access > PROTETS_PRIVATE)
+		return 0;
+	n = strnlen(m->name, sizeof(m->name));
+	return n > 0 && n <= PROTETS_NAME_MAX;
+}
+
+int
+tbl_format(void *base, size_t size, const struct tbl_meta *m)
+{
+	struct tbl	 t = { base, size, 1 };
+	struct tbl_hdr	*h = base;
+	int		 e;
+
+	if (base == NULL || m == NULL || ((uintptr_t)base & 4095) != 0 ||
+	    size < TBL_MIN_SIZE || size > TBL_MAX_SIZE || !tbl_meta_valid(m))
+		return PROTETS_EINVAL;
+	/* Nobody else may look until the magic is written, last. */
+	memset(base, 0, TBL_HEAP_OFF);
+	h->sig = tbl_signature(h->sigstr, SIGSTR_SIZE);
+	h->size = size;
+	h->layout = TBL_LAYOUT_VERSION;
+	h->state_off = TBL_STATE_OFF;
+	h->stripe_off = TBL_STRIPE_OFF;
+	h->undo_off = TBL_UNDO_OFF;
+	h->heap_off = TBL_HEAP_OFF;
+	h->nstripes = TBL_NSTRIPES;
+	h->undo_cap = TBL_UNDO_CAP;
+	h->id = m->id;
+	h->created = m->created;
+	h->type = m->type;
+	h->access = m->access;
+	h->owner_uid = m->owner_uid;
+	memcpy(h->name, m->name, strnlen(m->name, sizeof(h->name)));
+	if ((e = lk_format(&t)) != 0)
+		return e;
+	al_format(&t);
+	ix_format(&t);
+	__atomic_store_n(&h->magic, TBL_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int
+tbl_open(struct tbl *t, void *base, size_t size, int writable)
+{
+	const struct tbl_hdr	*h = base;
+	char			 sig[SIGSTR_SIZE];
+
+	if (t == NULL || base == NULL || ((uintptr_t)base & 4095) != 0)
+		return PROTETS_EINVAL;
+	if (size < sizeof(*h))
+		return PROTETS_ECORRUPT;
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != TBL_MAGIC)
+		return PROTETS_EFORMAT;
+	if (h->sig != tbl_signature(sig, sizeof(sig)) ||
+	    strncmp(h->sigstr, sig, sizeof(sig)) != 0 ||
+	    h->layout != TBL_LAYOUT_VERSION)
+		return PROTETS_EFORMAT;
+	/* Same signature, so these are constants: anything else is damage. */
+	if (h->state_off != TBL_STATE_OFF || h->stripe_off != TBL_STRIPE_OFF ||
+	    h->undo_off != TBL_UNDO_OFF || h->heap_off != TBL_HEAP_OFF ||
+	    h->nstripes != TBL_NSTRIPES || h->undo_cap != TBL_UNDO_CAP ||
+	    h->size < TBL_MIN_SIZE || h->size > TBL_MAX_SIZE || h->size > size)
+		return PROTETS_ECORRUPT;
+	t->base = base;
+	t->size = h->size;
+	t->writable = writable != 0;
+	return 0;
+}
+
+int
+tbl_meta(const struct tbl *t, struct tbl_meta *m)
+{
+	const struct tbl_hdr	*h = tbl_hdr(t);
+
+	if (memchr(h->name, '\0', sizeof(h->name)) == NULL)
+		return PROTETS_ECORRUPT;
+	memset(m, 0, sizeof(*m));
+	m->id = h->id;
+	m->type = h->type;
+	m->access = h->access;
+	m->owner_uid = h->owner_uid;
+	m->created = h->created;
+	memcpy(m->name, h->name, sizeof(m->name));
+	return 0;
+}

@@ -1,0 +1,455 @@
+/*
+ * shm/hash.c - the hash index (see hash.h).
+ *
+ * Lookup cost: the geometry line of the state (hot), the home bucket (one
+ * line) and the entry (one line for short entries): two dependent misses
+ * when nothing is cached.  Overflow buckets are the exception; the load
+ * factor keeps them rare.
+ */
+#include <string.h>
+
+#include "alloc.h"
+#include "crash.h"
+#include "hash.h"
+
+_Static_assert(IX_NEXT_OFF == offsetof(struct tbl_bucket, next), "next");
+
+static inline struct tbl_bucket *
+ix_bk(const struct tbl *t, uint64_t off)
+{
+	return (struct tbl_bucket *)(void *)(t->base + off);
+}
+
+uint64_t
+ix_bitrev(uint64_t x)
+{
+	x = (x >> 1 & 0x5555555555555555ULL) | (x & 0x5555555555555555ULL) << 1;
+	x = (x >> 2 & 0x3333333333333333ULL) | (x & 0x3333333333333333ULL) << 2;
+	x = (x >> 4 & 0x0f0f0f0f0f0f0f0fULL) | (x & 0x0f0f0f0f0f0f0f0fULL) << 4;
+	return __builtin_bswap64(x);
+}
+
+uint64_t
+ix_chunk_buckets(unsigned j)
+{
+	return j == 0 ? TBL_IX_NB0 : (uint64_t)TBL_IX_NB0 << (j - 1);
+}
+
+int
+ix_geom(const struct tbl *t, uint64_t *level, uint64_t *split)
+{
+	const struct tbl_state	*st = tbl_state(t);
+
+	*level = SH_LOAD(&st->ix_level);
+	*split = SH_LOAD(&st->ix_split);
+	if (*level > TBL_IX_NCHUNK - 2 ||
+	    *split >= (uint64_t)TBL_IX_NB0 << *level)
+		return PROTETS_ECORRUPT;
+	return 0;
+}
+
+uint64_t
+ix_bucket_of(uint64_t h, uint64_t level, uint64_t split)
+{
+	uint64_t	m = (uint64_t)TBL_IX_NB0 << level, b;
+
+	b = h & (m - 1);
+	if (b < split)
+		b = h & (2 * m - 1);
+	return b;
+}
+
+int
+ix_boff(const struct tbl *t, uint64_t b, uint64_t *offp)
+{
+	uint64_t	s = b >> TBL_IX_NB0_LOG, c, n, start;
+	unsigned	j;
+
+	j = s == 0 ? 0 : 64 - (unsigned)__builtin_clzll(s);
+	if (j >= TBL_IX_NCHUNK)
+		return PROTETS_ECORRUPT;
+	n = ix_chunk_buckets(j);
+	start = j == 0 ? 0 : n;
+	c = SH_LOAD(&tbl_state(t)->ix_chunk[j]);
+	if (!tbl_inheap(t, c, n * sizeof(struct tbl_bucket), TBL_LINE))
+		return PROTETS_ECORRUPT;
+	*offp = c + (b - start) * sizeof(struct tbl_bucket);
+	return 0;
+}
+
+static int
+ix_home(const struct tbl *t, uint64_t h, uint64_t *offp)
+{
+	uint64_t	level, split;
+	int		e;
+
+	if ((e = ix_geom(t, &level, &split)) != 0)
+		return e;
+	return ix_boff(t, ix_bucket_of(h, level, split), offp);
+}
+
+int
+ix_cursor(const struct tbl *t, uint64_t c, uint64_t *boffp, unsigned *bitsp)
+{
+	uint64_t	level, split, m, h, b;
+	int		e;
+
+	if ((e = ix_geom(t, &level, &split)) != 0)
+		return e;
+	m = (uint64_t)TBL_IX_NB0 << level;
+	h = ix_bitrev(c);
+	b = h & (m - 1);
+	*bitsp = TBL_IX_NB0_LOG + (unsigned)level;
+	if (b < split) {
+		b = h & (2 * m - 1);
+		(*bitsp)++;
+	}
+	return ix_boff(t, b, boffp);
+}
+
+/* Follow a chain link: 0 at the end, ECORRUPT for a bad link. */
+static int
+ix_next(const struct tbl *t, uint64_t boff, uint64_t *nextp)
+{
+	uint64_t	next = SH_LOAD(&ix_bk(t, boff)->next);
+
+	if (next != 0 && !tbl_inheap(t, next, sizeof(struct tbl_bucket), 8))
+		return PROTETS_ECORRUPT;
+	*nextp = next;
+	return 0;
+}
+
+int
+ix_find(const struct tbl *t, const struct lk_rd *r, uint64_t h,
+    const void *key, size_t klen, struct ix_pos *pos)
+{
+	const struct tbl_bucket	*bk;
+	uint64_t		 boff, v, tag = h >> TBL_TAG_SHIFT, n;
+	unsigned		 i;
+	int			 e;
+
+	if ((e = ix_home(t, h, &boff)) != 0)
+		return e;
+	pos->home = boff;
+	for (n = 0;; n++) {
+		bk = ix_bk(t, boff);
+		for (i = 0; i < TBL_BUCKET_SLOTS; i++) {
+			v = SH_LOAD(&bk->slot[i]);
+			if (v == 0)
+				return PROTETS_NOTFOUND;
+			if (v >> TBL_TAG_SHIFT != tag)
+				continue;
+			pos->eoff = ix_slot_off(v);
+			if ((e = en_read(t, pos->eoff, &pos->eh)) != 0)
+				return e;
+			if (en_keyeq(t, pos->eoff, &pos->eh, key, klen)) {
+				pos->slot = boff + i * 8;
+				return 0;
+			}
+		}
+		if ((e = ix_next(t, boff, &boff)) != 0)
+			return e;
+		if (boff == 0)
+			return PROTETS_NOTFOUND;
+		/* Cycles: a chain cannot hold more buckets than fit. */
+		if (n > t->size / sizeof(struct tbl_bucket) ||
+		    ((n & 15) == 15 && lk_rstale(t, r)))
+			return PROTETS_ECORRUPT;
+	}
+}
+
+/* A fresh overflow bucket holding slot, not yet linked. */
+static int
+ix_newbucket(struct tbl *t, uint64_t slot, uint64_t *offp)
+{
+	struct tbl_bucket	*bk;
+	unsigned		 cls, i;
+	int			 e;
+
+	if ((e = al_alloc(t, sizeof(*bk), 0, offp, &cls)) != 0)
+		return e;
+	bk = ix_bk(t, *offp);
+	SH_STORE(&bk->slot[0], slot);
+	for (i = 1; i < TBL_BUCKET_SLOTS; i++)
+		SH_STORE(&bk->slot[i], 0);
+	SH_STORE(&bk->next, 0);
+	TBL_CRASHPOINT();
+	return 0;
+}
+
+static void
+ix_count_overflow(struct tbl *t, int delta)
+{
+	struct tbl_state	*st = tbl_state(t);
+
+	lk_set(t, TBL_STATE_FIELD(overflow),
+	    SH_LOAD(&st->overflow) + (uint64_t)(int64_t)delta);
+}
+
+int
+ix_add(struct tbl *t, uint64_t home, uint64_t slot)
+{
+	struct tbl_bucket	*bk;
+	uint64_t		 boff = home, next, nb, n;
+	unsigned		 i;
+	int			 e;
+
+	for (n = 0;; n++) {
+		bk = ix_bk(t, boff);
+		for (i = 0; i < TBL_BUCKET_SLOTS; i++) {
+			if (SH_LOAD(&bk->slot[i]) == 0) {
+				lk_set(t, boff + i * 8, slot);
+				return 0;
+			}
+		}
+		if ((e = ix_next(t, boff, &next)) != 0)
+			return e;
+		if (next == 0)
+			break;
+		if (n > t->size / sizeof(*bk))
+			return PROTETS_ECORRUPT;
+		boff = next;
+	}
+	if ((e = ix_newbucket(t, slot, &nb)) != 0)
+		return e;
+	lk_set(t, boff + IX_NEXT_OFF, nb);
+	ix_count_overflow(t, 1);
+	return 0;
+}
+
+/*
+ * Remove the slot at off from the chain starting at home, keeping the
+ * chain packed: its last slot moves into the hole, and an overflow bucket
+ * left empty is unlinked and freed.
+ */
+int
+ix_remove(struct tbl *t, uint64_t home, uint64_t off)
+{
+	uint64_t	prev = 0, last = home, next, n, loff;
+	unsigned	k;
+	int		e;
+
+	for (n = 0;; n++) {
+		if ((e = ix_next(t, last, &next)) != 0)
+			return e;
+		if (next == 0)
+			break;
+		if (n > t->size / sizeof(struct tbl_bucket))
+			return PROTETS_ECORRUPT;
+		prev = last;
+		last = next;
+	}
+	for (k = TBL_BUCKET_SLOTS; k > 0; k--)
+		if (SH_LOAD(&ix_bk(t, last)->slot[k - 1]) != 0)
+			break;
+	if (k == 0)
+		return PROTETS_ECORRUPT;	/* empty bucket in a chain */
+	loff = last + (k - 1) * 8;
+	if (loff != off)
+		lk_set(t, off, SH_LOAD(tbl_word(t, loff)));
+	lk_set(t, loff, 0);
+	if (k == 1 && prev != 0) {
+		lk_set(t, prev + IX_NEXT_OFF, 0);
+		al_free(t, last, IX_OVF_CLASS);
+		ix_count_overflow(t, -1);
+	}
+	return 0;
+}
+
+/* Buckets in the chain at boff. */
+static int
+ix_chain_len(const struct tbl *t, uint64_t boff, uint64_t *np)
+{
+	uint64_t	n;
+	int		e;
+
+	for (n = 1;; n++) {
+		if ((e = ix_next(t, boff, &boff)) != 0)
+			return e;
+		if (boff == 0)
+			break;
+		if (n > t->size / sizeof(struct tbl_bucket))
+			return PROTETS_ECORRUPT;
+	}
+	*np = n;
+	return 0;
+}
+
+/* A write position in a chain. */
+struct ix_cur {
+	uint64_t	boff;
+	unsigned	i;
+};
+
+/*
+ * Append to the new half of a split.  The new chain is unreachable until
+ * the split pointer moves, so its words need no undo records.
+ */
+static int
+ix_put_new(struct tbl *t, struct ix_cur *b, uint64_t v)
+{
+	uint64_t	nb;
+	int		e;
+
+	if (b->i == TBL_BUCKET_SLOTS) {
+		if ((e = ix_newbucket(t, v, &nb)) != 0)
+			return e;
+		SH_STORE(&ix_bk(t, b->boff)->next, nb);
+		ix_count_overflow(t, 1);
+		b->boff = nb;
+		b->i = 1;
+		return 0;
+	}
+	SH_STORE(&ix_bk(t, b->boff)->slot[b->i], v);
+	b->i++;
+	return 0;
+}
+
+/* Keep in the old chain: rewrite it in place, packed. */
+static void
+ix_put_old(struct tbl *t, struct ix_cur *a, uint64_t v, uint64_t from)
+{
+	uint64_t	off;
+
+	if (a->i == TBL_BUCKET_SLOTS) {
+		/* The writer never passes the reader: the next bucket exists. */
+		a->boff = SH_LOAD(&ix_bk(t, a->boff)->next);
+		a->i = 0;
+	}
+	off = a->boff + a->i * 8;
+	if (off != from)
+		lk_set(t, off, v);
+	a->i++;
+}
+
+/* After a split: clear the old chain after position a, free its tail. */
+static void
+ix_trim(struct tbl *t, struct ix_cur *a)
+{
+	uint64_t	next, f;
+	unsigned	i;
+
+	/* a->boff is home, or a bucket ix_put_old wrote to. */
+	for (i = a->i; i < TBL_BUCKET_SLOTS; i++)
+		if (SH_LOAD(&ix_bk(t, a->boff)->slot[i]) != 0)
+			lk_set(t, a->boff + i * 8, 0);
+	f = SH_LOAD(&ix_bk(t, a->boff)->next);
+	if (f == 0)
+		return;
+	lk_set(t, a->boff + IX_NEXT_OFF, 0);
+	while (f != 0) {
+		next = SH_LOAD(&ix_bk(t, f)->next);
+		al_free(t, f, IX_OVF_CLASS);
+		ix_count_overflow(t, -1);
+		f = next;
+	}
+}
+
+/* Move the entries of bucket p that belong to p + M; all or nothing. */
+static int
+ix_split_chain(struct tbl *t, uint64_t old, uint64_t nbk, uint64_t m)
+{
+	struct ix_cur	 a = { old, 0 }, b = { nbk, 0 };
+	struct en_hdr	 eh;
+	uint64_t	 rb, v, next;
+	unsigned	 i;
+	int		 e;
+
+	for (i = 0; i < TBL_BUCKET_SLOTS; i++)
+		SH_STORE(&ix_bk(t, nbk)->slot[i], 0);
+	SH_STORE(&ix_bk(t, nbk)->next, 0);
+	for (rb = old; rb != 0; rb = next) {
+		next = SH_LOAD(&ix_bk(t, rb)->next);
+		for (i = 0; i < TBL_BUCKET_SLOTS; i++) {
+			v = SH_LOAD(&ix_bk(t, rb)->slot[i]);
+			if (v == 0)
+				break;
+			if ((e = en_read(t, ix_slot_off(v), &eh)) != 0)
+				return e;
+			if (en_keyhash(t, ix_slot_off(v), &eh) & m) {
+				if ((e = ix_put_new(t, &b, v)) != 0)
+					return e;
+			} else
+				ix_put_old(t, &a, v, rb + i * 8);
+		}
+		TBL_CRASHPOINT();
+	}
+	ix_trim(t, &a);
+	return 0;
+}
+
+/*
+ * Split bucket p.  A split is an optimisation: when it cannot be done
+ * (no room for a chunk or an overflow bucket, or for its undo records) it
+ * is rolled back to its start and skipped, and the insert that asked for
+ * it still succeeds.
+ */
+static int
+ix_split(struct tbl *t)
+{
+	struct tbl_state	*st = tbl_state(t);
+	uint64_t		 level, split, m, sp, c, old, nbk, len;
+	int			 e;
+
+	if ((e = ix_geom(t, &level, &split)) != 0)
+		return e;
+	m = (uint64_t)TBL_IX_NB0 << level;
+	sp = lk_savepoint(t);
+	if (split == 0 && SH_LOAD(&st->ix_chunk[level + 1]) == 0) {
+		e = al_chunk(t, m * sizeof(struct tbl_bucket), &c);
+		if (e != 0)
+			return e == PROTETS_EFULL ? 0 : e;
+		lk_set(t, TBL_STATE_FIELD(ix_chunk[level + 1]), c);
+	}
+	if ((e = ix_boff(t, split, &old)) != 0 ||
+	    (e = ix_boff(t, split + m, &nbk)) != 0 ||
+	    (e = ix_chain_len(t, old, &len)) != 0)
+		return e;
+	/* Per old bucket: 7 moves, 7 clears, a free; per new: an alloc. */
+	if (lk_room(t) < len * (14 + 2 * AL_UNDO_MAX + 2) + 16) {
+		lk_rollback_to(t, sp);
+		return 0;
+	}
+	if ((e = ix_split_chain(t, old, nbk, m)) != 0) {
+		if (e != PROTETS_EFULL)
+			return e;
+		lk_rollback_to(t, sp);
+		return 0;
+	}
+	if (split + 1 == m) {
+		lk_set(t, TBL_STATE_FIELD(ix_level), level + 1);
+		lk_set(t, TBL_STATE_FIELD(ix_split), 0);
+	} else
+		lk_set(t, TBL_STATE_FIELD(ix_split), split + 1);
+	return 0;
+}
+
+int
+ix_grow(struct tbl *t)
+{
+	uint64_t	level, split, nb;
+	int		e;
+
+	if ((e = ix_geom(t, &level, &split)) != 0)
+		return e;
+	nb = ((uint64_t)TBL_IX_NB0 << level) + split;
+	if (SH_LOAD(&tbl_state(t)->entries) <= TBL_IX_LOAD * nb)
+		return 0;
+	if (level + 2 >= TBL_IX_NCHUNK)
+		return 0;	/* as large as it gets */
+	return ix_split(t);
+}
+
+void
+ix_format(struct tbl *t)
+{
+	struct tbl_state	*st = tbl_state(t);
+	uint64_t		 sz = TBL_IX_NB0 * sizeof(struct tbl_bucket);
+
+	st->ceil -= sz;
+	st->used += sz;
+	st->ix_chunk[0] = st->ceil;
+	st->ix_level = 0;
+	st->ix_split = 0;
+	memset(t->base + st->ceil, 0, sz);
+}

@@ -1,0 +1,224 @@
+/*
+ * shm/layout.h - the structures that live in a table segment.
+ *
+ * This is the one place where the on-segment layout is defined; the prose
+ * version is docs/FORMAT.md and the two must change together (and
+ * TBL_LAYOUT_VERSION with them).
+ *
+ * A segment is mapped at a different address in every process, so it
+ * holds offsets from its base, never pointers.  Offset 0 is never a valid
+ * object, which lets 0 mean "none" everywhere.
+ *
+ *	0		struct tbl_hdr		written once by tbl_format
+ *	TBL_STATE_OFF	struct tbl_state	counters, index geometry, free lists
+ *	TBL_STRIPE_OFF	struct tbl_stripe[]	robust mutex + seqlock (1 for now)
+ *	TBL_UNDO_OFF	struct tbl_undo[]	one undo log per stripe
+ *	TBL_HEAP_OFF	heap			entries, overflow buckets, free blocks
+ *			... grows up from TBL_HEAP_OFF to state.top
+ *			... free: state.top .. state.ceil
+ *			index chunks, grow down from the end to state.ceil
+ *
+ * Every word that another process may read while it changes is accessed
+ * with the __atomic builtins (SH_LOAD/SH_STORE below): the data races are
+ * real (readers run concurrently with writers and validate afterwards with
+ * the seqlock) and must not be visible to the compiler as plain accesses.
+ */
+#ifndef PROTETS_SHM_LAYOUT_H
+#define PROTETS_SHM_LAYOUT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protets.h"
+#include "table.h"
+
+/* Bump on any change to the layout or to the meaning of a field. */
+#define TBL_LAYOUT_VERSION	1
+#define TBL_HASH_NAME		"XXH3_64"
+
+/* "PROTETS\0", little-endian. */
+#define TBL_MAGIC		0x00535445544f5250ULL
+
+#define TBL_LINE		64	/* cache line */
+
+/* Fixed geometry; all of it is part of the format signature. */
+#define TBL_STATE_OFF		1024
+#define TBL_STRIPE_OFF		4096
+#define TBL_STRIPE_MAX		16	/* room reserved for lock striping */
+#define TBL_NSTRIPES		1	/* stripes in use */
+#define TBL_UNDO_OFF		(TBL_STRIPE_OFF + TBL_STRIPE_MAX * 128)
+#define TBL_UNDO_CAP		1024	/* records per undo log */
+#define TBL_HEAP_OFF		28672	/* page after the undo logs */
+#define TBL_MIN_SIZE		(TBL_HEAP_OFF + 8192)
+#define TBL_MAX_SIZE		(1ULL << 43)	/* slot offsets are 40 bits of 8 */
+
+/* Allocator: 31 classes of 16..256 step 8, then 4 per power of two. */
+#define TBL_NCLASS		83
+#define TBL_CLASS_MAX		(1u << 21)	/* largest class, bytes */
+#define TBL_NCLASS_PAD		88		/* free-list heads reserved */
+
+/* Index: linear hashing over chunks of cache-line buckets. */
+#define TBL_IX_NB0_LOG		4		/* chunk 0 holds 16 buckets */
+#define TBL_IX_NB0		(1u << TBL_IX_NB0_LOG)
+#define TBL_IX_NCHUNK		40		/* chunk j>0: NB0 << (j-1) buckets */
+#define TBL_IX_LOAD		4		/* split while entries > LOAD * buckets */
+#define TBL_BUCKET_SLOTS	7
+#define TBL_TAG_SHIFT		40		/* slot: tag:24 | (offset >> 3):40 */
+#define TBL_SLOT_OFFMASK	((1ULL << TBL_TAG_SHIFT) - 1)
+
+/* Entry header word: vlen:32 | klen:16 | class:8 | mark:8 (LSB first). */
+#define TBL_ENTRY_MARK		0xe5u
+#define TBL_ENTRY_HDR		8
+
+/*
+ * The header: identity, format signature and the table's metadata.  It is
+ * written by tbl_format before the magic, and never again, so reading it
+ * needs no synchronisation once the magic is seen.
+ */
+struct tbl_hdr {
+	uint64_t	magic;			/*    0: TBL_MAGIC, written last */
+	uint64_t	sig;			/*    8: XXH3_64 of sigstr */
+	char		sigstr[240];		/*   16: human-readable signature */
+	uint64_t	size;			/*  256: segment bytes */
+	uint64_t	layout;			/*  264: TBL_LAYOUT_VERSION */
+	uint64_t	state_off;		/*  272 */
+	uint64_t	stripe_off;		/*  280 */
+	uint64_t	undo_off;		/*  288 */
+	uint64_t	heap_off;		/*  296 */
+	uint32_t	nstripes;		/*  304 */
+	uint32_t	undo_cap;		/*  308 */
+	uint64_t	id;			/*  312: tbl_meta */
+	uint64_t	created;		/*  320 */
+	uint32_t	type;			/*  328 */
+	uint32_t	access;			/*  332 */
+	uint32_t	owner_uid;		/*  336 */
+	uint32_t	pad0;			/*  340 */
+	char		name[PROTETS_NAME_MAX + 1];	/* 344: NUL-terminated */
+	uint8_t		reserved[1024 - 600];	/*  600 */
+};
+
+/*
+ * Mutable state, changed only by a writer holding the lock, through the
+ * undo log.  The counters and the index geometry are on separate lines:
+ * every write touches the first, every lookup reads the second.
+ */
+struct tbl_state {
+	/* line 0: counters */
+	uint64_t	entries;		/*    0 */
+	uint64_t	used;			/*    8: bytes in allocated blocks */
+	uint64_t	top;			/*   16: end of the heap */
+	uint64_t	ceil;			/*   24: start of the chunk area */
+	uint64_t	overflow;		/*   32: overflow buckets */
+	uint64_t	pad0[3];		/*   40 */
+	/* lines 1-6: index geometry */
+	uint64_t	ix_level;		/*   64: L */
+	uint64_t	ix_split;		/*   72: p, next bucket to split */
+	uint64_t	ix_chunk[TBL_IX_NCHUNK];	/*   80: chunk offsets */
+	uint64_t	pad1[6];		/*  400 */
+	/* lines 7-17: allocator free-list heads, one per class */
+	uint64_t	al_free[TBL_NCLASS_PAD];	/* 448 */
+};
+
+/*
+ * A lock stripe: the writers' robust mutex on one line, the readers'
+ * sequence on the next, so that readers polling seq do not share a line
+ * with writers contending for the mutex.
+ */
+struct tbl_stripe {
+	pthread_mutex_t	mtx;			/*    0 */
+	uint8_t		pad0[TBL_LINE - sizeof(pthread_mutex_t)];
+	uint64_t	seq;			/*   64: odd while a writer writes */
+	uint64_t	reserved;		/*   72: 0 */
+	uint64_t	pad1[6];		/*   80 */
+};
+
+/* Undo record: restore word at off to old. */
+struct tbl_undo_rec {
+	uint64_t	off;
+	uint64_t	old;
+};
+
+/*
+ * Undo log of a stripe.  n counts the valid records; a record is written
+ * before n covers it and before the word it saves is modified, so a crash
+ * at any instruction leaves a log that restores the state of the last
+ * commit.  n == 0 is the commit point.
+ */
+struct tbl_undo {
+	uint64_t	n;			/*    0 */
+	uint64_t	cap;			/*    8: TBL_UNDO_CAP */
+	uint64_t	pad[6];			/*   16 */
+	struct tbl_undo_rec rec[TBL_UNDO_CAP];	/* 64 */
+};
+
+/* Index bucket: one cache line, 7 slots and an overflow link. */
+struct tbl_bucket {
+	uint64_t	slot[TBL_BUCKET_SLOTS];	/* 0 = empty; filled from 0 up */
+	uint64_t	next;			/* overflow bucket or 0 */
+};
+
+_Static_assert(sizeof(struct tbl_hdr) == 1024, "tbl_hdr size");
+_Static_assert(offsetof(struct tbl_hdr, name) == 344, "tbl_hdr name");
+_Static_assert(offsetof(struct tbl_hdr, id) == 312, "tbl_hdr id");
+_Static_assert(sizeof(struct tbl_state) == 1152, "tbl_state size");
+_Static_assert(offsetof(struct tbl_state, ix_level) == 64, "state line 1");
+_Static_assert(offsetof(struct tbl_state, al_free) == 448, "state free");
+_Static_assert(TBL_STATE_OFF + sizeof(struct tbl_state) <= TBL_STRIPE_OFF,
+    "state overlaps stripes");
+_Static_assert(sizeof(pthread_mutex_t) <= TBL_LINE, "mutex too big");
+_Static_assert(sizeof(struct tbl_stripe) == 128, "tbl_stripe size");
+_Static_assert(offsetof(struct tbl_stripe, seq) == 64, "stripe seq");
+_Static_assert(sizeof(struct tbl_undo) == 64 + 16 * TBL_UNDO_CAP, "undo");
+_Static_assert(TBL_UNDO_OFF + TBL_NSTRIPES * sizeof(struct tbl_undo) <=
+    TBL_HEAP_OFF, "undo overlaps heap");
+_Static_assert(sizeof(struct tbl_bucket) == TBL_LINE, "bucket size");
+_Static_assert(TBL_NCLASS <= TBL_NCLASS_PAD, "classes");
+_Static_assert(TBL_HEAP_OFF % 4096 == 0, "heap alignment");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
+    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__, "byte order");
+
+/* Racy shared accesses. */
+#define SH_LOAD(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
+#define SH_STORE(p, v)		__atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+static inline uint64_t *
+tbl_word(const struct tbl *t, uint64_t off)
+{
+	return (uint64_t *)(void *)(t->base + off);
+}
+
+static inline struct tbl_hdr *
+tbl_hdr(const struct tbl *t)
+{
+	return (struct tbl_hdr *)(void *)t->base;
+}
+
+static inline struct tbl_state *
+tbl_state(const struct tbl *t)
+{
+	return (struct tbl_state *)(void *)(t->base + TBL_STATE_OFF);
+}
+
+/* Offset of a field of the state, for the undo log. */
+#define TBL_STATE_FIELD(f)	(TBL_STATE_OFF + offsetof(struct tbl_state, f))
+
+/*
+ * Is [off, off + len) a heap object of the segment, aligned to align (a
+ * power of two)?  Written so that no sum can overflow whatever off and
+ * len hold.
+ */
+static inline int
+tbl_inheap(const struct tbl *t, uint64_t off, uint64_t len, uint64_t align)
+{
+	return off >= TBL_HEAP_OFF && off <= t->size &&
+	    len <= t->size - off && (off & (align - 1)) == 0;
+}
+
+/*
+ * Build the format signature string into buf and return its 64-bit hash.
+ * Defined in format.c.
+ */
+uint64_t tbl_signature(char *buf, size_t bufsz);
+
+#endif /* PROTETS_SHM_LAYOUT_H */

@@ -1,0 +1,72 @@
+/*
+ * shm/lock.h - writer lock, seqlock, undo log and crash recovery.
+ *
+ * Writers: lk_wbegin takes the stripe's robust mutex (recovering a dead
+ * holder's half-done write first) and makes the sequence odd; every store
+ * to state reachable from the last commit goes through lk_set or is
+ * preceded by lk_log; lk_wcommit empties the log (the commit point), makes
+ * the sequence even and unlocks; lk_wabort rolls everything back instead.
+ *
+ * Readers: lk_rbegin waits for an even sequence; the reader copies what
+ * it needs out with SH_LOAD; lk_rend says whether the sequence moved
+ * (retry) or not (the copy is consistent).  Readers never write to the
+ * segment unless they fall back to taking the lock, which only a writable
+ * mapping does.
+ */
+#ifndef PROTETS_SHM_LOCK_H
+#define PROTETS_SHM_LOCK_H
+
+#include <stdint.h>
+
+#include "layout.h"
+
+/* How long a writer waits for the mutex before PROTETS_ELOCKED. */
+#define LK_LOCK_TIMEOUT_MS	10000
+/* How long a reader waits for a writer before taking the lock or EAGAIN. */
+#define LK_READ_WAIT_MS		100
+/* Busy-wait iterations before a reader starts yielding. */
+#define LK_SPIN			256
+/* Failed validations before a writable reader reads under the lock. */
+#define LK_READ_RETRIES		32
+
+/* Read-side context, on the reader's stack. */
+struct lk_rd {
+	uint64_t	seq;		/* even sequence seen at begin */
+	uint64_t	t0_ms;		/* when waiting started, 0: not yet */
+	unsigned	tries;		/* failed validations */
+	int		locked;		/* reading under the writer lock */
+};
+
+/* Initialise the stripes and undo logs of a fresh segment. */
+int	lk_format(struct tbl *t);
+
+/* Writers. */
+int	lk_wbegin(struct tbl *t);
+void	lk_wcommit(struct tbl *t);
+void	lk_wabort(struct tbl *t);
+/* Record the current value of the word at off in the undo log. */
+void	lk_log(struct tbl *t, uint64_t off);
+/* lk_log, then store v. */
+void	lk_set(struct tbl *t, uint64_t off, uint64_t v);
+/* Undo records still free. */
+uint64_t lk_room(const struct tbl *t);
+/* A point to roll back to, and the roll back. */
+uint64_t lk_savepoint(const struct tbl *t);
+void	lk_rollback_to(struct tbl *t, uint64_t sp);
+
+/* Take and release the lock, recovering a dead writer. */
+int	lk_repair(struct tbl *t);
+
+/* Readers. */
+int	lk_rbegin(struct tbl *t, struct lk_rd *r);
+/* lk_rbegin, but a writable mapping reads under the lock from the start. */
+int	lk_rbegin_locked(struct tbl *t, struct lk_rd *r);
+int	lk_rend(struct tbl *t, struct lk_rd *r);
+int	lk_rstale(const struct tbl *t, const struct lk_rd *r);
+void	lk_rdone(struct tbl *t, struct lk_rd *r);
+
+/* For tbl_check: the undo log and sequence of stripe 0. */
+uint64_t lk_undo_count(const struct tbl *t);
+uint64_t lk_seq(const struct tbl *t);
+
+#endif /* PROTETS_SHM_LOCK_H */

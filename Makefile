@@ -69,7 +69,9 @@ PROTETSD	= $(BUILD)/protetsd
 PROTETS		= $(BUILD)/protets
 
 TEST_SRC	= $(wildcard tests/check_*.c)
-TEST_BIN	= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# check_shm also runs as check_shm_crash: engine built with the crash hook.
+TEST_BIN	= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(BUILD)/tests/check_shm_crash
+CRASH_OBJ	= $(SHM_SRC:%.c=$(BUILD)/crash/%.o)
 TEST_UTIL	= $(BUILD)/tests/testutil.o
 
 .SECONDARY:
@@ -108,6 +110,14 @@ $(BUILD)/tests/%.o: tests/%.c
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TEST_UTIL) $(DAEMON_OBJ) $(LIB_A)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
+
+# The crash-point build: the engine with TBL_CRASHPOINT live, never shipped.
+$(BUILD)/crash/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -DPROTETS_CRASHTEST -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/check_shm_crash: $(BUILD)/crash/tests/check_shm.o $(CRASH_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
 
 # The test command of the README and of .ci/run.

@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -824,6 +825,97 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/* The fd of a mapped table, found through /proc/self/fd. */
+static int
+table_fd(const char *name)
+{
+	char		 path[64], link[256], want[128];
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(want, sizeof(want), "/memfd:protets:%s ", name);
+	for (fd = 3; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if ((n = readlink(path, link, sizeof(link) - 2)) <= 0)
+			continue;
+		link[n] = ' ';
+		link[n + 1] = '\0';
+		if (strncmp(link, want, strlen(want)) == 0)
+			return fd;
+	}
+	return -1;
+}
+
+/* Segments are sealed: nobody can shrink, grow or reseal them. */
+START_TEST(test_seals)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t = get(p, "sealed", PROTETS_PUBLIC);
+	int		 fd, seals;
+
+	ck_assert_int_ge(fd = table_fd("sealed"), 0);
+	seals = fcntl(fd, F_GET_SEALS);
+	ck_assert_int_eq(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+	    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	ck_assert_int_eq(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE), 0);
+	ck_assert_int_eq(ftruncate(fd, 4096), -1);
+	ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
+	protets_close(t);
+	protets_disconnect(p);
+}
+END_TEST
+
+/* More tables on one worker than fit in one SCM_RIGHTS message: the
+ * handoff and the re-collection go in batches, and nothing is missed. */
+START_TEST(test_many_tables)
+{
+	protets_t	*p;
+	protets_table_t	*t;
+	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 64 << 10 };
+	char		 name[32], cmd[PATH_MAX + 64], out[64];
+	int		 i;
+
+	td_start(&d, 1, NULL, NULL);
+	p = td_connect(&d);
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		ck_assert_int_eq(protets_get(p, name, &o, &t), 0);
+		ck_assert_int_eq(protets_insert(t, name, strlen(name), "v", 1),
+		    0);
+		protets_close(t);
+	}
+	protets_disconnect(p);
+	td_kill(&d, "worker", 0);
+	td_kill(&d, "monitor", -1);
+	td_kill(&d, "worker", 0);
+	p = td_connect(&d);
+	for (i = 0; i < 300; i++) {
+		char	 buf[4];
+		size_t	 n;
+
+		snprintf(name, sizeof(name), "m%d", i);
+		ck_assert_int_eq(protets_open(p, name, &t), 0);
+		ck_assert_int_eq(protets_lookup(t, name, strlen(name), buf,
+		    sizeof(buf), &n), 0);
+		protets_close(t);
+	}
+	protets_disconnect(p);
+	/* ps shows each process's role and load. */
+	snprintf(cmd, sizeof(cmd), "tr '\\0' ' ' < /proc/%d/cmdline",
+	    (int)td_pid(&d, "worker", 0));
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s", cmd), 0);
+	ck_assert_msg(strncmp(out, "protetsd: worker 0 (300 tables) ", 32) == 0,
+	    "title: %s", out);
+	snprintf(cmd, sizeof(cmd), "tr '\\0' ' ' < /proc/%d/cmdline",
+	    (int)td_pid(&d, "monitor", -1));
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s", cmd), 0);
+	ck_assert_msg(strncmp(out, "protetsd: monitor (300 segments) ", 33) == 0,
+	    "title: %s", out);
+	ck_assert(log_has("handed 300 segments to worker 0"));
+	td_stop(&d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -850,6 +942,7 @@ main(void)
 	tcase_add_test(tb, test_drop);
 	tcase_add_test(tb, test_access);
 	tcase_add_test(tb, test_registry);
+	tcase_add_test(tb, test_seals);
 	suite_add_tcase(s, tb);
 
 	tcase_add_checked_fixture(tn, notify_setup, NULL);
@@ -858,6 +951,7 @@ main(void)
 	tcase_add_test(tn, test_shutdown);
 	tcase_add_test(tn, test_restart_throttle);
 	tcase_add_test(tn, test_reload);
+	tcase_add_test(tn, test_many_tables);
 	suite_add_tcase(s, tn);
 
 	return tu_run(s);

@@ -133,8 +133,16 @@ run: deps
 	mkdir -p run
 	exec ./protetsd -c protets.conf
 
-bench: all
-	@echo "bench: see issue 4" >&2
+BENCH		= $(BUILD)/bench/bench
+BENCH_N		?= 1000000
+
+$(BENCH): $(BUILD)/bench/bench.o $(LIB_A)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+# The standard workload (bench/README.md); results on stdout.
+bench: deps
+	$(MAKE) all $(BENCH)
+	$(BENCH) -n $(BENCH_N) -d $(PROTETSD)
 
 install:
 	@echo "install: see issue 6" >&2

@@ -124,12 +124,8 @@ conn_inbox_cb(int fd, uint32_t events, void *arg)
 
 	(void)events;
 	(void)arg;
-	n = ipc_recv(fd, &h, buf, sizeof(buf), fds, 4);
-	if (n == -1) {
-		if (errno != EAGAIN)
-			log_warn("inbox");
+	if ((n = ipc_read(fd, &h, buf, sizeof(buf), fds, 4, "inbox")) == -1)
 		return;
-	}
 	if (h.type != IPC_FWD_CONN || h.nfds != 1 ||
 	    (size_t)n < sizeof(fw) || (size_t)n - sizeof(fw) > CONN_INCAP) {
 		log_warnx("inbox: unexpected message %u", h.type);

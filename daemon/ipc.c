@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ipc.h"
+#include "log.h"
 
 int
 ipc_send(int sock, uint32_t type, uint32_t seq, const void *data, size_t len,
@@ -73,6 +74,18 @@ bad:
 	fdpass_close_all(fds, nfds);
 	errno = EPROTO;
 	return -1;
+}
+
+ssize_t
+ipc_read(int sock, struct ipc_hdr *h, void *buf, size_t cap, int *fds,
+    int maxfds, const char *chan)
+{
+	ssize_t	 n;
+
+	n = ipc_recv(sock, h, buf, cap, fds, maxfds);
+	if (n == -1 && errno != EAGAIN)
+		log_warn("%s", chan);
+	return n;
 }
 
 int

@@ -84,6 +84,13 @@ int	ipc_send(int sock, uint32_t type, uint32_t seq, const void *data,
 ssize_t	ipc_recv(int sock, struct ipc_hdr *h, void *buf, size_t cap,
 	    int *fds, int maxfds);
 
+/*
+ * ipc_recv for event callbacks: logs a failure other than EAGAIN, naming
+ * the channel, and returns -1 (errno kept) when there is nothing to handle.
+ */
+ssize_t	ipc_read(int sock, struct ipc_hdr *h, void *buf, size_t cap,
+	    int *fds, int maxfds, const char *chan);
+
 /* Create a SOCK_SEQPACKET|SOCK_CLOEXEC socketpair; 0 or -1. */
 int	ipc_pair(int sv[2]);
 

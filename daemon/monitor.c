@@ -176,10 +176,8 @@ mon_worker_msg(int fd, uint32_t events, void *arg)
 	uint32_t	 i;
 
 	(void)events;
-	n = ipc_recv(fd, &h, ids, sizeof(ids), fds, FDPASS_MAX);
-	if (n == -1) {
-		if (errno != EAGAIN)
-			log_warn("worker %d channel", slot);
+	if ((n = ipc_read(fd, &h, ids, sizeof(ids), fds, FDPASS_MAX,
+	    "worker channel")) == -1) {
 		if (errno == EPROTO)
 			mon_close_slot(slot);
 		return;
@@ -280,12 +278,9 @@ mon_sup_msg(int fd, uint32_t events, void *arg)
 
 	(void)events;
 	(void)arg;
-	n = ipc_recv(fd, &h, &w, sizeof(w), fds, 4);
-	if (n == -1) {
-		if (errno != EAGAIN)
-			log_warn("supervisor channel");
+	if ((n = ipc_read(fd, &h, &w, sizeof(w), fds, 4,
+	    "supervisor channel")) == -1)
 		return;
-	}
 	if (h.type == 0) {
 		log_warnx("supervisor gone; exiting");
 		exit(1);

@@ -327,12 +327,8 @@ sup_child_msg(int fd, uint32_t events, void *arg)
 	ssize_t		 n;
 
 	(void)events;
-	n = ipc_recv(fd, &h, &m, sizeof(m), fds, 4);
-	if (n == -1) {
-		if (errno != EAGAIN)
-			log_warn("channel");
+	if ((n = ipc_read(fd, &h, &m, sizeof(m), fds, 4, "channel")) == -1)
 		return;
-	}
 	if (h.type == 0) {
 		/* EOF: the child is dying; SIGCHLD will tell. */
 		ev_del(fd);

@@ -149,12 +149,9 @@ wrk_mon_msg(int fd, uint32_t events, void *arg)
 
 	(void)events;
 	(void)arg;
-	n = ipc_recv(fd, &h, ids, sizeof(ids), fds, FDPASS_MAX);
-	if (n == -1) {
-		if (errno != EAGAIN)
-			log_warn("monitor channel");
+	if ((n = ipc_read(fd, &h, ids, sizeof(ids), fds, FDPASS_MAX,
+	    "monitor channel")) == -1)
 		return;
-	}
 	if (h.type == 0) {
 		log_info("monitor gone; waiting for its successor");
 		wrk_mon_close();
@@ -190,12 +187,9 @@ wrk_sup_msg(int fd, uint32_t events, void *arg)
 
 	(void)events;
 	(void)arg;
-	n = ipc_recv(fd, &h, buf, sizeof(buf), fds, 4);
-	if (n == -1) {
-		if (errno != EAGAIN)
-			log_warn("supervisor channel");
+	if ((n = ipc_read(fd, &h, buf, sizeof(buf), fds, 4,
+	    "supervisor channel")) == -1)
 		return;
-	}
 	if (h.type == 0) {
 		log_warnx("supervisor gone; exiting");
 		exit(1);

@@ -121,6 +121,15 @@ conf_daemon_key(struct conf_ctx *x, const char *k, const char *v)
 		return conf_int(v, 1, 3600000, &c->restart_delay_ms);
 	if (strcmp(k, "handoff_timeout_ms") == 0)
 		return conf_int(v, 100, 3600000, &c->handoff_timeout_ms);
+	if (strcmp(k, "fdstore") == 0) {
+		if (strcmp(v, "yes") == 0)
+			c->fdstore = 1;
+		else if (strcmp(v, "no") == 0)
+			c->fdstore = 0;
+		else
+			return -1;
+		return 0;
+	}
 	if (strcmp(k, "log_level") == 0) {
 		if (strcmp(v, "debug") == 0)
 			c->debug = 1;

@@ -29,6 +29,7 @@ struct conf {
 	int		restart_delay_ms;	/* delay while throttled */
 	int		handoff_timeout_ms;	/* worker waits for monitor */
 	int		debug;			/* log_level = debug */
+	int		fdstore;		/* fdstore = yes: systemd fd store */
 	/* [tables] */
 	uint64_t	default_size;
 	uint64_t	max_size;

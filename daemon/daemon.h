@@ -32,7 +32,22 @@ struct daemon {
 	/* inbox[i][0]: read by worker i; inbox[i][1]: written by all */
 	int		 inbox[CONF_MAX_WORKERS][2];
 	int		 nworkers;
+	/* Segments systemd's fd store gave back at start (recover.c). */
+	struct recovered *rec;
+	int		 nrec;
+	int		 naside;	/* failed validation: kept, not served */
 };
+
+struct recovered {
+	uint64_t	 id;
+	int		 fd;		/* the supervisor's until sent */
+	int		 slot;
+};
+
+/* recover.c: rebuild the catalog from the fds systemd passed us. */
+void	recover_fdstore(struct daemon *);
+/* 1 when segments go to systemd's fd store (fdstore = yes, under systemd). */
+int	daemon_fdstore(const struct daemon *);
 
 /* supervisor.c */
 int	supervisor_run(struct daemon *);

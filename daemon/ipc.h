@@ -49,6 +49,18 @@ enum ipc_type {
 	IPC_SEG_DEL,
 	/* worker -> worker inbox: a client connection (fd); ipc_fwd + bytes */
 	IPC_FWD_CONN,
+	/* supervisor -> monitor: segments from systemd's fd store; ipc_adopt[]
+	 * + fds */
+	IPC_MON_ADOPT,
+	/* worker -> supervisor: catalog tables whose segments only the fd
+	 * store still holds; ipc_ready */
+	IPC_WRK_LOST,
+};
+
+struct ipc_adopt {
+	uint64_t	id;
+	int32_t		slot;
+	int32_t		pad;
 };
 
 struct ipc_worker {

@@ -142,6 +142,8 @@ main(int argc, char *argv[])
 	for (i = 0; i < d.nworkers; i++)
 		if (ipc_pair(d.inbox[i]) == -1)
 			fatal("inbox");
+	/* Under systemd, take back what the fd store kept for us. */
+	recover_fdstore(&d);
 	if (pidfile_write(pfh) == -1)
 		log_warn("pidfile_write");
 	log_info("starting: %d workers, config %s", d.nworkers, d.confpath);

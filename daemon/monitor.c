@@ -26,6 +26,7 @@
 #include "ev.h"
 #include "ipc.h"
 #include "log.h"
+#include "notify.h"
 
 struct mon_seg {
 	RB_ENTRY(mon_seg) node;
@@ -140,13 +141,38 @@ fail:
 	log_warn("handoff to worker %d", slot);
 }
 
+/*
+ * Under systemd (fdstore = yes), keep a copy in the service's fd store
+ * too, named after the segment, so that it survives even the death of
+ * every protetsd process; systemd ignores an fd it already holds.
+ */
+static void
+mon_fdstore(uint64_t id, int fd)
+{
+	char	 msg[96];
+
+	if (!daemon_fdstore(md))
+		return;
+	if (fd != -1)
+		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDPOLL=0\nFDNAME=seg-%llu",
+		    (unsigned long long)id);
+	else
+		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=seg-%llu",
+		    (unsigned long long)id);
+	if (notify_send_fds(msg, &fd, fd != -1) == -1)
+		log_warn("fd store: segment %llu", (unsigned long long)id);
+}
+
 static void
 mon_add(int slot, const struct ipc_hdr *h, const uint64_t *ids, int *fds)
 {
 	uint32_t	 i;
 
-	for (i = 0; i < h->nfds; i++)
+	/* Stored before the ack: no table is acknowledged before. */
+	for (i = 0; i < h->nfds; i++) {
+		mon_fdstore(ids[i], fds[i]);
 		mon_seg_put(ids[i], fds[i], slot);
+	}
 	if (ipc_send(mon_slots[slot].fd, IPC_SEG_ACK, h->seq, NULL, 0, NULL,
 	    0, 0) == -1)
 		log_warn("ack to worker %d", slot);
@@ -193,8 +219,10 @@ mon_worker_msg(int fd, uint32_t events, void *arg)
 		mon_add(slot, &h, ids, fds);
 		return;
 	case IPC_SEG_DEL:
-		for (i = 0; i < (uint32_t)n / sizeof(uint64_t); i++)
+		for (i = 0; i < (uint32_t)n / sizeof(uint64_t); i++) {
 			mon_seg_del(ids[i]);
+			mon_fdstore(ids[i], -1);
+		}
 		mon_title();
 		break;
 	case IPC_SEG_PUSHED:
@@ -272,21 +300,33 @@ static void
 mon_sup_msg(int fd, uint32_t events, void *arg)
 {
 	struct ipc_hdr		 h;
-	struct ipc_worker	 w;
-	int			 fds[4];
+	union {
+		struct ipc_worker	w;
+		struct ipc_adopt	a[FDPASS_MAX];
+	}			 m;
+	struct ipc_worker	*wp = &m.w;
+	struct ipc_adopt	*a = m.a;
+	int			 fds[FDPASS_MAX];
+	uint32_t		 i;
 	ssize_t			 n;
 
 	(void)events;
 	(void)arg;
-	if ((n = ipc_read(fd, &h, &w, sizeof(w), fds, 4,
+	if ((n = ipc_read(fd, &h, &m, sizeof(m), fds, FDPASS_MAX,
 	    "supervisor channel")) == -1)
 		return;
 	if (h.type == 0) {
 		log_warnx("supervisor gone; exiting");
 		exit(1);
 	}
-	if (h.type == IPC_MON_WORKER && n == sizeof(w) && h.nfds == 1) {
-		mon_new_worker(&w, fds[0]);
+	if (h.type == IPC_MON_WORKER && n == sizeof(*wp) && h.nfds == 1) {
+		mon_new_worker(wp, fds[0]);
+		return;
+	}
+	if (h.type == IPC_MON_ADOPT && (size_t)n == h.nfds * sizeof(*a)) {
+		for (i = 0; i < h.nfds; i++)
+			mon_seg_put(a[i].id, fds[i], a[i].slot);
+		mon_title();
 		return;
 	}
 	log_warnx("supervisor: unexpected message %u", h.type);

@@ -2,6 +2,8 @@
  * notify.c - see notify.h.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "notify.h"
 
 int
@@ -21,6 +24,12 @@ notify_enabled(void)
 
 int
 notify_send(const char *msg)
+{
+	return notify_send_fds(msg, NULL, 0);
+}
+
+int
+notify_send_fds(const char *msg, const int *fds, int nfds)
 {
 	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
 	const char		*path = getenv("NOTIFY_SOCKET");
@@ -43,8 +52,10 @@ notify_send(const char *msg)
 	    (path[0] == '/'));
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
-	n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
-	    (struct sockaddr *)&sun, len);
+	if (connect(fd, (struct sockaddr *)&sun, len) == -1)
+		n = -1;
+	else
+		n = fdpass_send(fd, msg, strlen(msg), fds, nfds, 0);
 	e = errno;
 	close(fd);
 	errno = e;
@@ -65,4 +76,45 @@ notify_watchdog_usec(void)
 		return 0;
 	v = strtoull(s, &end, 10);
 	return (*end == '\0') ? v : 0;
+}
+
+int
+notify_listen_fds(struct notify_fd **out)
+{
+	const char	*pid = getenv("LISTEN_PID");
+	const char	*nfds = getenv("LISTEN_FDS");
+	const char	*names = getenv("LISTEN_FDNAMES");
+	struct notify_fd *v;
+	int		 i, n;
+
+	*out = NULL;
+	if (pid == NULL || nfds == NULL || atol(pid) != (long)getpid())
+		return 0;
+	n = atoi(nfds);
+	if (n <= 0 || n > 65536)
+		return 0;
+	if ((v = calloc((size_t)n, sizeof(*v))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		v[i].fd = 3 + i;	/* SD_LISTEN_FDS_START */
+		fcntl(v[i].fd, F_SETFD, FD_CLOEXEC);
+		snprintf(v[i].name, sizeof(v[i].name), "unknown");
+	}
+	/* LISTEN_FDNAMES: colon-separated, in the same order. */
+	for (i = 0; names != NULL && *names != '\0' && i < n; i++) {
+		size_t len = strcspn(names, ":");
+
+		if (len >= sizeof(v[i].name))
+			len = sizeof(v[i].name) - 1;
+		memcpy(v[i].name, names, len);
+		v[i].name[len] = '\0';
+		names += strcspn(names, ":");
+		if (*names == ':')
+			names++;
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	*out = v;
+	return n;
 }

@@ -307,8 +307,9 @@ sup_all_ready(void)
 	sup_notified_ready = 1;
 	log_info("ready: %d workers, socket %s", sd->nworkers,
 	    sd->conf.socket);
-	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%d workers, %u tables",
-	    sd->nworkers, cat_proc_count(&sd->cat.hdr->monitor));
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%d workers, %u tables, "
+	    "%d tables recovered, %d set aside", sd->nworkers,
+	    cat_proc_count(&sd->cat.hdr->monitor), sd->nrec, sd->naside);
 	if (notify_send(msg) == -1)
 		log_warn("sd_notify READY");
 }
@@ -347,6 +348,19 @@ sup_child_msg(int fd, uint32_t events, void *arg)
 		sup_all_ready();
 		sup_status();
 		break;
+	case IPC_WRK_LOST:
+		if (c->slot == SUP_MONITOR || n != sizeof(m.r))
+			break;
+		/*
+		 * A worker and the monitor died together: only systemd's fd
+		 * store still holds those segments, and it gives them back
+		 * only to a new instance of the service.  Fail, so that
+		 * systemd restarts us with every table.
+		 */
+		log_warnx("worker %d: %u tables survive only in systemd's fd "
+		    "store; restarting the service to take them back",
+		    c->slot, m.r.tables);
+		exit(75);
 	case IPC_MON_COLLECTED:
 		if (c->slot != SUP_MONITOR || n != sizeof(m.slot))
 			break;
@@ -471,6 +485,34 @@ sup_signals(void)
 	return ev_add(sup_sigfd, EPOLLIN, sup_signal, NULL);
 }
 
+/*
+ * Give the monitor the segments systemd's fd store gave back, before any
+ * worker is introduced to it (same channel, so they arrive first); the
+ * workers then take them over through the ordinary handoff.
+ */
+static void
+sup_adopt(void)
+{
+	struct ipc_adopt	 a[FDPASS_MAX];
+	int			 fds[FDPASS_MAX], i, n = 0;
+
+	for (i = 0; i < sd->nrec; i++) {
+		a[n].id = sd->rec[i].id;
+		a[n].slot = sd->rec[i].slot;
+		a[n].pad = 0;
+		fds[n++] = sd->rec[i].fd;
+		if (n == FDPASS_MAX || i == sd->nrec - 1) {
+			if (ipc_send(sup_mon.fd, IPC_MON_ADOPT, 0, a,
+			    sizeof(a[0]) * (size_t)n, fds, n, 0) == -1)
+				log_warn("hand recovered segments to monitor");
+			n = 0;
+		}
+	}
+	/* The monitor holds them now (and systemd's store still does). */
+	for (i = 0; i < sd->nrec; i++)
+		close(sd->rec[i].fd);
+}
+
 static void
 sup_child_init(struct child *c, int slot)
 {
@@ -497,6 +539,7 @@ supervisor_run(struct daemon *d)
 		sup_child_init(&sup_wrk[i], i);
 	/* The monitor first, so that workers can hand it segments. */
 	sup_spawn(&sup_mon);
+	sup_adopt();
 	for (i = 0; i < sd->nworkers; i++)
 		sup_spawn(&sup_wrk[i]);
 	if ((wd = notify_watchdog_usec()) > 0) {

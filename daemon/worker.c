@@ -316,6 +316,7 @@ wrk_reconcile(void)
 {
 	struct catalog	*cat = &wk->d->cat;
 	struct wtable	*t, *tmp;
+	struct ipc_ready lost = { wk->slot, 0 };
 	uint32_t	 i;
 
 	cat_lock(cat);
@@ -329,6 +330,11 @@ wrk_reconcile(void)
 				cat_set_state(e, CAT_READY);
 			continue;
 		}
+		if (cat_state(e) == CAT_READY && daemon_fdstore(wk->d)) {
+			/* systemd's fd store still has it: keep the entry. */
+			lost.tables++;
+			continue;
+		}
 		if (cat_state(e) == CAT_READY)
 			log_warnx("table %s LOST: its worker and the monitor "
 			    "died together", e->name);
@@ -338,6 +344,9 @@ wrk_reconcile(void)
 		if (cat_find_id(cat, t->id) == NULL)
 			worker_table_drop(t);
 	cat_unlock(cat);
+	if (lost.tables > 0 && ipc_send(wk->sup_fd, IPC_WRK_LOST, 0, &lost,
+	    sizeof(lost), NULL, 0, 0) == -1)
+		log_warn("report lost tables");
 }
 
 static void

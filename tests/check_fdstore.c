@@ -1,0 +1,354 @@
+/*
+ * check_fdstore.c - tables survive the death of every protetsd process
+ * through systemd's fd store.  The test plays systemd's part exactly as
+ * the notify protocol defines it: it receives FDSTORE=1/FDSTOREREMOVE=1
+ * datagrams on a NOTIFY_SOCKET of its own, and starts the next daemon with
+ * the stored fds at 3.. and LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES, as
+ * systemd does on a restart.  (tests/systemd/ does the same under a real
+ * systemd.)
+ */
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "testutil.h"
+
+#define STORE_MAX	64
+
+struct store {
+	int	 fd[STORE_MAX];
+	char	 name[STORE_MAX][64];
+	int	 n;
+};
+
+static struct td	 d;
+static struct store	 st;
+static int		 nsock = -1;
+static char		 npath[108];
+static char		 status[512];	/* STATUS= sent with READY=1 */
+static int		 ready;
+
+static void
+store_remove(const char *name)
+{
+	int	 i;
+
+	for (i = 0; i < st.n; i++)
+		if (strcmp(st.name[i], name) == 0) {
+			close(st.fd[i]);
+			st.fd[i] = st.fd[st.n - 1];
+			strcpy(st.name[i], st.name[st.n - 1]);
+			st.n--;
+			i--;
+		}
+}
+
+static void
+field(const char *msg, const char *key, char *out, size_t outsz)
+{
+	const char	*p = strstr(msg, key);
+	size_t		 n;
+
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	p += strlen(key);
+	n = strcspn(p, "\n");
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+/* Receive what the daemon told "systemd", for up to ms. */
+static void
+notify_drain(int ms)
+{
+	struct pollfd	 pfd = { .fd = nsock, .events = POLLIN };
+	char		 msg[1024], name[64];
+	int		 fds[FDPASS_MAX], nfds, i;
+	ssize_t		 n;
+
+	while (poll(&pfd, 1, ms) == 1) {
+		n = fdpass_recv(nsock, msg, sizeof(msg) - 1, fds, FDPASS_MAX,
+		    &nfds, 0);
+		ck_assert_int_gt(n, 0);
+		msg[n] = '\0';
+		/* The STATUS= sent with READY=1 tells what was recovered. */
+		if (strstr(msg, "READY=1")) {
+			ready = 1;
+			field(msg, "STATUS=", status, sizeof(status));
+		}
+		field(msg, "FDNAME=", name, sizeof(name));
+		if (strstr(msg, "FDSTOREREMOVE=1"))
+			store_remove(name);
+		else if (strstr(msg, "FDSTORE=1")) {
+			ck_assert_ptr_nonnull(strstr(msg, "FDPOLL=0"));
+			for (i = 0; i < nfds; i++) {
+				ck_assert_int_lt(st.n, STORE_MAX);
+				/* systemd ignores an fd it already holds */
+				store_remove(name);
+				st.fd[st.n] = fds[i];
+				strcpy(st.name[st.n++], name);
+			}
+			continue;
+		}
+		fdpass_close_all(fds, nfds);
+	}
+}
+
+static void
+setup(void)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+
+	memset(&st, 0, sizeof(st));
+	snprintf(npath, sizeof(npath), "/tmp/protets-fdstore.%d",
+	    (int)getpid());
+	unlink(npath);
+	strcpy(sun.sun_path, npath);
+	nsock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(nsock, 0);
+	ck_assert_int_eq(bind(nsock, (struct sockaddr *)&sun, sizeof(sun)),
+	    0);
+}
+
+static void
+teardown(void)
+{
+	td_stop(&d);
+	close(nsock);
+	unlink(npath);
+}
+
+/* Start protetsd as systemd would: the store's fds at 3.., LISTEN_*. */
+static pid_t
+start_with_store(void)
+{
+	char	 bin[PATH_MAX], names[STORE_MAX * 64] = "", env[64];
+	pid_t	 pid;
+	int	 i, fd;
+
+	tu_bin("protetsd", bin, sizeof(bin));
+	ready = 0;
+	for (i = 0; i < st.n; i++) {
+		if (i > 0)
+			strcat(names, ":");
+		strcat(names, st.name[i]);
+	}
+	if ((pid = fork()) == 0) {
+		int	 tmp[STORE_MAX];
+
+		/* Move the fds out of the way, then to 3, 4, ... */
+		for (i = 0; i < st.n; i++)
+			tmp[i] = fcntl(st.fd[i], F_DUPFD_CLOEXEC, 100);
+		for (i = 0; i < st.n; i++)
+			dup2(tmp[i], 3 + i);
+		fd = open(d.log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		snprintf(env, sizeof(env), "%d", (int)getpid());
+		setenv("LISTEN_PID", env, 1);
+		snprintf(env, sizeof(env), "%d", st.n);
+		setenv("LISTEN_FDS", env, 1);
+		setenv("LISTEN_FDNAMES", names, 1);
+		setenv("NOTIFY_SOCKET", npath, 1);
+		execl(bin, "protetsd", "-c", d.conf, (char *)NULL);
+		_exit(127);
+	}
+	d.pid = pid;
+	for (i = 0; i < 500 && !ready; i++)
+		notify_drain(10);
+	ck_assert_msg(ready, "no READY=1; see %s", d.log);
+	return pid;
+}
+
+static void
+first_start(void)
+{
+	char	 env[160];
+
+	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", npath);
+	td_start(&d, 3, "fdstore = yes", env);
+	notify_drain(50);
+}
+
+static void
+make_tables(void)
+{
+	protets_t	*p = td_connect(&d);
+	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 1 << 20 };
+	protets_table_t	*t;
+	char		 name[16], k[16];
+	int		 i, j;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "fs%d", i);
+		ck_assert_int_eq(protets_get(p, name, &o, &t), 0);
+		for (j = 0; j < 500; j++) {
+			snprintf(k, sizeof(k), "k%d", j);
+			ck_assert_int_eq(protets_insert(t, k, strlen(k), name,
+			    strlen(name)), 0);
+		}
+		protets_close(t);
+	}
+	/* A dropped table leaves the store too. */
+	ck_assert_int_eq(protets_drop(p, "fs3"), 0);
+	protets_disconnect(p);
+	notify_drain(50);
+}
+
+static void
+check_tables(void)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t;
+	char		 name[16], k[16], buf[16];
+	uint64_t	 n;
+	size_t		 vlen;
+	int		 i, j;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "fs%d", i);
+		ck_assert_int_eq(protets_open(p, name, &t), 0);
+		ck_assert_int_eq(protets_count(t, &n), 0);
+		ck_assert_uint_eq(n, 500);
+		for (j = 0; j < 500; j++) {
+			snprintf(k, sizeof(k), "k%d", j);
+			ck_assert_int_eq(protets_lookup(t, k, strlen(k), buf,
+			    sizeof(buf), &vlen), 0);
+			ck_assert_int_eq(memcmp(buf, name, vlen), 0);
+		}
+		protets_close(t);
+	}
+	ck_assert_int_eq(protets_open(p, "fs3", &t), PROTETS_NOTFOUND);
+	protets_disconnect(p);
+}
+
+/* SIGKILL every daemon process at once, as systemctl kill -s KILL. */
+static void
+kill_all(void)
+{
+	pid_t	 pids[16];
+	int	 i, n = 0;
+
+	pids[n++] = td_pid(&d, "monitor", -1);
+	for (i = 0; i < d.workers; i++)
+		pids[n++] = td_pid(&d, "worker", i);
+	kill(d.pid, SIGKILL);
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGKILL);
+	waitpid(d.pid, NULL, 0);
+	/* The children die with their parent (or by our hand). */
+	for (i = 0; i < n; i++)
+		while (pids[i] > 0 && kill(pids[i], 0) == 0)
+			tu_msleep(5);
+	d.pid = 0;
+}
+
+START_TEST(test_whole_daemon_killed)
+{
+	int	 round;
+
+	first_start();
+	make_tables();
+	ck_assert_int_eq(st.n, 3);
+	for (round = 0; round < 3; round++) {
+		kill_all();
+		start_with_store();
+		ck_assert_msg(strstr(status, "3 tables recovered, 0 set aside"),
+		    "status: %s", status);
+		check_tables();
+		notify_drain(20);
+		ck_assert_int_eq(st.n, 3);
+	}
+	/* Still serving new tables, with ids that do not collide. */
+	{
+		protets_t	*p = td_connect(&d);
+		protets_table_t	*t;
+
+		ck_assert_int_eq(protets_get(p, "after", NULL, &t), 0);
+		protets_close(t);
+		protets_disconnect(p);
+		notify_drain(50);
+		ck_assert_int_eq(st.n, 4);
+	}
+}
+END_TEST
+
+/* A segment that fails validation is reported and set aside. */
+START_TEST(test_bad_segment_set_aside)
+{
+	int	 fd;
+
+	first_start();
+	make_tables();
+	kill_all();
+	fd = memfd_create("bogus", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 1 << 20), 0);
+	ck_assert_int_eq(write(fd, "not a table", 11), 11);
+	st.fd[st.n] = fd;
+	strcpy(st.name[st.n++], "seg-999");
+	start_with_store();
+	ck_assert_msg(strstr(status, "3 tables recovered, 1 set aside"),
+	    "status: %s", status);
+	check_tables();
+	ck_assert_int_eq(tu_sh(NULL, 0, "grep -q 'seg-999.*set aside' %s",
+	    d.log), 0);
+}
+END_TEST
+
+/*
+ * A worker and the monitor killed together: the supervisor fails on
+ * purpose (exit 75) so that "systemd" restarts the service, and the store
+ * brings every table back.
+ */
+START_TEST(test_worker_and_monitor_killed)
+{
+	pid_t	 m, w;
+	int	 status_code, slot;
+
+	first_start();
+	make_tables();
+	slot = td_table_worker(&d, "fs0");
+	m = td_pid(&d, "monitor", -1);
+	w = td_pid(&d, "worker", slot);
+	kill(m, SIGKILL);
+	kill(w, SIGKILL);
+	ck_assert_int_eq(waitpid(d.pid, &status_code, 0), d.pid);
+	ck_assert(WIFEXITED(status_code));
+	ck_assert_int_eq(WEXITSTATUS(status_code), 75);
+	d.pid = 0;
+	tu_msleep(100);		/* the children follow their parent */
+	start_with_store();
+	check_tables();
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("fdstore");
+	TCase	*tc = tcase_create("fdstore");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_whole_daemon_killed);
+	tcase_add_test(tc, test_bad_segment_set_aside);
+	tcase_add_test(tc, test_worker_and_monitor_killed);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}

@@ -150,8 +150,18 @@ wrk_mon_msg(int fd, uint32_t events, void *arg)
 	(void)events;
 	(void)arg;
 	if ((n = ipc_read(fd, &h, ids, sizeof(ids), fds, FDPASS_MAX,
-	    "monitor channel")) == -1)
+	    "monitor channel")) == -1) {
+		/*
+		 * A truncated message during the handoff (fds beyond our
+		 * RLIMIT_NOFILE vanish) would leave us believing tables are
+		 * lost.  Never reconcile on a partial handoff: the monitor
+		 * still holds everything; die and let a successor retry.
+		 */
+		if (errno == EPROTO && !wk->handoff_done)
+			fatalx("handoff from the monitor truncated (fds beyond "
+			    "RLIMIT_NOFILE?); not serving a partial slot");
 		return;
+	}
 	if (h.type == 0) {
 		log_info("monitor gone; waiting for its successor");
 		wrk_mon_close();

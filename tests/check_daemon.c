@@ -3,6 +3,7 @@
  * and of the monitor, clients keep their mappings, bad input is refused.
  * Every kill here is a real SIGKILL of a real daemon process.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -916,6 +917,54 @@ START_TEST(test_many_tables)
 }
 END_TEST
 
+/*
+ * A worker whose RLIMIT_NOFILE is too low for its slot's segments sees
+ * the handoff truncated: it must say so and never serve a partial slot
+ * (which would drop tables); once the limit is raised, all is back.
+ */
+START_TEST(test_handoff_rlimit)
+{
+	struct rlimit	 low, old;
+	protets_t	*p;
+	protets_table_t	*t;
+	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 64 << 10 };
+	char		 name[16];
+	pid_t		 w;
+	int		 i;
+
+	td_start(&d, 1, "restart_burst = 2\nrestart_delay_ms = 200", NULL);
+	p = td_connect(&d);
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "r%d", i);
+		ck_assert_int_eq(protets_get(p, name, &o, &t), 0);
+		protets_close(t);
+	}
+	protets_disconnect(p);
+	/* The soft limit only: raising a hard one needs CAP_SYS_RESOURCE. */
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, NULL, &old), 0);
+	low.rlim_cur = 40;
+	low.rlim_max = old.rlim_max;
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &low, NULL), 0);
+	w = td_pid(&d, "worker", 0);
+	kill(w, SIGKILL);
+	for (i = 0; i < 300 && !log_has("handoff from the monitor truncated");
+	    i++)
+		tu_msleep(10);
+	ck_assert(log_has("handoff from the monitor truncated"));
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &old, NULL), 0);
+	/* The next (throttled) successor gets everything. */
+	p = td_connect(&d);
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "r%d", i);
+		ck_assert_int_eq(protets_open(p, name, &t), 0);
+		protets_close(t);
+	}
+	protets_disconnect(p);
+	ck_assert(!log_has("LOST"));
+	td_stop(&d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -952,6 +1001,7 @@ main(void)
 	tcase_add_test(tn, test_restart_throttle);
 	tcase_add_test(tn, test_reload);
 	tcase_add_test(tn, test_many_tables);
+	tcase_add_test(tn, test_handoff_rlimit);
 	suite_add_tcase(s, tn);
 
 	return tu_run(s);

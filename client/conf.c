@@ -113,6 +113,8 @@ conf_daemon_key(struct conf_ctx *x, const char *k, const char *v)
 		return conf_int(v, 1, CONF_MAX_WORKERS, &c->workers);
 	if (strcmp(k, "max_connections") == 0)
 		return conf_int(v, 1, 1000000, &c->max_connections);
+	if (strcmp(k, "max_connections_per_uid") == 0)
+		return conf_int(v, 0, 1000000, &c->max_connections_per_uid);
 	if (strcmp(k, "restart_burst") == 0)
 		return conf_int(v, 1, 1000, &c->restart_burst);
 	if (strcmp(k, "restart_window_ms") == 0)
@@ -153,6 +155,10 @@ conf_tables_key(struct conf_ctx *x, const char *k, const char *v)
 		return conf_parse_size(v, &c->max_size);
 	if (strcmp(k, "max_tables") == 0)
 		return conf_int(v, 1, 1000000, &c->max_tables);
+	if (strcmp(k, "max_tables_per_uid") == 0)
+		return conf_int(v, 0, 1000000, &c->max_tables_per_uid);
+	if (strcmp(k, "max_bytes_per_uid") == 0)
+		return conf_parse_size(v, &c->max_bytes_per_uid);
 	return -2;
 }
 

@@ -24,6 +24,7 @@ struct conf {
 	char		pidfile[PATH_MAX];
 	int		workers;
 	int		max_connections;	/* per worker */
+	int		max_connections_per_uid;	/* 0: no limit */
 	int		restart_burst;		/* restarts per window ... */
 	int		restart_window_ms;	/* ... before throttling */
 	int		restart_delay_ms;	/* delay while throttled */
@@ -34,6 +35,8 @@ struct conf {
 	uint64_t	default_size;
 	uint64_t	max_size;
 	int		max_tables;
+	int		max_tables_per_uid;	/* 0: no limit */
+	uint64_t	max_bytes_per_uid;	/* 0: no limit */
 };
 
 /* Fill c with the built-in defaults. */

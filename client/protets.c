@@ -259,6 +259,11 @@ pt_exchange(protets_t *p, uint16_t op, const struct wbuf *req,
 		*status = PROTETS_EVERSION;
 		return -2;
 	}
+	/* The daemon refusing the whole connection answers op 0, seq 0. */
+	if (h.op == WIRE_REPLY && h.seq == 0 && h.status != 0) {
+		*status = h.status;
+		return -2;
+	}
 	if (h.op != (op | WIRE_REPLY) || h.seq != seq ||
 	    h.len > WIRE_MAX_REPLY) {
 		*status = PROTETS_EPROTO;

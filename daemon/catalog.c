@@ -197,3 +197,66 @@ cat_proc_count(const struct cat_proc *p)
 {
 	return __atomic_load_n(&p->count, __ATOMIC_RELAXED);
 }
+
+uint64_t
+cat_bytes_uid(struct catalog *c, uint32_t uid)
+{
+	uint64_t	 sum = 0;
+	uint32_t	 i;
+
+	for (i = 0; i < c->hdr->nentries; i++)
+		if (cat_state(&c->hdr->entries[i]) != CAT_FREE &&
+		    c->hdr->entries[i].owner_uid == uid)
+			sum += c->hdr->entries[i].max_size;
+	return sum;
+}
+
+uint32_t
+cat_conn_total(struct catalog *c, uint32_t uid)
+{
+	uint32_t	 total = 0;
+	int		 w, i;
+
+	for (w = 0; w < (int)c->hdr->nworkers; w++)
+		for (i = 0; i < CAT_UID_SLOTS; i++) {
+			struct cat_uidconn *u = &c->hdr->conns[w][i];
+			uint32_t n = __atomic_load_n(&u->count, __ATOMIC_ACQUIRE);
+
+			if (n > 0 && __atomic_load_n(&u->uid,
+			    __ATOMIC_RELAXED) == uid)
+				total += n;
+		}
+	return total;
+}
+
+int
+cat_conn_add(struct catalog *c, int slot, uint32_t uid, int delta)
+{
+	struct cat_uidconn	*row = c->hdr->conns[slot], *free_u = NULL;
+	int			 i;
+
+	for (i = 0; i < CAT_UID_SLOTS; i++) {
+		if (row[i].count > 0 && row[i].uid == uid) {
+			__atomic_store_n(&row[i].count,
+			    row[i].count + (uint32_t)delta, __ATOMIC_RELEASE);
+			return 0;
+		}
+		if (row[i].count == 0 && free_u == NULL)
+			free_u = &row[i];
+	}
+	if (delta < 0 || free_u == NULL)
+		return -1;
+	__atomic_store_n(&free_u->uid, uid, __ATOMIC_RELAXED);
+	__atomic_store_n(&free_u->count, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void
+cat_conn_reset(struct catalog *c, int slot)
+{
+	int	 i;
+
+	for (i = 0; i < CAT_UID_SLOTS; i++)
+		__atomic_store_n(&c->hdr->conns[slot][i].count, 0,
+		    __ATOMIC_RELEASE);
+}

@@ -47,6 +47,13 @@ struct cat_proc {
 	uint32_t	count;		/* tables (worker) or segments (monitor) */
 };
 
+/* Connections of one uid held by one worker; written by that worker only. */
+#define CAT_UID_SLOTS	64
+struct cat_uidconn {
+	uint32_t	uid;		/* atomic */
+	uint32_t	count;		/* atomic; 0: slot free */
+};
+
 struct cat_hdr {
 	uint64_t	magic;
 	uint32_t	version;
@@ -57,6 +64,7 @@ struct cat_hdr {
 	struct cat_proc	supervisor;
 	struct cat_proc	monitor;
 	struct cat_proc	workers[CONF_MAX_WORKERS];
+	struct cat_uidconn conns[CONF_MAX_WORKERS][CAT_UID_SLOTS];
 	pthread_mutex_t	lock;		/* robust, process-shared */
 	struct cat_entry entries[];
 };
@@ -85,8 +93,17 @@ void	cat_set_state(struct cat_entry *, uint32_t);
 /* Number of live tables owned by slot. */
 uint32_t cat_count_slot(struct catalog *, int slot);
 uint32_t cat_count_uid(struct catalog *, uint32_t uid);
+/* Sum of the segment sizes of the live tables uid owns. */
+uint64_t cat_bytes_uid(struct catalog *, uint32_t uid);
 /* Slot owning the fewest tables. */
 int	cat_least_loaded(struct catalog *);
+
+/* Connections per uid, lock-free: each worker slot counts its own. */
+uint32_t cat_conn_total(struct catalog *, uint32_t uid);
+/* Add delta (+1/-1) to slot's count for uid; -1 if the row is full. */
+int	cat_conn_add(struct catalog *, int slot, uint32_t uid, int delta);
+/* Forget a slot's counts (its worker was replaced: its clients are gone). */
+void	cat_conn_reset(struct catalog *, int slot);
 
 /* Process table, lock-free (atomic). */
 void	cat_set_proc(struct cat_proc *, pid_t pid, uint32_t count);

@@ -9,6 +9,8 @@
  * written to the client.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +25,8 @@
 
 static void	conn_io(int, uint32_t, void *);
 static void	conn_process(struct conn *);
+static void	conn_fail(struct conn *, uint16_t, uint32_t, int32_t,
+		    const char *);
 
 static void
 conn_free(struct conn *c)
@@ -33,6 +37,8 @@ conn_free(struct conn *c)
 		close(c->outfd);
 	wbuf_free(&c->out);
 	free(c->in);
+	if (c->counted)
+		cat_conn_add(&wk->d->cat, wk->slot, c->uid, -1);
 	TAILQ_REMOVE(&wk->conns, c, entry);
 	free(c);
 	if (wk->nconns-- == wk->d->conf.max_connections)
@@ -74,7 +80,28 @@ conn_new(int fd)
 	TAILQ_INSERT_TAIL(&wk->conns, c, entry);
 	if (++wk->nconns >= wk->d->conf.max_connections)
 		conn_accepting(0);
+	c->counted = cat_conn_add(&wk->d->cat, wk->slot, c->uid, 1) == 0;
 	return c;
+}
+
+/* A new client over its uid's connection limit is told so, then closed. */
+static void
+conn_admit(struct conn *c)
+{
+	int	 max = wk->d->conf.max_connections_per_uid;
+
+	if (max == 0 || c->uid == 0)
+		return;
+	/* Our own count includes c itself. */
+	if (!c->counted || cat_conn_total(&wk->d->cat, c->uid) > (uint32_t)max) {
+		char	 msg[128];
+
+		snprintf(msg, sizeof(msg), "max_connections_per_uid (%d) "
+		    "reached for uid %u", max, (unsigned)c->uid);
+		log_warnx("%s", msg);
+		conn_fail(c, 0, 0, PROTETS_ELIMIT, msg);
+		conn_process(c);
+	}
 }
 
 void
@@ -94,7 +121,8 @@ conn_accepting(int on)
 void
 conn_accept_cb(int fd, uint32_t events, void *arg)
 {
-	int	 s;
+	struct conn	*c;
+	int		 s;
 
 	(void)events;
 	(void)arg;
@@ -107,7 +135,8 @@ conn_accept_cb(int fd, uint32_t events, void *arg)
 				log_warn("accept");
 			return;
 		}
-		conn_new(s);
+		if ((c = conn_new(s)) != NULL)
+			conn_admit(c);
 	}
 }
 
@@ -213,14 +242,35 @@ conn_reply(struct conn *c, const struct wire_hdr *req, int32_t status,
 	}
 }
 
+void
+conn_error(struct conn *c, const struct wire_hdr *req, int32_t err,
+    const char *fmt, ...)
+{
+	struct wbuf	 w;
+	char		 msg[256];
+	va_list		 ap;
+	int		 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	wbuf_init(&w);
+	wbuf_str(&w, msg, strlen(msg));
+	conn_reply(c, req, err, w.data, w.err ? 0 : w.len, -1);
+	wbuf_free(&w);
+}
+
 /* Refuse a connection's stream: reply once with err, then close. */
 static void
-conn_fail(struct conn *c, uint16_t op, uint32_t seq, int32_t err)
+conn_fail(struct conn *c, uint16_t op, uint32_t seq, int32_t err,
+    const char *msg)
 {
 	struct wire_hdr	 req;
 
 	wire_hdr_make(&req, op & ~WIRE_REPLY, 0, seq, 0);
-	conn_reply(c, &req, err, NULL, 0, -1);
+	conn_error(c, &req, err, "%s", msg);
 	c->closing = 1;
 	c->inlen = 0;
 }
@@ -237,7 +287,17 @@ conn_process(struct conn *c)
 	    c->inlen >= sizeof(struct wire_hdr)) {
 		memcpy(&h, c->in, sizeof(h));
 		if ((rc = wire_hdr_check_request(&h)) != 0) {
-			conn_fail(c, h.op, h.seq, rc);
+			char	 msg[128];
+
+			if (rc == PROTETS_EVERSION)
+				snprintf(msg, sizeof(msg), "protocol version "
+				    "%u not supported (this daemon speaks %d)",
+				    h.version, WIRE_VERSION);
+			else
+				snprintf(msg, sizeof(msg), "bad frame header "
+				    "(length %u, limit %d)", h.len,
+				    WIRE_MAX_REQUEST);
+			conn_fail(c, h.op, h.seq, rc, msg);
 			break;
 		}
 		flen = sizeof(h) + h.len;
@@ -286,7 +346,8 @@ conn_read(struct conn *c)
 	if (n == -1 && errno == EAGAIN)
 		return;
 	if (n == -1 && errno == EPROTO) {
-		conn_fail(c, 0, 0, PROTETS_EPROTO);
+		conn_fail(c, 0, 0, PROTETS_EPROTO,
+		    "file descriptors are not accepted");
 		return;
 	}
 	if (n <= 0) {
@@ -299,7 +360,8 @@ conn_read(struct conn *c)
 		fdpass_close_all(fds, nfds);
 		log_warnx("client pid %d sent %d fds; refused", (int)c->pid,
 		    nfds);
-		conn_fail(c, 0, 0, PROTETS_EPROTO);
+		conn_fail(c, 0, 0, PROTETS_EPROTO,
+		    "file descriptors are not accepted");
 		return;
 	}
 	c->inlen += (size_t)n;

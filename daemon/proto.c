@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,7 +61,7 @@ proto_owned(struct conn *c, const struct wire_hdr *h, const char *name,
 	cat_lock(cat);
 	if ((e = cat_find(cat, name)) == NULL) {
 		cat_unlock(cat);
-		proto_status(c, h, PROTETS_NOTFOUND);
+		conn_error(c, h, PROTETS_NOTFOUND, "no table named %s", name);
 		return -1;
 	}
 	owner = e->worker;
@@ -133,7 +134,8 @@ proto_serve_get(struct conn *c, const struct wire_hdr *h,
 	int		 owner = proto_is_owner(c, &pt->e), writable, fd;
 
 	if (pt->e.access == PROTETS_PRIVATE && !owner) {
-		proto_status(c, h, PROTETS_EACCES);
+		conn_error(c, h, PROTETS_EACCES, "table %s is private to uid %u",
+		    pt->e.name, pt->e.owner_uid);
 		return;
 	}
 	writable = owner || pt->e.access == PROTETS_PUBLIC;
@@ -154,27 +156,74 @@ proto_serve_get(struct conn *c, const struct wire_hdr *h,
 	wbuf_free(&w);
 }
 
+/* Validate GET's options; on error reply saying which, and return -1. */
 static int
-proto_get_opts(struct wire_get *g, uint64_t *size)
+proto_get_opts(struct conn *c, const struct wire_hdr *h, struct wire_get *g,
+    uint64_t *size)
 {
 	const struct conf	*cf = &wk->d->conf;
 
-	if (g->flags & ~(uint32_t)WIRE_GET_CREATE)
-		return PROTETS_EINVAL;
+	if (g->flags & ~(uint32_t)WIRE_GET_CREATE) {
+		conn_error(c, h, PROTETS_EINVAL, "unknown flags 0x%x", g->flags);
+		return -1;
+	}
 	if (g->type == 0)
 		g->type = PROTETS_SET;
 	if (g->access == 0)
 		g->access = PROTETS_PROTECTED;
-	if (g->type < PROTETS_SET || g->type > PROTETS_DUPLICATE_BAG ||
-	    g->access < PROTETS_PUBLIC || g->access > PROTETS_PRIVATE)
-		return PROTETS_EINVAL;
+	if (g->type < PROTETS_SET || g->type > PROTETS_DUPLICATE_BAG) {
+		conn_error(c, h, PROTETS_EINVAL, "unknown table type %u",
+		    g->type);
+		return -1;
+	}
+	if (g->access < PROTETS_PUBLIC || g->access > PROTETS_PRIVATE) {
+		conn_error(c, h, PROTETS_EINVAL, "unknown access mode %u",
+		    g->access);
+		return -1;
+	}
 	*size = g->max_size ? g->max_size : cf->default_size;
-	if (*size > cf->max_size)
-		return PROTETS_ELIMIT;
-	if (*size < tbl_min_size())
-		return PROTETS_EINVAL;
+	if (*size > cf->max_size) {
+		conn_error(c, h, PROTETS_ELIMIT, "size %llu exceeds max_size "
+		    "(%llu)", (unsigned long long)*size,
+		    (unsigned long long)cf->max_size);
+		return -1;
+	}
+	if (*size < tbl_min_size()) {
+		conn_error(c, h, PROTETS_EINVAL, "size %llu is below the "
+		    "minimum (%zu)", (unsigned long long)*size, tbl_min_size());
+		return -1;
+	}
 	*size = (*size + 4095) & ~(uint64_t)4095;
 	return 0;
+}
+
+/*
+ * The limits on creating a table of size bytes for c's uid (root is not
+ * limited per uid); under the catalog lock.  On error reply naming the
+ * limit, and return -1.
+ */
+static int
+proto_limits(struct conn *c, const struct wire_hdr *h, uint64_t size)
+{
+	const struct conf	*cf = &wk->d->conf;
+	struct catalog		*cat = &wk->d->cat;
+	char			 msg[160];
+
+	msg[0] = '\0';
+	if (c->uid != 0 && cf->max_tables_per_uid > 0 &&
+	    cat_count_uid(cat, c->uid) >= (uint32_t)cf->max_tables_per_uid)
+		snprintf(msg, sizeof(msg), "max_tables_per_uid (%d) reached "
+		    "for uid %u", cf->max_tables_per_uid, (unsigned)c->uid);
+	else if (c->uid != 0 && cf->max_bytes_per_uid > 0 &&
+	    cat_bytes_uid(cat, c->uid) + size > cf->max_bytes_per_uid)
+		snprintf(msg, sizeof(msg), "max_bytes_per_uid (%llu) would be "
+		    "exceeded for uid %u", (unsigned long long)
+		    cf->max_bytes_per_uid, (unsigned)c->uid);
+	if (msg[0] == '\0')
+		return 0;
+	log_warnx("%s", msg);
+	conn_error(c, h, PROTETS_ELIMIT, "%s", msg);
+	return -1;
 }
 
 /* Create the table here; the catalog entry was allocated by the caller. */
@@ -226,11 +275,12 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	uint64_t		 size;
 	int			 rc, target;
 
-	if ((rc = wire_get_get(r, &g)) != 0 ||
-	    (rc = proto_get_opts(&g, &size)) != 0) {
+	if ((rc = wire_get_get(r, &g)) != 0) {
 		proto_status(c, h, rc);
 		return 0;
 	}
+	if (proto_get_opts(c, h, &g, &size) == -1)
+		return 0;
 	cat_lock(cat);
 	if ((e = cat_find(cat, g.name)) != NULL) {
 		cat_unlock(cat);
@@ -240,7 +290,7 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	}
 	if (!(g.flags & WIRE_GET_CREATE)) {
 		cat_unlock(cat);
-		proto_status(c, h, PROTETS_NOTFOUND);
+		conn_error(c, h, PROTETS_NOTFOUND, "no table named %s", g.name);
 		return 0;
 	}
 	target = c->create_here ? wk->slot : cat_least_loaded(cat);
@@ -248,11 +298,16 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 		cat_unlock(cat);
 		return proto_forward(c, h, target, 1);
 	}
+	if (proto_limits(c, h, size) == -1) {
+		cat_unlock(cat);
+		return 0;
+	}
 	if ((e = cat_alloc(cat, (uint32_t)wk->d->conf.max_tables)) == NULL) {
 		cat_unlock(cat);
 		log_warnx("uid %u: max_tables (%d) reached", c->uid,
 		    wk->d->conf.max_tables);
-		proto_status(c, h, PROTETS_ELIMIT);
+		conn_error(c, h, PROTETS_ELIMIT, "max_tables (%d) reached",
+		    wk->d->conf.max_tables);
 		return 0;
 	}
 	/* proto_create unlocks the catalog. */
@@ -289,11 +344,13 @@ proto_drop(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	if ((rc = proto_name_owned(c, h, r, name, &pt)) != 0)
 		return rc == 1;
 	if (!proto_is_owner(c, &pt.e)) {
-		proto_status(c, h, PROTETS_EACCES);
+		conn_error(c, h, PROTETS_EACCES, "only its owner (uid %u) or "
+		    "root may drop %s", pt.e.owner_uid, name);
 		return 0;
 	}
 	if (proto_in_use(pt.t)) {
-		proto_status(c, h, PROTETS_EBUSY);
+		conn_error(c, h, PROTETS_EBUSY, "%s is held open by a process",
+		    name);
 		return 0;
 	}
 	cat_lock(cat);
@@ -436,7 +493,7 @@ proto_request(struct conn *c, const struct wire_hdr *h,
 		return 0;
 	default:
 		log_debug("client pid %d: unknown op %u", (int)c->pid, h->op);
-		proto_status(c, h, PROTETS_EPROTO);
+		conn_error(c, h, PROTETS_EPROTO, "unknown request %u", h->op);
 		return 0;
 	}
 }

@@ -440,6 +440,8 @@ worker_main(struct daemon *d, int slot, int sup_fd, int mon_fd)
 		}
 	}
 	wrk_reconcile();
+	/* Our predecessor's clients are gone with it. */
+	cat_conn_reset(&d->cat, slot);
 	worker_title();
 	r.slot = slot;
 	r.tables = w.ntables;

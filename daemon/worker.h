@@ -44,6 +44,7 @@ struct conn {
 	size_t		 outoff;
 	int		 outfd;		/* fd to attach to the next write */
 	int		 closing;	/* close once out is flushed */
+	int		 counted;	/* in our row of the per-uid counts */
 };
 TAILQ_HEAD(conns, conn);
 
@@ -78,6 +79,10 @@ void		 conn_accept_cb(int fd, uint32_t events, void *arg);
 void		 conn_inbox_cb(int fd, uint32_t events, void *arg);
 void		 conn_reply(struct conn *, const struct wire_hdr *req,
 		    int32_t status, const void *payload, size_t len, int fd);
+/* An error reply whose payload is a message saying why (a wire str). */
+void		 conn_error(struct conn *, const struct wire_hdr *req,
+		    int32_t err, const char *fmt, ...)
+		    __attribute__((format(printf, 4, 5)));
 /* Pass the connection (and its unread bytes) to another slot's worker. */
 int		 conn_forward(struct conn *, int slot, int create_here);
 void		 conn_accepting(int on);

@@ -331,12 +331,14 @@ raw_connect(void)
 	return s;
 }
 
-/* Read one reply header (2 s at most); -1 when the daemon closed. */
+/* Read one reply (2 s at most): its header, its payload skipped; -1 when
+ * the daemon closed. */
 static int
 raw_reply(int s, struct wire_hdr *h)
 {
 	struct pollfd	 pfd = { .fd = s, .events = POLLIN };
-	size_t		 got = 0;
+	char		 skip[512];
+	size_t		 got = 0, left;
 	ssize_t		 n;
 
 	while (got < sizeof(*h)) {
@@ -346,18 +348,28 @@ raw_reply(int s, struct wire_hdr *h)
 			return -1;
 		got += (size_t)n;
 	}
+	for (left = h->len; left > 0; left -= (size_t)n) {
+		ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+		n = read(s, skip, left < sizeof(skip) ? left : sizeof(skip));
+		if (n <= 0)
+			return -1;
+	}
 	return 0;
 }
 
+/* 1 when the daemon closes the connection (after any reply bytes). */
 static int
 raw_eof(int s)
 {
 	struct pollfd	 pfd = { .fd = s, .events = POLLIN };
 	char		 b[256];
+	ssize_t		 n;
 
-	if (poll(&pfd, 1, 2000) != 1)
-		return 0;
-	return read(s, b, sizeof(b)) == 0;
+	do {
+		if (poll(&pfd, 1, 2000) != 1)
+			return 0;
+	} while ((n = read(s, b, sizeof(b))) > 0);
+	return n == 0;
 }
 
 static void
@@ -965,6 +977,79 @@ START_TEST(test_handoff_rlimit)
 }
 END_TEST
 
+static int
+td_count_proc(const protets_proc *pr, void *arg)
+{
+	(void)pr;
+	(void)arg;
+	return 0;
+}
+
+static int
+procs_ok(protets_t *p)
+{
+	return protets_procs(p, td_count_proc, NULL);
+}
+
+/* Per-uid limits from the configuration, each refused with ELIMIT. */
+START_TEST(test_uid_limits)
+{
+	pid_t	 c;
+
+	td_start(&d, 2, "max_connections_per_uid = 3\n[tables]\n"
+	    "max_tables_per_uid = 2\nmax_bytes_per_uid = 3M", NULL);
+	c = fork();
+	if (c == 0) {
+		protets_t	*q[4];
+		protets_table_t	*u;
+		protets_opts	 o = { .access = PROTETS_PUBLIC,
+				    .max_size = 1 << 20 };
+		int		 i, rc = -1;
+
+		if (getuid() == 0)
+			CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+		for (i = 0; i < 3; i++) {
+			CHILD_CHECK(protets_connect(d.sock, &q[i]) == 0);
+			CHILD_CHECK(procs_ok(q[i]) == 0);
+		}
+		/* The 4th connection is refused on its first request. */
+		CHILD_CHECK(protets_connect(d.sock, &q[3]) == 0);
+		CHILD_CHECK(procs_ok(q[3]) == PROTETS_ELIMIT);
+		protets_disconnect(q[3]);
+		/* Once one closes, a new one is admitted. */
+		protets_disconnect(q[2]);
+		for (i = 0; i < 100 && rc != 0; i++) {
+			usleep(10000);
+			CHILD_CHECK(protets_connect(d.sock, &q[2]) == 0);
+			if ((rc = procs_ok(q[2])) != 0)
+				protets_disconnect(q[2]);
+		}
+		CHILD_CHECK(rc == 0);
+		/* Tables: two, then the count limit. */
+		CHILD_CHECK(protets_get(q[0], "u1", &o, &u) == 0);
+		protets_close(u);
+		CHILD_CHECK(protets_get(q[0], "u2", &o, &u) == 0);
+		protets_close(u);
+		CHILD_CHECK(protets_get(q[0], "u3", &o, &u) == PROTETS_ELIMIT);
+		/* Bytes: 1M + 3M would exceed 3M. */
+		CHILD_CHECK(protets_drop(q[0], "u2") == 0);
+		o.max_size = 3 << 20;
+		CHILD_CHECK(protets_get(q[0], "u4", &o, &u) == PROTETS_ELIMIT);
+		o.max_size = 2 << 20;
+		CHILD_CHECK(protets_get(q[0], "u4", &o, &u) == 0);
+		protets_close(u);
+		_exit(0);
+	}
+	ck_assert_int_eq(wait_child(c), 0);
+	ck_assert(log_has("max_tables_per_uid (2) reached for uid"));
+	ck_assert(log_has("max_connections_per_uid (3) reached for uid"));
+	ck_assert(log_has("max_bytes_per_uid (3145728) would be exceeded"));
+	/* Root is not limited. */
+	daemon_serves();
+	td_stop(&d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1002,6 +1087,7 @@ main(void)
 	tcase_add_test(tn, test_reload);
 	tcase_add_test(tn, test_many_tables);
 	tcase_add_test(tn, test_handoff_rlimit);
+	tcase_add_test(tn, test_uid_limits);
 	suite_add_tcase(s, tn);
 
 	return tu_run(s);

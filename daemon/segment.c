@@ -20,6 +20,13 @@ seg_create(const char *name, uint64_t size)
 	fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd == -1)
 		return -1;
+	/*
+	 * A memfd is born mode 0777: anyone handed a read-only fd could
+	 * reopen it read-write through /proc/self/fd.  Only the daemon's
+	 * uid may open it; clients get the descriptions we make for them.
+	 */
+	if (fchmod(fd, 0600) == -1)
+		goto fail;
 	if (ftruncate(fd, (off_t)size) == -1)
 		goto fail;
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == -1)

@@ -1,0 +1,353 @@
+/*
+ * check_hostile.c - broken and hostile clients: what the kernel refuses a
+ * reader of a protected table, clients killed in every state, stalled and
+ * flooding connections.  The daemon keeps serving everyone else and leaks
+ * nothing.
+ */
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "wire.h"
+
+static struct td	d;
+
+#define CHILD_CHECK(c)	do { if (!(c)) _exit(100 + (__LINE__ % 100)); } while (0)
+
+static int
+noop_proc(const protets_proc *pr, void *arg)
+{
+	(void)pr;
+	(void)arg;
+	return 0;
+}
+
+static void
+setup(void)
+{
+	td_start(&d, 2, NULL, NULL);
+}
+
+static void
+teardown(void)
+{
+	td_stop(&d);
+}
+
+static int
+wait_child(pid_t pid)
+{
+	int	 st;
+
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void
+make_table(const char *name, protets_access access)
+{
+	protets_t	*p = td_connect(&d);
+	protets_opts	 o = { .access = access, .max_size = 1 << 20 };
+	protets_table_t	*t;
+
+	ck_assert_int_eq(protets_get(p, name, &o, &t), 0);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "v", 1), 0);
+	protets_close(t);
+	protets_disconnect(p);
+}
+
+/* The fd libprotets holds for a mapped table, through /proc/self/fd. */
+static int
+table_fd(const char *name)
+{
+	char	 path[64], link[256], want[128];
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(want, sizeof(want), "/memfd:protets:%s ", name);
+	for (fd = 3; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if ((n = readlink(path, link, sizeof(link) - 2)) <= 0)
+			continue;
+		link[n] = ' ';
+		link[n + 1] = '\0';
+		if (strncmp(link, want, strlen(want)) == 0)
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * Another uid holding a protected table has a read-only fd: every way of
+ * writing through it is refused by the kernel, and reads work.
+ */
+START_TEST(test_protected_is_read_only)
+{
+	pid_t	 c;
+
+	if (getuid() != 0) {
+		fprintf(stderr, "test_protected_is_read_only: needs root\n");
+		return;
+	}
+	make_table("ro", PROTETS_PROTECTED);
+	c = fork();
+	if (c == 0) {
+		protets_t	*q;
+		protets_table_t	*u;
+		void		*p;
+		char		 buf[8];
+		size_t		 n;
+		int		 fd;
+
+		CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+		CHILD_CHECK(protets_connect(d.sock, &q) == 0);
+		CHILD_CHECK(protets_open(q, "ro", &u) == 0);
+		CHILD_CHECK(protets_lookup(u, "k", 1, buf, sizeof(buf), &n) ==
+		    0 && n == 1 && buf[0] == 'v');
+		CHILD_CHECK((fd = table_fd("ro")) >= 0);
+		CHILD_CHECK((fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY);
+		/* mmap PROT_WRITE, MAP_SHARED */
+		CHILD_CHECK(mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, fd, 0) == MAP_FAILED && errno == EACCES);
+		/* mprotect a read-only shared mapping to writable */
+		CHILD_CHECK((p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd,
+		    0)) != MAP_FAILED);
+		CHILD_CHECK(mprotect(p, 4096, PROT_READ | PROT_WRITE) == -1 &&
+		    errno == EACCES);
+		/* write(2), ftruncate(2), sealing */
+		CHILD_CHECK(pwrite(fd, "x", 1, 0) == -1 && errno == EBADF);
+		CHILD_CHECK(ftruncate(fd, 0) == -1);
+		CHILD_CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) == -1);
+		/* reopening it read-write through /proc is refused too */
+		{
+			char path[64];
+
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			CHILD_CHECK(open(path, O_RDWR) == -1);
+		}
+		/* and the library refuses writes up front */
+		CHILD_CHECK(protets_insert(u, "x", 1, "y", 1) ==
+		    PROTETS_EACCES);
+		_exit(0);
+	}
+	ck_assert_int_eq(wait_child(c), 0);
+}
+END_TEST
+
+/*
+ * 1,000 clients killed in the middle of their session, holding many
+ * tables: the daemon's fds and memory do not grow.
+ */
+START_TEST(test_killed_clients_leak_nothing)
+{
+	char	 path[64], line[256];
+	long	 rss0 = 0, rss1 = 0;
+	int	 i, fds0, fds1;
+	FILE	*f;
+
+	for (i = 0; i < 8; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "h%d", i);
+		make_table(name, PROTETS_PUBLIC);
+	}
+	fds0 = td_fd_total(&d);
+	for (i = 0; i < 1000; i++) {
+		pid_t	 c = fork();
+
+		if (c == 0) {
+			protets_t	*q;
+			protets_table_t	*u;
+			char		 name[16];
+			int		 j;
+
+			CHILD_CHECK(protets_connect(d.sock, &q) == 0);
+			for (j = 0; j < 8; j++) {
+				snprintf(name, sizeof(name), "h%d", j);
+				CHILD_CHECK(protets_open(q, name, &u) == 0);
+			}
+			/* killed while reading, or mid-request */
+			if (i % 2)
+				for (;;)
+					protets_count(u, &(uint64_t){0});
+			for (;;)
+				protets_procs(q, noop_proc, NULL);
+		}
+		tu_msleep(i % 3);
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+		if (i == 100) {
+			/* memory of the worker after warming up */
+			snprintf(path, sizeof(path), "/proc/%d/status",
+			    (int)td_pid(&d, "worker", 0));
+			ck_assert_ptr_nonnull(f = fopen(path, "r"));
+			while (fgets(line, sizeof(line), f))
+				sscanf(line, "VmRSS: %ld", &rss0);
+			fclose(f);
+		}
+	}
+	fds1 = td_fd_total(&d);
+	ck_assert_msg(fds1 <= fds0, "fds grew %d -> %d", fds0, fds1);
+	snprintf(path, sizeof(path), "/proc/%d/status",
+	    (int)td_pid(&d, "worker", 0));
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "VmRSS: %ld", &rss1);
+	fclose(f);
+	ck_assert_msg(rss1 <= rss0 + 512, "worker RSS grew %ld -> %ld kB",
+	    rss0, rss1);
+	/* and the tables are all still free to drop */
+	{
+		protets_t *p = td_connect(&d);
+
+		for (i = 0; i < 8; i++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "h%d", i);
+			ck_assert_int_eq(protets_drop(p, name), 0);
+		}
+		protets_disconnect(p);
+	}
+}
+END_TEST
+
+static int
+raw_connect(void)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 s;
+
+	strcpy(sun.sun_path, d.sock);
+	ck_assert_int_ge(s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	    0);
+	ck_assert_int_eq(connect(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return s;
+}
+
+/* A well-behaved client gets its answer while the others misbehave. */
+static void
+others_served(void)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t;
+
+	ck_assert_int_eq(protets_open(p, "busy", &t), 0);
+	protets_close(t);
+	protets_disconnect(p);
+}
+
+/*
+ * Slow writers (a byte at a time), clients that pipeline 10,000 requests
+ * and never read a reply, and half-open connections block nobody.
+ */
+START_TEST(test_slow_and_flooding_clients)
+{
+	struct wire_hdr	 h;
+	unsigned char	*flood;
+	size_t		 i, len;
+	int		 slow[8], fl[4], k;
+
+	make_table("busy", PROTETS_PUBLIC);
+	/* slow: half a header each, and then nothing */
+	for (k = 0; k < 8; k++) {
+		slow[k] = raw_connect();
+		ck_assert_int_eq(write(slow[k], "\1\0", 2), 2);
+	}
+	others_served();
+	/* flood: 10,000 pipelined PROCS, replies never read */
+	len = 10000 * sizeof(h);
+	ck_assert_ptr_nonnull(flood = malloc(len));
+	for (i = 0; i < 10000; i++) {
+		wire_hdr_make(&h, WIRE_PROCS, 0, (uint32_t)i + 1, 0);
+		memcpy(flood + i * sizeof(h), &h, sizeof(h));
+	}
+	for (k = 0; k < 4; k++) {
+		fl[k] = raw_connect();
+		fcntl(fl[k], F_SETFL, O_NONBLOCK);
+		/* as much as the socket takes; the daemon stops reading */
+		for (i = 0; i < len; ) {
+			ssize_t n = write(fl[k], flood + i, len - i);
+
+			if (n <= 0)
+				break;
+			i += (size_t)n;
+		}
+	}
+	for (k = 0; k < 20; k++) {
+		others_served();
+		/* a byte per round from the slow ones */
+		ck_assert_int_eq(write(slow[k % 8], "\0", 1), 1);
+	}
+	/* half-open: the flooders go away without reading anything */
+	for (k = 0; k < 4; k++)
+		shutdown(fl[k], SHUT_WR);
+	others_served();
+	for (k = 0; k < 4; k++)
+		close(fl[k]);
+	for (k = 0; k < 8; k++)
+		close(slow[k]);
+	free(flood);
+	others_served();
+}
+END_TEST
+
+/* Connections per worker are bounded: past max_connections the rest wait
+ * in the backlog, and are served once others leave. */
+START_TEST(test_connection_bound)
+{
+	protets_t	*p[12];
+	int		 i;
+
+	td_stop(&d);
+	td_start(&d, 1, "max_connections = 4", NULL);
+	for (i = 0; i < 4; i++)
+		p[i] = td_connect(&d);
+	/* a 5th is accepted only once one of the 4 goes */
+	{
+		int	 s = raw_connect();
+		struct	 wire_hdr h;
+		struct	 pollfd pfd = { .fd = s, .events = POLLIN };
+
+		wire_hdr_make(&h, WIRE_PROCS, 0, 1, 0);
+		ck_assert_int_eq(write(s, &h, sizeof(h)), sizeof(h));
+		/* our 4 idle connections do not count: td_connect's did
+		 * nothing yet, so they are accepted and held */
+		ck_assert_int_eq(protets_procs(p[0], noop_proc, NULL), 0);
+		ck_assert_int_eq(poll(&pfd, 1, 300), 0);
+		protets_disconnect(p[1]);
+		ck_assert_int_eq(poll(&pfd, 1, 3000), 1);
+		close(s);
+	}
+	protets_disconnect(p[0]);
+	protets_disconnect(p[2]);
+	protets_disconnect(p[3]);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("hostile");
+	TCase	*tc = tcase_create("hostile");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_protected_is_read_only);
+	tcase_add_test(tc, test_killed_clients_leak_nothing);
+	tcase_add_test(tc, test_slow_and_flooding_clients);
+	tcase_add_test(tc, test_connection_bound);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}

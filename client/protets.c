@@ -251,8 +251,15 @@ pt_exchange(protets_t *p, uint16_t op, const struct wbuf *req,
 
 	wire_hdr_make(&h, op, (uint32_t)req->len, seq, 0);
 	if (pt_write_all(p->fd, (unsigned char *)&h, sizeof(h)) == -1 ||
-	    pt_write_all(p->fd, req->data, req->len) == -1)
-		return -1;
+	    pt_write_all(p->fd, req->data, req->len) == -1) {
+		/*
+		 * The daemon may have refused the connection and closed it
+		 * before we wrote: its reason is waiting to be read.
+		 */
+		if (recv(p->fd, &h, sizeof(h), MSG_DONTWAIT | MSG_PEEK) !=
+		    sizeof(h))
+			return -1;
+	}
 	if (pt_read_all(p->fd, (unsigned char *)&h, sizeof(h), fd) == -1)
 		return -1;
 	if (h.version != WIRE_VERSION) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,7 @@ struct td_find {
 	const char	*role;
 	int		 slot;
 	pid_t		 pid;
+	uint32_t	 count;		/* tables or segments it holds */
 	int		 n;
 };
 
@@ -75,15 +77,19 @@ td_find_one(const protets_proc *p, void *arg)
 	struct td_find	*f = arg;
 
 	f->n++;
-	if (strcmp(p->role, f->role) == 0 && (f->slot < 0 || p->slot == f->slot))
+	if (strcmp(p->role, f->role) == 0 && (f->slot < 0 ||
+	    p->slot == f->slot)) {
 		f->pid = p->pid;
+		f->count = p->tables;
+	}
 	return 0;
 }
 
 static int
-td_procs(struct td *d, const char *role, int slot, pid_t *pid)
+td_procs_count(struct td *d, const char *role, int slot, pid_t *pid,
+    uint32_t *count)
 {
-	struct td_find	 f = { role, slot, 0, 0 };
+	struct td_find	 f = { role, slot, 0, 0, 0 };
 	protets_t	*p;
 	int		 rc;
 
@@ -94,7 +100,15 @@ td_procs(struct td *d, const char *role, int slot, pid_t *pid)
 	if (rc != 0)
 		return -1;
 	*pid = f.pid;
+	if (count != NULL)
+		*count = f.count;
 	return f.n;
+}
+
+static int
+td_procs(struct td *d, const char *role, int slot, pid_t *pid)
+{
+	return td_procs_count(d, role, slot, pid, NULL);
 }
 
 pid_t
@@ -197,14 +211,33 @@ td_wait_new(struct td *d, const char *role, int slot, pid_t old)
 	return 0;
 }
 
+/*
+ * A new monitor is only whole once every worker has pushed its segments
+ * back: until then, a worker's death is the documented window.  Wait for
+ * it, so that tests of single deaths test single deaths.
+ */
 pid_t
 td_kill(struct td *d, const char *role, int slot)
 {
-	pid_t	 p = td_pid(d, role, slot);
+	uint32_t before = 0, now = 0;
+	pid_t	 p = 0, np;
+	int	 i;
 
+	td_procs_count(d, role, slot, &p, &before);
 	ck_assert_int_gt(p, 0);
 	ck_assert_int_eq(kill(p, SIGKILL), 0);
-	return td_wait_new(d, role, slot, p);
+	np = td_wait_new(d, role, slot, p);
+	if (strcmp(role, "monitor") != 0)
+		return np;
+	for (i = 0; i < 2000; i++) {
+		if (td_procs_count(d, role, slot, &np, &now) > 0 &&
+		    now >= before)
+			return np;
+		tu_msleep(2);
+	}
+	ck_abort_msg("new monitor holds %u of %u segments; see %s", now,
+	    before, d->log);
+	return 0;
 }
 
 static int

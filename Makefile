@@ -31,6 +31,14 @@ BUILD		?= build
 SANFLAGS	=
 endif
 
+# FUZZ=1: clang with libFuzzer's instrumentation (make fuzz).
+ifeq ($(FUZZ),1)
+BUILD		= build-fuzz
+CC		= clang
+SANFLAGS	= -fsanitize=fuzzer-no-link,address,undefined \
+		  -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
 # The configuration file the binaries read when given none.  In-tree
 # builds use the repository's protets.conf; `make install` rebuilds with
 # the installed path.
@@ -76,7 +84,7 @@ TEST_UTIL	= $(BUILD)/tests/testutil.o
 
 .SECONDARY:
 
-.PHONY: all check check-unit bench run deps install clean verify-unit
+.PHONY: all check bench run deps install clean fuzz fuzz-run
 
 all: $(PROTETSD) $(PROTETS) $(LIB_A) $(LIB_SO) protetsd protets
 
@@ -144,10 +152,31 @@ bench: deps
 	$(MAKE) all $(BENCH)
 	$(BENCH) -n $(BENCH_N) -d $(PROTETSD)
 
+# libFuzzer harnesses (fuzz/): the request parser and a worker's whole
+# connection handler.  fuzz-run replays the committed corpus, then fuzzes
+# each for FUZZ_SECONDS.
+FUZZ_SECONDS	?= 60
+FUZZERS		= build-fuzz/fuzz/fuzz_wire build-fuzz/fuzz/fuzz_conn
+
+build-fuzz/fuzz/fuzz_%: build-fuzz/fuzz/fuzz_%.o $(DAEMON_OBJ) $(LIB_A)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+
+fuzz:
+	PROTETS_FUZZ=1 sh tools/deps.sh
+	$(MAKE) FUZZ=1 $(FUZZERS)
+
+fuzz-run: fuzz
+	for f in wire conn; do \
+	    mkdir -p build-fuzz/corpus-$$f && \
+	    build-fuzz/fuzz/fuzz_$$f -dict=fuzz/protets.dict \
+	        -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        build-fuzz/corpus-$$f fuzz/corpus/$$f || exit 1; \
+	done
+
 install:
 	@echo "install: see issue 6" >&2
 
 clean:
-	rm -rf build build-san build-install protetsd protets run
+	rm -rf build build-san build-fuzz build-install protetsd protets run
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -45,7 +45,7 @@ conn_free(struct conn *c)
 		conn_accepting(1);
 }
 
-static struct conn *
+struct conn *
 conn_new(int fd)
 {
 	struct conn	*c;

@@ -10,6 +10,7 @@
 #include "log.h"
 
 static int	 log_debugging;
+static int	 log_quiet;
 static char	 log_role[32] = "main";
 
 void
@@ -31,6 +32,12 @@ log_setdebug(int debug)
 	log_debugging = debug;
 }
 
+void
+log_setquiet(int quiet)
+{
+	log_quiet = quiet;
+}
+
 static void
 log_vwrite(const char *prefix, const char *fmt, va_list ap, int with_errno,
     int saved_errno)
@@ -38,6 +45,8 @@ log_vwrite(const char *prefix, const char *fmt, va_list ap, int with_errno,
 	char	 msg[1024];
 	int	 n;
 
+	if (log_quiet)
+		return;
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (n < 0)
 		return;

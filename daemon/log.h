@@ -12,6 +12,8 @@
 void	log_init(int debug, const char *role);
 void	log_setrole(const char *role);
 void	log_setdebug(int debug);
+/* Drop every line (fuzzing). */
+void	log_setquiet(int quiet);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

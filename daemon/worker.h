@@ -75,6 +75,8 @@ void		 worker_table_drop(struct wtable *);
 void		 worker_title(void);
 
 /* conn.c */
+/* Serve a connected client socket (the worker owns fd from now on). */
+struct conn	*conn_new(int fd);
 void		 conn_accept_cb(int fd, uint32_t events, void *arg);
 void		 conn_inbox_cb(int fd, uint32_t events, void *arg);
 void		 conn_reply(struct conn *, const struct wire_hdr *req,

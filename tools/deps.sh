@@ -3,6 +3,8 @@
 # Used by `make run` and `make check`; a no-op when all are present.
 set -e
 PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev"
+# make fuzz needs clang and its libFuzzer runtime.
+[ "${PROTETS_FUZZ:-0}" = 1 ] && PKGS="$PKGS clang libclang-rt-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -84,7 +84,7 @@ TEST_UTIL	= $(BUILD)/tests/testutil.o
 
 .SECONDARY:
 
-.PHONY: all check bench run deps install clean fuzz fuzz-run
+.PHONY: all check bench run deps install clean fuzz fuzz-run fault
 
 all: $(PROTETSD) $(PROTETS) $(LIB_A) $(LIB_SO) protetsd protets
 
@@ -132,6 +132,12 @@ $(BUILD)/tests/check_shm_crash: $(BUILD)/crash/tests/check_shm.o $(CRASH_OBJ)
 check: deps
 	$(MAKE) all $(TEST_BIN)
 	BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+
+# The fault suite alone, as long as asked (make check runs 20 s of it).
+FAULT_SECONDS	?= 300
+fault: deps
+	$(MAKE) all $(BUILD)/tests/check_fault
+	FAULT_SECONDS=$(FAULT_SECONDS) BUILD=$(BUILD) $(BUILD)/tests/check_fault
 
 deps:
 	@sh tools/deps.sh

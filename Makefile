@@ -5,6 +5,9 @@
 #   make bench      run the standard benchmark
 #   make run        install missing Debian packages, build, start protetsd
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make check-install   install into a DESTDIR, build clients with pkg-config
+#   make check-systemd   protetsd under a real systemd in systemd-nspawn
+#   make fuzz-run   libFuzzer on the protocol;  make fault   the fault suite
 #   make clean
 
 PREFIX		?= /usr/local
@@ -179,8 +182,7 @@ fuzz-run: fuzz
 	        build-fuzz/corpus-$$f fuzz/corpus/$$f || exit 1; \
 	done
 
-install:
-	@echo "install: see issue 6" >&2
+include mk/install.mk
 
 clean:
 	rm -rf build build-san build-fuzz build-install protetsd protets run

@@ -88,16 +88,18 @@ sup_child_fds(const struct child *c, int chan, int mon, int *keep)
 static void
 sup_status(void)
 {
-	char	 msg[128];
+	char	 msg[192];
 	int	 i, up = 0;
 
 	if (!notify_enabled())
 		return;
 	for (i = 0; i < sd->nworkers; i++)
 		up += sup_wrk[i].ready;
+	/* What the fd store gave back at start stays in the status line. */
 	snprintf(msg, sizeof(msg), "STATUS=%d/%d workers, monitor %s, "
-	    "%u tables", up, sd->nworkers, sup_mon.pid ? "up" : "down",
-	    cat_proc_count(&sd->cat.hdr->monitor));
+	    "%u tables, %d tables recovered, %d set aside", up, sd->nworkers,
+	    sup_mon.pid ? "up" : "down",
+	    cat_proc_count(&sd->cat.hdr->monitor), sd->nrec, sd->naside);
 	notify_send(msg);
 }
 

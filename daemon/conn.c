@@ -9,6 +9,7 @@
  * written to the client.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,30 @@ conn_accepting(int on)
 		ev_del(wk->d->listen_fd);
 }
 
+/*
+ * Out of fds, a pending connection would make the listening socket ready
+ * forever (a busy loop).  Give up the spare fd to accept it, tell the
+ * client why, close it, and take the spare back.
+ */
+static void
+conn_refuse_emfile(int lfd)
+{
+	struct wire_hdr	 h;
+	int		 s;
+
+	if (wk->spare_fd == -1)
+		return;
+	close(wk->spare_fd);
+	if ((s = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) !=
+	    -1) {
+		wire_hdr_make(&h, WIRE_REPLY, 0, 0, EMFILE);
+		if (send(s, &h, sizeof(h), MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
+			log_debug("refuse client: %s", strerror(errno));
+		close(s);
+	}
+	wk->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 void
 conn_accept_cb(int fd, uint32_t events, void *arg)
 {
@@ -130,7 +155,10 @@ conn_accept_cb(int fd, uint32_t events, void *arg)
 	while (wk->accepting) {
 		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (s == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
+			if (errno == EMFILE || errno == ENFILE) {
+				log_warn("accept");
+				conn_refuse_emfile(fd);
+			} else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept");
 			return;

@@ -9,6 +9,7 @@
  * monitor starts.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -418,6 +419,7 @@ worker_main(struct daemon *d, int slot, int sup_fd, int mon_fd)
 
 	wk = &w;
 	w.d = d;
+	w.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	w.slot = slot;
 	w.sup_fd = sup_fd;
 	w.mon_fd = mon_fd;

@@ -61,6 +61,7 @@ struct worker {
 	struct conns	 conns;
 	int		 nconns;
 	int		 accepting;
+	int		 spare_fd;	/* given up to refuse a client at EMFILE */
 };
 
 extern struct worker	*wk;

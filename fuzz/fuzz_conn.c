@@ -78,6 +78,7 @@ fz_init(void)
 	fz_w.sup_fd = -1;
 	fz_w.mon_fd = -1;
 	fz_w.accepting = 1;	/* never toggled: no listen fd */
+	fz_w.spare_fd = -1;
 	RB_INIT(&fz_w.tables);
 	TAILQ_INIT(&fz_w.conns);
 	wk = &fz_w;

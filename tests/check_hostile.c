@@ -5,6 +5,7 @@
  * nothing.
  */
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -336,6 +337,109 @@ START_TEST(test_connection_bound)
 }
 END_TEST
 
+static long
+vm_size_kb(pid_t pid)
+{
+	char	 path[64], line[256];
+	long	 kb = 0;
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "VmSize: %ld", &kb);
+	fclose(f);
+	return kb;
+}
+
+/*
+ * A worker out of memory for a new segment answers a clear error (the
+ * errno), and loses nothing it already had.
+ */
+START_TEST(test_worker_out_of_memory)
+{
+	struct rlimit	 rl, low;
+	protets_t	*p;
+	protets_table_t	*t;
+	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 64 << 20 };
+	pid_t		 w;
+	char		 buf[8];
+	size_t		 n;
+	int		 rc;
+
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan's own mappings do not live within RLIMIT_AS. */
+	fprintf(stderr, "test_worker_out_of_memory: skipped under ASan\n");
+	return;
+#endif
+	td_stop(&d);
+	td_start(&d, 1, NULL, NULL);
+	make_table("kept", PROTETS_PUBLIC);
+	p = td_connect(&d);
+	w = td_pid(&d, "worker", 0);
+	ck_assert_int_eq(prlimit(w, RLIMIT_AS, NULL, &rl), 0);
+	/* Room to serve a request, not to map a 64 MiB segment. */
+	low = rl;
+	low.rlim_cur = (rlim_t)(vm_size_kb(w) + 8192) * 1024;
+	ck_assert_int_eq(prlimit(w, RLIMIT_AS, &low, NULL), 0);
+	rc = protets_get(p, "new", &o, &t);
+	ck_assert_msg(rc == ENOMEM, "get: %s", protets_strerror(rc));
+	ck_assert_int_eq(prlimit(w, RLIMIT_AS, &rl, NULL), 0);
+	/* Nothing lost, and the same request works again. */
+	ck_assert_int_eq(protets_open(p, "kept", &t), 0);
+	ck_assert_int_eq(protets_lookup(t, "k", 1, buf, sizeof(buf), &n), 0);
+	protets_close(t);
+	ck_assert_int_eq(protets_get(p, "new", &o, &t), 0);
+	protets_close(t);
+	protets_disconnect(p);
+}
+END_TEST
+
+/* The lowest fd number a process does not use. */
+static int
+lowest_free_fd(pid_t pid)
+{
+	char	 path[64];
+	int	 fd;
+
+	for (fd = 0; fd < 65536; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+		if (access(path, F_OK) == -1)
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * A worker with no fd left refuses new clients with EMFILE, instead of
+ * spinning on a listening socket it cannot accept from.
+ */
+START_TEST(test_worker_out_of_fds)
+{
+	struct rlimit	 rl, low;
+	protets_t	*p;
+	pid_t		 w;
+	int		 rc;
+
+	td_stop(&d);
+	td_start(&d, 1, NULL, NULL);
+	w = td_pid(&d, "worker", 0);
+	tu_msleep(200);		/* until the worker closed our query */
+	ck_assert_int_eq(prlimit(w, RLIMIT_NOFILE, NULL, &rl), 0);
+	low = rl;
+	low.rlim_cur = (rlim_t)lowest_free_fd(w);
+	ck_assert_int_eq(prlimit(w, RLIMIT_NOFILE, &low, NULL), 0);
+	ck_assert_int_eq(protets_connect(d.sock, &p), 0);
+	rc = protets_procs(p, noop_proc, NULL);
+	ck_assert_msg(rc == EMFILE, "procs: %s", protets_strerror(rc));
+	protets_disconnect(p);
+	ck_assert_int_eq(prlimit(w, RLIMIT_NOFILE, &rl, NULL), 0);
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_procs(p, noop_proc, NULL), 0);
+	protets_disconnect(p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -348,6 +452,8 @@ main(void)
 	tcase_add_test(tc, test_killed_clients_leak_nothing);
 	tcase_add_test(tc, test_slow_and_flooding_clients);
 	tcase_add_test(tc, test_connection_bound);
+	tcase_add_test(tc, test_worker_out_of_memory);
+	tcase_add_test(tc, test_worker_out_of_fds);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -47,8 +47,10 @@ store_remove(const char *name)
 	for (i = 0; i < st.n; i++)
 		if (strcmp(st.name[i], name) == 0) {
 			close(st.fd[i]);
-			st.fd[i] = st.fd[st.n - 1];
-			strcpy(st.name[i], st.name[st.n - 1]);
+			if (i != st.n - 1) {
+				st.fd[i] = st.fd[st.n - 1];
+				strcpy(st.name[i], st.name[st.n - 1]);
+			}
 			st.n--;
 			i--;
 		}

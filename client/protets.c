@@ -16,10 +16,14 @@
 #include "protets_int.h"
 #include "wire.h"
 
+/* Tries of a request whose connection breaks (workers being killed). */
+#define PT_ATTEMPTS	6
+
 struct protets {
 	int		 fd;		/* -1 while disconnected */
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uint32_t	 seq;
+	int		 retried;	/* the last request was sent again */
 	pthread_mutex_t	 lock;		/* one request at a time */
 };
 
@@ -300,20 +304,27 @@ pt_request(protets_t *p, uint16_t op, const struct wbuf *req,
 	if (req->err)
 		return ENOMEM;
 	pthread_mutex_lock(&p->lock);
-	for (attempt = 0; attempt < 2; attempt++) {
+	for (attempt = 0; attempt < PT_ATTEMPTS; attempt++) {
+		if (attempt > 0)
+			usleep(1000u << attempt);	/* 2, 4, ... 32 ms */
 		if (fd != NULL && *fd != -1) {
 			close(*fd);
 			*fd = -1;
 		}
 		if (p->fd == -1 && (status = pt_dial(p)) != 0)
 			break;
+		p->retried = attempt > 0;
 		rc = pt_exchange(p, op, req, reply, fd, &status);
 		if (rc == 0)
 			break;
 		pt_hangup(p);
 		if (rc == -2)
 			break;
-		/* The worker serving us died: ask its successor, once. */
+		/*
+		 * The worker serving us died mid-request: ask again (its
+		 * successor is forked at once).  A daemon that is down
+		 * refuses connect(), which ends the loop above.
+		 */
 		status = PROTETS_ECONNECT;
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -402,6 +413,9 @@ protets_drop(protets_t *p, const char *name)
 	wbuf_init(&reply);
 	rc = pt_name_req(p, WIRE_DROP, name, &reply);
 	wbuf_free(&reply);
+	/* Sent again after a broken connection: the first may have done it. */
+	if (rc == PROTETS_NOTFOUND && p->retried)
+		rc = 0;
 	return rc;
 }
 

@@ -10,7 +10,8 @@
 /* protets.c */
 const char	*pt_sockpath(const protets_t *);
 /* Send a request, receive the reply (and at most one fd).  Reconnects and
- * retries once when the connection breaks (the serving worker died). */
+ * retries, a few times over about 60 ms, when the connection breaks (the
+ * serving worker died). */
 int		 pt_request(protets_t *, uint16_t op, const struct wbuf *req,
 		    struct wbuf *reply, int *fd);
 /* Ask the daemon to repair a table (for read-only mappings). */

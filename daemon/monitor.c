@@ -191,33 +191,27 @@ mon_close_slot(int slot)
 	}
 }
 
-static void
-mon_worker_msg(int fd, uint32_t events, void *arg)
+/* Handle one message of a worker; 1 handled, 0 none pending, -1 closed. */
+static int
+mon_worker_read(int slot)
 {
-	int		 slot = (int)(intptr_t)arg;
 	struct ipc_hdr	 h;
 	uint64_t	 ids[IPC_MAX_PAYLOAD / sizeof(uint64_t)];
 	int		 fds[FDPASS_MAX];
 	ssize_t		 n;
 	uint32_t	 i;
 
-	(void)events;
-	if ((n = ipc_read(fd, &h, ids, sizeof(ids), fds, FDPASS_MAX,
-	    "worker channel")) == -1) {
-		if (errno == EPROTO)
-			mon_close_slot(slot);
-		return;
-	}
-	if (h.type == 0) {
-		mon_close_slot(slot);
-		return;
-	}
+	if ((n = ipc_read(mon_slots[slot].fd, &h, ids, sizeof(ids), fds,
+	    FDPASS_MAX, "worker channel")) == -1)
+		return errno == EAGAIN ? 0 : -1;
+	if (h.type == 0)
+		return -1;
 	switch (h.type) {
 	case IPC_SEG_ADD:
 		if ((size_t)n != h.nfds * sizeof(uint64_t))
 			break;
 		mon_add(slot, &h, ids, fds);
-		return;
+		return 1;
 	case IPC_SEG_DEL:
 		for (i = 0; i < (uint32_t)n / sizeof(uint64_t); i++) {
 			mon_seg_del(ids[i]);
@@ -234,6 +228,18 @@ mon_worker_msg(int fd, uint32_t events, void *arg)
 		log_warnx("worker %d: unexpected message %u", slot, h.type);
 	}
 	fdpass_close_all(fds, (int)h.nfds);
+	return 1;
+}
+
+static void
+mon_worker_msg(int fd, uint32_t events, void *arg)
+{
+	int	 slot = (int)(intptr_t)arg;
+
+	(void)fd;
+	(void)events;
+	if (mon_worker_read(slot) == -1)
+		mon_close_slot(slot);
 }
 
 static void
@@ -285,6 +291,14 @@ mon_new_worker(const struct ipc_worker *w, int chan)
 		return;
 	}
 	m = &mon_slots[w->slot];
+	/*
+	 * What the previous worker of the slot sent before it died (a
+	 * segment it registered) is still in the old channel: take it
+	 * before closing, so that its successor gets it too.
+	 */
+	if (m->fd != -1)
+		while (mon_worker_read(w->slot) == 1)
+			;
 	mon_close_slot(w->slot);
 	m->fd = chan;		/* the channel is the monitor's from now on */
 	if (ev_add(chan, EPOLLIN, mon_worker_msg,

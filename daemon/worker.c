@@ -130,6 +130,20 @@ wrk_mon_close(void)
 static void
 wrk_new_monitor(int fd)
 {
+	struct pollfd	 pfd;
+
+	/*
+	 * Everything the dead monitor sent (a handoff in progress, acks) is
+	 * still in the old channel: read it all before closing it, or a
+	 * handoff would be lost with the channel.
+	 */
+	while (wk->mon_fd != -1) {
+		pfd.fd = wk->mon_fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 0) != 1)
+			break;
+		wrk_mon_msg(wk->mon_fd, pfd.revents, NULL);
+	}
 	wrk_mon_close();
 	wk->mon_fd = fd;
 	if (ev_add(fd, EPOLLIN, wrk_mon_msg, NULL) == -1)

@@ -117,18 +117,6 @@ make_tables(int n, int entries)
 	protets_disconnect(p);
 }
 
-/* A child's exit status, for assertions made in other processes. */
-static int
-wait_child(pid_t pid)
-{
-	int	 st;
-
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-#define CHILD_CHECK(c)	do { if (!(c)) _exit(100 + (__LINE__ % 100)); } while (0)
-
 /*
  * The original protets scenario: A creates foo and inserts, A exits, B
  * sees the data; the owning worker is killed; B still sees it.
@@ -149,7 +137,7 @@ START_TEST(test_seed_scenario)
 		CHILD_CHECK(protets_insert(t, "k", 1, "v", 1) == 0);
 		_exit(0);
 	}
-	ck_assert_int_eq(wait_child(a), 0);
+	ck_assert_int_eq(tu_wait_child(a), 0);
 	ck_assert_int_eq(pipe(go), 0);
 	ck_assert_int_eq(pipe(ready), 0);
 	b = fork();
@@ -178,7 +166,7 @@ START_TEST(test_seed_scenario)
 	ck_assert_int_eq(read(ready[0], &c, 1), 1);
 	td_kill(&d, "worker", td_table_worker(&d, "foo"));
 	ck_assert_int_eq(write(go[1], "g", 1), 1);
-	ck_assert_int_eq(wait_child(b), 0);
+	ck_assert_int_eq(tu_wait_child(b), 0);
 }
 END_TEST
 
@@ -305,7 +293,7 @@ START_TEST(test_client_unaffected)
 		tu_msleep(20);
 	}
 	ck_assert_int_eq(write(stop[1], "s", 1), 1);
-	ck_assert_int_eq(wait_child(c), 0);
+	ck_assert_int_eq(tu_wait_child(c), 0);
 	{
 		protets_t	*p = td_connect(&d);
 		protets_table_t	*t;
@@ -624,7 +612,7 @@ START_TEST(test_access)
 		CHILD_CHECK(protets_drop(q, "mine") == 0);
 		_exit(0);
 	}
-	ck_assert_int_eq(wait_child(c), 0);
+	ck_assert_int_eq(tu_wait_child(c), 0);
 	verify("prot", 3);
 	protets_disconnect(p);
 }
@@ -838,27 +826,6 @@ START_TEST(test_reload)
 }
 END_TEST
 
-/* The fd of a mapped table, found through /proc/self/fd. */
-static int
-table_fd(const char *name)
-{
-	char		 path[64], link[256], want[128];
-	ssize_t		 n;
-	int		 fd;
-
-	snprintf(want, sizeof(want), "/memfd:protets:%s ", name);
-	for (fd = 3; fd < 1024; fd++) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if ((n = readlink(path, link, sizeof(link) - 2)) <= 0)
-			continue;
-		link[n] = ' ';
-		link[n + 1] = '\0';
-		if (strncmp(link, want, strlen(want)) == 0)
-			return fd;
-	}
-	return -1;
-}
-
 /* Segments are sealed: nobody can shrink, grow or reseal them. */
 START_TEST(test_seals)
 {
@@ -866,7 +833,7 @@ START_TEST(test_seals)
 	protets_table_t	*t = get(p, "sealed", PROTETS_PUBLIC);
 	int		 fd, seals;
 
-	ck_assert_int_ge(fd = table_fd("sealed"), 0);
+	ck_assert_int_ge(fd = tu_table_fd("sealed"), 0);
 	seals = fcntl(fd, F_GET_SEALS);
 	ck_assert_int_eq(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
 	    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
@@ -1040,7 +1007,7 @@ START_TEST(test_uid_limits)
 		protets_close(u);
 		_exit(0);
 	}
-	ck_assert_int_eq(wait_child(c), 0);
+	ck_assert_int_eq(tu_wait_child(c), 0);
 	ck_assert(log_has("max_tables_per_uid (2) reached for uid"));
 	ck_assert(log_has("max_connections_per_uid (3) reached for uid"));
 	ck_assert(log_has("max_bytes_per_uid (3145728) would be exceeded"));

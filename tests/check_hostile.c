@@ -25,8 +25,6 @@
 
 static struct td	d;
 
-#define CHILD_CHECK(c)	do { if (!(c)) _exit(100 + (__LINE__ % 100)); } while (0)
-
 static int
 noop_proc(const protets_proc *pr, void *arg)
 {
@@ -47,15 +45,6 @@ teardown(void)
 	td_stop(&d);
 }
 
-static int
-wait_child(pid_t pid)
-{
-	int	 st;
-
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static void
 make_table(const char *name, protets_access access)
 {
@@ -67,27 +56,6 @@ make_table(const char *name, protets_access access)
 	ck_assert_int_eq(protets_insert(t, "k", 1, "v", 1), 0);
 	protets_close(t);
 	protets_disconnect(p);
-}
-
-/* The fd libprotets holds for a mapped table, through /proc/self/fd. */
-static int
-table_fd(const char *name)
-{
-	char	 path[64], link[256], want[128];
-	ssize_t	 n;
-	int	 fd;
-
-	snprintf(want, sizeof(want), "/memfd:protets:%s ", name);
-	for (fd = 3; fd < 1024; fd++) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if ((n = readlink(path, link, sizeof(link) - 2)) <= 0)
-			continue;
-		link[n] = ' ';
-		link[n + 1] = '\0';
-		if (strncmp(link, want, strlen(want)) == 0)
-			return fd;
-	}
-	return -1;
 }
 
 /*
@@ -117,7 +85,7 @@ START_TEST(test_protected_is_read_only)
 		CHILD_CHECK(protets_open(q, "ro", &u) == 0);
 		CHILD_CHECK(protets_lookup(u, "k", 1, buf, sizeof(buf), &n) ==
 		    0 && n == 1 && buf[0] == 'v');
-		CHILD_CHECK((fd = table_fd("ro")) >= 0);
+		CHILD_CHECK((fd = tu_table_fd("ro")) >= 0);
 		CHILD_CHECK((fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY);
 		/* mmap PROT_WRITE, MAP_SHARED */
 		CHILD_CHECK(mmap(NULL, 4096, PROT_READ | PROT_WRITE,
@@ -143,7 +111,7 @@ START_TEST(test_protected_is_read_only)
 		    PROTETS_EACCES);
 		_exit(0);
 	}
-	ck_assert_int_eq(wait_child(c), 0);
+	ck_assert_int_eq(tu_wait_child(c), 0);
 }
 END_TEST
 

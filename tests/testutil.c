@@ -331,3 +331,32 @@ tu_run(Suite *s)
 	srunner_free(sr);
 	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+int
+tu_wait_child(pid_t pid)
+{
+	int	 st;
+
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int
+tu_table_fd(const char *name)
+{
+	char	 path[64], link[256], want[128];
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(want, sizeof(want), "/memfd:protets:%s ", name);
+	for (fd = 3; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if ((n = readlink(path, link, sizeof(link) - 2)) <= 0)
+			continue;
+		link[n] = ' ';
+		link[n + 1] = '\0';
+		if (strncmp(link, want, strlen(want)) == 0)
+			return fd;
+	}
+	return -1;
+}

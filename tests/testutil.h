@@ -47,6 +47,13 @@ int	tu_sh(char *out, size_t outsz, const char *fmt, ...)
 /* Run a suite (check's default fork mode); the exit status for main. */
 struct Suite;
 int	tu_run(struct Suite *);
+/* A child's exit status (128 + signal when killed), for assertions made in
+ * other processes: CHILD_CHECK exits 100 + line % 100 when c is false. */
+int	tu_wait_child(pid_t pid);
+#define CHILD_CHECK(c)	do { if (!(c)) _exit(100 + (__LINE__ % 100)); } while (0)
+/* The fd this process holds for a mapped table (through /proc/self/fd),
+ * or -1. */
+int	tu_table_fd(const char *name);
 /* Sleep ms milliseconds. */
 void	tu_msleep(int ms);
 

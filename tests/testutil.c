@@ -212,9 +212,11 @@ td_wait_new(struct td *d, const char *role, int slot, pid_t old)
 }
 
 /*
- * A new monitor is only whole once every worker has pushed its segments
- * back: until then, a worker's death is the documented window.  Wait for
- * it, so that tests of single deaths test single deaths.
+ * A replacement is only whole once it holds what its predecessor held: a
+ * new monitor once every worker pushed its segments back, a new worker
+ * once the monitor handed it its slot.  Until then a second death is the
+ * documented double-death window: wait, so that tests of single deaths
+ * test single deaths.
  */
 pid_t
 td_kill(struct td *d, const char *role, int slot)
@@ -227,15 +229,13 @@ td_kill(struct td *d, const char *role, int slot)
 	ck_assert_int_gt(p, 0);
 	ck_assert_int_eq(kill(p, SIGKILL), 0);
 	np = td_wait_new(d, role, slot, p);
-	if (strcmp(role, "monitor") != 0)
-		return np;
 	for (i = 0; i < 2000; i++) {
 		if (td_procs_count(d, role, slot, &np, &now) > 0 &&
 		    now >= before)
 			return np;
 		tu_msleep(2);
 	}
-	ck_abort_msg("new monitor holds %u of %u segments; see %s", now,
+	ck_abort_msg("new %s holds %u of %u segments; see %s", role, now,
 	    before, d->log);
 	return 0;
 }

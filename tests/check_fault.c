@@ -24,7 +24,7 @@
 
 #define NTABLES		4
 #define NKEYS		256		/* keys per writer incarnation */
-#define MAXINC		8192		/* writer incarnations */
+#define MAXINC		65536		/* writer incarnations */
 #define NWRITERS	3
 #define NREADERS	2
 #define VLEN		48
@@ -250,7 +250,7 @@ START_TEST(test_fault_suite)
 	p = td_connect(&d);
 	for (i = 0; i < NTABLES; i++) {
 		protets_opts o = { .access = PROTETS_PUBLIC,
-		    .max_size = 16 << 20 };
+		    .max_size = 256 << 20 };	/* sparse */
 
 		snprintf(name, sizeof(name), "f%d", i);
 		ck_assert_int_eq(protets_get(p, name, &o, &t[i]), 0);

@@ -87,7 +87,7 @@ TEST_UTIL	= $(BUILD)/tests/testutil.o
 
 .SECONDARY:
 
-.PHONY: all check bench run deps install clean fuzz fuzz-run fault
+.PHONY: all check bench run deps install clean fuzz fuzz-run fault protetsd protets
 
 all: $(PROTETSD) $(PROTETS) $(LIB_A) $(LIB_SO) protetsd protets
 
@@ -150,17 +150,6 @@ run: deps
 	mkdir -p run
 	exec ./protetsd -c protets.conf
 
-BENCH		= $(BUILD)/bench/bench
-BENCH_N		?= 1000000
-
-$(BENCH): $(BUILD)/bench/bench.o $(LIB_A)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
-
-# The standard workload (bench/README.md); results on stdout.
-bench: deps
-	$(MAKE) all $(BENCH)
-	$(BENCH) -n $(BENCH_N) -d $(PROTETSD)
-
 # libFuzzer harnesses (fuzz/): the request parser and a worker's whole
 # connection handler.  fuzz-run replays the committed corpus, then fuzzes
 # each for FUZZ_SECONDS.
@@ -183,6 +172,7 @@ fuzz-run: fuzz
 	done
 
 include mk/install.mk
+include mk/bench.mk
 
 clean:
 	rm -rf build build-san build-fuzz build-install protetsd protets run

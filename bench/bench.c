@@ -3,11 +3,15 @@
  * protetsd of its own through libprotets.
  *
  * Prints one line per result on stdout, "protets PHASE OPS_PER_SEC"
- * (integers, median of -r runs), plus memory and recovery figures;
- * progress goes to stderr.  Everything a timed loop reads (keys, values,
+ * (integers, median of -r runs): the set phases (insert, lookup_hit,
+ * lookup_miss, counter, lookup_hit_2proc, delete), the other table types
+ * protetsd implements (ordered_set_*, bag_*), the read-only mapping, plus
+ * memory and recovery figures; progress goes to stderr.  The peers of
+ * bench/peers/ run the same workload (bench/run.sh runs them all).  Everything a timed loop reads (keys, values,
  * the random order) is generated before its timer starts.
  */
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -26,6 +30,8 @@
 
 #define KEYLEN	14
 #define VALLEN	32
+#define CTRLEN	8		/* "ctr:%04d" */
+#define NCTR	1000
 #define MAXRUNS	9
 
 static size_t	 n = 1000000;
@@ -34,7 +40,7 @@ static char	 sock[PATH_MAX];
 static char	 dir[PATH_MAX];
 static pid_t	 daemon_pid;
 
-static char	*keys, *vals, *miss, *hit0, *hit1;
+static char	*keys, *vals, *miss, *hit0, *hit1, *ctr;
 
 static void
 die(const char *what, int rc)
@@ -81,6 +87,24 @@ random_order(uint64_t seed)
 	return out;
 }
 
+/* Counter keys "ctr:%04d" of r % 1000, in the order of a seed. */
+static char *
+counter_order(uint64_t seed)
+{
+	char		*out = malloc(n * CTRLEN), tmp[16];
+	uint64_t	 s = seed;
+	size_t		 j;
+
+	if (out == NULL)
+		die("malloc", ENOMEM);
+	for (j = 0; j < n; j++) {
+		snprintf(tmp, sizeof(tmp), "ctr:%04u",
+		    (unsigned)(xorshift64(&s) % NCTR));
+		memcpy(out + j * CTRLEN, tmp, CTRLEN);
+	}
+	return out;
+}
+
 static void
 workload_init(void)
 {
@@ -102,6 +126,7 @@ workload_init(void)
 	}
 	hit0 = random_order(42);
 	hit1 = random_order(43);
+	ctr = counter_order(42);
 }
 
 /* Start a private protetsd; its socket lives in a temporary directory. */
@@ -208,6 +233,41 @@ phase_lookup(protets_table_t *t, const char *order, int expect)
 	return (double)n / (now() - t0);
 }
 
+/*
+ * N update_counter +1 on the 1000 hot keys, each created (from 0) on first
+ * use; untimed afterwards, the counters must sum to N.  They stay.
+ */
+static double
+phase_counter(protets_table_t *t)
+{
+	protets_counter_opts	 o = { .has_default = 1, .dflt = 0 };
+	char			 k[16], buf[32];
+	size_t			 i, vlen;
+	uint64_t		 sum = 0;
+	int64_t			 v;
+	double			 t0 = now(), rate;
+	int			 rc;
+
+	for (i = 0; i < n; i++)
+		if ((rc = protets_update_counter(t, ctr + i * CTRLEN, CTRLEN,
+		    1, &o, &v)) != 0)
+			die("counter", rc);
+	rate = (double)n / (now() - t0);
+	for (i = 0; i < NCTR; i++) {
+		snprintf(k, sizeof(k), "ctr:%04zu", i);
+		rc = protets_lookup(t, k, CTRLEN, buf, sizeof(buf) - 1, &vlen);
+		if (rc == PROTETS_NOTFOUND)
+			continue;
+		if (rc != 0)
+			die("counter check", rc);
+		buf[vlen] = '\0';
+		sum += strtoull(buf, NULL, 10);
+	}
+	if (sum != n)
+		die("counter: counters do not sum to N", PROTETS_ECORRUPT);
+	return rate;
+}
+
 static double
 phase_delete(protets_table_t *t)
 {
@@ -221,9 +281,20 @@ phase_delete(protets_table_t *t)
 	return (double)n / (now() - t0);
 }
 
+static long
+minflt(void)
+{
+	struct rusage	ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
 /*
  * Two processes, each mapping the table itself, released together; the
  * rate is 2N over the span from the earliest start to the latest end.
+ * The page faults each takes in its timed loop (first touches of the
+ * mapping) go to stderr.
  */
 static double
 phase_lookup_2proc(const char *name)
@@ -234,7 +305,7 @@ phase_lookup_2proc(const char *name)
 	char		 c;
 	double		 start, end;
 
-	times = mmap(NULL, 4 * sizeof(double), PROT_READ | PROT_WRITE,
+	times = mmap(NULL, 6 * sizeof(double), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (times == MAP_FAILED || pipe(go) == -1 || pipe(ready) == -1)
 		die("2proc setup", errno);
@@ -250,9 +321,11 @@ phase_lookup_2proc(const char *name)
 			if (write(ready[1], "r", 1) != 1 ||
 			    read(go[0], &c, 1) != 1)
 				_exit(1);
+			times[4 + i] = (double)minflt();
 			times[2 * i] = now();
 			phase_lookup(t, i ? hit1 : hit0, 1);
 			times[2 * i + 1] = now();
+			times[4 + i] = (double)minflt() - times[4 + i];
 			_exit(0);
 		}
 	}
@@ -270,7 +343,9 @@ phase_lookup_2proc(const char *name)
 	}
 	start = times[0] < times[2] ? times[0] : times[2];
 	end = times[1] > times[3] ? times[1] : times[3];
-	munmap((void *)times, 4 * sizeof(double));
+	fprintf(stderr, "bench: lookup_hit_2proc: %.0f and %.0f page faults "
+	    "in the timed loops\n", times[4], times[5]);
+	munmap((void *)times, 6 * sizeof(double));
 	close(go[0]); close(go[1]); close(ready[0]); close(ready[1]);
 	return 2.0 * (double)n / (end - start);
 }
@@ -291,9 +366,10 @@ report(const char *phase, double *v, int k)
 	fflush(stdout);
 }
 
-enum { P_INSERT, P_HIT, P_MISS, P_HIT2, P_DELETE, P_NPHASES };
+enum { P_INSERT, P_HIT, P_MISS, P_COUNTER, P_HIT2, P_DELETE, P_NPHASES };
 static const char *const phase_names[] = {
-	"insert", "lookup_hit", "lookup_miss", "lookup_hit_2proc", "delete"
+	"insert", "lookup_hit", "lookup_miss", "counter", "lookup_hit_2proc",
+	"delete"
 };
 
 /* The set workload on one table per run; returns bytes per entry. */
@@ -314,12 +390,69 @@ run_set(protets_t *p, uint64_t size, double res[][MAXRUNS], int run)
 	per_entry = (double)in.bytes_used / (double)n;
 	res[P_HIT][run] = phase_lookup(t, hit0, 1);
 	res[P_MISS][run] = phase_lookup(t, miss, 0);
+	res[P_COUNTER][run] = phase_counter(t);
 	res[P_HIT2][run] = phase_lookup_2proc(name);
 	res[P_DELETE][run] = phase_delete(t);
 	protets_close(t);
 	if ((rc = protets_drop(p, name)) != 0)
 		die("drop", rc);
 	return per_entry;
+}
+
+/*
+ * Another table type: insert and lookup_hit on a fresh table of that type
+ * (one value per key).  Returns -1, with nothing measured, when protetsd
+ * does not implement the type.
+ */
+static int
+run_type(protets_t *p, protets_type type, uint64_t size,
+    double res[][MAXRUNS], int run)
+{
+	protets_opts	 o = { .type = type, .access = PROTETS_PUBLIC,
+			    .max_size = size };
+	protets_table_t	*t;
+	char		 name[32];
+	int		 rc;
+
+	snprintf(name, sizeof(name), "bench-%s-%d", protets_type_name(type),
+	    run);
+	if ((rc = protets_get(p, name, &o, &t)) == PROTETS_EINVAL)
+		return -1;
+	if (rc != 0)
+		die(name, rc);
+	if (protets_table_type(t) != type) {
+		protets_close(t);
+		(void)protets_drop(p, name);
+		return -1;
+	}
+	res[0][run] = phase_insert(t);
+	res[1][run] = phase_lookup(t, hit0, 1);
+	protets_close(t);
+	if ((rc = protets_drop(p, name)) != 0)
+		die("drop", rc);
+	return 0;
+}
+
+static void
+bench_type(protets_t *p, protets_type type, uint64_t size,
+    double res[][MAXRUNS])
+{
+	const char	*tn = protets_type_name(type);
+	char		 ph[64];
+	int		 r;
+
+	for (r = 0; r < runs; r++) {
+		fprintf(stderr, "bench: %s, run %d/%d\n", tn, r + 1, runs);
+		if (run_type(p, type, size, res, r) == -1) {
+			fprintf(stderr, "bench: protetsd has no %s tables: "
+			    "%s phases skipped\n", tn, tn);
+			return;
+		}
+	}
+	snprintf(ph, sizeof(ph), "%s_insert", tn);
+	report(ph, res[0], runs);
+	snprintf(ph, sizeof(ph), "%s_lookup_hit", tn);
+	report(ph, res[1], runs);
 }
 
 /*
@@ -429,10 +562,37 @@ bench_recovery(protets_t *p, int kills)
 	free(ms);
 }
 
+/*
+ * -c: one run of insert, lookup_hit and counter on a set table, for
+ * valgrind --tool=callgrind --toggle-collect=FUNCTION with FUNCTION
+ * phase_insert, cg_lookup_hit or phase_counter: the collected cost / N is
+ * the instructions per operation (bench/README.md, "Profiling").
+ */
+static __attribute__((noinline)) double
+cg_lookup_hit(protets_table_t *t)
+{
+	return phase_lookup(t, hit0, 1);
+}
+
+static void
+cg_lookup(protets_t *p, uint64_t size)
+{
+	protets_table_t	*t;
+	int		 rc;
+
+	t = table_get(p, "bench-cg", PROTETS_SET, PROTETS_PUBLIC, size);
+	printf("protets insert %.0f\n", phase_insert(t));
+	printf("protets lookup_hit %.0f\n", cg_lookup_hit(t));
+	printf("protets counter %.0f\n", phase_counter(t));
+	protets_close(t);
+	if ((rc = protets_drop(p, "bench-cg")) != 0)
+		die("drop", rc);
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench [-n N] [-r RUNS] [-k KILLS] "
+	fprintf(stderr, "usage: bench [-c] [-n N] [-r RUNS] [-k KILLS] "
 	    "[-d PROTETSD]\n");
 	exit(2);
 }
@@ -444,10 +604,11 @@ main(int argc, char *argv[])
 	const char	*protetsd = "build/protetsd";
 	protets_t	*p;
 	uint64_t	 size;
-	int		 ch, i, r, rc, kills = 20;
+	int		 ch, i, r, rc, kills = 20, cg = 0;
 
-	while ((ch = getopt(argc, argv, "n:r:k:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "cn:r:k:d:")) != -1) {
 		switch (ch) {
+		case 'c': cg = 1; break;
 		case 'n': n = strtoul(optarg, NULL, 10); break;
 		case 'r': runs = atoi(optarg); break;
 		case 'k': kills = atoi(optarg); break;
@@ -464,6 +625,12 @@ main(int argc, char *argv[])
 	daemon_start(protetsd, size);
 	if ((rc = protets_connect(sock, &p)) != 0)
 		die("connect", rc);
+	if (cg) {
+		cg_lookup(p, size);
+		protets_disconnect(p);
+		daemon_stop();
+		return 0;
+	}
 	for (r = 0; r < runs; r++) {
 		fprintf(stderr, "bench: set, run %d/%d\n", r + 1, runs);
 		mem = run_set(p, size, res, r);
@@ -471,6 +638,8 @@ main(int argc, char *argv[])
 	for (i = 0; i < P_NPHASES; i++)
 		report(phase_names[i], res[i], runs);
 	printf("protets bytes_per_entry %.1f\n", mem);
+	bench_type(p, PROTETS_ORDERED_SET, size, res);
+	bench_type(p, PROTETS_BAG, size, res);
 	for (r = 0; r < runs; r++) {
 		fprintf(stderr, "bench: protected, read-only, run %d/%d\n",
 		    r + 1, runs);

@@ -35,8 +35,20 @@ usage(FILE *f, int status)
 "           [--access public|protected|private] [--size BYTES]\n"
 "                          create the table if missing\n"
 "  insert NAME KEY VALUE   insert (replace, on sets)\n"
+"  insert-new NAME KEY VALUE\n"
+"                          insert only if KEY is absent (exit 1 if present)\n"
 "  lookup NAME KEY         print each value of KEY on its own line\n"
-"  delete NAME KEY         delete KEY\n"
+"  take NAME KEY           remove KEY, printing each value it had\n"
+"  delete NAME KEY         delete KEY (every value, on bags)\n"
+"  delete-object NAME KEY VALUE\n"
+"                          delete the entries equal to KEY VALUE\n"
+"  update-counter NAME KEY INCR\n"
+"                          add INCR to the integer value of KEY (0 if\n"
+"                          missing) and print the result\n"
+"  clear NAME              delete every entry\n"
+"  select NAME [--prefix P]\n"
+"                          print the entries whose key starts with P\n"
+"                          as KEY<TAB>VALUE\n"
 "  dump NAME               print every entry as KEY<TAB>VALUE\n"
 "  count NAME              print the number of entries\n"
 "  check NAME              verify the table's structure\n"
@@ -154,24 +166,142 @@ cli_insert(protets_t *p, char **argv)
 }
 
 static int
+cli_print_value(const void *k, size_t klen, const void *v, size_t vlen,
+    void *arg)
+{
+	(void)k;
+	(void)klen;
+	(void)arg;
+	fwrite(v, 1, vlen, stdout);
+	putchar('\n');
+	return 0;
+}
+
+static int
 cli_lookup(protets_t *p, char **argv)
 {
 	protets_table_t	*t = cli_open(p, argv[0]);
-	char		*buf;
-	size_t		 vlen;
 	int		 rc;
 
-	if ((buf = malloc(PROTETS_VALUE_MAX)) == NULL)
-		return cli_fail("lookup", ENOMEM);
-	rc = protets_lookup(t, argv[1], strlen(argv[1]), buf,
-	    PROTETS_VALUE_MAX, &vlen);
-	if (rc == 0) {
-		fwrite(buf, 1, vlen, stdout);
-		putchar('\n');
-	}
-	free(buf);
+	rc = protets_lookup_each(t, argv[1], strlen(argv[1]),
+	    cli_print_value, NULL);
 	protets_close(t);
 	return rc ? cli_fail(argv[1], rc) : 0;
+}
+
+static int
+cli_insert_new(protets_t *p, char **argv)
+{
+	protets_table_t	*t = cli_open(p, argv[0]);
+	int		 rc;
+
+	rc = protets_insert_new(t, argv[1], strlen(argv[1]), argv[2],
+	    strlen(argv[2]));
+	protets_close(t);
+	if (rc == PROTETS_EXISTS) {
+		fprintf(stderr, "protets: %s: %s\n", argv[1],
+		    protets_strerror(rc));
+		return EX_NOTFOUND;
+	}
+	return rc ? cli_fail("insert-new", rc) : 0;
+}
+
+static int
+cli_take(protets_t *p, char **argv)
+{
+	protets_table_t	*t = cli_open(p, argv[0]);
+	int		 rc;
+
+	rc = protets_take(t, argv[1], strlen(argv[1]), cli_print_value,
+	    NULL);
+	protets_close(t);
+	return rc ? cli_fail(argv[1], rc) : 0;
+}
+
+static int
+cli_delete_object(protets_t *p, char **argv)
+{
+	protets_table_t	*t = cli_open(p, argv[0]);
+	int		 rc;
+
+	rc = protets_delete_object(t, argv[1], strlen(argv[1]), argv[2],
+	    strlen(argv[2]));
+	protets_close(t);
+	return rc ? cli_fail("delete-object", rc) : 0;
+}
+
+static int
+cli_update_counter(protets_t *p, char **argv)
+{
+	protets_counter_opts	 o = { .has_default = 1, .dflt = 0 };
+	protets_table_t		*t;
+	char			*end;
+	long long		 incr;
+	int64_t			 res;
+	int			 rc;
+
+	errno = 0;
+	incr = strtoll(argv[2], &end, 10);
+	if (errno != 0 || end == argv[2] || *end != '\0')
+		usage(stderr, EX_USAGE);
+	t = cli_open(p, argv[0]);
+	rc = protets_update_counter(t, argv[1], strlen(argv[1]),
+	    (int64_t)incr, &o, &res);
+	protets_close(t);
+	if (rc == PROTETS_EINVAL || rc == PROTETS_ERANGE) {
+		/* Not a usage error: the stored value, or the table type. */
+		fprintf(stderr, "protets: %s: %s\n", argv[1], rc ==
+		    PROTETS_ERANGE ? "counter overflow" :
+		    "not a counter (or not a set)");
+		return EX_OTHER;
+	}
+	if (rc != 0)
+		return cli_fail("update-counter", rc);
+	printf("%lld\n", (long long)res);
+	return 0;
+}
+
+static int
+cli_clear(protets_t *p, char **argv)
+{
+	protets_table_t	*t = cli_open(p, argv[0]);
+	int		 rc;
+
+	rc = protets_delete_all_objects(t);
+	protets_close(t);
+	return rc ? cli_fail("clear", rc) : 0;
+}
+
+static int cli_dump_one(const void *, size_t, const void *, size_t, void *);
+
+static int
+cli_select(protets_t *p, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "prefix", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	protets_match	 m = { NULL, 0, NULL, NULL };
+	protets_table_t	*t;
+	int		 ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			m.prefix = optarg;
+			m.plen = strlen(optarg);
+			break;
+		default:
+			usage(stderr, EX_USAGE);
+		}
+	}
+	if (argc - optind != 1)
+		usage(stderr, EX_USAGE);
+	t = cli_open(p, argv[optind]);
+	rc = protets_select(t, &m, cli_dump_one, NULL);
+	protets_close(t);
+	return rc ? cli_fail("select", rc) : 0;
 }
 
 static int
@@ -349,7 +479,9 @@ struct cli_cmd {
 static const struct cli_cmd cli_cmds[] = {
 	{ "get", -1 }, { "insert", 3 }, { "lookup", 2 }, { "delete", 2 },
 	{ "dump", 1 }, { "count", 1 }, { "check", 1 }, { "drop", 1 },
-	{ "ls", 0 }, { "info", 1 }, { "procs", 0 }, { NULL, 0 }
+	{ "ls", 0 }, { "info", 1 }, { "procs", 0 }, { "insert-new", 3 },
+	{ "take", 2 }, { "delete-object", 3 }, { "update-counter", 3 },
+	{ "clear", 1 }, { "select", -1 }, { NULL, 0 }
 };
 
 static int
@@ -375,6 +507,18 @@ cli_run(protets_t *p, const char *cmd, int argc, char **argv)
 		return cli_ls(p);
 	if (strcmp(cmd, "info") == 0)
 		return cli_info(p, argv + 1);
+	if (strcmp(cmd, "insert-new") == 0)
+		return cli_insert_new(p, argv + 1);
+	if (strcmp(cmd, "take") == 0)
+		return cli_take(p, argv + 1);
+	if (strcmp(cmd, "delete-object") == 0)
+		return cli_delete_object(p, argv + 1);
+	if (strcmp(cmd, "update-counter") == 0)
+		return cli_update_counter(p, argv + 1);
+	if (strcmp(cmd, "clear") == 0)
+		return cli_clear(p, argv + 1);
+	if (strcmp(cmd, "select") == 0)
+		return cli_select(p, argc, argv);
 	return cli_procs(p);
 }
 

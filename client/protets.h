@@ -70,6 +70,7 @@ typedef enum protets_type {
 	PROTETS_ORDERED_SET = 2,	/* one entry per key, ordered by key */
 	PROTETS_BAG = 3,		/* many entries per key, no two equal */
 	PROTETS_DUPLICATE_BAG = 4	/* many entries per key */
+	/* protetsd implements set, bag and duplicate_bag (hash tables). */
 } protets_type;
 
 /* Access modes, enforced by the kernel through the fd the daemon hands out. */
@@ -204,14 +205,72 @@ const char *protets_table_name(const protets_table_t *t);
 int protets_table_writable(const protets_table_t *t);
 
 /*
- * Insert an entry.  On a set or ordered_set an entry with the same key is
- * replaced.  Returns 0; PROTETS_EACCES (read-only mapping), PROTETS_ETOOBIG
- * (klen > PROTETS_KEY_MAX or vlen > PROTETS_VALUE_MAX), PROTETS_EINVAL
- * (klen == 0), PROTETS_EFULL (no room left: nothing was changed),
- * PROTETS_ECORRUPT, PROTETS_ELOCKED.
+ * Concurrency.  Every write below is one atomic operation: it runs under
+ * the table's writer lock, through the undo log, and is all or nothing,
+ * also when the writing process is killed at any instruction (the next
+ * locker rolls a half-done operation back).  Readers never lock: lookup,
+ * member and lookup_each copy what they need out under one seqlock
+ * validation, so they see the key as it was between two writes, never a
+ * half-done write; foldl, select, select_count, first and next do the
+ * same one bucket at a time.  Callbacks are called after the copy, with
+ * no lock held, and may write to the table.
+ *
+ * One atomic operation is bounded by the undo log (1024 records, see
+ * docs/FORMAT.md): a batch of 42 inserts always fits (typically 900), and
+ * so does the removal of the entries of one key while its bucket's chain
+ * holds up to about 380 entries.  Larger ones fail with PROTETS_ELIMIT and
+ * change nothing; delete_all_objects always fits.
+ *
+ * Bags.  A bag holds many entries per key, never two equal (key, value)
+ * pairs; a duplicate_bag may hold equal ones.  The values of a key are
+ * kept in insertion order.  A key with thousands of values makes every
+ * operation on its bucket slow, as in ETS (see docs/FORMAT.md, Limits).
+ */
+
+/*
+ * Insert an entry.  On a set an entry with the same key is replaced; on a
+ * bag, inserting an entry equal to one present (same key and value) is a
+ * no-op that returns 0; on a duplicate_bag it adds a copy.  Returns 0;
+ * PROTETS_EACCES (read-only mapping), PROTETS_ETOOBIG (klen >
+ * PROTETS_KEY_MAX or vlen > PROTETS_VALUE_MAX), PROTETS_EINVAL (klen == 0),
+ * PROTETS_EFULL (no room left: nothing was changed), PROTETS_ECORRUPT,
+ * PROTETS_ELOCKED.
  */
 int protets_insert(protets_table_t *t, const void *key, size_t klen,
     const void *val, size_t vlen);
+
+/*
+ * Insert an entry only if no entry with its key exists (ets:insert_new).
+ * Returns as protets_insert, and PROTETS_EXISTS (nothing written).
+ */
+int protets_insert_new(protets_table_t *t, const void *key, size_t klen,
+    const void *val, size_t vlen);
+
+/* One entry of a batch. */
+typedef struct protets_kv {
+	const void	*key;
+	size_t		 klen;
+	const void	*val;
+	size_t		 vlen;
+} protets_kv;
+
+/*
+ * Insert n entries in one atomic operation, in order, each as
+ * protets_insert (so on a set a later entry of the batch replaces an
+ * earlier one with its key).  All or nothing: on any error nothing was
+ * written.  Returns as protets_insert (any entry's bad key or value fails
+ * the whole batch before anything is written), and PROTETS_ELIMIT when
+ * the batch is too large for one atomic operation.
+ */
+int protets_insert_many(protets_table_t *t, const protets_kv *kv, size_t n);
+
+/*
+ * As protets_insert_many, but only if none of the batch's keys exists in
+ * the table (ets:insert_new with a list); otherwise returns PROTETS_EXISTS
+ * and writes nothing.
+ */
+int protets_insert_new_many(protets_table_t *t, const protets_kv *kv,
+    size_t n);
 
 /*
  * Look up key and copy its value (the first one, on bags) into buf (bufsz
@@ -224,10 +283,108 @@ int protets_lookup(protets_table_t *t, const void *key, size_t klen,
     void *buf, size_t bufsz, size_t *vlen);
 
 /*
- * Delete every entry with key.  Returns 0 (also if there was none),
- * PROTETS_EACCES, PROTETS_EINVAL, PROTETS_ECORRUPT, PROTETS_ELOCKED.
+ * Call fn(key, klen, val, vlen, arg) for every value of key, in order
+ * (one on a set).  The values are copied out under one seqlock
+ * validation, so they are all the key held at one instant; fn runs after,
+ * with no lock held.  Stops early and returns fn's value if fn returns
+ * non-zero.  Returns 0, PROTETS_NOTFOUND (no entry; fn not called),
+ * PROTETS_EINVAL, PROTETS_ETOOBIG, PROTETS_ECORRUPT, PROTETS_EAGAIN,
+ * ENOMEM.
+ */
+typedef int (*protets_fold_fn)(const void *key, size_t klen,
+    const void *val, size_t vlen, void *arg);
+int protets_lookup_each(protets_table_t *t, const void *key, size_t klen,
+    protets_fold_fn fn, void *arg);
+
+/*
+ * Is there an entry with key?  Returns 0 (yes), PROTETS_NOTFOUND (no),
+ * PROTETS_EINVAL, PROTETS_ETOOBIG, PROTETS_ECORRUPT, PROTETS_EAGAIN.
+ */
+int protets_member(protets_table_t *t, const void *key, size_t klen);
+
+/*
+ * Delete every entry with key, atomically.  Returns 0 (also if there was
+ * none), PROTETS_EACCES, PROTETS_EINVAL, PROTETS_ECORRUPT, PROTETS_ELOCKED,
+ * PROTETS_ELIMIT (a bag key with too many values for one operation).
  */
 int protets_delete(protets_table_t *t, const void *key, size_t klen);
+
+/*
+ * Delete the entries equal to (key, value): on a set the entry of key if
+ * its value is val; on a bag the one equal entry; on a duplicate_bag every
+ * copy (ets:delete_object).  Returns 0 (also if there was none), and as
+ * protets_delete.
+ */
+int protets_delete_object(protets_table_t *t, const void *key, size_t klen,
+    const void *val, size_t vlen);
+
+/*
+ * Delete every entry of the table, in one atomic operation whatever the
+ * table's size (ets:delete_all_objects).  The index shrinks back to its
+ * initial size and all space is free again.  Returns 0, PROTETS_EACCES,
+ * PROTETS_ECORRUPT, PROTETS_ELOCKED.
+ */
+int protets_delete_all_objects(protets_table_t *t);
+
+/*
+ * Remove every entry of key and hand each removed value to fn, in order,
+ * after the removal committed (ets:take: atomic lookup and delete; no other
+ * process can see or take the values in between).  fn's return value is
+ * ignored beyond stopping the calls: the entries are gone either way.
+ * Returns 0, PROTETS_NOTFOUND (no entry, nothing removed), ENOMEM, and as
+ * protets_delete.
+ */
+int protets_take(protets_table_t *t, const void *key, size_t klen,
+    protets_fold_fn fn, void *arg);
+
+/*
+ * Counters.  A counter is an entry of a set whose value is the decimal
+ * ASCII text of a signed 64-bit integer: an optional '-' and 1 to 19
+ * digits, no sign '+', no spaces, no NUL, in [INT64_MIN, INT64_MAX]
+ * ("0", "42", "-7"), so that the CLI, dump and scripts read it as it is.
+ * protets_update_counter writes it back in the shortest form.
+ *
+ * Options of protets_update_counter (ets:update_counter/4 semantics).
+ */
+typedef struct protets_counter_opts {
+	int	has_threshold;	/* apply threshold and setvalue */
+	int64_t	threshold;	/* incr >= 0: result > threshold -> setvalue; */
+	int64_t	setvalue;	/* incr < 0: result < threshold -> setvalue */
+	int	has_default;	/* a missing key starts from dflt */
+	int64_t	dflt;
+} protets_counter_opts;
+
+/*
+ * Atomically add incr to the counter of key and store the result in
+ * *result (may be NULL).  opts may be NULL (no threshold, no default).
+ * With a threshold, a result beyond it (including one beyond the range of
+ * int64) becomes setvalue.  Returns 0; PROTETS_NOTFOUND (no such key and
+ * no default); PROTETS_EINVAL (the value is not a counter, or the table is
+ * not a set); PROTETS_ERANGE (the result overflows int64 and there is no
+ * threshold; nothing written); and as protets_insert.
+ */
+int protets_update_counter(protets_table_t *t, const void *key, size_t klen,
+    int64_t incr, const protets_counter_opts *opts, int64_t *result);
+
+/*
+ * Walk the keys in hash order (ets:first/ets:next).  protets_first copies
+ * the first key into kbuf (kbufsz bytes, PROTETS_KEY_MAX is always
+ * enough) and its length into *klen; protets_next the key after key,
+ * which need not be in the table any more.  The order is a fixed total
+ * order on keys (by bit-reversed hash, then by bytes), the same in every
+ * process and across index growth, so under concurrent modification: a
+ * key present for the whole walk is returned exactly once; a key inserted
+ * or deleted during the walk may or may not be; a bag's key is returned
+ * once whatever its number of values.  Each step is one seqlock-validated
+ * read.  Returns 0; PROTETS_NOTFOUND at the end of the table (or on an
+ * empty one); PROTETS_ERANGE (kbuf too small: *klen says how much is
+ * needed); PROTETS_EINVAL, PROTETS_ETOOBIG, PROTETS_ECORRUPT,
+ * PROTETS_EAGAIN, ENOMEM.
+ */
+int protets_first(protets_table_t *t, void *kbuf, size_t kbufsz,
+    size_t *klen);
+int protets_next(protets_table_t *t, const void *key, size_t klen,
+    void *kbuf, size_t kbufsz, size_t *nklen);
 
 /*
  * Call fn for every entry.  Each entry is read consistently; entries
@@ -235,9 +392,44 @@ int protets_delete(protets_table_t *t, const void *key, size_t klen);
  * entry present for the whole walk is missed or seen twice.  Returns 0, or
  * the first non-zero value fn returned, or PROTETS_ECORRUPT.
  */
-typedef int (*protets_fold_fn)(const void *key, size_t klen,
-    const void *val, size_t vlen, void *arg);
 int protets_foldl(protets_table_t *t, protets_fold_fn fn, void *arg);
+
+/*
+ * What the select functions select: the entries whose key starts with
+ * prefix (plen bytes; plen 0: every key) and, if pred is not NULL, for
+ * which pred(key, klen, val, vlen, arg) returns 1.  pred returns 0 to skip
+ * an entry; any other value stops the walk and is returned.
+ */
+typedef struct protets_match {
+	const void	*prefix;
+	size_t		 plen;
+	protets_fold_fn	 pred;
+	void		*arg;
+} protets_match;
+
+/*
+ * Call fn for every selected entry (m NULL: every entry), with the
+ * guarantees of protets_foldl.  pred runs with no lock held.  Returns 0,
+ * pred's or fn's stopping value, PROTETS_EINVAL, PROTETS_ECORRUPT.
+ */
+int protets_select(protets_table_t *t, const protets_match *m,
+    protets_fold_fn fn, void *arg);
+
+/* Count the selected entries into *n.  Returns as protets_select. */
+int protets_select_count(protets_table_t *t, const protets_match *m,
+    uint64_t *n);
+
+/*
+ * Delete the selected entries; *n (may be NULL) receives how many were
+ * deleted.  The walk selects entries as protets_select does, then deletes
+ * each selected (key, value) as protets_delete_object, one atomic
+ * operation per entry: an entry that another process changed in between
+ * is left alone; the whole is not one atomic operation.  When pred stops
+ * the walk, nothing is deleted and its value is returned.  Returns as
+ * protets_select and protets_delete_object.
+ */
+int protets_select_delete(protets_table_t *t, const protets_match *m,
+    uint64_t *n);
 
 /* Number of entries.  Returns 0 and sets *n, or PROTETS_ECORRUPT. */
 int protets_count(protets_table_t *t, uint64_t *n);

@@ -137,3 +137,112 @@ protets_check(protets_table_t *t, char *msg, size_t msgsz)
 {
 	return tbl_check(t->tbl, msg, msgsz);
 }
+
+/* A read that may be retried once after the daemon repaired the table. */
+#define PT_READ(t, call) do {						\
+	int	rc_ = (call);						\
+	if (rc_ == PROTETS_EAGAIN && !(t)->map->writable &&		\
+	    pt_repair((t)->sockpath, (t)->info.name) == 0)		\
+		rc_ = (call);						\
+	return rc_;							\
+} while (0)
+
+int
+protets_insert_new(protets_table_t *t, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	return tbl_insert_new(t->tbl, key, klen, val, vlen);
+}
+
+int
+protets_insert_many(protets_table_t *t, const protets_kv *kv, size_t n)
+{
+	return tbl_insert_many(t->tbl, kv, n, 0);
+}
+
+int
+protets_insert_new_many(protets_table_t *t, const protets_kv *kv, size_t n)
+{
+	return tbl_insert_many(t->tbl, kv, n, 1);
+}
+
+int
+protets_lookup_each(protets_table_t *t, const void *key, size_t klen,
+    protets_fold_fn fn, void *arg)
+{
+	/* Nothing reaches fn before the copy validated: a retry is safe. */
+	PT_READ(t, tbl_lookup_each(t->tbl, key, klen, fn, arg));
+}
+
+int
+protets_member(protets_table_t *t, const void *key, size_t klen)
+{
+	PT_READ(t, tbl_member(t->tbl, key, klen));
+}
+
+int
+protets_delete_object(protets_table_t *t, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	return tbl_delete_object(t->tbl, key, klen, val, vlen, NULL);
+}
+
+int
+protets_delete_all_objects(protets_table_t *t)
+{
+	return tbl_clear(t->tbl);
+}
+
+int
+protets_take(protets_table_t *t, const void *key, size_t klen,
+    protets_fold_fn fn, void *arg)
+{
+	return tbl_take(t->tbl, key, klen, fn, arg);
+}
+
+int
+protets_update_counter(protets_table_t *t, const void *key, size_t klen,
+    int64_t incr, const protets_counter_opts *opts, int64_t *result)
+{
+	return tbl_update_counter(t->tbl, key, klen, incr, opts, result);
+}
+
+int
+protets_first(protets_table_t *t, void *kbuf, size_t kbufsz, size_t *klen)
+{
+	PT_READ(t, tbl_first(t->tbl, kbuf, kbufsz, klen));
+}
+
+int
+protets_next(protets_table_t *t, const void *key, size_t klen, void *kbuf,
+    size_t kbufsz, size_t *nklen)
+{
+	PT_READ(t, tbl_next(t->tbl, key, klen, kbuf, kbufsz, nklen));
+}
+
+int
+protets_select(protets_table_t *t, const protets_match *m,
+    protets_fold_fn fn, void *arg)
+{
+	int	 rc;
+
+	/* As foldl: after a repair the caller retries. */
+	rc = tbl_select(t->tbl, m, fn, arg);
+	if (rc == PROTETS_EAGAIN && !t->map->writable)
+		pt_repair(t->sockpath, t->info.name);
+	return rc;
+}
+
+int
+protets_select_count(protets_table_t *t, const protets_match *m,
+    uint64_t *n)
+{
+	PT_READ(t, tbl_select_count(t->tbl, m, n));
+}
+
+int
+protets_select_delete(protets_table_t *t, const protets_match *m,
+    uint64_t *n)
+{
+	return tbl_select_delete(t->tbl, m, n);
+}

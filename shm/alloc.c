@@ -11,6 +11,8 @@
  * may take a free block of up to 8 classes larger (AL_FALLBACK) rather
  * than fail.
  */
+#include <string.h>
+
 #include "alloc.h"
 #include "crash.h"
 #include "lock.h"
@@ -75,6 +77,30 @@ al_add_used(struct tbl *t, uint64_t delta)
 	lk_set(t, TBL_STATE_FIELD(used), SH_LOAD(&st->used) + delta);
 }
 
+/*
+ * Blocks freed by the current operation stay out of its allocations.
+ * A freed block was reachable from the last commit, and a caller writes
+ * an allocated block's body without undo records: reusing it in the same
+ * operation would leave a roll back with the old links restored to a
+ * block whose contents were overwritten.  Frees push on the front of
+ * their list (LIFO), so a class whose list got a block from this
+ * operation is simply not popped from until the operation ends (bumping
+ * or, for entries, a larger class instead).  Per thread, as the writer's
+ * operation (lk_op_id); a roll back leaves a class marked, which is only
+ * conservative.
+ */
+static __thread struct {
+	uint64_t	op;
+	uint64_t	cls[(TBL_NCLASS_PAD + 63) / 64];
+} al_fresh;
+
+static int
+al_freed_now(unsigned cls)
+{
+	return al_fresh.op == lk_op_id() &&
+	    (al_fresh.cls[cls / 64] >> (cls % 64) & 1) != 0;
+}
+
 static int
 al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
 {
@@ -82,7 +108,7 @@ al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
 	uint64_t		 head, next, csz = al_csize(cls);
 
 	head = SH_LOAD(&st->al_free[cls]);
-	if (head == 0)
+	if (head == 0 || al_freed_now(cls))
 		return PROTETS_EFULL;
 	if (!al_valid_block(t, head, csz))
 		return PROTETS_ECORRUPT;
@@ -141,6 +167,11 @@ al_free(struct tbl *t, uint64_t off, unsigned cls)
 {
 	struct tbl_state	*st = tbl_state(t);
 
+	if (al_fresh.op != lk_op_id()) {
+		memset(&al_fresh, 0, sizeof(al_fresh));
+		al_fresh.op = lk_op_id();
+	}
+	al_fresh.cls[cls / 64] |= 1ULL << (cls % 64);
 	lk_set(t, off, SH_LOAD(&st->al_free[cls]));
 	lk_set(t, TBL_STATE_FIELD(al_free[cls]), off);
 	al_add_used(t, -al_csize(cls));

@@ -3,7 +3,8 @@
  *
  * Checks the header and signature, the state, the undo log and sequence,
  * every chain of the index (packed, every entry valid, in the bucket its
- * hash selects, with the right tag, no key twice), every free list, and
+ * hash selects, with the right tag, no key twice in a set and no object
+ * twice in a bag), every free list, and
  * that entries, overflow buckets and free blocks tile the heap exactly
  * (no overlap, no leak) while the chunks tile the area above the ceiling;
  * and that the counters agree with what was found.
@@ -98,7 +99,8 @@ ck_header(struct ck *k)
 	if (h->size != k->t->size)
 		return ck_fail(k, "header: size %llu, mapped %zu",
 		    (unsigned long long)h->size, k->t->size);
-	if (h->type != PROTETS_SET || h->access < PROTETS_PUBLIC ||
+	if (!tbl_type_ok(h->type) || h->type != k->t->type ||
+	    h->access < PROTETS_PUBLIC ||
 	    h->access > PROTETS_PRIVATE)
 		return ck_fail(k, "header: bad type %u or access %u",
 		    h->type, h->access);
@@ -180,16 +182,36 @@ ck_state(struct ck *k)
 	return ck_chunks(k);
 }
 
-/* Is another entry of this chain (before index n) the same key? */
+/*
+ * Is another entry of this chain (before index n) the same key (set), or
+ * the same key and value (bag)?  A duplicate_bag allows both.
+ */
 static int
 ck_dup(struct ck *k, const uint64_t *hash, const uint64_t *eoff, size_t n)
 {
-	unsigned char	key[PROTETS_KEY_MAX];
+	unsigned char	key[PROTETS_KEY_MAX], *val;
 	struct en_hdr	a, b;
 	size_t		i;
+	int		dup;
 
-	if (en_read(k->t, eoff[n], &a) != 0)
+	if (k->t->type == PROTETS_DUPLICATE_BAG ||
+	    en_read(k->t, eoff[n], &a) != 0)
 		return 0;
+	if (k->t->type == PROTETS_BAG) {
+		if ((val = malloc(a.vlen + 1)) == NULL)
+			return 0;
+		en_getkey(k->t, eoff[n], &a, key);
+		en_getval(k->t, eoff[n], &a, val, a.vlen);
+		for (dup = 0, i = 0; i < n && !dup; i++) {
+			if (hash[i] != hash[n] ||
+			    en_read(k->t, eoff[i], &b) != 0)
+				continue;
+			dup = en_keyeq(k->t, eoff[i], &b, key, a.klen) &&
+			    en_valeq(k->t, eoff[i], &b, val, a.vlen);
+		}
+		free(val);
+		return dup;
+	}
 	for (i = 0; i < n; i++) {
 		if (hash[i] != hash[n] || en_read(k->t, eoff[i], &b) != 0)
 			continue;
@@ -260,8 +282,9 @@ ck_chain(struct ck *k, uint64_t b, uint64_t **hash, uint64_t **eoff,
 			if ((e = ck_entry(k, b, v, &(*hash)[n])) != 0)
 				return e;
 			if (ck_dup(k, *hash, *eoff, n))
-				return ck_fail(k, "bucket %llu: key twice",
-				    (unsigned long long)b);
+				return ck_fail(k, "bucket %llu: %s twice",
+				    (unsigned long long)b,
+				    k->t->type == PROTETS_BAG ? "object" : "key");
 			n++;
 		}
 		next = SH_LOAD(tbl_word(k->t, boff + IX_NEXT_OFF));

@@ -187,6 +187,26 @@ en_getval(const struct tbl *t, uint64_t off, const struct en_hdr *h,
 	sh_copyout(dst, t->base + off + TBL_ENTRY_HDR + h->klen, n);
 }
 
+int
+en_valeq(const struct tbl *t, uint64_t off, const struct en_hdr *h,
+    const void *val, size_t vlen)
+{
+	const unsigned char	*src = t->base + off + TBL_ENTRY_HDR + h->klen;
+	const unsigned char	*p = val;
+	unsigned char		 buf[256];
+	size_t			 n, done;
+
+	if (h->vlen != vlen)
+		return 0;
+	for (done = 0; done < vlen; done += n) {
+		n = vlen - done < sizeof(buf) ? vlen - done : sizeof(buf);
+		sh_copyout(buf, src + done, n);
+		if (memcmp(buf, p + done, n) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 uint64_t
 en_keyhash(const struct tbl *t, uint64_t off, const struct en_hdr *h)
 {

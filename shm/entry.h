@@ -41,6 +41,9 @@ void	en_write(struct tbl *t, uint64_t off, unsigned cls, const void *key,
 /* Is the key of the entry (header h) equal to key? */
 int	en_keyeq(const struct tbl *t, uint64_t off, const struct en_hdr *h,
 	    const void *key, size_t klen);
+/* Is the value of the entry equal to val (vlen bytes)? */
+int	en_valeq(const struct tbl *t, uint64_t off, const struct en_hdr *h,
+	    const void *val, size_t vlen);
 /* Copy out the key, or the first n bytes of the value. */
 void	en_getkey(const struct tbl *t, uint64_t off, const struct en_hdr *h,
 	    void *dst);

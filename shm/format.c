@@ -51,12 +51,20 @@ tbl_min_size(void)
 	return TBL_MIN_SIZE;
 }
 
+/* The types the engine implements: the hash types. */
+int
+tbl_type_ok(uint32_t type)
+{
+	return type == PROTETS_SET || type == PROTETS_BAG ||
+	    type == PROTETS_DUPLICATE_BAG;
+}
+
 static int
 tbl_meta_valid(const struct tbl_meta *m)
 {
 	size_t	n;
 
-	if (m->type != PROTETS_SET)	/* the only type implemented */
+	if (!tbl_type_ok(m->type))
 		return 0;
 	if (m->access < PROTETS_PUBLIC || m->access > PROTETS_PRIVATE)
 		return 0;
@@ -67,7 +75,7 @@ tbl_meta_valid(const struct tbl_meta *m)
 int
 tbl_format(void *base, size_t size, const struct tbl_meta *m)
 {
-	struct tbl	 t = { base, size, 1 };
+	struct tbl	 t = { base, size, 1, m != NULL ? m->type : 0 };
 	struct tbl_hdr	*h = base;
 	int		 e;
 
@@ -119,11 +127,13 @@ tbl_open(struct tbl *t, void *base, size_t size, int writable)
 	if (h->state_off != TBL_STATE_OFF || h->stripe_off != TBL_STRIPE_OFF ||
 	    h->undo_off != TBL_UNDO_OFF || h->heap_off != TBL_HEAP_OFF ||
 	    h->nstripes != TBL_NSTRIPES || h->undo_cap != TBL_UNDO_CAP ||
-	    h->size < TBL_MIN_SIZE || h->size > TBL_MAX_SIZE || h->size > size)
+	    h->size < TBL_MIN_SIZE || h->size > TBL_MAX_SIZE || h->size > size ||
+	    !tbl_type_ok(h->type))
 		return PROTETS_ECORRUPT;
 	t->base = base;
 	t->size = h->size;
 	t->writable = writable != 0;
+	t->type = h->type;
 	return 0;
 }
 

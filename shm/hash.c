@@ -120,42 +120,75 @@ ix_next(const struct tbl *t, uint64_t boff, uint64_t *nextp)
 }
 
 int
-ix_find(const struct tbl *t, const struct lk_rd *r, uint64_t h,
-    const void *key, size_t klen, struct ix_pos *pos)
+ix_start(const struct tbl *t, uint64_t h, struct ix_it *it)
+{
+	int	e;
+
+	memset(it, 0, sizeof(*it));
+	if ((e = ix_home(t, h, &it->home)) != 0)
+		return e;
+	it->boff = it->home;
+	return 0;
+}
+
+int
+ix_match(const struct tbl *t, const struct lk_rd *r, uint64_t h,
+    const void *key, size_t klen, const void *val, size_t vlen,
+    struct ix_it *it, struct ix_pos *pos)
 {
 	const struct tbl_bucket	*bk;
-	uint64_t		 boff, v, tag = h >> TBL_TAG_SHIFT, n;
+	uint64_t		 v, tag = h >> TBL_TAG_SHIFT;
 	unsigned		 i;
 	int			 e;
 
-	if ((e = ix_home(t, h, &boff)) != 0)
-		return e;
-	pos->home = boff;
-	for (n = 0;; n++) {
-		bk = ix_bk(t, boff);
-		for (i = 0; i < TBL_BUCKET_SLOTS; i++) {
+	if (it->boff == 0)
+		return PROTETS_NOTFOUND;
+	pos->home = it->home;
+	for (;;) {
+		bk = ix_bk(t, it->boff);
+		for (i = it->i; i < TBL_BUCKET_SLOTS; i++) {
 			v = SH_LOAD(&bk->slot[i]);
-			if (v == 0)
+			if (v == 0) {
+				it->boff = 0;
 				return PROTETS_NOTFOUND;
+			}
 			if (v >> TBL_TAG_SHIFT != tag)
 				continue;
 			pos->eoff = ix_slot_off(v);
 			if ((e = en_read(t, pos->eoff, &pos->eh)) != 0)
 				return e;
-			if (en_keyeq(t, pos->eoff, &pos->eh, key, klen)) {
-				pos->slot = boff + i * 8;
+			if (en_keyeq(t, pos->eoff, &pos->eh, key, klen) &&
+			    (val == NULL ||
+			    en_valeq(t, pos->eoff, &pos->eh, val, vlen))) {
+				pos->slot = it->boff + i * 8;
+				it->i = i + 1;
 				return 0;
 			}
 		}
-		if ((e = ix_next(t, boff, &boff)) != 0)
+		if ((e = ix_next(t, it->boff, &it->boff)) != 0)
 			return e;
-		if (boff == 0)
+		it->i = 0;
+		if (it->boff == 0)
 			return PROTETS_NOTFOUND;
 		/* Cycles: a chain cannot hold more buckets than fit. */
-		if (n > t->size / sizeof(struct tbl_bucket) ||
-		    ((n & 15) == 15 && lk_rstale(t, r)))
+		it->n++;
+		if (it->n > t->size / sizeof(struct tbl_bucket) ||
+		    ((it->n & 15) == 15 && lk_rstale(t, r)))
 			return PROTETS_ECORRUPT;
 	}
+}
+
+int
+ix_find(const struct tbl *t, const struct lk_rd *r, uint64_t h,
+    const void *key, size_t klen, struct ix_pos *pos)
+{
+	struct ix_it	it;
+	int		e;
+
+	if ((e = ix_start(t, h, &it)) != 0)
+		return e;
+	pos->home = it.home;
+	return ix_match(t, r, h, key, klen, NULL, 0, &it, pos);
 }
 
 /* A fresh overflow bucket holding slot, not yet linked. */
@@ -256,25 +289,6 @@ ix_remove(struct tbl *t, uint64_t home, uint64_t off)
 	return 0;
 }
 
-/* Buckets in the chain at boff. */
-static int
-ix_chain_len(const struct tbl *t, uint64_t boff, uint64_t *np)
-{
-	uint64_t	n;
-	int		e;
-
-	for (n = 1;; n++) {
-		if ((e = ix_next(t, boff, &boff)) != 0)
-			return e;
-		if (boff == 0)
-			break;
-		if (n > t->size / sizeof(struct tbl_bucket))
-			return PROTETS_ECORRUPT;
-	}
-	*np = n;
-	return 0;
-}
-
 /* A write position in a chain. */
 struct ix_cur {
 	uint64_t	boff;
@@ -345,6 +359,77 @@ ix_trim(struct tbl *t, struct ix_cur *a)
 	}
 }
 
+/* Slots and buckets of the chain at home, for ix_filter's reservation. */
+int
+ix_chain_size(const struct tbl *t, uint64_t home, uint64_t *slots,
+    uint64_t *buckets)
+{
+	uint64_t	boff = home, nb;
+	unsigned	i;
+	int		e;
+
+	*slots = 0;
+	for (nb = 1;; nb++) {
+		for (i = 0; i < TBL_BUCKET_SLOTS; i++)
+			if (SH_LOAD(&ix_bk(t, boff)->slot[i]) != 0)
+				(*slots)++;
+		if ((e = ix_next(t, boff, &boff)) != 0)
+			return e;
+		if (boff == 0)
+			break;
+		if (nb > t->size / sizeof(struct tbl_bucket))
+			return PROTETS_ECORRUPT;
+	}
+	*buckets = nb;
+	return 0;
+}
+
+/*
+ * Remove from the chain at home every entry fn selects (fn returns 1;
+ * 0 keeps it, a negative value aborts with that error), keeping the
+ * order of the others: the kept slots are packed towards the head in
+ * their order, as a split does, and the emptied tail is freed.  The
+ * removed entries are freed; *nrem counts them.  The caller reserved
+ * IX_FILTER_UNDO(slots, buckets) undo records.
+ */
+int
+ix_filter(struct tbl *t, uint64_t home, ix_filter_fn fn, void *arg,
+    uint64_t *nrem)
+{
+	struct ix_cur	 a = { home, 0 };
+	struct en_hdr	 eh;
+	uint64_t	 rb, v, next, n = 0, nb = 0;
+	unsigned	 i;
+	int		 e, m;
+
+	*nrem = 0;
+	for (rb = home; rb != 0; rb = next) {
+		if (nb++ > t->size / sizeof(struct tbl_bucket))
+			return PROTETS_ECORRUPT;
+		if ((e = ix_next(t, rb, &next)) != 0)
+			return e;
+		for (i = 0; i < TBL_BUCKET_SLOTS; i++) {
+			v = SH_LOAD(&ix_bk(t, rb)->slot[i]);
+			if (v == 0)
+				break;
+			if ((e = en_read(t, ix_slot_off(v), &eh)) != 0)
+				return e;
+			if ((m = fn(t, v, ix_slot_off(v), &eh, arg)) < 0)
+				return m;
+			if (m > 0) {
+				al_free(t, ix_slot_off(v), eh.cls);
+				n++;
+			} else
+				ix_put_old(t, &a, v, rb + i * 8);
+		}
+		TBL_CRASHPOINT();
+	}
+	if (n > 0)
+		ix_trim(t, &a);
+	*nrem = n;
+	return 0;
+}
+
 /* Move the entries of bucket p that belong to p + M; all or nothing. */
 static int
 ix_split_chain(struct tbl *t, uint64_t old, uint64_t nbk, uint64_t m)
@@ -379,6 +464,44 @@ ix_split_chain(struct tbl *t, uint64_t old, uint64_t nbk, uint64_t m)
 }
 
 /*
+ * Undo records a split of the chain at old needs: a record per kept slot
+ * that moves (they pack towards the head behind the slots leaving), the
+ * cleared tail of the last kept bucket and its link, a record per
+ * overflow bucket freed or allocated (the block's link word), and each
+ * word of the state at most once (lk_log records a state word once per
+ * savepoint epoch).
+ */
+static int
+ix_split_need(const struct tbl *t, uint64_t old, uint64_t m, uint64_t *need)
+{
+	struct en_hdr	eh;
+	uint64_t	rb, v, nb = 0, kept = 0, moved = 0, pos = 0, moves = 0;
+	unsigned	i;
+	int		e;
+
+	for (rb = old; rb != 0;) {
+		if (nb++ > t->size / sizeof(struct tbl_bucket))
+			return PROTETS_ECORRUPT;
+		for (i = 0; i < TBL_BUCKET_SLOTS; i++, pos++) {
+			v = SH_LOAD(&ix_bk(t, rb)->slot[i]);
+			if (v == 0)
+				break;
+			if ((e = en_read(t, ix_slot_off(v), &eh)) != 0)
+				return e;
+			if (en_keyhash(t, ix_slot_off(v), &eh) & m)
+				moved++;
+			else if (kept++ != pos)
+				moves++;
+		}
+		if ((e = ix_next(t, rb, &rb)) != 0)
+			return e;
+	}
+	*need = moves + TBL_BUCKET_SLOTS + 1 + nb + moved / TBL_BUCKET_SLOTS +
+	    1 + sizeof(struct tbl_state) / 8 + 16;
+	return 0;
+}
+
+/*
  * Split bucket p.  A split is an optimisation: when it cannot be done
  * (no room for a chunk or an overflow bucket, or for its undo records) it
  * is rolled back to its start and skipped, and the insert that asked for
@@ -388,7 +511,7 @@ static int
 ix_split(struct tbl *t)
 {
 	struct tbl_state	*st = tbl_state(t);
-	uint64_t		 level, split, m, sp, c, old, nbk, len;
+	uint64_t		 level, split, m, sp, c, old, nbk, need;
 	int			 e;
 
 	if ((e = ix_geom(t, &level, &split)) != 0)
@@ -403,10 +526,9 @@ ix_split(struct tbl *t)
 	}
 	if ((e = ix_boff(t, split, &old)) != 0 ||
 	    (e = ix_boff(t, split + m, &nbk)) != 0 ||
-	    (e = ix_chain_len(t, old, &len)) != 0)
+	    (e = ix_split_need(t, old, m, &need)) != 0)
 		return e;
-	/* Per old bucket: 7 moves, 7 clears, a free; per new: an alloc. */
-	if (lk_room(t) < len * (14 + 2 * AL_UNDO_MAX + 2) + 16) {
+	if (lk_room(t) < need) {
 		lk_rollback_to(t, sp);
 		return 0;
 	}

@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "alloc.h"
 #include "entry.h"
 #include "layout.h"
 #include "lock.h"
@@ -46,7 +47,42 @@ ix_slot_off(uint64_t v)
 	return (v & TBL_SLOT_OFFMASK) << 3;
 }
 
+/* An iteration over the entries of one chain that match a key. */
+struct ix_it {
+	uint64_t	home;		/* first bucket of the chain */
+	uint64_t	boff;		/* bucket to look at next, 0: done */
+	unsigned	i;		/* slot to look at next */
+	uint64_t	n;		/* buckets passed */
+};
+
 void	ix_format(struct tbl *t);
+
+/* Start an iteration over the chain of hash h. */
+int	ix_start(const struct tbl *t, uint64_t h, struct ix_it *it);
+/*
+ * The next entry of the chain with key, and value val (vlen bytes) unless
+ * val is NULL.  Returns 0 (pos filled), PROTETS_NOTFOUND at the end,
+ * PROTETS_ECORRUPT.  A writer may not change the chain between calls.
+ */
+int	ix_match(const struct tbl *t, const struct lk_rd *r, uint64_t h,
+	    const void *key, size_t klen, const void *val, size_t vlen,
+	    struct ix_it *it, struct ix_pos *pos);
+
+/* ix_filter's choice for one entry: 1 remove, 0 keep, < 0 error. */
+typedef int (*ix_filter_fn)(struct tbl *t, uint64_t slot, uint64_t eoff,
+    const struct en_hdr *eh, void *arg);
+int	ix_chain_size(const struct tbl *t, uint64_t home, uint64_t *slots,
+	    uint64_t *buckets);
+int	ix_filter(struct tbl *t, uint64_t home, ix_filter_fn fn, void *arg,
+	    uint64_t *nrem);
+/*
+ * Undo records ix_filter may need on a chain of that many slots and
+ * buckets: per slot a move or a clear and the link word of a freed entry,
+ * per bucket the link word of a freed overflow bucket, the cut link and
+ * every state word once (lk_log records a state word once per operation).
+ */
+#define IX_FILTER_UNDO(slots, buckets) \
+	((slots) * 2 + (buckets) * 2 + 8 + sizeof(struct tbl_state) / 8)
 
 /*
  * Find key (hash h).  r: a reader's context (NULL for a writer holding

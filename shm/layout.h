@@ -34,7 +34,7 @@
 #include "table.h"
 
 /* Bump on any change to the layout or to the meaning of a field. */
-#define TBL_LAYOUT_VERSION	1
+#define TBL_LAYOUT_VERSION	2
 #define TBL_HASH_NAME		"XXH3_64"
 
 /* "PROTETS\0", little-endian. */
@@ -220,5 +220,7 @@ tbl_inheap(const struct tbl *t, uint64_t off, uint64_t len, uint64_t align)
  * Defined in format.c.
  */
 uint64_t tbl_signature(char *buf, size_t bufsz);
+/* Is type one the engine implements (set, bag, duplicate_bag)? */
+int	tbl_type_ok(uint32_t type);
 
 #endif /* PROTETS_SHM_LAYOUT_H */

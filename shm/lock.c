@@ -37,6 +37,36 @@ lk_undo(const struct tbl *t)
 	return (struct tbl_undo *)(void *)(t->base + TBL_UNDO_OFF);
 }
 
+/*
+ * State words logged by the current operation of this thread.  A word of
+ * the state (a counter, a free-list head) may change many times in one
+ * operation; only its first change needs a record, since replay restores
+ * the oldest value.  The record stays valid until the operation ends or
+ * rolls back to a savepoint, so the epoch changes at lk_wbegin, at every
+ * savepoint (a roll back to it must find a record of every word changed
+ * after it) and at every roll back.  Per thread: writers of one table are
+ * serialised by its mutex, and a thread runs one operation at a time.
+ */
+#define LK_STATE_WORDS	(sizeof(struct tbl_state) / 8)
+
+static __thread struct {
+	uint64_t	epoch;
+	uint64_t	op;		/* operations begun by this thread */
+	uint64_t	logged[LK_STATE_WORDS];	/* epoch of its record */
+} lk_once;
+
+uint64_t
+lk_op_id(void)
+{
+	return lk_once.op;
+}
+
+static inline void
+lk_new_epoch(void)
+{
+	lk_once.epoch++;
+}
+
 static inline void
 lk_relax(void)
 {
@@ -220,6 +250,8 @@ lk_wbegin(struct tbl *t)
 		return PROTETS_EACCES;
 	if ((e = lk_acquire(t, 0)) != 0)
 		return e;
+	lk_new_epoch();
+	lk_once.op++;
 	seq = SH_LOAD(&s->seq);
 	SH_STORE(&s->seq, seq + 1);
 	/* Readers must see the odd sequence before any change. */
@@ -260,8 +292,15 @@ void
 lk_log(struct tbl *t, uint64_t off)
 {
 	struct tbl_undo	*u = lk_undo(t);
-	uint64_t	 n;
+	uint64_t	 n, w;
 
+	if (off >= TBL_STATE_OFF && off < TBL_STATE_OFF +
+	    sizeof(struct tbl_state)) {
+		w = (off - TBL_STATE_OFF) / 8;
+		if (lk_once.logged[w] == lk_once.epoch)
+			return;		/* its oldest value is in the log */
+		lk_once.logged[w] = lk_once.epoch;
+	}
 	n = SH_LOAD(&u->n);
 	/* Every operation reserves its records first (lk_room): a bug. */
 	if (n >= TBL_UNDO_CAP)
@@ -293,6 +332,7 @@ lk_room(const struct tbl *t)
 uint64_t
 lk_savepoint(const struct tbl *t)
 {
+	lk_new_epoch();
 	return SH_LOAD(&lk_undo(t)->n);
 }
 
@@ -301,6 +341,7 @@ lk_rollback_to(struct tbl *t, uint64_t sp)
 {
 	struct tbl_undo	*u = lk_undo(t);
 
+	lk_new_epoch();
 	lk_undo_apply(t, u, sp, SH_LOAD(&u->n));
 	__atomic_store_n(&u->n, sp, __ATOMIC_RELEASE);
 	TBL_CRASHPOINT();

@@ -48,6 +48,8 @@ void	lk_wabort(struct tbl *t);
 void	lk_log(struct tbl *t, uint64_t off);
 /* lk_log, then store v. */
 void	lk_set(struct tbl *t, uint64_t off, uint64_t v);
+/* This thread's current operation, for per-operation bookkeeping. */
+uint64_t lk_op_id(void);
 /* Undo records still free. */
 uint64_t lk_room(const struct tbl *t);
 /* A point to roll back to, and the roll back. */

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -16,6 +17,46 @@
 #include "entry.h"
 #include "hash.h"
 #include "lock.h"
+
+/* Entries copied out of the segment, to hand to callbacks. */
+struct fold_ent {
+	size_t		off;	/* in fold_buf.data: key, then value */
+	size_t		klen;
+	size_t		vlen;
+	uint64_t	rev;	/* bit-reversed hash of the key */
+};
+
+struct fold_buf {
+	unsigned char	*data;
+	size_t		 len, cap;
+	struct fold_ent	*ent;
+	size_t		 nent, capent;
+};
+
+static int
+fold_reserve(struct fold_buf *fb, size_t need)
+{
+	unsigned char	*p;
+	struct fold_ent	*pe;
+	size_t		 cap;
+
+	if (fb->cap - fb->len < need) {
+		for (cap = fb->cap ? fb->cap : 4096; cap - fb->len < need;)
+			cap *= 2;
+		if ((p = realloc(fb->data, cap)) == NULL)
+			return ENOMEM;
+		fb->data = p;
+		fb->cap = cap;
+	}
+	if (fb->nent == fb->capent) {
+		cap = fb->capent ? fb->capent * 2 : 16;
+		if ((pe = reallocarray(fb->ent, cap, sizeof(*pe))) == NULL)
+			return ENOMEM;
+		fb->ent = pe;
+		fb->capent = cap;
+	}
+	return 0;
+}
 
 static int
 tbl_key_ok(const void *key, size_t klen)
@@ -36,19 +77,39 @@ tbl_add_entries(struct tbl *t, int delta)
 	    SH_LOAD(&st->entries) + (uint64_t)(int64_t)delta);
 }
 
+/* Undo records one insert may need without its split. */
+#define TBL_INS_UNDO	(IX_UNDO_MAX + 2 * AL_UNDO_MAX)
+
+/*
+ * Insert under the lock.  *added (may be NULL) is set to 1 when the
+ * entry count grew.  grow: split the index if the load calls for it
+ * (a batch splits once it is done instead).
+ */
 static int
 tbl_insert_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
-    const void *val, size_t vlen)
+    const void *val, size_t vlen, int grow, int *added)
 {
+	struct ix_it	it;
 	struct ix_pos	pos;
 	uint64_t	off, slot;
 	unsigned	cls;
-	int		e, found;
+	int		e, found = 0;
 
-	e = ix_find(t, NULL, h, key, klen, &pos);
-	if (e != 0 && e != PROTETS_NOTFOUND)
+	if (added != NULL)
+		*added = 0;
+	if ((e = ix_start(t, h, &it)) != 0)
 		return e;
-	found = e == 0;
+	if (t->type != PROTETS_DUPLICATE_BAG) {
+		/* set: the key; bag: the very same object */
+		e = ix_match(t, NULL, h, key, klen,
+		    t->type == PROTETS_BAG ? (val ? val : "") : NULL, vlen,
+		    &it, &pos);
+		if (e != 0 && e != PROTETS_NOTFOUND)
+			return e;
+		found = e == 0;
+		if (found && t->type == PROTETS_BAG)
+			return 0;	/* ETS: inserting it again is a no-op */
+	}
 	if ((e = al_alloc(t, en_size(klen, vlen), AL_FALLBACK, &off, &cls)))
 		return e;
 	en_write(t, off, cls, key, klen, val, vlen);
@@ -60,10 +121,27 @@ tbl_insert_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
 		al_free(t, pos.eoff, pos.eh.cls);
 		return 0;
 	}
-	if ((e = ix_add(t, pos.home, slot)) != 0)
+	/* Appended at the end of the chain: a bag keeps insertion order. */
+	if ((e = ix_add(t, it.home, slot)) != 0)
 		return e;
 	tbl_add_entries(t, 1);
-	return ix_grow(t);
+	if (added != NULL)
+		*added = 1;
+	return grow ? ix_grow(t) : 0;
+}
+
+static int
+tbl_kv_ok(const void *key, size_t klen, const void *val, size_t vlen)
+{
+	int	e;
+
+	if ((e = tbl_key_ok(key, klen)) != 0)
+		return e;
+	if (vlen > PROTETS_VALUE_MAX)
+		return PROTETS_ETOOBIG;
+	if (vlen > 0 && val == NULL)
+		return PROTETS_EINVAL;
+	return 0;
 }
 
 int
@@ -73,22 +151,83 @@ tbl_insert(struct tbl *t, const void *key, size_t klen, const void *val,
 	uint64_t	h;
 	int		e;
 
-	if ((e = tbl_key_ok(key, klen)) != 0)
+	if ((e = tbl_kv_ok(key, klen, val, vlen)) != 0)
 		return e;
-	if (vlen > PROTETS_VALUE_MAX)
-		return PROTETS_ETOOBIG;
-	if (vlen > 0 && val == NULL)
-		return PROTETS_EINVAL;
 	if (!t->writable)
 		return PROTETS_EACCES;
 	h = en_hash(key, klen);
 	if ((e = lk_wbegin(t)) != 0)
 		return e;
-	if ((e = tbl_insert_locked(t, h, key, klen, val, vlen)) != 0)
+	if ((e = tbl_insert_locked(t, h, key, klen, val, vlen, 1, NULL)) != 0)
 		lk_wabort(t);
 	else
 		lk_wcommit(t);
 	return e;
+}
+
+/*
+ * A batch: every entry checked first, then (only_new) every key looked
+ * up, then every entry inserted without splits, then the splits the load
+ * asks for, each skipped when the undo log has no room left for it.  Any
+ * failure rolls the whole batch back.
+ */
+int
+tbl_insert_many(struct tbl *t, const protets_kv *kv, size_t n, int only_new)
+{
+	struct ix_pos	pos;
+	size_t		i;
+	uint64_t	nadd = 0;
+	int		e, added;
+
+	if (n > 0 && kv == NULL)
+		return PROTETS_EINVAL;
+	for (i = 0; i < n; i++)
+		if ((e = tbl_kv_ok(kv[i].key, kv[i].klen, kv[i].val,
+		    kv[i].vlen)) != 0)
+			return e;
+	if (!t->writable)
+		return PROTETS_EACCES;
+	if (n == 0)
+		return 0;
+	if ((e = lk_wbegin(t)) != 0)
+		return e;
+	for (i = 0; only_new && i < n; i++) {
+		e = ix_find(t, NULL, en_hash(kv[i].key, kv[i].klen),
+		    kv[i].key, kv[i].klen, &pos);
+		if (e == 0)
+			e = PROTETS_EXISTS;
+		if (e != PROTETS_NOTFOUND)
+			goto fail;
+	}
+	TBL_CRASHPOINT();
+	for (i = 0; i < n; i++) {
+		if (lk_room(t) < TBL_INS_UNDO) {
+			e = PROTETS_ELIMIT;
+			goto fail;
+		}
+		if ((e = tbl_insert_locked(t, en_hash(kv[i].key, kv[i].klen),
+		    kv[i].key, kv[i].klen, kv[i].val, kv[i].vlen, 0,
+		    &added)) != 0)
+			goto fail;
+		nadd += (uint64_t)added;
+	}
+	for (; nadd > 0; nadd--)
+		if ((e = ix_grow(t)) != 0)
+			goto fail;
+	lk_wcommit(t);
+	return 0;
+fail:
+	lk_wabort(t);
+	return e;
+}
+
+int
+tbl_insert_new(struct tbl *t, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	protets_kv	kv = { key, klen, val, vlen };
+
+	return tbl_insert_many(t, &kv, 1, 1);
 }
 
 static int
@@ -106,10 +245,70 @@ tbl_delete_locked(struct tbl *t, uint64_t h, const void *key, size_t klen)
 	return 0;
 }
 
+/*
+ * Removal of every entry matching a key (and a value), keeping the order
+ * of the rest: delete on bags, delete_object, take.  take copies each
+ * removed value out (under the lock: consistent) into fb.
+ */
+struct rm_arg {
+	uint64_t	 h;
+	const void	*key;
+	size_t		 klen;
+	const void	*val;		/* NULL: any value */
+	size_t		 vlen;
+	struct fold_buf	*fb;		/* NULL: nothing to copy out */
+};
+
+static int
+tbl_rm_match(struct tbl *t, uint64_t slot, uint64_t eoff,
+    const struct en_hdr *eh, void *arg)
+{
+	struct rm_arg	*a = arg;
+	struct fold_ent	*fe;
+	int		 e;
+
+	if (slot >> TBL_TAG_SHIFT != a->h >> TBL_TAG_SHIFT ||
+	    !en_keyeq(t, eoff, eh, a->key, a->klen) ||
+	    (a->val != NULL && !en_valeq(t, eoff, eh, a->val, a->vlen)))
+		return 0;
+	if (a->fb != NULL) {
+		if ((e = fold_reserve(a->fb, eh->vlen)) != 0)
+			return e > 0 ? -e : e;
+		fe = &a->fb->ent[a->fb->nent++];
+		fe->off = a->fb->len;
+		fe->klen = 0;
+		fe->vlen = eh->vlen;
+		en_getval(t, eoff, eh, a->fb->data + fe->off, eh->vlen);
+		a->fb->len += eh->vlen;
+	}
+	return 1;
+}
+
+static int
+tbl_remove_locked(struct tbl *t, struct rm_arg *a, uint64_t *nrem)
+{
+	struct ix_it	it;
+	uint64_t	slots, buckets;
+	int		e;
+
+	*nrem = 0;
+	if ((e = ix_start(t, a->h, &it)) != 0 ||
+	    (e = ix_chain_size(t, it.home, &slots, &buckets)) != 0)
+		return e;
+	if (IX_FILTER_UNDO(slots, buckets) + 4 > lk_room(t))
+		return PROTETS_ELIMIT;
+	if ((e = ix_filter(t, it.home, tbl_rm_match, a, nrem)) != 0)
+		return e < 0 && e > -4096 ? -e : e;
+	if (*nrem > 0)
+		tbl_add_entries(t, -(int)*nrem);
+	return 0;
+}
+
 int
 tbl_delete(struct tbl *t, const void *key, size_t klen)
 {
-	uint64_t	h;
+	struct rm_arg	a;
+	uint64_t	h, n;
 	int		e;
 
 	if ((e = tbl_key_ok(key, klen)) != 0)
@@ -119,7 +318,16 @@ tbl_delete(struct tbl *t, const void *key, size_t klen)
 	h = en_hash(key, klen);
 	if ((e = lk_wbegin(t)) != 0)
 		return e;
-	if ((e = tbl_delete_locked(t, h, key, klen)) != 0)
+	if (t->type == PROTETS_SET)
+		e = tbl_delete_locked(t, h, key, klen);
+	else {
+		memset(&a, 0, sizeof(a));
+		a.h = h;
+		a.key = key;
+		a.klen = klen;
+		e = tbl_remove_locked(t, &a, &n);
+	}
+	if (e != 0)
 		lk_wabort(t);
 	else
 		lk_wcommit(t);
@@ -209,44 +417,6 @@ tbl_repair(struct tbl *t)
  * cursor, so nothing is reported twice.  Each bucket is copied out under
  * one seqlock validation, and the callbacks run after, with no lock held.
  */
-struct fold_ent {
-	size_t	off;		/* in fold_buf.data: key, then value */
-	size_t	klen;
-	size_t	vlen;
-};
-
-struct fold_buf {
-	unsigned char	*data;
-	size_t		 len, cap;
-	struct fold_ent	*ent;
-	size_t		 nent, capent;
-};
-
-static int
-fold_reserve(struct fold_buf *fb, size_t need)
-{
-	unsigned char	*p;
-	struct fold_ent	*pe;
-	size_t		 cap;
-
-	if (fb->cap - fb->len < need) {
-		for (cap = fb->cap ? fb->cap : 4096; cap - fb->len < need;)
-			cap *= 2;
-		if ((p = realloc(fb->data, cap)) == NULL)
-			return ENOMEM;
-		fb->data = p;
-		fb->cap = cap;
-	}
-	if (fb->nent == fb->capent) {
-		cap = fb->capent ? fb->capent * 2 : 16;
-		if ((pe = reallocarray(fb->ent, cap, sizeof(*pe))) == NULL)
-			return ENOMEM;
-		fb->ent = pe;
-		fb->capent = cap;
-	}
-	return 0;
-}
-
 /* Copy one entry out if its reversed hash is in [lo, hi]. */
 static int
 fold_copy(const struct tbl *t, uint64_t eoff, uint64_t lo, uint64_t hi,
@@ -269,6 +439,7 @@ fold_copy(const struct tbl *t, uint64_t eoff, uint64_t lo, uint64_t hi,
 	rev = ix_bitrev(en_hash(fb->data + fe->off, eh.klen));
 	if (rev < lo || rev > hi)
 		return 0;
+	fe->rev = rev;
 	en_getval(t, eoff, &eh, fb->data + fe->off + eh.klen, eh.vlen);
 	fb->len += fe->klen + fe->vlen;
 	fb->nent++;
@@ -350,5 +521,540 @@ tbl_foldl(struct tbl *t, protets_fold_fn fn, void *arg)
 out:
 	free(fb.data);
 	free(fb.ent);
+	return e;
+}
+
+/* ---------------------------------------------------------------- */
+/* The rest of the ETS operation set. */
+
+int
+tbl_delete_object(struct tbl *t, const void *key, size_t klen,
+    const void *val, size_t vlen, uint64_t *nrem)
+{
+	struct rm_arg	a;
+	uint64_t	n = 0;
+	int		e;
+
+	if (nrem != NULL)
+		*nrem = 0;
+	if ((e = tbl_kv_ok(key, klen, val, vlen)) != 0)
+		return e;
+	if (!t->writable)
+		return PROTETS_EACCES;
+	memset(&a, 0, sizeof(a));
+	a.h = en_hash(key, klen);
+	a.key = key;
+	a.klen = klen;
+	a.val = val != NULL ? val : "";
+	a.vlen = vlen;
+	if ((e = lk_wbegin(t)) != 0)
+		return e;
+	if ((e = tbl_remove_locked(t, &a, &n)) != 0) {
+		lk_wabort(t);
+		return e;
+	}
+	lk_wcommit(t);
+	if (nrem != NULL)
+		*nrem = n;
+	return 0;
+}
+
+/* lk_set, only if the word changes. */
+static void
+tbl_reset_word(struct tbl *t, uint64_t off, uint64_t v)
+{
+	if (SH_LOAD(tbl_word(t, off)) != v)
+		lk_set(t, off, v);
+}
+
+/*
+ * Clear: put the state back as tbl_format left it (chunk 0 kept, its
+ * buckets emptied; every other chunk, every heap block and free list
+ * dropped).  A bounded number of records whatever the table's size:
+ * 128 bucket words and under 140 state words.  The old heap and chunks
+ * are then unreachable garbage that later allocations overwrite.
+ */
+static int
+tbl_clear_locked(struct tbl *t)
+{
+	struct tbl_state	*st = tbl_state(t);
+	uint64_t		 c0, sz0, w;
+	unsigned		 j;
+
+	sz0 = TBL_IX_NB0 * sizeof(struct tbl_bucket);
+	c0 = SH_LOAD(&st->ix_chunk[0]);
+	if (c0 != (t->size & ~(uint64_t)1023) - sz0)
+		return PROTETS_ECORRUPT;
+	for (w = c0; w < c0 + sz0; w += 8)
+		tbl_reset_word(t, w, 0);
+	TBL_CRASHPOINT();
+	for (j = 1; j < TBL_IX_NCHUNK; j++)
+		tbl_reset_word(t, TBL_STATE_FIELD(ix_chunk[j]), 0);
+	for (j = 0; j < TBL_NCLASS_PAD; j++)
+		tbl_reset_word(t, TBL_STATE_FIELD(al_free[j]), 0);
+	tbl_reset_word(t, TBL_STATE_FIELD(ix_level), 0);
+	tbl_reset_word(t, TBL_STATE_FIELD(ix_split), 0);
+	tbl_reset_word(t, TBL_STATE_FIELD(entries), 0);
+	tbl_reset_word(t, TBL_STATE_FIELD(overflow), 0);
+	tbl_reset_word(t, TBL_STATE_FIELD(top), TBL_HEAP_OFF);
+	tbl_reset_word(t, TBL_STATE_FIELD(ceil), c0);
+	tbl_reset_word(t, TBL_STATE_FIELD(used), sz0);
+	return 0;
+}
+
+int
+tbl_clear(struct tbl *t)
+{
+	int	e;
+
+	if (!t->writable)
+		return PROTETS_EACCES;
+	if ((e = lk_wbegin(t)) != 0)
+		return e;
+	if ((e = tbl_clear_locked(t)) != 0)
+		lk_wabort(t);
+	else
+		lk_wcommit(t);
+	return e;
+}
+
+/* Hand the values in fb to fn, as values of key; stop on non-zero. */
+static int
+tbl_values_out(const struct fold_buf *fb, const void *key, size_t klen,
+    protets_fold_fn fn, void *arg)
+{
+	size_t	i;
+	int	e;
+
+	for (i = 0; i < fb->nent; i++) {
+		e = fn(key, klen, fb->data + fb->ent[i].off, fb->ent[i].vlen,
+		    arg);
+		if (e != 0)
+			return e;
+	}
+	return 0;
+}
+
+int
+tbl_take(struct tbl *t, const void *key, size_t klen, protets_fold_fn fn,
+    void *arg)
+{
+	struct fold_buf	fb;
+	struct rm_arg	a;
+	uint64_t	n = 0;
+	int		e;
+
+	if ((e = tbl_key_ok(key, klen)) != 0)
+		return e;
+	if (!t->writable)
+		return PROTETS_EACCES;
+	memset(&fb, 0, sizeof(fb));
+	memset(&a, 0, sizeof(a));
+	a.h = en_hash(key, klen);
+	a.key = key;
+	a.klen = klen;
+	a.fb = &fb;
+	if ((e = lk_wbegin(t)) != 0)
+		return e;
+	if ((e = tbl_remove_locked(t, &a, &n)) != 0)
+		lk_wabort(t);
+	else
+		lk_wcommit(t);
+	if (e == 0 && n == 0)
+		e = PROTETS_NOTFOUND;
+	if (e == 0 && fn != NULL)
+		(void)tbl_values_out(&fb, key, klen, fn, arg);
+	free(fb.data);
+	free(fb.ent);
+	return e;
+}
+
+/* Copy every value of key out under one validation. */
+static int
+tbl_values_read(struct tbl *t, const struct lk_rd *r, uint64_t h,
+    const void *key, size_t klen, struct fold_buf *fb)
+{
+	struct ix_it	 it;
+	struct ix_pos	 pos;
+	struct fold_ent	*fe;
+	int		 e;
+
+	fb->len = fb->nent = 0;
+	if ((e = ix_start(t, h, &it)) != 0)
+		return e;
+	for (;;) {
+		e = ix_match(t, r, h, key, klen, NULL, 0, &it, &pos);
+		if (e == PROTETS_NOTFOUND)
+			return 0;
+		if (e != 0)
+			return e;
+		if ((e = fold_reserve(fb, pos.eh.vlen)) != 0)
+			return e;
+		fe = &fb->ent[fb->nent++];
+		fe->off = fb->len;
+		fe->klen = 0;
+		fe->vlen = pos.eh.vlen;
+		en_getval(t, pos.eoff, &pos.eh, fb->data + fe->off,
+		    pos.eh.vlen);
+		fb->len += pos.eh.vlen;
+	}
+}
+
+int
+tbl_lookup_each(struct tbl *t, const void *key, size_t klen,
+    protets_fold_fn fn, void *arg)
+{
+	struct fold_buf	fb;
+	struct lk_rd	r;
+	uint64_t	h;
+	int		e, rc;
+
+	if ((e = tbl_key_ok(key, klen)) != 0)
+		return e;
+	if (fn == NULL)
+		return PROTETS_EINVAL;
+	h = en_hash(key, klen);
+	memset(&fb, 0, sizeof(fb));
+	if ((e = lk_rbegin(t, &r)) != 0)
+		return e;
+	do
+		rc = tbl_values_read(t, &r, h, key, klen, &fb);
+	while ((e = lk_rend(t, &r)) == 1);
+	lk_rdone(t, &r);
+	if (e == 0)
+		e = rc;
+	if (e == 0 && fb.nent == 0)
+		e = PROTETS_NOTFOUND;
+	if (e == 0)
+		e = tbl_values_out(&fb, key, klen, fn, arg);
+	free(fb.data);
+	free(fb.ent);
+	return e;
+}
+
+int
+tbl_member(struct tbl *t, const void *key, size_t klen)
+{
+	size_t	n;
+	int	e;
+
+	e = tbl_lookup(t, key, klen, NULL, 0, &n);
+	return e == PROTETS_ERANGE ? 0 : e;
+}
+
+/* ---------------------------------------------------------------- */
+/* Counters: the value is the decimal text of an int64. */
+
+int
+tbl_counter_parse(const void *val, size_t vlen, int64_t *v)
+{
+	const unsigned char	*p = val;
+	uint64_t		 u = 0, lim;
+	size_t			 i = 0;
+	int			 neg = 0;
+
+	if (vlen > 0 && p[0] == '-') {
+		neg = 1;
+		i = 1;
+	}
+	if (vlen == i || vlen - i > 19)
+		return PROTETS_EINVAL;
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; i < vlen; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return PROTETS_EINVAL;
+		if (u > (lim - (p[i] - '0')) / 10)
+			return PROTETS_EINVAL;
+		u = u * 10 + (p[i] - '0');
+	}
+	*v = neg ? (int64_t)(0 - u) : (int64_t)u;
+	return 0;
+}
+
+size_t
+tbl_counter_format(int64_t v, char *buf, size_t bufsz)
+{
+	int	n = snprintf(buf, bufsz, "%lld", (long long)v);
+
+	return n < 0 ? 0 : (size_t)n;
+}
+
+/* cur + incr with ETS threshold semantics; ERANGE on overflow. */
+static int
+tbl_counter_add(int64_t cur, int64_t incr, const protets_counter_opts *o,
+    int64_t *res)
+{
+	int64_t	r;
+	int	over;
+
+	over = __builtin_add_overflow(cur, incr, &r);
+	if (o != NULL && o->has_threshold) {
+		if (incr >= 0 ? (over || r > o->threshold) :
+		    (over || r < o->threshold))
+			r = o->setvalue;
+	} else if (over)
+		return PROTETS_ERANGE;
+	*res = r;
+	return 0;
+}
+
+static int
+tbl_counter_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
+    int64_t incr, const protets_counter_opts *o, int64_t *res)
+{
+	struct ix_pos	pos;
+	char		buf[24];
+	int64_t		cur;
+	size_t		n;
+	int		e;
+
+	e = ix_find(t, NULL, h, key, klen, &pos);
+	if (e == PROTETS_NOTFOUND) {
+		if (o == NULL || !o->has_default)
+			return PROTETS_NOTFOUND;
+		cur = o->dflt;
+	} else if (e != 0)
+		return e;
+	else {
+		if (pos.eh.vlen > 20)
+			return PROTETS_EINVAL;
+		en_getval(t, pos.eoff, &pos.eh, buf, pos.eh.vlen);
+		if ((e = tbl_counter_parse(buf, pos.eh.vlen, &cur)) != 0)
+			return e;
+	}
+	if ((e = tbl_counter_add(cur, incr, o, res)) != 0)
+		return e;
+	n = tbl_counter_format(*res, buf, sizeof(buf));
+	TBL_CRASHPOINT();
+	return tbl_insert_locked(t, h, key, klen, buf, n, 1, NULL);
+}
+
+int
+tbl_update_counter(struct tbl *t, const void *key, size_t klen, int64_t incr,
+    const protets_counter_opts *o, int64_t *result)
+{
+	int64_t		res = 0;
+	uint64_t	h;
+	int		e;
+
+	if ((e = tbl_key_ok(key, klen)) != 0)
+		return e;
+	if (t->type != PROTETS_SET)
+		return PROTETS_EINVAL;
+	if (!t->writable)
+		return PROTETS_EACCES;
+	h = en_hash(key, klen);
+	if ((e = lk_wbegin(t)) != 0)
+		return e;
+	if ((e = tbl_counter_locked(t, h, key, klen, incr, o, &res)) != 0)
+		lk_wabort(t);
+	else
+		lk_wcommit(t);
+	if (e == 0 && result != NULL)
+		*result = res;
+	return e;
+}
+
+/* ---------------------------------------------------------------- */
+/* first/next: the fold's order, made total by comparing keys. */
+
+static int
+tbl_keycmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int	c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* Is entry e before (rev, key) in the walk's order? */
+static int
+tbl_before(const struct fold_buf *fb, const struct fold_ent *fe,
+    uint64_t rev, const void *key, size_t klen)
+{
+	if (fe->rev != rev)
+		return fe->rev < rev;
+	return tbl_keycmp(fb->data + fe->off, fe->klen, key, klen) < 0;
+}
+
+/* The first key after (key, klen) (key NULL: the first key). */
+static int
+tbl_seek(struct tbl *t, const void *key, size_t klen, void *kbuf,
+    size_t kbufsz, size_t *outlen)
+{
+	struct fold_buf	 fb;
+	struct fold_ent	*fe, *best;
+	uint64_t	 c = 0, hi = 0, crev = 0;
+	size_t		 i;
+	int		 e;
+
+	if (outlen == NULL || (kbuf == NULL && kbufsz > 0))
+		return PROTETS_EINVAL;
+	if (key != NULL)
+		c = crev = ix_bitrev(en_hash(key, klen));
+	memset(&fb, 0, sizeof(fb));
+	for (;;) {
+		if ((e = fold_read(t, c, &fb, &hi)) != 0)
+			break;
+		best = NULL;
+		for (i = 0; i < fb.nent; i++) {
+			fe = &fb.ent[i];
+			/* strictly after the given key */
+			if (key != NULL && fe->rev == crev &&
+			    tbl_keycmp(fb.data + fe->off, fe->klen, key,
+			    klen) <= 0)
+				continue;
+			if (best == NULL || tbl_before(&fb, fe, best->rev,
+			    fb.data + best->off, best->klen))
+				best = fe;
+		}
+		if (best != NULL) {
+			*outlen = best->klen;
+			if (best->klen > kbufsz)
+				e = PROTETS_ERANGE;
+			else
+				memcpy(kbuf, fb.data + best->off, best->klen);
+			break;
+		}
+		if (hi == ~0ULL) {
+			e = PROTETS_NOTFOUND;
+			break;
+		}
+		c = hi + 1;
+	}
+	free(fb.data);
+	free(fb.ent);
+	return e;
+}
+
+int
+tbl_first(struct tbl *t, void *kbuf, size_t kbufsz, size_t *klen)
+{
+	return tbl_seek(t, NULL, 0, kbuf, kbufsz, klen);
+}
+
+int
+tbl_next(struct tbl *t, const void *key, size_t klen, void *kbuf,
+    size_t kbufsz, size_t *nklen)
+{
+	int	e;
+
+	if ((e = tbl_key_ok(key, klen)) != 0)
+		return e;
+	return tbl_seek(t, key, klen, kbuf, kbufsz, nklen);
+}
+
+/* ---------------------------------------------------------------- */
+/* select: a fold through a filter. */
+
+struct sel_arg {
+	const protets_match	*m;
+	protets_fold_fn		 fn;
+	void			*arg;
+	uint64_t		 n;
+	struct fold_buf		 fb;	/* select_delete: the selected */
+};
+
+/* 1: selected, 0: not, anything else: stop with it. */
+static int
+sel_match(const protets_match *m, const void *k, size_t klen, const void *v,
+    size_t vlen)
+{
+	if (m == NULL)
+		return 1;
+	if (m->plen > 0 && (klen < m->plen || memcmp(k, m->prefix, m->plen)))
+		return 0;
+	return m->pred == NULL ? 1 : m->pred(k, klen, v, vlen, m->arg);
+}
+
+static int
+sel_one(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
+{
+	struct sel_arg	*s = arg;
+	int		 e;
+
+	if ((e = sel_match(s->m, k, klen, v, vlen)) != 1)
+		return e;
+	s->n++;
+	return s->fn != NULL ? s->fn(k, klen, v, vlen, s->arg) : 0;
+}
+
+static int
+sel_valid(const protets_match *m)
+{
+	return m == NULL || m->plen == 0 || m->prefix != NULL;
+}
+
+int
+tbl_select(struct tbl *t, const protets_match *m, protets_fold_fn fn,
+    void *arg)
+{
+	struct sel_arg	s = { m, fn, arg, 0, { 0 } };
+
+	if (fn == NULL || !sel_valid(m))
+		return PROTETS_EINVAL;
+	return tbl_foldl(t, sel_one, &s);
+}
+
+int
+tbl_select_count(struct tbl *t, const protets_match *m, uint64_t *n)
+{
+	struct sel_arg	s = { m, NULL, NULL, 0, { 0 } };
+	int		e;
+
+	if (n == NULL || !sel_valid(m))
+		return PROTETS_EINVAL;
+	if ((e = tbl_foldl(t, sel_one, &s)) == 0)
+		*n = s.n;
+	return e;
+}
+
+static int
+sel_keep(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
+{
+	struct sel_arg	*s = arg;
+	struct fold_ent	*fe;
+	int		 e;
+
+	if ((e = sel_match(s->m, k, klen, v, vlen)) != 1)
+		return e;
+	if ((e = fold_reserve(&s->fb, klen + vlen)) != 0)
+		return e;
+	fe = &s->fb.ent[s->fb.nent++];
+	fe->off = s->fb.len;
+	fe->klen = klen;
+	fe->vlen = vlen;
+	memcpy(s->fb.data + fe->off, k, klen);
+	if (vlen > 0)
+		memcpy(s->fb.data + fe->off + klen, v, vlen);
+	s->fb.len += klen + vlen;
+	return 0;
+}
+
+int
+tbl_select_delete(struct tbl *t, const protets_match *m, uint64_t *n)
+{
+	struct sel_arg	 s = { m, NULL, NULL, 0, { 0 } };
+	struct fold_ent	*fe;
+	uint64_t	 k, total = 0;
+	size_t		 i;
+	int		 e;
+
+	if (!sel_valid(m))
+		return PROTETS_EINVAL;
+	if (!t->writable)
+		return PROTETS_EACCES;
+	e = tbl_foldl(t, sel_keep, &s);
+	for (i = 0; e == 0 && i < s.fb.nent; i++) {
+		fe = &s.fb.ent[i];
+		e = tbl_delete_object(t, s.fb.data + fe->off, fe->klen,
+		    s.fb.data + fe->off + fe->klen, fe->vlen, &k);
+		total += k;
+	}
+	free(s.fb.data);
+	free(s.fb.ent);
+	if (n != NULL)
+		*n = total;
 	return e;
 }

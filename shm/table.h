@@ -41,6 +41,7 @@ struct tbl {
 	unsigned char	*base;
 	size_t		 size;
 	int		 writable;
+	unsigned	 type;		/* protets_type, from the header */
 };
 
 /* Smallest segment size tbl_format accepts. */
@@ -74,6 +75,33 @@ int tbl_delete(struct tbl *t, const void *key, size_t klen);
 int tbl_foldl(struct tbl *t, protets_fold_fn fn, void *arg);
 int tbl_count(struct tbl *t, uint64_t *n);
 int tbl_check(struct tbl *t, char *msg, size_t msgsz);
+int tbl_insert_new(struct tbl *t, const void *key, size_t klen,
+    const void *val, size_t vlen);
+/* only_new: protets_insert_new_many, else protets_insert_many. */
+int tbl_insert_many(struct tbl *t, const protets_kv *kv, size_t n,
+    int only_new);
+int tbl_lookup_each(struct tbl *t, const void *key, size_t klen,
+    protets_fold_fn fn, void *arg);
+int tbl_member(struct tbl *t, const void *key, size_t klen);
+/* *nrem (may be NULL): entries removed. */
+int tbl_delete_object(struct tbl *t, const void *key, size_t klen,
+    const void *val, size_t vlen, uint64_t *nrem);
+int tbl_clear(struct tbl *t);
+int tbl_take(struct tbl *t, const void *key, size_t klen,
+    protets_fold_fn fn, void *arg);
+int tbl_update_counter(struct tbl *t, const void *key, size_t klen,
+    int64_t incr, const protets_counter_opts *o, int64_t *result);
+int tbl_first(struct tbl *t, void *kbuf, size_t kbufsz, size_t *klen);
+int tbl_next(struct tbl *t, const void *key, size_t klen, void *kbuf,
+    size_t kbufsz, size_t *nklen);
+int tbl_select(struct tbl *t, const protets_match *m, protets_fold_fn fn,
+    void *arg);
+int tbl_select_count(struct tbl *t, const protets_match *m, uint64_t *n);
+int tbl_select_delete(struct tbl *t, const protets_match *m, uint64_t *n);
+
+/* The counter text of protets_update_counter: parse and format. */
+int tbl_counter_parse(const void *val, size_t vlen, int64_t *v);
+size_t tbl_counter_format(int64_t v, char *buf, size_t bufsz);
 
 /*
  * Take and release the write lock, so that a writer that died holding it

@@ -159,6 +159,178 @@ START_TEST(test_permission)
 }
 END_TEST
 
+/* The ETS operations through the CLI and the library (bags, counters, ...). */
+START_TEST(test_bag_cli)
+{
+	ck_assert_int_eq(run("get b --type bag --access public"), 0);
+	ck_assert_str_eq(out, "b\tbag\tpublic\tread-write\n");
+	ck_assert_int_eq(run("get db --type duplicate_bag"), 0);
+	ck_assert_str_eq(out, "db\tduplicate_bag\tprotected\tread-write\n");
+	ck_assert_int_eq(run("insert b k v1"), 0);
+	ck_assert_int_eq(run("insert b k v2"), 0);
+	ck_assert_int_eq(run("insert b k v1"), 0);	/* no-op on a bag */
+	ck_assert_int_eq(run("insert b k2 w"), 0);
+	ck_assert_int_eq(run("lookup b k"), 0);
+	ck_assert_str_eq(out, "v1\nv2\n");
+	ck_assert_int_eq(run("count b"), 0);
+	ck_assert_str_eq(out, "3\n");
+	ck_assert_int_eq(run("insert db k v1"), 0);
+	ck_assert_int_eq(run("insert db k v2"), 0);
+	ck_assert_int_eq(run("insert db k v1"), 0);
+	ck_assert_int_eq(run("lookup db k"), 0);
+	ck_assert_str_eq(out, "v1\nv2\nv1\n");
+	ck_assert_int_eq(run("dump db"), 0);
+	ck_assert_str_eq(out, "k\tv1\nk\tv2\nk\tv1\n");
+	ck_assert_int_eq(run("check db"), 0);
+	/* delete-object: the object (every copy on a duplicate bag) */
+	ck_assert_int_eq(run("delete-object db k v1"), 0);
+	ck_assert_int_eq(run("lookup db k"), 0);
+	ck_assert_str_eq(out, "v2\n");
+	ck_assert_int_eq(run("delete-object b k nosuch"), 0);
+	/* delete: every value */
+	ck_assert_int_eq(run("delete b k"), 0);
+	ck_assert_int_eq(run("lookup b k"), 1);
+	ck_assert_int_eq(run("lookup b k2"), 0);
+	ck_assert_str_eq(out, "w\n");
+	ck_assert_int_eq(run("info b"), 0);
+	ck_assert_ptr_nonnull(strstr(out, "type: bag\n"));
+	/* ordered_set is not implemented: refused, nothing created */
+	ck_assert_int_eq(run("get os --type ordered_set"), 2);
+	ck_assert_int_eq(run("info os"), 1);
+}
+END_TEST
+
+START_TEST(test_ops_cli)
+{
+	ck_assert_int_eq(run("get t --access public"), 0);
+	/* insert-new */
+	ck_assert_int_eq(run("insert-new t k v"), 0);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s insert-new t k w "
+	    "2>&1", cli, d.sock), 1);
+	ck_assert_ptr_nonnull(strstr(out, "exists"));
+	ck_assert_int_eq(run("lookup t k"), 0);
+	ck_assert_str_eq(out, "v\n");
+	ck_assert_int_eq(run("insert-new t"), 2);
+	ck_assert_int_eq(run("insert-new nosuch k v"), 1);
+	/* take */
+	ck_assert_int_eq(run("take t k"), 0);
+	ck_assert_str_eq(out, "v\n");
+	ck_assert_int_eq(run("take t k"), 1);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(run("lookup t k"), 1);
+	ck_assert_int_eq(run("take t"), 2);
+	/* delete-object on a set: only the same value */
+	ck_assert_int_eq(run("insert t d 1"), 0);
+	ck_assert_int_eq(run("delete-object t d 2"), 0);
+	ck_assert_int_eq(run("lookup t d"), 0);
+	ck_assert_int_eq(run("delete-object t d 1"), 0);
+	ck_assert_int_eq(run("lookup t d"), 1);
+	ck_assert_int_eq(run("delete-object t d"), 2);
+	/* update-counter: starts from 0, text values */
+	ck_assert_int_eq(run("update-counter t c 5"), 0);
+	ck_assert_str_eq(out, "5\n");
+	ck_assert_int_eq(run("update-counter t c -7"), 0);
+	ck_assert_str_eq(out, "-2\n");
+	ck_assert_int_eq(run("lookup t c"), 0);
+	ck_assert_str_eq(out, "-2\n");
+	ck_assert_int_eq(run("insert t c 9223372036854775806"), 0);
+	ck_assert_int_eq(run("update-counter t c 1"), 0);
+	ck_assert_str_eq(out, "9223372036854775807\n");
+	ck_assert_int_eq(run("update-counter t c 1"), 5);	/* overflow */
+	ck_assert_int_eq(run("insert t s abc"), 0);
+	ck_assert_int_eq(run("update-counter t s 1"), 5);	/* not a number */
+	ck_assert_int_eq(run("update-counter t c x"), 2);
+	ck_assert_int_eq(run("update-counter t c 1x"), 2);
+	ck_assert_int_eq(run("update-counter t c"), 2);
+	ck_assert_int_eq(run("get b --type bag"), 0);
+	ck_assert_int_eq(run("update-counter b c 1"), 5);	/* not a set */
+	/* select --prefix, like dump */
+	ck_assert_int_eq(run("insert t user:1 alice"), 0);
+	ck_assert_int_eq(run("insert t user:2 bob"), 0);
+	ck_assert_int_eq(run("insert t group:1 admins"), 0);
+	ck_assert_int_eq(run("select t --prefix user: | sort"), 0);
+	ck_assert_str_eq(out, "user:1\talice\nuser:2\tbob\n");
+	ck_assert_int_eq(run("select t --prefix nothing"), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(run("select t --prefix"), 2);
+	ck_assert_int_eq(run("select t --bogus x"), 2);
+	ck_assert_int_eq(run("select nosuch --prefix x"), 1);
+	ck_assert_int_eq(run("select t | wc -l"), 0);
+	ck_assert_str_eq(out, "5\n");
+	/* clear */
+	ck_assert_int_eq(run("clear t"), 0);
+	ck_assert_int_eq(run("count t"), 0);
+	ck_assert_str_eq(out, "0\n");
+	ck_assert_int_eq(run("dump t"), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(run("check t"), 0);
+	ck_assert_int_eq(run("insert t again 1"), 0);
+	ck_assert_int_eq(run("count t"), 0);
+	ck_assert_str_eq(out, "1\n");
+	ck_assert_int_eq(run("clear nosuch"), 1);
+	ck_assert_int_eq(run("clear"), 2);
+}
+END_TEST
+
+static int
+collect(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
+{
+	char	*s = arg;
+	size_t	 l = strlen(s);
+
+	(void)k;
+	(void)klen;
+	memcpy(s + l, v, vlen);
+	s[l + vlen] = ',';
+	s[l + vlen + 1] = '\0';
+	return 0;
+}
+
+/* The library on a mapped table, read-only mapping included. */
+START_TEST(test_ops_lib)
+{
+	protets_t		*p;
+	protets_table_t		*t;
+	protets_opts		 o = { PROTETS_DUPLICATE_BAG, PROTETS_PUBLIC, 0 };
+	protets_kv		 kv[3] = { { "a", 1, "1", 1 }, { "a", 1, "2", 1 },
+				    { "b", 1, "3", 1 } };
+	protets_match		 m = { "a", 1, NULL, NULL };
+	char			 s[256] = "", key[PROTETS_KEY_MAX];
+	size_t			 klen;
+	uint64_t		 n;
+	int			 steps = 0, rc;
+
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_get(p, "lib", &o, &t), 0);
+	ck_assert_int_eq(protets_insert_new_many(t, kv, 3), 0);
+	ck_assert_int_eq(protets_insert_new_many(t, kv, 3), PROTETS_EXISTS);
+	ck_assert_int_eq(protets_insert_many(t, kv, 3), 0);
+	ck_assert_int_eq(protets_lookup_each(t, "a", 1, collect, s), 0);
+	ck_assert_str_eq(s, "1,2,1,2,");
+	ck_assert_int_eq(protets_member(t, "b", 1), 0);
+	ck_assert_int_eq(protets_select_count(t, &m, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	for (rc = protets_first(t, key, sizeof(key), &klen); rc == 0;
+	    rc = protets_next(t, key, klen, key, sizeof(key), &klen))
+		steps++;
+	ck_assert_int_eq(rc, PROTETS_NOTFOUND);
+	ck_assert_int_eq(steps, 2);
+	s[0] = '\0';
+	ck_assert_int_eq(protets_take(t, "b", 1, collect, s), 0);
+	ck_assert_str_eq(s, "3,3,");
+	ck_assert_int_eq(protets_delete_object(t, "a", 1, "1", 1), 0);
+	ck_assert_int_eq(protets_select_delete(t, NULL, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(protets_update_counter(t, "c", 1, 1, NULL, NULL),
+	    PROTETS_EINVAL);
+	ck_assert_int_eq(protets_delete_all_objects(t), 0);
+	ck_assert_int_eq(protets_count(t, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	protets_close(t);
+	protets_disconnect(p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -172,6 +344,9 @@ main(void)
 	tcase_add_test(tc, test_ls_info_procs);
 	tcase_add_test(tc, test_socket_sources);
 	tcase_add_test(tc, test_permission);
+	tcase_add_test(tc, test_bag_cli);
+	tcase_add_test(tc, test_ops_cli);
+	tcase_add_test(tc, test_ops_lib);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -306,19 +306,6 @@ START_TEST(test_client_unaffected)
 }
 END_TEST
 
-/* Raw protocol access for bad-input tests. */
-static int
-raw_connect(void)
-{
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	int			 s;
-
-	strcpy(sun.sun_path, d.sock);
-	ck_assert_int_ge(s = socket(AF_UNIX, SOCK_STREAM, 0), 0);
-	ck_assert_int_eq(connect(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	return s;
-}
-
 /* Read one reply (2 s at most): its header, its payload skipped; -1 when
  * the daemon closed. */
 static int
@@ -391,24 +378,24 @@ START_TEST(test_bad_frames)
 	daemon_serves();
 	before = td_fd_total(&d);
 	/* truncated header, then hang up */
-	s = raw_connect();
+	s = td_raw_connect(&d);
 	ck_assert_int_eq(write(s, "PTPTPTPT", 8), 8);
 	close(s);
 	/* declared length over the maximum: error, then closed */
-	s = raw_connect();
+	s = td_raw_connect(&d);
 	raw_send(s, WIRE_VERSION, WIRE_GET, 1u << 30, NULL, 0);
 	ck_assert_int_eq(raw_reply(s, &h), 0);
 	ck_assert_int_eq(h.status, PROTETS_EPROTO);
 	ck_assert(raw_eof(s));
 	close(s);
 	/* unknown version */
-	s = raw_connect();
+	s = td_raw_connect(&d);
 	raw_send(s, 77, WIRE_PROCS, 0, NULL, 0);
 	ck_assert_int_eq(raw_reply(s, &h), 0);
 	ck_assert_int_eq(h.status, PROTETS_EVERSION);
 	close(s);
 	/* unknown opcode: an error, and the connection goes on */
-	s = raw_connect();
+	s = td_raw_connect(&d);
 	raw_send(s, WIRE_VERSION, 999, 0, NULL, 0);
 	ck_assert_int_eq(raw_reply(s, &h), 0);
 	ck_assert_int_eq(h.status, PROTETS_EPROTO);
@@ -419,12 +406,12 @@ START_TEST(test_bad_frames)
 	ck_assert_int_eq(h.status, 0);
 	close(s);
 	/* empty GET, GET with trailing garbage, empty and long names */
-	s = raw_connect();
+	s = td_raw_connect(&d);
 	raw_send(s, WIRE_VERSION, WIRE_GET, 0, NULL, 0);
 	ck_assert_int_eq(raw_reply(s, &h), 0);
 	ck_assert_int_eq(h.status, PROTETS_EPROTO);
 	close(s);
-	s = raw_connect();
+	s = td_raw_connect(&d);
 	{
 		unsigned char p[] = { 0, 0, 0, 0, 0, 0 };	/* name len 0 */
 		struct wbuf w;
@@ -449,7 +436,7 @@ START_TEST(test_bad_frames)
 
 		for (j = 0; j < sizeof(junk); j++)
 			junk[j] = (unsigned char)rand();
-		s = raw_connect();
+		s = td_raw_connect(&d);
 		ck_assert_int_eq(write(s, junk, sizeof(junk)), sizeof(junk));
 		close(s);
 	}
@@ -471,7 +458,7 @@ START_TEST(test_pushed_fds)
 	for (n = 1; n <= FDPASS_MAX; n += FDPASS_MAX - 1) {
 		for (i = 0; i < n; i++)
 			fds[i] = dup(0);
-		s = raw_connect();
+		s = td_raw_connect(&d);
 		wire_hdr_make(&h, WIRE_PROCS, 0, 1, 0);
 		ck_assert_int_eq(fdpass_send(s, &h, sizeof(h), fds, n, 0),
 		    (ssize_t)sizeof(h));

@@ -195,19 +195,6 @@ START_TEST(test_killed_clients_leak_nothing)
 }
 END_TEST
 
-static int
-raw_connect(void)
-{
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	int			 s;
-
-	strcpy(sun.sun_path, d.sock);
-	ck_assert_int_ge(s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
-	    0);
-	ck_assert_int_eq(connect(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	return s;
-}
-
 /* A well-behaved client gets its answer while the others misbehave. */
 static void
 others_served(void)
@@ -234,7 +221,7 @@ START_TEST(test_slow_and_flooding_clients)
 	make_table("busy", PROTETS_PUBLIC);
 	/* slow: half a header each, and then nothing */
 	for (k = 0; k < 8; k++) {
-		slow[k] = raw_connect();
+		slow[k] = td_raw_connect(&d);
 		ck_assert_int_eq(write(slow[k], "\1\0", 2), 2);
 	}
 	others_served();
@@ -246,7 +233,7 @@ START_TEST(test_slow_and_flooding_clients)
 		memcpy(flood + i * sizeof(h), &h, sizeof(h));
 	}
 	for (k = 0; k < 4; k++) {
-		fl[k] = raw_connect();
+		fl[k] = td_raw_connect(&d);
 		fcntl(fl[k], F_SETFL, O_NONBLOCK);
 		/* as much as the socket takes; the daemon stops reading */
 		for (i = 0; i < len; ) {
@@ -288,7 +275,7 @@ START_TEST(test_connection_bound)
 		p[i] = td_connect(&d);
 	/* a 5th is accepted only once one of the 4 goes */
 	{
-		int	 s = raw_connect();
+		int	 s = td_raw_connect(&d);
 		struct	 wire_hdr h;
 		struct	 pollfd pfd = { .fd = s, .events = POLLIN };
 

@@ -1,6 +1,9 @@
 /*
  * testutil.c - see testutil.h.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -294,6 +297,19 @@ td_fd_total(struct td *d)
 			best = n;
 	}
 	return best;
+}
+
+int
+td_raw_connect(struct td *d)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 s;
+
+	strlcpy(sun.sun_path, d->sock, sizeof(sun.sun_path));
+	ck_assert_int_ge(s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	    0);
+	ck_assert_int_eq(connect(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return s;
 }
 
 protets_t *

@@ -39,6 +39,8 @@ pid_t	td_kill(struct td *, const char *role, int slot);
 int	td_fd_total(struct td *);
 /* Connect, aborting the test on failure. */
 protets_t *td_connect(struct td *);
+/* A raw stream socket connected to the daemon (bad-input tests). */
+int	td_raw_connect(struct td *);
 /* Worker slot owning a table. */
 int	td_table_worker(struct td *, const char *name);
 /* Run a shell command line; returns its exit status; output to out. */

@@ -180,6 +180,13 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 
 /* Racy shared accesses. */
 #define SH_LOAD(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
+/*
+ * A load of a shared word by a lock-free reader (a lookup, a fold, an
+ * index walk), as opposed to a writer holding the lock.  Reader paths use
+ * it for every word a writer may change, so that the read side has one
+ * place to change how such words are read.
+ */
+#define SH_RLOAD(p)		SH_LOAD(p)
 #define SH_STORE(p, v)		__atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
 static inline uint64_t *

@@ -81,7 +81,8 @@ PROTETS		= $(BUILD)/protets
 
 TEST_SRC	= $(wildcard tests/check_*.c)
 # check_shm also runs as check_shm_crash: engine built with the crash hook.
-TEST_BIN	= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(BUILD)/tests/check_shm_crash
+# The longest first: tests/run.sh runs them side by side.
+TEST_BIN	= $(BUILD)/tests/check_shm_crash $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 CRASH_OBJ	= $(SHM_SRC:%.c=$(BUILD)/crash/%.o)
 TEST_UTIL	= $(BUILD)/tests/testutil.o
 
@@ -152,7 +153,7 @@ run: deps
 
 # libFuzzer harnesses (fuzz/): the request parser and a worker's whole
 # connection handler.  fuzz-run replays the committed corpus, then fuzzes
-# each for FUZZ_SECONDS.
+# each for FUZZ_SECONDS, the two side by side (one CPU each).
 FUZZ_SECONDS	?= 60
 FUZZERS		= build-fuzz/fuzz/fuzz_wire build-fuzz/fuzz/fuzz_conn
 
@@ -166,9 +167,17 @@ fuzz:
 fuzz-run: fuzz
 	for f in wire conn; do \
 	    mkdir -p build-fuzz/corpus-$$f && \
-	    build-fuzz/fuzz/fuzz_$$f -dict=fuzz/protets.dict \
+	    { build-fuzz/fuzz/fuzz_$$f -dict=fuzz/protets.dict \
 	        -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	        build-fuzz/corpus-$$f fuzz/corpus/$$f || exit 1; \
+	        build-fuzz/corpus-$$f fuzz/corpus/$$f \
+	        >build-fuzz/fuzz_$$f.log 2>&1; \
+	      echo $$? >build-fuzz/fuzz_$$f.rc; } & \
+	done; wait; \
+	for f in wire conn; do \
+	    echo "== fuzz_$$f"; \
+	    if [ "$$(cat build-fuzz/fuzz_$$f.rc)" != 0 ]; then \
+	        cat build-fuzz/fuzz_$$f.log; exit 1; fi; \
+	    grep -E '^(#[0-9]+ +DONE|Done|stat::)' build-fuzz/fuzz_$$f.log; \
 	done
 
 include mk/install.mk

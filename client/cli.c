@@ -53,6 +53,8 @@ usage(FILE *f, int status)
 "  count NAME              print the number of entries\n"
 "  check NAME              verify the table's structure\n"
 "  drop NAME               delete the table\n"
+"  set-access NAME public|protected|private\n"
+"                          change the table's access (owner or root)\n"
 "  ls                      one table per line: NAME TYPE ACCESS ENTRIES\n"
 "                          OWNER_UID WORKER_PID (tab-separated)\n"
 "  info NAME               \"key: value\" lines\n"
@@ -370,6 +372,21 @@ cli_check(protets_t *p, char **argv)
 }
 
 static int
+cli_set_access(protets_t *p, char **argv)
+{
+	protets_access	 a;
+	int		 rc;
+
+	if (protets_access_parse(argv[1], &a) != 0) {
+		fprintf(stderr, "protets: unknown access mode %s\n", argv[1]);
+		return EX_USAGE;
+	}
+	if ((rc = protets_set_access(p, argv[0], a)) != 0)
+		return cli_fail(argv[0], rc);
+	return 0;
+}
+
+static int
 cli_drop(protets_t *p, char **argv)
 {
 	int	 rc;
@@ -481,7 +498,7 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "dump", 1 }, { "count", 1 }, { "check", 1 }, { "drop", 1 },
 	{ "ls", 0 }, { "info", 1 }, { "procs", 0 }, { "insert-new", 3 },
 	{ "take", 2 }, { "delete-object", 3 }, { "update-counter", 3 },
-	{ "clear", 1 }, { "select", -1 }, { NULL, 0 }
+	{ "clear", 1 }, { "select", -1 }, { "set-access", 2 }, { NULL, 0 }
 };
 
 static int
@@ -503,6 +520,8 @@ cli_run(protets_t *p, const char *cmd, int argc, char **argv)
 		return cli_check(p, argv + 1);
 	if (strcmp(cmd, "drop") == 0)
 		return cli_drop(p, argv + 1);
+	if (strcmp(cmd, "set-access") == 0)
+		return cli_set_access(p, argv + 1);
 	if (strcmp(cmd, "ls") == 0)
 		return cli_ls(p);
 	if (strcmp(cmd, "info") == 0)

@@ -420,6 +420,25 @@ protets_drop(protets_t *p, const char *name)
 }
 
 int
+protets_set_access(protets_t *p, const char *name, protets_access access)
+{
+	struct wbuf	 req, reply;
+	int		 rc;
+
+	if (name == NULL || wire_name_valid(name, strlen(name)) != 0 ||
+	    access < PROTETS_PUBLIC || access > PROTETS_PRIVATE)
+		return PROTETS_EINVAL;
+	wbuf_init(&req);
+	wbuf_init(&reply);
+	wire_put_name(&req, name);
+	wbuf_u32(&req, (uint32_t)access);
+	rc = pt_request(p, WIRE_SETACCESS, &req, &reply, NULL);
+	wbuf_free(&req);
+	wbuf_free(&reply);
+	return rc;
+}
+
+int
 pt_repair(const char *sockpath, const char *name)
 {
 	protets_t	*p;

@@ -164,6 +164,18 @@ int protets_open(protets_t *p, const char *name, protets_table_t **out);
 int protets_drop(protets_t *p, const char *name);
 
 /*
+ * Change the access mode of the table called name.  Only its owner uid (or
+ * root) may.  The new mode decides what later protets_get/protets_open
+ * calls receive; a process that already holds the table keeps the mapping
+ * it has (a mapping cannot be taken back: to be sure no other uid can
+ * still write, make the table protected and have its holders close it,
+ * or drop it).  Returns 0, PROTETS_NOTFOUND, PROTETS_EACCES (not the
+ * owner), PROTETS_EINVAL (bad name or mode), PROTETS_ECONNECT,
+ * PROTETS_EPROTO.
+ */
+int protets_set_access(protets_t *p, const char *name, protets_access access);
+
+/*
  * Describe the table called name.  Returns 0, PROTETS_NOTFOUND,
  * PROTETS_EINVAL, PROTETS_ECONNECT, PROTETS_EPROTO.
  */

@@ -35,7 +35,8 @@ enum wire_op {
 	WIRE_LIST = 4,		/* - -> count, info... */
 	WIRE_PROCS = 5,		/* - -> count, proc... */
 	WIRE_REPAIR = 6,	/* name -> status */
-	WIRE_OP_MAX = 6
+	WIRE_SETACCESS = 7,	/* name, access -> status */
+	WIRE_OP_MAX = 7
 };
 
 /* WIRE_GET flags. */

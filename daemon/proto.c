@@ -399,6 +399,58 @@ proto_repair(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	return 0;
 }
 
+/*
+ * Change a table's access mode: its owner or root only.  The catalog is
+ * what later GETs decide from; the segment header keeps the same mode so
+ * that a restart from the fd store rebuilds it.  Descriptions already
+ * handed out keep the access they were opened with (a mapping cannot be
+ * revoked): docs/PROTOCOL.md says so.
+ */
+static int
+proto_setaccess(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
+{
+	struct catalog		*cat = &wk->d->cat;
+	struct cat_entry	*e;
+	struct proto_tab	 pt;
+	char			 name[PROTETS_NAME_MAX + 1];
+	uint32_t		 access;
+	int			 rc;
+
+	if ((rc = wire_get_name(r, name)) != 0) {
+		proto_status(c, h, rc);
+		return 0;
+	}
+	access = rbuf_u32(r);
+	if ((rc = rbuf_end(r)) != 0) {
+		proto_status(c, h, rc);
+		return 0;
+	}
+	if (access < PROTETS_PUBLIC || access > PROTETS_PRIVATE) {
+		conn_error(c, h, PROTETS_EINVAL, "unknown access mode %u",
+		    access);
+		return 0;
+	}
+	if ((rc = proto_owned(c, h, name, &pt)) != 0)
+		return rc == 1;
+	if (!proto_is_owner(c, &pt.e)) {
+		conn_error(c, h, PROTETS_EACCES, "only its owner (uid %u) or "
+		    "root may change the access of %s", pt.e.owner_uid, name);
+		return 0;
+	}
+	if ((rc = tbl_set_access(&pt.t->tbl, access)) != 0) {
+		proto_status(c, h, rc);
+		return 0;
+	}
+	cat_lock(cat);
+	if ((e = cat_find_id(cat, pt.e.id)) != NULL)
+		e->access = access;
+	cat_unlock(cat);
+	log_info("table %s: access %s by uid %u", name,
+	    protets_access_name((protets_access)access), (unsigned)c->uid);
+	proto_status(c, h, 0);
+	return 0;
+}
+
 static void
 proto_list(struct conn *c, const struct wire_hdr *h)
 {
@@ -482,6 +534,8 @@ proto_request(struct conn *c, const struct wire_hdr *h,
 		return proto_info(c, h, &r);
 	case WIRE_REPAIR:
 		return proto_repair(c, h, &r);
+	case WIRE_SETACCESS:
+		return proto_setaccess(c, h, &r);
 	case WIRE_LIST:
 	case WIRE_PROCS:
 		if (h->len != 0)

@@ -137,6 +137,23 @@ tbl_open(struct tbl *t, void *base, size_t size, int writable)
 	return 0;
 }
 
+/*
+ * Record a new access mode in the header (the daemon's SETACCESS, from
+ * the owning worker).  One aligned 32-bit store: a reader of the header
+ * sees the old mode or the new one.  Returns 0, PROTETS_EINVAL,
+ * PROTETS_EACCES (read-only mapping).
+ */
+int
+tbl_set_access(struct tbl *t, uint32_t access)
+{
+	if (access < PROTETS_PUBLIC || access > PROTETS_PRIVATE)
+		return PROTETS_EINVAL;
+	if (!t->writable)
+		return PROTETS_EACCES;
+	__atomic_store_n(&tbl_hdr(t)->access, access, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int
 tbl_meta(const struct tbl *t, struct tbl_meta *m)
 {
@@ -147,7 +164,7 @@ tbl_meta(const struct tbl *t, struct tbl_meta *m)
 	memset(m, 0, sizeof(*m));
 	m->id = h->id;
 	m->type = h->type;
-	m->access = h->access;
+	m->access = __atomic_load_n(&h->access, __ATOMIC_ACQUIRE);
 	m->owner_uid = h->owner_uid;
 	m->created = h->created;
 	memcpy(m->name, h->name, sizeof(m->name));

@@ -74,7 +74,8 @@
 /*
  * The header: identity, format signature and the table's metadata.  It is
  * written by tbl_format before the magic, and never again, so reading it
- * needs no synchronisation once the magic is seen.
+ * needs no synchronisation once the magic is seen; the one exception is
+ * access, which tbl_set_access changes with one atomic aligned store.
  */
 struct tbl_hdr {
 	uint64_t	magic;			/*    0: TBL_MAGIC, written last */

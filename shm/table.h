@@ -64,6 +64,12 @@ int tbl_open(struct tbl *t, void *base, size_t size, int writable);
 /* Copy the creation metadata out of the header.  Returns 0 or ECORRUPT. */
 int tbl_meta(const struct tbl *t, struct tbl_meta *m);
 
+/*
+ * Change the access mode recorded in the header (the one field written
+ * after tbl_format).  Returns 0, PROTETS_EINVAL, PROTETS_EACCES.
+ */
+int tbl_set_access(struct tbl *t, uint32_t access);
+
 int tbl_stats(struct tbl *t, struct tbl_stats *st);
 
 /* The operations of protets.h, with the same return codes. */

@@ -3,7 +3,9 @@
  * and of the monitor, clients keep their mappings, bad input is refused.
  * Every kill here is a real SIGKILL of a real daemon process.
  */
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "table.h"
 #include "testutil.h"
 #include "wire.h"
 
@@ -605,6 +608,101 @@ START_TEST(test_access)
 }
 END_TEST
 
+/*
+ * What another uid gets after each change of access; only the owner may
+ * change it; nothing stored is lost along the way.
+ */
+/* The access recorded in the header of a table this process holds. */
+static int
+header_access(const char *name)
+{
+	struct tbl	 tb;
+	struct tbl_meta	 m;
+	struct stat	 st;
+	void		*base;
+	int		 fd;
+
+	ck_assert_int_ge(fd = tu_table_fd(name), 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(base, MAP_FAILED);
+	ck_assert_int_eq(tbl_open(&tb, base, (size_t)st.st_size, 0), 0);
+	ck_assert_int_eq(tbl_meta(&tb, &m), 0);
+	/* fd stays the library's. */
+	munmap(base, (size_t)st.st_size);
+	return (int)m.access;
+}
+
+static void
+access_as_other(const char *sock, int expect_open, int expect_writable)
+{
+	pid_t	 c;
+
+	if ((c = fork()) == 0) {
+		protets_t	*q;
+		protets_table_t	*u;
+		int		 rc;
+
+		CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+		CHILD_CHECK(protets_connect(sock, &q) == 0);
+		CHILD_CHECK(protets_set_access(q, "acc", PROTETS_PUBLIC) ==
+		    PROTETS_EACCES);
+		rc = protets_open(q, "acc", &u);
+		CHILD_CHECK(rc == (expect_open ? 0 : PROTETS_EACCES));
+		if (rc == 0) {
+			CHILD_CHECK(protets_table_writable(u) ==
+			    expect_writable);
+			CHILD_CHECK(protets_insert(u, "other", 5, "x", 1) ==
+			    (expect_writable ? 0 : PROTETS_EACCES));
+			protets_close(u);
+		}
+		protets_disconnect(q);
+		_exit(0);
+	}
+	ck_assert_int_eq(tu_wait_child(c), 0);
+}
+
+START_TEST(test_set_access)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t;
+	protets_info	 in;
+
+	t = get(p, "acc", PROTETS_PROTECTED);
+	fill(t, "acc", 5);
+	protets_close(t);
+	ck_assert_int_eq(protets_set_access(p, "missing", PROTETS_PUBLIC),
+	    PROTETS_NOTFOUND);
+	ck_assert_int_eq(protets_set_access(p, "acc", (protets_access)9),
+	    PROTETS_EINVAL);
+	ck_assert_int_eq(protets_set_access(p, "", PROTETS_PUBLIC),
+	    PROTETS_EINVAL);
+	if (getuid() == 0)
+		access_as_other(d.sock, 1, 0);
+	ck_assert_int_eq(protets_set_access(p, "acc", PROTETS_PUBLIC), 0);
+	ck_assert_int_eq(protets_info_get(p, "acc", &in), 0);
+	ck_assert_int_eq(in.access, PROTETS_PUBLIC);
+	if (getuid() == 0)
+		access_as_other(d.sock, 1, 1);
+	ck_assert_int_eq(protets_set_access(p, "acc", PROTETS_PRIVATE), 0);
+	if (getuid() == 0)
+		access_as_other(d.sock, 0, 0);
+	/* The owner's own access never changes; nothing was lost. */
+	ck_assert_int_eq(protets_open(p, "acc", &t), 0);
+	ck_assert(protets_table_writable(t));
+	ck_assert_int_eq(protets_table_access(t), PROTETS_PRIVATE);
+	/* The segment's header carries it too (a restart rebuilds from it). */
+	ck_assert_int_eq(header_access("acc"), PROTETS_PRIVATE);
+	/* What the other uid wrote while the table was public is there. */
+	if (getuid() == 0)
+		ck_assert_int_eq(protets_delete(t, "other", 5), 0);
+	protets_close(t);
+	verify("acc", 5);
+	ck_assert_int_eq(protets_drop(p, "acc"), 0);
+	protets_disconnect(p);
+}
+END_TEST
+
 /* Mappings of the segment named in /proc/self/maps. */
 static int
 maps_of(const char *name)
@@ -1029,6 +1127,7 @@ main(void)
 	tcase_add_test(tb, test_errors);
 	tcase_add_test(tb, test_drop);
 	tcase_add_test(tb, test_access);
+	tcase_add_test(tb, test_set_access);
 	tcase_add_test(tb, test_registry);
 	tcase_add_test(tb, test_seals);
 	suite_add_tcase(s, tb);

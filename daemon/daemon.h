@@ -36,6 +36,7 @@ struct daemon {
 	struct recovered *rec;
 	int		 nrec;
 	int		 naside;	/* failed validation: kept, not served */
+	int64_t		 started_ms;	/* CLOCK_MONOTONIC, when main began */
 };
 
 struct recovered {
@@ -48,6 +49,18 @@ struct recovered {
 void	recover_fdstore(struct daemon *);
 /* 1 when segments go to systemd's fd store (fdstore = yes, under systemd). */
 int	daemon_fdstore(const struct daemon *);
+
+/*
+ * takeover.c: without systemd, the monitor replaces a dead supervisor.
+ * takeover_prepare waits for the old workers (pidfds: one per slot, -1 if
+ * gone) to be gone; takeover_exec execs protetsd handing it the n segments
+ * as an fd store would, and never returns.
+ */
+int	takeover_enabled(void);
+int64_t	takeover_now_ms(void);
+void	takeover_prepare(const struct daemon *, const int *pidfds);
+void	takeover_exec(const struct daemon *, const uint64_t *ids, int *fds,
+	    int n) __attribute__((noreturn));
 
 /* supervisor.c */
 int	supervisor_run(struct daemon *);

@@ -13,6 +13,7 @@
  * fd ownership: every mon_seg.fd belongs to the monitor; fds sent in a
  * handoff are duplicates, the monitor keeps its own.
  */
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #include <errno.h>
@@ -310,6 +311,39 @@ mon_new_worker(const struct ipc_worker *w, int chan)
 	/* else the worker pushes its segments (monitor restart). */
 }
 
+/*
+ * The supervisor died without stopping us (a normal stop SIGTERMs the
+ * monitor first).  Without systemd, become the new protetsd (takeover.c)
+ * with every segment, including those the dying workers registered last.
+ */
+static void
+mon_takeover(void)
+{
+	struct mon_seg	*s;
+	uint64_t	*ids;
+	int		*fds, pidfds[CONF_MAX_WORKERS], i, n = 0;
+
+	if (!takeover_enabled()) {
+		log_warnx("supervisor gone; exiting");
+		exit(1);
+	}
+	for (i = 0; i < md->nworkers; i++)
+		pidfds[i] = mon_slots[i].pidfd;
+	takeover_prepare(md, pidfds);
+	for (i = 0; i < md->nworkers; i++)
+		if (mon_slots[i].fd != -1)
+			while (mon_worker_read(i) == 1)
+				;
+	if ((ids = calloc(mon_nsegs + 1, sizeof(*ids))) == NULL ||
+	    (fds = calloc(mon_nsegs + 1, sizeof(*fds))) == NULL)
+		fatal("calloc");
+	RB_FOREACH(s, mon_segs, &mon_segs) {
+		ids[n] = s->id;
+		fds[n++] = s->fd;	/* the new instance's from the exec */
+	}
+	takeover_exec(md, ids, fds, n);
+}
+
 static void
 mon_sup_msg(int fd, uint32_t events, void *arg)
 {
@@ -329,10 +363,8 @@ mon_sup_msg(int fd, uint32_t events, void *arg)
 	if ((n = ipc_read(fd, &h, &m, sizeof(m), fds, FDPASS_MAX,
 	    "supervisor channel")) == -1)
 		return;
-	if (h.type == 0) {
-		log_warnx("supervisor gone; exiting");
-		exit(1);
-	}
+	if (h.type == 0)
+		mon_takeover();
 	if (h.type == IPC_MON_WORKER && n == sizeof(*wp) && h.nfds == 1) {
 		mon_new_worker(wp, fds[0]);
 		return;
@@ -355,6 +387,9 @@ monitor_main(struct daemon *d, int sup_fd)
 	md = d;
 	mon_sup = sup_fd;
 	log_setrole("monitor");
+	/* Outlive the supervisor, to replace it (mon_takeover). */
+	if (takeover_enabled())
+		prctl(PR_SET_PDEATHSIG, 0);
 	for (i = 0; i < CONF_MAX_WORKERS; i++)
 		mon_slots[i].fd = mon_slots[i].pidfd = -1;
 	if (ev_init() == -1 || ev_add(sup_fd, EPOLLIN, mon_sup_msg, NULL) == -1)

@@ -3,7 +3,9 @@
  *
  * When every protetsd process died at once (kill of the whole service, an
  * OOM kill, a crash of the supervisor), systemd restarts the service and
- * passes back the fds the monitor stored (FDNAME=seg-<id>).  Each segment
+ * passes back the fds the monitor stored (FDNAME=seg-<id>).  Without
+ * systemd, a monitor replacing a dead supervisor (takeover.c) hands them
+ * over the same way.  Each segment
  * is validated (magic, format signature, a full tbl_check); the catalog is
  * rebuilt from the segments' own headers; the valid ones are assigned to
  * worker slots and, once the monitor runs, handed to it, so that the

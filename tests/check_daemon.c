@@ -4,6 +4,7 @@
  * Every kill here is a real SIGKILL of a real daemon process.
  */
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -833,13 +834,17 @@ END_TEST
 START_TEST(test_shutdown)
 {
 	char	 path[PATH_MAX + 32];
+	pid_t	 mon;
 	int	 st;
 
 	td_start(&d, 2, NULL, NULL);
+	mon = td_pid(&d, "monitor", -1);
 	kill(d.pid, SIGTERM);
 	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	d.pid = 0;
+	/* A stop is not a death: the monitor did not take over. */
+	ck_assert_int_eq(kill(mon, 0), -1);
 	ck_assert_int_eq(access(d.sock, F_OK), -1);
 	snprintf(path, sizeof(path), "%s/protetsd.pid", d.dir);
 	ck_assert_int_eq(access(path, F_OK), -1);
@@ -855,6 +860,82 @@ log_has(const char *needle)
 	snprintf(cmd, sizeof(cmd), "grep -qF '%s' %s", needle, d.log);
 	return system(cmd) == 0;
 }
+
+/* Wait until the daemon answers with supervisor sup and every worker. */
+static void
+wait_supervisor(pid_t sup)
+{
+	int	 i, s, up;
+
+	for (i = 0; i < 2000; i++) {
+		up = td_pid(&d, "supervisor", -1) == sup &&
+		    td_pid(&d, "monitor", -1) != 0;
+		for (s = 0; up && s < d.workers; s++)
+			up = td_pid(&d, "worker", s) != 0;
+		if (up)
+			return;
+		tu_msleep(5);
+	}
+	ck_abort_msg("no supervisor %d with all its processes; see %s",
+	    (int)sup, d.log);
+}
+
+/*
+ * Without systemd, the monitor replaces a supervisor killed by SIGKILL,
+ * twice in a row: every table is back with its entries, access and owner,
+ * a mapping taken before keeps working, and new requests are served.
+ */
+START_TEST(test_supervisor_killed)
+{
+	protets_t	*p;
+	protets_table_t	*keep;
+	protets_info	 in;
+	pid_t		 mon;
+	int		 round, st;
+
+	/* The orphaned monitor becomes our child: td_stop can reap it. */
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	td_start(&d, 2, NULL, NULL);
+	p = td_connect(&d);
+	keep = get(p, "sk1", PROTETS_PUBLIC);
+	fill(keep, "sk1", 1000);
+	protets_close(keep);
+	protets_close(get(p, "sk2", PROTETS_PRIVATE));
+	keep = get(p, "sk3", PROTETS_PROTECTED);
+	fill(keep, "sk3", 10);
+	protets_disconnect(p);
+	for (round = 0; round < 2; round++) {
+		mon = td_pid(&d, "monitor", -1);
+		ck_assert_int_gt(mon, 0);
+		ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
+		ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
+		d.pid = mon;		/* the monitor is the supervisor now */
+		wait_supervisor(mon);
+		verify("sk1", 1000);
+		verify("sk3", 10 + round);
+		/* Our old mapping is the same segment: writes land. */
+		ck_assert_int_eq(protets_insert(keep, "sk3:x", 5, "v", 1), 0);
+		ck_assert_int_eq(protets_insert(keep, "sk3:x", 5, "v", 1), 0);
+		ck_assert_int_eq(protets_delete(keep, "sk3:x", 5), 0);
+		fill(keep, "sk3", 11 + round);
+	}
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_info_get(p, "sk2", &in), 0);
+	ck_assert_int_eq(in.access, PROTETS_PRIVATE);
+	ck_assert_uint_eq(in.owner_uid, getuid());
+	ck_assert_int_eq(protets_info_get(p, "sk3", &in), 0);
+	ck_assert_int_eq(in.access, PROTETS_PROTECTED);
+	protets_close(get(p, "sk4", PROTETS_PUBLIC));
+	protets_disconnect(p);
+	protets_close(keep);
+	ck_assert(log_has("supervisor died: taking over as protetsd with 3 "
+	    "segments"));
+	td_stop(&d);
+	/* The old workers, orphaned to us, are gone. */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+END_TEST
 
 /* A child dying in a loop is restarted with a delay, and comes back. */
 START_TEST(test_restart_throttle)
@@ -1136,6 +1217,7 @@ main(void)
 	tcase_set_timeout(tn, 60);
 	tcase_add_test(tn, test_sd_notify);
 	tcase_add_test(tn, test_shutdown);
+	tcase_add_test(tn, test_supervisor_killed);
 	tcase_add_test(tn, test_restart_throttle);
 	tcase_add_test(tn, test_reload);
 	tcase_add_test(tn, test_many_tables);

@@ -153,6 +153,28 @@ pt_dial(protets_t *p)
 	return 0;
 }
 
+/*
+ * A daemon that is restarting (systemd restarting the service, a monitor
+ * taking over from a dead supervisor) refuses connections for a few tens
+ * of milliseconds: keep dialling for up to PT_DIAL_MS before giving up.
+ */
+#define PT_DIAL_MS	250
+
+static int
+pt_dial_retry(protets_t *p)
+{
+	unsigned	 waited = 0, step = 1;
+	int		 rc;
+
+	while ((rc = pt_dial(p)) == PROTETS_ECONNECT && waited < PT_DIAL_MS) {
+		usleep(step * 1000);
+		waited += step;
+		if (step < 32)
+			step *= 2;
+	}
+	return rc;
+}
+
 int
 protets_connect(const char *sockpath, protets_t **out)
 {
@@ -169,7 +191,7 @@ protets_connect(const char *sockpath, protets_t **out)
 		rc = strlcpy(p->path, sockpath, sizeof(p->path)) <
 		    sizeof(p->path) ? 0 : PROTETS_EINVAL;
 	if (rc == 0)
-		rc = pt_dial(p);
+		rc = pt_dial_retry(p);
 	if (rc != 0) {
 		pthread_mutex_destroy(&p->lock);
 		free(p);
@@ -311,7 +333,7 @@ pt_request(protets_t *p, uint16_t op, const struct wbuf *req,
 			close(*fd);
 			*fd = -1;
 		}
-		if (p->fd == -1 && (status = pt_dial(p)) != 0)
+		if (p->fd == -1 && (status = pt_dial_retry(p)) != 0)
 			break;
 		p->retried = attempt > 0;
 		rc = pt_exchange(p, op, req, reply, fd, &status);
@@ -322,8 +344,9 @@ pt_request(protets_t *p, uint16_t op, const struct wbuf *req,
 			break;
 		/*
 		 * The worker serving us died mid-request: ask again (its
-		 * successor is forked at once).  A daemon that is down
-		 * refuses connect(), which ends the loop above.
+		 * successor is forked at once).  A daemon that stays down
+		 * refuses connect() for longer than PT_DIAL_MS, which ends
+		 * the loop above.
 		 */
 		status = PROTETS_ECONNECT;
 	}

@@ -128,6 +128,9 @@ int protets_default_socket(char *buf, size_t bufsz);
 
 /*
  * Connect to the daemon listening on sockpath (NULL: the default socket).
+ * A daemon restarting refuses connections for a few milliseconds, so a
+ * refused connection is retried for up to 250 ms; so is the reconnection
+ * of a request whose connection broke (see the request functions).
  * Returns 0 and sets *out, PROTETS_ECONNECT if nothing listens there,
  * PROTETS_EINVAL for a path too long, or an errno value.
  */

@@ -4,7 +4,6 @@
  * Every kill here is a real SIGKILL of a real daemon process.
  */
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -861,25 +860,6 @@ log_has(const char *needle)
 	return system(cmd) == 0;
 }
 
-/* Wait until the daemon answers with supervisor sup and every worker. */
-static void
-wait_supervisor(pid_t sup)
-{
-	int	 i, s, up;
-
-	for (i = 0; i < 2000; i++) {
-		up = td_pid(&d, "supervisor", -1) == sup &&
-		    td_pid(&d, "monitor", -1) != 0;
-		for (s = 0; up && s < d.workers; s++)
-			up = td_pid(&d, "worker", s) != 0;
-		if (up)
-			return;
-		tu_msleep(5);
-	}
-	ck_abort_msg("no supervisor %d with all its processes; see %s",
-	    (int)sup, d.log);
-}
-
 /*
  * Without systemd, the monitor replaces a supervisor killed by SIGKILL,
  * twice in a row: every table is back with its entries, access and owner,
@@ -890,11 +870,8 @@ START_TEST(test_supervisor_killed)
 	protets_t	*p;
 	protets_table_t	*keep;
 	protets_info	 in;
-	pid_t		 mon;
-	int		 round, st;
+	int		 round;
 
-	/* The orphaned monitor becomes our child: td_stop can reap it. */
-	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
 	td_start(&d, 2, NULL, NULL);
 	p = td_connect(&d);
 	keep = get(p, "sk1", PROTETS_PUBLIC);
@@ -905,12 +882,7 @@ START_TEST(test_supervisor_killed)
 	fill(keep, "sk3", 10);
 	protets_disconnect(p);
 	for (round = 0; round < 2; round++) {
-		mon = td_pid(&d, "monitor", -1);
-		ck_assert_int_gt(mon, 0);
-		ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
-		ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
-		d.pid = mon;		/* the monitor is the supervisor now */
-		wait_supervisor(mon);
+		td_kill_supervisor(&d);
 		verify("sk1", 1000);
 		verify("sk3", 10 + round);
 		/* Our old mapping is the same segment: writes land. */

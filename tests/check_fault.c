@@ -3,8 +3,9 @@
  * fault` runs it as long as asked), writer processes insert, update and
  * delete entries and log every acknowledged operation, reader processes
  * check that no value they read is torn, and this process SIGKILLs, at
- * random moments, workers, the monitor, writers (often inside their write
- * lock) and readers, replacing the clients it kills.  At the end every
+ * random moments, workers, the monitor, the supervisor (replaced by the
+ * monitor), writers (often inside their write lock) and readers, replacing
+ * the clients it kills.  At the end every
  * acknowledged write must be present, every table must pass its check, no
  * reader may have seen a torn value, and the daemon's fds must not have
  * grown.  The figures are printed on stderr.
@@ -239,7 +240,8 @@ START_TEST(test_fault_suite)
 	double		 secs = env ? atof(env) : 20;
 	time_t		 end;
 	unsigned	 seed = (unsigned)time(NULL);
-	uint64_t	 kills[4] = { 0 }, lost;
+	uint64_t	 kills[5] = { 0 }, lost;
+	time_t		 sup_since;
 	char		 name[16], msg[256];
 	int		 i, fds0, fds1;
 
@@ -263,10 +265,23 @@ START_TEST(test_fault_suite)
 	for (i = 0; i < NREADERS; i++)
 		r[i] = spawn_reader(seed + (unsigned)i);
 	end = time(NULL) + (time_t)secs;
+	sup_since = time(NULL);
 	while (time(NULL) < end && fl->errors == 0) {
-		int	 what = (int)(rand_r(&seed) % 10), j;
+		int	 what = (int)(rand_r(&seed) % 20), j;
 
 		tu_msleep(5 + (int)(rand_r(&seed) % 40));
+		/*
+		 * The supervisor: its replacement is held back until 2 s
+		 * after the last one started (daemon/takeover.c), and clients
+		 * starting meanwhile could not connect: kill it older.
+		 */
+		if (what == 19 && time(NULL) - sup_since >= 3) {
+			td_kill_supervisor(&d);
+			sup_since = time(NULL);
+			kills[4]++;
+			continue;
+		}
+		what /= 2;
 		if (what < 5) {			/* a writer, mid-operation */
 			j = (int)(rand_r(&seed) % NWRITERS);
 			kill(w[j], SIGKILL);
@@ -312,10 +327,11 @@ START_TEST(test_fault_suite)
 	protets_disconnect(p);
 	fds1 = td_fd_total(&d);
 	fprintf(stderr, "fault: kills: %llu writers, %llu readers, %llu "
-	    "workers, %llu monitor; %llu acknowledged writes, %llu reads; "
-	    "lost %llu, torn %llu; daemon fds %d -> %d\n",
+	    "workers, %llu monitor, %llu supervisor; %llu acknowledged "
+	    "writes, %llu reads; lost %llu, torn %llu; daemon fds %d -> %d\n",
 	    (unsigned long long)kills[0], (unsigned long long)kills[1],
 	    (unsigned long long)kills[2], (unsigned long long)kills[3],
+	    (unsigned long long)kills[4],
 	    (unsigned long long)fl->acked_ops, (unsigned long long)fl->reads,
 	    (unsigned long long)lost, (unsigned long long)fl->torn, fds0,
 	    fds1);

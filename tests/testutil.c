@@ -1,6 +1,7 @@
 /*
  * testutil.c - see testutil.h.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -240,6 +241,50 @@ td_kill(struct td *d, const char *role, int slot)
 	}
 	ck_abort_msg("new %s holds %u of %u segments; see %s", role, now,
 	    before, d->log);
+	return 0;
+}
+
+/* Segments the monitor holds and tables the workers hold; -1 if down. */
+static int
+td_held(struct td *d, uint32_t *mon, uint32_t *wrk)
+{
+	uint32_t	 c;
+	pid_t		 p;
+	int		 s;
+
+	*wrk = 0;
+	if (td_procs_count(d, "monitor", -1, &p, mon) != d->workers + 2 ||
+	    p == 0)
+		return -1;
+	for (s = 0; s < d->workers; s++) {
+		if (td_procs_count(d, "worker", s, &p, &c) < 0 || p == 0)
+			return -1;
+		*wrk += c;
+	}
+	return 0;
+}
+
+pid_t
+td_kill_supervisor(struct td *d)
+{
+	uint32_t before_mon = 0, before_wrk = 0, mon_n, wrk_n;
+	pid_t	 mon;
+	int	 i, st;
+
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	ck_assert_int_eq(td_held(d, &before_mon, &before_wrk), 0);
+	ck_assert_int_gt(mon = td_pid(d, "monitor", -1), 0);
+	ck_assert_int_eq(kill(d->pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(d->pid, &st, 0), d->pid);
+	d->pid = mon;		/* the monitor execs the new supervisor */
+	for (i = 0; i < 5000; i++) {
+		if (td_pid(d, "supervisor", -1) == mon &&
+		    td_held(d, &mon_n, &wrk_n) == 0 && mon_n >= before_mon &&
+		    wrk_n >= before_wrk)
+			return mon;
+		tu_msleep(2);
+	}
+	ck_abort_msg("no new supervisor holding every table; see %s", d->log);
 	return 0;
 }
 

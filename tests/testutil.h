@@ -35,6 +35,10 @@ pid_t	td_pid(struct td *, const char *role, int slot);
 pid_t	td_wait_new(struct td *, const char *role, int slot, pid_t old);
 /* SIGKILL a process and wait until the supervisor replaced it. */
 pid_t	td_kill(struct td *, const char *role, int slot);
+/* SIGKILL the supervisor, and wait until the monitor replaced it and the
+ * new processes hold every table again.  Makes the caller a child
+ * subreaper (the old monitor becomes its child; td_stop reaps it). */
+pid_t	td_kill_supervisor(struct td *);
 /* Open fds summed over every daemon process. */
 int	td_fd_total(struct td *);
 /* Connect, aborting the test on failure. */

@@ -65,7 +65,7 @@ ALL_LDFLAGS	= $(LDFLAGS) $(SANFLAGS)
 
 SHM_SRC		= $(wildcard shm/*.c)
 LIB_SRC		= client/protets.c client/table.c client/registry.c client/wire.c \
-		  client/fdpass.c \
+		  client/fdpass.c client/save.c \
 		  client/conf.c $(SHM_SRC)
 DAEMON_SRC	= $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLI_SRC		= client/cli.c
@@ -82,7 +82,8 @@ PROTETS		= $(BUILD)/protets
 TEST_SRC	= $(wildcard tests/check_*.c)
 # check_shm also runs as check_shm_crash: engine built with the crash hook.
 # The longest first: tests/run.sh runs them side by side.
-TEST_BIN	= $(BUILD)/tests/check_shm_crash $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_BIN	= $(BUILD)/tests/check_shm_crash $(BUILD)/tests/check_lock_crash \
+		  $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 CRASH_OBJ	= $(SHM_SRC:%.c=$(BUILD)/crash/%.o)
 TEST_UTIL	= $(BUILD)/tests/testutil.o
 
@@ -130,6 +131,11 @@ $(BUILD)/crash/%.o: %.c
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -DPROTETS_CRASHTEST -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/check_shm_crash: $(BUILD)/crash/tests/check_shm.o $(CRASH_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
+
+# check_lock also runs as check_lock_crash: writers stopped at every step.
+$(BUILD)/tests/check_lock_crash: $(BUILD)/crash/tests/check_lock.o $(CRASH_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
 

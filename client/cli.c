@@ -46,13 +46,17 @@ usage(FILE *f, int status)
 "                          add INCR to the integer value of KEY (0 if\n"
 "                          missing) and print the result\n"
 "  clear NAME              delete every entry\n"
-"  select NAME [--prefix P]\n"
+"  select NAME [--prefix P] [--from A] [--to B]\n"
 "                          print the entries whose key starts with P\n"
 "                          as KEY<TAB>VALUE\n"
 "  dump NAME               print every entry as KEY<TAB>VALUE\n"
 "  count NAME              print the number of entries\n"
 "  check NAME              verify the table's structure\n"
 "  drop NAME               delete the table\n"
+"  save NAME FILE          write the table to FILE (atomically, mode 0600)\n"
+"  load FILE [NAME] [--access public|protected|private] [--size BYTES]\n"
+"                          create the table saved in FILE (as NAME), with\n"
+"                          every entry, or nothing (exit 5 if NAME exists)\n"
 "  set-access NAME public|protected|private\n"
 "                          change the table's access (owner or root)\n"
 "  ls                      one table per line: NAME TYPE ACCESS ENTRIES\n"
@@ -86,6 +90,28 @@ cli_fail(const char *what, int err)
 	default:
 		return EX_OTHER;
 	}
+}
+
+/*
+ * A write's failure, reported while t is still open: PROTETS_ELOCKED
+ * names the process holding the lock (exit status as any other error).
+ */
+static int
+cli_wfail(protets_table_t *t, const char *what, int err)
+{
+	pid_t	pid;
+
+	if (err != PROTETS_ELOCKED)
+		return cli_fail(what, err);
+	if ((pid = protets_lock_holder(t)) > 0)
+		fprintf(stderr, "protets: table '%s': write lock held by pid "
+		    "%d for more than %d ms\n", protets_table_name(t),
+		    (int)pid, protets_lock_timeout(t));
+	else
+		fprintf(stderr, "protets: table '%s': write lock held for "
+		    "more than %d ms\n", protets_table_name(t),
+		    protets_lock_timeout(t));
+	return EX_OTHER;
 }
 
 static protets_t *
@@ -163,8 +189,10 @@ cli_insert(protets_t *p, char **argv)
 
 	rc = protets_insert(t, argv[1], strlen(argv[1]), argv[2],
 	    strlen(argv[2]));
+	if (rc != 0)
+		rc = cli_wfail(t, "insert", rc);
 	protets_close(t);
-	return rc ? cli_fail("insert", rc) : 0;
+	return rc;
 }
 
 static int
@@ -199,6 +227,11 @@ cli_insert_new(protets_t *p, char **argv)
 
 	rc = protets_insert_new(t, argv[1], strlen(argv[1]), argv[2],
 	    strlen(argv[2]));
+	if (rc == PROTETS_ELOCKED) {
+		rc = cli_wfail(t, "insert-new", rc);
+		protets_close(t);
+		return rc;
+	}
 	protets_close(t);
 	if (rc == PROTETS_EXISTS) {
 		fprintf(stderr, "protets: %s: %s\n", argv[1],
@@ -216,8 +249,10 @@ cli_take(protets_t *p, char **argv)
 
 	rc = protets_take(t, argv[1], strlen(argv[1]), cli_print_value,
 	    NULL);
+	if (rc != 0)
+		rc = cli_wfail(t, argv[1], rc);
 	protets_close(t);
-	return rc ? cli_fail(argv[1], rc) : 0;
+	return rc;
 }
 
 static int
@@ -228,8 +263,10 @@ cli_delete_object(protets_t *p, char **argv)
 
 	rc = protets_delete_object(t, argv[1], strlen(argv[1]), argv[2],
 	    strlen(argv[2]));
+	if (rc != 0)
+		rc = cli_wfail(t, "delete-object", rc);
 	protets_close(t);
-	return rc ? cli_fail("delete-object", rc) : 0;
+	return rc;
 }
 
 static int
@@ -249,6 +286,11 @@ cli_update_counter(protets_t *p, char **argv)
 	t = cli_open(p, argv[0]);
 	rc = protets_update_counter(t, argv[1], strlen(argv[1]),
 	    (int64_t)incr, &o, &res);
+	if (rc == PROTETS_ELOCKED) {
+		rc = cli_wfail(t, "update-counter", rc);
+		protets_close(t);
+		return rc;
+	}
 	protets_close(t);
 	if (rc == PROTETS_EINVAL || rc == PROTETS_ERANGE) {
 		/* Not a usage error: the stored value, or the table type. */
@@ -270,8 +312,10 @@ cli_clear(protets_t *p, char **argv)
 	int		 rc;
 
 	rc = protets_delete_all_objects(t);
+	if (rc != 0)
+		rc = cli_wfail(t, "clear", rc);
 	protets_close(t);
-	return rc ? cli_fail("clear", rc) : 0;
+	return rc;
 }
 
 static int cli_dump_one(const void *, size_t, const void *, size_t, void *);
@@ -281,9 +325,11 @@ cli_select(protets_t *p, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "prefix", required_argument, NULL, 'p' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
-	protets_match	 m = { NULL, 0, NULL, NULL };
+	protets_match	 m = { NULL, 0, NULL, NULL, NULL, 0, NULL, 0 };
 	protets_table_t	*t;
 	int		 ch, rc;
 
@@ -293,6 +339,14 @@ cli_select(protets_t *p, int argc, char **argv)
 		case 'p':
 			m.prefix = optarg;
 			m.plen = strlen(optarg);
+			break;
+		case 'f':	/* inclusive bounds, in key order */
+			m.from = optarg;
+			m.flen = strlen(optarg);
+			break;
+		case 't':
+			m.to = optarg;
+			m.tlen = strlen(optarg);
 			break;
 		default:
 			usage(stderr, EX_USAGE);
@@ -313,8 +367,10 @@ cli_delete(protets_t *p, char **argv)
 	int		 rc;
 
 	rc = protets_delete(t, argv[1], strlen(argv[1]));
+	if (rc != 0)
+		rc = cli_wfail(t, "delete", rc);
 	protets_close(t);
-	return rc ? cli_fail("delete", rc) : 0;
+	return rc;
 }
 
 static int
@@ -488,6 +544,52 @@ cli_procs(protets_t *p)
 	return 0;
 }
 
+static int
+cli_save(protets_t *p, char **argv)
+{
+	protets_table_t	*t = cli_open(p, argv[0]);
+	int		 rc;
+
+	rc = protets_save(t, argv[1]);
+	protets_close(t);
+	return rc ? cli_fail(argv[1], rc) : 0;
+}
+
+/* load FILE [NAME] [--access A] [--size BYTES]: prints nothing on success. */
+static int
+cli_load(protets_t *p, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "access", required_argument, NULL, 'a' },
+		{ "size", required_argument, NULL, 'z' },
+		{ NULL, 0, NULL, 0 }
+	};
+	protets_opts	 o = { 0 };
+	int		 ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			if (protets_access_parse(optarg, &o.access) != 0)
+				usage(stderr, EX_USAGE);
+			break;
+		case 'z':
+			if (conf_parse_size(optarg, &o.max_size) != 0 ||
+			    o.max_size == 0)
+				usage(stderr, EX_USAGE);
+			break;
+		default:
+			usage(stderr, EX_USAGE);
+		}
+	}
+	if (argc - optind != 1 && argc - optind != 2)
+		usage(stderr, EX_USAGE);
+	rc = protets_load(p, argv[optind], argc - optind == 2 ?
+	    argv[optind + 1] : NULL, &o, NULL);
+	return rc ? cli_fail(argv[optind], rc) : 0;
+}
+
 struct cli_cmd {
 	const char	*name;
 	int		 nargs;		/* -1: variable */
@@ -498,7 +600,8 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "dump", 1 }, { "count", 1 }, { "check", 1 }, { "drop", 1 },
 	{ "ls", 0 }, { "info", 1 }, { "procs", 0 }, { "insert-new", 3 },
 	{ "take", 2 }, { "delete-object", 3 }, { "update-counter", 3 },
-	{ "clear", 1 }, { "select", -1 }, { "set-access", 2 }, { NULL, 0 }
+	{ "clear", 1 }, { "select", -1 }, { "set-access", 2 },
+	{ "save", 2 }, { "load", -1 }, { NULL, 0 }
 };
 
 static int
@@ -522,6 +625,10 @@ cli_run(protets_t *p, const char *cmd, int argc, char **argv)
 		return cli_drop(p, argv + 1);
 	if (strcmp(cmd, "set-access") == 0)
 		return cli_set_access(p, argv + 1);
+	if (strcmp(cmd, "save") == 0)
+		return cli_save(p, argv + 1);
+	if (strcmp(cmd, "load") == 0)
+		return cli_load(p, argc, argv);
 	if (strcmp(cmd, "ls") == 0)
 		return cli_ls(p);
 	if (strcmp(cmd, "info") == 0)

@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "protets.h"
+#include "table.h"
 
 struct conf_ctx {
 	struct conf	*c;
@@ -34,6 +35,7 @@ conf_defaults(struct conf *c)
 	c->default_size = 64ull << 20;
 	c->max_size = 64ull << 30;
 	c->max_tables = 1024;
+	c->lock_timeout_ms = TBL_LOCK_TIMEOUT_MS;
 }
 
 int
@@ -159,6 +161,8 @@ conf_tables_key(struct conf_ctx *x, const char *k, const char *v)
 		return conf_int(v, 0, 1000000, &c->max_tables_per_uid);
 	if (strcmp(k, "max_bytes_per_uid") == 0)
 		return conf_parse_size(v, &c->max_bytes_per_uid);
+	if (strcmp(k, "lock_timeout_ms") == 0)
+		return conf_int(v, 0, INT_MAX, &c->lock_timeout_ms);
 	return -2;
 }
 

@@ -1,7 +1,8 @@
 /*
  * conf.h - protets.conf, read with libinih.
  *
- * The daemon reads all of it; the client library only the socket path.
+ * The daemon reads all of it; the client library only the socket path
+ * and lock_timeout_ms.
  * Relative paths are taken relative to the directory of the file.  An
  * unknown section or key, or a bad value, is an error naming the line.
  */
@@ -37,6 +38,7 @@ struct conf {
 	int		max_tables;
 	int		max_tables_per_uid;	/* 0: no limit */
 	uint64_t	max_bytes_per_uid;	/* 0: no limit */
+	int		lock_timeout_ms;	/* clients' writers: lock wait */
 };
 
 /* Fill c with the built-in defaults. */

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "conf.h"
 #include "fdpass.h"
 #include "protets_int.h"
+#include "table.h"
 #include "wire.h"
 
 /* Tries of a request whose connection breaks (workers being killed). */
@@ -45,7 +47,11 @@ static const char *const pt_errors[] = {
 	"temporary failure, try again",			/* EAGAIN */
 	"daemon-side failure (see its log)",		/* EDAEMON */
 	"table write lock held too long",		/* ELOCKED */
+	"saved file is malformed or corrupt",		/* EFILE */
 };
+/* A code added to protets.h without its message fails the build. */
+_Static_assert(sizeof(pt_errors) / sizeof(pt_errors[0]) ==
+    PROTETS_ERRMAX - PROTETS_ERRMIN + 1, "one message per error code");
 
 const char *
 protets_strerror(int err)
@@ -131,6 +137,44 @@ protets_default_socket(char *buf, size_t bufsz)
 		rc = PROTETS_ERANGE;
 	free(c);
 	return rc;
+}
+
+/* lock_timeout_ms of the configuration file, or -1 (none, unreadable). */
+static int	pt_conf_timeout = -1;
+static pthread_once_t pt_conf_once = PTHREAD_ONCE_INIT;
+
+static void
+pt_conf_timeout_read(void)
+{
+	const char	*path = getenv("PROTETS_CONF");
+	struct conf	*c;
+	char		 err[512];
+
+	if (path == NULL || *path == '\0')
+		path = PROTETS_CONF_PATH;
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return;
+	if (conf_load(c, path, err, sizeof(err)) == 0)
+		pt_conf_timeout = c->lock_timeout_ms;
+	free(c);
+}
+
+/* A value that is not a number of milliseconds is ignored. */
+int
+pt_lock_timeout_default(void)
+{
+	const char	*s = getenv("PROTETS_LOCK_TIMEOUT_MS");
+	char		*end;
+	long		 v;
+
+	if (s != NULL && *s >= '0' && *s <= '9') {
+		errno = 0;
+		v = strtol(s, &end, 10);
+		if (errno == 0 && *end == '\0' && v <= INT_MAX)
+			return (int)v;
+	}
+	pthread_once(&pt_conf_once, pt_conf_timeout_read);
+	return pt_conf_timeout >= 0 ? pt_conf_timeout : TBL_LOCK_TIMEOUT_MS;
 }
 
 static int
@@ -425,6 +469,17 @@ int
 protets_open(protets_t *p, const char *name, protets_table_t **out)
 {
 	return pt_get(p, name, NULL, 0, out);
+}
+
+int
+pt_create(protets_t *p, const char *name, const protets_opts *opts,
+    protets_table_t **out)
+{
+	/*
+	 * A retried request may find the table its first attempt created:
+	 * PROTETS_EXISTS then, as we cannot tell it from another's.
+	 */
+	return pt_get(p, name, opts, WIRE_GET_CREATE | WIRE_GET_EXCL, out);
 }
 
 int

@@ -61,7 +61,8 @@ extern "C" {
 #define PROTETS_EAGAIN		(-30814)	/* transient: retry (e.g. recovery) */
 #define PROTETS_EDAEMON		(-30815)	/* daemon-side failure, see its log */
 #define PROTETS_ELOCKED		(-30816)	/* write lock held too long by a process */
-#define PROTETS_ERRMIN		(-30816)
+#define PROTETS_EFILE		(-30817)	/* saved file malformed or corrupt */
+#define PROTETS_ERRMIN		(-30817)
 #define PROTETS_ERRMAX		(-30800)
 
 /* Table types (ETS semantics; keys and values are byte strings). */
@@ -70,7 +71,12 @@ typedef enum protets_type {
 	PROTETS_ORDERED_SET = 2,	/* one entry per key, ordered by key */
 	PROTETS_BAG = 3,		/* many entries per key, no two equal */
 	PROTETS_DUPLICATE_BAG = 4	/* many entries per key */
-	/* protetsd implements set, bag and duplicate_bag (hash tables). */
+	/*
+	 * set, bag and duplicate_bag are hash tables; ordered_set has a hash
+	 * index for point operations and an ordered index (a skip list) for
+	 * walks, which go in key order (bytes in memcmp order, a key before
+	 * its extensions).
+	 */
 } protets_type;
 
 /* Access modes, enforced by the kernel through the fd the daemon hands out. */
@@ -220,6 +226,41 @@ const char *protets_table_name(const protets_table_t *t);
 int protets_table_writable(const protets_table_t *t);
 
 /*
+ * A stalled lock holder.  A write waits for the table's write lock at
+ * most the handle's lock timeout, then fails with PROTETS_ELOCKED and
+ * changes nothing; protets_lock_holder then names the process that held
+ * the lock.  A holder that is alive but stopped (SIGSTOP, a debugger, a
+ * frozen cgroup) keeps it until it is continued; kill it (SIGKILL) and the
+ * next writer rolls its half-done operation back and goes on.  A holder
+ * that died is recovered from at once by the next writer, never waited
+ * for.  Readers are not affected: they never wait for a writer, and while
+ * one is stalled mid-operation they read the last committed state through
+ * the undo log (docs/FORMAT.md, Locking).
+ *
+ * A handle's timeout starts as $PROTETS_LOCK_TIMEOUT_MS (a decimal number
+ * of milliseconds; anything else is ignored), else the lock_timeout_ms
+ * setting of the configuration file ($PROTETS_CONF or the one compiled
+ * in), else 10000.  protets_set_lock_timeout sets it for the handle t only
+ * (other handles of the table keep theirs); ms 0 means do not wait: fail
+ * with PROTETS_ELOCKED at once when the lock is held.  A thread that
+ * already holds the lock (a signal handler writing to the table it
+ * interrupted a write of) gets EDEADLK at once instead of waiting for
+ * itself.  Returns 0, or PROTETS_EINVAL (ms < 0, t NULL).
+ */
+int protets_set_lock_timeout(protets_table_t *t, int ms);
+/* The handle's lock timeout in milliseconds; never fails. */
+int protets_lock_timeout(const protets_table_t *t);
+/*
+ * The pid of the process that held t's write lock when the calling
+ * thread's last write to t failed with PROTETS_ELOCKED (or EDEADLK: the
+ * caller's own pid); if the thread's last attempt got the lock, the pid of
+ * the process holding it now.  0 when nobody holds it (or the holder is
+ * not visible from this pid namespace, in which case it is its thread
+ * id).  Never fails.
+ */
+pid_t protets_lock_holder(const protets_table_t *t);
+
+/*
  * Concurrency.  Every write below is one atomic operation: it runs under
  * the table's writer lock, through the undo log, and is all or nothing,
  * also when the writing process is killed at any instruction (the next
@@ -227,11 +268,14 @@ int protets_table_writable(const protets_table_t *t);
  * member and lookup_each copy what they need out under one seqlock
  * validation, so they see the key as it was between two writes, never a
  * half-done write; foldl, select, select_count, first and next do the
- * same one bucket at a time.  Callbacks are called after the copy, with
+ * same one bucket at a time (on an ordered_set: up to 256 entries at a
+ * time, in key order; see docs/FORMAT.md, Iteration under concurrent
+ * writes, for what each type guarantees).  Callbacks are called after the copy, with
  * no lock held, and may write to the table.
  *
  * One atomic operation is bounded by the undo log (1024 records, see
- * docs/FORMAT.md): a batch of 42 inserts always fits (typically 900), and
+ * docs/FORMAT.md): a batch of 42 inserts always fits (typically 900; on
+ * an ordered_set, 20 and several hundred), and
  * so does the removal of the entries of one key while its bucket's chain
  * holds up to about 380 entries.  Larger ones fail with PROTETS_ELIMIT and
  * change nothing; delete_all_objects always fits.
@@ -375,14 +419,15 @@ typedef struct protets_counter_opts {
  * With a threshold, a result beyond it (including one beyond the range of
  * int64) becomes setvalue.  Returns 0; PROTETS_NOTFOUND (no such key and
  * no default); PROTETS_EINVAL (the value is not a counter, or the table is
- * not a set); PROTETS_ERANGE (the result overflows int64 and there is no
+ * not a set or ordered_set); PROTETS_ERANGE (the result overflows int64 and there is no
  * threshold; nothing written); and as protets_insert.
  */
 int protets_update_counter(protets_table_t *t, const void *key, size_t klen,
     int64_t incr, const protets_counter_opts *opts, int64_t *result);
 
 /*
- * Walk the keys in hash order (ets:first/ets:next).  protets_first copies
+ * Walk the keys (ets:first/ets:next): in key order on an ordered_set (see
+ * protets_last below), in hash order on the others.  protets_first copies
  * the first key into kbuf (kbufsz bytes, PROTETS_KEY_MAX is always
  * enough) and its length into *klen; protets_next the key after key,
  * which need not be in the table any more.  The order is a fixed total
@@ -402,7 +447,26 @@ int protets_next(protets_table_t *t, const void *key, size_t klen,
     void *kbuf, size_t kbufsz, size_t *nklen);
 
 /*
- * Call fn for every entry.  Each entry is read consistently; entries
+ * Walk the keys backwards (ets:last/ets:prev).  On an ordered_set,
+ * protets_last copies the greatest key and protets_prev the greatest key
+ * before key, which need not be in the table (as protets_next gives the
+ * least key after it).  On the other types, as in ETS, protets_last is
+ * protets_first and protets_prev is protets_next.  Under concurrent
+ * modification of an ordered_set, each step is one seqlock-validated
+ * read of the keys as they were at one instant: a walk with
+ * first/next (or last/prev) returns every key present for the whole walk
+ * exactly once, in strictly increasing (decreasing) order; a key inserted
+ * or deleted during the walk is returned if it is present when the walk
+ * passes its place.  Returns as protets_first and protets_next.
+ */
+int protets_last(protets_table_t *t, void *kbuf, size_t kbufsz,
+    size_t *klen);
+int protets_prev(protets_table_t *t, const void *key, size_t klen,
+    void *kbuf, size_t kbufsz, size_t *pklen);
+
+/*
+ * Call fn for every entry: in key order on an ordered_set, in hash order
+ * on the others.  Each entry is read consistently; entries
  * inserted or deleted while the walk runs may or may not be seen, but no
  * entry present for the whole walk is missed or seen twice.  Returns 0, or
  * the first non-zero value fn returned, or PROTETS_ECORRUPT.
@@ -411,15 +475,30 @@ int protets_foldl(protets_table_t *t, protets_fold_fn fn, void *arg);
 
 /*
  * What the select functions select: the entries whose key starts with
- * prefix (plen bytes; plen 0: every key) and, if pred is not NULL, for
- * which pred(key, klen, val, vlen, arg) returns 1.  pred returns 0 to skip
- * an entry; any other value stops the walk and is returned.
+ * prefix (plen bytes; plen 0: every key), lies in the key range from..to
+ * and, if pred is not NULL, for which pred(key, klen, val, vlen, arg)
+ * returns 1.  pred returns 0 to skip an entry; any other value stops the
+ * walk and is returned.
+ *
+ * The range compares keys in ordered_set order (memcmp on the common
+ * bytes, then the shorter key first); both bounds are inclusive: from
+ * (flen bytes) is the least key selected, to (tlen bytes) the greatest;
+ * a NULL bound is no bound (its length is then ignored).  On an
+ * ordered_set, a prefix or a from bound makes the walk start there
+ * rather than at the first key, and it ends at the first key past to or
+ * past the keys with the prefix: the walk costs what it selects, not
+ * the table's size.  On the other types the range and prefix filter a
+ * whole walk.  Zero-initialise the struct: the range was added last.
  */
 typedef struct protets_match {
 	const void	*prefix;
 	size_t		 plen;
 	protets_fold_fn	 pred;
 	void		*arg;
+	const void	*from;		/* least key selected; NULL: none */
+	size_t		 flen;
+	const void	*to;		/* greatest key selected; NULL: none */
+	size_t		 tlen;
 } protets_match;
 
 /*
@@ -454,6 +533,60 @@ int protets_count(protets_table_t *t, uint64_t *n);
  * Returns 0 when consistent, PROTETS_ECORRUPT otherwise.
  */
 int protets_check(protets_table_t *t, char *msg, size_t msgsz);
+
+/*
+ * Saved tables (ets:tab2file / ets:file2tab).  The file format, with its
+ * XXH3-64 checksum, is "Saved table files" in docs/FORMAT.md.
+ *
+ * protets_save writes t's name, type, access, segment size and every
+ * entry to path.  It reads the table with protets_foldl, lock-free, so
+ * writers are never held up, and the file has a fold's consistency, not
+ * a point-in-time snapshot: each entry as it was at one instant; every
+ * entry present for the whole save is in the file once; entries
+ * inserted, deleted or replaced during the save may or may not be (stop
+ * the writers for a snapshot).  The file is written under a temporary
+ * name in path's directory, fsync'ed, and renamed over path, so path
+ * holds either its previous content or the whole new file, never part of
+ * one, also if the caller is killed (a temporary "path.XXXXXX" may then
+ * be left).  The new file has mode 0600 whatever the umask (a table may
+ * hold private data): chmod it to share it; a symlink at path is
+ * replaced, not followed.  Returns 0; PROTETS_EINVAL (NULL or empty
+ * path); PROTETS_ECORRUPT, PROTETS_EAGAIN (from the fold; nothing at
+ * path changed); or an errno value of the file system (EACCES, ENOSPC,
+ * ENOENT, ENAMETOOLONG, ...), path unchanged.  An errno from the final
+ * fsync of the directory means path holds the new file but the rename
+ * may not survive a system crash.
+ *
+ * protets_load creates a table from a file written by protets_save.  It
+ * first verifies the whole file (magic, version, checksum, every length
+ * against PROTETS_KEY_MAX, PROTETS_VALUE_MAX and the file's size, the
+ * entry count) and creates nothing unless all of it is right.  The table
+ * is called name, or the saved name when name is NULL; its type is the
+ * saved one (opts->type must be 0 or equal to it); its access mode and
+ * size are the saved ones unless opts->access or opts->max_size is not 0
+ * (opts may be NULL).  It is created only if no table has that name,
+ * private, then filled in atomic batches of protets_insert_many, and only
+ * then given its access mode: no other uid sees it half-filled.  All or
+ * nothing: if a batch fails (table full, lock, connection) the
+ * half-filled table is dropped before returning, unless a process of the
+ * same uid holds it open then (the drop fails and the table stays).  A
+ * FIFO or other non-regular file is refused with PROTETS_EFILE, without
+ * waiting on it.  On success
+ * *tp (may be NULL) receives the mapped table, to protets_close.
+ * Returns 0; PROTETS_EFILE (not a saved table, truncated, corrupt, or a
+ * future format version: no table created); PROTETS_EXISTS (a table has
+ * that name: it is not changed); PROTETS_EINVAL (bad name or opts);
+ * PROTETS_ELIMIT (the daemon's max_size, max_tables or a per-uid limit;
+ * give a smaller opts->max_size if the saved size is too large);
+ * PROTETS_EFULL (the entries do not fit the size); PROTETS_ECONNECT,
+ * PROTETS_EPROTO, PROTETS_EDAEMON, PROTETS_ELOCKED, PROTETS_ECORRUPT; or
+ * an errno value reading the file (ENOENT, EACCES, EIO, ...).  If the
+ * create request itself is retried after a broken connection, the table
+ * its first attempt made is reported as PROTETS_EXISTS and left empty.
+ */
+int protets_save(protets_table_t *t, const char *path);
+int protets_load(protets_t *p, const char *path, const char *name,
+    const protets_opts *opts, protets_table_t **tp);
 
 #ifdef __cplusplus
 }

@@ -14,11 +14,22 @@ const char	*pt_sockpath(const protets_t *);
  * serving worker died). */
 int		 pt_request(protets_t *, uint16_t op, const struct wbuf *req,
 		    struct wbuf *reply, int *fd);
+/* Create a table, PROTETS_EXISTS if there is one (GET CREATE|EXCL). */
+int		 pt_create(protets_t *, const char *name,
+		    const protets_opts *, protets_table_t **);
 /* Ask the daemon to repair a table (for read-only mappings). */
 int		 pt_repair(const char *sockpath, const char *name);
+
+/*
+ * The lock timeout a new table handle starts with: $PROTETS_LOCK_TIMEOUT_MS,
+ * else lock_timeout_ms of the configuration file (read once), else 10000.
+ */
+int		 pt_lock_timeout_default(void);
 
 /* table.c: map a received segment; takes ownership of fd. */
 int		 pt_table_map(int fd, const protets_info *info, int writable,
 		    const char *sockpath, protets_table_t **out);
+/* table.c: what the daemon said of the table when it was mapped. */
+const protets_info *pt_table_info(const protets_table_t *);
 
 #endif

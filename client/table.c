@@ -20,7 +20,8 @@
 
 struct protets_table {
 	struct pt_map	*map;		/* shared by handles of one segment */
-	struct tbl	*tbl;
+	struct tbl	*tbl;		/* &own */
+	struct tbl	 own;		/* map's, with this handle's timeout */
 	protets_info	 info;
 	char		 sockpath[108];
 };
@@ -46,7 +47,10 @@ pt_table_map(int fd, const protets_info *info, int writable,
 		free(t);
 		return rc;
 	}
-	t->tbl = &t->map->tbl;
+	/* Per handle: the mapping's view, and a lock timeout of its own. */
+	t->own = t->map->tbl;
+	t->own.lock_timeout_ms = pt_lock_timeout_default();
+	t->tbl = &t->own;
 	*out = t;
 	return 0;
 }
@@ -82,6 +86,34 @@ int
 protets_table_writable(const protets_table_t *t)
 {
 	return t->map->writable;
+}
+
+int
+protets_set_lock_timeout(protets_table_t *t, int ms)
+{
+	if (t == NULL || ms < 0)
+		return PROTETS_EINVAL;
+	/* Other threads may be writing through t: one atomic word. */
+	__atomic_store_n(&t->own.lock_timeout_ms, ms, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+protets_lock_timeout(const protets_table_t *t)
+{
+	return __atomic_load_n(&t->own.lock_timeout_ms, __ATOMIC_RELAXED);
+}
+
+pid_t
+protets_lock_holder(const protets_table_t *t)
+{
+	return tbl_lock_holder(t->tbl);
+}
+
+const protets_info *
+pt_table_info(const protets_table_t *t)
+{
+	return &t->info;
 }
 
 int
@@ -218,6 +250,19 @@ protets_next(protets_table_t *t, const void *key, size_t klen, void *kbuf,
     size_t kbufsz, size_t *nklen)
 {
 	PT_READ(t, tbl_next(t->tbl, key, klen, kbuf, kbufsz, nklen));
+}
+
+int
+protets_last(protets_table_t *t, void *kbuf, size_t kbufsz, size_t *klen)
+{
+	PT_READ(t, tbl_last(t->tbl, kbuf, kbufsz, klen));
+}
+
+int
+protets_prev(protets_table_t *t, const void *key, size_t klen, void *kbuf,
+    size_t kbufsz, size_t *pklen)
+{
+	PT_READ(t, tbl_prev(t->tbl, key, klen, kbuf, kbufsz, pklen));
 }
 
 int

@@ -163,8 +163,12 @@ proto_get_opts(struct conn *c, const struct wire_hdr *h, struct wire_get *g,
 {
 	const struct conf	*cf = &wk->d->conf;
 
-	if (g->flags & ~(uint32_t)WIRE_GET_CREATE) {
+	if (g->flags & ~(uint32_t)(WIRE_GET_CREATE | WIRE_GET_EXCL)) {
 		conn_error(c, h, PROTETS_EINVAL, "unknown flags 0x%x", g->flags);
+		return -1;
+	}
+	if ((g->flags & WIRE_GET_EXCL) && !(g->flags & WIRE_GET_CREATE)) {
+		conn_error(c, h, PROTETS_EINVAL, "flag EXCL without CREATE");
 		return -1;
 	}
 	if (g->type == 0)
@@ -284,6 +288,12 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	cat_lock(cat);
 	if ((e = cat_find(cat, g.name)) != NULL) {
 		cat_unlock(cat);
+		/* protets_load must not fill a table it did not create. */
+		if (g.flags & WIRE_GET_EXCL) {
+			conn_error(c, h, PROTETS_EXISTS, "table %s exists",
+			    g.name);
+			return 0;
+		}
 		if ((rc = proto_owned(c, h, g.name, &pt)) == 0)
 			proto_serve_get(c, h, &pt);
 		return rc == 1;

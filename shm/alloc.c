@@ -82,44 +82,51 @@ al_add_used(struct tbl *t, uint64_t delta)
  * A freed block was reachable from the last commit, and a caller writes
  * an allocated block's body without undo records: reusing it in the same
  * operation would leave a roll back with the old links restored to a
- * block whose contents were overwritten.  Frees push on the front of
- * their list (LIFO), so a class whose list got a block from this
- * operation is simply not popped from until the operation ends (bumping
- * or, for entries, a larger class instead).  Per thread, as the writer's
- * operation (lk_op_id); a roll back leaves a class marked, which is only
- * conservative.
+ * block whose contents were overwritten (and an overlay reader, lock.c,
+ * reading it).  Frees push on the front of their list (LIFO), so the
+ * blocks this operation freed into a class are the first of its list: a
+ * pop skips that many and unlinks the next one.  (Not popping from such
+ * a class at all would bump a new block instead, forever: a workload that
+ * frees and allocates one class in one operation, a batch replacing
+ * values of one size, would grow the class without bound.)  Per thread,
+ * as the writer's operation (lk_op_id); a roll back leaves the counts as
+ * they were, which only skips more than needed.
  */
 static __thread struct {
 	uint64_t	op;
-	uint64_t	cls[(TBL_NCLASS_PAD + 63) / 64];
+	uint32_t	n[TBL_NCLASS_PAD];	/* blocks freed per class */
 } al_fresh;
 
-static int
+static uint32_t
 al_freed_now(unsigned cls)
 {
-	return al_fresh.op == lk_op_id() &&
-	    (al_fresh.cls[cls / 64] >> (cls % 64) & 1) != 0;
+	return al_fresh.op == lk_op_id() ? al_fresh.n[cls] : 0;
 }
 
 static int
 al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
 {
-	struct tbl_state	*st = tbl_state(t);
-	uint64_t		 head, next, csz = al_csize(cls);
+	uint64_t		 link, off, next, csz = al_csize(cls);
+	uint32_t		 skip = al_freed_now(cls), i;
 
-	head = SH_LOAD(&st->al_free[cls]);
-	if (head == 0 || al_freed_now(cls))
-		return PROTETS_EFULL;
-	if (!al_valid_block(t, head, csz))
-		return PROTETS_ECORRUPT;
-	next = SH_LOAD(tbl_word(t, head));
+	link = TBL_STATE_FIELD(al_free[cls]);
+	for (i = 0;; i++) {
+		if ((off = SH_LOAD(tbl_word(t, link))) == 0)
+			return PROTETS_EFULL;
+		if (!al_valid_block(t, off, csz))
+			return PROTETS_ECORRUPT;
+		if (i == skip)
+			break;
+		link = off;		/* a block freed by this operation */
+	}
+	next = SH_LOAD(tbl_word(t, off));
 	if (next != 0 && !al_valid_block(t, next, csz))
 		return PROTETS_ECORRUPT;
-	lk_set(t, TBL_STATE_FIELD(al_free[cls]), next);
+	lk_set(t, link, next);
 	/* The caller overwrites the link: keep it for a roll back. */
-	lk_log(t, head);
+	lk_log(t, off);
 	al_add_used(t, csz);
-	*offp = head;
+	*offp = off;
 	return 0;
 }
 
@@ -171,7 +178,7 @@ al_free(struct tbl *t, uint64_t off, unsigned cls)
 		memset(&al_fresh, 0, sizeof(al_fresh));
 		al_fresh.op = lk_op_id();
 	}
-	al_fresh.cls[cls / 64] |= 1ULL << (cls % 64);
+	al_fresh.n[cls]++;
 	lk_set(t, off, SH_LOAD(&st->al_free[cls]));
 	lk_set(t, TBL_STATE_FIELD(al_free[cls]), off);
 	al_add_used(t, -al_csize(cls));

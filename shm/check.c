@@ -5,7 +5,8 @@
  * every chain of the index (packed, every entry valid, in the bucket its
  * hash selects, with the right tag, no key twice in a set and no object
  * twice in a bag), every free list, and
- * that entries, overflow buckets and free blocks tile the heap exactly
+ * the ordered index of an ordered_set, and
+ * that entries, overflow buckets, nodes and free blocks tile the heap exactly
  * (no overlap, no leak) while the chunks tile the area above the ceiling;
  * and that the counters agree with what was found.
  *
@@ -23,6 +24,7 @@
 #include "entry.h"
 #include "hash.h"
 #include "lock.h"
+#include "ordered.h"
 
 struct ck_iv {
 	uint64_t	off;
@@ -91,7 +93,7 @@ ck_header(struct ck *k)
 	const struct tbl_hdr	*h = tbl_hdr(k->t);
 	char			 sig[sizeof(h->sigstr)];
 
-	if (SH_LOAD(&h->magic) != TBL_MAGIC)
+	if (SH_RLOAD(&h->magic) != TBL_MAGIC)
 		return ck_fail(k, "header: bad magic");
 	if (h->sig != tbl_signature(sig, sizeof(sig)) ||
 	    strncmp(h->sigstr, sig, sizeof(sig)) != 0)
@@ -129,9 +131,9 @@ ck_chunks(struct ck *k)
 	uint64_t		 c, end = k->t->size & ~(uint64_t)1023, at;
 	unsigned		 j, n = 0;
 
-	at = SH_LOAD(&st->ceil);
+	at = SH_RLOAD(&st->ceil);
 	for (j = 0; j < TBL_IX_NCHUNK; j++) {
-		c = SH_LOAD(&st->ix_chunk[j]);
+		c = SH_RLOAD(&st->ix_chunk[j]);
 		if (c == 0) {
 			if (j <= k->level || (j == k->level + 1 && k->split))
 				return ck_fail(k, "index: chunk %u missing", j);
@@ -169,16 +171,16 @@ ck_state(struct ck *k)
 	const struct tbl_state	*st = tbl_state(k->t);
 	uint64_t		 top, ceil;
 
-	top = SH_LOAD(&st->top);
-	ceil = SH_LOAD(&st->ceil);
+	top = SH_RLOAD(&st->top);
+	ceil = SH_RLOAD(&st->ceil);
 	if (top < TBL_HEAP_OFF || (top & 7) || ceil < top ||
 	    (ceil & 1023) || ceil > k->t->size)
 		return ck_fail(k, "state: bad top %llu or ceiling %llu",
 		    (unsigned long long)top, (unsigned long long)ceil);
 	if (ix_geom(k->t, &k->level, &k->split) != 0)
 		return ck_fail(k, "state: bad index level %llu split %llu",
-		    (unsigned long long)SH_LOAD(&st->ix_level),
-		    (unsigned long long)SH_LOAD(&st->ix_split));
+		    (unsigned long long)SH_RLOAD(&st->ix_level),
+		    (unsigned long long)SH_RLOAD(&st->ix_split));
 	return ck_chunks(k);
 }
 
@@ -230,14 +232,14 @@ ck_entry(struct ck *k, uint64_t b, uint64_t v, uint64_t *hash)
 	uint64_t	eoff = ix_slot_off(v);
 
 	if (en_read(k->t, eoff, &eh) != 0 ||
-	    eoff + al_csize(eh.cls) > SH_LOAD(&tbl_state(k->t)->top))
+	    eoff + al_csize(eh.cls) > SH_RLOAD(&tbl_state(k->t)->top))
 		return ck_fail(k, "bucket %llu: bad entry at %llu",
 		    (unsigned long long)b, (unsigned long long)eoff);
 	*hash = en_keyhash(k->t, eoff, &eh);
 	if (ix_bucket_of(*hash, k->level, k->split) != b)
 		return ck_fail(k, "bucket %llu: entry at %llu belongs elsewhere",
 		    (unsigned long long)b, (unsigned long long)eoff);
-	if (v >> TBL_TAG_SHIFT != *hash >> TBL_TAG_SHIFT)
+	if (v >> TBL_TAG_SHIFT != ix_tag(*hash))
 		return ck_fail(k, "bucket %llu: bad tag for entry at %llu",
 		    (unsigned long long)b, (unsigned long long)eoff);
 	k->entries++;
@@ -261,7 +263,7 @@ ck_chain(struct ck *k, uint64_t b, uint64_t **hash, uint64_t **eoff,
 		if (lk_rstale(k->t, k->r))
 			return PROTETS_ECORRUPT;
 		for (i = 0; i < TBL_BUCKET_SLOTS; i++) {
-			v = SH_LOAD(tbl_word(k->t, boff + i * 8));
+			v = SH_RLOAD(tbl_word(k->t, boff + i * 8));
 			if (v == 0) {
 				ended = 1;
 				continue;
@@ -287,7 +289,7 @@ ck_chain(struct ck *k, uint64_t b, uint64_t **hash, uint64_t **eoff,
 				    k->t->type == PROTETS_BAG ? "object" : "key");
 			n++;
 		}
-		next = SH_LOAD(tbl_word(k->t, boff + IX_NEXT_OFF));
+		next = SH_RLOAD(tbl_word(k->t, boff + IX_NEXT_OFF));
 		if (next == 0)
 			return 0;
 		if (ended)
@@ -319,16 +321,137 @@ ck_index(struct ck *k)
 	return e;
 }
 
+/* A node of level 0 of the ordered index, as found. */
+struct ck_onode {
+	uint64_t	off;
+	unsigned	hgt;
+};
+
+/* One node of level 0: sane, after prev (plen bytes), in the hash index. */
+static int
+ck_onode(struct ck *k, uint64_t off, unsigned char *prev, size_t *plen,
+    unsigned *hgtp)
+{
+	unsigned char	key[PROTETS_KEY_MAX];
+	struct en_hdr	eh;
+	struct ix_pos	pos;
+	uint64_t	eoff;
+	uint32_t	klen;
+	unsigned	cls;
+	int		c;
+
+	if (or_node(k->t, off, hgtp, &klen, &cls) != 0 ||
+	    off + al_csize(cls) > SH_RLOAD(&tbl_state(k->t)->top))
+		return ck_fail(k, "ordered: bad node at %llu",
+		    (unsigned long long)off);
+	if (or_entry(k->t, off, &eoff, &eh) != 0)
+		return ck_fail(k, "ordered: node %llu: bad entry",
+		    (unsigned long long)off);
+	en_getkey(k->t, eoff, &eh, key);
+	if (or_cmp(k->t, off, klen, key, klen, &c) != 0 || c != 0)
+		return ck_fail(k, "ordered: node %llu: prefix is not its key's",
+		    (unsigned long long)off);
+	if (*plen > 0 && or_keycmp(prev, *plen, key, klen) >= 0)
+		return ck_fail(k, "ordered: node %llu: key out of order",
+		    (unsigned long long)off);
+	if (ix_find(k->t, NULL, en_hash(key, klen), key, klen, &pos) != 0 ||
+	    pos.eoff != eoff)
+		return ck_fail(k, "ordered: node %llu: entry not in the hash "
+		    "index", (unsigned long long)off);
+	memcpy(prev, key, klen);
+	*plen = klen;
+	return ck_add(k, off, al_csize(cls));
+}
+
+/* Level 0: every entry once, keys strictly increasing; *np nodes. */
+static int
+ck_olevel0(struct ck *k, struct ck_onode **nodes, size_t *np)
+{
+	unsigned char	prev[PROTETS_KEY_MAX];
+	struct ck_onode	*p;
+	uint64_t	 off = SH_RLOAD(&tbl_state(k->t)->or_head[0]);
+	size_t		 n, cap = 0, plen = 0;
+	int		 e;
+
+	for (n = 0; off != 0; n++) {
+		if (n >= k->entries)
+			return ck_fail(k, "ordered: more nodes than the %llu "
+			    "entries", (unsigned long long)k->entries);
+		if ((n & 63) == 63 && lk_rstale(k->t, k->r))
+			return PROTETS_ECORRUPT;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			if ((p = reallocarray(*nodes, cap, sizeof(*p))) == NULL)
+				return ENOMEM;
+			*nodes = p;
+		}
+		(*nodes)[n].off = off;
+		if ((e = ck_onode(k, off, prev, &plen, &(*nodes)[n].hgt)) != 0)
+			return e;
+		off = SH_RLOAD(tbl_word(k->t, off + OR_LINKS));
+	}
+	*np = n;
+	if (n != k->entries)
+		return ck_fail(k, "ordered: %zu nodes, %llu entries", n,
+		    (unsigned long long)k->entries);
+	return 0;
+}
+
+/* Level lv: exactly the nodes of level 0 taller than lv, in order. */
+static int
+ck_olevel(struct ck *k, unsigned lv, const struct ck_onode *nodes, size_t n)
+{
+	uint64_t	off = SH_RLOAD(&tbl_state(k->t)->or_head[lv]);
+	size_t		j = 0;
+
+	for (; off != 0; j++) {
+		while (j < n && nodes[j].hgt <= lv)
+			j++;
+		if (j == n || nodes[j].off != off)
+			return ck_fail(k, "ordered: level %u: node %llu out of "
+			    "place", lv, (unsigned long long)off);
+		off = SH_RLOAD(tbl_word(k->t, off + OR_LINKS + 8 * lv));
+	}
+	while (j < n && nodes[j].hgt <= lv)
+		j++;
+	if (j != n)
+		return ck_fail(k, "ordered: level %u misses node %llu", lv,
+		    (unsigned long long)nodes[j].off);
+	return 0;
+}
+
+static int
+ck_ordered(struct ck *k)
+{
+	struct ck_onode	*nodes = NULL;
+	size_t		 n = 0;
+	unsigned	 lv;
+	int		 e;
+
+	if (k->t->type != PROTETS_ORDERED_SET) {
+		for (lv = 0; lv < TBL_OR_MAXH; lv++)
+			if (SH_RLOAD(&tbl_state(k->t)->or_head[lv]) != 0)
+				return ck_fail(k, "ordered: index in a %s",
+				    "hash table");
+		return 0;
+	}
+	e = ck_olevel0(k, &nodes, &n);
+	for (lv = 1; e == 0 && lv < TBL_OR_MAXH; lv++)
+		e = ck_olevel(k, lv, nodes, n);
+	free(nodes);
+	return e;
+}
+
 static int
 ck_freelists(struct ck *k)
 {
 	const struct tbl_state	*st = tbl_state(k->t);
-	uint64_t		 off, n, csz, top = SH_LOAD(&st->top);
+	uint64_t		 off, n, csz, top = SH_RLOAD(&st->top);
 	unsigned		 c;
 	int			 e;
 
 	for (c = 0; c < TBL_NCLASS_PAD; c++) {
-		off = SH_LOAD(&st->al_free[c]);
+		off = SH_RLOAD(&st->al_free[c]);
 		if (c >= TBL_NCLASS && off != 0)
 			return ck_fail(k, "free list %u: beyond classes", c);
 		if (c >= TBL_NCLASS)
@@ -343,7 +466,7 @@ ck_freelists(struct ck *k)
 				return e;
 			if (lk_rstale(k->t, k->r))
 				return PROTETS_ECORRUPT;
-			off = SH_LOAD(tbl_word(k->t, off));
+			off = SH_RLOAD(tbl_word(k->t, off));
 		}
 	}
 	return 0;
@@ -372,21 +495,21 @@ ck_heap(struct ck *k)
 			    k->iv[i].off < at ? "overlap" : "leak");
 		at += k->iv[i].len;
 	}
-	if (at != SH_LOAD(&st->top))
+	if (at != SH_RLOAD(&st->top))
 		return ck_fail(k, "heap: blocks end at %llu, top is %llu",
 		    (unsigned long long)at,
-		    (unsigned long long)SH_LOAD(&st->top));
-	if (used + k->chunk_bytes != SH_LOAD(&st->used))
+		    (unsigned long long)SH_RLOAD(&st->top));
+	if (used + k->chunk_bytes != SH_RLOAD(&st->used))
 		return ck_fail(k, "state: %llu bytes used, %llu found",
-		    (unsigned long long)SH_LOAD(&st->used),
+		    (unsigned long long)SH_RLOAD(&st->used),
 		    (unsigned long long)(used + k->chunk_bytes));
-	if (k->entries != SH_LOAD(&st->entries))
+	if (k->entries != SH_RLOAD(&st->entries))
 		return ck_fail(k, "state: %llu entries, %llu found",
-		    (unsigned long long)SH_LOAD(&st->entries),
+		    (unsigned long long)SH_RLOAD(&st->entries),
 		    (unsigned long long)k->entries);
-	if (k->overflow != SH_LOAD(&st->overflow))
+	if (k->overflow != SH_RLOAD(&st->overflow))
 		return ck_fail(k, "state: %llu overflow buckets, %llu found",
-		    (unsigned long long)SH_LOAD(&st->overflow),
+		    (unsigned long long)SH_RLOAD(&st->overflow),
 		    (unsigned long long)k->overflow);
 	return 0;
 }
@@ -400,7 +523,7 @@ ck_all(struct ck *k)
 	k->entries = k->overflow = k->chunk_bytes = 0;
 	if ((e = ck_header(k)) != 0 || (e = ck_locks(k)) != 0 ||
 	    (e = ck_state(k)) != 0 || (e = ck_index(k)) != 0 ||
-	    (e = ck_heap(k)) != 0)
+	    (e = ck_ordered(k)) != 0 || (e = ck_heap(k)) != 0)
 		return e;
 	return 0;
 }

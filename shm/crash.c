@@ -12,13 +12,20 @@
  */
 static unsigned long	crash_at;
 static unsigned long	crash_steps;
+static int		crash_sig = SIGKILL;
 
 void
 tbl_crash_point(void)
 {
 	crash_steps++;
 	if (crash_at != 0 && crash_steps == crash_at)
-		raise(SIGKILL);
+		raise(crash_sig);
+}
+
+void
+tbl_crash_signal(int sig)
+{
+	crash_sig = sig;
 }
 
 void

@@ -4,8 +4,9 @@
  * TBL_CRASHPOINT() marks a step of a write (after each logged store, after
  * each allocator or index step, inside recovery).  It compiles to nothing
  * unless PROTETS_CRASHTEST is defined; then the k-th point passed after
- * tbl_crash_at(k) raises SIGKILL, so that tests can kill a writer at every
- * step and check that the next locker recovers.
+ * tbl_crash_at(k) raises SIGKILL (or SIGSTOP, tbl_crash_signal), so that
+ * tests can kill or stop a writer at every step and check that the next
+ * locker recovers and that readers see the last commit meanwhile.
  */
 #ifndef PROTETS_SHM_CRASH_H
 #define PROTETS_SHM_CRASH_H
@@ -17,6 +18,12 @@ void		tbl_crash_point(void);
 void		tbl_crash_at(unsigned long k);
 /* Points passed since the last tbl_crash_at. */
 unsigned long	tbl_crash_steps(void);
+/*
+ * The signal raised at the chosen point: SIGKILL (the default), or
+ * SIGSTOP to leave a writer stopped with its operation half done (it goes
+ * on when continued).
+ */
+void		tbl_crash_signal(int sig);
 #define TBL_CRASHPOINT()	tbl_crash_point()
 #else
 #define TBL_CRASHPOINT()	do { } while (0)

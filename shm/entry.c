@@ -11,7 +11,9 @@
 #include <xxhash.h>
 
 #include "alloc.h"
+#include "crash.h"
 #include "entry.h"
+#include "lock.h"
 
 uint64_t
 en_hash(const void *key, size_t klen)
@@ -28,8 +30,8 @@ sh_bytes(unsigned char *d, const unsigned char *s, size_t n)
 }
 
 /* Copy n bytes at src (shared, any alignment) to dst (private). */
-static void
-sh_copyout(void *dst, const unsigned char *src, size_t n)
+static inline __attribute__((always_inline)) void
+sh_copyout_ov(void *dst, const unsigned char *src, size_t n, int ov)
 {
 	const uint64_t	*w = (const uint64_t *)(void *)((uintptr_t)src & ~7UL);
 	unsigned char	*d = dst;
@@ -37,7 +39,7 @@ sh_copyout(void *dst, const unsigned char *src, size_t n)
 	uint64_t	 v;
 
 	if (skip != 0 && n > 0) {
-		v = SH_LOAD(w);
+		v = SH_OVLOAD(ov, w);
 		w++;
 		take = 8 - skip < n ? 8 - skip : n;
 		sh_bytes(d, (unsigned char *)&v + skip, take);
@@ -45,39 +47,71 @@ sh_copyout(void *dst, const unsigned char *src, size_t n)
 		n -= take;
 	}
 	for (; n >= 8; n -= 8, d += 8, w++) {
-		v = SH_LOAD(w);
+		v = SH_OVLOAD(ov, w);
 		memcpy(d, &v, 8);
 	}
 	if (n > 0) {
-		v = SH_LOAD(w);
+		v = SH_OVLOAD(ov, w);
 		sh_bytes(d, (unsigned char *)&v, n);
 	}
+}
+
+/* The copy for overlay mode, out of the fast path's way. */
+static __attribute__((noinline)) void
+sh_copyout_slow(void *dst, const unsigned char *src, size_t n)
+{
+	sh_copyout_ov(dst, src, n, 1);
+}
+
+static void
+sh_copyout(void *dst, const unsigned char *src, size_t n)
+{
+	if (SH_OV_ANY()) {
+		sh_copyout_slow(dst, src, n);
+		return;
+	}
+	sh_copyout_ov(dst, src, n, 0);
 }
 
 /*
  * Compare n shared bytes at src, which is 8-aligned (keys start right
  * after the entry's header word), with private ones.
  */
-static int
-sh_equal(const unsigned char *src, const unsigned char *p, size_t n)
+static inline __attribute__((always_inline)) int
+sh_equal_ov(const unsigned char *src, const unsigned char *p, size_t n,
+    int ov)
 {
 	const uint64_t	*w = (const uint64_t *)(const void *)src;
 	uint64_t	 v, x;
 	size_t		 i;
 
 	for (; n >= 8; n -= 8, p += 8, w++) {
-		v = SH_LOAD(w);
+		v = SH_OVLOAD(ov, w);
 		memcpy(&x, p, 8);
 		if (v != x)
 			return 0;
 	}
 	if (n > 0) {
-		v = SH_LOAD(w);
+		v = SH_OVLOAD(ov, w);
 		for (i = 0; i < n; i++)
 			if (((unsigned char *)&v)[i] != p[i])
 				return 0;
 	}
 	return 1;
+}
+
+static __attribute__((noinline)) int
+sh_equal_slow(const unsigned char *src, const unsigned char *p, size_t n)
+{
+	return sh_equal_ov(src, p, n, 1);
+}
+
+static int
+sh_equal(const unsigned char *src, const unsigned char *p, size_t n)
+{
+	if (SH_OV_ANY())
+		return sh_equal_slow(src, p, n);
+	return sh_equal_ov(src, p, n, 0);
 }
 
 /* A word-at-a-time writer into shared memory. */
@@ -127,14 +161,14 @@ sh_flush(struct sh_wr *o)
 	o->fill = 0;
 }
 
-int
-en_read(const struct tbl *t, uint64_t off, struct en_hdr *h)
+static inline __attribute__((always_inline)) int
+en_read_ov(const struct tbl *t, uint64_t off, struct en_hdr *h, int ov)
 {
 	uint64_t	w;
 
 	if (!tbl_inheap(t, off, TBL_ENTRY_HDR, 8))
 		return PROTETS_ECORRUPT;
-	w = SH_LOAD(tbl_word(t, off));
+	w = SH_OVLOAD(ov, tbl_word(t, off));
 	h->vlen = (uint32_t)w;
 	h->klen = (uint32_t)(w >> 32) & 0xffff;
 	h->cls = (unsigned)(w >> 48) & 0xff;
@@ -145,6 +179,20 @@ en_read(const struct tbl *t, uint64_t off, struct en_hdr *h)
 	    !tbl_inheap(t, off, al_csize(h->cls), 8))
 		return PROTETS_ECORRUPT;
 	return 0;
+}
+
+static __attribute__((noinline)) int
+en_read_slow(const struct tbl *t, uint64_t off, struct en_hdr *h)
+{
+	return en_read_ov(t, off, h, 1);
+}
+
+int
+en_read(const struct tbl *t, uint64_t off, struct en_hdr *h)
+{
+	if (SH_OV_ANY())
+		return en_read_slow(t, off, h);
+	return en_read_ov(t, off, h, 0);
 }
 
 void
@@ -214,4 +262,41 @@ en_keyhash(const struct tbl *t, uint64_t off, const struct en_hdr *h)
 
 	en_getkey(t, off, h, key);
 	return en_hash(key, h->klen);
+}
+
+/*
+ * Every word the value overlaps is logged before any changes: a roll back
+ * (or a recoverer) restores the old value whole, and an overlay reader
+ * sees it.  The bytes of those words outside the value (the end of the
+ * key, the block's padding) are written back as they were.
+ */
+void
+en_setval(struct tbl *t, uint64_t off, const struct en_hdr *h,
+    const void *val)
+{
+	const unsigned char	*p = val;
+	uint64_t		 start, end, w, ws[8];
+	size_t			 n, j, lo, hi;
+
+	if (h->vlen == 0)
+		return;
+	start = off + TBL_ENTRY_HDR + h->klen;
+	end = start + h->vlen;
+	for (w = start & ~7ULL; w < end; w += 8)
+		lk_log(t, w);
+	/* Eight words at a time: loaded, patched in a copy, stored whole. */
+	for (w = start & ~7ULL; w < end; w += 8 * n) {
+		n = (size_t)((end - w + 7) / 8);
+		if (n > 8)
+			n = 8;
+		for (j = 0; j < n; j++)
+			ws[j] = SH_LOAD(tbl_word(t, w + 8 * j));
+		lo = w < start ? (size_t)(start - w) : 0;
+		hi = end < w + 8 * n ? (size_t)(end - w) : 8 * n;
+		memcpy((unsigned char *)ws + lo, p + (w + lo - start), hi - lo);
+		for (j = 0; j < n; j++) {
+			SH_STORE(tbl_word(t, w + 8 * j), ws[j]);
+			TBL_CRASHPOINT();
+		}
+	}
 }

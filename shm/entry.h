@@ -3,8 +3,11 @@
  *
  * An entry is one heap block: an 8-byte header word, then the key, then
  * the value, contiguous, so that a lookup that found the slot touches one
- * more cache line for short entries.  Entries are immutable once linked
- * into the index: a replace writes a new entry and swaps the slot.
+ * more cache line for short entries.  Once linked into the index, an
+ * entry's header and key never change: a replace writes a new entry and
+ * swaps the slot.  Its value changes only in place through the undo log
+ * (en_setval: update_counter with a result of the same length), under the
+ * seqlock like every write, so readers still see a value whole.
  *
  * Readers may look at an entry while a writer frees and reuses its block,
  * so everything here reads with SH_LOAD and validates before trusting.
@@ -49,6 +52,12 @@ void	en_getkey(const struct tbl *t, uint64_t off, const struct en_hdr *h,
 	    void *dst);
 void	en_getval(const struct tbl *t, uint64_t off, const struct en_hdr *h,
 	    void *dst, size_t n);
+/*
+ * Overwrite the value of a linked entry with val, as long as the old one
+ * (h->vlen bytes), through the undo log.  Writers holding the lock only.
+ */
+void	en_setval(struct tbl *t, uint64_t off, const struct en_hdr *h,
+	    const void *val);
 /* Hash of the entry's key (copied out first: safe for readers). */
 uint64_t en_keyhash(const struct tbl *t, uint64_t off, const struct en_hdr *h);
 

@@ -27,7 +27,7 @@ tbl_signature(char *buf, size_t bufsz)
 	    "protets layout %d %s hash=%s hdr=%zu state=%zu/%d "
 	    "stripe=%zu/%d/%d/%d undo=%zu/%d/%d heap=%d bucket=%zu/%d "
 	    "ix=%d/%d/%d/%d classes=%d/%u entry=%d/%#x "
-	    "mutex=%zu/%zu ptr=%zu",
+	    "mutex=%zu/%zu ptr=%zu ordered=%d/%d/%d/%zu/%#x",
 	    TBL_LAYOUT_VERSION,
 	    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "le" : "be",
 	    TBL_HASH_NAME,
@@ -41,7 +41,9 @@ tbl_signature(char *buf, size_t bufsz)
 	    TBL_NCLASS, TBL_CLASS_MAX,
 	    TBL_ENTRY_HDR, TBL_ENTRY_MARK,
 	    sizeof(pthread_mutex_t), _Alignof(pthread_mutex_t),
-	    sizeof(void *));
+	    sizeof(void *),
+	    TBL_OR_MAXH, TBL_OR_PREFIX, TBL_OR_HSHIFT,
+	    sizeof(struct tbl_onode), TBL_OR_MARK);
 	return XXH3_64bits(buf, strlen(buf));
 }
 
@@ -51,12 +53,12 @@ tbl_min_size(void)
 	return TBL_MIN_SIZE;
 }
 
-/* The types the engine implements: the hash types. */
+/* The types the engine implements: the hash types and ordered_set. */
 int
 tbl_type_ok(uint32_t type)
 {
-	return type == PROTETS_SET || type == PROTETS_BAG ||
-	    type == PROTETS_DUPLICATE_BAG;
+	return type == PROTETS_SET || type == PROTETS_ORDERED_SET ||
+	    type == PROTETS_BAG || type == PROTETS_DUPLICATE_BAG;
 }
 
 static int
@@ -75,7 +77,8 @@ tbl_meta_valid(const struct tbl_meta *m)
 int
 tbl_format(void *base, size_t size, const struct tbl_meta *m)
 {
-	struct tbl	 t = { base, size, 1, m != NULL ? m->type : 0 };
+	struct tbl	 t = { base, size, 1, m != NULL ? m->type : 0,
+	    TBL_LOCK_TIMEOUT_MS };
 	struct tbl_hdr	*h = base;
 	int		 e;
 
@@ -134,6 +137,7 @@ tbl_open(struct tbl *t, void *base, size_t size, int writable)
 	t->size = h->size;
 	t->writable = writable != 0;
 	t->type = h->type;
+	t->lock_timeout_ms = TBL_LOCK_TIMEOUT_MS;
 	return 0;
 }
 

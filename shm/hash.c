@@ -35,17 +35,28 @@ ix_chunk_buckets(unsigned j)
 	return j == 0 ? TBL_IX_NB0 : (uint64_t)TBL_IX_NB0 << (j - 1);
 }
 
-int
-ix_geom(const struct tbl *t, uint64_t *level, uint64_t *split)
+/*
+ * The reader functions a lookup runs are compiled twice (ov 0 and 1, see
+ * SH_OVLOAD): the copy with plain loads unless a reader of this process
+ * reads through an overlay.
+ */
+static inline __attribute__((always_inline)) int
+ix_geom_ov(const struct tbl *t, uint64_t *level, uint64_t *split, int ov)
 {
 	const struct tbl_state	*st = tbl_state(t);
 
-	*level = SH_LOAD(&st->ix_level);
-	*split = SH_LOAD(&st->ix_split);
+	*level = SH_OVLOAD(ov, &st->ix_level);
+	*split = SH_OVLOAD(ov, &st->ix_split);
 	if (*level > TBL_IX_NCHUNK - 2 ||
 	    *split >= (uint64_t)TBL_IX_NB0 << *level)
 		return PROTETS_ECORRUPT;
 	return 0;
+}
+
+int
+ix_geom(const struct tbl *t, uint64_t *level, uint64_t *split)
+{
+	return ix_geom_ov(t, level, split, 1);
 }
 
 uint64_t
@@ -59,8 +70,8 @@ ix_bucket_of(uint64_t h, uint64_t level, uint64_t split)
 	return b;
 }
 
-int
-ix_boff(const struct tbl *t, uint64_t b, uint64_t *offp)
+static inline __attribute__((always_inline)) int
+ix_boff_ov(const struct tbl *t, uint64_t b, uint64_t *offp, int ov)
 {
 	uint64_t	s = b >> TBL_IX_NB0_LOG, c, n, start;
 	unsigned	j;
@@ -70,22 +81,42 @@ ix_boff(const struct tbl *t, uint64_t b, uint64_t *offp)
 		return PROTETS_ECORRUPT;
 	n = ix_chunk_buckets(j);
 	start = j == 0 ? 0 : n;
-	c = SH_LOAD(&tbl_state(t)->ix_chunk[j]);
+	c = SH_OVLOAD(ov, &tbl_state(t)->ix_chunk[j]);
 	if (!tbl_inheap(t, c, n * sizeof(struct tbl_bucket), TBL_LINE))
 		return PROTETS_ECORRUPT;
 	*offp = c + (b - start) * sizeof(struct tbl_bucket);
 	return 0;
 }
 
-static int
-ix_home(const struct tbl *t, uint64_t h, uint64_t *offp)
+int
+ix_boff(const struct tbl *t, uint64_t b, uint64_t *offp)
+{
+	return ix_boff_ov(t, b, offp, 1);
+}
+
+static inline __attribute__((always_inline)) int
+ix_home_ov(const struct tbl *t, uint64_t h, uint64_t *offp, int ov)
 {
 	uint64_t	level, split;
 	int		e;
 
-	if ((e = ix_geom(t, &level, &split)) != 0)
+	if ((e = ix_geom_ov(t, &level, &split, ov)) != 0)
 		return e;
-	return ix_boff(t, ix_bucket_of(h, level, split), offp);
+	return ix_boff_ov(t, ix_bucket_of(h, level, split), offp, ov);
+}
+
+static __attribute__((noinline)) int
+ix_home_slow(const struct tbl *t, uint64_t h, uint64_t *offp)
+{
+	return ix_home_ov(t, h, offp, 1);
+}
+
+static int
+ix_home(const struct tbl *t, uint64_t h, uint64_t *offp)
+{
+	if (SH_OV_ANY())
+		return ix_home_slow(t, h, offp);
+	return ix_home_ov(t, h, offp, 0);
 }
 
 int
@@ -108,15 +139,21 @@ ix_cursor(const struct tbl *t, uint64_t c, uint64_t *boffp, unsigned *bitsp)
 }
 
 /* Follow a chain link: 0 at the end, ECORRUPT for a bad link. */
-static int
-ix_next(const struct tbl *t, uint64_t boff, uint64_t *nextp)
+static inline __attribute__((always_inline)) int
+ix_next_ov(const struct tbl *t, uint64_t boff, uint64_t *nextp, int ov)
 {
-	uint64_t	next = SH_LOAD(&ix_bk(t, boff)->next);
+	uint64_t	next = SH_OVLOAD(ov, &ix_bk(t, boff)->next);
 
 	if (next != 0 && !tbl_inheap(t, next, sizeof(struct tbl_bucket), 8))
 		return PROTETS_ECORRUPT;
 	*nextp = next;
 	return 0;
+}
+
+static int
+ix_next(const struct tbl *t, uint64_t boff, uint64_t *nextp)
+{
+	return ix_next_ov(t, boff, nextp, 1);
 }
 
 int
@@ -131,13 +168,13 @@ ix_start(const struct tbl *t, uint64_t h, struct ix_it *it)
 	return 0;
 }
 
-int
-ix_match(const struct tbl *t, const struct lk_rd *r, uint64_t h,
+static inline __attribute__((always_inline)) int
+ix_match_ov(const struct tbl *t, const struct lk_rd *r, uint64_t h,
     const void *key, size_t klen, const void *val, size_t vlen,
-    struct ix_it *it, struct ix_pos *pos)
+    struct ix_it *it, struct ix_pos *pos, int ov)
 {
 	const struct tbl_bucket	*bk;
-	uint64_t		 v, tag = h >> TBL_TAG_SHIFT;
+	uint64_t		 v, tag = ix_tag(h);
 	unsigned		 i;
 	int			 e;
 
@@ -147,7 +184,7 @@ ix_match(const struct tbl *t, const struct lk_rd *r, uint64_t h,
 	for (;;) {
 		bk = ix_bk(t, it->boff);
 		for (i = it->i; i < TBL_BUCKET_SLOTS; i++) {
-			v = SH_LOAD(&bk->slot[i]);
+			v = SH_OVLOAD(ov, &bk->slot[i]);
 			if (v == 0) {
 				it->boff = 0;
 				return PROTETS_NOTFOUND;
@@ -165,7 +202,7 @@ ix_match(const struct tbl *t, const struct lk_rd *r, uint64_t h,
 				return 0;
 			}
 		}
-		if ((e = ix_next(t, it->boff, &it->boff)) != 0)
+		if ((e = ix_next_ov(t, it->boff, &it->boff, ov)) != 0)
 			return e;
 		it->i = 0;
 		if (it->boff == 0)
@@ -176,6 +213,24 @@ ix_match(const struct tbl *t, const struct lk_rd *r, uint64_t h,
 		    ((it->n & 15) == 15 && lk_rstale(t, r)))
 			return PROTETS_ECORRUPT;
 	}
+}
+
+static __attribute__((noinline)) int
+ix_match_slow(const struct tbl *t, const struct lk_rd *r, uint64_t h,
+    const void *key, size_t klen, const void *val, size_t vlen,
+    struct ix_it *it, struct ix_pos *pos)
+{
+	return ix_match_ov(t, r, h, key, klen, val, vlen, it, pos, 1);
+}
+
+int
+ix_match(const struct tbl *t, const struct lk_rd *r, uint64_t h,
+    const void *key, size_t klen, const void *val, size_t vlen,
+    struct ix_it *it, struct ix_pos *pos)
+{
+	if (SH_OV_ANY())
+		return ix_match_slow(t, r, h, key, klen, val, vlen, it, pos);
+	return ix_match_ov(t, r, h, key, klen, val, vlen, it, pos, 0);
 }
 
 int
@@ -430,15 +485,34 @@ ix_filter(struct tbl *t, uint64_t home, ix_filter_fn fn, void *arg,
 	return 0;
 }
 
+/*
+ * Does the entry of slot v go to bucket p + M (its hash has bit m)?  The
+ * tag holds that bit while M < 2^27; past that, the key is read.
+ */
+static int
+ix_moves(const struct tbl *t, uint64_t v, uint64_t m, int *mv)
+{
+	struct en_hdr	eh;
+	int		e;
+
+	if (m < 1ULL << (64 - TBL_TAG_SHIFT)) {
+		*mv = (v >> TBL_TAG_SHIFT & m) != 0;
+		return 0;
+	}
+	if ((e = en_read(t, ix_slot_off(v), &eh)) != 0)
+		return e;
+	*mv = (en_keyhash(t, ix_slot_off(v), &eh) & m) != 0;
+	return 0;
+}
+
 /* Move the entries of bucket p that belong to p + M; all or nothing. */
 static int
 ix_split_chain(struct tbl *t, uint64_t old, uint64_t nbk, uint64_t m)
 {
 	struct ix_cur	 a = { old, 0 }, b = { nbk, 0 };
-	struct en_hdr	 eh;
 	uint64_t	 rb, v, next;
 	unsigned	 i;
-	int		 e;
+	int		 e, mv;
 
 	for (i = 0; i < TBL_BUCKET_SLOTS; i++)
 		SH_STORE(&ix_bk(t, nbk)->slot[i], 0);
@@ -449,9 +523,9 @@ ix_split_chain(struct tbl *t, uint64_t old, uint64_t nbk, uint64_t m)
 			v = SH_LOAD(&ix_bk(t, rb)->slot[i]);
 			if (v == 0)
 				break;
-			if ((e = en_read(t, ix_slot_off(v), &eh)) != 0)
+			if ((e = ix_moves(t, v, m, &mv)) != 0)
 				return e;
-			if (en_keyhash(t, ix_slot_off(v), &eh) & m) {
+			if (mv) {
 				if ((e = ix_put_new(t, &b, v)) != 0)
 					return e;
 			} else
@@ -464,31 +538,42 @@ ix_split_chain(struct tbl *t, uint64_t old, uint64_t nbk, uint64_t m)
 }
 
 /*
- * Undo records a split of the chain at old needs: a record per kept slot
- * that moves (they pack towards the head behind the slots leaving), the
- * cleared tail of the last kept bucket and its link, a record per
- * overflow bucket freed or allocated (the block's link word), and each
- * word of the state at most once (lk_log records a state word once per
- * savepoint epoch).
+ * Undo records a split needs, given the chain's slots and buckets and, of
+ * its slots, how many move to the new chain and how many of those kept
+ * change place (they pack towards the head behind the slots leaving): a
+ * record per kept slot that moves, the cleared tail of the last kept
+ * bucket and its link, a record per overflow bucket freed or allocated
+ * (the block's link word), and each word of the state at most once (lk_log
+ * records a state word once per savepoint epoch).
+ */
+static uint64_t
+ix_split_undo(uint64_t nb, uint64_t moved, uint64_t moves)
+{
+	return moves + TBL_BUCKET_SLOTS + 1 + nb + moved / TBL_BUCKET_SLOTS +
+	    1 + sizeof(struct tbl_state) / 8 + 16;
+}
+
+/*
+ * The exact count, from every key's hash: only for a chain too long for
+ * the bound (a hot key's), as it reads every entry twice.
  */
 static int
-ix_split_need(const struct tbl *t, uint64_t old, uint64_t m, uint64_t *need)
+ix_split_exact(const struct tbl *t, uint64_t old, uint64_t m,
+    uint64_t nb, uint64_t *need)
 {
-	struct en_hdr	eh;
-	uint64_t	rb, v, nb = 0, kept = 0, moved = 0, pos = 0, moves = 0;
+	uint64_t	rb, v, b, kept = 0, moved = 0, pos = 0, moves = 0;
 	unsigned	i;
-	int		e;
+	int		e, mv;
 
-	for (rb = old; rb != 0;) {
-		if (nb++ > t->size / sizeof(struct tbl_bucket))
-			return PROTETS_ECORRUPT;
+	/* The nb buckets ix_split_need walked. */
+	for (rb = old, b = 0; rb != 0 && b < nb; b++) {
 		for (i = 0; i < TBL_BUCKET_SLOTS; i++, pos++) {
 			v = SH_LOAD(&ix_bk(t, rb)->slot[i]);
 			if (v == 0)
 				break;
-			if ((e = en_read(t, ix_slot_off(v), &eh)) != 0)
+			if ((e = ix_moves(t, v, m, &mv)) != 0)
 				return e;
-			if (en_keyhash(t, ix_slot_off(v), &eh) & m)
+			if (mv)
 				moved++;
 			else if (kept++ != pos)
 				moves++;
@@ -496,9 +581,37 @@ ix_split_need(const struct tbl *t, uint64_t old, uint64_t m, uint64_t *need)
 		if ((e = ix_next(t, rb, &rb)) != 0)
 			return e;
 	}
-	*need = moves + TBL_BUCKET_SLOTS + 1 + nb + moved / TBL_BUCKET_SLOTS +
-	    1 + sizeof(struct tbl_state) / 8 + 16;
+	*need = ix_split_undo(nb, moved, moves);
 	return 0;
+}
+
+/*
+ * Undo records a split of the chain at old needs.  Which slots move is
+ * only known from their keys' hashes, a random read of each entry, which
+ * ix_split_chain has to do anyway: so bound it from the slots alone (any
+ * of them may move, or change place), and count exactly only when the
+ * bound does not fit in the undo log.
+ */
+static int
+ix_split_need(const struct tbl *t, uint64_t old, uint64_t m, uint64_t *need)
+{
+	uint64_t	rb, nb = 0, slots = 0;
+	unsigned	i;
+	int		e;
+
+	for (rb = old; rb != 0;) {
+		if (nb++ > t->size / sizeof(struct tbl_bucket))
+			return PROTETS_ECORRUPT;
+		for (i = 0; i < TBL_BUCKET_SLOTS; i++, slots++)
+			if (SH_LOAD(&ix_bk(t, rb)->slot[i]) == 0)
+				break;
+		if ((e = ix_next(t, rb, &rb)) != 0)
+			return e;
+	}
+	*need = ix_split_undo(nb, slots, slots);
+	if (*need <= lk_room(t))
+		return 0;
+	return ix_split_exact(t, old, m, nb, need);
 }
 
 /*

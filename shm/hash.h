@@ -9,8 +9,10 @@
  * Buckets live in chunks that never move: chunk 0 has NB0 buckets, chunk
  * j > 0 has NB0 << (j-1), so bucket b is in chunk floor(log2(b/NB0)) + 1.
  *
- * A slot is tag << 40 | entry offset >> 3, the tag being the top 24 bits
- * of the hash, so a lookup follows only the entries whose tag matches.
+ * A slot is tag << 37 | entry offset >> 3, the tag being the low 27 bits
+ * of the hash (ix_tag), so a lookup follows only the entries whose tag
+ * matches, and a split of a table of fewer than 2^27 buckets finds in the
+ * slot the hash bit that decides where an entry goes.
  * A bucket chain's slots are filled from the first: the first empty slot
  * ends the chain.
  */
@@ -35,10 +37,21 @@ struct ix_pos {
 /* Undo records the write side may use per operation, split excluded. */
 #define IX_UNDO_MAX	16
 
+/*
+ * The tag: the low bits of the hash.  Those the bucket is chosen by are
+ * the same in a whole chain; the others filter lookups, and a split reads
+ * the one bit it needs here instead of rehashing the key.
+ */
+static inline uint64_t
+ix_tag(uint64_t h)
+{
+	return h & ((1ULL << (64 - TBL_TAG_SHIFT)) - 1);
+}
+
 static inline uint64_t
 ix_slot(uint64_t h, uint64_t eoff)
 {
-	return (h >> TBL_TAG_SHIFT) << TBL_TAG_SHIFT | eoff >> 3;
+	return ix_tag(h) << TBL_TAG_SHIFT | eoff >> 3;
 }
 
 static inline uint64_t

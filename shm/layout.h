@@ -34,7 +34,7 @@
 #include "table.h"
 
 /* Bump on any change to the layout or to the meaning of a field. */
-#define TBL_LAYOUT_VERSION	2
+#define TBL_LAYOUT_VERSION	3
 #define TBL_HASH_NAME		"XXH3_64"
 
 /* "PROTETS\0", little-endian. */
@@ -51,7 +51,7 @@
 #define TBL_UNDO_CAP		1024	/* records per undo log */
 #define TBL_HEAP_OFF		28672	/* page after the undo logs */
 #define TBL_MIN_SIZE		(TBL_HEAP_OFF + 8192)
-#define TBL_MAX_SIZE		(1ULL << 43)	/* slot offsets are 40 bits of 8 */
+#define TBL_MAX_SIZE		(1ULL << 40)	/* slot offsets are 37 bits of 8 */
 
 /* Allocator: 31 classes of 16..256 step 8, then 4 per power of two. */
 #define TBL_NCLASS		83
@@ -64,12 +64,23 @@
 #define TBL_IX_NCHUNK		40		/* chunk j>0: NB0 << (j-1) buckets */
 #define TBL_IX_LOAD		4		/* split while entries > LOAD * buckets */
 #define TBL_BUCKET_SLOTS	7
-#define TBL_TAG_SHIFT		40		/* slot: tag:24 | (offset >> 3):40 */
+#define TBL_TAG_SHIFT		37		/* slot: tag:27 | (offset >> 3):37 */
 #define TBL_SLOT_OFFMASK	((1ULL << TBL_TAG_SHIFT) - 1)
 
 /* Entry header word: vlen:32 | klen:16 | class:8 | mark:8 (LSB first). */
 #define TBL_ENTRY_MARK		0xe5u
 #define TBL_ENTRY_HDR		8
+
+/*
+ * Ordered index (ordered_set only): a skip list of nodes in the heap, its
+ * head in the state.  A node's height is 1 + the trailing zero bit pairs
+ * of its key's hash above bit TBL_OR_HSHIFT (p = 1/4), at most TBL_OR_MAXH;
+ * it keeps the first TBL_OR_PREFIX key bytes inline.
+ */
+#define TBL_OR_MAXH		16
+#define TBL_OR_PREFIX		16
+#define TBL_OR_HSHIFT		24
+#define TBL_OR_MARK		0x0du	/* node meta word, top byte */
 
 /*
  * The header: identity, format signature and the table's metadata.  It is
@@ -119,6 +130,8 @@ struct tbl_state {
 	uint64_t	pad1[6];		/*  400 */
 	/* lines 7-17: allocator free-list heads, one per class */
 	uint64_t	al_free[TBL_NCLASS_PAD];	/* 448 */
+	/* lines 18-19: ordered index head, link per level; 0: none */
+	uint64_t	or_head[TBL_OR_MAXH];	/* 1152 */
 };
 
 /*
@@ -153,6 +166,19 @@ struct tbl_undo {
 	struct tbl_undo_rec rec[TBL_UNDO_CAP];	/* 64 */
 };
 
+/*
+ * Ordered-index node: a heap block of class cls, holding one entry's
+ * offset, its key length and first bytes (compared without touching the
+ * entry unless they tie) and height links to the next node of each level.
+ * Only eoff and next[] change after linking, through the undo log.
+ */
+struct tbl_onode {
+	uint64_t	eoff;			/*  0: the entry */
+	uint64_t	meta;			/*  8: klen:16|height:8|cls:8|mark@56 */
+	uint8_t		prefix[TBL_OR_PREFIX];	/* 16: key bytes, zero-padded */
+	uint64_t	next[];			/* 32: height links, 0: end */
+};
+
 /* Index bucket: one cache line, 7 slots and an overflow link. */
 struct tbl_bucket {
 	uint64_t	slot[TBL_BUCKET_SLOTS];	/* 0 = empty; filled from 0 up */
@@ -162,7 +188,12 @@ struct tbl_bucket {
 _Static_assert(sizeof(struct tbl_hdr) == 1024, "tbl_hdr size");
 _Static_assert(offsetof(struct tbl_hdr, name) == 344, "tbl_hdr name");
 _Static_assert(offsetof(struct tbl_hdr, id) == 312, "tbl_hdr id");
-_Static_assert(sizeof(struct tbl_state) == 1152, "tbl_state size");
+_Static_assert(sizeof(struct tbl_state) == 1280, "tbl_state size");
+_Static_assert(offsetof(struct tbl_state, or_head) == 1152, "state head");
+_Static_assert(sizeof(struct tbl_onode) == 32 &&
+    offsetof(struct tbl_onode, next) == 32, "tbl_onode");
+_Static_assert(TBL_OR_PREFIX % 8 == 0 && TBL_OR_MAXH <= 255 &&
+    TBL_OR_HSHIFT + 2 * TBL_OR_MAXH <= 64, "ordered index geometry");
 _Static_assert(offsetof(struct tbl_state, ix_level) == 64, "state line 1");
 _Static_assert(offsetof(struct tbl_state, al_free) == 448, "state free");
 _Static_assert(TBL_STATE_OFF + sizeof(struct tbl_state) <= TBL_STRIPE_OFF,
@@ -187,8 +218,39 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
  * it for every word a writer may change, so that the read side has one
  * place to change how such words are read.
  */
-#define SH_RLOAD(p)		SH_LOAD(p)
+#define SH_RLOAD(p)		sh_rload(p)
 #define SH_STORE(p, v)		__atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+/*
+ * A reader in overlay mode (lock.c: the writer stalled mid-operation) has
+ * its copy of the undo log in lk_ov_cur, and lk_ov_word gives a word's
+ * committed value.  lk_ov_active counts the threads of the process in
+ * overlay mode: a PC-relative load that is 0 unless a writer is stalled,
+ * so the fast path pays one compare per load (SH_OV_ANY lets a loop pay
+ * it once).
+ */
+struct lk_ov;
+extern int lk_ov_active __attribute__((visibility("hidden")));
+extern __thread struct lk_ov *lk_ov_cur
+    __attribute__((tls_model("initial-exec")));
+uint64_t lk_ov_word(const struct lk_ov *ov, const uint64_t *p, uint64_t v);
+
+#define SH_OV_ANY()	__builtin_expect(SH_LOAD(&lk_ov_active) != 0, 0)
+/*
+ * SH_RLOAD in a function compiled twice, ov a constant: 0 in the copy for
+ * the fast path (plain loads), 1 in the copy called when SH_OV_ANY().
+ */
+#define SH_OVLOAD(ov, p)	((ov) ? sh_rload(p) : SH_LOAD(p))
+
+static inline uint64_t
+sh_rload(const uint64_t *p)
+{
+	uint64_t	v = SH_LOAD(p);
+
+	if (SH_OV_ANY() && lk_ov_cur != NULL)
+		v = lk_ov_word(lk_ov_cur, p, v);
+	return v;
+}
 
 static inline uint64_t *
 tbl_word(const struct tbl *t, uint64_t off)
@@ -228,7 +290,7 @@ tbl_inheap(const struct tbl *t, uint64_t off, uint64_t len, uint64_t align)
  * Defined in format.c.
  */
 uint64_t tbl_signature(char *buf, size_t bufsz);
-/* Is type one the engine implements (set, bag, duplicate_bag)? */
+/* Is type one the engine implements (all four)? */
 int	tbl_type_ok(uint32_t type);
 
 #endif /* PROTETS_SHM_LAYOUT_H */

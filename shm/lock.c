@@ -15,12 +15,24 @@
  * ENOTRECOVERABLE forever.
  *
  * Readers do not lock: they run between two reads of an even sequence.
+ * When the sequence stays odd (the writer is preempted, stopped or dead
+ * mid-operation), they read the last committed state through an overlay
+ * of the undo log instead of waiting (lk_ov_enter below).
+ *
+ * A writer waits for the mutex at most t->lock_timeout_ms, then fails with
+ * PROTETS_ELOCKED and records who held it: the robust mutex's futex word
+ * holds the owner's thread id, which /proc maps to its process.
  */
+
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crash.h"
 #include "lock.h"
@@ -65,6 +77,93 @@ static inline void
 lk_new_epoch(void)
 {
 	lk_once.epoch++;
+}
+
+/*
+ * Overlay mode.  Every store a writer makes to state reachable from the
+ * last commit is preceded by an undo record of the word's old value
+ * (lk_log), blocks freed by an operation are not reused in it, and new
+ * blocks are reachable only through logged words: so the last committed
+ * state is the current memory with each logged word replaced by its
+ * oldest record.  A reader copies the log, sorted by offset, keeping each
+ * offset's first record, and SH_RLOAD looks words up in it (lk_ov_cur).
+ * The copy is consistent while the sequence and the record count do not
+ * move: a writer that goes on adds records (before changing any word not
+ * yet logged), and one that commits or rolls back moves the sequence
+ * first (lk_wcommit, lk_rollback_to).
+ */
+struct lk_ovrec {
+	uint64_t	off;
+	uint64_t	idx;		/* position in the log: oldest wins */
+	uint64_t	old;
+};
+
+struct lk_ov {
+	const unsigned char	*base;
+	uint64_t		 size;	/* of the mapping: words beyond are not ours */
+	struct lk_ov		*prev;	/* a read this one is nested in */
+	uint64_t		 seq;	/* odd sequence of the copy */
+	uint64_t		 logn;	/* records in the log at the copy */
+	uint64_t		 n;	/* distinct offsets in rec */
+	struct lk_ovrec		 rec[];
+};
+
+__thread struct lk_ov *lk_ov_cur __attribute__((tls_model("initial-exec")));
+int lk_ov_active;
+
+uint64_t
+lk_ov_word(const struct lk_ov *ov, const uint64_t *p, uint64_t v)
+{
+	uint64_t	off = (uint64_t)((const unsigned char *)p - ov->base);
+	uint64_t	lo = 0, hi = ov->n, mid;
+
+	/* A word of another table (a read nested in ours): not overlaid. */
+	if ((const unsigned char *)p < ov->base || off >= ov->size)
+		return v;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ov->rec[mid].off == off)
+			return ov->rec[mid].old;
+		if (ov->rec[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return v;
+}
+
+static int
+lk_ovrec_cmp(const void *a, const void *b)
+{
+	const struct lk_ovrec	*x = a, *y = b;
+
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* The pid of the thread whose id is tid: its Tgid, else tid itself. */
+static pid_t
+lk_tid_pid(pid_t tid)
+{
+	char	path[64], buf[512], *p;
+	ssize_t	n;
+	long	v;
+	int	fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return tid;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return tid;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nTgid:")) == NULL)
+		return tid;
+	v = strtol(p + 6, NULL, 10);
+	return v > 0 && v <= INT_MAX ? (pid_t)v : tid;
 }
 
 static inline void
@@ -154,6 +253,20 @@ lk_undo_apply(struct tbl *t, struct tbl_undo *u, uint64_t from, uint64_t n)
 }
 
 /*
+ * Move the sequence on by 2, still odd, before the undo log shrinks: an
+ * overlay reader whose copy of the log had as many records as the log
+ * ends with (0, after a commit) must still see that the writer moved.
+ */
+static void
+lk_bump(struct tbl *t)
+{
+	struct tbl_stripe	*s = lk_stripe(t);
+
+	SH_STORE(&s->seq, SH_LOAD(&s->seq) + 2);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+/*
  * Roll back whatever the last holder left in the log and make the
  * sequence even.  Safe to run on a clean stripe, and to run again after
  * being interrupted at any point.  A log that fails validation leaves the
@@ -170,6 +283,15 @@ lk_recover(struct tbl *t)
 	n = SH_LOAD(&u->n);
 	if (!lk_undo_valid(t, u, n))
 		return PROTETS_ECORRUPT;
+	/*
+	 * Move the sequence before the log shrinks, as a commit does: an
+	 * overlay reader that copied the log earlier must not find the same
+	 * (sequence, count) once the words are restored and the log emptied.
+	 * Still odd; a recoverer killed here leaves it odd for the next.
+	 */
+	if (SH_LOAD(&s->seq) & 1)
+		lk_bump(t);
+	TBL_CRASHPOINT();
 	lk_undo_apply(t, u, 0, n);
 	__atomic_store_n(&u->n, 0, __ATOMIC_RELEASE);
 	TBL_CRASHPOINT();
@@ -178,6 +300,107 @@ lk_recover(struct tbl *t)
 		__atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELEASE);
 	TBL_CRASHPOINT();
 	return 0;
+}
+
+/*
+ * The thread id in the mutex's futex word (glibc: the owner's tid in its
+ * low 30 bits), 0 when unlocked or its owner died.  Shared memory: only
+ * ever a hint.
+ */
+static pid_t
+lk_owner_tid(const struct tbl *t)
+{
+	int	w = __atomic_load_n(&lk_stripe(t)->mtx.__data.__lock,
+		    __ATOMIC_RELAXED);
+
+	return (pid_t)((unsigned)w & 0x3fffffffu);
+}
+
+/* Who held t's lock when this thread's last attempt at it failed. */
+static __thread struct {
+	const unsigned char	*base;		/* NULL: no failure to report */
+	pid_t			 pid;
+} lk_last;
+
+static void
+lk_note_holder(const struct tbl *t)
+{
+	pid_t	tid = lk_owner_tid(t);
+
+	lk_last.base = t->base;
+	lk_last.pid = tid == 0 ? 0 : lk_tid_pid(tid);
+}
+
+pid_t
+lk_holder(const struct tbl *t)
+{
+	pid_t	tid;
+
+	if (lk_last.base == t->base)
+		return lk_last.pid;
+	tid = lk_owner_tid(t);
+	return tid == 0 ? 0 : lk_tid_pid(tid);
+}
+
+/*
+ * The tables whose lock this thread holds, so that a thread asking again
+ * (a signal handler writing to the table whose write it interrupted) gets
+ * EDEADLK instead of waiting for itself: a robust normal mutex would just
+ * time out.  Kept here rather than read from the futex word, whose thread
+ * id may be another pid namespace's.
+ */
+#define LK_HELD_MAX	8
+static __thread const unsigned char *lk_held[LK_HELD_MAX];
+static __thread unsigned lk_nheld;	/* lk_held[0 .. lk_nheld) */
+
+static int
+lk_held_slot(const unsigned char *base)
+{
+	unsigned	i;
+
+	for (i = 0; i < lk_nheld; i++)
+		if (lk_held[i] == base)
+			return (int)i;
+	return -1;
+}
+
+/* Beyond LK_HELD_MAX tables held at once, EDEADLK is not detected. */
+static void
+lk_held_set(const struct tbl *t, int held)
+{
+	int	i;
+
+	if (held) {
+		if (lk_nheld < LK_HELD_MAX)
+			lk_held[lk_nheld++] = t->base;
+	} else if ((i = lk_held_slot(t->base)) >= 0)
+		lk_held[i] = lk_held[--lk_nheld];
+}
+
+/* Lock with the table handle's timeout; 0 does not wait at all. */
+static int
+lk_timedlock(struct tbl *t)
+{
+	struct tbl_stripe	*s = lk_stripe(t);
+	struct timespec		 ts;
+	int			 ms, e;
+
+	if (lk_held_slot(t->base) >= 0)
+		return EDEADLK;
+	/* Free (the usual case): no clock, no timed wait. */
+	if ((e = pthread_mutex_trylock(&s->mtx)) != EBUSY)
+		return e;
+	ms = __atomic_load_n(&t->lock_timeout_ms, __ATOMIC_RELAXED);
+	if (ms <= 0)
+		return ETIMEDOUT;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return pthread_mutex_clocklock(&s->mtx, CLOCK_MONOTONIC, &ts);
 }
 
 static int
@@ -196,21 +419,22 @@ static int
 lk_acquire(struct tbl *t, int nowait)
 {
 	struct tbl_stripe	*s = lk_stripe(t);
-	struct timespec		 ts;
 	int			 e, rc;
 
 	if (nowait)
 		e = pthread_mutex_trylock(&s->mtx);
-	else {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += LK_LOCK_TIMEOUT_MS / 1000;
-		e = pthread_mutex_clocklock(&s->mtx, CLOCK_MONOTONIC, &ts);
-	}
+	else
+		e = lk_timedlock(t);
+	if (__builtin_expect(lk_last.base != NULL, 0) &&
+	    (e == 0 || e == EOWNERDEAD) && lk_last.base == t->base)
+		lk_last.base = NULL;	/* that failure is history */
 	switch (e) {
 	case 0:
 		/* A clean unlock always leaves this; else replay anyway. */
-		if (lk_clean(t))
+		if (lk_clean(t)) {
+			lk_held_set(t, 1);
 			return 0;
+		}
 		rc = lk_recover(t);
 		break;
 	case EOWNERDEAD:
@@ -222,7 +446,12 @@ lk_acquire(struct tbl *t, int nowait)
 	case EBUSY:
 		return EBUSY;
 	case ETIMEDOUT:
+		lk_note_holder(t);
 		return PROTETS_ELOCKED;
+	case EDEADLK:
+		lk_last.base = t->base;
+		lk_last.pid = getpid();
+		return EDEADLK;
 	case ENOTRECOVERABLE:
 		return PROTETS_ECORRUPT;
 	default:
@@ -230,12 +459,15 @@ lk_acquire(struct tbl *t, int nowait)
 	}
 	if (rc != 0)
 		pthread_mutex_unlock(&s->mtx);
+	else
+		lk_held_set(t, 1);
 	return rc;
 }
 
 static void
 lk_release(struct tbl *t)
 {
+	lk_held_set(t, 0);
 	pthread_mutex_unlock(&lk_stripe(t)->mtx);
 }
 
@@ -275,6 +507,7 @@ void
 lk_wcommit(struct tbl *t)
 {
 	TBL_CRASHPOINT();
+	lk_bump(t);
 	/* The commit point: from here on recovery keeps the new state. */
 	__atomic_store_n(&lk_undo(t)->n, 0, __ATOMIC_RELEASE);
 	TBL_CRASHPOINT();
@@ -342,6 +575,7 @@ lk_rollback_to(struct tbl *t, uint64_t sp)
 	struct tbl_undo	*u = lk_undo(t);
 
 	lk_new_epoch();
+	lk_bump(t);
 	lk_undo_apply(t, u, sp, SH_LOAD(&u->n));
 	__atomic_store_n(&u->n, sp, __ATOMIC_RELEASE);
 	TBL_CRASHPOINT();
@@ -384,12 +618,79 @@ lk_rlock(struct tbl *t, struct lk_rd *r, int nowait)
 	return 0;
 }
 
+static void
+lk_ov_leave(struct lk_rd *r)
+{
+	if (r->ov == NULL)
+		return;
+	lk_ov_cur = r->ov->prev;
+	__atomic_fetch_sub(&lk_ov_active, 1, __ATOMIC_RELAXED);
+	free(r->ov);
+	r->ov = NULL;
+}
+
+/*
+ * Copy the undo log of a writer that keeps the sequence odd (seq) and
+ * read through it from now on.  Returns 0 in overlay mode, 1 when the
+ * writer moved meanwhile (wait or try again), or an error: a log no
+ * writer can have left, no memory.
+ */
+static int
+lk_ov_enter(struct tbl *t, struct lk_rd *r, uint64_t seq)
+{
+	struct tbl_undo	*u = lk_undo(t);
+	struct lk_ov	*ov;
+	uint64_t	 n, i, k;
+
+	n = __atomic_load_n(&u->n, __ATOMIC_ACQUIRE);
+	if (n > TBL_UNDO_CAP)
+		return PROTETS_ECORRUPT;
+	if ((ov = malloc(sizeof(*ov) + (n + 1) * sizeof(ov->rec[0]))) == NULL)
+		return ENOMEM;
+	for (i = 0; i < n; i++) {
+		ov->rec[i].off = SH_LOAD(&u->rec[i].off);
+		ov->rec[i].idx = i;
+		ov->rec[i].old = SH_LOAD(&u->rec[i].old);
+	}
+	/* A log recovery would refuse is no overlay either: EAGAIN. */
+	if (!lk_undo_valid(t, u, n)) {
+		free(ov);
+		return PROTETS_ECORRUPT;
+	}
+	qsort(ov->rec, n, sizeof(ov->rec[0]), lk_ovrec_cmp);
+	for (i = k = 0; i < n; i++)
+		if (k == 0 || ov->rec[k - 1].off != ov->rec[i].off)
+			ov->rec[k++] = ov->rec[i];
+	/* Loads of the records before the checks (see lk_rend). */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&u->n, __ATOMIC_ACQUIRE) != n ||
+	    SH_LOAD(&lk_stripe(t)->seq) != seq) {
+		free(ov);
+		return 1;
+	}
+	ov->base = t->base;
+	ov->size = t->size;
+	ov->prev = lk_ov_cur;
+	ov->seq = seq;
+	ov->logn = n;
+	ov->n = k;
+	r->ov = ov;
+	r->seq = seq;
+	lk_ov_cur = ov;
+	__atomic_fetch_add(&lk_ov_active, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /*
  * Wait for an even sequence.  A writer normally keeps it odd for a few
  * microseconds; if it stays odd, the writer is preempted, stopped or dead.
  * A writable mapping then tries the lock, which recovers a dead writer;
- * a read-only one can do nothing about it and gives up with EAGAIN (the
- * daemon repairs on its behalf).
+ * otherwise the reader reads the committed state through the overlay,
+ * never waiting for a live writer.  Only when no overlay can be had (a
+ * log no writer leaves, a writer adding records all the time) does a
+ * read-only reader give up with EAGAIN (the daemon repairs on its behalf)
+ * and a writable one wait for the lock.  A reader that failed
+ * LK_READ_RETRIES validations reads under the lock whenever it is free.
  */
 static int
 lk_rwait(struct tbl *t, struct lk_rd *r)
@@ -402,6 +703,9 @@ lk_rwait(struct tbl *t, struct lk_rd *r)
 	for (i = 0;; i++) {
 		seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
 		if ((seq & 1) == 0) {
+			if (t->writable && r->tries >= LK_READ_RETRIES &&
+			    (e = lk_rlock(t, r, 1)) != EBUSY)
+				return e;
 			r->seq = seq;
 			return 0;
 		}
@@ -411,6 +715,8 @@ lk_rwait(struct tbl *t, struct lk_rd *r)
 		}
 		if (t->writable && (e = lk_rlock(t, r, 1)) != EBUSY)
 			return e;
+		if ((e = lk_ov_enter(t, r, seq)) == 0)
+			return 0;
 		if (lk_waited_too_long(r)) {
 			if (!t->writable)
 				return PROTETS_EAGAIN;
@@ -437,61 +743,96 @@ lk_rbegin_locked(struct tbl *t, struct lk_rd *r)
 }
 
 /*
+ * Has the writer moved since r began?  The record count is read first:
+ * a writer changes the sequence before shrinking the log.
+ */
+static int
+lk_rmoved(const struct tbl *t, const struct lk_rd *r)
+{
+	uint64_t	n;
+
+	if (__builtin_expect(r->ov != NULL, 0)) {
+		n = __atomic_load_n(&lk_undo(t)->n, __ATOMIC_ACQUIRE);
+		return SH_LOAD(&lk_stripe(t)->seq) != r->seq ||
+		    n != r->ov->logn;
+	}
+	return SH_LOAD(&lk_stripe(t)->seq) != r->seq;
+}
+
+/*
  * Returns 0 when what was read since lk_rbegin is consistent, 1 when it
- * must be read again (the sequence is even again, or the lock is held),
- * or an error with the lock not held.
+ * must be read again, or an error with the lock not held.  Overlay mode
+ * ends here either way.
  */
 int
 lk_rend(struct tbl *t, struct lk_rd *r)
 {
-	int	e;
+	int	e, moved;
 
 	if (r->locked)
 		return 0;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (SH_LOAD(&lk_stripe(t)->seq) == r->seq)
+	moved = lk_rmoved(t, r);
+	lk_ov_leave(r);
+	if (!moved)
 		return 0;
 	r->tries++;
-	if (t->writable && r->tries >= LK_READ_RETRIES) {
-		/* Starved by writers: read under the lock instead. */
+	if (r->tries >= LK_READ_RETRIES && r->tries % 16 == 0 &&
+	    lk_waited_too_long(r)) {
+		if (!t->writable)
+			return PROTETS_EAGAIN;
+		/* Starved by writers that keep committing: queue for the lock. */
 		if ((e = lk_rlock(t, r, 0)) != 0)
 			return e;
 		return 1;
 	}
-	if (!t->writable && r->tries % 16 == 0 && lk_waited_too_long(r))
-		return PROTETS_EAGAIN;
 	if ((e = lk_rwait(t, r)) != 0)
 		return e;
 	return 1;
 }
 
-/* Has a writer started since lk_rbegin?  Lets long walks give up early. */
+/* Has a writer moved since lk_rbegin?  Lets long walks give up early. */
 int
 lk_rstale(const struct tbl *t, const struct lk_rd *r)
 {
 	if (r == NULL || r->locked)
 		return 0;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return SH_LOAD(&lk_stripe(t)->seq) != r->seq;
+	return lk_rmoved(t, r);
 }
 
 void
 lk_rdone(struct tbl *t, struct lk_rd *r)
 {
+	lk_ov_leave(r);
 	if (r->locked) {
 		r->locked = 0;
 		lk_release(t);
 	}
 }
 
+/* Is this thread reading t through an overlay? */
+static const struct lk_ov *
+lk_ov_of(const struct tbl *t)
+{
+	return lk_ov_cur != NULL && lk_ov_cur->base == t->base ?
+	    lk_ov_cur : NULL;
+}
+
 uint64_t
 lk_undo_count(const struct tbl *t)
 {
+	if (lk_ov_of(t) != NULL)
+		return 0;
 	return SH_LOAD(&lk_undo(t)->n);
 }
 
 uint64_t
 lk_seq(const struct tbl *t)
 {
+	const struct lk_ov	*ov = lk_ov_of(t);
+
+	if (ov != NULL)
+		return ov->seq - 1;	/* the commit the overlay shows */
 	return SH_LOAD(&lk_stripe(t)->seq);
 }

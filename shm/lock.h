@@ -8,20 +8,28 @@
  * the sequence even and unlocks; lk_wabort rolls everything back instead.
  *
  * Readers: lk_rbegin waits for an even sequence; the reader copies what
- * it needs out with SH_LOAD; lk_rend says whether the sequence moved
+ * it needs out with SH_RLOAD; lk_rend says whether the sequence moved
  * (retry) or not (the copy is consistent).  Readers never write to the
  * segment unless they fall back to taking the lock, which only a writable
- * mapping does.
+ * mapping does, and never wait for a live writer's lock.  A sequence that
+ * stays odd (the writer is preempted, stopped or dead) switches the reader
+ * to overlay mode: it copies the undo log, and SH_RLOAD returns, for each
+ * logged word, its oldest record, i.e. the last committed state.
+ *
+ * Holder: a writer that cannot get the lock within t->lock_timeout_ms (0:
+ * do not wait) gets PROTETS_ELOCKED, and lk_holder names the process that
+ * held it.
  */
 #ifndef PROTETS_SHM_LOCK_H
 #define PROTETS_SHM_LOCK_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "layout.h"
 
-/* How long a writer waits for the mutex before PROTETS_ELOCKED. */
-#define LK_LOCK_TIMEOUT_MS	10000
+/* How long a writer waits for the mutex before PROTETS_ELOCKED (default). */
+#define LK_LOCK_TIMEOUT_MS	TBL_LOCK_TIMEOUT_MS
 /* How long a reader waits for a writer before taking the lock or EAGAIN. */
 #define LK_READ_WAIT_MS		100
 /* Busy-wait iterations before a reader starts yielding. */
@@ -31,10 +39,11 @@
 
 /* Read-side context, on the reader's stack. */
 struct lk_rd {
-	uint64_t	seq;		/* even sequence seen at begin */
+	uint64_t	seq;		/* sequence seen at begin (odd: overlay) */
 	uint64_t	t0_ms;		/* when waiting started, 0: not yet */
 	unsigned	tries;		/* failed validations */
 	int		locked;		/* reading under the writer lock */
+	struct lk_ov	*ov;		/* overlay mode: the copied undo log */
 };
 
 /* Initialise the stripes and undo logs of a fresh segment. */
@@ -67,7 +76,17 @@ int	lk_rend(struct tbl *t, struct lk_rd *r);
 int	lk_rstale(const struct tbl *t, const struct lk_rd *r);
 void	lk_rdone(struct tbl *t, struct lk_rd *r);
 
-/* For tbl_check: the undo log and sequence of stripe 0. */
+/*
+ * The pid of the process that held t's lock when this thread's last
+ * lk_wbegin/lk_repair on t's segment failed with PROTETS_ELOCKED, else of
+ * the one holding it now; 0 when none does.
+ */
+pid_t	lk_holder(const struct tbl *t);
+
+/*
+ * For tbl_check: the undo log and sequence of stripe 0 (as the committed
+ * state has them, 0 and even, when read through an overlay).
+ */
 uint64_t lk_undo_count(const struct tbl *t);
 uint64_t lk_seq(const struct tbl *t);
 

@@ -17,6 +17,7 @@
 #include "entry.h"
 #include "hash.h"
 #include "lock.h"
+#include "ordered.h"
 
 /* Entries copied out of the segment, to hand to callbacks. */
 struct fold_ent {
@@ -80,6 +81,13 @@ tbl_add_entries(struct tbl *t, int delta)
 /* Undo records one insert may need without its split. */
 #define TBL_INS_UNDO	(IX_UNDO_MAX + 2 * AL_UNDO_MAX)
 
+/* What an ordered_set adds to an operation on one key: its ordered index. */
+static uint64_t
+tbl_or_undo(const struct tbl *t)
+{
+	return t->type == PROTETS_ORDERED_SET ? OR_UNDO_MAX : 0;
+}
+
 /*
  * Insert under the lock.  *added (may be NULL) is set to 1 when the
  * entry count grew.  grow: split the index if the load calls for it
@@ -118,11 +126,17 @@ tbl_insert_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	if (found) {
 		/* Copy on write: readers of the old entry stay valid. */
 		lk_set(t, pos.slot, slot);
+		if (t->type == PROTETS_ORDERED_SET &&
+		    (e = or_replace(t, key, klen, pos.eoff, off)) != 0)
+			return e;
 		al_free(t, pos.eoff, pos.eh.cls);
 		return 0;
 	}
 	/* Appended at the end of the chain: a bag keeps insertion order. */
 	if ((e = ix_add(t, it.home, slot)) != 0)
+		return e;
+	if (t->type == PROTETS_ORDERED_SET &&
+	    (e = or_insert(t, h, key, klen, off)) != 0)
 		return e;
 	tbl_add_entries(t, 1);
 	if (added != NULL)
@@ -201,7 +215,7 @@ tbl_insert_many(struct tbl *t, const protets_kv *kv, size_t n, int only_new)
 	}
 	TBL_CRASHPOINT();
 	for (i = 0; i < n; i++) {
-		if (lk_room(t) < TBL_INS_UNDO) {
+		if (lk_room(t) < TBL_INS_UNDO + tbl_or_undo(t)) {
 			e = PROTETS_ELIMIT;
 			goto fail;
 		}
@@ -240,6 +254,9 @@ tbl_delete_locked(struct tbl *t, uint64_t h, const void *key, size_t klen)
 		return e == PROTETS_NOTFOUND ? 0 : e;
 	if ((e = ix_remove(t, pos.home, pos.slot)) != 0)
 		return e;
+	if (t->type == PROTETS_ORDERED_SET &&
+	    (e = or_delete(t, key, klen, pos.eoff)) != 0)
+		return e;
 	al_free(t, pos.eoff, pos.eh.cls);
 	tbl_add_entries(t, -1);
 	return 0;
@@ -267,10 +284,14 @@ tbl_rm_match(struct tbl *t, uint64_t slot, uint64_t eoff,
 	struct fold_ent	*fe;
 	int		 e;
 
-	if (slot >> TBL_TAG_SHIFT != a->h >> TBL_TAG_SHIFT ||
+	if (slot >> TBL_TAG_SHIFT != ix_tag(a->h) ||
 	    !en_keyeq(t, eoff, eh, a->key, a->klen) ||
 	    (a->val != NULL && !en_valeq(t, eoff, eh, a->val, a->vlen)))
 		return 0;
+	/* ix_filter frees the entry; its ordered node goes first */
+	if (t->type == PROTETS_ORDERED_SET &&
+	    (e = or_delete(t, a->key, a->klen, eoff)) != 0)
+		return e;
 	if (a->fb != NULL) {
 		if ((e = fold_reserve(a->fb, eh->vlen)) != 0)
 			return e > 0 ? -e : e;
@@ -295,7 +316,7 @@ tbl_remove_locked(struct tbl *t, struct rm_arg *a, uint64_t *nrem)
 	if ((e = ix_start(t, a->h, &it)) != 0 ||
 	    (e = ix_chain_size(t, it.home, &slots, &buckets)) != 0)
 		return e;
-	if (IX_FILTER_UNDO(slots, buckets) + 4 > lk_room(t))
+	if (IX_FILTER_UNDO(slots, buckets) + 4 + tbl_or_undo(t) > lk_room(t))
 		return PROTETS_ELIMIT;
 	if ((e = ix_filter(t, it.home, tbl_rm_match, a, nrem)) != 0)
 		return e < 0 && e > -4096 ? -e : e;
@@ -318,7 +339,7 @@ tbl_delete(struct tbl *t, const void *key, size_t klen)
 	h = en_hash(key, klen);
 	if ((e = lk_wbegin(t)) != 0)
 		return e;
-	if (t->type == PROTETS_SET)
+	if (t->type == PROTETS_SET || t->type == PROTETS_ORDERED_SET)
 		e = tbl_delete_locked(t, h, key, klen);
 	else {
 		memset(&a, 0, sizeof(a));
@@ -378,7 +399,7 @@ tbl_count(struct tbl *t, uint64_t *n)
 	if ((e = lk_rbegin(t, &r)) != 0)
 		return e;
 	do
-		*n = SH_LOAD(&tbl_state(t)->entries);
+		*n = SH_RLOAD(&tbl_state(t)->entries);
 	while ((e = lk_rend(t, &r)) == 1);
 	lk_rdone(t, &r);
 	return e;
@@ -393,8 +414,8 @@ tbl_stats(struct tbl *t, struct tbl_stats *st)
 	if ((e = lk_rbegin(t, &r)) != 0)
 		return e;
 	do {
-		st->entries = SH_LOAD(&tbl_state(t)->entries);
-		st->bytes_used = SH_LOAD(&tbl_state(t)->used);
+		st->entries = SH_RLOAD(&tbl_state(t)->entries);
+		st->bytes_used = SH_RLOAD(&tbl_state(t)->used);
 		st->bytes_size = t->size;
 	} while ((e = lk_rend(t, &r)) == 1);
 	lk_rdone(t, &r);
@@ -405,6 +426,12 @@ int
 tbl_repair(struct tbl *t)
 {
 	return lk_repair(t);
+}
+
+pid_t
+tbl_lock_holder(const struct tbl *t)
+{
+	return lk_holder(t);
 }
 
 /*
@@ -464,13 +491,13 @@ fold_bucket(const struct tbl *t, const struct lk_rd *r, uint64_t c,
 		if (n > t->size / sizeof(struct tbl_bucket) || lk_rstale(t, r))
 			return PROTETS_ECORRUPT;
 		for (i = 0; i < TBL_BUCKET_SLOTS; i++) {
-			v = SH_LOAD(tbl_word(t, boff + i * 8));
+			v = SH_RLOAD(tbl_word(t, boff + i * 8));
 			if (v == 0)
 				return 0;
 			if ((e = fold_copy(t, ix_slot_off(v), c, *hip, fb)))
 				return e;
 		}
-		boff = SH_LOAD(tbl_word(t, boff + IX_NEXT_OFF));
+		boff = SH_RLOAD(tbl_word(t, boff + IX_NEXT_OFF));
 		if (boff != 0 && !tbl_inheap(t, boff, TBL_LINE, 8))
 			return PROTETS_ECORRUPT;
 	}
@@ -492,6 +519,40 @@ fold_read(struct tbl *t, uint64_t c, struct fold_buf *fb, uint64_t *hip)
 	return e != 0 ? e : rc;
 }
 
+static int ord_fold(struct tbl *, const protets_match *, protets_fold_fn,
+    void *);
+
+/* By hash, then key, then position: equal keys together, in chain order. */
+static int
+fold_sort_cmp(const void *pa, const void *pb, void *data)
+{
+	const struct fold_ent	*a = pa, *b = pb;
+	const unsigned char	*d = data;
+	size_t			 n = a->klen < b->klen ? a->klen : b->klen;
+	int			 c;
+
+	if (a->rev != b->rev)
+		return a->rev < b->rev ? -1 : 1;
+	if ((c = memcmp(d + a->off, d + b->off, n)) != 0)
+		return c;
+	if (a->klen != b->klen)
+		return a->klen < b->klen ? -1 : 1;
+	return (a->off > b->off) - (a->off < b->off);
+}
+
+/*
+ * A bag's chain keeps insertion order across keys (k1 v1, k2 v1, k1 v2):
+ * give each key's values together, still in insertion order, so that a
+ * reader of the fold (protets_save, a load replaying it) sees keys whole.
+ */
+static void
+fold_sort(const struct tbl *t, struct fold_buf *fb)
+{
+	if (t->type == PROTETS_SET || fb->nent < 2)
+		return;
+	qsort_r(fb->ent, fb->nent, sizeof(fb->ent[0]), fold_sort_cmp, fb->data);
+}
+
 int
 tbl_foldl(struct tbl *t, protets_fold_fn fn, void *arg)
 {
@@ -503,10 +564,13 @@ tbl_foldl(struct tbl *t, protets_fold_fn fn, void *arg)
 
 	if (fn == NULL)
 		return PROTETS_EINVAL;
+	if (t->type == PROTETS_ORDERED_SET)
+		return ord_fold(t, NULL, fn, arg);
 	memset(&fb, 0, sizeof(fb));
 	for (;;) {
 		if ((e = fold_read(t, c, &fb, &hi)) != 0)
 			break;
+		fold_sort(t, &fb);
 		for (i = 0; i < fb.nent; i++) {
 			fe = &fb.ent[i];
 			e = fn(fb.data + fe->off, fe->klen,
@@ -571,7 +635,7 @@ tbl_reset_word(struct tbl *t, uint64_t off, uint64_t v)
  * Clear: put the state back as tbl_format left it (chunk 0 kept, its
  * buckets emptied; every other chunk, every heap block and free list
  * dropped).  A bounded number of records whatever the table's size:
- * 128 bucket words and under 140 state words.  The old heap and chunks
+ * 128 bucket words and under 160 state words.  The old heap and chunks
  * are then unreachable garbage that later allocations overwrite.
  */
 static int
@@ -592,6 +656,8 @@ tbl_clear_locked(struct tbl *t)
 		tbl_reset_word(t, TBL_STATE_FIELD(ix_chunk[j]), 0);
 	for (j = 0; j < TBL_NCLASS_PAD; j++)
 		tbl_reset_word(t, TBL_STATE_FIELD(al_free[j]), 0);
+	for (j = 0; j < TBL_OR_MAXH; j++)
+		tbl_reset_word(t, TBL_STATE_FIELD(or_head[j]), 0);
 	tbl_reset_word(t, TBL_STATE_FIELD(ix_level), 0);
 	tbl_reset_word(t, TBL_STATE_FIELD(ix_split), 0);
 	tbl_reset_word(t, TBL_STATE_FIELD(entries), 0);
@@ -763,20 +829,35 @@ tbl_counter_parse(const void *val, size_t vlen, int64_t *v)
 	for (; i < vlen; i++) {
 		if (p[i] < '0' || p[i] > '9')
 			return PROTETS_EINVAL;
-		if (u > (lim - (p[i] - '0')) / 10)
-			return PROTETS_EINVAL;
-		u = u * 10 + (p[i] - '0');
+		u = u * 10 + (uint64_t)(p[i] - '0');
 	}
+	/* 19 digits fit in a u64 (< 10^19 < 2^64): only the sign's limit. */
+	if (u > lim)
+		return PROTETS_EINVAL;
 	*v = neg ? (int64_t)(0 - u) : (int64_t)u;
 	return 0;
 }
 
+/* As snprintf "%lld", by hand: update_counter's hot path. */
 size_t
 tbl_counter_format(int64_t v, char *buf, size_t bufsz)
 {
-	int	n = snprintf(buf, bufsz, "%lld", (long long)v);
+	char		tmp[21], *p = tmp + sizeof(tmp);
+	uint64_t	u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t		len, n;
 
-	return n < 0 ? 0 : (size_t)n;
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	len = (size_t)(tmp + sizeof(tmp) - p);
+	if (bufsz > 0) {
+		n = len < bufsz ? len : bufsz - 1;
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+	}
+	return len;
 }
 
 /* cur + incr with ETS threshold semantics; ERANGE on overflow. */
@@ -806,9 +887,10 @@ tbl_counter_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	char		buf[24];
 	int64_t		cur;
 	size_t		n;
-	int		e;
+	int		e, found;
 
 	e = ix_find(t, NULL, h, key, klen, &pos);
+	found = e == 0;
 	if (e == PROTETS_NOTFOUND) {
 		if (o == NULL || !o->has_default)
 			return PROTETS_NOTFOUND;
@@ -826,6 +908,11 @@ tbl_counter_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
 		return e;
 	n = tbl_counter_format(*res, buf, sizeof(buf));
 	TBL_CRASHPOINT();
+	/* Same length (the usual case): in place, through the undo log. */
+	if (found && n == pos.eh.vlen) {
+		en_setval(t, pos.eoff, &pos.eh, buf);
+		return 0;
+	}
 	return tbl_insert_locked(t, h, key, klen, buf, n, 1, NULL);
 }
 
@@ -839,7 +926,7 @@ tbl_update_counter(struct tbl *t, const void *key, size_t klen, int64_t incr,
 
 	if ((e = tbl_key_ok(key, klen)) != 0)
 		return e;
-	if (t->type != PROTETS_SET)
+	if (t->type != PROTETS_SET && t->type != PROTETS_ORDERED_SET)
 		return PROTETS_EINVAL;
 	if (!t->writable)
 		return PROTETS_EACCES;
@@ -928,9 +1015,66 @@ tbl_seek(struct tbl *t, const void *key, size_t klen, void *kbuf,
 	return e;
 }
 
+/*
+ * Is k (what the index gave) where mode asked, relative to key?  Checked
+ * on the entry's own key, so that a walk over a damaged index always
+ * moves on and ends.
+ */
+static int
+ord_placed(const void *k, size_t klen, const void *key, size_t keylen,
+    enum or_mode mode)
+{
+	int	c;
+
+	if (key == NULL)
+		return 0;
+	c = or_keycmp(k, klen, key, keylen);
+	if (mode == OR_GE ? c >= 0 : mode == OR_GT ? c > 0 : c < 0)
+		return 0;
+	return PROTETS_ECORRUPT;
+}
+
+/* ordered_set: the key mode asks for, through the ordered index. */
+static int
+ord_seek(struct tbl *t, const void *key, size_t klen, enum or_mode mode,
+    void *kbuf, size_t kbufsz, size_t *outlen)
+{
+	unsigned char	kb[PROTETS_KEY_MAX];
+	struct lk_rd	r;
+	struct en_hdr	eh;
+	uint64_t	node, eoff;
+	size_t		n = 0;
+	int		e, rc;
+
+	if (outlen == NULL || (kbuf == NULL && kbufsz > 0))
+		return PROTETS_EINVAL;
+	if ((e = lk_rbegin(t, &r)) != 0)
+		return e;
+	do {
+		rc = or_seek(t, &r, key, klen, mode, &node);
+		if (rc == 0 && node == 0)
+			rc = PROTETS_NOTFOUND;
+		if (rc == 0 && (rc = or_entry(t, node, &eoff, &eh)) == 0) {
+			n = eh.klen;
+			en_getkey(t, eoff, &eh, kb);
+			rc = ord_placed(kb, n, key, klen, mode);
+		}
+	} while ((e = lk_rend(t, &r)) == 1);
+	lk_rdone(t, &r);
+	if (e != 0 || rc != 0)
+		return e != 0 ? e : rc;
+	*outlen = n;
+	if (n > kbufsz)
+		return PROTETS_ERANGE;
+	memcpy(kbuf, kb, n);
+	return 0;
+}
+
 int
 tbl_first(struct tbl *t, void *kbuf, size_t kbufsz, size_t *klen)
 {
+	if (t->type == PROTETS_ORDERED_SET)
+		return ord_seek(t, NULL, 0, OR_GE, kbuf, kbufsz, klen);
 	return tbl_seek(t, NULL, 0, kbuf, kbufsz, klen);
 }
 
@@ -942,7 +1086,172 @@ tbl_next(struct tbl *t, const void *key, size_t klen, void *kbuf,
 
 	if ((e = tbl_key_ok(key, klen)) != 0)
 		return e;
+	if (t->type == PROTETS_ORDERED_SET)
+		return ord_seek(t, key, klen, OR_GT, kbuf, kbufsz, nklen);
 	return tbl_seek(t, key, klen, kbuf, kbufsz, nklen);
+}
+
+/* As ETS: on the hash types, last is first and prev is next. */
+int
+tbl_last(struct tbl *t, void *kbuf, size_t kbufsz, size_t *klen)
+{
+	if (t->type == PROTETS_ORDERED_SET)
+		return ord_seek(t, NULL, 0, OR_LT, kbuf, kbufsz, klen);
+	return tbl_first(t, kbuf, kbufsz, klen);
+}
+
+int
+tbl_prev(struct tbl *t, const void *key, size_t klen, void *kbuf,
+    size_t kbufsz, size_t *pklen)
+{
+	int	e;
+
+	if ((e = tbl_key_ok(key, klen)) != 0)
+		return e;
+	if (t->type == PROTETS_ORDERED_SET)
+		return ord_seek(t, key, klen, OR_LT, kbuf, kbufsz, pklen);
+	return tbl_next(t, key, klen, kbuf, kbufsz, pklen);
+}
+
+/* ---------------------------------------------------------------- */
+/*
+ * ordered_set walks: key order, copied out in batches of at most
+ * ORD_BATCH entries or bytes, each batch under one seqlock validation;
+ * the next batch starts after the last key handed out, so a key present
+ * for the whole walk is seen once, and a key deleted meanwhile does not
+ * lose the walk its place.
+ */
+#define ORD_BATCH	256
+#define ORD_BATCH_BYTES	(256 * 1024)
+
+/* A key range: from lo (inclusive unless lostrict) to hi, with prefix. */
+struct ord_range {
+	const void	*lo, *hi, *pfx;
+	size_t		 lolen, hilen, plen;
+	int		 lostrict;
+};
+
+static void
+ord_range_of(const protets_match *m, struct ord_range *g)
+{
+	memset(g, 0, sizeof(*g));
+	if (m == NULL)
+		return;
+	g->lo = m->from;
+	g->lolen = m->flen;
+	/* every key with the prefix sorts at or after the prefix itself */
+	if (m->plen > 0 && (g->lo == NULL ||
+	    or_keycmp(m->prefix, m->plen, g->lo, g->lolen) > 0)) {
+		g->lo = m->prefix;
+		g->lolen = m->plen;
+	}
+	g->hi = m->to;
+	g->hilen = m->tlen;
+	g->pfx = m->prefix;
+	g->plen = m->plen;
+}
+
+/* Is k past the range?  The keys with the prefix are contiguous. */
+static int
+ord_past(const struct ord_range *g, const void *k, size_t klen)
+{
+	if (g->hi != NULL && or_keycmp(k, klen, g->hi, g->hilen) > 0)
+		return 1;
+	return g->plen > 0 && (klen < g->plen || memcmp(k, g->pfx, g->plen));
+}
+
+/* Copy out the next batch of g; *endp: the range is exhausted. */
+static int
+ord_batch(const struct tbl *t, const struct lk_rd *r,
+    const struct ord_range *g, struct fold_buf *fb, int *endp)
+{
+	struct en_hdr	 eh;
+	struct fold_ent	*fe;
+	uint64_t	 node, eoff, n;
+	int		 e;
+
+	fb->len = fb->nent = 0;
+	*endp = 0;
+	if ((e = or_seek(t, r, g->lo, g->lolen, g->lostrict ? OR_GT : OR_GE,
+	    &node)) != 0)
+		return e;
+	for (n = 0; node != 0; n++) {
+		if (fb->nent >= ORD_BATCH || fb->len >= ORD_BATCH_BYTES)
+			return 0;
+		if (n > t->size / or_node_size(1) ||
+		    ((n & 63) == 63 && lk_rstale(t, r)))
+			return PROTETS_ECORRUPT;
+		if ((e = or_entry(t, node, &eoff, &eh)) != 0 ||
+		    (e = fold_reserve(fb, (size_t)eh.klen + eh.vlen)) != 0)
+			return e;
+		fe = &fb->ent[fb->nent];
+		fe->off = fb->len;
+		fe->klen = eh.klen;
+		fe->vlen = eh.vlen;
+		fe->rev = 0;
+		en_getkey(t, eoff, &eh, fb->data + fe->off);
+		/* a list out of order (or cyclic) is damage, or torn */
+		if (fb->nent > 0 ? or_keycmp(fb->data + fe[-1].off,
+		    fe[-1].klen, fb->data + fe->off, eh.klen) >= 0 :
+		    ord_placed(fb->data + fe->off, eh.klen, g->lo, g->lolen,
+		    g->lostrict ? OR_GT : OR_GE) != 0)
+			return PROTETS_ECORRUPT;
+		if (ord_past(g, fb->data + fe->off, eh.klen))
+			break;
+		en_getval(t, eoff, &eh, fb->data + fe->off + eh.klen, eh.vlen);
+		fb->len += fe->klen + fe->vlen;
+		fb->nent++;
+		if ((e = or_next(t, node, &node)) != 0)
+			return e;
+	}
+	*endp = 1;
+	return 0;
+}
+
+/* Call fn on the entries m selects by key range and prefix, in order. */
+static int
+ord_fold(struct tbl *t, const protets_match *m, protets_fold_fn fn,
+    void *arg)
+{
+	unsigned char	 cur[PROTETS_KEY_MAX];
+	struct ord_range g;
+	struct fold_buf	 fb;
+	struct fold_ent	*fe;
+	struct lk_rd	 r;
+	size_t		 i;
+	int		 e, rc, end = 0;
+
+	ord_range_of(m, &g);
+	memset(&fb, 0, sizeof(fb));
+	while (!end) {
+		if ((e = lk_rbegin(t, &r)) != 0)
+			break;
+		do
+			rc = ord_batch(t, &r, &g, &fb, &end);
+		while ((e = lk_rend(t, &r)) == 1);
+		lk_rdone(t, &r);
+		if (e != 0 || (e = rc) != 0)
+			break;
+		for (i = 0; i < fb.nent; i++) {
+			fe = &fb.ent[i];
+			e = fn(fb.data + fe->off, fe->klen,
+			    fb.data + fe->off + fe->klen, fe->vlen, arg);
+			if (e != 0)
+				goto out;
+		}
+		if (fb.nent == 0)
+			break;
+		/* resume after the last key handed out */
+		fe = &fb.ent[fb.nent - 1];
+		memcpy(cur, fb.data + fe->off, fe->klen);
+		g.lo = cur;
+		g.lolen = fe->klen;
+		g.lostrict = 1;
+	}
+out:
+	free(fb.data);
+	free(fb.ent);
+	return e;
 }
 
 /* ---------------------------------------------------------------- */
@@ -965,6 +1274,9 @@ sel_match(const protets_match *m, const void *k, size_t klen, const void *v,
 		return 1;
 	if (m->plen > 0 && (klen < m->plen || memcmp(k, m->prefix, m->plen)))
 		return 0;
+	if ((m->from != NULL && or_keycmp(k, klen, m->from, m->flen) < 0) ||
+	    (m->to != NULL && or_keycmp(k, klen, m->to, m->tlen) > 0))
+		return 0;
 	return m->pred == NULL ? 1 : m->pred(k, klen, v, vlen, m->arg);
 }
 
@@ -986,6 +1298,16 @@ sel_valid(const protets_match *m)
 	return m == NULL || m->plen == 0 || m->prefix != NULL;
 }
 
+/* The walk of a select: an ordered_set seeks to the range's start. */
+static int
+sel_walk(struct tbl *t, const protets_match *m, protets_fold_fn fn,
+    struct sel_arg *s)
+{
+	if (t->type == PROTETS_ORDERED_SET)
+		return ord_fold(t, m, fn, s);
+	return tbl_foldl(t, fn, s);
+}
+
 int
 tbl_select(struct tbl *t, const protets_match *m, protets_fold_fn fn,
     void *arg)
@@ -994,7 +1316,7 @@ tbl_select(struct tbl *t, const protets_match *m, protets_fold_fn fn,
 
 	if (fn == NULL || !sel_valid(m))
 		return PROTETS_EINVAL;
-	return tbl_foldl(t, sel_one, &s);
+	return sel_walk(t, m, sel_one, &s);
 }
 
 int
@@ -1005,7 +1327,7 @@ tbl_select_count(struct tbl *t, const protets_match *m, uint64_t *n)
 
 	if (n == NULL || !sel_valid(m))
 		return PROTETS_EINVAL;
-	if ((e = tbl_foldl(t, sel_one, &s)) == 0)
+	if ((e = sel_walk(t, m, sel_one, &s)) == 0)
 		*n = s.n;
 	return e;
 }
@@ -1045,7 +1367,7 @@ tbl_select_delete(struct tbl *t, const protets_match *m, uint64_t *n)
 		return PROTETS_EINVAL;
 	if (!t->writable)
 		return PROTETS_EACCES;
-	e = tbl_foldl(t, sel_keep, &s);
+	e = sel_walk(t, m, sel_keep, &s);
 	for (i = 0; e == 0 && i < s.fb.nent; i++) {
 		fe = &s.fb.ent[i];
 		e = tbl_delete_object(t, s.fb.data + fe->off, fe->klen,

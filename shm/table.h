@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "protets.h"
 
@@ -42,7 +43,11 @@ struct tbl {
 	size_t		 size;
 	int		 writable;
 	unsigned	 type;		/* protets_type, from the header */
+	int		 lock_timeout_ms;	/* writers' wait, 0: none */
 };
+
+/* What tbl_open sets lock_timeout_ms to. */
+#define TBL_LOCK_TIMEOUT_MS	10000
 
 /* Smallest segment size tbl_format accepts. */
 size_t tbl_min_size(void);
@@ -100,6 +105,9 @@ int tbl_update_counter(struct tbl *t, const void *key, size_t klen,
 int tbl_first(struct tbl *t, void *kbuf, size_t kbufsz, size_t *klen);
 int tbl_next(struct tbl *t, const void *key, size_t klen, void *kbuf,
     size_t kbufsz, size_t *nklen);
+int tbl_last(struct tbl *t, void *kbuf, size_t kbufsz, size_t *klen);
+int tbl_prev(struct tbl *t, const void *key, size_t klen, void *kbuf,
+    size_t kbufsz, size_t *pklen);
 int tbl_select(struct tbl *t, const protets_match *m, protets_fold_fn fn,
     void *arg);
 int tbl_select_count(struct tbl *t, const protets_match *m, uint64_t *n);
@@ -116,5 +124,12 @@ size_t tbl_counter_format(int64_t v, char *buf, size_t bufsz);
  * read-only mapping, PROTETS_ECORRUPT.
  */
 int tbl_repair(struct tbl *t);
+
+/*
+ * The pid of the process that held the write lock when this thread's last
+ * write on t's segment failed with PROTETS_ELOCKED, else the pid of the
+ * process holding it now; 0 when none does.
+ */
+pid_t tbl_lock_holder(const struct tbl *t);
 
 #endif /* PROTETS_SHM_TABLE_H */

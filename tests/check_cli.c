@@ -2,13 +2,23 @@
  * check_cli.c - the protets command line: its output formats and exit
  * statuses are a contract that scripts depend on.
  */
+#include <sys/mman.h>
+#include <sys/wait.h>
+
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "testutil.h"
+
+/* test_stalled_lock_cli holds a table's lock through the engine. */
+#include "entry.h"
+#include "hash.h"
+#include "lock.h"
+#include "table.h"
 
 static struct td	d;
 static char		cli[PATH_MAX];
@@ -156,6 +166,20 @@ START_TEST(test_permission)
 	    cli, d.sock), 4);
 	ck_assert_int_eq(run("lookup prot k"), 0);
 	ck_assert_str_eq(out, "v\n");
+	/* set-access: the owner opens the table to writes by others. */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "setpriv --reuid=65534 "
+	    "--regid=65534 --clear-groups %s -s %s set-access prot public "
+	    "2>/dev/null", cli, d.sock), 4);
+	ck_assert_int_eq(run("set-access prot public"), 0);
+	ck_assert_int_eq(run("info prot"), 0);
+	ck_assert_ptr_nonnull(strstr(out, "access: public"));
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "setpriv --reuid=65534 "
+	    "--regid=65534 --clear-groups %s -s %s insert prot k w", cli,
+	    d.sock), 0);
+	ck_assert_int_eq(run("lookup prot k"), 0);
+	ck_assert_str_eq(out, "w\n");
+	ck_assert_int_eq(run("set-access prot everyone"), 2);
+	ck_assert_int_eq(run("set-access nosuch public"), 1);
 }
 END_TEST
 
@@ -194,9 +218,10 @@ START_TEST(test_bag_cli)
 	ck_assert_str_eq(out, "w\n");
 	ck_assert_int_eq(run("info b"), 0);
 	ck_assert_ptr_nonnull(strstr(out, "type: bag\n"));
-	/* ordered_set is not implemented: refused, nothing created */
-	ck_assert_int_eq(run("get os --type ordered_set"), 2);
-	ck_assert_int_eq(run("info os"), 1);
+	/* ordered_set: see test_ordered_cli */
+	ck_assert_int_eq(run("get os --type ordered_set"), 0);
+	ck_assert_int_eq(run("info os"), 0);
+	ck_assert_ptr_nonnull(strstr(out, "type: ordered_set\n"));
 }
 END_TEST
 
@@ -294,7 +319,7 @@ START_TEST(test_ops_lib)
 	protets_opts		 o = { PROTETS_DUPLICATE_BAG, PROTETS_PUBLIC, 0 };
 	protets_kv		 kv[3] = { { "a", 1, "1", 1 }, { "a", 1, "2", 1 },
 				    { "b", 1, "3", 1 } };
-	protets_match		 m = { "a", 1, NULL, NULL };
+	protets_match		 m = { "a", 1, NULL, NULL, NULL, 0, NULL, 0 };
 	char			 s[256] = "", key[PROTETS_KEY_MAX];
 	size_t			 klen;
 	uint64_t		 n;
@@ -331,6 +356,176 @@ START_TEST(test_ops_lib)
 }
 END_TEST
 
+/* save and load: silent on success, exit statuses of the contract. */
+START_TEST(test_save_load_cli)
+{
+	char	 cmd[4 * PATH_MAX], f[PATH_MAX + 8];
+
+	snprintf(f, sizeof(f), "%s/saved", d.dir);
+	ck_assert_int_eq(run("get sv --type bag"), 0);
+	ck_assert_int_eq(run("insert sv k 1"), 0);
+	ck_assert_int_eq(run("insert sv k 2"), 0);
+	ck_assert_int_eq(run("insert sv j 'a b'"), 0);
+	snprintf(cmd, sizeof(cmd), "save sv %s", f);
+	ck_assert_int_eq(run(cmd), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "stat -c %%a %s", f), 0);
+	ck_assert_str_eq(out, "600\n");
+	snprintf(cmd, sizeof(cmd), "load %s sv2", f);
+	ck_assert_int_eq(run(cmd), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(run("dump sv2 | sort"), 0);
+	ck_assert_str_eq(out, "j\ta b\nk\t1\nk\t2\n");
+	ck_assert_int_eq(run("info sv2"), 0);
+	ck_assert_ptr_nonnull(strstr(out, "type: bag\naccess: protected\n"));
+	/* Its saved name is taken: exit 5, the table untouched. */
+	snprintf(cmd, sizeof(cmd), "%s -s %s load %s 2>&1", cli, d.sock, f);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s", cmd), 5);
+	ck_assert_ptr_nonnull(strstr(out, "already exists"));
+	snprintf(cmd, sizeof(cmd), "load %s sv3 --access public --size 1M", f);
+	ck_assert_int_eq(run(cmd), 0);
+	ck_assert_int_eq(run("info sv3"), 0);
+	ck_assert_ptr_nonnull(strstr(out, "access: public\n"));
+	ck_assert_ptr_nonnull(strstr(out, "size: 1048576 "));
+	ck_assert_int_eq(run("count sv3"), 0);
+	ck_assert_str_eq(out, "3\n");
+	/* A corrupt file: exit 5, no table. */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "printf x >> %s", f), 0);
+	snprintf(cmd, sizeof(cmd), "%s -s %s load %s bad 2>&1", cli, d.sock,
+	    f);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s", cmd), 5);
+	ck_assert_ptr_nonnull(strstr(out, "malformed or corrupt"));
+	ck_assert_int_eq(run("info bad"), 1);
+	/* Missing table, missing file or directory, usage. */
+	snprintf(cmd, sizeof(cmd), "save nosuch %s", f);
+	ck_assert_int_eq(run(cmd), 1);
+	snprintf(cmd, sizeof(cmd), "save sv %s/no/such", d.dir);
+	ck_assert_int_eq(run(cmd), 5);
+	snprintf(cmd, sizeof(cmd), "load %s/none sv4", d.dir);
+	ck_assert_int_eq(run(cmd), 5);
+	ck_assert_int_eq(run("save sv"), 2);
+	ck_assert_int_eq(run("load"), 2);
+	ck_assert_int_eq(run("load a b c"), 2);
+	ck_assert_int_eq(run("load a --size 0"), 2);
+	ck_assert_int_eq(run("load a --type set"), 2);
+}
+END_TEST
+
+/* ordered_set: dump and select in key order; select --from/--to. */
+START_TEST(test_ordered_cli)
+{
+	ck_assert_int_eq(run("get os --type ordered_set"), 0);
+	ck_assert_str_eq(out, "os\tordered_set\tprotected\tread-write\n");
+	ck_assert_int_eq(run("insert os c 3"), 0);
+	ck_assert_int_eq(run("insert os a 1"), 0);
+	ck_assert_int_eq(run("insert os d 4"), 0);
+	ck_assert_int_eq(run("insert os ab 12"), 0);
+	ck_assert_int_eq(run("insert os b 2"), 0);
+	ck_assert_int_eq(run("dump os"), 0);	/* no sort: key order */
+	ck_assert_str_eq(out, "a\t1\nab\t12\nb\t2\nc\t3\nd\t4\n");
+	ck_assert_int_eq(run("select os --from ab --to c"), 0);
+	ck_assert_str_eq(out, "ab\t12\nb\t2\nc\t3\n");
+	ck_assert_int_eq(run("select os --from b"), 0);
+	ck_assert_str_eq(out, "b\t2\nc\t3\nd\t4\n");
+	ck_assert_int_eq(run("select os --to ab"), 0);
+	ck_assert_str_eq(out, "a\t1\nab\t12\n");
+	ck_assert_int_eq(run("select os --from aa --to bb"), 0);
+	ck_assert_str_eq(out, "ab\t12\nb\t2\n");
+	ck_assert_int_eq(run("select os --from c --to b"), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(run("select os --prefix a --to aa"), 0);
+	ck_assert_str_eq(out, "a\t1\n");
+	ck_assert_int_eq(run("select os --from"), 2);
+	ck_assert_int_eq(run("check os"), 0);
+	/* a hash table: the range filters */
+	ck_assert_int_eq(run("get hs"), 0);
+	ck_assert_int_eq(run("insert hs x 1"), 0);
+	ck_assert_int_eq(run("insert hs y 2"), 0);
+	ck_assert_int_eq(run("insert hs z 3"), 0);
+	ck_assert_int_eq(run("select hs --from y | sort"), 0);
+	ck_assert_str_eq(out, "y\t2\nz\t3\n");
+	ck_assert_int_eq(run("select hs --from x --to y | sort"), 0);
+	ck_assert_str_eq(out, "x\t1\ny\t2\n");
+}
+END_TEST
+
+/*
+ * A table whose write lock a stopped process holds mid-operation: a
+ * writer fails after PROTETS_LOCK_TIMEOUT_MS naming the holder, a reader
+ * answers the committed value, and once the holder is killed writers
+ * go on.  The holder maps the segment itself and takes the engine's lock.
+ */
+static pid_t
+cli_stopped_holder(protets_table_t *t)
+{
+	struct tbl	 tb;
+	struct ix_pos	 pos;
+	void		*base;
+	pid_t		 pid;
+	int		 fd, st;
+
+	ck_assert_int_ge(fd = tu_table_fd("lk"), 0);
+	base = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(base, MAP_FAILED);
+	ck_assert_int_eq(tbl_open(&tb, base, 1 << 20, 1), 0);
+	if ((pid = fork()) == 0) {
+		CHILD_CHECK(lk_wbegin(&tb) == 0);
+		CHILD_CHECK(ix_find(&tb, NULL, en_hash("k", 1), "k", 1,
+		    &pos) == 0);
+		en_setval(&tb, pos.eoff, &pos.eh, "new");
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+	ck_assert(WIFSTOPPED(st));
+	munmap(base, 1 << 20);
+	(void)t;
+	return pid;
+}
+
+START_TEST(test_stalled_lock_cli)
+{
+	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 1 << 20 };
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t;
+	char		 want[128];
+	pid_t		 pid;
+
+	ck_assert_int_eq(protets_get(p, "lk", &o, &t), 0);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "old", 3), 0);
+	pid = cli_stopped_holder(t);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "PROTETS_LOCK_TIMEOUT_MS=200 "
+	    "%s -s %s insert lk k v 2>&1", cli, d.sock), 5);
+	snprintf(want, sizeof(want), "protets: table 'lk': write lock held by "
+	    "pid %d for more than 200 ms\n", (int)pid);
+	ck_assert_str_eq(out, want);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "PROTETS_LOCK_TIMEOUT_MS=0 "
+	    "%s -s %s update-counter lk c 1 2>&1", cli, d.sock), 5);
+	ck_assert_ptr_nonnull(strstr(out, "held by pid"));
+	ck_assert_int_eq(run("lookup lk k"), 0);
+	ck_assert_str_eq(out, "old\n");
+	/* the library: the handle's own timeout, the holder named */
+	ck_assert_int_eq(protets_set_lock_timeout(t, -1), PROTETS_EINVAL);
+	ck_assert_int_eq(protets_set_lock_timeout(t, 50), 0);
+	ck_assert_int_eq(protets_lock_timeout(t), 50);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "x", 1), PROTETS_ELOCKED);
+	ck_assert_int_eq(protets_lock_holder(t), pid);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_int_eq(run("insert lk k v"), 0);
+	ck_assert_int_eq(run("lookup lk k"), 0);
+	ck_assert_str_eq(out, "v\n");
+	ck_assert_int_eq(run("check lk"), 0);
+	/* this thread's failure is remembered until its next lock */
+	ck_assert_int_eq(protets_lock_holder(t), pid);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "z", 1), 0);
+	ck_assert_int_eq(protets_lock_holder(t), 0);
+	protets_close(t);
+	protets_disconnect(p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -347,6 +542,9 @@ main(void)
 	tcase_add_test(tc, test_bag_cli);
 	tcase_add_test(tc, test_ops_cli);
 	tcase_add_test(tc, test_ops_lib);
+	tcase_add_test(tc, test_save_load_cli);
+	tcase_add_test(tc, test_ordered_cli);
+	tcase_add_test(tc, test_stalled_lock_cli);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

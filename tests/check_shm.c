@@ -368,6 +368,49 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/*
+ * Space freed in an operation is reused by later ones: batches that
+ * replace the values of the same keys with values of one size (the blocks
+ * they free are of the class they allocate next) run for ever in a small
+ * segment.  (Popping nothing from a class freed into in the same
+ * operation bumped a new block each time: the class grew until EFULL.)
+ */
+START_TEST(test_reuse_space)
+{
+	struct seg	s;
+	protets_kv	kv[4];
+	char		k[4][16], v[300];
+	int		i, j, e;
+	unsigned	type;
+
+	for (type = PROTETS_SET; type <= PROTETS_BAG; type++) {
+		seg_new_type(&s, 1 << 20, type);
+		memset(v, 'v', sizeof(v));
+		for (i = 0; i < 20000; i++) {
+			for (j = 0; j < 4; j++) {
+				snprintf(k[j], sizeof(k[j]), "k%d", (i + j) % 8);
+				kv[j] = (protets_kv){ k[j], strlen(k[j]), v,
+				    100 };
+			}
+			v[0] = (char)('a' + i % 26);	/* a bag: new values */
+			if (type == PROTETS_BAG) {
+				e = tbl_delete(&s.t, k[0], strlen(k[0]));
+				ck_assert(e == 0 || e == PROTETS_NOTFOUND);
+			}
+			ck_assert_int_eq(tbl_insert_many(&s.t, kv, 4, 0), 0);
+			snprintf(k[0], sizeof(k[0]), "m%d", i % 50);
+			if (type == PROTETS_BAG)	/* one value per key */
+				(void)tbl_delete(&s.t, k[0], strlen(k[0]));
+			e = tbl_insert(&s.t, k[0], strlen(k[0]), v, 100);
+			ck_assert_msg(e == 0, "type %u, step %d: %d", type, i,
+			    e);
+		}
+		check_ok(&s.t);
+		seg_free(&s);
+	}
+}
+END_TEST
+
 START_TEST(test_full)
 {
 	struct seg		s;
@@ -1262,7 +1305,8 @@ START_TEST(test_first_next)
 	size_t		klen;
 	int		i, added = 0;
 
-	seg_new_type(&s, 32 << 20, _i == 0 ? PROTETS_SET : PROTETS_BAG);
+	seg_new_type(&s, 32 << 20, _i == 0 ? PROTETS_SET : _i == 1 ?
+	    PROTETS_BAG : PROTETS_ORDERED_SET);
 	ck_assert_int_eq(tbl_first(&s.tro, k, sizeof(k), &klen),
 	    PROTETS_NOTFOUND);
 	for (i = 0; i < 3000; i++) {
@@ -1289,7 +1333,9 @@ START_TEST(test_first_next)
 	walk_all(&s.t, seen, 3000, &s.t, &added);
 	for (i = 0; i < 3000; i++)
 		ck_assert_msg(seen[i] == 1, "w%d seen %d times", i, seen[i]);
-	ck_assert_int_gt(added, 9000);
+	/* hash order meets new keys; key order has them all behind */
+	if (_i < 2)
+		ck_assert_int_gt(added, 9000);
 	check_ok(&s.t);
 	seg_free(&s);
 }
@@ -1386,17 +1432,579 @@ START_TEST(test_select)
 END_TEST
 
 /* ---------------------------------------------------------------- */
+/* ordered_set: the ordered index, its walks and its range selects. */
+
+/* A printable rendering of a key: bytes outside ' '..'~' as \xx. */
+static void
+key_str(const void *k, size_t klen, char *out, size_t outsz)
+{
+	const unsigned char	*p = k;
+	size_t			 i, o = 0;
+
+	for (i = 0; i < klen && o + 4 < outsz; i++) {
+		if (p[i] >= ' ' && p[i] <= '~' && p[i] != '\\')
+			out[o++] = (char)p[i];
+		else
+			o += (size_t)snprintf(out + o, outsz - o, "\\%02x", p[i]);
+	}
+	out[o] = '\0';
+}
+
+/* Append "key," to the walk string in arg (a char[4096]). */
+static int
+walk_append(const void *k, size_t klen, const void *v, size_t vlen,
+    void *arg)
+{
+	char	*w = arg, ks[256];
+	size_t	 l = strlen(w);
+
+	(void)v;
+	(void)vlen;
+	key_str(k, klen, ks, sizeof(ks));
+	ck_assert_uint_lt(l + strlen(ks) + 2, 4096);
+	snprintf(w + l, 4096 - l, "%s,", ks);
+	return 0;
+}
+
+/* The keys by first/next (dir > 0) or last/prev (dir < 0). */
+static void
+walk_keys(struct tbl *t, int dir, char *w)
+{
+	char	k[PROTETS_KEY_MAX];
+	size_t	klen;
+	int	e;
+
+	w[0] = '\0';
+	e = dir > 0 ? tbl_first(t, k, sizeof(k), &klen) :
+	    tbl_last(t, k, sizeof(k), &klen);
+	while (e == 0) {
+		walk_append(k, klen, NULL, 0, w);
+		e = dir > 0 ? tbl_next(t, k, klen, k, sizeof(k), &klen) :
+		    tbl_prev(t, k, klen, k, sizeof(k), &klen);
+	}
+	ck_assert_int_eq(e, PROTETS_NOTFOUND);
+}
+
+static void
+fold_keys(struct tbl *t, char *w)
+{
+	w[0] = '\0';
+	ck_assert_int_eq(tbl_foldl(t, walk_append, w), 0);
+}
+
+/* Walks, both ways and by foldl, all equal to want. */
+static void
+ord_expect(struct seg *s, const char *want)
+{
+	char	w[4096], rev[4096], back[4096], *tok[1024], *p;
+	int	n = 0;
+
+	walk_keys(&s->tro, 1, w);
+	ck_assert_str_eq(w, want);
+	fold_keys(&s->tro, w);
+	ck_assert_str_eq(w, want);
+	/* last/prev: the same keys reversed */
+	walk_keys(&s->t, -1, back);
+	snprintf(w, sizeof(w), "%s", want);
+	for (p = strtok(w, ","); p != NULL; p = strtok(NULL, ","))
+		tok[n++] = p;
+	rev[0] = '\0';
+	while (n-- > 0) {
+		strcat(rev, tok[n]);
+		strcat(rev, ",");
+	}
+	ck_assert_str_eq(back, rev);
+	check_ok(&s->t);
+}
+
+static int
+take_count(const void *k, size_t klen, const void *v, size_t vlen,
+    void *arg)
+{
+	(void)k;
+	(void)klen;
+	(void)v;
+	(void)vlen;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+pred_count_all(const void *k, size_t klen, const void *v, size_t vlen,
+    void *arg)
+{
+	(void)k;
+	(void)klen;
+	(void)v;
+	(void)vlen;
+	(*(int *)arg)++;
+	return 1;
+}
+
+/* An order-sensitive digest of keys and values, by foldl. */
+static int
+ord_dig_fold(const void *k, size_t klen, const void *v, size_t vlen,
+    void *arg)
+{
+	uint64_t	*d = arg;
+
+	d[0] = d[0] * 1000003 ^ XXH3_64bits_withSeed(k, klen, 3);
+	d[0] = d[0] * 1000003 ^ XXH3_64bits_withSeed(v, vlen, 4);
+	d[1]++;
+	return 0;
+}
+
+static uint64_t
+ord_digest(struct tbl *t)
+{
+	uint64_t	d[2] = { 0, 0 };
+
+	ck_assert_int_eq(tbl_foldl(t, ord_dig_fold, d), 0);
+	ck_assert_uint_eq(count_of(t), d[1]);
+	return d[0];
+}
+
+/* The key mode finds from k (string), as a string; "" at the end. */
+static const char *
+ord_step(struct tbl *t, int (*fn)(struct tbl *, const void *, size_t,
+    void *, size_t, size_t *), const void *k, size_t klen)
+{
+	static char	out[256];
+	char		kb[PROTETS_KEY_MAX];
+	size_t		n;
+	int		e;
+
+	e = fn(t, k, klen, kb, sizeof(kb), &n);
+	if (e == PROTETS_NOTFOUND)
+		return "";
+	ck_assert_int_eq(e, 0);
+	key_str(kb, n, out, sizeof(out));
+	return out;
+}
+
+START_TEST(test_ordered_basic)
+{
+	struct seg	s;
+	char		buf[128], k[64];
+	size_t		klen;
+	uint64_t	n;
+	int		i, got = 0;
+
+	seg_new_type(&s, 4 << 20, PROTETS_ORDERED_SET);
+	/* empty */
+	ck_assert_int_eq(tbl_first(&s.tro, k, sizeof(k), &klen),
+	    PROTETS_NOTFOUND);
+	ck_assert_int_eq(tbl_last(&s.tro, k, sizeof(k), &klen),
+	    PROTETS_NOTFOUND);
+	ck_assert_str_eq(ord_step(&s.tro, tbl_next, "a", 1), "");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_prev, "a", 1), "");
+	ord_expect(&s, "");
+	/* inserted out of order, prefixes of each other */
+	ck_assert_int_eq(put(&s.t, "b", "2"), 0);
+	ck_assert_int_eq(put(&s.t, "abc", "3"), 0);
+	ck_assert_int_eq(put(&s.t, "a", "1"), 0);
+	ck_assert_int_eq(put(&s.t, "ab", "12"), 0);
+	ck_assert_int_eq(put(&s.t, "c", "x"), 0);
+	ord_expect(&s, "a,ab,abc,b,c,");
+	/* replace: same place, new value */
+	ck_assert_int_eq(put(&s.t, "ab", "a much longer value now"), 0);
+	ck_assert_int_eq(get(&s.tro, "ab", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "a much longer value now");
+	ck_assert_uint_eq(count_of(&s.t), 5);
+	ord_expect(&s, "a,ab,abc,b,c,");
+	/* next/prev of present and absent keys */
+	ck_assert_str_eq(ord_step(&s.tro, tbl_next, "a", 1), "ab");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_next, "aa", 2), "ab");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_next, "abd", 3), "b");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_next, "c", 1), "");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_next, "0", 1), "a");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_prev, "ab", 2), "a");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_prev, "abb", 3), "ab");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_prev, "abd", 3), "abc");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_prev, "a", 1), "");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_prev, "zz", 2), "c");
+	ck_assert_int_eq(tbl_prev(&s.t, "", 0, k, sizeof(k), &klen),
+	    PROTETS_EINVAL);
+	ck_assert_int_eq(tbl_last(&s.t, k, 0, &klen), PROTETS_ERANGE);
+	ck_assert_uint_eq(klen, 1);
+	/* delete, take, delete_object */
+	ck_assert_int_eq(tbl_delete(&s.t, "ab", 2), 0);
+	ck_assert_int_eq(tbl_delete(&s.t, "ab", 2), 0);
+	ord_expect(&s, "a,abc,b,c,");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_next, "ab", 2), "abc");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_prev, "ab", 2), "a");
+	ck_assert_int_eq(tbl_take(&s.t, "b", 1, take_count, &got), 0);
+	ck_assert_int_eq(got, 1);
+	ck_assert_int_eq(tbl_take(&s.t, "b", 1, take_count, &got),
+	    PROTETS_NOTFOUND);
+	ck_assert_int_eq(tbl_delete_object(&s.t, "c", 1, "y", 1, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(tbl_delete_object(&s.t, "c", 1, "x", 1, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ord_expect(&s, "a,abc,");
+	/* insert_new and batches keep both indexes in step */
+	ck_assert_int_eq(tbl_insert_new(&s.t, "a", 1, "9", 1), PROTETS_EXISTS);
+	ck_assert_int_eq(tbl_insert_new(&s.t, "aa", 2, "9", 1), 0);
+	ord_expect(&s, "a,aa,abc,");
+	/* binary keys: NUL and 0xff bytes, a prefix of each other */
+	ck_assert_int_eq(tbl_insert(&s.t, "\xff", 1, "", 0), 0);
+	ck_assert_int_eq(tbl_insert(&s.t, "\xff\xff", 2, "", 0), 0);
+	ck_assert_int_eq(tbl_insert(&s.t, "\0", 1, "", 0), 0);
+	ck_assert_int_eq(tbl_insert(&s.t, "\0\0", 2, "", 0), 0);
+	ck_assert_int_eq(tbl_insert(&s.t, "a\0", 2, "", 0), 0);
+	ck_assert_int_eq(tbl_insert(&s.t, "a\xff", 2, "", 0), 0);
+	ord_expect(&s, "\\00,\\00\\00,a,a\\00,aa,abc,a\\ff,\\ff,\\ff\\ff,");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_next, "\0", 1), "\\00\\00");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_prev, "\xff", 1), "a\\ff");
+	/* clear */
+	ck_assert_int_eq(tbl_clear(&s.t), 0);
+	ord_expect(&s, "");
+	ck_assert_uint_eq(count_of(&s.t), 0);
+	for (i = 9; i >= 0; i--) {
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(put(&s.t, k, k), 0);
+	}
+	ord_expect(&s, "k0,k1,k2,k3,k4,k5,k6,k7,k8,k9,");
+	seg_free(&s);
+}
+END_TEST
+
+/*
+ * Keys longer than the inline prefix that tie on it: the order comes
+ * from the entries; many keys so that the skip list has several levels.
+ */
+START_TEST(test_ordered_long_keys)
+{
+	static char	want[4096], w[4096];
+	struct seg	s;
+	char		k[PROTETS_KEY_MAX];
+	size_t		klen;
+	int		i, j;
+
+	seg_new_type(&s, 16 << 20, PROTETS_ORDERED_SET);
+	/* 16 shared bytes, then the difference; some only 16 bytes long */
+	for (i = 29; i >= 0; i--) {
+		snprintf(k, sizeof(k), "0123456789abcdef%s%02d",
+		    i % 3 ? "" : "-", i);
+		ck_assert_int_eq(put(&s.t, k, "v"), 0);
+	}
+	ck_assert_int_eq(tbl_insert(&s.t, "0123456789abcdef", 16, "", 0), 0);
+	ck_assert_int_eq(put(&s.t, "0123456789abcde", "v"), 0);
+	want[0] = '\0';
+	strcat(want, "0123456789abcde,0123456789abcdef,");
+	for (i = 0; i < 30; i += 3) {
+		snprintf(k, sizeof(k), "0123456789abcdef-%02d,", i);
+		strcat(want, k);
+	}
+	for (i = 0; i < 30; i++)
+		if (i % 3) {
+			snprintf(k, sizeof(k), "0123456789abcdef%02d,", i);
+			strcat(want, k);
+		}
+	ord_expect(&s, want);
+	ck_assert_str_eq(ord_step(&s.tro, tbl_next, "0123456789abcdef", 16),
+	    "0123456789abcdef-00");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_prev, "0123456789abcdef0", 17),
+	    "0123456789abcdef-27");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_next, "0123456789abcdef-271",
+	    20), "0123456789abcdef01");
+	/* a long key (4 kB), and 5000 keys: every level is used */
+	memset(k, 'z', sizeof(k));
+	ck_assert_int_eq(tbl_insert(&s.t, k, sizeof(k), "long", 4), 0);
+	k[sizeof(k) - 1] = 'y';
+	ck_assert_int_eq(tbl_insert(&s.t, k, sizeof(k), "long", 4), 0);
+	ck_assert_int_eq(tbl_last(&s.tro, k, sizeof(k), &klen), 0);
+	ck_assert_uint_eq(klen, sizeof(k));
+	ck_assert_int_eq(k[sizeof(k) - 1], 'z');
+	ck_assert_int_eq(tbl_prev(&s.tro, k, klen, k, sizeof(k), &klen), 0);
+	ck_assert_int_eq(k[sizeof(k) - 1], 'y');
+	for (i = 0; i < 5000; i++) {
+		j = (i * 7919) % 5000;
+		snprintf(k, sizeof(k), "m%05d", j);
+		ck_assert_int_eq(put(&s.t, k, k), 0);
+	}
+	check_ok(&s.t);
+	for (i = 0, j = tbl_first(&s.tro, k, sizeof(k), &klen); j == 0;
+	    j = tbl_next(&s.tro, k, klen, k, sizeof(k), &klen))
+		if (k[0] == 'm') {
+			snprintf(w, sizeof(w), "m%05d", i++);
+			ck_assert(klen == 6 && memcmp(k, w, 6) == 0);
+		}
+	ck_assert_int_eq(i, 5000);
+	for (i = 0; i < 5000; i += 2) {
+		snprintf(k, sizeof(k), "m%05d", i);
+		ck_assert_int_eq(tbl_delete(&s.t, k, 6), 0);
+	}
+	check_ok(&s.t);
+	ck_assert_str_eq(ord_step(&s.tro, tbl_next, "m00100", 6), "m00101");
+	ck_assert_str_eq(ord_step(&s.tro, tbl_prev, "m00100", 6), "m00099");
+	seg_free(&s);
+}
+END_TEST
+
+static int
+sel_collect(const void *k, size_t klen, const void *v, size_t vlen,
+    void *arg)
+{
+	return walk_append(k, klen, v, vlen, arg);
+}
+
+/* The keys select m gives, as a walk string; also checks the count. */
+static const char *
+ord_select(struct tbl *t, const char *from, const char *to,
+    const char *pfx)
+{
+	static char	w[4096];
+	protets_match	m;
+	uint64_t	n = 0;
+	const char	*p;
+
+	memset(&m, 0, sizeof(m));
+	m.from = from;
+	m.flen = from != NULL ? strlen(from) : 0;
+	m.to = to;
+	m.tlen = to != NULL ? strlen(to) : 0;
+	m.prefix = pfx;
+	m.plen = pfx != NULL ? strlen(pfx) : 0;
+	w[0] = '\0';
+	ck_assert_int_eq(tbl_select(t, &m, sel_collect, w), 0);
+	ck_assert_int_eq(tbl_select_count(t, &m, &n), 0);
+	for (p = w; *p; p++)
+		n -= *p == ',';
+	ck_assert_uint_eq(n, 0);
+	return w;
+}
+
+/* Range selects: each bound alone, both, empty ranges; and prefixes. */
+START_TEST(test_ordered_select)
+{
+	static const char *const keys[] = { "b", "a", "ab", "abc", "b1", "ba",
+	    "c", "ca", "d" };
+	struct seg	s;
+	protets_match	m;
+	uint64_t	n;
+	size_t		i;
+	unsigned	type = _i == 0 ? PROTETS_ORDERED_SET : PROTETS_SET;
+	char		w[4096];
+
+	seg_new_type(&s, 4 << 20, type);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		ck_assert_int_eq(put(&s.t, keys[i], keys[i]), 0);
+	if (type == PROTETS_SET) {
+		/* a filter on a hash table: same keys, hash order; sort */
+		ck_assert_int_eq(tbl_select_count(&s.tro, NULL, &n), 0);
+		ck_assert_uint_eq(n, 9);
+		memset(&m, 0, sizeof(m));
+		m.from = "ab";
+		m.flen = 2;
+		m.to = "ba";
+		m.tlen = 2;
+		ck_assert_int_eq(tbl_select_count(&s.tro, &m, &n), 0);
+		ck_assert_uint_eq(n, 5);	/* ab abc b b1 ba */
+		m.to = "a";
+		m.tlen = 1;
+		ck_assert_int_eq(tbl_select_count(&s.tro, &m, &n), 0);
+		ck_assert_uint_eq(n, 0);
+		m.from = NULL;
+		ck_assert_int_eq(tbl_select_count(&s.tro, &m, &n), 0);
+		ck_assert_uint_eq(n, 1);
+		m.to = NULL;
+		m.from = "c";
+		m.flen = 1;
+		ck_assert_int_eq(tbl_select_delete(&s.t, &m, &n), 0);
+		ck_assert_uint_eq(n, 3);
+		ck_assert_uint_eq(count_of(&s.t), 6);
+		check_ok(&s.t);
+		seg_free(&s);
+		return;
+	}
+	ck_assert_str_eq(ord_select(&s.tro, NULL, NULL, NULL),
+	    "a,ab,abc,b,b1,ba,c,ca,d,");
+	ck_assert_str_eq(ord_select(&s.tro, "ab", NULL, NULL),
+	    "ab,abc,b,b1,ba,c,ca,d,");
+	ck_assert_str_eq(ord_select(&s.tro, "abb", NULL, NULL),
+	    "abc,b,b1,ba,c,ca,d,");
+	ck_assert_str_eq(ord_select(&s.tro, NULL, "b", NULL), "a,ab,abc,b,");
+	ck_assert_str_eq(ord_select(&s.tro, NULL, "b0", NULL), "a,ab,abc,b,");
+	ck_assert_str_eq(ord_select(&s.tro, "ab", "ba", NULL),
+	    "ab,abc,b,b1,ba,");
+	ck_assert_str_eq(ord_select(&s.tro, "b", "b", NULL), "b,");
+	ck_assert_str_eq(ord_select(&s.tro, "ba", "b", NULL), "");
+	ck_assert_str_eq(ord_select(&s.tro, "e", NULL, NULL), "");
+	ck_assert_str_eq(ord_select(&s.tro, NULL, "0", NULL), "");
+	ck_assert_str_eq(ord_select(&s.tro, "", "", NULL), "");
+	/* prefixes, alone and with a range */
+	ck_assert_str_eq(ord_select(&s.tro, NULL, NULL, "a"), "a,ab,abc,");
+	ck_assert_str_eq(ord_select(&s.tro, NULL, NULL, "b"), "b,b1,ba,");
+	ck_assert_str_eq(ord_select(&s.tro, NULL, NULL, "ab"), "ab,abc,");
+	ck_assert_str_eq(ord_select(&s.tro, NULL, NULL, "bb"), "");
+	ck_assert_str_eq(ord_select(&s.tro, NULL, NULL, "e"), "");
+	ck_assert_str_eq(ord_select(&s.tro, "b0", NULL, "b"), "b1,ba,");
+	ck_assert_str_eq(ord_select(&s.tro, "0", "b1", "b"), "b,b1,");
+	ck_assert_str_eq(ord_select(&s.tro, "0", "z", "c"), "c,ca,");
+	/* a predicate still applies; select_delete of a range */
+	memset(&m, 0, sizeof(m));
+	m.from = "b";
+	m.flen = 1;
+	m.to = "c";
+	m.tlen = 1;
+	ck_assert_int_eq(tbl_select_delete(&s.t, &m, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	ord_expect(&s, "a,ab,abc,ca,d,");
+	m.from = m.to = NULL;
+	m.pred = pred_stop;
+	w[0] = '\0';
+	ck_assert_int_eq(tbl_select(&s.tro, &m, sel_collect, w), 42);
+	seg_free(&s);
+}
+END_TEST
+
+/* A range select seeks: a few keys out of many, far fewer steps. */
+static int
+sel_steps(const void *k, size_t klen, const void *v, size_t vlen,
+    void *arg)
+{
+	(void)k;
+	(void)klen;
+	(void)v;
+	(void)vlen;
+	(*(int *)arg)++;
+	return 0;
+}
+
+START_TEST(test_ordered_seek)
+{
+	struct seg	s;
+	protets_match	m;
+	char		k[32];
+	int		i, calls = 0;
+
+	seg_new_type(&s, 16 << 20, PROTETS_ORDERED_SET);
+	for (i = 0; i < 20000; i++) {
+		snprintf(k, sizeof(k), "s%06d", i);
+		ck_assert_int_eq(put(&s.t, k, "v"), 0);
+	}
+	memset(&m, 0, sizeof(m));
+	m.from = "s010000";
+	m.flen = 7;
+	m.to = "s010009";
+	m.tlen = 7;
+	/* pred is called for each entry the walk copies out: only 10 */
+	m.pred = pred_count_all;
+	m.arg = &calls;
+	ck_assert_int_eq(tbl_select(&s.tro, &m, sel_steps, &i), 0);
+	ck_assert_int_eq(calls, 10);
+	m.from = m.to = NULL;
+	m.prefix = "s0199";
+	m.plen = 5;
+	calls = 0;
+	ck_assert_int_eq(tbl_select(&s.tro, &m, sel_steps, &i), 0);
+	ck_assert_int_eq(calls, 100);
+	seg_free(&s);
+}
+END_TEST
+
+START_TEST(test_ordered_counter)
+{
+	struct seg		s;
+	protets_counter_opts	o;
+	int64_t			r = 0;
+	char			buf[64];
+
+	seg_new_type(&s, 1 << 20, PROTETS_ORDERED_SET);
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(put(&s.t, "b", "10"), 0);
+	ck_assert_int_eq(put(&s.t, "d", "x"), 0);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "b", 1, 5, NULL, &r), 0);
+	ck_assert_int_eq(r, 15);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 5, NULL, &r),
+	    PROTETS_NOTFOUND);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "d", 1, 5, NULL, &r),
+	    PROTETS_EINVAL);
+	o.has_default = 1;
+	o.dflt = 100;
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, -1, &o, &r), 0);
+	ck_assert_int_eq(r, 99);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "a", 1, 1, &o, &r), 0);
+	ck_assert_int_eq(get(&s.tro, "c", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "99");
+	ck_assert_int_eq(get(&s.tro, "b", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "15");
+	ord_expect(&s, "a,b,c,d,");
+	seg_free(&s);
+}
+END_TEST
+
+/* EFULL: every insert fails whole; the table stays intact and checkable. */
+START_TEST(test_ordered_full)
+{
+	struct seg	s;
+	uint64_t	before;
+	char		k[32], v[200];
+	protets_kv	kv[2];
+	int		n, e, i;
+
+	seg_new_type(&s, tbl_min_size() + 64 * 1024, PROTETS_ORDERED_SET);
+	memset(v, 'v', sizeof(v));
+	for (n = 0;; n++) {
+		snprintf(k, sizeof(k), "key-%05d", (n * 7) % 100000);
+		if ((e = tbl_insert(&s.t, k, strlen(k), v, 60)) != 0)
+			break;
+	}
+	ck_assert_int_eq(e, PROTETS_EFULL);
+	ck_assert_int_gt(n, 200);
+	check_ok(&s.t);
+	before = ord_digest(&s.tro);
+	for (i = 0; i < 50; i++) {
+		snprintf(k, sizeof(k), "other-%d", i);
+		ck_assert_int_eq(tbl_insert(&s.t, k, strlen(k), v, 150),
+		    PROTETS_EFULL);
+	}
+	ck_assert_int_eq(tbl_insert(&s.t, "key-00000", 9, v, 200),
+	    PROTETS_EFULL);
+	kv[0] = (protets_kv){ "key-00007", 9, "short", 5 };
+	kv[1] = (protets_kv){ "zzz", 3, v, 200 };
+	ck_assert_int_eq(tbl_insert_many(&s.t, kv, 2, 0), PROTETS_EFULL);
+	check_ok(&s.t);
+	ck_assert_uint_eq(ord_digest(&s.tro), before);
+	ck_assert_uint_eq(count_of(&s.t), (uint64_t)n);
+	/* deletes make room again */
+	for (i = 0; i < n; i += 2) {
+		snprintf(k, sizeof(k), "key-%05d", (i * 7) % 100000);
+		ck_assert_int_eq(tbl_delete(&s.t, k, strlen(k)), 0);
+	}
+	for (i = 0; i < n / 4; i++) {
+		snprintf(k, sizeof(k), "new-%d", i);
+		ck_assert_int_eq(tbl_insert(&s.t, k, strlen(k), v, 60), 0);
+	}
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
 /*
  * Model test of the whole operation set: random sequences of every
- * operation on a set, a bag and a duplicate_bag, applied also to a plain
- * reference (per key, the list of values in order); the touched key and
- * the count are compared after every step, everything (foldl, first/next,
- * tbl_check) every few thousand steps.  PROTETS_SEED=N replays a run; the
- * seed is in every failure message.
+ * operation on a set, an ordered_set, a bag and a duplicate_bag, applied
+ * also to a plain reference (per key, the list of values in order); the
+ * touched key and the count are compared after every step, everything
+ * (foldl, first/next, tbl_check; on the ordered_set the order of foldl,
+ * first/next, last/prev and range selects against the sorted keys) every
+ * few thousand steps.  PROTETS_SEED=N replays a run; the seed is in every
+ * failure message.  PROTETS_MODEL_OPS=N sets the steps per type (default
+ * OM_OPS: with the four types, a million operations in check_shm).
  */
 #define OM_KEYS		300
 #define OM_VALS		48
 #define OM_VMAX		300
+/* check_shm runs the million; check_shm_crash, there for its crash
+ * points, the pre-ordered_set share. */
+#ifdef PROTETS_CRASHTEST
+#define OM_OPS		70000
+#else
+#define OM_OPS		250000
+#endif
+#define OM_SHARED	"keys-sharing-16-bytes-"
 
 struct om_val {
 	size_t		len;
@@ -1416,10 +2024,22 @@ static long	om_step;
 #define OM_ASSERT(c)	ck_assert_msg((c), "model: seed %u step %ld: %s", \
 			    om_seed, om_step, #c)
 
+/* Keys: prefixes of each other, and (OM_SHARED) longer ones that tie on
+ * the ordered index's inline prefix. */
 static size_t
 om_key(int i, char *k)
 {
+	if (i % 5 == 0 && i % 7 != 0)
+		return (size_t)snprintf(k, 32, OM_SHARED "%d", i);
 	return (size_t)snprintf(k, 32, "key%d%s", i, i % 7 ? "" : "-long-tail");
+}
+
+static int
+om_keyidx(const char *kb)
+{
+	if (strncmp(kb, OM_SHARED, strlen(OM_SHARED)) == 0)
+		return atoi(kb + strlen(OM_SHARED));
+	return atoi(kb + 3);
 }
 
 /* A random value: few distinct short ones, counters, some long ones. */
@@ -1463,7 +2083,7 @@ om_has(const struct om *m, int k, const struct om_val *v)
 static void
 om_insert(struct om *m, int k, const struct om_val *v)
 {
-	if (m->type == PROTETS_SET) {
+	if (m->type == PROTETS_SET || m->type == PROTETS_ORDERED_SET) {
 		m->total += m->nv[k] == 0;
 		m->v[k][0] = *v;
 		m->nv[k] = 1;
@@ -1546,14 +2166,95 @@ om_fold(const void *key, size_t klen, const void *v, size_t vlen, void *arg)
 	OM_ASSERT(klen > 3 && klen < sizeof(kb));
 	memcpy(kb, key, klen);
 	kb[klen] = '\0';
-	k = atoi(kb + 3);
+	k = om_keyidx(kb);
 	OM_ASSERT(k >= 0 && k < OM_KEYS);
 	seen[k]++;
 	return 0;
 }
 
+/* The ordered_set's walks against the sorted keys of the reference. */
+struct om_ord {
+	char	 keys[OM_KEYS][32];
+	char	*sorted[OM_KEYS];
+	int	 n, i;
+};
+
+static int
+om_strpcmp(const void *a, const void *b)
+{
+	/* NUL-free keys: strcmp is the ordered_set's order */
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+om_ord_fold(const void *key, size_t klen, const void *v, size_t vlen,
+    void *arg)
+{
+	struct om_ord	*o = arg;
+
+	(void)v;
+	(void)vlen;
+	OM_ASSERT(o->i < o->n);
+	OM_ASSERT(strlen(o->sorted[o->i]) == klen &&
+	    memcmp(o->sorted[o->i], key, klen) == 0);
+	o->i++;
+	return 0;
+}
+
 static void
-om_compare_all(struct seg *s, const struct om *m)
+om_compare_order(struct seg *s, const struct om *m, unsigned *st)
+{
+	static struct om_ord	o;
+	protets_match		mt;
+	char			key[PROTETS_KEY_MAX], from[32], to[32];
+	size_t			klen;
+	uint64_t		n;
+	int			k, e, lo, hi, want;
+
+	o.n = 0;
+	for (k = 0; k < OM_KEYS; k++)
+		if (m->nv[k] > 0) {
+			om_key(k, o.keys[k]);
+			o.sorted[o.n++] = o.keys[k];
+		}
+	qsort(o.sorted, (size_t)o.n, sizeof(o.sorted[0]), om_strpcmp);
+	o.i = 0;
+	OM_ASSERT(tbl_foldl(&s->tro, om_ord_fold, &o) == 0 && o.i == o.n);
+	o.i = 0;
+	for (e = tbl_first(&s->tro, key, sizeof(key), &klen); e == 0;
+	    e = tbl_next(&s->tro, key, klen, key, sizeof(key), &klen))
+		om_ord_fold(key, klen, NULL, 0, &o);
+	OM_ASSERT(e == PROTETS_NOTFOUND && o.i == o.n);
+	for (e = tbl_last(&s->t, key, sizeof(key), &klen); e == 0;
+	    e = tbl_prev(&s->t, key, klen, key, sizeof(key), &klen)) {
+		OM_ASSERT(o.i > 0);
+		o.i--;
+		OM_ASSERT(strlen(o.sorted[o.i]) == klen &&
+		    memcmp(o.sorted[o.i], key, klen) == 0);
+	}
+	OM_ASSERT(e == PROTETS_NOTFOUND && o.i == 0);
+	/* a range between two random keys, present or not */
+	om_key((int)(rnd(st) % OM_KEYS), from);
+	om_key((int)(rnd(st) % OM_KEYS), to);
+	for (lo = 0; lo < o.n && strcmp(o.sorted[lo], from) < 0; lo++)
+		;
+	for (hi = lo; hi < o.n && strcmp(o.sorted[hi], to) <= 0; hi++)
+		;
+	want = hi - lo;
+	memset(&mt, 0, sizeof(mt));
+	mt.from = from;
+	mt.flen = strlen(from);
+	mt.to = to;
+	mt.tlen = strlen(to);
+	OM_ASSERT(tbl_select_count(&s->tro, &mt, &n) == 0);
+	OM_ASSERT(n == (uint64_t)want);
+	o.i = lo;
+	OM_ASSERT(tbl_select(&s->tro, &mt, om_ord_fold, &o) == 0);
+	OM_ASSERT(o.i == hi);
+}
+
+static void
+om_compare_all(struct seg *s, const struct om *m, unsigned *st)
 {
 	int	seen[OM_KEYS], k, keys = 0, steps = 0, e;
 	char	key[PROTETS_KEY_MAX];
@@ -1572,6 +2273,8 @@ om_compare_all(struct seg *s, const struct om *m)
 		steps++;
 	OM_ASSERT(e == PROTETS_NOTFOUND);
 	OM_ASSERT(steps == keys);
+	if (m->type == PROTETS_ORDERED_SET)
+		om_compare_order(s, m, st);
 	check_ok(&s->t);
 }
 
@@ -1684,7 +2387,8 @@ om_step_one(struct seg *s, struct om *m, unsigned *st)
 		i = (int)(rnd(st) % 2001) - 1000;
 		res = 777;
 		e = tbl_update_counter(&s->t, key, klen, i, &o, &res);
-		if (m->type != PROTETS_SET) {
+		if (m->type != PROTETS_SET &&
+		    m->type != PROTETS_ORDERED_SET) {
 			OM_ASSERT(e == PROTETS_EINVAL);
 		} else if (m->nv[k] == 0 && !o.has_default) {
 			OM_ASSERT(e == PROTETS_NOTFOUND);
@@ -1717,29 +2421,31 @@ om_step_one(struct seg *s, struct om *m, unsigned *st)
 START_TEST(test_model_ops)
 {
 	static struct om	m;
-	static const unsigned	types[3] = { PROTETS_SET, PROTETS_BAG,
-				    PROTETS_DUPLICATE_BAG };
+	static const unsigned	types[4] = { PROTETS_SET, PROTETS_BAG,
+				    PROTETS_DUPLICATE_BAG, PROTETS_ORDERED_SET };
+	static const char *const names[4] = { "set", "bag", "duplicate_bag",
+				    "ordered_set" };
 	struct seg		s;
 	const char		*env = getenv("PROTETS_SEED");
+	const char		*ops = getenv("PROTETS_MODEL_OPS");
 	unsigned		st;
-	long			nops = 70000;
+	long			nops = ops != NULL ? atol(ops) : OM_OPS;
 
 	om_seed = env != NULL ? (unsigned)strtoul(env, NULL, 10) :
 	    (unsigned)time(NULL) ^ (unsigned)getpid() << 8;
 	om_seed += (unsigned)_i;
 	st = om_seed;
-	fprintf(stderr, "model_ops %s: seed %u (PROTETS_SEED=%u replays)\n",
-	    _i == 0 ? "set" : _i == 1 ? "bag" : "duplicate_bag", om_seed,
-	    om_seed - (unsigned)_i);
+	fprintf(stderr, "model_ops %s: %ld steps, seed %u (PROTETS_SEED=%u "
+	    "replays)\n", names[_i], nops, om_seed, om_seed - (unsigned)_i);
 	memset(&m, 0, sizeof(m));
 	m.type = types[_i];
 	seg_new_type(&s, 32 << 20, m.type);
 	for (om_step = 0; om_step < nops; om_step++) {
 		om_step_one(&s, &m, &st);
 		if (om_step % 5000 == 4999)
-			om_compare_all(&s, &m);
+			om_compare_all(&s, &m, &st);
 	}
-	om_compare_all(&s, &m);
+	om_compare_all(&s, &m, &st);
 	seg_free(&s);
 }
 END_TEST
@@ -1830,6 +2536,87 @@ expect_corrupt(struct seg *s, const char *what)
 	    PROTETS_ECORRUPT);
 	(void)poke_all(s, 300);
 }
+
+/*
+ * ordered_set: damage to the ordered index is reported by tbl_check, and
+ * walks over it end (ECORRUPT or a result), never loop or crash.
+ */
+static void
+ord_walks_end(struct seg *s)
+{
+	char		k[PROTETS_KEY_MAX];
+	size_t		klen;
+	uint64_t	n;
+	int		e, steps = 0;
+	protets_match	m;
+
+	e = tbl_foldl(&s->tro, take_count, &steps);
+	ck_assert(e == 0 || e == PROTETS_ECORRUPT);
+	for (e = tbl_first(&s->tro, k, sizeof(k), &klen); e == 0 &&
+	    steps < 100000; steps++)
+		e = tbl_next(&s->tro, k, klen, k, sizeof(k), &klen);
+	ck_assert_msg(e == PROTETS_NOTFOUND || e == PROTETS_ECORRUPT,
+	    "walk: %d after %d steps", e, steps);
+	e = tbl_last(&s->tro, k, sizeof(k), &klen);
+	ck_assert(e == 0 || e == PROTETS_ECORRUPT);
+	memset(&m, 0, sizeof(m));
+	m.from = "k0050";
+	m.flen = 5;
+	e = tbl_select_count(&s->tro, &m, &n);
+	ck_assert(e == 0 || e == PROTETS_ECORRUPT);
+}
+
+START_TEST(test_ordered_corrupt)
+{
+	struct seg	 s;
+	unsigned char	*snap;
+	uint64_t	 n1, n2;
+	char		 k[16];
+	int		 i, c;
+
+	seg_new_type(&s, 4 << 20, PROTETS_ORDERED_SET);
+	for (i = 0; i < 300; i++) {
+		snprintf(k, sizeof(k), "k%04d", i);
+		ck_assert_int_eq(put(&s.t, k, "v"), 0);
+	}
+	check_ok(&s.t);
+	snap = malloc(s.size);
+	memcpy(snap, s.rw, s.size);
+	n1 = state_of(&s)->or_head[0];
+	n2 = *word_at(&s, n1 + 32);
+	for (c = 0; c < 7; c++) {
+		memcpy(s.rw, snap, s.size);
+		switch (c) {
+		case 0:		/* a cycle on level 0 */
+			*word_at(&s, n2 + 32) = n1;
+			break;
+		case 1:		/* a link out of the segment */
+			*word_at(&s, n1 + 32) = s.size + 4096;
+			break;
+		case 2:		/* a link into the middle of an entry */
+			*word_at(&s, n1 + 32) = *word_at(&s, n1) + 8;
+			break;
+		case 3:		/* two nodes swap entries: out of order */
+			memcpy(word_at(&s, n1), snap + n2, 8);
+			memcpy(word_at(&s, n2), snap + n1, 8);
+			break;
+		case 4:		/* a node's inline prefix */
+			s.rw[n1 + 17] ^= 1;
+			break;
+		case 5:		/* a node's height beyond the maximum */
+			*word_at(&s, n1 + 8) |= 0xffULL << 16;
+			break;
+		default:	/* a node dropped from level 0 only */
+			state_of(&s)->or_head[0] = n2;
+			break;
+		}
+		expect_corrupt(&s, "ordered index");
+		ord_walks_end(&s);
+	}
+	free(snap);
+	seg_free(&s);
+}
+END_TEST
 
 START_TEST(test_corrupt)
 {
@@ -2134,6 +2921,137 @@ START_TEST(test_reader_vs_killed_writers)
 }
 END_TEST
 
+
+/*
+ * The same on an ordered_set, for its walks: a writer process inserts,
+ * replaces and deletes self-describing values under 2000 keys, singly and
+ * in batches, and is SIGKILLed at random points, over and over; a
+ * read-only reader walks the table by foldl and by last/prev meanwhile
+ * and never sees a key out of order, a key twice or a torn value.
+ */
+static void __attribute__((noreturn))
+ord_writer(struct tbl *t, uint64_t c)
+{
+	unsigned char	v[3100];
+	protets_kv	kv[4];
+	char		k[4][32];
+	size_t		len;
+	int		i, e;
+
+	for (;; c++) {
+		len = hot_value(c, v);
+		snprintf(k[0], sizeof(k[0]), "o%04llu",
+		    (unsigned long long)(c * 7919 % 2000));
+		if (c % 3 == 2)
+			e = tbl_delete(t, k[0], strlen(k[0]));
+		else if (c % 16 != 0)
+			e = tbl_insert(t, k[0], strlen(k[0]), v, len);
+		else {
+			for (i = 0; i < 4; i++) {
+				snprintf(k[i], sizeof(k[i]), "o%04llu",
+				    (unsigned long long)((c + i) * 31 % 2000));
+				kv[i] = (protets_kv){ k[i], strlen(k[i]), v,
+				    len };
+			}
+			e = tbl_insert_many(t, kv, 4, 0);
+		}
+		if (e != 0)
+			_exit(1);
+	}
+}
+
+struct ord_seen {
+	char		last[32];
+	size_t		lastlen;
+	uint64_t	n;
+};
+
+static int
+ord_seen_fold(const void *k, size_t klen, const void *v, size_t vlen,
+    void *arg)
+{
+	struct ord_seen	*o = arg;
+	int		 c;
+
+	ck_assert_uint_lt(klen, sizeof(o->last));
+	if (o->n > 0) {
+		c = memcmp(o->last, k, o->lastlen < klen ? o->lastlen : klen);
+		ck_assert_msg(c < 0 || (c == 0 && o->lastlen < klen),
+		    "key out of order in an ordered walk");
+	}
+	ck_assert_msg(hot_valid(v, vlen), "torn value in an ordered walk");
+	memcpy(o->last, k, klen);
+	o->lastlen = klen;
+	o->n++;
+	return 0;
+}
+
+/* A last/prev walk: strictly decreasing keys; EAGAIN passes through. */
+static int
+ord_back_walk(struct tbl *t)
+{
+	char	k[PROTETS_KEY_MAX], prev[32];
+	size_t	klen, plen = 0;
+	int	e;
+
+	for (e = tbl_last(t, k, sizeof(k), &klen); e == 0;
+	    e = tbl_prev(t, k, klen, k, sizeof(k), &klen)) {
+		ck_assert_uint_lt(klen, sizeof(prev));
+		if (plen > 0)
+			ck_assert_msg(klen == plen && memcmp(k, prev, klen) < 0,
+			    "prev went the wrong way");
+		memcpy(prev, k, klen);
+		plen = klen;
+	}
+	return e;
+}
+
+START_TEST(test_ordered_readers_vs_killed_writers)
+{
+	struct seg	s;
+	struct ord_seen	o;
+	uint64_t	until, walks = 0, eagain = 0;
+	unsigned	r = 7;
+	pid_t		pid;
+	int		round, e, status, nw;
+
+	seg_new_type(&s, 16 << 20, PROTETS_ORDERED_SET);
+	for (round = 0; round < 40; round++) {
+		if ((pid = fork()) == 0)
+			ord_writer(&s.t, (uint64_t)round << 32);
+		ck_assert_int_gt(pid, 0);
+		until = now_us() + 2000 + rnd(&r) % 20000;
+		/* at least two walks overlap each writer, however slow */
+		for (nw = 0; nw < 2 || now_us() < until; nw++) {
+			memset(&o, 0, sizeof(o));
+			e = tbl_foldl(&s.tro, ord_seen_fold, &o);
+			if (e == 0)
+				e = ord_back_walk(&s.tro);
+			ck_assert_msg(e == 0 || e == PROTETS_NOTFOUND ||
+			    e == PROTETS_EAGAIN, "walk: %d", e);
+			eagain += e == PROTETS_EAGAIN;
+			walks++;
+		}
+		kill(pid, SIGKILL);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFSIGNALED(status));
+		/* the daemon's part: recover a writer that died locked */
+		ck_assert_int_eq(tbl_repair(&s.t), 0);
+		memset(&o, 0, sizeof(o));
+		ck_assert_int_eq(tbl_foldl(&s.tro, ord_seen_fold, &o), 0);
+		ck_assert_uint_eq(o.n, count_of(&s.tro));
+		if (round % 8 == 0)
+			check_ok(&s.tro);
+	}
+	check_ok(&s.t);
+	fprintf(stderr, "ordered readers_vs_killed_writers: %llu walks, %llu "
+	    "EAGAIN\n", (unsigned long long)walks,
+	    (unsigned long long)eagain);
+	ck_assert_uint_ge(walks, 80);
+	seg_free(&s);
+}
+END_TEST
+
 /*
  * Readers see a batch whole or not at all: a writer process inserts ten
  * values of a key in one insert_many and takes them all in one take,
@@ -2230,13 +3148,18 @@ dig_fold(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
 	return 0;
 }
 
-/* Contents digest, also checking count agrees with foldl. */
+/*
+ * Contents digest, also checking count agrees with foldl; on an
+ * ordered_set, d[0] also covers the order of the walk.
+ */
 static void
 digest(struct tbl *t, uint64_t d[2])
 {
 	d[0] = d[1] = 0;
 	ck_assert_int_eq(tbl_foldl(t, dig_fold, d), 0);
 	ck_assert_uint_eq(count_of(t), d[1]);
+	if (t->type == PROTETS_ORDERED_SET)
+		d[0] ^= ord_digest(t);
 }
 
 /*
@@ -2311,7 +3234,7 @@ sc_setup(struct seg *s, struct crash_sc *sc, int nchain, int nfill)
 	}
 	ck_assert_uint_eq(count_of(&s->t), (uint64_t)nfill);
 	ck_assert_uint_ne(state_of(s)->al_free[1], 0);	/* class 24 */
-	if (s->t.type != PROTETS_SET) {
+	if (s->t.type == PROTETS_BAG || s->t.type == PROTETS_DUPLICATE_BAG) {
 		/* 11 more values of the chain's first key: overflow */
 		for (i = 0; i < 11; i++) {
 			snprintf(v, sizeof(v), "bagvalue%d", i);
@@ -2511,7 +3434,8 @@ crash_enumerate_ops(unsigned type, int nchain, int nfill, int test_recovery,
 	}
 	fprintf(stderr, "crash %s chain=%d fill=%d: %lu kills; steps per op:",
 	    type == PROTETS_SET ? "set" : type == PROTETS_BAG ? "bag" :
-	    "duplicate_bag", nchain, nfill, total);
+	    type == PROTETS_ORDERED_SET ? "ordered_set" : "duplicate_bag",
+	    nchain, nfill, total);
 	for (oi = 0; oi < nops; oi++)
 		fprintf(stderr, " %s %lu", op_names[ops[oi]], allsteps[ops[oi]]);
 	fprintf(stderr, "\n");
@@ -2571,6 +3495,19 @@ START_TEST(test_crash_bag)
 	    _i == 1, bag_ops, (int)(sizeof(bag_ops) / sizeof(bag_ops[0])));
 }
 END_TEST
+
+/*
+ * ordered_set: every step of every set operation (insert new and
+ * replace, batches, delete, take, delete_object, counters, clear) with
+ * the ordered index in play; the digest covers the walk's order and
+ * tbl_check the index's.  With a split, and with recoverers killed.
+ */
+START_TEST(test_crash_ordered)
+{
+	crash_enumerate_ops(PROTETS_ORDERED_SET, _i ? 13 : 3, _i ? 64 : 20,
+	    _i == 1, set_ops, (int)(sizeof(set_ops) / sizeof(set_ops[0])));
+}
+END_TEST
 #endif /* PROTETS_CRASHTEST */
 
 static Suite *
@@ -2585,6 +3522,7 @@ shm_suite(void)
 	tcase_add_test(tc, test_basic);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_reuse_space);
 	tcase_add_loop_test(tc, test_model, 0, 2);
 	tcase_add_test(tc, test_growth);
 	tcase_add_test(tc, test_foldl_writes);
@@ -2597,14 +3535,21 @@ shm_suite(void)
 	tcase_add_test(tc, test_delete_object_take_clear);
 	tcase_add_test(tc, test_delete_limit);
 	tcase_add_test(tc, test_counter);
-	tcase_add_loop_test(tc, test_first_next, 0, 2);
+	tcase_add_loop_test(tc, test_first_next, 0, 3);
+	tcase_add_test(tc, test_ordered_basic);
+	tcase_add_test(tc, test_ordered_long_keys);
+	tcase_add_loop_test(tc, test_ordered_select, 0, 2);
+	tcase_add_test(tc, test_ordered_seek);
+	tcase_add_test(tc, test_ordered_counter);
+	tcase_add_test(tc, test_ordered_full);
 	tcase_add_loop_test(tc, test_select, 0, 2);
-	tcase_add_loop_test(tc, test_model_ops, 0, 3);
+	tcase_add_loop_test(tc, test_model_ops, 0, 4);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("corrupt");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_corrupt);
+	tcase_add_test(tc, test_ordered_corrupt);
 	tcase_add_test(tc, test_corrupt_fuzz);
 	tcase_add_test(tc, test_bad_undo);
 	suite_add_tcase(s, tc);
@@ -2613,12 +3558,14 @@ shm_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_reader_vs_killed_writers);
 	tcase_add_test(tc, test_batch_readers);
+	tcase_add_test(tc, test_ordered_readers_vs_killed_writers);
 #ifdef PROTETS_CRASHTEST
 	tcase_add_test(tc, test_crash_simple);
 	tcase_add_test(tc, test_crash_split);
 	tcase_add_test(tc, test_crash_overflow);
 	tcase_add_test(tc, test_crash_recovery);
 	tcase_add_loop_test(tc, test_crash_bag, 0, 4);
+	tcase_add_loop_test(tc, test_crash_ordered, 0, 2);
 #endif
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,0 +1,311 @@
+/*
+ * shm/ordered.c - the ordered index of an ordered_set (see ordered.h).
+ *
+ * A skip list rather than a B+tree: an insert or delete changes one
+ * node's links per level it spans (1.33 on average, TBL_OR_MAXH at most),
+ * each a single word, so the undo log stays small and a reader that runs
+ * into a half-done change only ever sees links to valid nodes or to
+ * blocks that the seqlock validation then throws away.
+ */
+#include <string.h>
+
+#include "crash.h"
+#include "ordered.h"
+
+#define OR_META_KLEN(m)	((uint32_t)((m) & 0xffff))
+#define OR_META_HGT(m)	((unsigned)((m) >> 16) & 0xff)
+#define OR_META_CLS(m)	((unsigned)((m) >> 24) & 0xff)
+#define OR_META_MARK(m)	((unsigned)((m) >> 56))
+
+int
+or_keycmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int	c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+unsigned
+or_height(uint64_t h)
+{
+	uint64_t	x = h >> TBL_OR_HSHIFT;
+	unsigned	hgt = 1;
+
+	/* bits the hash index's tag and bucket choice rarely use */
+	while (hgt < TBL_OR_MAXH && (x & 3) == 0) {
+		hgt++;
+		x >>= 2;
+	}
+	return hgt;
+}
+
+uint64_t
+or_node_size(unsigned hgt)
+{
+	return OR_LINKS + 8 * (uint64_t)hgt;
+}
+
+static inline uint64_t
+or_link(const struct tbl *t, uint64_t links, unsigned lv)
+{
+	return SH_RLOAD(tbl_word(t, links + 8 * (uint64_t)lv));
+}
+
+int
+or_node(const struct tbl *t, uint64_t off, unsigned *hgtp, uint32_t *klenp,
+    unsigned *clsp)
+{
+	uint64_t	m;
+	unsigned	hgt, cls;
+	uint32_t	klen;
+
+	if (!tbl_inheap(t, off, OR_LINKS, 8))
+		return PROTETS_ECORRUPT;
+	m = SH_RLOAD(tbl_word(t, off + offsetof(struct tbl_onode, meta)));
+	hgt = OR_META_HGT(m);
+	cls = OR_META_CLS(m);
+	klen = OR_META_KLEN(m);
+	if (OR_META_MARK(m) != TBL_OR_MARK || hgt == 0 ||
+	    hgt > TBL_OR_MAXH || klen == 0 || klen > PROTETS_KEY_MAX ||
+	    cls >= TBL_NCLASS || al_csize(cls) < or_node_size(hgt) ||
+	    !tbl_inheap(t, off, al_csize(cls), 8))
+		return PROTETS_ECORRUPT;
+	if (hgtp != NULL)
+		*hgtp = hgt;
+	if (klenp != NULL)
+		*klenp = klen;
+	if (clsp != NULL)
+		*clsp = cls;
+	return 0;
+}
+
+int
+or_entry(const struct tbl *t, uint64_t off, uint64_t *eoffp,
+    struct en_hdr *eh)
+{
+	uint32_t	klen;
+	int		e;
+
+	if ((e = or_node(t, off, NULL, &klen, NULL)) != 0)
+		return e;
+	*eoffp = SH_RLOAD(tbl_word(t, off));
+	if ((e = en_read(t, *eoffp, eh)) != 0)
+		return e;
+	return eh->klen == klen ? 0 : PROTETS_ECORRUPT;
+}
+
+int
+or_next(const struct tbl *t, uint64_t off, uint64_t *nextp)
+{
+	uint64_t	next;
+	int		e;
+
+	if ((e = or_node(t, off, NULL, NULL, NULL)) != 0)
+		return e;
+	next = or_link(t, off + OR_LINKS, 0);
+	if (next != 0 && !tbl_inheap(t, next, OR_LINKS, 8))
+		return PROTETS_ECORRUPT;
+	*nextp = next;
+	return 0;
+}
+
+int
+or_cmp(const struct tbl *t, uint64_t off, uint32_t klen, const void *key,
+    size_t klen2, int *cmp)
+{
+	unsigned char	pfx[TBL_OR_PREFIX], full[PROTETS_KEY_MAX];
+	struct en_hdr	eh;
+	uint64_t	w, eoff;
+	size_t		n = klen < TBL_OR_PREFIX ? klen : TBL_OR_PREFIX, i;
+	int		c, e;
+
+	for (i = 0; i < TBL_OR_PREFIX; i += 8) {
+		w = SH_RLOAD(tbl_word(t, off + 16 + i));
+		memcpy(pfx + i, &w, 8);
+	}
+	c = memcmp(pfx, key, n < klen2 ? n : klen2);
+	if (c != 0 || klen <= TBL_OR_PREFIX) {
+		*cmp = c != 0 ? c : or_keycmp(pfx, n, key, klen2);
+		return 0;
+	}
+	if (klen2 <= TBL_OR_PREFIX) {
+		*cmp = 1;	/* key is a proper prefix of the node's */
+		return 0;
+	}
+	/* The prefixes tie: only now touch the entry. */
+	if ((e = or_entry(t, off, &eoff, &eh)) != 0)
+		return e;
+	en_getkey(t, eoff, &eh, full);
+	*cmp = or_keycmp(full, klen, key, klen2);
+	return 0;
+}
+
+/*
+ * Walk down from the head: on each level, move right while the next
+ * node's key is before key (mode OR_GT: not after it; key NULL: always).
+ * upd (may be NULL) receives each level's last position, *posp level 0's.
+ * Bounded: a level holds at most a node per 40 heap bytes.
+ */
+static int
+or_descend(const struct tbl *t, const struct lk_rd *r, const void *key,
+    size_t klen, int strict, uint64_t *upd, uint64_t *posp)
+{
+	uint64_t	pos = OR_HEAD, nx, steps = 0;
+	uint64_t	limit = t->size / or_node_size(1) * TBL_OR_MAXH;
+	unsigned	lv, hgt;
+	uint32_t	nklen;
+	int		c, e;
+
+	for (lv = TBL_OR_MAXH; lv-- > 0;) {
+		for (;;) {
+			if ((nx = or_link(t, pos, lv)) == 0)
+				break;
+			if ((e = or_node(t, nx, &hgt, &nklen, NULL)) != 0)
+				return e;
+			if (hgt <= lv)
+				return PROTETS_ECORRUPT;
+			if (key == NULL)
+				c = -1;
+			else if ((e = or_cmp(t, nx, nklen, key, klen, &c)) != 0)
+				return e;
+			if (strict ? c > 0 : c >= 0)
+				break;
+			pos = nx + OR_LINKS;
+			if (++steps > limit ||
+			    ((steps & 63) == 0 && lk_rstale(t, r)))
+				return PROTETS_ECORRUPT;
+		}
+		if (upd != NULL)
+			upd[lv] = pos;
+	}
+	*posp = pos;
+	return 0;
+}
+
+int
+or_seek(const struct tbl *t, const struct lk_rd *r, const void *key,
+    size_t klen, enum or_mode mode, uint64_t *nodep)
+{
+	uint64_t	pos, nx;
+	int		e;
+
+	if (mode == OR_GE && key == NULL)
+		pos = OR_HEAD;
+	else if ((e = or_descend(t, r, key, klen, mode == OR_GT, NULL,
+	    &pos)) != 0)
+		return e;
+	if (mode == OR_LT) {
+		*nodep = pos == OR_HEAD ? 0 : pos - OR_LINKS;
+		return 0;
+	}
+	nx = or_link(t, pos, 0);
+	if (nx != 0 && (e = or_node(t, nx, NULL, NULL, NULL)) != 0)
+		return e;
+	*nodep = nx;
+	return 0;
+}
+
+/* A fresh node, not yet linked: written freely (al_alloc's contract). */
+static void
+or_fill(struct tbl *t, uint64_t off, unsigned hgt, unsigned cls,
+    const void *key, size_t klen, uint64_t eoff, const uint64_t *upd)
+{
+	unsigned char	pfx[TBL_OR_PREFIX];
+	uint64_t	w;
+	unsigned	i;
+
+	memset(pfx, 0, sizeof(pfx));
+	memcpy(pfx, key, klen < sizeof(pfx) ? klen : sizeof(pfx));
+	SH_STORE(tbl_word(t, off), eoff);
+	SH_STORE(tbl_word(t, off + 8), (uint64_t)klen |
+	    (uint64_t)hgt << 16 | (uint64_t)cls << 24 |
+	    (uint64_t)TBL_OR_MARK << 56);
+	for (i = 0; i < TBL_OR_PREFIX; i += 8) {
+		memcpy(&w, pfx + i, 8);
+		SH_STORE(tbl_word(t, off + 16 + i), w);
+	}
+	for (i = 0; i < hgt; i++)
+		SH_STORE(tbl_word(t, off + OR_LINKS + 8 * i),
+		    or_link(t, upd[i], i));
+}
+
+int
+or_insert(struct tbl *t, uint64_t h, const void *key, size_t klen,
+    uint64_t eoff)
+{
+	uint64_t	upd[TBL_OR_MAXH], pos, nx, off;
+	unsigned	hgt = or_height(h), cls, i;
+	uint32_t	nklen;
+	int		c, e;
+
+	if ((e = or_descend(t, NULL, key, klen, 0, upd, &pos)) != 0)
+		return e;
+	/* The hash index said the key is new: so must this one. */
+	if ((nx = or_link(t, pos, 0)) != 0) {
+		if ((e = or_node(t, nx, NULL, &nklen, NULL)) != 0 ||
+		    (e = or_cmp(t, nx, nklen, key, klen, &c)) != 0)
+			return e;
+		if (c == 0)
+			return PROTETS_ECORRUPT;
+	}
+	if ((e = al_alloc(t, or_node_size(hgt), AL_FALLBACK, &off, &cls)))
+		return e;
+	or_fill(t, off, hgt, cls, key, klen, eoff, upd);
+	TBL_CRASHPOINT();
+	for (i = 0; i < hgt; i++)
+		lk_set(t, upd[i] + 8 * i, off);
+	return 0;
+}
+
+/* key's node, which must point at entry eoff; upd as or_descend's. */
+static int
+or_find(struct tbl *t, const void *key, size_t klen, uint64_t eoff,
+    uint64_t *upd, uint64_t *nodep)
+{
+	uint64_t	pos, nx;
+	int		e;
+
+	if ((e = or_descend(t, NULL, key, klen, 0, upd, &pos)) != 0)
+		return e;
+	nx = or_link(t, pos, 0);
+	if (nx == 0 || (e = or_node(t, nx, NULL, NULL, NULL)) != 0 ||
+	    SH_LOAD(tbl_word(t, nx)) != eoff)
+		return PROTETS_ECORRUPT;	/* the indexes disagree */
+	*nodep = nx;
+	return 0;
+}
+
+int
+or_replace(struct tbl *t, const void *key, size_t klen, uint64_t old,
+    uint64_t eoff)
+{
+	uint64_t	upd[TBL_OR_MAXH], node;
+	int		e;
+
+	if ((e = or_find(t, key, klen, old, upd, &node)) != 0)
+		return e;
+	lk_set(t, node, eoff);
+	return 0;
+}
+
+int
+or_delete(struct tbl *t, const void *key, size_t klen, uint64_t eoff)
+{
+	uint64_t	upd[TBL_OR_MAXH], node;
+	unsigned	hgt, cls, i;
+	int		e;
+
+	if ((e = or_find(t, key, klen, eoff, upd, &node)) != 0 ||
+	    (e = or_node(t, node, &hgt, NULL, &cls)) != 0)
+		return e;
+	for (i = 0; i < hgt; i++)
+		if (or_link(t, upd[i], i) != node)
+			return PROTETS_ECORRUPT;
+	for (i = 0; i < hgt; i++)
+		lk_set(t, upd[i] + 8 * i, or_link(t, node + OR_LINKS, i));
+	TBL_CRASHPOINT();
+	al_free(t, node, cls);
+	return 0;
+}

@@ -1,0 +1,674 @@
+/*
+ * tests/check_lock.c - a stalled lock holder: the writers' timeout, the
+ * holder's pid, readers reading the last commit through the undo log, and
+ * update_counter in place.
+ *
+ * Self-contained (no daemon): segments are memfds mapped twice, writable
+ * and read-only.  Holders are forked children stopped by a real SIGSTOP
+ * and killed by a real SIGKILL.  Built twice: as check_lock, and as
+ * check_lock_crash with the engine's crash points live (shm/crash.h), which
+ * stops a writer at every step k of insert, replace, delete and an
+ * in-place update_counter and checks what readers see at each.
+ */
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "protets.h"
+#include "table.h"
+#include "layout.h"
+#include "lock.h"
+#include "hash.h"
+#include "entry.h"
+#include "crash.h"
+
+#define NKEYS		40
+#define WALL_MS		5000	/* liveness bound for one read, not speed */
+
+struct seg {
+	int		 fd;
+	size_t		 size;
+	unsigned char	*rw, *ro;
+	struct tbl	 t, tro;
+};
+
+static void
+seg_new(struct seg *s, size_t size, unsigned type)
+{
+	struct tbl_meta	m;
+
+	memset(&m, 0, sizeof(m));
+	m.id = 7;
+	m.type = type;
+	m.access = PROTETS_PROTECTED;
+	m.owner_uid = (uint32_t)getuid();
+	snprintf(m.name, sizeof(m.name), "lock");
+	s->size = size;
+	s->fd = memfd_create("check_lock", MFD_CLOEXEC);
+	ck_assert_int_ge(s->fd, 0);
+	ck_assert_int_eq(ftruncate(s->fd, (off_t)size), 0);
+	s->rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+	s->ro = mmap(NULL, size, PROT_READ, MAP_SHARED, s->fd, 0);
+	ck_assert_ptr_ne(s->rw, MAP_FAILED);
+	ck_assert_ptr_ne(s->ro, MAP_FAILED);
+	ck_assert_int_eq(tbl_format(s->rw, size, &m), 0);
+	ck_assert_int_eq(tbl_open(&s->t, s->rw, size, 1), 0);
+	ck_assert_int_eq(tbl_open(&s->tro, s->ro, size, 0), 0);
+}
+
+static void
+seg_free(struct seg *s)
+{
+	munmap(s->rw, s->size);
+	munmap(s->ro, s->size);
+	close(s->fd);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+put(struct tbl *t, const char *k, const char *v)
+{
+	return tbl_insert(t, k, strlen(k), v, strlen(v));
+}
+
+/* The value of k, "" when absent, "!<code>" on an error. */
+static void
+get(struct tbl *t, const char *k, char *buf, size_t sz)
+{
+	size_t	n;
+	int	e;
+
+	e = tbl_lookup(t, k, strlen(k), buf, sz - 1, &n);
+	if (e == PROTETS_NOTFOUND)
+		buf[0] = '\0';
+	else if (e != 0)
+		snprintf(buf, sz, "!%d", e);
+	else
+		buf[n] = '\0';
+}
+
+/* Keys k00..k39 = v00..v39, and a counter c = 1000. */
+static void
+populate(struct seg *s)
+{
+	char	k[16], v[16];
+	int	i;
+
+	for (i = 0; i < NKEYS; i++) {
+		snprintf(k, sizeof(k), "k%02d", i);
+		snprintf(v, sizeof(v), "v%02d", i);
+		ck_assert_int_eq(put(&s->t, k, v), 0);
+	}
+	ck_assert_int_eq(put(&s->t, "c", "1000"), 0);
+}
+
+/* What a reader sees: every key's value, the new key's, the count. */
+struct view {
+	char		val[NKEYS + 2][32];
+	uint64_t	count;
+};
+
+static const char *
+view_key(int i, char *k, size_t sz)
+{
+	if (i == NKEYS)
+		return "c";
+	if (i == NKEYS + 1)
+		return "new";
+	snprintf(k, sz, "k%02d", i);
+	return k;
+}
+
+/* Read the view, each read bounded by WALL_MS. */
+static void
+view_read(struct tbl *t, struct view *v)
+{
+	char		k[16];
+	uint64_t	t0;
+	int		i;
+
+	for (i = 0; i < NKEYS + 2; i++) {
+		t0 = now_ms();
+		get(t, view_key(i, k, sizeof(k)), v->val[i],
+		    sizeof(v->val[i]));
+		ck_assert_uint_lt(now_ms() - t0, WALL_MS);
+	}
+	t0 = now_ms();
+	ck_assert_int_eq(tbl_count(t, &v->count), 0);
+	ck_assert_uint_lt(now_ms() - t0, WALL_MS);
+}
+
+static int
+view_eq(const struct view *a, const struct view *b)
+{
+	int	i;
+
+	for (i = 0; i < NKEYS + 2; i++)
+		if (strcmp(a->val[i], b->val[i]) != 0) {
+			if (getenv("CHECK_LOCK_DEBUG"))
+				fprintf(stderr, "view: %d: '%s' '%s'\n", i,
+				    a->val[i], b->val[i]);
+			return 0;
+		}
+	return a->count == b->count;
+}
+
+static void
+check_ok(struct tbl *t)
+{
+	char	msg[256];
+	int	e;
+
+	e = tbl_check(t, msg, sizeof(msg));
+	ck_assert_msg(e == 0, "check: %d %s", e, msg);
+}
+
+/* Wait until pid stops (1) or exits (0, status in *st). */
+static int
+wait_stop(pid_t pid, int *st)
+{
+	ck_assert_int_eq(waitpid(pid, st, WUNTRACED), pid);
+	return WIFSTOPPED(*st);
+}
+
+/* A writer with timeout ms fails with ELOCKED naming holder, not sooner. */
+static void
+writer_locked(struct seg *s, int ms, pid_t holder)
+{
+	uint64_t	t0;
+
+	s->t.lock_timeout_ms = ms;
+	t0 = now_ms();
+	ck_assert_int_eq(put(&s->t, "w", "x"), PROTETS_ELOCKED);
+	ck_assert_uint_ge(now_ms() - t0, (uint64_t)ms);
+	ck_assert_int_eq(tbl_lock_holder(&s->t), holder);
+	ck_assert_int_eq(tbl_update_counter(&s->t, "c", 1, 1, NULL, NULL),
+	    PROTETS_ELOCKED);
+	ck_assert_int_eq(tbl_lock_holder(&s->t), holder);
+	s->t.lock_timeout_ms = TBL_LOCK_TIMEOUT_MS;
+}
+
+/*
+ * The child: take the lock, change k05's value in place and delete k07's
+ * slot (through the undo log, as a real operation would), then stop
+ * itself mid-operation; continued, it commits.
+ */
+static void
+half_op_child(struct seg *s)
+{
+	struct ix_pos	pos;
+	uint64_t	h;
+
+	if (lk_wbegin(&s->t) != 0)
+		_exit(2);
+	h = en_hash("k05", 3);
+	if (ix_find(&s->t, NULL, h, "k05", 3, &pos) != 0)
+		_exit(3);
+	en_setval(&s->t, pos.eoff, &pos.eh, "V05");
+	h = en_hash("k07", 3);
+	if (ix_find(&s->t, NULL, h, "k07", 3, &pos) != 0 ||
+	    ix_remove(&s->t, pos.home, pos.slot) != 0)
+		_exit(4);
+	lk_set(&s->t, TBL_STATE_FIELD(entries),
+	    SH_LOAD(&tbl_state(&s->t)->entries) - 1);
+	raise(SIGSTOP);
+	lk_wcommit(&s->t);
+	_exit(0);
+}
+
+static pid_t
+stopped_holder(struct seg *s)
+{
+	pid_t	pid;
+	int	st;
+
+	if ((pid = fork()) == 0)
+		half_op_child(s);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(wait_stop(pid, &st), 1);
+	ck_assert_uint_gt(lk_undo_count(&s->t), 0);
+	return pid;
+}
+
+/* Readers keep the last commit; writers time out naming the holder. */
+START_TEST(test_stopped_holder)
+{
+	struct seg	s;
+	struct view	before, v;
+	pid_t		pid;
+	int		st;
+
+	seg_new(&s, 1 << 20, PROTETS_SET);
+	populate(&s);
+	view_read(&s.t, &before);
+	pid = stopped_holder(&s);
+	view_read(&s.tro, &v);
+	ck_assert(view_eq(&v, &before));
+	view_read(&s.t, &v);
+	ck_assert(view_eq(&v, &before));
+	writer_locked(&s, 200, pid);
+	writer_locked(&s, 0, pid);
+	/* Continued, the holder commits: readers see its change. */
+	kill(pid, SIGCONT);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	view_read(&s.tro, &v);
+	ck_assert_str_eq(v.val[5], "V05");
+	ck_assert_str_eq(v.val[7], "");
+	ck_assert_uint_eq(v.count, before.count - 1);
+	ck_assert_int_eq(put(&s.t, "w", "x"), 0);
+	ck_assert_int_eq(tbl_lock_holder(&s.t), 0);
+	seg_free(&s);
+}
+END_TEST
+
+/* SIGKILL the stopped holder: the next writer rolls it back. */
+START_TEST(test_killed_holder)
+{
+	struct seg	s;
+	struct view	before, v;
+	pid_t		pid;
+
+	seg_new(&s, 1 << 20, PROTETS_SET);
+	populate(&s);
+	view_read(&s.t, &before);
+	pid = stopped_holder(&s);
+	writer_locked(&s, 100, pid);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	/* Dead: readers still read the last commit, without waiting. */
+	view_read(&s.tro, &v);
+	ck_assert(view_eq(&v, &before));
+	ck_assert_int_eq(put(&s.t, "w", "x"), 0);
+	ck_assert_uint_eq(lk_undo_count(&s.t), 0);
+	ck_assert_int_eq(tbl_delete(&s.t, "w", 1), 0);
+	view_read(&s.tro, &v);
+	ck_assert(view_eq(&v, &before));
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
+/*
+ * The holder is this very thread (say, a signal handler): writers get
+ * EDEADLK at once, and the thread's own reads see the last commit.
+ */
+START_TEST(test_self_holder)
+{
+	struct seg	s;
+	struct view	before, v;
+	uint64_t	t0;
+
+	seg_new(&s, 1 << 20, PROTETS_SET);
+	populate(&s);
+	view_read(&s.t, &before);
+	ck_assert_int_eq(lk_wbegin(&s.t), 0);
+	lk_set(&s.t, TBL_STATE_FIELD(entries), 9999);
+	t0 = now_ms();
+	ck_assert_int_eq(put(&s.t, "w", "x"), EDEADLK);
+	ck_assert_uint_lt(now_ms() - t0, TBL_LOCK_TIMEOUT_MS);
+	ck_assert_int_eq(tbl_lock_holder(&s.t), getpid());
+	view_read(&s.t, &v);
+	ck_assert(view_eq(&v, &before));
+	view_read(&s.tro, &v);
+	ck_assert(view_eq(&v, &before));
+	lk_wabort(&s.t);
+	ck_assert_int_eq(put(&s.t, "w", "x"), 0);
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
+/* A holder that died mid-operation: readers are not held up either. */
+START_TEST(test_dead_holder)
+{
+	struct seg	s;
+	struct view	before, v;
+	pid_t		pid;
+
+	seg_new(&s, 1 << 20, PROTETS_SET);
+	populate(&s);
+	view_read(&s.t, &before);
+	if ((pid = fork()) == 0) {
+		if (lk_wbegin(&s.t) != 0)
+			_exit(2);
+		lk_set(&s.t, TBL_STATE_FIELD(entries), 9999);
+		_exit(0);	/* robust mutex: owner dead */
+	}
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	view_read(&s.tro, &v);
+	ck_assert(view_eq(&v, &before));
+	view_read(&s.t, &v);	/* writable: recovers on the way */
+	ck_assert(view_eq(&v, &before));
+	ck_assert_uint_eq(lk_undo_count(&s.t), 0);
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
+/* The hand-written counter format is snprintf's. */
+START_TEST(test_counter_format)
+{
+	static const int64_t	vals[] = { 0, 1, -1, 9, 10, -10, 99, 100,
+	    123456789, -987654321, INT64_MAX, INT64_MIN, INT64_MAX - 1,
+	    INT64_MIN + 1, 1000000000000000000LL };
+	char			a[32], b[32];
+	size_t			i, n;
+
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		n = tbl_counter_format(vals[i], a, sizeof(a));
+		snprintf(b, sizeof(b), "%" PRId64, vals[i]);
+		ck_assert_str_eq(a, b);
+		ck_assert_uint_eq(n, strlen(b));
+	}
+	/* truncated as snprintf truncates */
+	n = tbl_counter_format(-12345, a, 4);
+	ck_assert_uint_eq(n, 6);
+	ck_assert_str_eq(a, "-12");
+}
+END_TEST
+
+/* In place when the length stays, copy on write when it changes. */
+START_TEST(test_counter_inplace)
+{
+	protets_counter_opts	o = { .has_default = 1, .dflt = 0 };
+	struct seg		s;
+	struct ix_pos		pos;
+	uint64_t		eoff;
+	int64_t			r;
+	char			buf[32];
+
+	seg_new(&s, 1 << 20, PROTETS_SET);
+	populate(&s);
+	ck_assert_int_eq(ix_find(&s.t, NULL, en_hash("c", 1), "c", 1, &pos),
+	    0);
+	eoff = pos.eoff;
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 7, NULL, &r), 0);
+	ck_assert_int_eq(r, 1007);
+	ck_assert_int_eq(ix_find(&s.t, NULL, en_hash("c", 1), "c", 1, &pos),
+	    0);
+	ck_assert_uint_eq(pos.eoff, eoff);		/* the same entry */
+	get(&s.tro, "c", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "1007");
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 9000, NULL, &r), 0);
+	ck_assert_str_eq((get(&s.tro, "c", buf, sizeof(buf)), buf), "10007");
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, -20014, NULL, &r),
+	    0);
+	ck_assert_str_eq((get(&s.tro, "c", buf, sizeof(buf)), buf), "-10007");
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 20014, NULL, &r),
+	    0);
+	ck_assert_str_eq((get(&s.tro, "c", buf, sizeof(buf)), buf), "10007");
+	ck_assert_int_eq(tbl_update_counter(&s.t, "d", 1, 5, &o, &r), 0);
+	ck_assert_str_eq((get(&s.tro, "d", buf, sizeof(buf)), buf), "5");
+	ck_assert_int_eq(tbl_update_counter(&s.t, "k01", 3, 1, NULL, &r),
+	    PROTETS_EINVAL);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, INT64_MAX, NULL,
+	    &r), PROTETS_ERANGE);
+	ck_assert_str_eq((get(&s.tro, "c", buf, sizeof(buf)), buf), "10007");
+	/* keys sharing the value's words: an odd key length */
+	ck_assert_int_eq(put(&s.t, "odd-key", "123"), 0);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "odd-key", 7, 111, NULL,
+	    &r), 0);
+	ck_assert_str_eq((get(&s.tro, "odd-key", buf, sizeof(buf)), buf),
+	    "234");
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
+/* Readers of a counter updated in place never see a torn value. */
+struct ctr_rd {
+	struct tbl	*t;
+	volatile int	*stop;
+	long		 reads;
+	int		 bad;
+};
+
+static void *
+ctr_reader(void *arg)
+{
+	struct ctr_rd	*a = arg;
+	char		 buf[32];
+	int64_t		 v, last = 0;
+
+	while (!*a->stop) {
+		get(a->t, "c", buf, sizeof(buf));
+		if (tbl_counter_parse(buf, strlen(buf), &v) != 0 ||
+		    v < last || (v - 100000000) % 7 != 0)
+			a->bad++;
+		last = v;
+		a->reads++;
+	}
+	return NULL;
+}
+
+START_TEST(test_counter_torn)
+{
+	struct seg	s;
+	struct ctr_rd	rd[2];
+	pthread_t	th[2];
+	volatile int	stop = 0;
+	int64_t		r;
+	int		i;
+
+	seg_new(&s, 1 << 20, PROTETS_SET);
+	ck_assert_int_eq(put(&s.t, "c", "100000000"), 0);
+	for (i = 0; i < 2; i++) {
+		rd[i] = (struct ctr_rd){ i ? &s.tro : &s.t, &stop, 0, 0 };
+		pthread_create(&th[i], NULL, ctr_reader, &rd[i]);
+	}
+	/* +7 each time: every digit position changes, same length */
+	for (i = 0; i < 200000; i++)
+		ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 7, NULL,
+		    &r), 0);
+	stop = 1;
+	for (i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(rd[i].bad, 0);
+		ck_assert_int_gt(rd[i].reads, 0);
+	}
+	ck_assert_int_eq(r, 100000000 + 7 * 200000);
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
+#ifdef PROTETS_CRASHTEST
+/*
+ * Stop a writer at every crash point k of an operation.  At each: readers
+ * (both mappings) see exactly the state before the operation while its
+ * undo log holds records, and before or after otherwise (the points in
+ * lk_wbegin, and after the commit); a writer gets ELOCKED naming it;
+ * then the writer is continued (it commits: the after state) or killed
+ * (the next writer recovers what readers saw), and check passes.
+ */
+enum { OP_INSERT, OP_REPLACE, OP_DELETE, OP_COUNTER, OP_N };
+
+static const char *const op_name[] = { "insert", "replace", "delete",
+    "counter" };
+
+static int
+run_op(struct tbl *t, int op)
+{
+	switch (op) {
+	case OP_INSERT:
+		return put(t, "new", "fresh");
+	case OP_REPLACE:
+		return put(t, "k05", "replaced-with-longer");
+	case OP_DELETE:
+		return tbl_delete(t, "k07", 3);
+	default:
+		return tbl_update_counter(t, "c", 1, 1, NULL, NULL);
+	}
+}
+
+/* Crash points one operation passes, counted in a child. */
+static unsigned long
+op_steps(unsigned type, int op)
+{
+	struct seg	s;
+	unsigned long	n = 0;
+	int		p[2], st;
+	pid_t		pid;
+
+	seg_new(&s, 1 << 20, type);
+	populate(&s);
+	ck_assert_int_eq(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		tbl_crash_at(0);
+		if (run_op(&s.t, op) != 0)
+			_exit(2);
+		n = tbl_crash_steps();
+		_exit(write(p[1], &n, sizeof(n)) == sizeof(n) ? 0 : 3);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(read(p[0], &n, sizeof(n)), (ssize_t)sizeof(n));
+	close(p[0]);
+	close(p[1]);
+	seg_free(&s);
+	return n;
+}
+
+/* The state after op, on a fresh table. */
+static void
+op_after(unsigned type, int op, struct view *after)
+{
+	struct seg	s;
+
+	seg_new(&s, 1 << 20, type);
+	populate(&s);
+	ck_assert_int_eq(run_op(&s.t, op), 0);
+	view_read(&s.t, after);
+	seg_free(&s);
+}
+
+static void
+stop_at(unsigned type, int op, unsigned long k, const struct view *before,
+    const struct view *after, int *overlaid)
+{
+	struct seg	s;
+	struct view	v, w;
+	pid_t		pid;
+	int		st, logged;
+
+	seg_new(&s, 1 << 20, type);
+	populate(&s);
+	if ((pid = fork()) == 0) {
+		tbl_crash_signal(SIGSTOP);
+		tbl_crash_at(k);
+		_exit(run_op(&s.t, op) == 0 ? 0 : 2);
+	}
+	ck_assert_int_eq(wait_stop(pid, &st), 1);
+	logged = lk_undo_count(&s.t) != 0;
+	view_read(&s.tro, &v);
+	view_read(&s.t, &w);
+	ck_assert_msg(view_eq(&v, &w), "%s k=%lu: ro and rw differ",
+	    op_name[op], k);
+	if (logged)
+		ck_assert_msg(view_eq(&v, before), "%s k=%lu: not the "
+		    "committed state", op_name[op], k);
+	else
+		ck_assert_msg(view_eq(&v, before) || view_eq(&v, after),
+		    "%s k=%lu: neither before nor after", op_name[op], k);
+	*overlaid += logged;
+	s.t.lock_timeout_ms = k % 8 == 1 ? 200 : 0;
+	writer_locked(&s, s.t.lock_timeout_ms, pid);
+	if (k % 2) {
+		kill(pid, SIGKILL);
+		ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+		ck_assert_int_eq(tbl_repair(&s.t), 0);
+		view_read(&s.tro, &w);
+		ck_assert_msg(view_eq(&v, &w), "%s k=%lu: recovery is not "
+		    "what readers saw", op_name[op], k);
+	} else {
+		kill(pid, SIGCONT);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		view_read(&s.tro, &w);
+		ck_assert_msg(view_eq(&w, after), "%s k=%lu: not the new "
+		    "state once continued", op_name[op], k);
+	}
+	check_ok(&s.t);
+	seg_free(&s);
+}
+
+static void
+stop_every_step(unsigned type)
+{
+	struct seg	s;
+	struct view	before, after;
+	unsigned long	steps, k;
+	int		op, overlaid;
+
+	seg_new(&s, 1 << 20, type);
+	populate(&s);
+	view_read(&s.t, &before);
+	seg_free(&s);
+	for (op = 0; op < OP_N; op++) {
+		steps = op_steps(type, op);
+		op_after(type, op, &after);
+		ck_assert(!view_eq(&before, &after));
+		overlaid = 0;
+		for (k = 1; k <= steps; k++)
+			stop_at(type, op, k, &before, &after, &overlaid);
+		/* points with a half-done operation: the overlay is used */
+		ck_assert_int_gt(overlaid, 0);
+		fprintf(stderr, "stop %s: %lu steps, %d read through the "
+		    "overlay\n", op_name[op], steps, overlaid);
+	}
+}
+
+START_TEST(test_stop_every_step)
+{
+	stop_every_step(PROTETS_SET);
+}
+END_TEST
+#endif
+
+int
+main(void)
+{
+	Suite	*s = suite_create("lock");
+	TCase	*tc = tcase_create("lock");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_stopped_holder);
+	tcase_add_test(tc, test_killed_holder);
+	tcase_add_test(tc, test_self_holder);
+	tcase_add_test(tc, test_dead_holder);
+	tcase_add_test(tc, test_counter_format);
+	tcase_add_test(tc, test_counter_inplace);
+	tcase_add_test(tc, test_counter_torn);
+#ifdef PROTETS_CRASHTEST
+	tcase_add_test(tc, test_stop_every_step);
+#endif
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? 0 : 1;
+}

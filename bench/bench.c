@@ -4,11 +4,15 @@
  *
  * Prints one line per result on stdout, "protets PHASE OPS_PER_SEC"
  * (integers, median of -r runs): the set phases (insert, lookup_hit,
- * lookup_miss, counter, lookup_hit_2proc, delete), the other table types
- * protetsd implements (ordered_set_*, bag_*), the read-only mapping, plus
- * memory and recovery figures; progress goes to stderr.  The peers of
- * bench/peers/ run the same workload (bench/run.sh runs them all).  Everything a timed loop reads (keys, values,
- * the random order) is generated before its timer starts.
+ * lookup_miss, counter, lookup_hit_2proc, delete), the same on an
+ * ordered_set (ordered_set_*, plus ordered_set_scan), bag_insert and
+ * bag_lookup_hit, the lookups of another uid through a read-only mapping,
+ * plus memory and recovery figures; progress goes to stderr.  The data,
+ * the random orders, the medians and the two-process phase are those of
+ * bench/peers/peer.h, which the peers of bench/peers/ run the same
+ * workload with (bench/run.sh runs them all).  Everything a timed loop
+ * reads (keys, values, the random order) is generated before its timer
+ * starts.
  */
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -27,106 +31,33 @@
 #include <unistd.h>
 
 #include "protets.h"
+#include "peers/peer.h"
 
-#define KEYLEN	14
-#define VALLEN	32
-#define CTRLEN	8		/* "ctr:%04d" */
-#define NCTR	1000
-#define MAXRUNS	9
-
-static size_t	 n = 1000000;
-static int	 runs = 3;
 static char	 sock[PATH_MAX];
 static char	 dir[PATH_MAX];
-static pid_t	 daemon_pid;
-
-static char	*keys, *vals, *miss, *hit0, *hit1, *ctr;
+static pid_t	 daemon_pid, owner;
+static int	 failed;	/* a phase gave a wrong result: exit 1 */
 
 static void
 die(const char *what, int rc)
 {
-	fprintf(stderr, "bench: %s: %s\n", what, protets_strerror(rc));
-	if (daemon_pid > 0)
-		kill(daemon_pid, SIGTERM);
-	exit(1);
+	fail(what, protets_strerror(rc));
 }
 
-static double
-now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t
-xorshift64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-/* Keys of the random lookup order for a seed, laid out contiguously. */
-static char *
-random_order(uint64_t seed)
-{
-	char		*out = malloc(n * KEYLEN);
-	uint64_t	 s = seed;
-	size_t		 j;
-
-	if (out == NULL)
-		die("malloc", ENOMEM);
-	for (j = 0; j < n; j++)
-		memcpy(out + j * KEYLEN, keys + (xorshift64(&s) % n) * KEYLEN,
-		    KEYLEN);
-	return out;
-}
-
-/* Counter keys "ctr:%04d" of r % 1000, in the order of a seed. */
-static char *
-counter_order(uint64_t seed)
-{
-	char		*out = malloc(n * CTRLEN), tmp[16];
-	uint64_t	 s = seed;
-	size_t		 j;
-
-	if (out == NULL)
-		die("malloc", ENOMEM);
-	for (j = 0; j < n; j++) {
-		snprintf(tmp, sizeof(tmp), "ctr:%04u",
-		    (unsigned)(xorshift64(&s) % NCTR));
-		memcpy(out + j * CTRLEN, tmp, CTRLEN);
-	}
-	return out;
-}
-
+/* On any exit of the main process (fail() too), the daemon goes. */
 static void
-workload_init(void)
+daemon_stop(void)
 {
-	char	 tmp[64];
-	size_t	 i;
+	char	 cmd[PATH_MAX + 16];
 
-	keys = malloc(n * KEYLEN);
-	vals = malloc(n * VALLEN);
-	miss = malloc(n * KEYLEN);
-	if (keys == NULL || vals == NULL || miss == NULL)
-		die("malloc", ENOMEM);
-	for (i = 0; i < n; i++) {
-		snprintf(tmp, sizeof(tmp), "key:%010zu", i);
-		memcpy(keys + i * KEYLEN, tmp, KEYLEN);
-		snprintf(tmp, sizeof(tmp), "val:%028zu", i);
-		memcpy(vals + i * VALLEN, tmp, VALLEN);
-		snprintf(tmp, sizeof(tmp), "nokey:%08zu", i);
-		memcpy(miss + i * KEYLEN, tmp, KEYLEN);
-	}
-	hit0 = random_order(42);
-	hit1 = random_order(43);
-	ctr = counter_order(42);
+	if (getpid() != owner || daemon_pid <= 0)
+		return;
+	kill(daemon_pid, SIGTERM);
+	waitpid(daemon_pid, NULL, 0);
+	daemon_pid = 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench: could not remove %s\n", dir);
 }
 
 /* Start a private protetsd; its socket lives in a temporary directory. */
@@ -149,6 +80,7 @@ daemon_start(const char *protetsd, uint64_t table_size)
 	    "restart_burst = 1000\n[tables]\nmax_size = %llu\n"
 	    "max_tables = 4096\n", (unsigned long long)table_size);
 	fclose(f);
+	fflush(stdout);
 	if ((daemon_pid = fork()) == 0) {
 		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
@@ -156,6 +88,8 @@ daemon_start(const char *protetsd, uint64_t table_size)
 		execl(protetsd, "protetsd", "-c", conf, (char *)NULL);
 		_exit(127);
 	}
+	owner = getpid();
+	atexit(daemon_stop);
 	for (i = 0; i < 500; i++) {
 		protets_t *p;
 
@@ -166,32 +100,6 @@ daemon_start(const char *protetsd, uint64_t table_size)
 		usleep(10000);
 	}
 	die("protetsd did not start", PROTETS_ECONNECT);
-}
-
-static void
-daemon_stop(void)
-{
-	char	 cmd[PATH_MAX + 16];
-
-	kill(daemon_pid, SIGTERM);
-	waitpid(daemon_pid, NULL, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench: could not remove %s\n", dir);
-}
-
-static protets_table_t *
-table_get(protets_t *p, const char *name, protets_type type,
-    protets_access access, uint64_t size)
-{
-	protets_opts	 o = { .type = type, .access = access,
-			    .max_size = size };
-	protets_table_t	*t;
-	int		 rc;
-
-	if ((rc = protets_get(p, name, &o, &t)) != 0)
-		die(name, rc);
-	return t;
 }
 
 static double
@@ -268,6 +176,47 @@ phase_counter(protets_table_t *t)
 	return rate;
 }
 
+/*
+ * The whole table in key order, with protets_first and protets_next (as
+ * ets:first/ets:next), each key copied out; entries per second.  Untimed
+ * afterwards: exactly the N keys, each greater than the one before.  A
+ * wrong walk is reported on stderr, fails the run, and gives no figure
+ * (-1).
+ */
+static double
+phase_scan(protets_table_t *t, char *buf)
+{
+	size_t	 i = 0, klen;
+	double	 t0 = now(), rate;
+	int	 rc;
+
+	rc = protets_first(t, buf, PROTETS_KEY_MAX, &klen);
+	while (rc == 0 && klen == KEYLEN && i < n) {
+		i++;
+		rc = protets_next(t, buf + (i - 1) * KEYLEN, KEYLEN,
+		    buf + i * KEYLEN, PROTETS_KEY_MAX, &klen);
+	}
+	rate = (double)i / (now() - t0);
+	if (rc != 0 && rc != PROTETS_NOTFOUND)
+		die("scan", rc);
+	if (rc == 0 || i != n) {
+		fprintf(stderr, "bench: ordered_set scan: %zu keys%s, not "
+		    "the %zu inserted: no figure\n", i, rc == 0 ?
+		    " and more" : "", n);
+		failed = 1;
+		return -1;
+	}
+	for (i = 1; i < n; i++)
+		if (memcmp(buf + (i - 1) * KEYLEN, buf + i * KEYLEN,
+		    KEYLEN) >= 0) {
+			fprintf(stderr, "bench: ordered_set scan: key %zu is "
+			    "not after key %zu: no figure\n", i, i - 1);
+			failed = 1;
+			return -1;
+		}
+	return rate;
+}
+
 static double
 phase_delete(protets_table_t *t)
 {
@@ -291,176 +240,158 @@ minflt(void)
 }
 
 /*
- * Two processes, each mapping the table itself, released together; the
- * rate is 2N over the span from the earliest start to the latest end.
- * The page faults each takes in its timed loop (first touches of the
- * mapping) go to stderr.
+ * lookup_hit_2proc through peer.h's two_proc: each process maps the table
+ * itself.  The page faults each takes in its timed loop (first touches of
+ * the mapping) go to stderr.
  */
-static double
-phase_lookup_2proc(const char *name)
-{
-	volatile double	*times;
-	int		 go[2], ready[2], i;
-	pid_t		 pid[2];
-	char		 c;
-	double		 start, end;
-
-	times = mmap(NULL, 6 * sizeof(double), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (times == MAP_FAILED || pipe(go) == -1 || pipe(ready) == -1)
-		die("2proc setup", errno);
-	for (i = 0; i < 2; i++) {
-		if ((pid[i] = fork()) == 0) {
-			protets_t	*p;
-			protets_table_t	*t;
-			int		 rc;
-
-			if ((rc = protets_connect(sock, &p)) != 0 ||
-			    (rc = protets_open(p, name, &t)) != 0)
-				die("2proc open", rc);
-			if (write(ready[1], "r", 1) != 1 ||
-			    read(go[0], &c, 1) != 1)
-				_exit(1);
-			times[4 + i] = (double)minflt();
-			times[2 * i] = now();
-			phase_lookup(t, i ? hit1 : hit0, 1);
-			times[2 * i + 1] = now();
-			times[4 + i] = (double)minflt() - times[4 + i];
-			_exit(0);
-		}
-	}
-	for (i = 0; i < 2; i++)
-		if (read(ready[0], &c, 1) != 1)
-			die("2proc ready", errno);
-	if (write(go[1], "gg", 2) != 2)
-		die("2proc go", errno);
-	for (i = 0; i < 2; i++) {
-		int st;
-
-		waitpid(pid[i], &st, 0);
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-			die("2proc child", PROTETS_EDAEMON);
-	}
-	start = times[0] < times[2] ? times[0] : times[2];
-	end = times[1] > times[3] ? times[1] : times[3];
-	fprintf(stderr, "bench: lookup_hit_2proc: %.0f and %.0f page faults "
-	    "in the timed loops\n", times[4], times[5]);
-	munmap((void *)times, 6 * sizeof(double));
-	close(go[0]); close(go[1]); close(ready[0]); close(ready[1]);
-	return 2.0 * (double)n / (end - start);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
+static const char	*tp_name;
+static protets_table_t	*tp_table;
+static long		 tp_flt;
 
 static void
-report(const char *phase, double *v, int k)
+tp_prep(int p)
 {
-	qsort(v, (size_t)k, sizeof(double), cmp_double);
-	printf("protets %s %.0f\n", phase, v[k / 2]);
-	fflush(stdout);
-}
-
-enum { P_INSERT, P_HIT, P_MISS, P_COUNTER, P_HIT2, P_DELETE, P_NPHASES };
-static const char *const phase_names[] = {
-	"insert", "lookup_hit", "lookup_miss", "counter", "lookup_hit_2proc",
-	"delete"
-};
-
-/* The set workload on one table per run; returns bytes per entry. */
-static double
-run_set(protets_t *p, uint64_t size, double res[][MAXRUNS], int run)
-{
-	protets_table_t	*t;
-	protets_info	 in;
-	char		 name[32];
-	double		 per_entry;
+	protets_t	*q;
 	int		 rc;
 
-	snprintf(name, sizeof(name), "bench-%d", run);
-	t = table_get(p, name, PROTETS_SET, PROTETS_PUBLIC, size);
-	res[P_INSERT][run] = phase_insert(t);
-	if ((rc = protets_info_get(p, name, &in)) != 0)
-		die("info", rc);
-	per_entry = (double)in.bytes_used / (double)n;
-	res[P_HIT][run] = phase_lookup(t, hit0, 1);
-	res[P_MISS][run] = phase_lookup(t, miss, 0);
-	res[P_COUNTER][run] = phase_counter(t);
-	res[P_HIT2][run] = phase_lookup_2proc(name);
-	res[P_DELETE][run] = phase_delete(t);
-	protets_close(t);
-	if ((rc = protets_drop(p, name)) != 0)
-		die("drop", rc);
-	return per_entry;
+	(void)p;
+	if ((rc = protets_connect(sock, &q)) != 0 ||
+	    (rc = protets_open(q, tp_name, &tp_table)) != 0)
+		die("2proc open", rc);
+	tp_flt = minflt();
 }
 
-/*
- * Another table type: insert and lookup_hit on a fresh table of that type
- * (one value per key).  Returns -1, with nothing measured, when protetsd
- * does not implement the type.
- */
 static int
-run_type(protets_t *p, protets_type type, uint64_t size,
-    double res[][MAXRUNS], int run)
+tp_work(int p, const char *order)
 {
-	protets_opts	 o = { .type = type, .access = PROTETS_PUBLIC,
-			    .max_size = size };
-	protets_table_t	*t;
-	char		 name[32];
-	int		 rc;
-
-	snprintf(name, sizeof(name), "bench-%s-%d", protets_type_name(type),
-	    run);
-	if ((rc = protets_get(p, name, &o, &t)) == PROTETS_EINVAL)
-		return -1;
-	if (rc != 0)
-		die(name, rc);
-	if (protets_table_type(t) != type) {
-		protets_close(t);
-		(void)protets_drop(p, name);
-		return -1;
-	}
-	res[0][run] = phase_insert(t);
-	res[1][run] = phase_lookup(t, hit0, 1);
-	protets_close(t);
-	if ((rc = protets_drop(p, name)) != 0)
-		die("drop", rc);
+	(void)p;
+	phase_lookup(tp_table, order, 1);
 	return 0;
 }
 
 static void
-bench_type(protets_t *p, protets_type type, uint64_t size,
-    double res[][MAXRUNS])
+tp_done(int p)
 {
-	const char	*tn = protets_type_name(type);
-	char		 ph[64];
-	int		 r;
+	fprintf(stderr, "bench: lookup_hit_2proc: %ld page faults in the "
+	    "timed loop of process %d\n", minflt() - tp_flt, p);
+}
 
-	for (r = 0; r < runs; r++) {
-		fprintf(stderr, "bench: %s, run %d/%d\n", tn, r + 1, runs);
-		if (run_type(p, type, size, res, r) == -1) {
-			fprintf(stderr, "bench: protetsd has no %s tables: "
-			    "%s phases skipped\n", tn, tn);
-			return;
-		}
-	}
-	snprintf(ph, sizeof(ph), "%s_insert", tn);
-	report(ph, res[0], runs);
-	snprintf(ph, sizeof(ph), "%s_lookup_hit", tn);
-	report(ph, res[1], runs);
+static double
+phase_lookup_2proc(const char *name)
+{
+	tp_name = name;
+	return two_proc(tp_prep, tp_work, tp_done);
 }
 
 /*
- * A protected table read by another uid, through a read-only mapping:
- * lookups in a child that dropped to nobody (needs root; else skipped).
+ * The phases run on one table type, in this order; a NULL name skips the
+ * phase.  mem: the table's allocated bytes after the inserts, per entry.
+ */
+struct phases {
+	protets_type	 type;
+	const char	*insert, *hit, *miss, *scan, *counter, *hit2, *del;
+	const char	*mem;
+};
+
+static const struct phases set_phases = {
+	PROTETS_SET, "insert", "lookup_hit", "lookup_miss", NULL, "counter",
+	"lookup_hit_2proc", "delete", "bytes_per_entry"
+};
+static const struct phases ordered_phases = {
+	PROTETS_ORDERED_SET, "ordered_set_insert", "ordered_set_lookup_hit",
+	"ordered_set_lookup_miss", "ordered_set_scan", "ordered_set_counter",
+	"ordered_set_lookup_hit_2proc", "ordered_set_delete",
+	"ordered_set_bytes_per_entry"
+};
+static const struct phases bag_phases = {
+	PROTETS_BAG, "bag_insert", "bag_lookup_hit", NULL, NULL, NULL, NULL,
+	NULL, NULL
+};
+
+/*
+ * One run of the phases on a fresh table.  Returns -1, with nothing
+ * measured, when protetsd does not implement the type; else the bytes per
+ * entry.
+ */
+static double
+run_table(protets_t *p, const struct phases *ph, uint64_t size, int run,
+    char *scanbuf)
+{
+	protets_opts	 o = { .type = ph->type, .access = PROTETS_PUBLIC,
+			    .max_size = size };
+	protets_table_t	*t;
+	protets_info	 in;
+	char		 name[48];
+	double		 mem, v;
+	int		 rc;
+
+	snprintf(name, sizeof(name), "bench-%s-%d",
+	    protets_type_name(ph->type), run);
+	if ((rc = protets_get(p, name, &o, &t)) == PROTETS_EINVAL)
+		return -1;
+	if (rc != 0)
+		die(name, rc);
+	if (protets_table_type(t) != ph->type) {
+		protets_close(t);
+		(void)protets_drop(p, name);
+		return -1;
+	}
+	record(ph->insert, phase_insert(t));
+	if ((rc = protets_info_get(p, name, &in)) != 0)
+		die("info", rc);
+	mem = (double)in.bytes_used / (double)n;
+	record(ph->hit, phase_lookup(t, hit0, 1));
+	if (ph->miss)
+		record(ph->miss, phase_lookup(t, miss, 0));
+	if (ph->scan && (v = phase_scan(t, scanbuf)) > 0)
+		record(ph->scan, v);
+	if (ph->counter)
+		record(ph->counter, phase_counter(t));
+	if (ph->hit2)
+		record(ph->hit2, phase_lookup_2proc(name));
+	if (ph->del)
+		record(ph->del, phase_delete(t));
+	protets_close(t);
+	if ((rc = protets_drop(p, name)) != 0)
+		die("drop", rc);
+	return mem;
+}
+
+static void
+bench_table(protets_t *p, const struct phases *ph, uint64_t size)
+{
+	const char	*tn = protets_type_name(ph->type);
+	char		*scanbuf = NULL;
+	double		 mem = 0;
+	int		 r;
+
+	/* Room for the N keys a scan returns, and for one too many. */
+	if (ph->scan)
+		scanbuf = xmalloc(n * KEYLEN + PROTETS_KEY_MAX);
+	for (r = 0; r < runs; r++) {
+		fprintf(stderr, "bench: %s, run %d/%d\n", tn, r + 1, runs);
+		if ((mem = run_table(p, ph, size, r, scanbuf)) < 0) {
+			fprintf(stderr, "bench: protetsd has no %s tables "
+			    "(EINVAL): %s phases skipped\n", tn, tn);
+			break;
+		}
+	}
+	free(scanbuf);
+	if (r < runs)
+		return;
+	report("protets");
+	if (ph->mem)
+		printf("protets %s %.1f\n", ph->mem, mem);
+	fflush(stdout);
+}
+
+/*
+ * A protected table read by another uid, through the read-only mapping
+ * protetsd hands it (an O_RDONLY fd): lookups in a child that dropped to
+ * nobody.  Needs root; else skipped (-1).
  */
 static int
-run_readonly(protets_t *p, uint64_t size, double res[][MAXRUNS], int run)
+run_readonly(protets_t *p, uint64_t size, int run)
 {
 	protets_table_t	*t;
 	volatile double	*out;
@@ -471,12 +402,15 @@ run_readonly(protets_t *p, uint64_t size, double res[][MAXRUNS], int run)
 	if (getuid() != 0)
 		return -1;
 	snprintf(name, sizeof(name), "bench-ro-%d", run);
-	t = table_get(p, name, PROTETS_SET, PROTETS_PROTECTED, size);
+	if ((rc = protets_get(p, name, &(protets_opts){ .type = PROTETS_SET,
+	    .access = PROTETS_PROTECTED, .max_size = size }, &t)) != 0)
+		die(name, rc);
 	phase_insert(t);
 	out = mmap(NULL, 2 * sizeof(double), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (out == MAP_FAILED)
 		die("mmap", errno);
+	fflush(stdout);
 	if ((pid = fork()) == 0) {
 		protets_t	*q;
 		protets_table_t	*u;
@@ -495,8 +429,8 @@ run_readonly(protets_t *p, uint64_t size, double res[][MAXRUNS], int run)
 	waitpid(pid, &st, 0);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		die("read-only child", PROTETS_EDAEMON);
-	res[0][run] = out[0];
-	res[1][run] = out[1];
+	record("lookup_hit_readonly", out[0]);
+	record("lookup_miss_readonly", out[1]);
 	munmap((void *)out, 2 * sizeof(double));
 	protets_close(t);
 	if ((rc = protets_drop(p, name)) != 0)
@@ -504,11 +438,30 @@ run_readonly(protets_t *p, uint64_t size, double res[][MAXRUNS], int run)
 	return 0;
 }
 
+static void
+bench_readonly(protets_t *p, uint64_t size)
+{
+	int	r;
+
+	for (r = 0; r < runs; r++) {
+		fprintf(stderr, "bench: protected, read-only, run %d/%d\n",
+		    r + 1, runs);
+		if (run_readonly(p, size, r) == -1) {
+			fprintf(stderr, "bench: not root: read-only phases "
+			    "skipped\n");
+			return;
+		}
+	}
+	report("protets");
+}
+
 /* kill -9 the worker owning 100 tables of 10,000 entries; time until a
  * client is served every table again. */
 static void
 bench_recovery(protets_t *p, int kills)
 {
+	protets_opts	 o = { .type = PROTETS_SET, .access = PROTETS_PUBLIC,
+			    .max_size = 8 << 20 };
 	protets_table_t	*t;
 	protets_info	 in;
 	double		*ms;
@@ -519,7 +472,8 @@ bench_recovery(protets_t *p, int kills)
 		die("calloc", ENOMEM);
 	for (i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "rec-%d", i);
-		t = table_get(p, name, PROTETS_SET, PROTETS_PUBLIC, 8 << 20);
+		if ((rc = protets_get(p, name, &o, &t)) != 0)
+			die(name, rc);
 		for (j = 0; j < 10000; j++) {
 			snprintf(k, sizeof(k), "k%d", j);
 			if ((rc = protets_insert(t, k, strlen(k), k,
@@ -577,10 +531,13 @@ cg_lookup_hit(protets_table_t *t)
 static void
 cg_lookup(protets_t *p, uint64_t size)
 {
+	protets_opts	 o = { .type = PROTETS_SET, .access = PROTETS_PUBLIC,
+			    .max_size = size };
 	protets_table_t	*t;
 	int		 rc;
 
-	t = table_get(p, "bench-cg", PROTETS_SET, PROTETS_PUBLIC, size);
+	if ((rc = protets_get(p, "bench-cg", &o, &t)) != 0)
+		die("bench-cg", rc);
 	printf("protets insert %.0f\n", phase_insert(t));
 	printf("protets lookup_hit %.0f\n", cg_lookup_hit(t));
 	printf("protets counter %.0f\n", phase_counter(t));
@@ -589,73 +546,52 @@ cg_lookup(protets_t *p, uint64_t size)
 		die("drop", rc);
 }
 
-static void
-usage(void)
+static int		 opt_cg, opt_kills = 20;
+static const char	*opt_protetsd = "build/protetsd";
+
+static int
+bench_opt(int ch, const char *arg)
 {
-	fprintf(stderr, "usage: bench [-c] [-n N] [-r RUNS] [-k KILLS] "
-	    "[-d PROTETSD]\n");
-	exit(2);
+	switch (ch) {
+	case 'c': opt_cg = 1; return 0;
+	case 'k': opt_kills = atoi(arg); return opt_kills < 1 ? -1 : 0;
+	case 'd': opt_protetsd = arg; return 0;
+	}
+	return -1;
 }
 
 int
 main(int argc, char *argv[])
 {
-	double		 res[P_NPHASES][MAXRUNS], mem = 0;
-	const char	*protetsd = "build/protetsd";
 	protets_t	*p;
 	uint64_t	 size;
-	int		 ch, i, r, rc, kills = 20, cg = 0;
+	int		 rc;
 
-	while ((ch = getopt(argc, argv, "cn:r:k:d:")) != -1) {
-		switch (ch) {
-		case 'c': cg = 1; break;
-		case 'n': n = strtoul(optarg, NULL, 10); break;
-		case 'r': runs = atoi(optarg); break;
-		case 'k': kills = atoi(optarg); break;
-		case 'd': protetsd = optarg; break;
-		default: usage();
-		}
+	if (peer_args(argc, argv, "bench [-c] [-n N] [-r RUNS] [-k KILLS] "
+	    "[-d PROTETSD]", "ck:d:", bench_opt) != argc) {
+		fprintf(stderr, "bench: no operands expected\n");
+		return 2;
 	}
-	if (n == 0 || runs < 1 || runs > MAXRUNS || kills < 1)
-		usage();
 	/* Room for N entries and the index, with slack. */
 	size = ((uint64_t)n * 200 + (64u << 20) + 4095) & ~4095ull;
 	fprintf(stderr, "bench: generating %zu keys\n", n);
 	workload_init();
-	daemon_start(protetsd, size);
+	daemon_start(opt_protetsd, size);
 	if ((rc = protets_connect(sock, &p)) != 0)
 		die("connect", rc);
-	if (cg) {
+	if (opt_cg) {
 		cg_lookup(p, size);
 		protets_disconnect(p);
-		daemon_stop();
 		return 0;
 	}
-	for (r = 0; r < runs; r++) {
-		fprintf(stderr, "bench: set, run %d/%d\n", r + 1, runs);
-		mem = run_set(p, size, res, r);
-	}
-	for (i = 0; i < P_NPHASES; i++)
-		report(phase_names[i], res[i], runs);
-	printf("protets bytes_per_entry %.1f\n", mem);
-	bench_type(p, PROTETS_ORDERED_SET, size, res);
-	bench_type(p, PROTETS_BAG, size, res);
-	for (r = 0; r < runs; r++) {
-		fprintf(stderr, "bench: protected, read-only, run %d/%d\n",
-		    r + 1, runs);
-		if (run_readonly(p, size, res, r) == -1) {
-			fprintf(stderr, "bench: not root: read-only phases "
-			    "skipped\n");
-			break;
-		}
-	}
-	if (r == runs) {
-		report("lookup_hit_readonly", res[0], runs);
-		report("lookup_miss_readonly", res[1], runs);
-	}
-	fprintf(stderr, "bench: recovery, %d kills\n", kills);
-	bench_recovery(p, kills);
+	bench_table(p, &set_phases, size);
+	bench_table(p, &ordered_phases, size);
+	bench_table(p, &bag_phases, size);
+	bench_readonly(p, size);
+	fprintf(stderr, "bench: recovery, %d kills\n", opt_kills);
+	bench_recovery(p, opt_kills);
 	protets_disconnect(p);
-	daemon_stop();
-	return 0;
+	if (failed)
+		fprintf(stderr, "bench: a phase gave a wrong result (above)\n");
+	return failed;
 }

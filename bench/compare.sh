@@ -32,8 +32,10 @@ function ratio(desc, ph, k, other, ph2,    a, b, q) {
 }
 END {
 	np = split("insert lookup_hit lookup_miss counter lookup_hit_2proc " \
-	    "delete bag_insert bag_lookup_hit ordered_set_insert " \
-	    "ordered_set_lookup_hit lookup_hit_readonly lookup_miss_readonly", P)
+	    "delete ordered_set_insert ordered_set_lookup_hit " \
+	    "ordered_set_lookup_miss ordered_set_scan ordered_set_counter " \
+	    "ordered_set_lookup_hit_2proc ordered_set_delete bag_insert " \
+	    "bag_lookup_hit lookup_hit_readonly lookup_miss_readonly", P)
 	nc = 0
 	split("protets plain ets ets_ordered_set lmdb redis redis_samecpu " \
 	    "redis_crosscpu", all)
@@ -48,7 +50,7 @@ END {
 		ph = P[j]; line = "| " ph " |"; any = 0
 		for (i = 1; i <= nc; i++) {
 			v = r[C[i], ph]
-			# ETS ordered_set rows: its insert/lookup_hit/miss.
+			# ETS ordered_set rows: its phases of the same name.
 			if (C[i] == "ets_ordered_set") {
 				v = ""
 				if (ph ~ /^ordered_set_/)
@@ -66,6 +68,10 @@ END {
 		printf("| bytes per entry | %.1f (%.2f× the 46 raw) |%s\n",
 		    r["protets", "bytes_per_entry"],
 		    r["protets", "bytes_per_entry"] / 46, pad)
+	if (r["protets", "ordered_set_bytes_per_entry"] != "")
+		printf("| ordered_set bytes per entry | %.1f (%.2f× the 46 raw) " \
+		    "|%s\n", r["protets", "ordered_set_bytes_per_entry"],
+		    r["protets", "ordered_set_bytes_per_entry"] / 46, pad)
 	if (r["protets", "recovery_ms_p99"] != "")
 		printf("| recovery_ms | p50 %s, p99 %s |%s\n",
 		    r["protets", "recovery_ms_p50"],

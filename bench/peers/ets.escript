@@ -5,10 +5,11 @@
 %% compiled (not interpreted), one Erlang process doing the operations on a
 %% public table: set (insert, lookup_hit, lookup_miss, counter with
 %% ets:update_counter/4 and a default, lookup_hit_2proc with two Erlang
-%% processes on the VM's two schedulers, delete), then ordered_set
-%% (insert, lookup_hit, lookup_miss).  Keys and values are binaries; each
-%% hit copies the {Key, Value} tuple out of the table (as ets:lookup does)
-%% and reads a byte of the value.
+%% processes on the VM's two schedulers, delete), then the same on an
+%% ordered_set plus scan (after lookup_miss: the N keys in order with
+%% ets:first/ets:next, checked in order and all there).  Keys and values
+%% are binaries; each hit copies the {Key, Value} tuple out of the table
+%% (as ets:lookup does) and reads a byte of the value.
 %%
 %% Each timed loop runs in a fresh process that receives only its input
 %% lists, copied into its heap at spawn: the keys then lie in memory in
@@ -31,7 +32,9 @@ main(Args) ->
     report("ets", ["insert", "lookup_hit", "lookup_miss", "counter",
                    "lookup_hit_2proc", "delete"], Set),
     Ord = [run_ordered(W, R, Runs) || R <- lists:seq(1, Runs)],
-    report("ets_ordered_set", ["insert", "lookup_hit", "lookup_miss"], Ord).
+    report("ets_ordered_set", ["insert", "lookup_hit", "lookup_miss",
+                               "scan", "counter", "lookup_hit_2proc",
+                               "delete"], Ord).
 
 args(["-n", V | T], _, R) -> args(T, list_to_integer(V), R);
 args(["-r", V | T], N, _) -> args(T, N, list_to_integer(V));
@@ -112,6 +115,15 @@ counters(T, [K | Ks]) ->
     _ = ets:update_counter(T, K, {2, 1}, {K, 0}),
     counters(T, Ks).
 
+%% The whole table in key order; each key must follow the one before.
+scan(T) -> scan(T, ets:first(T), 0).
+scan(_, '$end_of_table', C) -> C;
+scan(T, K, C) ->
+    case ets:next(T, K) of
+        '$end_of_table' -> C + 1;
+        K1 when K1 > K -> scan(T, K1, C + 1)
+    end.
+
 deletes(_, []) -> ok;
 deletes(T, [K | Ks]) -> true = ets:delete(T, K), deletes(T, Ks).
 
@@ -151,14 +163,20 @@ run_set(#{n := N, keys := Keys, vals := Vals, miss := Miss,
     [Ins, Hit, Mis, Cnt, Two, Del].
 
 run_ordered(#{n := N, keys := Keys, vals := Vals, miss := Miss,
-              hit0 := Hit0}, R, Runs) ->
+              ctr := Ctr, hit0 := Hit0, hit1 := Hit1}, R, Runs) ->
     progress("ordered_set, run ~B/~B", [R, Runs]),
     T = ets:new(bench_ord, [ordered_set, public]),
     Ins = timed(N, fun() -> insert(T, Keys, Vals) end),
     Hit = timed(N, fun() -> hits(T, Hit0, 0) end),
     Mis = timed(N, fun() -> misses(T, Miss) end),
+    Scn = timed(N, fun() -> N = scan(T) end),
+    Cnt = timed(N, fun() -> counters(T, Ctr) end),
+    N = lists:sum([C || I <- lists:seq(0, 999),
+                        {_, C} <- ets:lookup(T, str(<<"ctr:">>, I, 4))]),
+    Two = two_proc(T, N, [Hit0, Hit1]),
+    Del = timed(N, fun() -> deletes(T, Keys) end),
     ets:delete(T),
-    [Ins, Hit, Mis].
+    [Ins, Hit, Mis, Scn, Cnt, Two, Del].
 
 median(L) -> lists:nth(length(L) div 2 + 1, lists:sort(L)).
 

@@ -184,7 +184,7 @@ run(void)
 	if (sum != (int64_t)n)
 		fail("counter", "the counters do not sum to N");
 
-	record("lookup_hit_2proc", two_proc(prep_child, work_child));
+	record("lookup_hit_2proc", two_proc(prep_child, work_child, NULL));
 
 	t0 = now();
 	for (i = 0; i < n; i++) {
@@ -206,7 +206,8 @@ main(int argc, char *argv[])
 	const char	*parent = "/dev/shm";
 	int		 r, i;
 
-	i = peer_args(argc, argv, "lmdb [-n N] [-r RUNS] [DIR]");
+	i = peer_args(argc, argv, "lmdb [-n N] [-r RUNS] [DIR]", NULL,
+	    NULL);
 	if (i < argc)
 		parent = argv[i];
 	snprintf(envdir, sizeof(envdir), "%s/protets-bench-lmdb.XXXXXX",

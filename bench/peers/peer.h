@@ -5,8 +5,9 @@
  * timer starts; results are the median of -r runs, one line each,
  * "PEER PHASE OPS_PER_SEC".
  *
- * Every peer program includes this once; it defines its own functions
- * (static) and leaves main to the peer.
+ * Every peer program includes this once, and so does bench/bench.c for
+ * protets itself; it defines its own functions (static) and leaves main to
+ * the program.
  */
 #ifndef PEER_H
 #define PEER_H
@@ -36,7 +37,8 @@ static char	*keys, *vals, *miss, *hit0, *hit1, *ctr;
 static void
 fail(const char *what, const char *why)
 {
-	fprintf(stderr, "peer: %s: %s\n", what, why);
+	fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what,
+	    why);
 	exit(1);
 }
 
@@ -110,19 +112,28 @@ workload_init(void)
 	hit1 = random_order(43);
 }
 
-/* Options common to every peer: -n N, -r RUNS; returns optind. */
+/*
+ * Options common to every program: -n N, -r RUNS, and those of the
+ * getopt string more (NULL: none), each handed to opt(ch, optarg), which
+ * returns -1 for a bad one.  Returns optind.
+ */
 static int
-peer_args(int argc, char *argv[], const char *usage)
+peer_args(int argc, char *argv[], const char *usage, const char *more,
+    int (*opt)(int, const char *))
 {
-	int ch;
+	char	 optstr[64];
+	int	 ch;
 
-	while ((ch = getopt(argc, argv, "n:r:")) != -1) {
+	snprintf(optstr, sizeof(optstr), "n:r:%s", more ? more : "");
+	while ((ch = getopt(argc, argv, optstr)) != -1) {
 		switch (ch) {
 		case 'n': n = strtoul(optarg, NULL, 10); break;
 		case 'r': runs = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s\n", usage);
-			exit(2);
+			if (ch == '?' || opt == NULL || opt(ch, optarg) == -1) {
+				fprintf(stderr, "usage: %s\n", usage);
+				exit(2);
+			}
 		}
 	}
 	if (n == 0 || runs < 1 || runs > MAXRUNS) {
@@ -132,11 +143,12 @@ peer_args(int argc, char *argv[], const char *usage)
 	return optind;
 }
 
-/* Results: per phase name, one value per run. */
+/* Results: per phase name (a string that stays), one value per run. */
 static struct {
 	const char	*phase;
 	double		 v[MAXRUNS];
 	int		 k;
+	int		 done;		/* reported */
 } res[MAXRES];
 static int nres;
 
@@ -165,12 +177,16 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The median of each phase recorded since the last report, one a line. */
 static void
 report(const char *peer)
 {
 	int i;
 
 	for (i = 0; i < nres; i++) {
+		if (res[i].done)
+			continue;
+		res[i].done = 1;
 		qsort(res[i].v, (size_t)res[i].k, sizeof(double), cmp_double);
 		printf("%s %s %.0f\n", peer, res[i].phase,
 		    res[i].v[res[i].k / 2]);
@@ -183,9 +199,11 @@ report(const char *peer)
  * handle), released together, each running work(p, order) over the random
  * order of seed 42 + p; the rate is 2N over the span from the earliest
  * start to the latest end.  work returns 0, or non-zero on a wrong result.
+ * done(p), unless NULL, runs in process p after its end time is taken.
  */
 static double
-two_proc(void (*prep)(int), int (*work)(int, const char *))
+two_proc(void (*prep)(int), int (*work)(int, const char *),
+    void (*done)(int))
 {
 	volatile double	*times;
 	int		 go[2], ready[2], i, st;
@@ -210,6 +228,8 @@ two_proc(void (*prep)(int), int (*work)(int, const char *))
 			if (work(i, i ? hit1 : hit0) != 0)
 				_exit(1);
 			times[2 * i + 1] = now();
+			if (done != NULL)
+				done(i);
 			_exit(0);
 		}
 	}

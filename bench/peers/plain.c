@@ -194,7 +194,7 @@ run(void)
 	if (sum != (int64_t)n)
 		fail("counter", "the counters do not sum to N");
 
-	record("lookup_hit_2proc", two_proc(prep_none, lookups));
+	record("lookup_hit_2proc", two_proc(prep_none, lookups, NULL));
 
 	t0 = now();
 	for (i = 0; i < n; i++)
@@ -213,7 +213,7 @@ main(int argc, char *argv[])
 {
 	int r;
 
-	peer_args(argc, argv, "plain [-n N] [-r RUNS]");
+	peer_args(argc, argv, "plain [-n N] [-r RUNS]", NULL, NULL);
 	workload_init();
 	for (r = 0; r < runs; r++) {
 		fprintf(stderr, "plain: run %d/%d\n", r + 1, runs);

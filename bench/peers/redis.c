@@ -121,7 +121,7 @@ run(redisContext *c)
 	if (sum != (long long)n)
 		fail("counter", "the counters do not sum to N");
 
-	record("lookup_hit_2proc", two_proc(prep_child, work_child));
+	record("lookup_hit_2proc", two_proc(prep_child, work_child, NULL));
 
 	t0 = now();
 	for (i = 0; i < n; i++)
@@ -137,7 +137,8 @@ main(int argc, char *argv[])
 	const char	*name = "redis";
 	int		 r, i;
 
-	i = peer_args(argc, argv, "redis [-n N] [-r RUNS] SOCKET [NAME]");
+	i = peer_args(argc, argv, "redis [-n N] [-r RUNS] SOCKET [NAME]",
+	    NULL, NULL);
 	if (i >= argc) {
 		fprintf(stderr, "usage: redis [-n N] [-r RUNS] SOCKET [NAME]\n");
 		return 2;

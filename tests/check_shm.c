@@ -2923,6 +2923,193 @@ END_TEST
 
 
 /*
+ * Ten thousand writers killed.  Two writer slots and two readers run at
+ * once on one table; this process SIGKILLs a random writer at a random
+ * moment (0 to 2 ms into its life, often inside its lock) and starts the
+ * slot's next incarnation, PROTETS_KILLS times (10,000 by default).  Each
+ * writer logs every acknowledged write (key, version) in shared memory
+ * and its one write in flight; values describe themselves (version, key,
+ * a fill of the version's letter, a length from the version), so a reader
+ * tells a torn value.  At the end: every acknowledged write present (or
+ * the in-flight one), tbl_check passes, no reader saw a torn value.
+ */
+#define KW_SLOTS	2
+#define KW_KEYS		128
+
+struct kw_log {
+	uint32_t	ack[KW_SLOTS][KW_KEYS];	/* version; 0: deleted/absent */
+	int32_t		fl_key[KW_SLOTS];	/* in flight, -1: none */
+	uint32_t	fl_ver[KW_SLOTS];
+	uint32_t	next[KW_SLOTS];		/* next version of the slot */
+	uint64_t	acked, reads, torn, errors;
+	int		err;
+};
+
+static size_t
+kw_value(uint32_t ver, const char *key, unsigned char *v)
+{
+	size_t	n, len = 40 + ver % 300;
+
+	n = (size_t)snprintf((char *)v, 32, "%08u|%s|", ver, key);
+	memset(v + n, 'a' + (int)(ver % 26), len - n);
+	return len;
+}
+
+static int
+kw_valid(const unsigned char *v, size_t len, const char *key, uint32_t *ver)
+{
+	unsigned char	want[400];
+
+	if (len < 12 || len > 340 || sscanf((const char *)v, "%8u|", ver) != 1)
+		return 0;
+	return kw_value(*ver, key, want) == len && memcmp(want, v, len) == 0;
+}
+
+static void
+kw_writer(struct tbl *t, struct kw_log *lg, int w, unsigned r)
+{
+	unsigned char	v[400];
+	char		key[16];
+	uint32_t	ver;
+	size_t		len;
+	int		k, e;
+
+	for (;;) {
+		k = (int)(rnd(&r) % KW_KEYS);
+		snprintf(key, sizeof(key), "%d:%d", w, k);
+		ver = lg->next[w]++;
+		lg->fl_ver[w] = rnd(&r) % 4 == 0 ? 0 : ver;
+		__atomic_store_n(&lg->fl_key[w], k, __ATOMIC_RELEASE);
+		if (lg->fl_ver[w] == 0) {
+			e = tbl_delete(t, key, strlen(key));
+			if (e == PROTETS_NOTFOUND)
+				e = 0;
+		} else {
+			len = kw_value(ver, key, v);
+			e = tbl_insert(t, key, strlen(key), v, len);
+		}
+		if (e != 0) {
+			lg->err = e;
+			__atomic_fetch_add(&lg->errors, 1, __ATOMIC_RELAXED);
+			_exit(1);
+		}
+		__atomic_store_n(&lg->ack[w][k], lg->fl_ver[w],
+		    __ATOMIC_RELEASE);
+		__atomic_store_n(&lg->fl_key[w], -1, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&lg->acked, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void
+kw_reader(struct tbl *t, struct kw_log *lg, unsigned r)
+{
+	unsigned char	v[400];
+	char		key[16];
+	uint32_t	ver;
+	size_t		len;
+	int		e;
+
+	for (;;) {
+		snprintf(key, sizeof(key), "%u:%u", rnd(&r) % KW_SLOTS,
+		    rnd(&r) % KW_KEYS);
+		e = tbl_lookup(t, key, strlen(key), v, sizeof(v), &len);
+		if (e == 0 && !kw_valid(v, len, key, &ver))
+			__atomic_fetch_add(&lg->torn, 1, __ATOMIC_RELAXED);
+		else if (e != 0 && e != PROTETS_NOTFOUND &&
+		    e != PROTETS_EAGAIN) {
+			lg->err = e;
+			__atomic_fetch_add(&lg->errors, 1, __ATOMIC_RELAXED);
+			_exit(1);
+		}
+		__atomic_fetch_add(&lg->reads, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static pid_t
+kw_spawn(struct seg *s, struct kw_log *lg, int role, unsigned seed)
+{
+	pid_t	pid;
+
+	if ((pid = fork()) == 0) {
+		if (role < KW_SLOTS)
+			kw_writer(&s->t, lg, role, seed);
+		/* one reader through the read-only mapping, one writable */
+		kw_reader(role == KW_SLOTS ? &s->tro : &s->t, lg, seed);
+	}
+	ck_assert_int_gt(pid, 0);
+	return pid;
+}
+
+START_TEST(test_writers_killed)
+{
+	const char	*env = getenv("PROTETS_KILLS");
+	struct seg	 s;
+	struct kw_log	*lg;
+	unsigned char	 v[400];
+	char		 key[16];
+	pid_t		 pid[KW_SLOTS + 2];
+	unsigned	 r = (unsigned)time(NULL);
+	uint32_t	 want, got;
+	uint64_t	 kills = 0, nkills = env ? strtoull(env, NULL, 10) : 10000;
+	size_t		 len;
+	int		 i, w, k, e, status;
+
+	lg = mmap(NULL, sizeof(*lg), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(lg, MAP_FAILED);
+	for (w = 0; w < KW_SLOTS; w++) {
+		lg->fl_key[w] = -1;
+		lg->next[w] = 1;
+	}
+	seg_new(&s, 16 << 20);
+	for (i = 0; i < KW_SLOTS + 2; i++)
+		pid[i] = kw_spawn(&s, lg, i, r + (unsigned)i);
+	while (kills < nkills && lg->errors == 0) {
+		usleep(rnd(&r) % 2000);
+		w = (int)(rnd(&r) % KW_SLOTS);
+		kill(pid[w], SIGKILL);
+		ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
+		ck_assert_msg(WIFSIGNALED(status), "writer %d exited: %d", w,
+		    lg->err);
+		kills++;
+		pid[w] = kw_spawn(&s, lg, w, rnd(&r));
+	}
+	for (i = 0; i < KW_SLOTS + 2; i++) {
+		kill(pid[i], SIGKILL);
+		waitpid(pid[i], NULL, 0);
+	}
+	ck_assert_msg(lg->errors == 0, "client error %d", lg->err);
+	ck_assert_int_eq(tbl_repair(&s.t), 0);
+	check_ok(&s.t);
+	for (w = 0; w < KW_SLOTS; w++)
+		for (k = 0; k < KW_KEYS; k++) {
+			snprintf(key, sizeof(key), "%d:%d", w, k);
+			want = lg->ack[w][k];
+			e = tbl_lookup(&s.tro, key, strlen(key), v, sizeof(v),
+			    &len);
+			got = 0;
+			if (e == 0)
+				ck_assert_msg(kw_valid(v, len, key, &got),
+				    "%s: torn at the end", key);
+			else
+				ck_assert_int_eq(e, PROTETS_NOTFOUND);
+			if (got != want)
+				ck_assert_msg(lg->fl_key[w] == k &&
+				    got == lg->fl_ver[w], "%s: acknowledged "
+				    "%u, table has %u", key, want, got);
+		}
+	fprintf(stderr, "writers_killed: %llu writers killed, %llu "
+	    "acknowledged writes, %llu reads, %llu torn\n",
+	    (unsigned long long)kills, (unsigned long long)lg->acked,
+	    (unsigned long long)lg->reads, (unsigned long long)lg->torn);
+	ck_assert_uint_eq(lg->torn, 0);
+	ck_assert_uint_eq(kills, nkills);
+	munmap(lg, sizeof(*lg));
+	seg_free(&s);
+}
+END_TEST
+
+/*
  * The same on an ordered_set, for its walks: a writer process inserts,
  * replaces and deletes self-describing values under 2000 keys, singly and
  * in batches, and is SIGKILLed at random points, over and over; a
@@ -3559,7 +3746,9 @@ shm_suite(void)
 	tcase_add_test(tc, test_reader_vs_killed_writers);
 	tcase_add_test(tc, test_batch_readers);
 	tcase_add_test(tc, test_ordered_readers_vs_killed_writers);
-#ifdef PROTETS_CRASHTEST
+#ifndef PROTETS_CRASHTEST
+	tcase_add_test(tc, test_writers_killed);
+#else
 	tcase_add_test(tc, test_crash_simple);
 	tcase_add_test(tc, test_crash_split);
 	tcase_add_test(tc, test_crash_overflow);

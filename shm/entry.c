@@ -29,6 +29,36 @@ sh_bytes(unsigned char *d, const unsigned char *s, size_t n)
 		*d++ = *s++;
 }
 
+/*
+ * Copy n <= 32 private bytes from s to d with fixed-size moves (two
+ * overlapping ones), not a byte loop or a memcpy call.
+ */
+static inline __attribute__((always_inline)) void
+sh_small(unsigned char *d, const unsigned char *s, size_t n)
+{
+	unsigned char	p[16], q[16];
+	uint64_t	a, b;
+	uint32_t	x, y;
+
+	if (n >= 16) {
+		memcpy(p, s, 16);
+		memcpy(q, s + n - 16, 16);
+		memcpy(d, p, 16);
+		memcpy(d + n - 16, q, 16);
+	} else if (n >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+	} else
+		sh_bytes(d, s, n);
+}
+
 /* Copy n bytes at src (shared, any alignment) to dst (private). */
 static inline __attribute__((always_inline)) void
 sh_copyout_ov(void *dst, const unsigned char *src, size_t n, int ov)
@@ -36,8 +66,16 @@ sh_copyout_ov(void *dst, const unsigned char *src, size_t n, int ov)
 	const uint64_t	*w = (const uint64_t *)(void *)((uintptr_t)src & ~7UL);
 	unsigned char	*d = dst;
 	size_t		 skip = (size_t)(src - (const unsigned char *)w), take;
-	uint64_t	 v;
+	uint64_t	 v, lw[5];
+	size_t		 i;
 
+	/* Short (a counter, a small value): the words, then one move. */
+	if (n <= 32) {
+		for (i = 0; i * 8 < skip + n; i++)
+			lw[i] = SH_OVLOAD(ov, w + i);
+		sh_small(d, (unsigned char *)lw + skip, n);
+		return;
+	}
 	if (skip != 0 && n > 0) {
 		v = SH_OVLOAD(ov, w);
 		w++;

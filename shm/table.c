@@ -842,13 +842,25 @@ tbl_counter_parse(const void *val, size_t vlen, int64_t *v)
 size_t
 tbl_counter_format(int64_t v, char *buf, size_t bufsz)
 {
+	static const char	pairs[] =
+	    "00010203040506070809101112131415161718192021222324252627282930"
+	    "31323334353637383940414243444546474849505152535455565758596061"
+	    "62636465666768697071727374757677787980818283848586878889909192"
+	    "93949596979899";
 	char		tmp[21], *p = tmp + sizeof(tmp);
 	uint64_t	u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 	size_t		len, n;
 
-	do
-		*--p = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
+	/* Two digits a division. */
+	for (; u >= 100; u /= 100) {
+		p -= 2;
+		memcpy(p, pairs + 2 * (u % 100), 2);
+	}
+	if (u >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * u, 2);
+	} else
+		*--p = (char)('0' + u);
 	if (v < 0)
 		*--p = '-';
 	len = (size_t)(tmp + sizeof(tmp) - p);

@@ -2933,6 +2933,7 @@ END_TEST
  * tells a torn value.  At the end: every acknowledged write present (or
  * the in-flight one), tbl_check passes, no reader saw a torn value.
  */
+#ifndef PROTETS_CRASHTEST
 #define KW_SLOTS	2
 #define KW_KEYS		128
 
@@ -3108,6 +3109,8 @@ START_TEST(test_writers_killed)
 	seg_free(&s);
 }
 END_TEST
+
+#endif /* !PROTETS_CRASHTEST */
 
 /*
  * The same on an ordered_set, for its walks: a writer process inserts,

@@ -83,6 +83,7 @@ TEST_SRC	= $(wildcard tests/check_*.c)
 # check_shm also runs as check_shm_crash: engine built with the crash hook.
 # The longest first: tests/run.sh runs them side by side.
 TEST_BIN	= $(BUILD)/tests/check_shm_crash $(BUILD)/tests/check_lock_crash \
+		  $(BUILD)/tests/check_shards_crash \
 		  $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 CRASH_OBJ	= $(SHM_SRC:%.c=$(BUILD)/crash/%.o)
 TEST_UTIL	= $(BUILD)/tests/testutil.o
@@ -136,6 +137,11 @@ $(BUILD)/tests/check_shm_crash: $(BUILD)/crash/tests/check_shm.o $(CRASH_OBJ)
 
 # check_lock also runs as check_lock_crash: writers stopped at every step.
 $(BUILD)/tests/check_lock_crash: $(BUILD)/crash/tests/check_lock.o $(CRASH_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
+
+# check_shards also runs as check_shards_crash: batches killed at every step.
+$(BUILD)/tests/check_shards_crash: $(BUILD)/crash/tests/check_shards.o $(CRASH_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
 

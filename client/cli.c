@@ -33,6 +33,7 @@ usage(FILE *f, int status)
 "\n"
 "  get NAME [--type set|ordered_set|bag|duplicate_bag]\n"
 "           [--access public|protected|private] [--size BYTES]\n"
+"           [--write-concurrency N]\n"
 "                          create the table if missing\n"
 "  insert NAME KEY VALUE   insert (replace, on sets)\n"
 "  insert-new NAME KEY VALUE\n"
@@ -143,10 +144,12 @@ cli_get(protets_t *p, int argc, char **argv)
 		{ "type", required_argument, NULL, 't' },
 		{ "access", required_argument, NULL, 'a' },
 		{ "size", required_argument, NULL, 'z' },
+		{ "write-concurrency", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
 	protets_opts	 o = { 0 };
 	protets_table_t	*t;
+	const char	*errstr;
 	int		 ch, rc;
 
 	optind = 1;
@@ -163,6 +166,12 @@ cli_get(protets_t *p, int argc, char **argv)
 		case 'z':
 			if (conf_parse_size(optarg, &o.max_size) != 0 ||
 			    o.max_size == 0)
+				usage(stderr, EX_USAGE);
+			break;
+		case 'w':
+			o.write_concurrency = (uint32_t)strtonum(optarg, 1, 16,
+			    &errstr);
+			if (errstr != NULL)
 				usage(stderr, EX_USAGE);
 			break;
 		default:

@@ -437,6 +437,7 @@ pt_get(protets_t *p, const char *name, const protets_opts *o, uint32_t flags,
 		g.type = (uint32_t)o->type;
 		g.access = (uint32_t)o->access;
 		g.max_size = o->max_size;
+		g.write_concurrency = o->write_concurrency;
 	}
 	wbuf_init(&req);
 	wbuf_init(&reply);

@@ -91,6 +91,17 @@ typedef struct protets_opts {
 	protets_type	type;		/* default PROTETS_SET */
 	protets_access	access;		/* default PROTETS_PROTECTED, as ETS */
 	uint64_t	max_size;	/* segment bytes; 0: the daemon's default */
+	/*
+	 * Writers that may write at once: the table is split into this
+	 * many shards (a power of two, 2..16, each at least tbl_min_size
+	 * bytes of max_size), each with a lock of its own, routed to by the
+	 * key's hash.  0 and 1: one lock.  Hash types only (an ordered_set
+	 * refuses more than 1 with PROTETS_EINVAL).  Fixed at creation;
+	 * ignored when the table exists.  Batches over several shards stay
+	 * all or nothing; count, foldl and select read the shards one after
+	 * another, and first/next walk them in shard order.
+	 */
+	uint32_t	write_concurrency;
 } protets_opts;
 
 /* What protets_info() and protets_list() report on a table. */

@@ -205,6 +205,7 @@ wire_put_get(struct wbuf *w, const struct wire_get *g)
 	wbuf_u32(w, g->type);
 	wbuf_u32(w, g->access);
 	wbuf_u64(w, g->max_size);
+	wbuf_u32(w, g->write_concurrency);
 }
 
 int
@@ -217,6 +218,10 @@ wire_get_get(struct rbuf *r, struct wire_get *g)
 	g->type = rbuf_u32(r);
 	g->access = rbuf_u32(r);
 	g->max_size = rbuf_u64(r);
+	/* Clients before write_concurrency end here: their GET is shorter. */
+	g->write_concurrency = 0;
+	if (r->err == 0 && r->len - r->off >= 4)
+		g->write_concurrency = rbuf_u32(r);
 	if (rbuf_end(r) != 0)
 		return PROTETS_EPROTO;
 	return rc;

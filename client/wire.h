@@ -29,7 +29,7 @@ struct wire_hdr {
 _Static_assert(sizeof(struct wire_hdr) == 16, "wire_hdr is 16 bytes");
 
 enum wire_op {
-	WIRE_GET = 1,		/* name, flags, type, access, max_size -> info + fd */
+	WIRE_GET = 1,		/* name, flags, type, access, max_size[, wc] -> info + fd */
 	WIRE_DROP = 2,		/* name -> status */
 	WIRE_INFO = 3,		/* name -> info */
 	WIRE_LIST = 4,		/* - -> count, info... */
@@ -90,6 +90,7 @@ struct wire_get {
 	char		name[PROTETS_NAME_MAX + 1];
 	uint32_t	flags, type, access;
 	uint64_t	max_size;
+	uint32_t	write_concurrency;	/* optional on the wire: 0 */
 };
 void	wire_put_get(struct wbuf *, const struct wire_get *);
 int	wire_get_get(struct rbuf *, struct wire_get *);

@@ -156,6 +156,26 @@ proto_serve_get(struct conn *c, const struct wire_hdr *h,
 	wbuf_free(&w);
 }
 
+/* write_concurrency: 0 or 1, or 2..16 shards of a hash type. */
+static int
+proto_wc_check(struct conn *c, const struct wire_hdr *h,
+    const struct wire_get *g)
+{
+	uint32_t	wc = g->write_concurrency;
+
+	if (wc > 16 || (wc & (wc - 1)) != 0) {
+		conn_error(c, h, PROTETS_EINVAL, "write_concurrency %u is not "
+		    "a power of two from 1 to 16", wc);
+		return -1;
+	}
+	if (wc > 1 && g->type == PROTETS_ORDERED_SET) {
+		conn_error(c, h, PROTETS_EINVAL, "write_concurrency %u: an "
+		    "ordered_set has one lock", wc);
+		return -1;
+	}
+	return 0;
+}
+
 /* Validate GET's options; on error reply saying which, and return -1. */
 static int
 proto_get_opts(struct conn *c, const struct wire_hdr *h, struct wire_get *g,
@@ -192,9 +212,14 @@ proto_get_opts(struct conn *c, const struct wire_hdr *h, struct wire_get *g,
 		    (unsigned long long)cf->max_size);
 		return -1;
 	}
-	if (*size < tbl_min_size()) {
+	if (proto_wc_check(c, h, g) == -1)
+		return -1;
+	if (*size < tbl_min_size_shards(g->write_concurrency)) {
 		conn_error(c, h, PROTETS_EINVAL, "size %llu is below the "
-		    "minimum (%zu)", (unsigned long long)*size, tbl_min_size());
+		    "minimum (%zu%s)", (unsigned long long)*size,
+		    tbl_min_size_shards(g->write_concurrency),
+		    g->write_concurrency > 1 ? " for that write_concurrency" :
+		    "");
 		return -1;
 	}
 	*size = (*size + 4095) & ~(uint64_t)4095;
@@ -257,6 +282,7 @@ proto_create(struct conn *c, const struct wire_get *g, uint64_t size,
 	m.access = e->access;
 	m.owner_uid = e->owner_uid;
 	m.created = e->created;
+	m.nshards = g->write_concurrency;
 	memcpy(m.name, e->name, e->name_len + 1);
 	rc = worker_table_create(&m, size, &pt->t);
 

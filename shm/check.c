@@ -98,6 +98,10 @@ ck_header(struct ck *k)
 	if (h->sig != tbl_signature(sig, sizeof(sig)) ||
 	    strncmp(h->sigstr, sig, sizeof(sig)) != 0)
 		return ck_fail(k, "header: format signature mismatch");
+	if (h->nshards != k->t->nshards || h->shard != k->t->shard ||
+	    h->shard_size != h->size)
+		return ck_fail(k, "header: shard %u of %u, %llu bytes", h->shard,
+		    h->nshards, (unsigned long long)h->shard_size);
 	if (h->size != k->t->size)
 		return ck_fail(k, "header: size %llu, mapped %zu",
 		    (unsigned long long)h->size, k->t->size);
@@ -119,6 +123,8 @@ ck_locks(struct ck *k)
 		    (unsigned long long)lk_undo_count(k->t));
 	if (lk_seq(k->t) & 1)
 		return ck_fail(k, "lock: sequence odd with no writer");
+	if (lk_xpending(k->t) != 0)
+		return ck_fail(k, "lock: a batch over shards left behind");
 	return 0;
 }
 
@@ -528,6 +534,28 @@ ck_all(struct ck *k)
 	return 0;
 }
 
+/* A sharded table: every shard, the first failure named by its shard. */
+static int
+tbl_check_route(struct tbl *t, char *msg, size_t msgsz)
+{
+	char		m[256];
+	struct tbl	v;
+	unsigned	k;
+	int		e;
+
+	for (k = 0; k < t->nshards; k++) {
+		tbl_view(t, k, &v);
+		if ((e = tbl_check(&v, m, sizeof(m))) != 0) {
+			if (msg != NULL && msgsz > 0)
+				snprintf(msg, msgsz, "shard %u: %s", k, m);
+			return e;
+		}
+	}
+	if (msg != NULL && msgsz > 0)
+		msg[0] = '\0';
+	return 0;
+}
+
 int
 tbl_check(struct tbl *t, char *msg, size_t msgsz)
 {
@@ -535,6 +563,8 @@ tbl_check(struct tbl *t, char *msg, size_t msgsz)
 	struct lk_rd	r;
 	int		e, rc;
 
+	if (t->route)
+		return tbl_check_route(t, msg, msgsz);
 	memset(&k, 0, sizeof(k));
 	k.t = t;
 	k.r = &r;

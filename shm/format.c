@@ -27,7 +27,8 @@ tbl_signature(char *buf, size_t bufsz)
 	    "protets layout %d %s hash=%s hdr=%zu state=%zu/%d "
 	    "stripe=%zu/%d/%d/%d undo=%zu/%d/%d heap=%d bucket=%zu/%d "
 	    "ix=%d/%d/%d/%d classes=%d/%u entry=%d/%#x "
-	    "mutex=%zu/%zu ptr=%zu ordered=%d/%d/%d/%zu/%#x",
+	    "mutex=%zu/%zu ptr=%zu ordered=%d/%d/%d/%zu/%#x "
+	    "shards=%d/%d/%d/%zu/%zu/%zu",
 	    TBL_LAYOUT_VERSION,
 	    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "le" : "be",
 	    TBL_HASH_NAME,
@@ -43,7 +44,10 @@ tbl_signature(char *buf, size_t bufsz)
 	    sizeof(pthread_mutex_t), _Alignof(pthread_mutex_t),
 	    sizeof(void *),
 	    TBL_OR_MAXH, TBL_OR_PREFIX, TBL_OR_HSHIFT,
-	    sizeof(struct tbl_onode), TBL_OR_MARK);
+	    sizeof(struct tbl_onode), TBL_OR_MARK,
+	    TBL_SHARD_MAX, TBL_SHARD_SHIFT, TBL_SHARD_ALIGN,
+	    offsetof(struct tbl_hdr, nshards), offsetof(struct tbl_stripe,
+	    xcommit), offsetof(struct tbl_undo, tag));
 	return XXH3_64bits(buf, strlen(buf));
 }
 
@@ -74,17 +78,44 @@ tbl_meta_valid(const struct tbl_meta *m)
 	return n > 0 && n <= PROTETS_NAME_MAX;
 }
 
-int
-tbl_format(void *base, size_t size, const struct tbl_meta *m)
+/* The shard size of a segment of size bytes in ns shards, 0: too small. */
+static size_t
+tbl_shard_size(size_t size, uint32_t ns)
 {
-	struct tbl	 t = { base, size, 1, m != NULL ? m->type : 0,
-	    TBL_LOCK_TIMEOUT_MS };
-	struct tbl_hdr	*h = base;
+	size_t	ss;
+
+	if (ns == 1)
+		return size;
+	ss = size / ns & ~(size_t)(TBL_SHARD_ALIGN - 1);
+	return ss >= TBL_MIN_SIZE ? ss : 0;
+}
+
+/* Is ns a shard count the type may have? */
+static int
+tbl_nshards_ok(uint32_t ns, uint32_t type)
+{
+	if (ns == 0 || ns > TBL_SHARD_MAX || (ns & (ns - 1)) != 0)
+		return 0;
+	return ns == 1 || type != PROTETS_ORDERED_SET;
+}
+
+size_t
+tbl_min_size_shards(uint32_t nshards)
+{
+	return (size_t)(nshards > 1 ? nshards : 1) * TBL_MIN_SIZE;
+}
+
+/* Format shard k of ns (size bytes at base) as a table of its own. */
+static int
+tbl_format_one(unsigned char *base, size_t size, const struct tbl_meta *m,
+    uint32_t k, uint32_t ns)
+{
+	struct tbl	 t = { .base = base, .size = size, .writable = 1,
+	    .type = m->type, .lock_timeout_ms = TBL_LOCK_TIMEOUT_MS,
+	    .nshards = ns, .shard = k, .shard_size = size };
+	struct tbl_hdr	*h = (struct tbl_hdr *)(void *)base;
 	int		 e;
 
-	if (base == NULL || m == NULL || ((uintptr_t)base & 4095) != 0 ||
-	    size < TBL_MIN_SIZE || size > TBL_MAX_SIZE || !tbl_meta_valid(m))
-		return PROTETS_EINVAL;
 	/* Nobody else may look until the magic is written, last. */
 	memset(base, 0, TBL_HEAP_OFF);
 	h->sig = tbl_signature(h->sigstr, SIGSTR_SIZE);
@@ -101,6 +132,9 @@ tbl_format(void *base, size_t size, const struct tbl_meta *m)
 	h->type = m->type;
 	h->access = m->access;
 	h->owner_uid = m->owner_uid;
+	h->nshards = ns;
+	h->shard = k;
+	h->shard_size = size;
 	memcpy(h->name, m->name, strnlen(m->name, sizeof(h->name)));
 	if ((e = lk_format(&t)) != 0)
 		return e;
@@ -111,13 +145,32 @@ tbl_format(void *base, size_t size, const struct tbl_meta *m)
 }
 
 int
-tbl_open(struct tbl *t, void *base, size_t size, int writable)
+tbl_format(void *base, size_t size, const struct tbl_meta *m)
 {
-	const struct tbl_hdr	*h = base;
-	char			 sig[SIGSTR_SIZE];
+	uint32_t	ns, k;
+	size_t		ss;
+	int		e;
 
-	if (t == NULL || base == NULL || ((uintptr_t)base & 4095) != 0)
+	if (base == NULL || m == NULL || ((uintptr_t)base & 4095) != 0 ||
+	    size < TBL_MIN_SIZE || size > TBL_MAX_SIZE || !tbl_meta_valid(m))
 		return PROTETS_EINVAL;
+	ns = m->nshards > 1 ? m->nshards : 1;
+	if (!tbl_nshards_ok(ns, m->type) || (ss = tbl_shard_size(size, ns)) == 0)
+		return PROTETS_EINVAL;
+	/* Shard 0 last: its magic, at offset 0, says the whole is ready. */
+	for (k = ns; k-- > 0;)
+		if ((e = tbl_format_one((unsigned char *)base + k * ss, ss, m,
+		    k, ns)) != 0)
+			return e;
+	return 0;
+}
+
+/* Is the header at h, in a mapping of size bytes, one we can use? */
+static int
+tbl_hdr_ok(const struct tbl_hdr *h, size_t size)
+{
+	char	sig[SIGSTR_SIZE];
+
 	if (size < sizeof(*h))
 		return PROTETS_ECORRUPT;
 	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != TBL_MAGIC)
@@ -131,13 +184,58 @@ tbl_open(struct tbl *t, void *base, size_t size, int writable)
 	    h->undo_off != TBL_UNDO_OFF || h->heap_off != TBL_HEAP_OFF ||
 	    h->nstripes != TBL_NSTRIPES || h->undo_cap != TBL_UNDO_CAP ||
 	    h->size < TBL_MIN_SIZE || h->size > TBL_MAX_SIZE || h->size > size ||
-	    !tbl_type_ok(h->type))
+	    !tbl_type_ok(h->type) || !tbl_nshards_ok(h->nshards, h->type) ||
+	    h->shard_size != h->size || h->shard >= h->nshards)
 		return PROTETS_ECORRUPT;
+	return 0;
+}
+
+/* Shard k of the sharded table whose shard 0 header is h0. */
+static int
+tbl_shard_ok(const unsigned char *base, size_t size,
+    const struct tbl_hdr *h0, uint32_t k)
+{
+	const struct tbl_hdr	*h;
+	size_t			 off = (size_t)k * h0->shard_size;
+	int			 e;
+
+	h = (const struct tbl_hdr *)(const void *)(base + off);
+	if ((e = tbl_hdr_ok(h, size - off)) != 0)
+		return e == PROTETS_EFORMAT ? PROTETS_ECORRUPT : e;
+	if (h->nshards != h0->nshards || h->shard != k ||
+	    h->shard_size != h0->shard_size || h->type != h0->type ||
+	    h->id != h0->id)
+		return PROTETS_ECORRUPT;
+	return 0;
+}
+
+int
+tbl_open(struct tbl *t, void *base, size_t size, int writable)
+{
+	const struct tbl_hdr	*h = base;
+	uint32_t		 k;
+	int			 e;
+
+	if (t == NULL || base == NULL || ((uintptr_t)base & 4095) != 0)
+		return PROTETS_EINVAL;
+	if ((e = tbl_hdr_ok(h, size)) != 0)
+		return e;
+	if (h->shard != 0 || (h->nshards > 1 &&
+	    (h->shard_size % TBL_SHARD_ALIGN != 0 ||
+	    h->shard_size > size / h->nshards)))
+		return PROTETS_ECORRUPT;
+	for (k = 1; k < h->nshards; k++)
+		if ((e = tbl_shard_ok(base, size, h, k)) != 0)
+			return e;
+	memset(t, 0, sizeof(*t));
 	t->base = base;
-	t->size = h->size;
+	t->size = h->size * h->nshards;
 	t->writable = writable != 0;
 	t->type = h->type;
 	t->lock_timeout_ms = TBL_LOCK_TIMEOUT_MS;
+	t->route = h->nshards > 1;
+	t->nshards = h->nshards;
+	t->shard_size = h->size;
 	return 0;
 }
 
@@ -172,5 +270,6 @@ tbl_meta(const struct tbl *t, struct tbl_meta *m)
 	m->owner_uid = h->owner_uid;
 	m->created = h->created;
 	memcpy(m->name, h->name, sizeof(m->name));
+	m->nshards = h->nshards;
 	return 0;
 }

@@ -18,6 +18,11 @@
  *			... free: state.top .. state.ceil
  *			index chunks, grow down from the end to state.ceil
  *
+ * A sharded table (write_concurrency S > 1) is S such regions of
+ * hdr.shard_size bytes each, back to back: shard k at k * shard_size, each
+ * a complete table of the layout above with offsets relative to its own
+ * start.  Shard 0's header, at offset 0, is the table's header.
+ *
  * Every word that another process may read while it changes is accessed
  * with the __atomic builtins (SH_LOAD/SH_STORE below): the data races are
  * real (readers run concurrently with writers and validate afterwards with
@@ -34,7 +39,7 @@
 #include "table.h"
 
 /* Bump on any change to the layout or to the meaning of a field. */
-#define TBL_LAYOUT_VERSION	3
+#define TBL_LAYOUT_VERSION	4
 #define TBL_HASH_NAME		"XXH3_64"
 
 /* "PROTETS\0", little-endian. */
@@ -52,6 +57,9 @@
 #define TBL_HEAP_OFF		28672	/* page after the undo logs */
 #define TBL_MIN_SIZE		(TBL_HEAP_OFF + 8192)
 #define TBL_MAX_SIZE		(1ULL << 40)	/* slot offsets are 37 bits of 8 */
+#define TBL_SHARD_MAX		16	/* write_concurrency: shards at most */
+#define TBL_SHARD_SHIFT		60	/* shard: hash bits 60.. (index: low) */
+#define TBL_SHARD_ALIGN		4096	/* shard_size is a multiple */
 
 /* Allocator: 31 classes of 16..256 step 8, then 4 per power of two. */
 #define TBL_NCLASS		83
@@ -107,7 +115,10 @@ struct tbl_hdr {
 	uint32_t	owner_uid;		/*  336 */
 	uint32_t	pad0;			/*  340 */
 	char		name[PROTETS_NAME_MAX + 1];	/* 344: NUL-terminated */
-	uint8_t		reserved[1024 - 600];	/*  600 */
+	uint32_t	nshards;		/*  600: 1, or 2..16 shards */
+	uint32_t	shard;			/*  604: this region's index */
+	uint64_t	shard_size;		/*  608: bytes per shard */
+	uint8_t		reserved[1024 - 616];	/*  616 */
 };
 
 /*
@@ -137,14 +148,18 @@ struct tbl_state {
 /*
  * A lock stripe: the writers' robust mutex on one line, the readers'
  * sequence on the next, so that readers polling seq do not share a line
- * with writers contending for the mutex.
+ * with writers contending for the mutex.  The x words serve batches over
+ * several shards that this shard leads (the lowest shard of the batch):
+ * written under this stripe's mutex and never through the undo log.
  */
 struct tbl_stripe {
 	pthread_mutex_t	mtx;			/*    0 */
 	uint8_t		pad0[TBL_LINE - sizeof(pthread_mutex_t)];
 	uint64_t	seq;			/*   64: odd while a writer writes */
-	uint64_t	reserved;		/*   72: 0 */
-	uint64_t	pad1[6];		/*   80 */
+	uint64_t	xcommit;		/*   72: last batch committed */
+	uint64_t	xnext;			/*   80: last batch begun */
+	uint64_t	xmask;			/*   88: its follower shards, 0: none */
+	uint64_t	pad1[4];		/*   96 */
 };
 
 /* Undo record: restore word at off to old. */
@@ -157,12 +172,16 @@ struct tbl_undo_rec {
  * Undo log of a stripe.  n counts the valid records; a record is written
  * before n covers it and before the word it saves is modified, so a crash
  * at any instruction leaves a log that restores the state of the last
- * commit.  n == 0 is the commit point.
+ * commit.  n == 0 is the commit point, except in a batch over several
+ * shards: then tag names the batch (TBL_XTAG: its number and leading
+ * shard), and the batch is committed once the leader's xcommit is its
+ * number; a log so tagged is then discarded, not replayed.
  */
 struct tbl_undo {
 	uint64_t	n;			/*    0 */
 	uint64_t	cap;			/*    8: TBL_UNDO_CAP */
-	uint64_t	pad[6];			/*   16 */
+	uint64_t	tag;			/*   16: 0, or TBL_XTAG(seq, lead) */
+	uint64_t	pad[5];			/*   24 */
 	struct tbl_undo_rec rec[TBL_UNDO_CAP];	/* 64 */
 };
 
@@ -179,6 +198,11 @@ struct tbl_onode {
 	uint64_t	next[];			/* 32: height links, 0: end */
 };
 
+/* Undo log tag of batch number seq (>= 1) led by shard lead. */
+#define TBL_XTAG(seq, lead)	((uint64_t)(seq) << 8 | ((uint64_t)(lead) + 1))
+#define TBL_XTAG_SEQ(tag)	((tag) >> 8)
+#define TBL_XTAG_LEAD(tag)	((unsigned)((tag) & 0xff) - 1)
+
 /* Index bucket: one cache line, 7 slots and an overflow link. */
 struct tbl_bucket {
 	uint64_t	slot[TBL_BUCKET_SLOTS];	/* 0 = empty; filled from 0 up */
@@ -188,6 +212,17 @@ struct tbl_bucket {
 _Static_assert(sizeof(struct tbl_hdr) == 1024, "tbl_hdr size");
 _Static_assert(offsetof(struct tbl_hdr, name) == 344, "tbl_hdr name");
 _Static_assert(offsetof(struct tbl_hdr, id) == 312, "tbl_hdr id");
+_Static_assert(offsetof(struct tbl_hdr, nshards) == 600 &&
+    offsetof(struct tbl_hdr, shard_size) == 608, "tbl_hdr shards");
+_Static_assert(TBL_SHARD_MAX <= 64 && TBL_SHARD_MAX <= 255 &&
+    (TBL_SHARD_MAX & (TBL_SHARD_MAX - 1)) == 0 &&
+    (1ULL << (64 - TBL_SHARD_SHIFT)) >= TBL_SHARD_MAX &&
+    TBL_SHARD_SHIFT >= 64 - TBL_TAG_SHIFT, "shard bits clear of the tag");
+_Static_assert(offsetof(struct tbl_stripe, xcommit) == 72 &&
+    offsetof(struct tbl_stripe, xmask) == 88, "stripe x words");
+_Static_assert(offsetof(struct tbl_undo, tag) == 16 &&
+    offsetof(struct tbl_undo, rec) == 64, "undo tag");
+_Static_assert(TBL_MIN_SIZE % TBL_SHARD_ALIGN == 0, "shard alignment");
 _Static_assert(sizeof(struct tbl_state) == 1280, "tbl_state size");
 _Static_assert(offsetof(struct tbl_state, or_head) == 1152, "state head");
 _Static_assert(sizeof(struct tbl_onode) == 32 &&
@@ -268,6 +303,30 @@ static inline struct tbl_state *
 tbl_state(const struct tbl *t)
 {
 	return (struct tbl_state *)(void *)(t->base + TBL_STATE_OFF);
+}
+
+/* The shard of a routed (sharded) table that holds hash h. */
+static inline unsigned
+tbl_shard_of(const struct tbl *t, uint64_t h)
+{
+	return (unsigned)(h >> TBL_SHARD_SHIFT) & (t->nshards - 1);
+}
+
+/*
+ * The view of shard k of t (a routed table, or another view of its
+ * segment): a table of its own whose offsets are relative to the shard.
+ */
+static inline void
+tbl_view(const struct tbl *t, unsigned k, struct tbl *v)
+{
+	*v = *t;
+	v->base = t->base - (size_t)t->shard * t->shard_size +
+	    (size_t)k * t->shard_size;
+	v->size = t->shard_size;
+	v->shard = k;
+	v->route = 0;
+	v->lock_timeout_ms = __atomic_load_n(&t->lock_timeout_ms,
+	    __ATOMIC_RELAXED);
 }
 
 /* Offset of a field of the state, for the undo log. */

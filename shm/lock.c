@@ -267,21 +267,82 @@ lk_bump(struct tbl *t)
 }
 
 /*
+ * Is the batch of an undo log's tag committed?  Its leading shard is the
+ * lowest of the batch (this one or below), and the batch committed once
+ * the leader's xcommit is its number.  Returns 0 and sets *done, or
+ * PROTETS_ECORRUPT for a tag no writer writes.
+ */
+static int
+lk_tag_done(const struct tbl *t, uint64_t tag, int *done)
+{
+	const struct tbl_stripe	*ls;
+	unsigned		 lead = TBL_XTAG_LEAD(tag);
+	uint64_t		 seq = TBL_XTAG_SEQ(tag);
+
+	*done = 0;
+	if (tag == 0)
+		return 0;
+	if (seq == 0 || lead > t->shard || t->nshards < 2)
+		return PROTETS_ECORRUPT;
+	ls = (const struct tbl_stripe *)(const void *)(t->base -
+	    (size_t)(t->shard - lead) * t->shard_size + TBL_STRIPE_OFF);
+	*done = __atomic_load_n(&ls->xcommit, __ATOMIC_ACQUIRE) == seq;
+	return 0;
+}
+
+/*
+ * A batch this shard led was cut short: take and release the lock of
+ * each follower in mask, which recovers its part (forward or back, as
+ * lk_recover decides from our xcommit).  Ascending, as batches lock.
+ */
+static int
+lk_xrepair(struct tbl *t, uint64_t mask)
+{
+	struct tbl	v;
+	unsigned	k;
+	int		e;
+
+	if (t->nshards < 2 || t->shard >= t->nshards ||
+	    (mask & ~((1ULL << t->nshards) - 1)) != 0 ||
+	    (mask & ((2ULL << t->shard) - 1)) != 0)
+		return PROTETS_ECORRUPT;
+	for (k = t->shard + 1; k < t->nshards; k++) {
+		if ((mask & 1ULL << k) == 0)
+			continue;
+		tbl_view(t, k, &v);
+		if ((e = lk_repair(&v)) != 0)
+			return e;
+		TBL_CRASHPOINT();
+	}
+	return 0;
+}
+
+/*
  * Roll back whatever the last holder left in the log and make the
- * sequence even.  Safe to run on a clean stripe, and to run again after
- * being interrupted at any point.  A log that fails validation leaves the
- * stripe untouched and odd: readers then get EAGAIN or ECORRUPT, never a
- * half-restored table.
+ * sequence even; roll forward instead (discard the log) when it is part
+ * of a batch over several shards that committed.  A shard that led a
+ * batch first has its followers recovered.  Safe to run on a clean
+ * stripe, and to run again after being interrupted at any point.  A log
+ * that fails validation leaves the stripe untouched and odd: readers then
+ * get EAGAIN or ECORRUPT, never a half-restored table.
  */
 static int
 lk_recover(struct tbl *t)
 {
 	struct tbl_stripe	*s = lk_stripe(t);
 	struct tbl_undo		*u = lk_undo(t);
-	uint64_t		 n, seq;
+	uint64_t		 n, seq, mask, tag;
+	int			 e, done;
 
+	if ((mask = SH_LOAD(&s->xmask)) != 0) {
+		if ((e = lk_xrepair(t, mask)) != 0)
+			return e;
+		__atomic_store_n(&s->xmask, 0, __ATOMIC_RELEASE);
+		TBL_CRASHPOINT();
+	}
 	n = SH_LOAD(&u->n);
-	if (!lk_undo_valid(t, u, n))
+	tag = SH_LOAD(&u->tag);
+	if ((e = lk_tag_done(t, tag, &done)) != 0 || !lk_undo_valid(t, u, n))
 		return PROTETS_ECORRUPT;
 	/*
 	 * Move the sequence before the log shrinks, as a commit does: an
@@ -292,8 +353,11 @@ lk_recover(struct tbl *t)
 	if (SH_LOAD(&s->seq) & 1)
 		lk_bump(t);
 	TBL_CRASHPOINT();
-	lk_undo_apply(t, u, 0, n);
+	if (!done)
+		lk_undo_apply(t, u, 0, n);
 	__atomic_store_n(&u->n, 0, __ATOMIC_RELEASE);
+	TBL_CRASHPOINT();
+	__atomic_store_n(&u->tag, 0, __ATOMIC_RELEASE);
 	TBL_CRASHPOINT();
 	seq = SH_LOAD(&s->seq);
 	if (seq & 1)
@@ -349,7 +413,7 @@ lk_holder(const struct tbl *t)
  * time out.  Kept here rather than read from the futex word, whose thread
  * id may be another pid namespace's.
  */
-#define LK_HELD_MAX	8
+#define LK_HELD_MAX	(8 + TBL_SHARD_MAX)	/* a batch holds every shard */
 static __thread const unsigned char *lk_held[LK_HELD_MAX];
 static __thread unsigned lk_nheld;	/* lk_held[0 .. lk_nheld) */
 
@@ -407,7 +471,8 @@ static int
 lk_clean(const struct tbl *t)
 {
 	return SH_LOAD(&lk_undo(t)->n) == 0 &&
-	    (SH_LOAD(&lk_stripe(t)->seq) & 1) == 0;
+	    (SH_LOAD(&lk_stripe(t)->seq) & 1) == 0 &&
+	    SH_LOAD(&lk_undo(t)->tag) == 0 && SH_LOAD(&lk_stripe(t)->xmask) == 0;
 }
 
 /*
@@ -519,6 +584,105 @@ lk_wabort(struct tbl *t)
 {
 	lk_rollback_to(t, 0);
 	lk_wend(t);
+}
+
+/*
+ * Batches over several shards.  v[0..n) are views of the shards, in
+ * ascending order; v[0] leads.  lk_xbegin locks them in that order (so
+ * two batches cannot deadlock), numbers the batch in the leader's xnext,
+ * records the followers in its xmask and tags every shard's undo log
+ * with the batch.  lk_xcommit stores the number in the leader's xcommit:
+ * the commit point of the whole batch, after which the recovery of any
+ * of its shards discards that shard's log.  It then ends the followers
+ * and, last, the leader: holding the leader's lock until every follower
+ * log is empty, no later batch of that leader can commit while a tag of
+ * this one remains.  A leader that dies leaves its xmask set, and whoever
+ * next takes its lock recovers the followers first (lk_xrepair).
+ */
+static void
+lk_tag(struct tbl *t, uint64_t tag)
+{
+	__atomic_store_n(&lk_undo(t)->tag, tag, __ATOMIC_RELEASE);
+	/* The tag is in place before any record of the batch. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	TBL_CRASHPOINT();
+}
+
+/* The end of one shard's part: log emptied, then untagged, unlocked. */
+static void
+lk_xend(struct tbl *t, int rollback)
+{
+	if (rollback)
+		lk_rollback_to(t, 0);
+	else {
+		lk_bump(t);
+		__atomic_store_n(&lk_undo(t)->n, 0, __ATOMIC_RELEASE);
+		TBL_CRASHPOINT();
+	}
+	__atomic_store_n(&lk_undo(t)->tag, 0, __ATOMIC_RELEASE);
+	TBL_CRASHPOINT();
+	lk_wend(t);
+}
+
+/* End the first n shards of a batch: followers, xmask, then the leader. */
+static void
+lk_xfinish(struct tbl *v, unsigned n, int rollback)
+{
+	while (n-- > 1)
+		lk_xend(&v[n], rollback);
+	__atomic_store_n(&lk_stripe(&v[0])->xmask, 0, __ATOMIC_RELEASE);
+	TBL_CRASHPOINT();
+	lk_xend(&v[0], rollback);
+}
+
+int
+lk_xbegin(struct tbl *v, unsigned n)
+{
+	struct tbl_stripe	*ls = lk_stripe(&v[0]);
+	uint64_t		 seq, mask = 0, tag;
+	unsigned		 i;
+	int			 e;
+
+	for (i = 1; i < n; i++) {
+		if (v[i].shard <= v[i - 1].shard || v[i].shard >= v[0].nshards)
+			return PROTETS_EINVAL;
+		mask |= 1ULL << v[i].shard;
+	}
+	if (n < 2 || (e = lk_wbegin(&v[0])) != 0)
+		return n < 2 ? PROTETS_EINVAL : e;
+	seq = SH_LOAD(&ls->xnext) + 1;
+	__atomic_store_n(&ls->xnext, seq, __ATOMIC_RELEASE);
+	__atomic_store_n(&ls->xmask, mask, __ATOMIC_RELEASE);
+	TBL_CRASHPOINT();
+	tag = TBL_XTAG(seq, v[0].shard);
+	lk_tag(&v[0], tag);
+	for (i = 1; i < n; i++) {
+		if ((e = lk_wbegin(&v[i])) != 0) {
+			lk_xfinish(v, i, 1);
+			return e;
+		}
+		lk_tag(&v[i], tag);
+	}
+	return 0;
+}
+
+void
+lk_xcommit(struct tbl *v, unsigned n)
+{
+	uint64_t	tag = SH_LOAD(&lk_undo(&v[0])->tag);
+
+	TBL_CRASHPOINT();
+	/* The commit point of the whole batch. */
+	__atomic_store_n(&lk_stripe(&v[0])->xcommit, TBL_XTAG_SEQ(tag),
+	    __ATOMIC_RELEASE);
+	TBL_CRASHPOINT();
+	lk_xfinish(v, n, 0);
+}
+
+void
+lk_xabort(struct tbl *v, unsigned n)
+{
+	lk_xfinish(v, n, 1);
 }
 
 void
@@ -641,6 +805,7 @@ lk_ov_enter(struct tbl *t, struct lk_rd *r, uint64_t seq)
 	struct tbl_undo	*u = lk_undo(t);
 	struct lk_ov	*ov;
 	uint64_t	 n, i, k;
+	int		 done;
 
 	n = __atomic_load_n(&u->n, __ATOMIC_ACQUIRE);
 	if (n > TBL_UNDO_CAP)
@@ -661,6 +826,13 @@ lk_ov_enter(struct tbl *t, struct lk_rd *r, uint64_t seq)
 	for (i = k = 0; i < n; i++)
 		if (k == 0 || ov->rec[k - 1].off != ov->rec[i].off)
 			ov->rec[k++] = ov->rec[i];
+	/* A batch past its commit point: the memory is the committed state. */
+	if (lk_tag_done(t, SH_LOAD(&u->tag), &done) != 0) {
+		free(ov);
+		return PROTETS_ECORRUPT;
+	}
+	if (done)
+		k = 0;
 	/* Loads of the records before the checks (see lk_rend). */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&u->n, __ATOMIC_ACQUIRE) != n ||
@@ -825,6 +997,20 @@ lk_undo_count(const struct tbl *t)
 	if (lk_ov_of(t) != NULL)
 		return 0;
 	return SH_LOAD(&lk_undo(t)->n);
+}
+
+uint64_t
+lk_xpending(const struct tbl *t)
+{
+	if (lk_ov_of(t) != NULL)
+		return 0;
+	return SH_LOAD(&lk_undo(t)->tag) | SH_LOAD(&lk_stripe(t)->xmask);
+}
+
+int
+lk_failed_on(const struct tbl *t)
+{
+	return lk_last.base != NULL && lk_last.base == t->base;
 }
 
 uint64_t

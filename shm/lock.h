@@ -65,6 +65,17 @@ uint64_t lk_room(const struct tbl *t);
 uint64_t lk_savepoint(const struct tbl *t);
 void	lk_rollback_to(struct tbl *t, uint64_t sp);
 
+/*
+ * A write over several shards of one table, all or nothing: v[0..n) are
+ * views of n >= 2 shards in ascending order (tbl_view), v[0] leading.
+ * lk_xbegin locks them all (nothing held on error); then each shard is
+ * written as by a single writer (lk_savepoint before moving to the next
+ * shard); lk_xcommit or lk_xabort ends them all.
+ */
+int	lk_xbegin(struct tbl *v, unsigned n);
+void	lk_xcommit(struct tbl *v, unsigned n);
+void	lk_xabort(struct tbl *v, unsigned n);
+
 /* Take and release the lock, recovering a dead writer. */
 int	lk_repair(struct tbl *t);
 
@@ -89,5 +100,9 @@ pid_t	lk_holder(const struct tbl *t);
  */
 uint64_t lk_undo_count(const struct tbl *t);
 uint64_t lk_seq(const struct tbl *t);
+/* For tbl_check: a batch's tag or follower mask left behind, 0: none. */
+uint64_t lk_xpending(const struct tbl *t);
+/* Did this thread's last attempt at a lock fail on t's? */
+int	lk_failed_on(const struct tbl *t);
 
 #endif /* PROTETS_SHM_LOCK_H */

@@ -69,6 +69,19 @@ tbl_key_ok(const void *key, size_t klen)
 	return 0;
 }
 
+/*
+ * A sharded table: the view of the shard that holds the keys of hash h,
+ * in v.  Any other table: t itself.
+ */
+static struct tbl *
+tbl_pick(struct tbl *t, uint64_t h, struct tbl *v)
+{
+	if (!t->route)
+		return t;
+	tbl_view(t, tbl_shard_of(t, h), v);
+	return v;
+}
+
 static void
 tbl_add_entries(struct tbl *t, int delta)
 {
@@ -162,6 +175,7 @@ int
 tbl_insert(struct tbl *t, const void *key, size_t klen, const void *val,
     size_t vlen)
 {
+	struct tbl	v;
 	uint64_t	h;
 	int		e;
 
@@ -170,6 +184,7 @@ tbl_insert(struct tbl *t, const void *key, size_t klen, const void *val,
 	if (!t->writable)
 		return PROTETS_EACCES;
 	h = en_hash(key, klen);
+	t = tbl_pick(t, h, &v);
 	if ((e = lk_wbegin(t)) != 0)
 		return e;
 	if ((e = tbl_insert_locked(t, h, key, klen, val, vlen, 1, NULL)) != 0)
@@ -183,15 +198,155 @@ tbl_insert(struct tbl *t, const void *key, size_t klen, const void *val,
  * A batch: every entry checked first, then (only_new) every key looked
  * up, then every entry inserted without splits, then the splits the load
  * asks for, each skipped when the undo log has no room left for it.  Any
- * failure rolls the whole batch back.
+ * failure rolls the whole batch back.  On a sharded table a batch whose
+ * keys fall in several shards is written under all their locks and
+ * committed once for all (lk_xbegin); each shard takes its own entries.
  */
-int
-tbl_insert_many(struct tbl *t, const protets_kv *kv, size_t n, int only_new)
+struct batch {
+	const protets_kv	*kv;
+	size_t			 n;
+	const uint64_t		*h;	/* hashes; NULL: all in one table */
+};
+
+static uint64_t
+batch_hash(const struct batch *b, size_t i)
+{
+	return b->h != NULL ? b->h[i] : en_hash(b->kv[i].key, b->kv[i].klen);
+}
+
+/* Is entry i of b one for t (a shard's view, or the one table)? */
+static int
+batch_mine(const struct tbl *t, const struct batch *b, size_t i)
+{
+	return b->h == NULL || tbl_shard_of(t, b->h[i]) == t->shard;
+}
+
+/* only_new: PROTETS_EXISTS when a key of t's part is there already. */
+static int
+batch_absent(struct tbl *t, const struct batch *b)
 {
 	struct ix_pos	pos;
 	size_t		i;
-	uint64_t	nadd = 0;
-	int		e, added;
+	int		e;
+
+	for (i = 0; i < b->n; i++) {
+		if (!batch_mine(t, b, i))
+			continue;
+		e = ix_find(t, NULL, batch_hash(b, i), b->kv[i].key,
+		    b->kv[i].klen, &pos);
+		if (e == 0)
+			return PROTETS_EXISTS;
+		if (e != PROTETS_NOTFOUND)
+			return e;
+	}
+	return 0;
+}
+
+/* Insert t's part of b under its lock, then split. */
+static int
+batch_insert(struct tbl *t, const struct batch *b)
+{
+	const protets_kv	*kv = b->kv;
+	uint64_t		 nadd = 0;
+	size_t			 i;
+	int			 e, added;
+
+	/* A new epoch: the state words of this shard are not logged yet. */
+	(void)lk_savepoint(t);
+	for (i = 0; i < b->n; i++) {
+		if (!batch_mine(t, b, i))
+			continue;
+		if (lk_room(t) < TBL_INS_UNDO + tbl_or_undo(t))
+			return PROTETS_ELIMIT;
+		if ((e = tbl_insert_locked(t, batch_hash(b, i), kv[i].key,
+		    kv[i].klen, kv[i].val, kv[i].vlen, 0, &added)) != 0)
+			return e;
+		nadd += (uint64_t)added;
+	}
+	for (; nadd > 0; nadd--)
+		if ((e = ix_grow(t)) != 0)
+			return e;
+	return 0;
+}
+
+/* The batch in one table (or one shard), under its lock. */
+static int
+batch_one(struct tbl *t, const struct batch *b, int only_new)
+{
+	int	e = 0;
+
+	if ((e = lk_wbegin(t)) != 0)
+		return e;
+	if (only_new)
+		e = batch_absent(t, b);
+	TBL_CRASHPOINT();
+	if (e == 0)
+		e = batch_insert(t, b);
+	if (e != 0)
+		lk_wabort(t);
+	else
+		lk_wcommit(t);
+	return e;
+}
+
+/* The batch over the shards of mask, under all their locks. */
+static int
+batch_cross(struct tbl *t, const struct batch *b, uint64_t mask,
+    int only_new)
+{
+	struct tbl	v[TBL_SHARD_MAX];
+	unsigned	k, n = 0;
+	int		e = 0;
+
+	for (k = 0; k < t->nshards; k++)
+		if (mask & 1ULL << k)
+			tbl_view(t, k, &v[n++]);
+	if ((e = lk_xbegin(v, n)) != 0)
+		return e;
+	for (k = 0; only_new && e == 0 && k < n; k++)
+		e = batch_absent(&v[k], b);
+	TBL_CRASHPOINT();
+	for (k = 0; e == 0 && k < n; k++)
+		e = batch_insert(&v[k], b);
+	if (e != 0)
+		lk_xabort(v, n);
+	else
+		lk_xcommit(v, n);
+	return e;
+}
+
+/* A batch on a sharded table: to one shard, or across several. */
+static int
+batch_route(struct tbl *t, const protets_kv *kv, size_t n, int only_new)
+{
+	struct batch	 b = { kv, n, NULL };
+	struct tbl	 v;
+	uint64_t	*h, mask = 0;
+	size_t		 i;
+	int		 e;
+
+	for (i = 0; i < n; i++)
+		mask |= 1ULL << tbl_shard_of(t, en_hash(kv[i].key, kv[i].klen));
+	if ((mask & (mask - 1)) == 0) {
+		tbl_view(t, (unsigned)__builtin_ctzll(mask), &v);
+		return batch_one(&v, &b, only_new);
+	}
+	if ((h = reallocarray(NULL, n, sizeof(*h))) == NULL)
+		return ENOMEM;
+	for (i = 0; i < n; i++)
+		h[i] = en_hash(kv[i].key, kv[i].klen);
+	b.h = h;
+	e = batch_cross(t, &b, mask, only_new);
+	free(h);
+	return e;
+}
+
+int
+tbl_insert_many(struct tbl *t, const protets_kv *kv, size_t n, int only_new)
+{
+	struct batch	b = { kv, n, NULL };
+	size_t		i;
+	int		e;
 
 	if (n > 0 && kv == NULL)
 		return PROTETS_EINVAL;
@@ -203,36 +358,9 @@ tbl_insert_many(struct tbl *t, const protets_kv *kv, size_t n, int only_new)
 		return PROTETS_EACCES;
 	if (n == 0)
 		return 0;
-	if ((e = lk_wbegin(t)) != 0)
-		return e;
-	for (i = 0; only_new && i < n; i++) {
-		e = ix_find(t, NULL, en_hash(kv[i].key, kv[i].klen),
-		    kv[i].key, kv[i].klen, &pos);
-		if (e == 0)
-			e = PROTETS_EXISTS;
-		if (e != PROTETS_NOTFOUND)
-			goto fail;
-	}
-	TBL_CRASHPOINT();
-	for (i = 0; i < n; i++) {
-		if (lk_room(t) < TBL_INS_UNDO + tbl_or_undo(t)) {
-			e = PROTETS_ELIMIT;
-			goto fail;
-		}
-		if ((e = tbl_insert_locked(t, en_hash(kv[i].key, kv[i].klen),
-		    kv[i].key, kv[i].klen, kv[i].val, kv[i].vlen, 0,
-		    &added)) != 0)
-			goto fail;
-		nadd += (uint64_t)added;
-	}
-	for (; nadd > 0; nadd--)
-		if ((e = ix_grow(t)) != 0)
-			goto fail;
-	lk_wcommit(t);
-	return 0;
-fail:
-	lk_wabort(t);
-	return e;
+	if (t->route)
+		return batch_route(t, kv, n, only_new);
+	return batch_one(t, &b, only_new);
 }
 
 int
@@ -329,6 +457,7 @@ int
 tbl_delete(struct tbl *t, const void *key, size_t klen)
 {
 	struct rm_arg	a;
+	struct tbl	v;
 	uint64_t	h, n;
 	int		e;
 
@@ -337,6 +466,7 @@ tbl_delete(struct tbl *t, const void *key, size_t klen)
 	if (!t->writable)
 		return PROTETS_EACCES;
 	h = en_hash(key, klen);
+	t = tbl_pick(t, h, &v);
 	if ((e = lk_wbegin(t)) != 0)
 		return e;
 	if (t->type == PROTETS_SET || t->type == PROTETS_ORDERED_SET)
@@ -361,6 +491,7 @@ tbl_lookup(struct tbl *t, const void *key, size_t klen, void *buf,
 {
 	struct lk_rd	r;
 	struct ix_pos	pos;
+	struct tbl	v;
 	uint64_t	h;
 	size_t		n = 0;
 	int		e, rc;
@@ -370,6 +501,7 @@ tbl_lookup(struct tbl *t, const void *key, size_t klen, void *buf,
 	if (vlen == NULL || (buf == NULL && bufsz > 0))
 		return PROTETS_EINVAL;
 	h = en_hash(key, klen);
+	t = tbl_pick(t, h, &v);
 	if ((e = lk_rbegin(t, &r)) != 0)
 		return e;
 	do {
@@ -390,12 +522,33 @@ tbl_lookup(struct tbl *t, const void *key, size_t klen, void *buf,
 	return rc;
 }
 
+/* Sum of the counts of the shards, each read on its own. */
+static int
+tbl_count_route(struct tbl *t, uint64_t *n)
+{
+	struct tbl	v;
+	uint64_t	c;
+	unsigned	k;
+	int		e;
+
+	*n = 0;
+	for (k = 0; k < t->nshards; k++) {
+		tbl_view(t, k, &v);
+		if ((e = tbl_count(&v, &c)) != 0)
+			return e;
+		*n += c;
+	}
+	return 0;
+}
+
 int
 tbl_count(struct tbl *t, uint64_t *n)
 {
 	struct lk_rd	r;
 	int		e;
 
+	if (t->route)
+		return tbl_count_route(t, n);
 	if ((e = lk_rbegin(t, &r)) != 0)
 		return e;
 	do
@@ -405,12 +558,34 @@ tbl_count(struct tbl *t, uint64_t *n)
 	return e;
 }
 
+static int
+tbl_stats_route(struct tbl *t, struct tbl_stats *st)
+{
+	struct tbl_stats	s1;
+	struct tbl		v;
+	unsigned		k;
+	int			e;
+
+	memset(st, 0, sizeof(*st));
+	for (k = 0; k < t->nshards; k++) {
+		tbl_view(t, k, &v);
+		if ((e = tbl_stats(&v, &s1)) != 0)
+			return e;
+		st->entries += s1.entries;
+		st->bytes_used += s1.bytes_used;
+	}
+	st->bytes_size = t->size;
+	return 0;
+}
+
 int
 tbl_stats(struct tbl *t, struct tbl_stats *st)
 {
 	struct lk_rd	r;
 	int		e;
 
+	if (t->route)
+		return tbl_stats_route(t, st);
 	if ((e = lk_rbegin(t, &r)) != 0)
 		return e;
 	do {
@@ -425,13 +600,40 @@ tbl_stats(struct tbl *t, struct tbl_stats *st)
 int
 tbl_repair(struct tbl *t)
 {
-	return lk_repair(t);
+	struct tbl	v;
+	unsigned	k;
+	int		e;
+
+	if (!t->route)
+		return lk_repair(t);
+	for (k = 0; k < t->nshards; k++) {
+		tbl_view(t, k, &v);
+		if ((e = lk_repair(&v)) != 0)
+			return e;
+	}
+	return 0;
 }
 
+/* Sharded: the shard this thread last failed on, else any holder. */
 pid_t
 tbl_lock_holder(const struct tbl *t)
 {
-	return lk_holder(t);
+	struct tbl	v;
+	unsigned	k;
+	pid_t		pid = 0;
+
+	if (!t->route)
+		return lk_holder(t);
+	for (k = 0; k < t->nshards; k++) {
+		tbl_view(t, k, &v);
+		if (lk_failed_on(&v))
+			return lk_holder(&v);
+	}
+	for (k = 0; pid == 0 && k < t->nshards; k++) {
+		tbl_view(t, k, &v);
+		pid = lk_holder(&v);
+	}
+	return pid;
 }
 
 /*
@@ -553,6 +755,22 @@ fold_sort(const struct tbl *t, struct fold_buf *fb)
 	qsort_r(fb->ent, fb->nent, sizeof(fb->ent[0]), fold_sort_cmp, fb->data);
 }
 
+/* A sharded table: shard by shard, each in its own order. */
+static int
+tbl_foldl_route(struct tbl *t, protets_fold_fn fn, void *arg)
+{
+	struct tbl	v;
+	unsigned	k;
+	int		e;
+
+	for (k = 0; k < t->nshards; k++) {
+		tbl_view(t, k, &v);
+		if ((e = tbl_foldl(&v, fn, arg)) != 0)
+			return e;
+	}
+	return 0;
+}
+
 int
 tbl_foldl(struct tbl *t, protets_fold_fn fn, void *arg)
 {
@@ -566,6 +784,8 @@ tbl_foldl(struct tbl *t, protets_fold_fn fn, void *arg)
 		return PROTETS_EINVAL;
 	if (t->type == PROTETS_ORDERED_SET)
 		return ord_fold(t, NULL, fn, arg);
+	if (t->route)
+		return tbl_foldl_route(t, fn, arg);
 	memset(&fb, 0, sizeof(fb));
 	for (;;) {
 		if ((e = fold_read(t, c, &fb, &hi)) != 0)
@@ -596,6 +816,7 @@ tbl_delete_object(struct tbl *t, const void *key, size_t klen,
     const void *val, size_t vlen, uint64_t *nrem)
 {
 	struct rm_arg	a;
+	struct tbl	v;
 	uint64_t	n = 0;
 	int		e;
 
@@ -611,6 +832,7 @@ tbl_delete_object(struct tbl *t, const void *key, size_t klen,
 	a.klen = klen;
 	a.val = val != NULL ? val : "";
 	a.vlen = vlen;
+	t = tbl_pick(t, a.h, &v);
 	if ((e = lk_wbegin(t)) != 0)
 		return e;
 	if ((e = tbl_remove_locked(t, &a, &n)) != 0) {
@@ -668,6 +890,29 @@ tbl_clear_locked(struct tbl *t)
 	return 0;
 }
 
+/* A sharded table: every shard at once, under all the locks. */
+static int
+tbl_clear_route(struct tbl *t)
+{
+	struct tbl	v[TBL_SHARD_MAX];
+	unsigned	k;
+	int		e = 0;
+
+	for (k = 0; k < t->nshards; k++)
+		tbl_view(t, k, &v[k]);
+	if ((e = lk_xbegin(v, t->nshards)) != 0)
+		return e;
+	for (k = 0; e == 0 && k < t->nshards; k++) {
+		(void)lk_savepoint(&v[k]);
+		e = tbl_clear_locked(&v[k]);
+	}
+	if (e != 0)
+		lk_xabort(v, t->nshards);
+	else
+		lk_xcommit(v, t->nshards);
+	return e;
+}
+
 int
 tbl_clear(struct tbl *t)
 {
@@ -675,6 +920,8 @@ tbl_clear(struct tbl *t)
 
 	if (!t->writable)
 		return PROTETS_EACCES;
+	if (t->route)
+		return tbl_clear_route(t);
 	if ((e = lk_wbegin(t)) != 0)
 		return e;
 	if ((e = tbl_clear_locked(t)) != 0)
@@ -707,6 +954,7 @@ tbl_take(struct tbl *t, const void *key, size_t klen, protets_fold_fn fn,
 {
 	struct fold_buf	fb;
 	struct rm_arg	a;
+	struct tbl	v;
 	uint64_t	n = 0;
 	int		e;
 
@@ -720,6 +968,7 @@ tbl_take(struct tbl *t, const void *key, size_t klen, protets_fold_fn fn,
 	a.key = key;
 	a.klen = klen;
 	a.fb = &fb;
+	t = tbl_pick(t, a.h, &v);
 	if ((e = lk_wbegin(t)) != 0)
 		return e;
 	if ((e = tbl_remove_locked(t, &a, &n)) != 0)
@@ -772,6 +1021,7 @@ tbl_lookup_each(struct tbl *t, const void *key, size_t klen,
 {
 	struct fold_buf	fb;
 	struct lk_rd	r;
+	struct tbl	v;
 	uint64_t	h;
 	int		e, rc;
 
@@ -780,6 +1030,7 @@ tbl_lookup_each(struct tbl *t, const void *key, size_t klen,
 	if (fn == NULL)
 		return PROTETS_EINVAL;
 	h = en_hash(key, klen);
+	t = tbl_pick(t, h, &v);
 	memset(&fb, 0, sizeof(fb));
 	if ((e = lk_rbegin(t, &r)) != 0)
 		return e;
@@ -932,6 +1183,7 @@ int
 tbl_update_counter(struct tbl *t, const void *key, size_t klen, int64_t incr,
     const protets_counter_opts *o, int64_t *result)
 {
+	struct tbl	v;
 	int64_t		res = 0;
 	uint64_t	h;
 	int		e;
@@ -943,6 +1195,7 @@ tbl_update_counter(struct tbl *t, const void *key, size_t klen, int64_t incr,
 	if (!t->writable)
 		return PROTETS_EACCES;
 	h = en_hash(key, klen);
+	t = tbl_pick(t, h, &v);
 	if ((e = lk_wbegin(t)) != 0)
 		return e;
 	if ((e = tbl_counter_locked(t, h, key, klen, incr, o, &res)) != 0)
@@ -1082,11 +1335,38 @@ ord_seek(struct tbl *t, const void *key, size_t klen, enum or_mode mode,
 	return 0;
 }
 
+/*
+ * A sharded table: the shards in order, each in its own order; after a
+ * key, the rest of its shard, then the next shards from their first key.
+ */
+static int
+tbl_seek_route(struct tbl *t, const void *key, size_t klen, void *kbuf,
+    size_t kbufsz, size_t *outlen)
+{
+	struct tbl	v;
+	unsigned	k = 0;
+	int		e;
+
+	if (key != NULL)
+		k = tbl_shard_of(t, en_hash(key, klen));
+	for (; k < t->nshards; k++) {
+		tbl_view(t, k, &v);
+		e = tbl_seek(&v, key, klen, kbuf, kbufsz, outlen);
+		if (e != PROTETS_NOTFOUND)
+			return e;
+		key = NULL;
+		klen = 0;
+	}
+	return PROTETS_NOTFOUND;
+}
+
 int
 tbl_first(struct tbl *t, void *kbuf, size_t kbufsz, size_t *klen)
 {
 	if (t->type == PROTETS_ORDERED_SET)
 		return ord_seek(t, NULL, 0, OR_GE, kbuf, kbufsz, klen);
+	if (t->route)
+		return tbl_seek_route(t, NULL, 0, kbuf, kbufsz, klen);
 	return tbl_seek(t, NULL, 0, kbuf, kbufsz, klen);
 }
 
@@ -1100,6 +1380,8 @@ tbl_next(struct tbl *t, const void *key, size_t klen, void *kbuf,
 		return e;
 	if (t->type == PROTETS_ORDERED_SET)
 		return ord_seek(t, key, klen, OR_GT, kbuf, kbufsz, nklen);
+	if (t->route)
+		return tbl_seek_route(t, key, klen, kbuf, kbufsz, nklen);
 	return tbl_seek(t, key, klen, kbuf, kbufsz, nklen);
 }
 

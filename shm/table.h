@@ -26,6 +26,7 @@ struct tbl_meta {
 	uint32_t	owner_uid;
 	uint64_t	created;	/* unix time, seconds */
 	char		name[PROTETS_NAME_MAX + 1];	/* NUL-terminated */
+	uint32_t	nshards;	/* write_concurrency; 0 and 1: one lock */
 };
 
 struct tbl_stats {
@@ -36,7 +37,9 @@ struct tbl_stats {
 
 /*
  * A process-local view of a mapped segment.  Filled by tbl_open; the
- * fields are private to shm/.
+ * fields are private to shm/.  A sharded table (nshards > 1) is opened
+ * as a routed view of the whole segment: each operation goes to the
+ * view of one shard (tbl_view in layout.h), or to each in turn.
  */
 struct tbl {
 	unsigned char	*base;
@@ -44,6 +47,10 @@ struct tbl {
 	int		 writable;
 	unsigned	 type;		/* protets_type, from the header */
 	int		 lock_timeout_ms;	/* writers' wait, 0: none */
+	int		 route;		/* the whole of a sharded table */
+	unsigned	 nshards;	/* of the segment; 1: unsharded */
+	unsigned	 shard;		/* this view's (0 when routed) */
+	size_t		 shard_size;	/* bytes per shard */
 };
 
 /* What tbl_open sets lock_timeout_ms to. */
@@ -51,11 +58,15 @@ struct tbl {
 
 /* Smallest segment size tbl_format accepts. */
 size_t tbl_min_size(void);
+/* The same for a table of nshards shards (tbl_meta.nshards). */
+size_t tbl_min_size_shards(uint32_t nshards);
 
 /*
  * Initialise a zero-filled, writable mapping of size bytes as an empty
- * table described by m.  Returns 0, PROTETS_EINVAL (bad meta or size too
- * small).
+ * table described by m.  m->nshards > 1 (a power of two, at most 16, not
+ * an ordered_set) makes that many shards of size / nshards bytes (rounded
+ * down to a page), each locked on its own.  Returns 0, PROTETS_EINVAL
+ * (bad meta, or a shard smaller than tbl_min_size()).
  */
 int tbl_format(void *base, size_t size, const struct tbl_meta *m);
 

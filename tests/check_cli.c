@@ -316,7 +316,7 @@ START_TEST(test_ops_lib)
 {
 	protets_t		*p;
 	protets_table_t		*t;
-	protets_opts		 o = { PROTETS_DUPLICATE_BAG, PROTETS_PUBLIC, 0 };
+	protets_opts		 o = { PROTETS_DUPLICATE_BAG, PROTETS_PUBLIC, 0, 0 };
 	protets_kv		 kv[3] = { { "a", 1, "1", 1 }, { "a", 1, "2", 1 },
 				    { "b", 1, "3", 1 } };
 	protets_match		 m = { "a", 1, NULL, NULL, NULL, 0, NULL, 0 };

@@ -1155,6 +1155,51 @@ START_TEST(test_uid_limits)
 }
 END_TEST
 
+/* write_concurrency: validated, recorded in the table, kept on reopen. */
+START_TEST(test_write_concurrency)
+{
+	protets_opts	 o = { .type = PROTETS_BAG, .max_size = 1 << 20,
+			    .write_concurrency = 4 };
+	protets_t	*p;
+	protets_table_t	*t;
+	protets_kv	 kv[64];
+	char		 k[64][16], msg[128];
+	uint64_t	 n;
+	int		 i;
+
+	ck_assert_int_eq(protets_connect(d.sock, &p), 0);
+	o.write_concurrency = 3;
+	ck_assert_int_eq(protets_get(p, "wc", &o, &t), PROTETS_EINVAL);
+	o.write_concurrency = 32;
+	ck_assert_int_eq(protets_get(p, "wc", &o, &t), PROTETS_EINVAL);
+	o.write_concurrency = 16;
+	o.max_size = 256 << 10;
+	ck_assert_int_eq(protets_get(p, "wc", &o, &t), PROTETS_EINVAL);
+	o.write_concurrency = 2;
+	o.type = PROTETS_ORDERED_SET;
+	ck_assert_int_eq(protets_get(p, "wc", &o, &t), PROTETS_EINVAL);
+	o.type = PROTETS_BAG;
+	o.max_size = 1 << 20;
+	o.write_concurrency = 4;
+	ck_assert_int_eq(protets_get(p, "wc", &o, &t), 0);
+	for (i = 0; i < 64; i++) {
+		snprintf(k[i], sizeof(k[i]), "key%d", i);
+		kv[i].key = k[i];
+		kv[i].klen = strlen(k[i]);
+		kv[i].val = "v";
+		kv[i].vlen = 1;
+	}
+	ck_assert_int_eq(protets_insert_many(t, kv, 64), 0);
+	protets_close(t);
+	ck_assert_int_eq(protets_open(p, "wc", &t), 0);
+	ck_assert_int_eq(protets_count(t, &n), 0);
+	ck_assert_uint_eq(n, 64);
+	ck_assert_int_eq(protets_check(t, msg, sizeof(msg)), 0);
+	protets_close(t);
+	protets_disconnect(p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1183,6 +1228,7 @@ main(void)
 	tcase_add_test(tb, test_set_access);
 	tcase_add_test(tb, test_registry);
 	tcase_add_test(tb, test_seals);
+	tcase_add_test(tb, test_write_concurrency);
 	suite_add_tcase(s, tb);
 
 	tcase_add_checked_fixture(tn, notify_setup, NULL);

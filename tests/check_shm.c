@@ -3109,7 +3109,7 @@ START_TEST(test_writers_killed)
 	seg_free(&s);
 }
 END_TEST
-#endif
+#endif /* !PROTETS_CRASHTEST */
 
 /*
  * The same on an ordered_set, for its walks: a writer process inserts,
@@ -3732,7 +3732,7 @@ shm_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("kill");
-	tcase_set_timeout(tc, 300);
+	tcase_set_timeout(tc, 900);	/* 10,000 forks under ASan on a loaded machine */
 	tcase_add_test(tc, test_reader_vs_killed_writers);
 	tcase_add_test(tc, test_batch_readers);
 	tcase_add_test(tc, test_ordered_readers_vs_killed_writers);

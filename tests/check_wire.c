@@ -11,7 +11,8 @@
 START_TEST(test_get_roundtrip)
 {
 	struct wire_get	 g = { .flags = WIRE_GET_CREATE, .type = 2,
-			    .access = 3, .max_size = 1 << 20 }, o;
+			    .access = 3, .max_size = 1 << 20,
+			    .write_concurrency = 4 }, o;
 	struct wbuf	 w;
 	struct rbuf	 r;
 
@@ -26,8 +27,16 @@ START_TEST(test_get_roundtrip)
 	ck_assert_uint_eq(o.type, 2);
 	ck_assert_uint_eq(o.access, 3);
 	ck_assert_uint_eq(o.max_size, 1 << 20);
-	/* Every truncation is a protocol error, never an overread. */
+	ck_assert_uint_eq(o.write_concurrency, 4);
+	/* A GET of a client before write_concurrency: one lock. */
+	rbuf_init(&r, w.data, w.len - 4);
+	ck_assert_int_eq(wire_get_get(&r, &o), 0);
+	ck_assert_uint_eq(o.max_size, 1 << 20);
+	ck_assert_uint_eq(o.write_concurrency, 0);
+	/* Any other truncation is a protocol error, never an overread. */
 	for (size_t n = 0; n < w.len; n++) {
+		if (n == w.len - 4)
+			continue;
 		rbuf_init(&r, w.data, n);
 		ck_assert_int_ne(wire_get_get(&r, &o), 0);
 	}

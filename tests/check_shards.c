@@ -1,0 +1,776 @@
+/*
+ * tests/check_shards.c - tables with write_concurrency: sharded segments.
+ *
+ * Every operation on a sharded table must give what it gives on the same
+ * table unsharded (a differential test on set, bag and duplicate_bag);
+ * batches over several shards are all or nothing, also when the writer
+ * (and then its recoverers) are SIGKILLed at every step (the crash build,
+ * check_shards_crash); and a writer stopped in one shard does not stop
+ * writers of the others.
+ */
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "protets.h"
+#include "table.h"
+#include "layout.h"
+#include "entry.h"
+#include "crash.h"
+
+struct seg {
+	int		 fd;
+	size_t		 size;
+	unsigned char	*rw, *ro;
+	struct tbl	 t, tro;
+};
+
+static int
+seg_try(struct seg *s, size_t size, unsigned type, unsigned ns)
+{
+	struct tbl_meta	m;
+
+	memset(s, 0, sizeof(*s));
+	s->size = size;
+	s->fd = memfd_create("check_shards", MFD_CLOEXEC);
+	ck_assert_int_ge(s->fd, 0);
+	ck_assert_int_eq(ftruncate(s->fd, (off_t)size), 0);
+	s->rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+	s->ro = mmap(NULL, size, PROT_READ, MAP_SHARED, s->fd, 0);
+	ck_assert(s->rw != MAP_FAILED && s->ro != MAP_FAILED);
+	memset(&m, 0, sizeof(m));
+	m.id = 7;
+	m.type = type;
+	m.access = PROTETS_PROTECTED;
+	m.created = 1;
+	m.nshards = ns;
+	snprintf(m.name, sizeof(m.name), "shards");
+	return tbl_format(s->rw, size, &m);
+}
+
+static void
+seg_free(struct seg *s)
+{
+	munmap(s->rw, s->size);
+	munmap(s->ro, s->size);
+	close(s->fd);
+}
+
+static void
+seg_new(struct seg *s, size_t size, unsigned type, unsigned ns)
+{
+	ck_assert_int_eq(seg_try(s, size, type, ns), 0);
+	ck_assert_int_eq(tbl_open(&s->t, s->rw, size, 1), 0);
+	ck_assert_int_eq(tbl_open(&s->tro, s->ro, size, 0), 0);
+}
+
+static void
+check_ok(struct tbl *t)
+{
+	char	msg[256];
+	int	e = tbl_check(t, msg, sizeof(msg));
+
+	ck_assert_msg(e == 0, "tbl_check: %d: %s", e, msg);
+}
+
+static unsigned
+shard_of_key(const struct tbl *t, const char *k)
+{
+	return tbl_shard_of(t, en_hash(k, strlen(k)));
+}
+
+/* A key "pfx<n>" of shard k of t, n from *seed on. */
+static void
+key_in(const struct tbl *t, unsigned k, const char *pfx, int *seed, char *out,
+    size_t outsz)
+{
+	for (;; (*seed)++) {
+		snprintf(out, outsz, "%s%d", pfx, *seed);
+		if (shard_of_key(t, out) == k) {
+			(*seed)++;
+			return;
+		}
+	}
+}
+
+static uint64_t
+count_of(struct tbl *t)
+{
+	uint64_t	n = ~0ULL;
+
+	ck_assert_int_eq(tbl_count(t, &n), 0);
+	return n;
+}
+
+/* ---------------------------------------------------------------- */
+/* The whole contents, as sorted "key=value" lines. */
+
+struct dump {
+	char	**line;
+	size_t	  n, cap;
+};
+
+static int
+dump_fold(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
+{
+	struct dump	*d = arg;
+	char		*l;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 256;
+		d->line = reallocarray(d->line, d->cap, sizeof(*d->line));
+		ck_assert_ptr_nonnull(d->line);
+	}
+	ck_assert_int_ge(asprintf(&l, "%.*s=%.*s", (int)klen, (const char *)k,
+	    (int)vlen, (const char *)v), 0);
+	d->line[d->n++] = l;
+	return 0;
+}
+
+static int
+dump_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+dump_of(struct tbl *t, struct dump *d)
+{
+	memset(d, 0, sizeof(*d));
+	ck_assert_int_eq(tbl_foldl(t, dump_fold, d), 0);
+	qsort(d->line, d->n, sizeof(*d->line), dump_cmp);
+}
+
+static void
+dump_free(struct dump *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->line[i]);
+	free(d->line);
+}
+
+static int
+dump_eq(const struct dump *a, const struct dump *b)
+{
+	size_t	i;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->line[i], b->line[i]) != 0)
+			return 0;
+	return 1;
+}
+
+static void
+same_contents(struct tbl *a, struct tbl *b)
+{
+	struct dump	da, db;
+
+	dump_of(a, &da);
+	dump_of(b, &db);
+	ck_assert_msg(dump_eq(&da, &db), "contents differ: %zu vs %zu lines",
+	    da.n, db.n);
+	dump_free(&da);
+	dump_free(&db);
+}
+
+/* first/next visit every key once: the keys, sorted and unique. */
+static void
+walk_keys(struct tbl *t, struct dump *d)
+{
+	char	k[64], prev[64];
+	size_t	klen;
+	int	e;
+
+	memset(d, 0, sizeof(*d));
+	e = tbl_first(t, k, sizeof(k) - 1, &klen);
+	while (e == 0) {
+		k[klen] = '\0';
+		dump_fold(k, klen, "", 0, d);
+		memcpy(prev, k, klen + 1);
+		e = tbl_next(t, prev, klen, k, sizeof(k) - 1, &klen);
+	}
+	ck_assert_int_eq(e, PROTETS_NOTFOUND);
+	qsort(d->line, d->n, sizeof(*d->line), dump_cmp);
+}
+
+static void
+same_keys(struct tbl *a, struct tbl *b)
+{
+	struct dump	da, db;
+	size_t		i;
+
+	walk_keys(a, &da);
+	walk_keys(b, &db);
+	ck_assert(dump_eq(&da, &db));
+	for (i = 1; i < db.n; i++)
+		ck_assert_str_ne(db.line[i - 1], db.line[i]);
+	dump_free(&da);
+	dump_free(&db);
+}
+
+/* ---------------------------------------------------------------- */
+/* Differential: the same random operations on a plain and a sharded table. */
+
+#define DM_KEYS		300
+
+static unsigned
+rnd(unsigned *st)
+{
+	*st = *st * 1103515245u + 12345u;
+	return (*st >> 8) & 0xffffff;
+}
+
+static int
+take_fold(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
+{
+	struct dump	*d = arg;
+
+	return dump_fold(k, klen, v, vlen, d);
+}
+
+static int
+pred_odd(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
+{
+	(void)k;
+	(void)v;
+	(void)arg;
+	return (klen + vlen) % 2;
+}
+
+/* Run op on both tables and compare the return codes. */
+#define BOTH(call_a, call_b) do {					\
+	int ea_ = (call_a), eb_ = (call_b);				\
+	ck_assert_msg(ea_ == eb_, "op %d: %d vs %d", op, ea_, eb_);	\
+} while (0)
+
+static void
+dm_step(struct tbl *a, struct tbl *b, unsigned *st, int op, unsigned type)
+{
+	char		 k[32], val[32], kk[8][32], vv[8][32];
+	protets_kv	 kv[8];
+	protets_match	 m;
+	struct dump	 da, db;
+	uint64_t	 na, nb;
+	int64_t		 ra, rb;
+	size_t		 la, lb, n, i;
+	char		 ba[64], bb[64];
+
+	snprintf(k, sizeof(k), "k%u", rnd(st) % DM_KEYS);
+	snprintf(val, sizeof(val), "%u", rnd(st) % 50);
+	switch (rnd(st) % 16) {
+	case 0: case 1: case 2:
+		BOTH(tbl_insert(a, k, strlen(k), val, strlen(val)),
+		    tbl_insert(b, k, strlen(k), val, strlen(val)));
+		break;
+	case 3:
+		BOTH(tbl_insert_new(a, k, strlen(k), val, strlen(val)),
+		    tbl_insert_new(b, k, strlen(k), val, strlen(val)));
+		break;
+	case 4:
+		BOTH(tbl_delete(a, k, strlen(k)), tbl_delete(b, k, strlen(k)));
+		break;
+	case 5:
+		BOTH(tbl_delete_object(a, k, strlen(k), val, strlen(val), &na),
+		    tbl_delete_object(b, k, strlen(k), val, strlen(val), &nb));
+		ck_assert_uint_eq(na, nb);
+		break;
+	case 6:
+		memset(&da, 0, sizeof(da));
+		memset(&db, 0, sizeof(db));
+		BOTH(tbl_take(a, k, strlen(k), take_fold, &da),
+		    tbl_take(b, k, strlen(k), take_fold, &db));
+		ck_assert(dump_eq(&da, &db));	/* same order too */
+		dump_free(&da);
+		dump_free(&db);
+		break;
+	case 7:
+		la = lb = 0;
+		BOTH(tbl_lookup(a, k, strlen(k), ba, sizeof(ba), &la),
+		    tbl_lookup(b, k, strlen(k), bb, sizeof(bb), &lb));
+		ck_assert(la == lb && memcmp(ba, bb, la) == 0);
+		BOTH(tbl_member(a, k, strlen(k)), tbl_member(b, k, strlen(k)));
+		break;
+	case 8:
+		if (type != PROTETS_SET)
+			break;
+		ra = rb = 0;
+		BOTH(tbl_update_counter(a, k, strlen(k), 3, NULL, &ra),
+		    tbl_update_counter(b, k, strlen(k), 3, NULL, &rb));
+		ck_assert(ra == rb);
+		break;
+	case 9:
+		memset(&da, 0, sizeof(da));
+		memset(&db, 0, sizeof(db));
+		BOTH(tbl_lookup_each(a, k, strlen(k), take_fold, &da),
+		    tbl_lookup_each(b, k, strlen(k), take_fold, &db));
+		ck_assert(dump_eq(&da, &db));
+		dump_free(&da);
+		dump_free(&db);
+		break;
+	case 10: case 11: case 12:
+		n = 1 + rnd(st) % 8;
+		for (i = 0; i < n; i++) {
+			snprintf(kk[i], sizeof(kk[i]), "k%u",
+			    rnd(st) % DM_KEYS);
+			snprintf(vv[i], sizeof(vv[i]), "%u", rnd(st) % 50);
+			kv[i].key = kk[i];
+			kv[i].klen = strlen(kk[i]);
+			kv[i].val = vv[i];
+			kv[i].vlen = strlen(vv[i]);
+		}
+		i = rnd(st) % 2;
+		BOTH(tbl_insert_many(a, kv, n, (int)i),
+		    tbl_insert_many(b, kv, n, (int)i));
+		break;
+	case 13:
+		memset(&m, 0, sizeof(m));
+		m.pred = pred_odd;
+		BOTH(tbl_select_count(a, &m, &na),
+		    tbl_select_count(b, &m, &nb));
+		ck_assert_uint_eq(na, nb);
+		if (rnd(st) % 8 == 0) {
+			BOTH(tbl_select_delete(a, &m, &na),
+			    tbl_select_delete(b, &m, &nb));
+			ck_assert_uint_eq(na, nb);
+		}
+		break;
+	case 14:
+		ck_assert_uint_eq(count_of(a), count_of(b));
+		if (rnd(st) % 64 == 0)
+			BOTH(tbl_clear(a), tbl_clear(b));
+		break;
+	default:
+		BOTH(tbl_insert(a, k, strlen(k), "x", 1),
+		    tbl_insert(b, k, strlen(k), "x", 1));
+		break;
+	}
+}
+
+static const unsigned dm_types[] = {
+	PROTETS_SET, PROTETS_BAG, PROTETS_DUPLICATE_BAG
+};
+
+/* _i: type index * 2 + (4 or 16 shards). */
+START_TEST(test_differential)
+{
+	struct seg	a, b;
+	unsigned	type = dm_types[_i / 2], ns = _i % 2 ? 16 : 4;
+	unsigned	st = 777 + (unsigned)_i, seen = 0, k;
+	struct tbl_stats s1, s2;
+	char		key[32];
+	int		op;
+
+	seg_new(&a, 4 << 20, type, 1);
+	seg_new(&b, 16 << 20, type, ns);
+	ck_assert_int_eq(b.t.nshards, ns);
+	for (op = 0; op < 20000; op++) {
+		dm_step(&a.t, &b.t, &st, op, type);
+		if (op % 2000 == 1999) {
+			same_contents(&a.tro, &b.tro);
+			same_keys(&a.tro, &b.tro);
+			check_ok(&b.t);
+			check_ok(&a.t);
+		}
+	}
+	same_contents(&a.tro, &b.tro);
+	/* the keys reached every shard */
+	for (op = 0; op < DM_KEYS; op++) {
+		snprintf(key, sizeof(key), "k%d", op);
+		seen |= 1u << shard_of_key(&b.t, key);
+	}
+	ck_assert_uint_eq(seen, (1u << ns) - 1);
+	ck_assert_int_eq(tbl_stats(&a.t, &s1), 0);
+	ck_assert_int_eq(tbl_stats(&b.t, &s2), 0);
+	ck_assert_uint_eq(s1.entries, s2.entries);
+	ck_assert_uint_eq(s2.bytes_size, (16 << 20) / ns / 4096 * 4096 * ns);
+	for (k = 0; k < ns; k++)
+		ck_assert_uint_eq(((struct tbl_hdr *)(void *)(b.rw +
+		    k * b.t.shard_size))->shard, k);
+	seg_free(&a);
+	seg_free(&b);
+}
+END_TEST
+
+START_TEST(test_format)
+{
+	struct seg	s;
+	struct tbl	t;
+	struct tbl_meta	m;
+	struct tbl_hdr	*h;
+
+	ck_assert_int_eq(seg_try(&s, 1 << 20, PROTETS_ORDERED_SET, 4),
+	    PROTETS_EINVAL);
+	seg_free(&s);
+	ck_assert_int_eq(seg_try(&s, 1 << 20, PROTETS_SET, 3), PROTETS_EINVAL);
+	seg_free(&s);
+	ck_assert_int_eq(seg_try(&s, 1 << 20, PROTETS_SET, 32), PROTETS_EINVAL);
+	seg_free(&s);
+	ck_assert_int_eq(seg_try(&s, tbl_min_size_shards(16) - 4096,
+	    PROTETS_SET, 16), PROTETS_EINVAL);
+	seg_free(&s);
+	seg_new(&s, tbl_min_size_shards(16), PROTETS_SET, 16);
+	seg_free(&s);
+
+	seg_new(&s, 1 << 20, PROTETS_BAG, 4);
+	ck_assert_int_eq(tbl_meta(&s.t, &m), 0);
+	ck_assert_uint_eq(m.nshards, 4);
+	ck_assert_uint_eq(m.type, PROTETS_BAG);
+	ck_assert_int_eq(tbl_set_access(&s.t, PROTETS_PUBLIC), 0);
+	ck_assert_int_eq(tbl_meta(&s.tro, &m), 0);
+	ck_assert_uint_eq(m.access, PROTETS_PUBLIC);
+	/* a truncated mapping, or a damaged shard header, is refused */
+	ck_assert_int_eq(tbl_open(&t, s.rw, s.t.shard_size * 3, 1),
+	    PROTETS_ECORRUPT);
+	h = (struct tbl_hdr *)(void *)(s.rw + 2 * s.t.shard_size);
+	h->shard = 3;
+	ck_assert_int_eq(tbl_open(&t, s.rw, s.size, 1), PROTETS_ECORRUPT);
+	h->shard = 2;
+	h->id++;
+	ck_assert_int_eq(tbl_open(&t, s.rw, s.size, 1), PROTETS_ECORRUPT);
+	h->id--;
+	ck_assert_int_eq(tbl_open(&t, s.rw, s.size, 1), 0);
+	check_ok(&t);
+	/* an undo log tagged with a batch no writer made: damage */
+	((struct tbl_undo *)(void *)((unsigned char *)h + TBL_UNDO_OFF))->tag =
+	    TBL_XTAG(5, 3);
+	ck_assert_int_eq(tbl_insert(&t, "a", 1, "b", 1) == 0 &&
+	    tbl_check(&t, NULL, 0) == 0, 0);
+	seg_free(&s);
+}
+END_TEST
+
+/* Keys pfx<n> of the shards in mask, per shard, into kv (n per shard). */
+static size_t
+keys_over(const struct tbl *t, unsigned mask, int per, const char *pfx,
+    char (*kb)[24], protets_kv *kv)
+{
+	unsigned	k;
+	size_t		n = 0;
+	int		i, seed = 0;
+
+	for (k = 0; k < t->nshards; k++) {
+		if (!(mask & 1u << k))
+			continue;
+		for (i = 0; i < per; i++) {
+			key_in(t, k, pfx, &seed, kb[n], sizeof(kb[n]));
+			kv[n].key = kb[n];
+			kv[n].klen = strlen(kb[n]);
+			kv[n].val = "v";
+			kv[n].vlen = 1;
+			n++;
+		}
+	}
+	return n;
+}
+
+START_TEST(test_batch_atomic)
+{
+	static char	 big[200000];
+	struct seg	 s;
+	char		 kb[64][24];
+	protets_kv	 kv[64];
+	struct dump	 d0, d1;
+	size_t		 n;
+
+	seg_new(&s, 4 * 64 * 1024, PROTETS_SET, 4);
+	n = keys_over(&s.t, 0xf, 4, "b", kb, kv);
+	/* insert_new_many: one key present in shard 3 fails it all */
+	ck_assert_int_eq(tbl_insert(&s.t, kb[n - 1], strlen(kb[n - 1]), "o",
+	    1), 0);
+	ck_assert_int_eq(tbl_insert_many(&s.t, kv, n, 1), PROTETS_EXISTS);
+	ck_assert_uint_eq(count_of(&s.t), 1);
+	check_ok(&s.t);
+	/* a shard that fills up (shard 2's key too big) fails it all */
+	memset(big, 'z', sizeof(big));
+	kv[9].val = big;
+	kv[9].vlen = sizeof(big);
+	dump_of(&s.tro, &d0);
+	ck_assert_int_eq(tbl_insert_many(&s.t, kv, n, 0), PROTETS_EFULL);
+	dump_of(&s.tro, &d1);
+	ck_assert(dump_eq(&d0, &d1));
+	dump_free(&d1);
+	check_ok(&s.t);
+	/* and whole, it goes in whole */
+	kv[9].val = "v";
+	kv[9].vlen = 1;
+	ck_assert_int_eq(tbl_insert_many(&s.t, kv, n, 0), 0);
+	ck_assert_uint_eq(count_of(&s.t), n);
+	dump_of(&s.tro, &d1);
+	ck_assert(!dump_eq(&d0, &d1));
+	dump_free(&d0);
+	dump_free(&d1);
+	check_ok(&s.t);
+	/* clear: every shard */
+	ck_assert_int_eq(tbl_clear(&s.t), 0);
+	ck_assert_uint_eq(count_of(&s.t), 0);
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
+#ifdef PROTETS_CRASHTEST
+/* ---------------------------------------------------------------- */
+/* Crash points of a batch over shards, and of its recovery. */
+
+static pid_t
+crash_child(struct tbl *t, const protets_kv *kv, size_t n, unsigned long k,
+    int repair)
+{
+	pid_t	pid;
+
+	if ((pid = fork()) == 0) {
+		tbl_crash_signal(SIGKILL);
+		tbl_crash_at(k);
+		if (repair)
+			_exit(tbl_repair(t) == 0 ? 0 : 3);
+		_exit(tbl_insert_many(t, kv, n, 0) == 0 ? 0 : 2);
+	}
+	ck_assert_int_gt(pid, 0);
+	return pid;
+}
+
+/* 1: the child was killed, 0: it finished its operation. */
+static int
+crash_wait(pid_t pid)
+{
+	int	st;
+
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st)) {
+		ck_assert_int_eq(WTERMSIG(st), SIGKILL);
+		return 1;
+	}
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child failed");
+	return 0;
+}
+
+/* Read-only, before any recovery: the batch's keys all there or none. */
+static int
+batch_seen(struct tbl *tro, const protets_kv *kv, size_t n)
+{
+	size_t	i, got = 0;
+	int	e;
+
+	for (i = 0; i < n; i++) {
+		e = tbl_member(tro, kv[i].key, kv[i].klen);
+		ck_assert(e == 0 || e == PROTETS_NOTFOUND);
+		got += e == 0;
+	}
+	ck_assert_msg(got == 0 || got == n, "%zu of %zu keys seen", got, n);
+	return got == n;
+}
+
+/* Recover shard by shard, highest first: followers before the leader. */
+static void
+repair_down(struct tbl *t)
+{
+	struct tbl	v;
+	unsigned	k;
+
+	for (k = t->nshards; k-- > 0;) {
+		tbl_view(t, k, &v);
+		ck_assert_int_eq(tbl_repair(&v), 0);
+	}
+}
+
+/* _i: 0 kill the writer; 1 kill its recoverers at every step too. */
+START_TEST(test_crash_batch)
+{
+	struct seg	 s;
+	char		 kb[64][24];
+	protets_kv	 kv[64];
+	struct dump	 d0, d1, d;
+	unsigned long	 k, j;
+	size_t		 n;
+	int		 after, killed = 1, rkilled;
+
+	seg_new(&s, 4 << 20, PROTETS_SET, 4);
+	ck_assert_int_eq(tbl_insert(&s.t, "old", 3, "1", 1), 0);
+	n = keys_over(&s.t, 0xd, 3, "x", kb, kv);	/* shards 0, 2, 3 */
+	dump_of(&s.tro, &d0);
+	for (k = 1; killed; k++) {
+		killed = crash_wait(crash_child(&s.t, kv, n, k, 0));
+		after = batch_seen(&s.tro, kv, n);
+		for (j = 1, rkilled = _i; rkilled; j++)
+			rkilled = crash_wait(crash_child(&s.t, kv, n, j, 1));
+		if (k % 2)
+			repair_down(&s.t);
+		check_ok(&s.t);
+		ck_assert_int_eq(batch_seen(&s.tro, kv, n), after);
+		dump_of(&s.tro, &d);
+		if (!after)
+			ck_assert(dump_eq(&d, &d0));
+		else {
+			ck_assert(!killed || k > 1);
+			ck_assert_uint_eq(d.n, d0.n + n);
+		}
+		dump_free(&d);
+		if (after)
+			ck_assert_int_eq(tbl_insert_many(&s.t, kv, n, 0) == 0 &&
+			    tbl_clear(&s.t) == 0 &&
+			    tbl_insert(&s.t, "old", 3, "1", 1) == 0, 1);
+		dump_of(&s.tro, &d1);
+		ck_assert(dump_eq(&d1, &d0));
+		dump_free(&d1);
+	}
+	ck_assert_uint_gt(k, 20);
+	dump_free(&d0);
+	seg_free(&s);
+}
+END_TEST
+
+/*
+ * A writer stopped inside shard 1's lock: writers of shard 0 go on
+ * without waiting; shard 1 (and a batch that needs it) fails at once
+ * with ELOCKED when told not to wait; readers of shard 1 see its last
+ * commit.
+ */
+START_TEST(test_stopped_shard)
+{
+	struct seg	 s;
+	char		 k0[24], k1[24], kb[64][24];
+	protets_kv	 kv[64];
+	size_t		 n, len;
+	char		 buf[8];
+	pid_t		 pid;
+	int		 seed = 0, st;
+
+	seg_new(&s, 1 << 20, PROTETS_SET, 2);
+	key_in(&s.t, 0, "a", &seed, k0, sizeof(k0));
+	key_in(&s.t, 1, "a", &seed, k1, sizeof(k1));
+	ck_assert_int_eq(tbl_insert(&s.t, k1, strlen(k1), "old", 3), 0);
+	if ((pid = fork()) == 0) {
+		tbl_crash_signal(SIGSTOP);
+		tbl_crash_at(3);
+		_exit(tbl_insert(&s.t, k1, strlen(k1), "new", 3) == 0 ? 0 : 2);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+	ck_assert(WIFSTOPPED(st));
+	s.t.lock_timeout_ms = 0;
+	ck_assert_int_eq(tbl_insert(&s.t, k0, strlen(k0), "v", 1), 0);
+	ck_assert_int_eq(tbl_insert(&s.t, k1, strlen(k1), "v", 1),
+	    PROTETS_ELOCKED);
+	ck_assert_int_eq(tbl_lock_holder(&s.t), pid);
+	n = keys_over(&s.t, 0x3, 2, "c", kb, kv);
+	ck_assert_int_eq(tbl_insert_many(&s.t, kv, n, 0), PROTETS_ELOCKED);
+	ck_assert_int_eq(tbl_member(&s.tro, kb[0], strlen(kb[0])),
+	    PROTETS_NOTFOUND);
+	ck_assert_int_eq(tbl_lookup(&s.tro, k1, strlen(k1), buf, sizeof(buf),
+	    &len), 0);
+	ck_assert(len == 3 && memcmp(buf, "old", 3) == 0);
+	ck_assert_int_eq(tbl_lookup(&s.tro, k0, strlen(k0), buf, sizeof(buf),
+	    &len), 0);
+	kill(pid, SIGCONT);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	s.t.lock_timeout_ms = TBL_LOCK_TIMEOUT_MS;
+	ck_assert_int_eq(tbl_insert_many(&s.t, kv, n, 0), 0);
+	ck_assert_uint_eq(count_of(&s.t), 2 + n);
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+#else
+/* ---------------------------------------------------------------- */
+/* Two writer processes, disjoint keys: ops/s, one lock vs four.  No assertion on speed. */
+
+static double
+now_s(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define BENCH_OPS	400000
+
+static double
+bench_writers(unsigned ns)
+{
+	struct seg	s;
+	char		k[32];
+	pid_t		pid[2];
+	double		t0, t1;
+	int		w, i, st;
+
+	seg_new(&s, 256 << 20, PROTETS_SET, ns);
+	t0 = now_s();
+	for (w = 0; w < 2; w++) {
+		if ((pid[w] = fork()) == 0) {
+			for (i = 0; i < BENCH_OPS; i++) {
+				snprintf(k, sizeof(k), "w%d-%d", w, i);
+				if (tbl_insert(&s.t, k, strlen(k), "value", 5))
+					_exit(2);
+			}
+			_exit(0);
+		}
+		ck_assert_int_gt(pid[w], 0);
+	}
+	for (w = 0; w < 2; w++) {
+		ck_assert_int_eq(waitpid(pid[w], &st, 0), pid[w]);
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	t1 = now_s();
+	ck_assert_uint_eq(count_of(&s.t), 2 * BENCH_OPS);
+	check_ok(&s.t);
+	seg_free(&s);
+	return 2.0 * BENCH_OPS / (t1 - t0);
+}
+
+START_TEST(test_measure)
+{
+	double	one = bench_writers(1), four = bench_writers(4);
+
+	fprintf(stderr, "write_concurrency: 2 writers, disjoint keys: "
+	    "1 lock %.0f ops/s, 4 shards %.0f ops/s (x%.2f)\n", one, four,
+	    four / one);
+}
+END_TEST
+#endif
+
+static Suite *
+shards_suite(void)
+{
+	Suite	*s = suite_create("shards");
+	TCase	*tc;
+
+	tc = tcase_create("ops");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_format);
+	tcase_add_loop_test(tc, test_differential, 0, 6);
+	tcase_add_test(tc, test_batch_atomic);
+#ifdef PROTETS_CRASHTEST
+	tcase_add_loop_test(tc, test_crash_batch, 0, 2);
+	tcase_add_test(tc, test_stopped_shard);
+#else
+	tcase_add_test(tc, test_measure);
+#endif
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(shards_suite());
+	int	 nf;
+
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

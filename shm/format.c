@@ -78,7 +78,7 @@ int
 tbl_format(void *base, size_t size, const struct tbl_meta *m)
 {
 	struct tbl	 t = { base, size, 1, m != NULL ? m->type : 0,
-	    TBL_LOCK_TIMEOUT_MS };
+	    TBL_LOCK_TIMEOUT_MS, 0 };
 	struct tbl_hdr	*h = base;
 	int		 e;
 
@@ -110,6 +110,9 @@ tbl_format(void *base, size_t size, const struct tbl_meta *m)
 	return 0;
 }
 
+/* tbl_open's count: each struct tbl it fills gets a gen of its own. */
+static uint64_t	tbl_gens;
+
 int
 tbl_open(struct tbl *t, void *base, size_t size, int writable)
 {
@@ -138,6 +141,8 @@ tbl_open(struct tbl *t, void *base, size_t size, int writable)
 	t->writable = writable != 0;
 	t->type = h->type;
 	t->lock_timeout_ms = TBL_LOCK_TIMEOUT_MS;
+	/* Per-thread caches (ordered.c's finger) tell mappings apart by it. */
+	t->gen = __atomic_add_fetch(&tbl_gens, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 

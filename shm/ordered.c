@@ -143,22 +143,24 @@ or_cmp(const struct tbl *t, uint64_t off, uint32_t klen, const void *key,
 }
 
 /*
- * Walk down from the head: on each level, move right while the next
- * node's key is before key (mode OR_GT: not after it; key NULL: always).
- * upd (may be NULL) receives each level's last position, *posp level 0's.
- * Bounded: a level holds at most a node per 40 heap bytes.
+ * Walk down from position pos on level top - 1 (which must be before key
+ * on that level): on each level, move right while the next node's key is
+ * before key (mode OR_GT: not after it; key NULL: always).  upd (may be
+ * NULL) receives each level's last position, *posp level 0's.  Bounded: a
+ * level holds at most a node per 40 heap bytes.
  */
 static int
-or_descend(const struct tbl *t, const struct lk_rd *r, const void *key,
-    size_t klen, int strict, uint64_t *upd, uint64_t *posp)
+or_descend_from(const struct tbl *t, const struct lk_rd *r, const void *key,
+    size_t klen, int strict, unsigned top, uint64_t pos, uint64_t *upd,
+    uint64_t *posp)
 {
-	uint64_t	pos = OR_HEAD, nx, steps = 0;
+	uint64_t	nx, steps = 0;
 	uint64_t	limit = t->size / or_node_size(1) * TBL_OR_MAXH;
 	unsigned	lv, hgt;
 	uint32_t	nklen;
 	int		c, e;
 
-	for (lv = TBL_OR_MAXH; lv-- > 0;) {
+	for (lv = top; lv-- > 0;) {
 		for (;;) {
 			if ((nx = or_link(t, pos, lv)) == 0)
 				break;
@@ -184,6 +186,15 @@ or_descend(const struct tbl *t, const struct lk_rd *r, const void *key,
 	return 0;
 }
 
+/* or_descend_from the head, from the top level. */
+static int
+or_descend(const struct tbl *t, const struct lk_rd *r, const void *key,
+    size_t klen, int strict, uint64_t *upd, uint64_t *posp)
+{
+	return or_descend_from(t, r, key, klen, strict, TBL_OR_MAXH, OR_HEAD,
+	    upd, posp);
+}
+
 int
 or_seek(const struct tbl *t, const struct lk_rd *r, const void *key,
     size_t klen, enum or_mode mode, uint64_t *nodep)
@@ -205,6 +216,181 @@ or_seek(const struct tbl *t, const struct lk_rd *r, const void *key,
 		return e;
 	*nodep = nx;
 	return 0;
+}
+
+/*
+ * The finger: per thread, a few tables' last seek (struct or_path), with
+ * the mapping (base, gen) and the sequence it was found under.  A table
+ * takes the slot its base hashes to; another table there replaces it.
+ */
+#define OR_FINGERS	4
+
+struct or_finger {
+	const unsigned char	*base;
+	uint64_t		 gen;
+	uint64_t		 seq;
+	struct or_path		 path;
+};
+
+static __thread struct or_finger or_fingers[OR_FINGERS];
+
+static struct or_finger *
+or_finger_slot(const struct tbl *t)
+{
+	uintptr_t	b = (uintptr_t)t->base >> 12;
+
+	return &or_fingers[(b ^ b >> 8 ^ t->gen) % OR_FINGERS];
+}
+
+/*
+ * Is r reading the last committed state as of a sequence a finger can be
+ * tied to?  Not in overlay mode: its sequence is a writer's, odd.
+ */
+static int
+or_finger_seq_ok(const struct lk_rd *r)
+{
+	return r != NULL && r->ov == NULL && (r->seq & 1) == 0;
+}
+
+/*
+ * This thread's finger on t if it was taken under r's sequence (the
+ * segment has not changed since) and its node is key's; *hgtp: the
+ * node's height.  Everything is checked again all the same: the finger
+ * is a hint, and a miss only costs a seek from the head.
+ */
+static const struct or_path *
+or_finger_get(const struct tbl *t, const struct lk_rd *r, const void *key,
+    size_t klen, unsigned *hgtp)
+{
+	const struct or_finger	*f = or_finger_slot(t);
+	uint32_t		 nklen;
+	int			 c;
+
+	if (key == NULL || f->base != t->base || f->gen != t->gen ||
+	    !or_finger_seq_ok(r) || f->seq != r->seq || f->path.node == 0)
+		return NULL;
+	if (or_node(t, f->path.node, hgtp, &nklen, NULL) != 0 ||
+	    or_cmp(t, f->path.node, nklen, key, klen, &c) != 0 || c != 0)
+		return NULL;
+	return &f->path;
+}
+
+void
+or_finger_keep(const struct tbl *t, const struct lk_rd *r,
+    const struct or_path *p)
+{
+	struct or_finger	*f = or_finger_slot(t);
+
+	if (!or_finger_seq_ok(r) || p->node == 0) {
+		f->path.node = 0;
+		return;
+	}
+	f->base = t->base;
+	f->gen = t->gen;
+	f->seq = r->seq;
+	f->path.node = p->node;
+	f->path.nupd = p->nupd;
+	memcpy(f->path.upd, p->upd, p->nupd * sizeof(p->upd[0]));
+}
+
+/* The node after position pos on level 0, validated, into p->node. */
+static int
+or_seek_after(const struct tbl *t, uint64_t pos, struct or_path *p)
+{
+	uint64_t	nx;
+	int		e;
+
+	nx = or_link(t, pos, 0);
+	if (nx != 0 && (e = or_node(t, nx, NULL, NULL, NULL)) != 0)
+		return e;
+	p->node = nx;
+	return 0;
+}
+
+/*
+ * next(key) on the finger f at key's node (height hgt): its level-0 link.
+ * The path to the node after it: the finger's node on its levels, then
+ * the finger's own path (positions before the finger's key).
+ */
+static int
+or_next_finger(const struct tbl *t, const struct or_path *f, unsigned hgt,
+    struct or_path *p)
+{
+	uint64_t	pos = f->node + OR_LINKS;
+	unsigned	lv;
+
+	for (lv = 0; lv < hgt; lv++)
+		p->upd[lv] = pos;
+	for (; lv < f->nupd; lv++)
+		p->upd[lv] = f->upd[lv];
+	p->nupd = lv;
+	return or_seek_after(t, pos, p);
+}
+
+/*
+ * prev(key) on the finger f at key's node: descend from the lowest level
+ * whose position in the finger's path is before the node (it is on that
+ * level: a node or the head), else from the head.  Above it, the path to
+ * the node found is the finger's (no node between it and key there).
+ */
+static int
+or_prev_finger(const struct tbl *t, const struct lk_rd *r, const void *key,
+    size_t klen, const struct or_path *f, struct or_path *p)
+{
+	uint64_t	pos = OR_HEAD, fpos = f->node + OR_LINKS;
+	unsigned	lv, top = TBL_OR_MAXH, hgt;
+	int		e;
+
+	for (lv = 0; lv < f->nupd; lv++) {
+		if (f->upd[lv] == fpos)
+			continue;
+		if (f->upd[lv] != OR_HEAD &&
+		    (or_node(t, f->upd[lv] - OR_LINKS, &hgt, NULL, NULL) != 0 ||
+		    hgt <= lv))
+			break;		/* not on its level: from the head */
+		pos = f->upd[lv];
+		top = lv + 1;
+		break;
+	}
+	if ((e = or_descend_from(t, r, key, klen, 0, top, pos, p->upd,
+	    &pos)) != 0)
+		return e;
+	for (lv = top; lv < f->nupd && f->upd[lv] != fpos; lv++)
+		p->upd[lv] = f->upd[lv];
+	p->nupd = lv;
+	p->node = pos == OR_HEAD ? 0 : pos - OR_LINKS;
+	return 0;
+}
+
+int
+or_seek_finger(const struct tbl *t, const struct lk_rd *r, const void *key,
+    size_t klen, enum or_mode mode, struct or_path *p)
+{
+	const struct or_path	*f;
+	uint64_t		 pos;
+	unsigned		 hgt, lv;
+	int			 e;
+
+	p->node = 0;
+	p->nupd = 0;
+	if (mode == OR_GE && key == NULL) {
+		for (lv = 0; lv < TBL_OR_MAXH; lv++)
+			p->upd[lv] = OR_HEAD;
+		p->nupd = TBL_OR_MAXH;
+		return or_seek_after(t, OR_HEAD, p);
+	}
+	if (mode != OR_GE && (f = or_finger_get(t, r, key, klen, &hgt)) != NULL)
+		return mode == OR_GT ? or_next_finger(t, f, hgt, p) :
+		    or_prev_finger(t, r, key, klen, f, p);
+	if ((e = or_descend(t, r, key, klen, mode == OR_GT, p->upd,
+	    &pos)) != 0)
+		return e;
+	p->nupd = TBL_OR_MAXH;
+	if (mode == OR_LT) {
+		p->node = pos == OR_HEAD ? 0 : pos - OR_LINKS;
+		return 0;
+	}
+	return or_seek_after(t, pos, p);
 }
 
 /* A fresh node, not yet linked: written freely (al_alloc's contract). */

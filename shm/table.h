@@ -44,6 +44,7 @@ struct tbl {
 	int		 writable;
 	unsigned	 type;		/* protets_type, from the header */
 	int		 lock_timeout_ms;	/* writers' wait, 0: none */
+	uint64_t	 gen;		/* unique per tbl_open in the process */
 };
 
 /* What tbl_open sets lock_timeout_ms to. */

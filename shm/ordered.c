@@ -7,6 +7,7 @@
  * into a half-done change only ever sees links to valid nodes or to
  * blocks that the seqlock validation then throws away.
  */
+#include <endian.h>
 #include <string.h>
 
 #include "crash.h"
@@ -111,34 +112,107 @@ or_next(const struct tbl *t, uint64_t off, uint64_t *nextp)
 	return 0;
 }
 
+/*
+ * A key to compare nodes with: its first TBL_OR_PREFIX bytes, zero-padded
+ * as a node's, in two big-endian words, so that two loads and compares
+ * order most nodes.  Zero-padded prefixes that differ order their keys as
+ * the keys themselves (where one key ends, the other has a byte > 0).
+ */
+struct or_probe {
+	const void	*key;
+	size_t		 klen;
+	uint64_t	 pfx[2];
+};
+
+_Static_assert(TBL_OR_PREFIX == 16, "or_probe: two words of prefix");
+
+static void
+or_probe_init(struct or_probe *p, const void *key, size_t klen)
+{
+	unsigned char	b[TBL_OR_PREFIX];
+	uint64_t	w;
+
+	memset(b, 0, sizeof(b));
+	memcpy(b, key, klen < sizeof(b) ? klen : sizeof(b));
+	memcpy(&w, b, 8);
+	p->pfx[0] = be64toh(w);
+	memcpy(&w, b + 8, 8);
+	p->pfx[1] = be64toh(w);
+	p->key = key;
+	p->klen = klen;
+}
+
+/* Both keys longer than their tied prefixes: compare the entry's key. */
+static __attribute__((noinline)) int
+or_cmp_entry(const struct tbl *t, uint64_t off, uint32_t klen,
+    const struct or_probe *p, int *cmp)
+{
+	unsigned char	full[PROTETS_KEY_MAX];
+	struct en_hdr	eh;
+	uint64_t	eoff;
+	int		e;
+
+	if ((e = or_entry(t, off, &eoff, &eh)) != 0)
+		return e;
+	en_getkey(t, eoff, &eh, full);
+	*cmp = or_keycmp(full, klen, p->key, p->klen);
+	return 0;
+}
+
+/* or_cmp against a probe. */
+static inline int
+or_cmp_probe(const struct tbl *t, uint64_t off, uint32_t klen,
+    const struct or_probe *p, int *cmp)
+{
+	uint64_t	w;
+	unsigned	i;
+
+	for (i = 0; i < 2; i++) {
+		w = be64toh(SH_RLOAD(tbl_word(t, off + 16 + 8 * i)));
+		if (w != p->pfx[i]) {
+			*cmp = w < p->pfx[i] ? -1 : 1;
+			return 0;
+		}
+	}
+	/* Equal prefixes: a key of at most 16 bytes is the other's prefix. */
+	if (klen <= TBL_OR_PREFIX || p->klen <= TBL_OR_PREFIX) {
+		*cmp = klen < p->klen ? -1 : klen > p->klen;
+		return 0;
+	}
+	return or_cmp_entry(t, off, klen, p, cmp);
+}
+
 int
 or_cmp(const struct tbl *t, uint64_t off, uint32_t klen, const void *key,
     size_t klen2, int *cmp)
 {
-	unsigned char	pfx[TBL_OR_PREFIX], full[PROTETS_KEY_MAX];
-	struct en_hdr	eh;
-	uint64_t	w, eoff;
-	size_t		n = klen < TBL_OR_PREFIX ? klen : TBL_OR_PREFIX, i;
-	int		c, e;
+	struct or_probe	p;
 
-	for (i = 0; i < TBL_OR_PREFIX; i += 8) {
-		w = SH_RLOAD(tbl_word(t, off + 16 + i));
-		memcpy(pfx + i, &w, 8);
-	}
-	c = memcmp(pfx, key, n < klen2 ? n : klen2);
-	if (c != 0 || klen <= TBL_OR_PREFIX) {
-		*cmp = c != 0 ? c : or_keycmp(pfx, n, key, klen2);
-		return 0;
-	}
-	if (klen2 <= TBL_OR_PREFIX) {
-		*cmp = 1;	/* key is a proper prefix of the node's */
-		return 0;
-	}
-	/* The prefixes tie: only now touch the entry. */
-	if ((e = or_entry(t, off, &eoff, &eh)) != 0)
-		return e;
-	en_getkey(t, eoff, &eh, full);
-	*cmp = or_keycmp(full, klen, key, klen2);
+	or_probe_init(&p, key, klen2);
+	return or_cmp_probe(t, off, klen, &p, cmp);
+}
+
+/*
+ * The checks a walk needs to read node off on level lv: marked, a sane
+ * key length, on level lv, all its links inside the heap.  (or_node also
+ * checks its class, for whoever frees it.)  *klenp: its key length.
+ */
+static inline int
+or_node_walk(const struct tbl *t, uint64_t off, unsigned lv,
+    uint32_t *klenp)
+{
+	uint64_t	m;
+	unsigned	hgt;
+
+	if (!tbl_inheap(t, off, OR_LINKS, 8))
+		return PROTETS_ECORRUPT;
+	m = SH_RLOAD(tbl_word(t, off + offsetof(struct tbl_onode, meta)));
+	hgt = OR_META_HGT(m);
+	*klenp = OR_META_KLEN(m);
+	if (OR_META_MARK(m) != TBL_OR_MARK || hgt <= lv ||
+	    hgt > TBL_OR_MAXH || *klenp == 0 || *klenp > PROTETS_KEY_MAX ||
+	    !tbl_inheap(t, off, or_node_size(hgt), 8))
+		return PROTETS_ECORRUPT;
 	return 0;
 }
 
@@ -154,26 +228,27 @@ or_descend_from(const struct tbl *t, const struct lk_rd *r, const void *key,
     size_t klen, int strict, unsigned top, uint64_t pos, uint64_t *upd,
     uint64_t *posp)
 {
-	uint64_t	nx, steps = 0;
+	struct or_probe	p;
+	uint64_t	nx, stop = 0, steps = 0;
 	uint64_t	limit = t->size / or_node_size(1) * TBL_OR_MAXH;
-	unsigned	lv, hgt;
+	unsigned	lv;
 	uint32_t	nklen;
-	int		c, e;
+	int		c = -1, e;
 
+	if (key != NULL)
+		or_probe_init(&p, key, klen);
 	for (lv = top; lv-- > 0;) {
-		for (;;) {
-			if ((nx = or_link(t, pos, lv)) == 0)
-				break;
-			if ((e = or_node(t, nx, &hgt, &nklen, NULL)) != 0)
+		/* stop: where the level above stopped, known not before key */
+		while ((nx = or_link(t, pos, lv)) != 0 && nx != stop) {
+			if ((e = or_node_walk(t, nx, lv, &nklen)) != 0)
 				return e;
-			if (hgt <= lv)
-				return PROTETS_ECORRUPT;
-			if (key == NULL)
-				c = -1;
-			else if ((e = or_cmp(t, nx, nklen, key, klen, &c)) != 0)
+			if (key != NULL &&
+			    (e = or_cmp_probe(t, nx, nklen, &p, &c)) != 0)
 				return e;
-			if (strict ? c > 0 : c >= 0)
+			if (strict ? c > 0 : c >= 0) {
+				stop = nx;
 				break;
+			}
 			pos = nx + OR_LINKS;
 			if (++steps > limit ||
 			    ((steps & 63) == 0 && lk_rstale(t, r)))

@@ -3083,6 +3083,7 @@ START_TEST(test_reader_vs_killed_writers)
 END_TEST
 
 
+#ifndef PROTETS_CRASHTEST	/* a kill test of its own, not a crash point one */
 /*
  * Ten thousand writers killed.  Two writer slots and two readers run at
  * once on one table; this process SIGKILLs a random writer at a random
@@ -3269,6 +3270,7 @@ START_TEST(test_writers_killed)
 	seg_free(&s);
 }
 END_TEST
+#endif /* !PROTETS_CRASHTEST */
 
 /*
  * The same on an ordered_set, for its walks: a writer process inserts,

@@ -144,6 +144,9 @@ tbl_format_one(unsigned char *base, size_t size, const struct tbl_meta *m,
 	return 0;
 }
 
+/* tbl_open's count: each struct tbl it fills gets a gen of its own. */
+static uint64_t	tbl_gens;
+
 int
 tbl_format(void *base, size_t size, const struct tbl_meta *m)
 {
@@ -236,6 +239,8 @@ tbl_open(struct tbl *t, void *base, size_t size, int writable)
 	t->route = h->nshards > 1;
 	t->nshards = h->nshards;
 	t->shard_size = h->size;
+	/* Per-thread caches (ordered.c's finger) tell mappings apart by it. */
+	t->gen = __atomic_add_fetch(&tbl_gens, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 

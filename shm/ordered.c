@@ -7,6 +7,7 @@
  * into a half-done change only ever sees links to valid nodes or to
  * blocks that the seqlock validation then throws away.
  */
+#include <endian.h>
 #include <string.h>
 
 #include "crash.h"
@@ -111,67 +112,143 @@ or_next(const struct tbl *t, uint64_t off, uint64_t *nextp)
 	return 0;
 }
 
+/*
+ * A key to compare nodes with: its first TBL_OR_PREFIX bytes, zero-padded
+ * as a node's, in two big-endian words, so that two loads and compares
+ * order most nodes.  Zero-padded prefixes that differ order their keys as
+ * the keys themselves (where one key ends, the other has a byte > 0).
+ */
+struct or_probe {
+	const void	*key;
+	size_t		 klen;
+	uint64_t	 pfx[2];
+};
+
+_Static_assert(TBL_OR_PREFIX == 16, "or_probe: two words of prefix");
+
+static void
+or_probe_init(struct or_probe *p, const void *key, size_t klen)
+{
+	unsigned char	b[TBL_OR_PREFIX];
+	uint64_t	w;
+
+	memset(b, 0, sizeof(b));
+	memcpy(b, key, klen < sizeof(b) ? klen : sizeof(b));
+	memcpy(&w, b, 8);
+	p->pfx[0] = be64toh(w);
+	memcpy(&w, b + 8, 8);
+	p->pfx[1] = be64toh(w);
+	p->key = key;
+	p->klen = klen;
+}
+
+/* Both keys longer than their tied prefixes: compare the entry's key. */
+static __attribute__((noinline)) int
+or_cmp_entry(const struct tbl *t, uint64_t off, uint32_t klen,
+    const struct or_probe *p, int *cmp)
+{
+	unsigned char	full[PROTETS_KEY_MAX];
+	struct en_hdr	eh;
+	uint64_t	eoff;
+	int		e;
+
+	if ((e = or_entry(t, off, &eoff, &eh)) != 0)
+		return e;
+	en_getkey(t, eoff, &eh, full);
+	*cmp = or_keycmp(full, klen, p->key, p->klen);
+	return 0;
+}
+
+/* or_cmp against a probe. */
+static inline int
+or_cmp_probe(const struct tbl *t, uint64_t off, uint32_t klen,
+    const struct or_probe *p, int *cmp)
+{
+	uint64_t	w;
+	unsigned	i;
+
+	for (i = 0; i < 2; i++) {
+		w = be64toh(SH_RLOAD(tbl_word(t, off + 16 + 8 * i)));
+		if (w != p->pfx[i]) {
+			*cmp = w < p->pfx[i] ? -1 : 1;
+			return 0;
+		}
+	}
+	/* Equal prefixes: a key of at most 16 bytes is the other's prefix. */
+	if (klen <= TBL_OR_PREFIX || p->klen <= TBL_OR_PREFIX) {
+		*cmp = klen < p->klen ? -1 : klen > p->klen;
+		return 0;
+	}
+	return or_cmp_entry(t, off, klen, p, cmp);
+}
+
 int
 or_cmp(const struct tbl *t, uint64_t off, uint32_t klen, const void *key,
     size_t klen2, int *cmp)
 {
-	unsigned char	pfx[TBL_OR_PREFIX], full[PROTETS_KEY_MAX];
-	struct en_hdr	eh;
-	uint64_t	w, eoff;
-	size_t		n = klen < TBL_OR_PREFIX ? klen : TBL_OR_PREFIX, i;
-	int		c, e;
+	struct or_probe	p;
 
-	for (i = 0; i < TBL_OR_PREFIX; i += 8) {
-		w = SH_RLOAD(tbl_word(t, off + 16 + i));
-		memcpy(pfx + i, &w, 8);
-	}
-	c = memcmp(pfx, key, n < klen2 ? n : klen2);
-	if (c != 0 || klen <= TBL_OR_PREFIX) {
-		*cmp = c != 0 ? c : or_keycmp(pfx, n, key, klen2);
-		return 0;
-	}
-	if (klen2 <= TBL_OR_PREFIX) {
-		*cmp = 1;	/* key is a proper prefix of the node's */
-		return 0;
-	}
-	/* The prefixes tie: only now touch the entry. */
-	if ((e = or_entry(t, off, &eoff, &eh)) != 0)
-		return e;
-	en_getkey(t, eoff, &eh, full);
-	*cmp = or_keycmp(full, klen, key, klen2);
+	or_probe_init(&p, key, klen2);
+	return or_cmp_probe(t, off, klen, &p, cmp);
+}
+
+/*
+ * The checks a walk needs to read node off on level lv: marked, a sane
+ * key length, on level lv, all its links inside the heap.  (or_node also
+ * checks its class, for whoever frees it.)  *klenp: its key length.
+ */
+static inline int
+or_node_walk(const struct tbl *t, uint64_t off, unsigned lv,
+    uint32_t *klenp)
+{
+	uint64_t	m;
+	unsigned	hgt;
+
+	if (!tbl_inheap(t, off, OR_LINKS, 8))
+		return PROTETS_ECORRUPT;
+	m = SH_RLOAD(tbl_word(t, off + offsetof(struct tbl_onode, meta)));
+	hgt = OR_META_HGT(m);
+	*klenp = OR_META_KLEN(m);
+	if (OR_META_MARK(m) != TBL_OR_MARK || hgt <= lv ||
+	    hgt > TBL_OR_MAXH || *klenp == 0 || *klenp > PROTETS_KEY_MAX ||
+	    !tbl_inheap(t, off, or_node_size(hgt), 8))
+		return PROTETS_ECORRUPT;
 	return 0;
 }
 
 /*
- * Walk down from the head: on each level, move right while the next
- * node's key is before key (mode OR_GT: not after it; key NULL: always).
- * upd (may be NULL) receives each level's last position, *posp level 0's.
- * Bounded: a level holds at most a node per 40 heap bytes.
+ * Walk down from position pos on level top - 1 (which must be before key
+ * on that level): on each level, move right while the next node's key is
+ * before key (mode OR_GT: not after it; key NULL: always).  upd (may be
+ * NULL) receives each level's last position, *posp level 0's.  Bounded: a
+ * level holds at most a node per 40 heap bytes.
  */
 static int
-or_descend(const struct tbl *t, const struct lk_rd *r, const void *key,
-    size_t klen, int strict, uint64_t *upd, uint64_t *posp)
+or_descend_from(const struct tbl *t, const struct lk_rd *r, const void *key,
+    size_t klen, int strict, unsigned top, uint64_t pos, uint64_t *upd,
+    uint64_t *posp)
 {
-	uint64_t	pos = OR_HEAD, nx, steps = 0;
+	struct or_probe	p;
+	uint64_t	nx, stop = 0, steps = 0;
 	uint64_t	limit = t->size / or_node_size(1) * TBL_OR_MAXH;
-	unsigned	lv, hgt;
+	unsigned	lv;
 	uint32_t	nklen;
-	int		c, e;
+	int		c = -1, e;
 
-	for (lv = TBL_OR_MAXH; lv-- > 0;) {
-		for (;;) {
-			if ((nx = or_link(t, pos, lv)) == 0)
-				break;
-			if ((e = or_node(t, nx, &hgt, &nklen, NULL)) != 0)
+	if (key != NULL)
+		or_probe_init(&p, key, klen);
+	for (lv = top; lv-- > 0;) {
+		/* stop: where the level above stopped, known not before key */
+		while ((nx = or_link(t, pos, lv)) != 0 && nx != stop) {
+			if ((e = or_node_walk(t, nx, lv, &nklen)) != 0)
 				return e;
-			if (hgt <= lv)
-				return PROTETS_ECORRUPT;
-			if (key == NULL)
-				c = -1;
-			else if ((e = or_cmp(t, nx, nklen, key, klen, &c)) != 0)
+			if (key != NULL &&
+			    (e = or_cmp_probe(t, nx, nklen, &p, &c)) != 0)
 				return e;
-			if (strict ? c > 0 : c >= 0)
+			if (strict ? c > 0 : c >= 0) {
+				stop = nx;
 				break;
+			}
 			pos = nx + OR_LINKS;
 			if (++steps > limit ||
 			    ((steps & 63) == 0 && lk_rstale(t, r)))
@@ -182,6 +259,15 @@ or_descend(const struct tbl *t, const struct lk_rd *r, const void *key,
 	}
 	*posp = pos;
 	return 0;
+}
+
+/* or_descend_from the head, from the top level. */
+static int
+or_descend(const struct tbl *t, const struct lk_rd *r, const void *key,
+    size_t klen, int strict, uint64_t *upd, uint64_t *posp)
+{
+	return or_descend_from(t, r, key, klen, strict, TBL_OR_MAXH, OR_HEAD,
+	    upd, posp);
 }
 
 int
@@ -205,6 +291,181 @@ or_seek(const struct tbl *t, const struct lk_rd *r, const void *key,
 		return e;
 	*nodep = nx;
 	return 0;
+}
+
+/*
+ * The finger: per thread, a few tables' last seek (struct or_path), with
+ * the mapping (base, gen) and the sequence it was found under.  A table
+ * takes the slot its base hashes to; another table there replaces it.
+ */
+#define OR_FINGERS	4
+
+struct or_finger {
+	const unsigned char	*base;
+	uint64_t		 gen;
+	uint64_t		 seq;
+	struct or_path		 path;
+};
+
+static __thread struct or_finger or_fingers[OR_FINGERS];
+
+static struct or_finger *
+or_finger_slot(const struct tbl *t)
+{
+	uintptr_t	b = (uintptr_t)t->base >> 12;
+
+	return &or_fingers[(b ^ b >> 8 ^ t->gen) % OR_FINGERS];
+}
+
+/*
+ * Is r reading the last committed state as of a sequence a finger can be
+ * tied to?  Not in overlay mode: its sequence is a writer's, odd.
+ */
+static int
+or_finger_seq_ok(const struct lk_rd *r)
+{
+	return r != NULL && r->ov == NULL && (r->seq & 1) == 0;
+}
+
+/*
+ * This thread's finger on t if it was taken under r's sequence (the
+ * segment has not changed since) and its node is key's; *hgtp: the
+ * node's height.  Everything is checked again all the same: the finger
+ * is a hint, and a miss only costs a seek from the head.
+ */
+static const struct or_path *
+or_finger_get(const struct tbl *t, const struct lk_rd *r, const void *key,
+    size_t klen, unsigned *hgtp)
+{
+	const struct or_finger	*f = or_finger_slot(t);
+	uint32_t		 nklen;
+	int			 c;
+
+	if (key == NULL || f->base != t->base || f->gen != t->gen ||
+	    !or_finger_seq_ok(r) || f->seq != r->seq || f->path.node == 0)
+		return NULL;
+	if (or_node(t, f->path.node, hgtp, &nklen, NULL) != 0 ||
+	    or_cmp(t, f->path.node, nklen, key, klen, &c) != 0 || c != 0)
+		return NULL;
+	return &f->path;
+}
+
+void
+or_finger_keep(const struct tbl *t, const struct lk_rd *r,
+    const struct or_path *p)
+{
+	struct or_finger	*f = or_finger_slot(t);
+
+	if (!or_finger_seq_ok(r) || p->node == 0) {
+		f->path.node = 0;
+		return;
+	}
+	f->base = t->base;
+	f->gen = t->gen;
+	f->seq = r->seq;
+	f->path.node = p->node;
+	f->path.nupd = p->nupd;
+	memcpy(f->path.upd, p->upd, p->nupd * sizeof(p->upd[0]));
+}
+
+/* The node after position pos on level 0, validated, into p->node. */
+static int
+or_seek_after(const struct tbl *t, uint64_t pos, struct or_path *p)
+{
+	uint64_t	nx;
+	int		e;
+
+	nx = or_link(t, pos, 0);
+	if (nx != 0 && (e = or_node(t, nx, NULL, NULL, NULL)) != 0)
+		return e;
+	p->node = nx;
+	return 0;
+}
+
+/*
+ * next(key) on the finger f at key's node (height hgt): its level-0 link.
+ * The path to the node after it: the finger's node on its levels, then
+ * the finger's own path (positions before the finger's key).
+ */
+static int
+or_next_finger(const struct tbl *t, const struct or_path *f, unsigned hgt,
+    struct or_path *p)
+{
+	uint64_t	pos = f->node + OR_LINKS;
+	unsigned	lv;
+
+	for (lv = 0; lv < hgt; lv++)
+		p->upd[lv] = pos;
+	for (; lv < f->nupd; lv++)
+		p->upd[lv] = f->upd[lv];
+	p->nupd = lv;
+	return or_seek_after(t, pos, p);
+}
+
+/*
+ * prev(key) on the finger f at key's node: descend from the lowest level
+ * whose position in the finger's path is before the node (it is on that
+ * level: a node or the head), else from the head.  Above it, the path to
+ * the node found is the finger's (no node between it and key there).
+ */
+static int
+or_prev_finger(const struct tbl *t, const struct lk_rd *r, const void *key,
+    size_t klen, const struct or_path *f, struct or_path *p)
+{
+	uint64_t	pos = OR_HEAD, fpos = f->node + OR_LINKS;
+	unsigned	lv, top = TBL_OR_MAXH, hgt;
+	int		e;
+
+	for (lv = 0; lv < f->nupd; lv++) {
+		if (f->upd[lv] == fpos)
+			continue;
+		if (f->upd[lv] != OR_HEAD &&
+		    (or_node(t, f->upd[lv] - OR_LINKS, &hgt, NULL, NULL) != 0 ||
+		    hgt <= lv))
+			break;		/* not on its level: from the head */
+		pos = f->upd[lv];
+		top = lv + 1;
+		break;
+	}
+	if ((e = or_descend_from(t, r, key, klen, 0, top, pos, p->upd,
+	    &pos)) != 0)
+		return e;
+	for (lv = top; lv < f->nupd && f->upd[lv] != fpos; lv++)
+		p->upd[lv] = f->upd[lv];
+	p->nupd = lv;
+	p->node = pos == OR_HEAD ? 0 : pos - OR_LINKS;
+	return 0;
+}
+
+int
+or_seek_finger(const struct tbl *t, const struct lk_rd *r, const void *key,
+    size_t klen, enum or_mode mode, struct or_path *p)
+{
+	const struct or_path	*f;
+	uint64_t		 pos;
+	unsigned		 hgt, lv;
+	int			 e;
+
+	p->node = 0;
+	p->nupd = 0;
+	if (mode == OR_GE && key == NULL) {
+		for (lv = 0; lv < TBL_OR_MAXH; lv++)
+			p->upd[lv] = OR_HEAD;
+		p->nupd = TBL_OR_MAXH;
+		return or_seek_after(t, OR_HEAD, p);
+	}
+	if (mode != OR_GE && (f = or_finger_get(t, r, key, klen, &hgt)) != NULL)
+		return mode == OR_GT ? or_next_finger(t, f, hgt, p) :
+		    or_prev_finger(t, r, key, klen, f, p);
+	if ((e = or_descend(t, r, key, klen, mode == OR_GT, p->upd,
+	    &pos)) != 0)
+		return e;
+	p->nupd = TBL_OR_MAXH;
+	if (mode == OR_LT) {
+		p->node = pos == OR_HEAD ? 0 : pos - OR_LINKS;
+		return 0;
+	}
+	return or_seek_after(t, pos, p);
 }
 
 /* A fresh node, not yet linked: written freely (al_alloc's contract). */

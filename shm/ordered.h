@@ -80,6 +80,33 @@ int	or_cmp(const struct tbl *t, uint64_t off, uint32_t klen,
 int	or_seek(const struct tbl *t, const struct lk_rd *r, const void *key,
 	    size_t klen, enum or_mode mode, uint64_t *nodep);
 
+/*
+ * A seek's result and the path to it: for each level lv < nupd, a
+ * position (as or_seek's) on level lv whose key is at most the node's.
+ */
+struct or_path {
+	uint64_t	node;
+	unsigned	nupd;
+	uint64_t	upd[TBL_OR_MAXH];
+};
+
+/*
+ * or_seek for first/next/last/prev (mode OR_GE only with key NULL),
+ * starting from this thread's finger on t when it is still good: taken
+ * under r's very sequence (nothing has changed since) on the node of key.
+ * Then next follows one level-0 link and prev descends from the finger's
+ * path instead of the head.  Otherwise, or with no finger, as or_seek.
+ * Fills *p (p->node = 0: there is none).  Returns as or_seek.
+ */
+int	or_seek_finger(const struct tbl *t, const struct lk_rd *r,
+	    const void *key, size_t klen, enum or_mode mode, struct or_path *p);
+/*
+ * Keep p, found by or_seek_finger under r and validated by lk_rend, as
+ * this thread's finger on t.  A hint only: checked again before any use.
+ */
+void	or_finger_keep(const struct tbl *t, const struct lk_rd *r,
+	    const struct or_path *p);
+
 /* Writers, holding the lock; h is the key's hash. */
 int	or_insert(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	    uint64_t eoff);

@@ -1305,9 +1305,10 @@ ord_seek(struct tbl *t, const void *key, size_t klen, enum or_mode mode,
     void *kbuf, size_t kbufsz, size_t *outlen)
 {
 	unsigned char	kb[PROTETS_KEY_MAX];
+	struct or_path	p;
 	struct lk_rd	r;
 	struct en_hdr	eh;
-	uint64_t	node, eoff;
+	uint64_t	eoff;
 	size_t		n = 0;
 	int		e, rc;
 
@@ -1316,15 +1317,18 @@ ord_seek(struct tbl *t, const void *key, size_t klen, enum or_mode mode,
 	if ((e = lk_rbegin(t, &r)) != 0)
 		return e;
 	do {
-		rc = or_seek(t, &r, key, klen, mode, &node);
-		if (rc == 0 && node == 0)
+		rc = or_seek_finger(t, &r, key, klen, mode, &p);
+		if (rc == 0 && p.node == 0)
 			rc = PROTETS_NOTFOUND;
-		if (rc == 0 && (rc = or_entry(t, node, &eoff, &eh)) == 0) {
+		if (rc == 0 && (rc = or_entry(t, p.node, &eoff, &eh)) == 0) {
 			n = eh.klen;
 			en_getkey(t, eoff, &eh, kb);
 			rc = ord_placed(kb, n, key, klen, mode);
 		}
 	} while ((e = lk_rend(t, &r)) == 1);
+	/* Validated: where the walk's next step can start. */
+	if (e == 0 && rc == 0)
+		or_finger_keep(t, &r, &p);
 	lk_rdone(t, &r);
 	if (e != 0 || rc != 0)
 		return e != 0 ? e : rc;

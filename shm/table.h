@@ -51,6 +51,7 @@ struct tbl {
 	unsigned	 nshards;	/* of the segment; 1: unsharded */
 	unsigned	 shard;		/* this view's (0 when routed) */
 	size_t		 shard_size;	/* bytes per shard */
+	uint64_t	 gen;		/* unique per tbl_open in the process */
 };
 
 /* What tbl_open sets lock_timeout_ms to. */

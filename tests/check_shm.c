@@ -1904,6 +1904,167 @@ START_TEST(test_ordered_seek)
 }
 END_TEST
 
+/*
+ * first/next and last/prev walks while the walker itself inserts and
+ * deletes (the key just returned, the keys right after and before it,
+ * others): each step must return exactly the reference's neighbour of the
+ * key it was given, present or deleted meanwhile, so keys strictly
+ * increase (decrease) and a key present for the whole walk (every tenth
+ * one is never deleted) is never skipped.  A step after no write takes the
+ * finger's path, one after a write the seek from the head.  Two tables
+ * are walked in turn; _i: keys that tie on the node's inline prefix.
+ */
+#define WM_N	1500
+
+struct wm {
+	struct seg	s;
+	unsigned char	present[WM_N];
+	int		lng;
+};
+
+static size_t
+wm_key(const struct wm *w, int i, char *k)
+{
+	return (size_t)sprintf(k, w->lng ? "0123456789abcdef/%05d" : "w%05d",
+	    i);
+}
+
+static void
+wm_set(struct wm *w, int i, int on)
+{
+	char	k[32];
+	size_t	n = wm_key(w, i, k);
+
+	if (on)
+		ck_assert_int_eq(tbl_insert(&w->s.t, k, n, k, n), 0);
+	else
+		ck_assert_int_eq(tbl_delete(&w->s.t, k, n), 0);
+	w->present[i] = (unsigned char)on;
+}
+
+static void
+wm_new(struct wm *w, int lng, int mod)
+{
+	int	i;
+
+	memset(w, 0, sizeof(*w));
+	w->lng = lng;
+	seg_new_type(&w->s, 8 << 20, PROTETS_ORDERED_SET);
+	for (i = 0; i < WM_N; i++)
+		if (i % mod == 0 || i % 10 == 0)
+			wm_set(w, i, 1);
+}
+
+/* The reference's neighbour of i (may be -1 or WM_N) in dir, or -1. */
+static int
+wm_ref(const struct wm *w, int i, int dir)
+{
+	for (i += dir; i >= 0 && i < WM_N; i += dir)
+		if (w->present[i])
+			return i;
+	return -1;
+}
+
+/* One step of a walk from i (-1: first or last); the index or -1. */
+static int
+wm_step(struct wm *w, int i, int dir)
+{
+	struct tbl	*t = &w->s.tro;
+	char		 k[32], out[PROTETS_KEY_MAX];
+	size_t		 n, on = 0;
+	int		 e, want;
+
+	if (i < 0) {
+		e = dir > 0 ? tbl_first(t, out, sizeof(out), &on) :
+		    tbl_last(t, out, sizeof(out), &on);
+		want = wm_ref(w, dir > 0 ? -1 : WM_N, dir);
+	} else {
+		n = wm_key(w, i, k);
+		e = dir > 0 ? tbl_next(t, k, n, out, sizeof(out), &on) :
+		    tbl_prev(t, k, n, out, sizeof(out), &on);
+		want = wm_ref(w, i, dir);
+	}
+	if (want < 0) {
+		ck_assert_int_eq(e, PROTETS_NOTFOUND);
+		return -1;
+	}
+	ck_assert_int_eq(e, 0);
+	n = wm_key(w, want, k);
+	ck_assert_msg(on == n && memcmp(out, k, n) == 0,
+	    "step from %d (dir %d): got %.*s, want %s", i, dir, (int)on, out,
+	    k);
+	ck_assert(i < 0 || (dir > 0 ? want > i : want < i));
+	return want;
+}
+
+/* The walker's writes after step i; *r: xorshift state. */
+static void
+wm_mutate(struct wm *w, int i, int dir, uint64_t *r)
+{
+	int	j;
+
+	*r ^= *r << 13;
+	*r ^= *r >> 7;
+	*r ^= *r << 17;
+	switch (*r % 11) {
+	case 0:		/* the key just returned */
+		if (i % 10 != 0)
+			wm_set(w, i, 0);
+		break;
+	case 1:		/* right after it, where the walk goes */
+		if (i + dir >= 0 && i + dir < WM_N && !w->present[i + dir])
+			wm_set(w, i + dir, 1);
+		break;
+	case 2:		/* right behind it */
+		if (i - dir >= 0 && i - dir < WM_N && !w->present[i - dir])
+			wm_set(w, i - dir, 1);
+		break;
+	case 4:		/* it and the key after it: the next step's answer */
+		if (i % 10 != 0)
+			wm_set(w, i, 0);
+		if ((j = wm_ref(w, i, dir)) >= 0 && j % 10 != 0)
+			wm_set(w, j, 0);
+		break;
+	case 3:		/* anywhere */
+		j = (int)((*r >> 8) % WM_N);
+		if (j % 10 != 0)
+			wm_set(w, j, !w->present[j]);
+		break;
+	default:	/* no write: the finger's path */
+		break;
+	}
+}
+
+START_TEST(test_ordered_walk_writes)
+{
+	static struct wm	w[2];
+	uint64_t		r = 42;
+	int			dir, cur[2], steps, k;
+
+	for (dir = 1; dir >= -1; dir -= 2) {
+		wm_new(&w[0], _i, 2);
+		wm_new(&w[1], !_i, 3);
+		cur[0] = cur[1] = -1;	/* -1: not started, -2: ended */
+		/* 8 steps on one, then 8 on the other (its finger kept) */
+		for (steps = 0; steps < 4 * WM_N; steps++) {
+			k = steps >> 3 & 1;
+			if (cur[k] == -2)
+				continue;
+			if ((cur[k] = wm_step(&w[k], cur[k], dir)) < 0)
+				cur[k] = -2;
+			else
+				wm_mutate(&w[k], cur[k], dir, &r);
+		}
+		ck_assert_int_eq(cur[0], -2);
+		ck_assert_int_eq(cur[1], -2);
+		for (k = 0; k < 2; k++) {
+			check_ok(&w[k].s.t);
+			seg_free(&w[k].s);
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_ordered_counter)
 {
 	struct seg		s;
@@ -2921,7 +3082,6 @@ START_TEST(test_reader_vs_killed_writers)
 }
 END_TEST
 
-
 /*
  * Ten thousand writers killed.  Two writer slots and two readers run at
  * once on one table; this process SIGKILLs a random writer at a random
@@ -3717,6 +3877,7 @@ shm_suite(void)
 	tcase_add_test(tc, test_ordered_long_keys);
 	tcase_add_loop_test(tc, test_ordered_select, 0, 2);
 	tcase_add_test(tc, test_ordered_seek);
+	tcase_add_loop_test(tc, test_ordered_walk_writes, 0, 2);
 	tcase_add_test(tc, test_ordered_counter);
 	tcase_add_test(tc, test_ordered_full);
 	tcase_add_loop_test(tc, test_select, 0, 2);

@@ -575,7 +575,8 @@ int protets_check(protets_table_t *t, char *msg, size_t msgsz);
  * is called name, or the saved name when name is NULL; its type is the
  * saved one (opts->type must be 0 or equal to it); its access mode and
  * size are the saved ones unless opts->access or opts->max_size is not 0
- * (opts may be NULL).  It is created only if no table has that name,
+ * (opts may be NULL); its write_concurrency is opts->write_concurrency
+ * (a file does not record it).  It is created only if no table has that name,
  * private, then filled in atomic batches of protets_insert_many, and only
  * then given its access mode: no other uid sees it half-filled.  All or
  * nothing: if a batch fails (table full, lock, connection) the

@@ -678,6 +678,7 @@ static int
 sv_opts(const struct sv_hdr *h, const char *name, const protets_opts *opts,
     protets_opts *o, const char **tname)
 {
+	memset(o, 0, sizeof(*o));
 	o->type = (protets_type)h->type;
 	o->access = (protets_access)h->access;
 	o->max_size = h->size;
@@ -690,6 +691,8 @@ sv_opts(const struct sv_hdr *h, const char *name, const protets_opts *opts,
 		o->access = opts->access;
 	if (opts->max_size != 0)
 		o->max_size = opts->max_size;
+	/* Not in the file: one lock unless the caller asks for more. */
+	o->write_concurrency = opts->write_concurrency;
 	return 0;
 }
 

@@ -489,6 +489,14 @@ START_TEST(test_opts)
 	ck_assert_int_eq(protets_load(p, fpath("fifo"), "o4", NULL, NULL),
 	    PROTETS_EFILE);
 	ck_assert_int_eq(protets_info_get(p, "o4", &in), PROTETS_NOTFOUND);
+	/* write_concurrency is the caller's (a file does not record it). */
+	o = (protets_opts){ .write_concurrency = 3 };
+	ck_assert_int_eq(protets_load(p, fpath("o"), "o6", &o, NULL),
+	    PROTETS_EINVAL);
+	o.write_concurrency = 4;
+	ck_assert_int_eq(protets_load(p, fpath("o"), "o6", &o, &u), 0);
+	same_entries(t, u);
+	protets_close(u);
 	/* The saved access, given once the table is whole; a new handle. */
 	ck_assert_int_eq(protets_load(p, fpath("o"), "o5", NULL, &u), 0);
 	ck_assert_int_eq(protets_table_access(u), PROTETS_PUBLIC);

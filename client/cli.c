@@ -56,6 +56,7 @@ usage(FILE *f, int status)
 "  drop NAME               delete the table\n"
 "  save NAME FILE          write the table to FILE (atomically, mode 0600)\n"
 "  load FILE [NAME] [--access public|protected|private] [--size BYTES]\n"
+"           [--write-concurrency N]\n"
 "                          create the table saved in FILE (as NAME), with\n"
 "                          every entry, or nothing (exit 5 if NAME exists)\n"
 "  set-access NAME public|protected|private\n"
@@ -137,8 +138,12 @@ cli_open(protets_t *p, const char *name)
 	return t;
 }
 
-static int
-cli_get(protets_t *p, int argc, char **argv)
+/*
+ * The table options of get and of load (--type for get only: a saved
+ * table has its type): fill o and leave optind at the first operand.
+ */
+static void
+cli_table_opts(int argc, char **argv, protets_opts *o, int with_type)
 {
 	static const struct option opts[] = {
 		{ "type", required_argument, NULL, 't' },
@@ -147,30 +152,30 @@ cli_get(protets_t *p, int argc, char **argv)
 		{ "write-concurrency", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	protets_opts	 o = { 0 };
-	protets_table_t	*t;
 	const char	*errstr;
-	int		 ch, rc;
+	int		 ch;
 
+	memset(o, 0, sizeof(*o));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
-			if (protets_type_parse(optarg, &o.type) != 0)
+			if (!with_type ||
+			    protets_type_parse(optarg, &o->type) != 0)
 				usage(stderr, EX_USAGE);
 			break;
 		case 'a':
-			if (protets_access_parse(optarg, &o.access) != 0)
+			if (protets_access_parse(optarg, &o->access) != 0)
 				usage(stderr, EX_USAGE);
 			break;
 		case 'z':
-			if (conf_parse_size(optarg, &o.max_size) != 0 ||
-			    o.max_size == 0)
+			if (conf_parse_size(optarg, &o->max_size) != 0 ||
+			    o->max_size == 0)
 				usage(stderr, EX_USAGE);
 			break;
 		case 'w':
-			o.write_concurrency = (uint32_t)strtonum(optarg, 1, 16,
-			    &errstr);
+			o->write_concurrency = (uint32_t)strtonum(optarg, 1,
+			    16, &errstr);
 			if (errstr != NULL)
 				usage(stderr, EX_USAGE);
 			break;
@@ -178,6 +183,16 @@ cli_get(protets_t *p, int argc, char **argv)
 			usage(stderr, EX_USAGE);
 		}
 	}
+}
+
+static int
+cli_get(protets_t *p, int argc, char **argv)
+{
+	protets_opts	 o;
+	protets_table_t	*t;
+	int		 rc;
+
+	cli_table_opts(argc, argv, &o, 1);
 	if (argc - optind != 1)
 		usage(stderr, EX_USAGE);
 	if ((rc = protets_get(p, argv[optind], &o, &t)) != 0)
@@ -564,34 +579,15 @@ cli_save(protets_t *p, char **argv)
 	return rc ? cli_fail(argv[1], rc) : 0;
 }
 
-/* load FILE [NAME] [--access A] [--size BYTES]: prints nothing on success. */
+/* load FILE [NAME] [--access A] [--size BYTES] [--write-concurrency N]:
+ * prints nothing on success. */
 static int
 cli_load(protets_t *p, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "access", required_argument, NULL, 'a' },
-		{ "size", required_argument, NULL, 'z' },
-		{ NULL, 0, NULL, 0 }
-	};
-	protets_opts	 o = { 0 };
-	int		 ch, rc;
+	protets_opts	 o;
+	int		 rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'a':
-			if (protets_access_parse(optarg, &o.access) != 0)
-				usage(stderr, EX_USAGE);
-			break;
-		case 'z':
-			if (conf_parse_size(optarg, &o.max_size) != 0 ||
-			    o.max_size == 0)
-				usage(stderr, EX_USAGE);
-			break;
-		default:
-			usage(stderr, EX_USAGE);
-		}
-	}
+	cli_table_opts(argc, argv, &o, 0);
 	if (argc - optind != 1 && argc - optind != 2)
 		usage(stderr, EX_USAGE);
 	rc = protets_load(p, argv[optind], argc - optind == 2 ?

@@ -3121,7 +3121,7 @@ kw_valid(const unsigned char *v, size_t len, const char *key, uint32_t *ver)
 {
 	unsigned char	want[400];
 
-	if (len < 12 || len > 340 || sscanf((const char *)v, "%8u|", ver) != 1)
+	if (len < 12 || len > 340 || sscanf((const char *)v, "%u|", ver) != 1)
 		return 0;
 	return kw_value(*ver, key, want) == len && memcmp(want, v, len) == 0;
 }
@@ -3251,7 +3251,10 @@ START_TEST(test_writers_killed)
 			got = 0;
 			if (e == 0)
 				ck_assert_msg(kw_valid(v, len, key, &got),
-				    "%s: torn at the end", key);
+				    "%s: torn at the end: %zu bytes \"%.40s\", "
+				    "acknowledged %u, in flight %d/%u", key,
+				    len, (const char *)v, want, lg->fl_key[w],
+				    lg->fl_ver[w]);
 			else
 				ck_assert_int_eq(e, PROTETS_NOTFOUND);
 			if (got != want)

@@ -8,6 +8,7 @@
  * -DPROTETS_CRASHTEST (see shm/crash.h) and is compiled only then.
  */
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -3192,6 +3193,10 @@ kw_spawn(struct seg *s, struct kw_log *lg, int role, unsigned seed)
 	pid_t	pid;
 
 	if ((pid = fork()) == 0) {
+		/* Never outlive the test (a timeout kills only it). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
 		if (role < KW_SLOTS)
 			kw_writer(&s->t, lg, role, seed);
 		/* one reader through the read-only mapping, one writable */

@@ -164,9 +164,12 @@ al_alloc(struct tbl *t, uint64_t sz, int flags, uint64_t *offp,
 	}
 	return PROTETS_EFULL;
 out:
-	if (e == 0)
-		*clsp = cls;
-	return e;
+	if (e != 0)
+		return e;
+	*clsp = cls;
+	if (flags & AL_NOTENTRY)
+		lk_set(t, TBL_STATE_FIELD(recast), SH_LOAD(&st->recast) + 1);
+	return 0;
 }
 
 void

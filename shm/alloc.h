@@ -20,6 +20,7 @@
 
 /* al_alloc flags */
 #define AL_FALLBACK	0x1	/* may hand out a block of a larger class */
+#define AL_NOTENTRY	0x2	/* for no entry: state.recast moves (layout.h) */
 
 /* Class of a request of sz bytes (1..TBL_CLASS_MAX), and its block size. */
 unsigned	al_class(uint64_t sz);

@@ -254,7 +254,7 @@ ix_newbucket(struct tbl *t, uint64_t slot, uint64_t *offp)
 	unsigned		 cls, i;
 	int			 e;
 
-	if ((e = al_alloc(t, sizeof(*bk), 0, offp, &cls)) != 0)
+	if ((e = al_alloc(t, sizeof(*bk), AL_NOTENTRY, offp, &cls)) != 0)
 		return e;
 	bk = ix_bk(t, *offp);
 	SH_STORE(&bk->slot[0], slot);

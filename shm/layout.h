@@ -39,7 +39,7 @@
 #include "table.h"
 
 /* Bump on any change to the layout or to the meaning of a field. */
-#define TBL_LAYOUT_VERSION	4
+#define TBL_LAYOUT_VERSION	5
 #define TBL_HASH_NAME		"XXH3_64"
 
 /* "PROTETS\0", little-endian. */
@@ -125,6 +125,16 @@ struct tbl_hdr {
  * Mutable state, changed only by a writer holding the lock, through the
  * undo log.  The counters and the index geometry are on separate lines:
  * every write touches the first, every lookup reads the second.
+ *
+ * recast goes up by one whenever heap blocks may hold an entry's header
+ * without being a linked entry: a clear (the old blocks are dropped as
+ * they are), the allocation of a block that is no entry (an overflow
+ * bucket, an ordered-index node: it may have been one).  It never goes
+ * down in a committed state.  A free overwrites the header word with a
+ * free-list link (never an entry mark), and a roll back restores it; so
+ * while recast keeps its value, a block that once held a linked entry
+ * and still holds an entry header with the same key is that key's linked
+ * entry (update_counter's hints, counter.c).
  */
 struct tbl_state {
 	/* line 0: counters */
@@ -133,7 +143,8 @@ struct tbl_state {
 	uint64_t	top;			/*   16: end of the heap */
 	uint64_t	ceil;			/*   24: start of the chunk area */
 	uint64_t	overflow;		/*   32: overflow buckets */
-	uint64_t	pad0[3];		/*   40 */
+	uint64_t	recast;			/*   40: see below */
+	uint64_t	pad0[2];		/*   48 */
 	/* lines 1-6: index geometry */
 	uint64_t	ix_level;		/*   64: L */
 	uint64_t	ix_split;		/*   72: p, next bucket to split */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "counter.h"
 #include "crash.h"
 #include "entry.h"
 #include "hash.h"
@@ -106,7 +107,7 @@ tbl_or_undo(const struct tbl *t)
  * entry count grew.  grow: split the index if the load calls for it
  * (a batch splits once it is done instead).
  */
-static int
+int
 tbl_insert_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
     const void *val, size_t vlen, int grow, int *added)
 {
@@ -887,6 +888,7 @@ tbl_clear_locked(struct tbl *t)
 	tbl_reset_word(t, TBL_STATE_FIELD(top), TBL_HEAP_OFF);
 	tbl_reset_word(t, TBL_STATE_FIELD(ceil), c0);
 	tbl_reset_word(t, TBL_STATE_FIELD(used), sz0);
+	tbl_reset_word(t, TBL_STATE_FIELD(recast), SH_LOAD(&st->recast) + 1);
 	return 0;
 }
 
@@ -1060,124 +1062,7 @@ tbl_member(struct tbl *t, const void *key, size_t klen)
 }
 
 /* ---------------------------------------------------------------- */
-/* Counters: the value is the decimal text of an int64. */
-
-int
-tbl_counter_parse(const void *val, size_t vlen, int64_t *v)
-{
-	const unsigned char	*p = val;
-	uint64_t		 u = 0, lim;
-	size_t			 i = 0;
-	int			 neg = 0;
-
-	if (vlen > 0 && p[0] == '-') {
-		neg = 1;
-		i = 1;
-	}
-	if (vlen == i || vlen - i > 19)
-		return PROTETS_EINVAL;
-	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (; i < vlen; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return PROTETS_EINVAL;
-		u = u * 10 + (uint64_t)(p[i] - '0');
-	}
-	/* 19 digits fit in a u64 (< 10^19 < 2^64): only the sign's limit. */
-	if (u > lim)
-		return PROTETS_EINVAL;
-	*v = neg ? (int64_t)(0 - u) : (int64_t)u;
-	return 0;
-}
-
-/* As snprintf "%lld", by hand: update_counter's hot path. */
-size_t
-tbl_counter_format(int64_t v, char *buf, size_t bufsz)
-{
-	static const char	pairs[] =
-	    "00010203040506070809101112131415161718192021222324252627282930"
-	    "31323334353637383940414243444546474849505152535455565758596061"
-	    "62636465666768697071727374757677787980818283848586878889909192"
-	    "93949596979899";
-	char		tmp[21], *p = tmp + sizeof(tmp);
-	uint64_t	u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	size_t		len, n;
-
-	/* Two digits a division. */
-	for (; u >= 100; u /= 100) {
-		p -= 2;
-		memcpy(p, pairs + 2 * (u % 100), 2);
-	}
-	if (u >= 10) {
-		p -= 2;
-		memcpy(p, pairs + 2 * u, 2);
-	} else
-		*--p = (char)('0' + u);
-	if (v < 0)
-		*--p = '-';
-	len = (size_t)(tmp + sizeof(tmp) - p);
-	if (bufsz > 0) {
-		n = len < bufsz ? len : bufsz - 1;
-		memcpy(buf, p, n);
-		buf[n] = '\0';
-	}
-	return len;
-}
-
-/* cur + incr with ETS threshold semantics; ERANGE on overflow. */
-static int
-tbl_counter_add(int64_t cur, int64_t incr, const protets_counter_opts *o,
-    int64_t *res)
-{
-	int64_t	r;
-	int	over;
-
-	over = __builtin_add_overflow(cur, incr, &r);
-	if (o != NULL && o->has_threshold) {
-		if (incr >= 0 ? (over || r > o->threshold) :
-		    (over || r < o->threshold))
-			r = o->setvalue;
-	} else if (over)
-		return PROTETS_ERANGE;
-	*res = r;
-	return 0;
-}
-
-static int
-tbl_counter_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
-    int64_t incr, const protets_counter_opts *o, int64_t *res)
-{
-	struct ix_pos	pos;
-	char		buf[24];
-	int64_t		cur;
-	size_t		n;
-	int		e, found;
-
-	e = ix_find(t, NULL, h, key, klen, &pos);
-	found = e == 0;
-	if (e == PROTETS_NOTFOUND) {
-		if (o == NULL || !o->has_default)
-			return PROTETS_NOTFOUND;
-		cur = o->dflt;
-	} else if (e != 0)
-		return e;
-	else {
-		if (pos.eh.vlen > 20)
-			return PROTETS_EINVAL;
-		en_getval(t, pos.eoff, &pos.eh, buf, pos.eh.vlen);
-		if ((e = tbl_counter_parse(buf, pos.eh.vlen, &cur)) != 0)
-			return e;
-	}
-	if ((e = tbl_counter_add(cur, incr, o, res)) != 0)
-		return e;
-	n = tbl_counter_format(*res, buf, sizeof(buf));
-	TBL_CRASHPOINT();
-	/* Same length (the usual case): in place, through the undo log. */
-	if (found && n == pos.eh.vlen) {
-		en_setval(t, pos.eoff, &pos.eh, buf);
-		return 0;
-	}
-	return tbl_insert_locked(t, h, key, klen, buf, n, 1, NULL);
-}
+/* Counters: shm/counter.c. */
 
 int
 tbl_update_counter(struct tbl *t, const void *key, size_t klen, int64_t incr,

@@ -1,0 +1,31 @@
+/*
+ * shm/counter.h - update_counter under the lock (shm/counter.c).
+ * tbl_counter_parse and tbl_counter_format are declared in table.h.
+ */
+#ifndef PROTETS_SHM_COUNTER_H
+#define PROTETS_SHM_COUNTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+
+/*
+ * Add incr to the counter of key (hash h) of t, whose lock the caller
+ * holds, with the ETS semantics of o (may be NULL); *res: the new value.
+ * Returns 0, PROTETS_NOTFOUND (no key, no default), PROTETS_EINVAL (the
+ * value is no counter), PROTETS_ERANGE, or what an insert returns.
+ */
+int	tbl_counter_locked(struct tbl *t, uint64_t h, const void *key,
+	    size_t klen, int64_t incr, const protets_counter_opts *o,
+	    int64_t *res);
+
+/*
+ * table.c's insert under the lock, which a counter whose text changes
+ * length goes through.  *added (may be NULL): 1 when the count grew;
+ * grow: split the index if the load calls for it.
+ */
+int	tbl_insert_locked(struct tbl *t, uint64_t h, const void *key,
+	    size_t klen, const void *val, size_t vlen, int grow, int *added);
+
+#endif /* PROTETS_SHM_COUNTER_H */

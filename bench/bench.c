@@ -284,6 +284,158 @@ phase_lookup_2proc(const char *name)
 }
 
 /*
+ * Two writers at once on one set table, each on keys of its own, with
+ * write_concurrency W (wc_run): insert_2proc, the N keys inserted by two
+ * processes at once (process p the keys i with i % 2 == p), the aggregate
+ * rate; counter_2proc, each process N update_counter +1 on 1000 hot
+ * counters of its own ("ctr:" and "Ctr:"), the aggregate rate.  To
+ * compare with the one-process insert and counter phases, and with the
+ * same two processes writing two separate tables (wc0_*: nothing shared
+ * at all, the ceiling of the machine).
+ */
+static const char	*wc_name, *wc_name1;
+static int		 wc_counters;
+static char		*wc_ctr;
+
+static void
+wc_prep(int p)
+{
+	size_t	i;
+
+	tp_name = p == 1 && wc_name1 != NULL ? wc_name1 : wc_name;
+	tp_prep(p);
+	wc_ctr = xmalloc(n * CTRLEN);
+	memcpy(wc_ctr, ctr, n * CTRLEN);
+	for (i = 0; p == 1 && i < n; i++)
+		wc_ctr[i * CTRLEN] = 'C';
+}
+
+static int
+wc_work(int p, const char *order)
+{
+	protets_counter_opts	 o = { .has_default = 1, .dflt = 0 };
+	int64_t			 v;
+	size_t			 i;
+	int			 rc;
+
+	(void)order;
+	for (i = wc_counters ? 0 : (size_t)p; i < n; i += wc_counters ? 1 : 2) {
+		rc = wc_counters ?
+		    protets_update_counter(tp_table, wc_ctr + i * CTRLEN,
+		    CTRLEN, 1, &o, &v) :
+		    protets_insert(tp_table, keys + i * KEYLEN, KEYLEN,
+		    vals + i * VALLEN, VALLEN);
+		if (rc != 0)
+			die(wc_counters ? "counter_2proc" : "insert_2proc", rc);
+	}
+	return 0;
+}
+
+static const struct {
+	uint32_t	 wc;
+	const char	*insert, *counter;
+} wc_phases[] = {
+	{ 0, "wc0_insert_2proc", "wc0_counter_2proc" },	/* two tables */
+	{ 1, "wc1_insert_2proc", "wc1_counter_2proc" },
+	{ 16, "wc16_insert_2proc", "wc16_counter_2proc" },
+};
+
+static void
+wc_run(protets_t *p, uint64_t size, size_t k, int run)
+{
+	protets_opts	 o = { .type = PROTETS_SET, .access = PROTETS_PUBLIC,
+			    .max_size = size, .write_concurrency = wc_phases[k].wc };
+	protets_table_t	*t, *t1 = NULL;
+	protets_info	 in, in1 = { .entries = 0 };
+	char		 name[48], name1[64];
+	int		 rc;
+
+	snprintf(name, sizeof(name), "bench-wc%u-%d", wc_phases[k].wc, run);
+	snprintf(name1, sizeof(name1), "%s-b", name);
+	if ((rc = protets_get(p, name, &o, &t)) != 0 ||
+	    (o.write_concurrency == 0 &&
+	    (rc = protets_get(p, name1, &o, &t1)) != 0))
+		die(name, rc);
+	wc_name = name;
+	wc_name1 = t1 != NULL ? name1 : NULL;
+	wc_counters = 0;
+	/* two_proc counts 2N operations; here N were done in all */
+	record(wc_phases[k].insert, two_proc(wc_prep, wc_work, NULL) / 2);
+	if ((rc = protets_info_get(p, name, &in)) != 0 || (t1 != NULL &&
+	    (rc = protets_info_get(p, name1, &in1)) != 0) ||
+	    in.entries + in1.entries != n)
+		die("insert_2proc: entries", rc ? rc : PROTETS_ECORRUPT);
+	wc_counters = 1;
+	record(wc_phases[k].counter, two_proc(wc_prep, wc_work, NULL));
+	protets_close(t);
+	if ((rc = protets_drop(p, name)) != 0)
+		die("drop", rc);
+	if (t1 != NULL) {
+		protets_close(t1);
+		if ((rc = protets_drop(p, name1)) != 0)
+			die("drop", rc);
+	}
+}
+
+/*
+ * What two processes get out of this machine at all: N * 100 rounds of
+ * xorshift64 (registers only, nothing shared) in one process, then in
+ * two at once (aggregate).  Two writers cannot scale beyond this ratio.
+ */
+static int
+cpu_work(int p, const char *order)
+{
+	volatile uint64_t	sink;
+	uint64_t		s = 42 + (uint64_t)p;
+	size_t			i;
+
+	(void)order;
+	for (i = 0; i < n * 100; i++)
+		s = xorshift64(&s);
+	sink = s;
+	(void)sink;
+	return 0;
+}
+
+static void
+cpu_prep(int p)
+{
+	(void)p;
+}
+
+static void
+bench_cpu(void)
+{
+	double	t0;
+	int	r;
+
+	for (r = 0; r < runs; r++) {
+		t0 = now();
+		cpu_work(0, NULL);
+		record("cpu_1proc", (double)n * 100 / (now() - t0));
+		record("cpu_2proc", two_proc(cpu_prep, cpu_work, NULL) * 100);
+	}
+	report("protets");
+}
+
+static void
+bench_write_concurrency(protets_t *p, uint64_t size)
+{
+	size_t	k;
+	int	r;
+
+	for (k = 0; k < sizeof(wc_phases) / sizeof(wc_phases[0]); k++) {
+		for (r = 0; r < runs; r++) {
+			fprintf(stderr, "bench: write_concurrency %u, two "
+			    "writers, run %d/%d\n", wc_phases[k].wc, r + 1,
+			    runs);
+			wc_run(p, size, k, r);
+		}
+		report("protets");
+	}
+}
+
+/*
  * The phases run on one table type, in this order; a NULL name skips the
  * phase.  mem: the table's allocated bytes after the inserts, per entry.
  */
@@ -587,6 +739,8 @@ main(int argc, char *argv[])
 	bench_table(p, &set_phases, size);
 	bench_table(p, &ordered_phases, size);
 	bench_table(p, &bag_phases, size);
+	bench_cpu();
+	bench_write_concurrency(p, size);
 	bench_readonly(p, size);
 	fprintf(stderr, "bench: recovery, %d kills\n", opt_kills);
 	bench_recovery(p, opt_kills);

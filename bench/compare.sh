@@ -76,6 +76,26 @@ END {
 		printf("| recovery_ms | p50 %s, p99 %s |%s\n",
 		    r["protets", "recovery_ms_p50"],
 		    r["protets", "recovery_ms_p99"], pad)
+	# Two writers at once (bench.c, bench_write_concurrency): the
+	# aggregate, against one process, and the ceiling of the machine.
+	if (r["protets", "wc1_counter_2proc"] != "") {
+		print ""
+		print "| two writers at once | insert | counter |"
+		print "|---|---:|---:|"
+		printf("| one process alone (insert, counter) | %s | %s |\n",
+		    fmt(r["protets", "insert"]), fmt(r["protets", "counter"]))
+		split("wc1 wc16 wc0", W)
+		split("one table, write_concurrency 1|one table, " \
+		    "write_concurrency 16|two tables, one each", D, "|")
+		for (i = 1; i <= 3; i++)
+			printf("| two processes, %s | %s | %s |\n", D[i],
+			    fmt(r["protets", W[i] "_insert_2proc"]),
+			    fmt(r["protets", W[i] "_counter_2proc"]))
+		if (r["protets", "cpu_1proc"] > 0)
+			printf("| CPU alone (xorshift64), two processes / one " \
+			    "| %.2f× | |\n",
+			    r["protets", "cpu_2proc"] / r["protets", "cpu_1proc"])
+	}
 	print ""
 	print "| target (issue 4) | wanted | measured | |"
 	print "|---|---:|---:|---|"

@@ -441,22 +441,54 @@ lk_held_set(const struct tbl *t, int held)
 		lk_held[i] = lk_held[--lk_nheld];
 }
 
+/*
+ * How often this thread's lock attempts find the lock held: a moving
+ * average in 1/1024ths.  Spinning pays where that is rare (shards: the
+ * other writer is in another shard nearly always, and out of this one in
+ * a moment); where it is the rule (two writers hammering one lock), a
+ * spinner takes the lock at every release and the lock's lines move
+ * between the CPUs at every operation, while a sleeper lets the holder
+ * run on alone.
+ */
+static __thread int lk_busy_avg;
+
+static void
+lk_count_busy(int busy)
+{
+	lk_busy_avg += ((busy ? 1024 : 0) - lk_busy_avg) / 16;
+}
+
 /* Lock with the table handle's timeout; 0 does not wait at all. */
 static int
 lk_timedlock(struct tbl *t)
 {
 	struct tbl_stripe	*s = lk_stripe(t);
 	struct timespec		 ts;
-	int			 ms, e;
+	int			 ms, e, i;
 
 	if (lk_held_slot(t->base) >= 0)
 		return EDEADLK;
 	/* Free (the usual case): no clock, no timed wait. */
-	if ((e = pthread_mutex_trylock(&s->mtx)) != EBUSY)
+	e = pthread_mutex_trylock(&s->mtx);
+	lk_count_busy(e == EBUSY);
+	if (e != EBUSY)
 		return e;
 	ms = __atomic_load_n(&t->lock_timeout_ms, __ATOMIC_RELAXED);
 	if (ms <= 0)
 		return ETIMEDOUT;
+	/*
+	 * Held.  Most operations hold the lock for well under a microsecond
+	 * and a futex sleep costs tens of them to wake from: unless the lock
+	 * is contended all the time (lk_busy_avg), watch the futex word a
+	 * while first (reading it, so that the holder keeps its line) and
+	 * try again once it is free or its owner dead.
+	 */
+	for (i = 0; lk_busy_avg <= LK_SPIN_BUSY_MAX && i < LK_LOCK_SPIN; i++) {
+		lk_relax();
+		if (lk_owner_tid(t) == 0 &&
+		    (e = pthread_mutex_trylock(&s->mtx)) != EBUSY)
+			return e;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += ms / 1000;
 	ts.tv_nsec += (long)(ms % 1000) * 1000000;
@@ -470,9 +502,11 @@ lk_timedlock(struct tbl *t)
 static int
 lk_clean(const struct tbl *t)
 {
-	return SH_LOAD(&lk_undo(t)->n) == 0 &&
-	    (SH_LOAD(&lk_stripe(t)->seq) & 1) == 0 &&
-	    SH_LOAD(&lk_undo(t)->tag) == 0 && SH_LOAD(&lk_stripe(t)->xmask) == 0;
+	const struct tbl_stripe	*s = lk_stripe(t);
+	const struct tbl_undo	*u = lk_undo(t);
+
+	return SH_LOAD(&u->n) == 0 && (SH_LOAD(&s->seq) & 1) == 0 &&
+	    SH_LOAD(&u->tag) == 0 && SH_LOAD(&s->xmask) == 0;
 }
 
 /*

@@ -34,6 +34,10 @@
 #define LK_READ_WAIT_MS		100
 /* Busy-wait iterations before a reader starts yielding. */
 #define LK_SPIN			256
+/* Writers: pauses spent watching a held lock before the futex sleep. */
+#define LK_LOCK_SPIN		200
+/* ... unless more than this share (1/1024ths) of its attempts waited. */
+#define LK_SPIN_BUSY_MAX	128
 /* Failed validations before a writable reader reads under the lock. */
 #define LK_READ_RETRIES		32
 

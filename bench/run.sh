@@ -11,7 +11,12 @@
 #   BENCH_ONLY     space-separated subset of: protets plain lmdb ets redis
 #   BENCH_OUT      result file [$PEER_DIR/../results.txt]
 #
-# stdout: every result line, "NAME PHASE VALUE", as it comes.  stderr:
+# protets, plain and lmdb take turns: BENCH_RUNS rounds of one run each,
+# so that the drift of a shared machine over the minutes of a run falls on
+# all three alike (their ratios are the targets); each figure is the median
+# of its rounds.  ETS and Redis run after, BENCH_RUNS runs each.
+#
+# stdout: every result line, "NAME PHASE VALUE" (medians).  stderr:
 # progress, notes on skipped peers, and at the end the tables of
 # bench/compare.sh (also written to BENCH_OUT's directory, table.md).
 #
@@ -46,14 +51,16 @@ trap 'exit 130' INT TERM HUP
 
 mkdir -p "$(dirname "$BENCH_OUT")"
 : >"$BENCH_OUT"
-# Run a program; each result line goes to stdout and to the result file
-# as it comes.  A failure is noted and fails the run at the end.
+# Run a program; each result line goes to stdout and to RUN_OUT (the
+# result file, or the rounds' raw file) as it comes.  A failure is noted
+# and fails the run at the end.
 FAILED=
+RUN_OUT=$BENCH_OUT
 run() {
 	name=$1
 	shift
 	rcf=$(mktemp)
-	{ rc=0; "$@" || rc=$?; echo $rc >"$rcf"; } | tee -a "$BENCH_OUT"
+	{ rc=0; "$@" || rc=$?; echo $rc >"$rcf"; } | tee -a "$RUN_OUT"
 	rc=$(cat "$rcf")
 	rm -f "$rcf"
 	if [ "$rc" != 0 ]; then
@@ -62,22 +69,47 @@ run() {
 	fi
 }
 
-if want protets; then
-	run protets "$BENCH" -n "$BENCH_N" -r "$BENCH_RUNS" -d "$PROTETSD"
-fi
+# The median of each NAME PHASE over the rounds (peer.h's choice: the
+# middle one of the sorted values, the upper one of two).
+medians() {
+	awk '{ k = $1 " " $2; if (!(k in n)) o[++no] = k; v[k, ++n[k]] = $3 }
+	END {
+		for (i = 1; i <= no; i++) {
+			k = o[i]
+			for (a = 1; a <= n[k]; a++)
+				for (b = a + 1; b <= n[k]; b++)
+					if (v[k, b] + 0 < v[k, a] + 0) {
+						t = v[k, a]; v[k, a] = v[k, b]
+						v[k, b] = t
+					}
+			print k, v[k, int(n[k] / 2) + 1]
+		}
+	}' "$1"
+}
 
-if want plain; then
-	run plain "$PEER_DIR/plain" -n "$BENCH_N" -r "$BENCH_RUNS"
+RAW=$(mktemp)
+RUN_OUT=$RAW
+if [ -x "$PEER_DIR/lmdb" ] || ! want lmdb; then :; else
+	note "lmdb skipped: liblmdb-dev is not installed"
 fi
-
-if want lmdb; then
-	if [ -x "$PEER_DIR/lmdb" ]; then
-		# tmpfs, MDB_NOSYNC | MDB_WRITEMAP | MDB_NOMETASYNC (lmdb.c).
-		run lmdb "$PEER_DIR/lmdb" -n "$BENCH_N" -r "$BENCH_RUNS" /dev/shm
-	else
-		note "lmdb skipped: liblmdb-dev is not installed"
+r=0
+while [ $r -lt "$BENCH_RUNS" ]; do
+	r=$((r + 1))
+	note "round $r/$BENCH_RUNS: protets, plain, lmdb"
+	if want protets; then
+		run protets "$BENCH" -n "$BENCH_N" -r 1 -d "$PROTETSD"
 	fi
-fi
+	if want plain; then
+		run plain "$PEER_DIR/plain" -n "$BENCH_N" -r 1
+	fi
+	if want lmdb && [ -x "$PEER_DIR/lmdb" ]; then
+		# tmpfs, MDB_NOSYNC | MDB_WRITEMAP | MDB_NOMETASYNC (lmdb.c).
+		run lmdb "$PEER_DIR/lmdb" -n "$BENCH_N" -r 1 /dev/shm
+	fi
+done >/dev/null
+RUN_OUT=$BENCH_OUT
+medians "$RAW" | tee -a "$BENCH_OUT"
+rm -f "$RAW"
 
 if want ets; then
 	if command -v escript >/dev/null 2>&1; then

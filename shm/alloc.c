@@ -17,7 +17,6 @@
 #include "crash.h"
 #include "lock.h"
 
-#define AL_SMALL_CLASSES	31	/* 16..256 step 8 */
 #define AL_FALLBACK_SPAN	8
 
 _Static_assert(16 + 8 * (AL_SMALL_CLASSES - 1) == 256, "small classes");
@@ -37,18 +36,6 @@ al_class(uint64_t sz)
 	step = 1ULL << (e - 2);
 	return AL_SMALL_CLASSES + (e - 8) * 4 +
 	    (unsigned)((sz - (1ULL << e) + step - 1) / step - 1);
-}
-
-uint64_t
-al_csize(unsigned cls)
-{
-	unsigned	j, e;
-
-	if (cls < AL_SMALL_CLASSES)
-		return 16 + 8 * (uint64_t)cls;
-	j = cls - AL_SMALL_CLASSES;
-	e = 8 + j / 4;
-	return (1ULL << e) + (uint64_t)(j % 4 + 1) * (1ULL << (e - 2));
 }
 
 void

@@ -22,9 +22,23 @@
 #define AL_FALLBACK	0x1	/* may hand out a block of a larger class */
 #define AL_NOTENTRY	0x2	/* for no entry: state.recast moves (layout.h) */
 
+#define AL_SMALL_CLASSES	31	/* 16..256 step 8 */
+
 /* Class of a request of sz bytes (1..TBL_CLASS_MAX), and its block size. */
 unsigned	al_class(uint64_t sz);
-uint64_t	al_csize(unsigned cls);
+
+/* Inline: every entry header check of every lookup asks it. */
+static inline uint64_t
+al_csize(unsigned cls)
+{
+	unsigned	j, e;
+
+	if (cls < AL_SMALL_CLASSES)
+		return 16 + 8 * (uint64_t)cls;
+	j = cls - AL_SMALL_CLASSES;
+	e = 8 + j / 4;
+	return (1ULL << e) + (uint64_t)(j % 4 + 1) * (1ULL << (e - 2));
+}
 
 /* Set up the allocator of a fresh segment (no undo log: not yet shared). */
 void	al_format(struct tbl *t);

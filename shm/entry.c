@@ -121,7 +121,7 @@ sh_equal_ov(const unsigned char *src, const unsigned char *p, size_t n,
 {
 	const uint64_t	*w = (const uint64_t *)(const void *)src;
 	uint64_t	 v, x;
-	size_t		 i;
+	size_t		 i, len = n;
 
 	for (; n >= 8; n -= 8, p += 8, w++) {
 		v = SH_OVLOAD(ov, w);
@@ -129,12 +129,22 @@ sh_equal_ov(const unsigned char *src, const unsigned char *p, size_t n,
 		if (v != x)
 			return 0;
 	}
-	if (n > 0) {
-		v = SH_OVLOAD(ov, w);
-		for (i = 0; i < n; i++)
-			if (((unsigned char *)&v)[i] != p[i])
-				return 0;
+	if (n == 0)
+		return 1;
+	v = SH_OVLOAD(ov, w);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (len >= 8) {
+		/*
+		 * The last 8 private bytes, shifted down, are the n tail
+		 * bytes: one compare with the low n bytes of v.
+		 */
+		memcpy(&x, p + n - 8, 8);
+		return (v & ((1ULL << (8 * n)) - 1)) == x >> (8 * (8 - n));
 	}
+#endif
+	for (i = 0; i < n; i++)
+		if (((unsigned char *)&v)[i] != p[i])
+			return 0;
 	return 1;
 }
 

@@ -3546,6 +3546,53 @@ key_with_hash(char *k, size_t ksz, const char *pfx, uint64_t mask,
 	}
 }
 
+/*
+ * Keys compare whole, the bytes past the last full word included: keys of
+ * every length up to 20 that differ only in their last byte, or only in
+ * their first, are told apart.
+ */
+START_TEST(test_key_tails)
+{
+	struct seg	s;
+	char		k[24], buf[32], want[32];
+	size_t		len, n;
+	int		c;
+
+	seg_new(&s, 1 << 20);
+	for (len = 1; len <= 20; len++)
+		for (c = 0; c < 3; c++) {
+			memset(k, 'k', len);
+			k[len - 1] = (char)('a' + c);
+			snprintf(want, sizeof(want), "%zu-%d", len, c);
+			ck_assert_int_eq(tbl_insert(&s.t, k, len, want,
+			    strlen(want)), 0);
+		}
+	for (len = 1; len <= 20; len++) {
+		for (c = 0; c < 3; c++) {
+			memset(k, 'k', len);
+			k[len - 1] = (char)('a' + c);
+			snprintf(want, sizeof(want), "%zu-%d", len, c);
+			memset(buf, 0, sizeof(buf));
+			ck_assert_int_eq(tbl_lookup(&s.tro, k, len, buf,
+			    sizeof(buf) - 1, &n), 0);
+			ck_assert_uint_eq(n, strlen(want));
+			ck_assert_str_eq(buf, want);
+		}
+		memset(k, 'k', len);
+		k[len - 1] = 'z';
+		ck_assert_int_eq(tbl_member(&s.tro, k, len), PROTETS_NOTFOUND);
+		if (len > 1) {
+			k[len - 1] = 'a';
+			k[0] = 'z';
+			ck_assert_int_eq(tbl_member(&s.tro, k, len),
+			    PROTETS_NOTFOUND);
+		}
+	}
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
 /* update_counter of key k by incr, from dflt if it is missing. */
 static int64_t
 ctr_from(struct tbl *t, const char *k, int64_t incr, int64_t dflt, int *e)
@@ -4022,6 +4069,7 @@ shm_suite(void)
 	tcase_add_loop_test(tc, test_select, 0, 2);
 	tcase_add_loop_test(tc, test_model_ops, 0, 4);
 	tcase_add_test(tc, test_counter_hints);
+	tcase_add_test(tc, test_key_tails);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("corrupt");

@@ -86,6 +86,8 @@ TEST_BIN	= $(BUILD)/tests/check_shm_crash $(BUILD)/tests/check_lock_crash \
 		  $(BUILD)/tests/check_shards_crash \
 		  $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 CRASH_OBJ	= $(SHM_SRC:%.c=$(BUILD)/crash/%.o)
+# check_shm's tests, by subject, and what they share.
+SHM_TEST_SRC	= tests/shmutil.c $(wildcard tests/shm_*.c)
 TEST_UTIL	= $(BUILD)/tests/testutil.o
 
 .SECONDARY:
@@ -131,7 +133,10 @@ $(BUILD)/crash/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -DPROTETS_CRASHTEST -MMD -MP -c $< -o $@
 
-$(BUILD)/tests/check_shm_crash: $(BUILD)/crash/tests/check_shm.o $(CRASH_OBJ)
+$(BUILD)/tests/check_shm: $(SHM_TEST_SRC:%.c=$(BUILD)/%.o)
+
+$(BUILD)/tests/check_shm_crash: $(BUILD)/crash/tests/check_shm.o \
+    $(SHM_TEST_SRC:%.c=$(BUILD)/crash/%.o) $(CRASH_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
 

@@ -1,0 +1,402 @@
+/*
+ * tests/shm_crash.c - check_shm: crash-point enumeration (the engine built with -DPROTETS_CRASHTEST).
+ */
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <xxhash.h>
+
+#include "protets.h"
+#include "table.h"
+#include "layout.h"
+#include "crash.h"
+
+#include "shmutil.h"
+
+#ifdef PROTETS_CRASHTEST
+static int
+dig_fold(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
+{
+	uint64_t	*d = arg;
+
+	d[0] += XXH3_64bits_withSeed(k, klen, 1) * 3 ^
+	    XXH3_64bits_withSeed(v, vlen, 2);
+	d[1]++;
+	return 0;
+}
+
+/*
+ * Contents digest, also checking count agrees with foldl; on an
+ * ordered_set, d[0] also covers the order of the walk.
+ */
+static void
+digest(struct tbl *t, uint64_t d[2])
+{
+	d[0] = d[1] = 0;
+	ck_assert_int_eq(tbl_foldl(t, dig_fold, d), 0);
+	ck_assert_uint_eq(count_of(t), d[1]);
+	if (t->type == PROTETS_ORDERED_SET)
+		d[0] ^= ord_digest(t);
+}
+
+/*
+ * Crash-point enumeration: for each scenario and operation, kill a child
+ * writer at every crash point k of the operation; the parent's next lock
+ * recovers, the table passes tbl_check and its contents are exactly those
+ * before or after the operation.
+ */
+enum { OP_NEW, OP_NEW_BIG, OP_REPLACE, OP_DEL_HEAD, OP_DEL_TAIL,
+    OP_DEL_MISSING, OP_INSNEW_BATCH, OP_BATCH, OP_DELOBJ, OP_TAKE,
+    OP_COUNTER_NEW, OP_COUNTER, OP_COUNTER_HINT, OP_COUNTER_LONGER,
+    OP_CLEAR, OP_BAG_ADD, OP_BAG_DELOBJ, OP_BAG_TAKE, OP_BAG_DELETE,
+    OP_NOPS };
+
+static const char *const op_names[OP_NOPS] = { "new", "big", "replace",
+    "del-head", "del-tail", "missing", "insert-new-batch", "batch",
+    "delete-object", "take", "counter-new", "counter", "counter-hint",
+    "counter-longer", "clear", "bag-add",
+    "bag-delete-object", "bag-take", "bag-delete" };
+
+struct crash_sc {
+	char	keys[32][24];	/* keys of bucket 0's chain, in order */
+	int	nkeys;
+	char	ctr[24];	/* a counter, "41", outside bucket 0 */
+};
+
+/*
+ * Scenario: bucket 0 holds nchain keys (9 that move on its split, the
+ * rest stay), other buckets fill the table up to nfill entries (no more
+ * ever, so that with nfill == LOAD * NB0 the next new key splits), and
+ * deleted entries of OP_NEW's size class leave blocks on a free list.
+ */
+static void
+sc_setup(struct seg *s, struct crash_sc *sc, int nchain, int nfill)
+{
+	char	k[24], v[64];
+	int	seed = 0, i, n;
+
+	memset(v, 'f', sizeof(v));
+	sc->nkeys = 0;
+	for (i = 0; i < nchain; i++) {
+		key_with_hash(k, sizeof(k), "c", 31, i < 9 ? 16 : 0, &seed);
+		ck_assert_int_eq(tbl_insert(&s->t, k, strlen(k), v, 20), 0);
+		snprintf(sc->keys[sc->nkeys++], sizeof(sc->keys[0]), "%s", k);
+	}
+	/* 8 + 5 + 8 bytes: class 24, as "newkey" => "newvalue" */
+	for (i = 0; i < 4; i++) {
+		snprintf(k, sizeof(k), "gone%d", i);
+		ck_assert_int_eq(tbl_insert(&s->t, k, strlen(k), v, 8), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(k, sizeof(k), "gone%d", i);
+		ck_assert_int_eq(tbl_delete(&s->t, k, strlen(k)), 0);
+	}
+	key_with_hash(sc->ctr, sizeof(sc->ctr), "ctr", 15, 3, &seed);
+	ck_assert_int_eq(put(&s->t, sc->ctr, "41"), 0);
+	for (n = nchain + 1; n < nfill; n++) {
+		key_with_hash(k, sizeof(k), "f", 15, 1 + n % 15, &seed);
+		ck_assert_int_eq(tbl_insert(&s->t, k, strlen(k), v, 20), 0);
+	}
+	ck_assert_uint_eq(count_of(&s->t), (uint64_t)nfill);
+	ck_assert_uint_ne(state_of(s)->al_free[1], 0);	/* class 24 */
+	if (s->t.type == PROTETS_BAG || s->t.type == PROTETS_DUPLICATE_BAG) {
+		/* 11 more values of the chain's first key: overflow */
+		for (i = 0; i < 11; i++) {
+			snprintf(v, sizeof(v), "bagvalue%d", i);
+			ck_assert_int_eq(put(&s->t, sc->keys[0], v), 0);
+		}
+	}
+	check_ok(&s->t);
+}
+
+static int
+crash_op(struct tbl *t, const struct crash_sc *sc, int op)
+{
+	static unsigned char	big[5000];
+	protets_kv		kv[3];
+	char			k2[24];
+	int			n = 0, e, seed = 1000;
+	int64_t			r;
+	protets_counter_opts	o = { 0, 0, 0, 1, 7 };
+
+	switch (op) {
+	case OP_NEW:
+		return put(t, "newkey", "newvalue");
+	case OP_NEW_BIG:
+		memset(big, 'B', sizeof(big));
+		return tbl_insert(t, "newbig", 6, big, sizeof(big));
+	case OP_REPLACE:
+		return put(t, sc->keys[0], "replaced-value");
+	case OP_DEL_HEAD:
+		return tbl_delete(t, sc->keys[0], strlen(sc->keys[0]));
+	case OP_DEL_TAIL:
+		return tbl_delete(t, sc->keys[sc->nkeys - 1],
+		    strlen(sc->keys[sc->nkeys - 1]));
+	case OP_INSNEW_BATCH:
+	case OP_BATCH:
+		/* one new key in bucket 0's chain (a split, when full) */
+		key_with_hash(k2, sizeof(k2), "b", 31, 16, &seed);
+		kv[0] = (protets_kv){ "newkey", 6, "newvalue", 8 };
+		kv[1] = (protets_kv){ k2, strlen(k2), "v2", 2 };
+		if (op == OP_BATCH)	/* and a replace */
+			kv[2] = (protets_kv){ sc->keys[0],
+			    strlen(sc->keys[0]), "replaced", 8 };
+		else
+			kv[2] = (protets_kv){ "third", 5, big, 300 };
+		return tbl_insert_many(t, kv, 3, op == OP_INSNEW_BATCH);
+	case OP_DELOBJ:
+		return tbl_delete_object(t, sc->keys[0], strlen(sc->keys[0]),
+		    "ffffffffffffffffffff", 20, NULL);
+	case OP_TAKE:
+	case OP_BAG_TAKE:
+		e = tbl_take(t, sc->keys[0], strlen(sc->keys[0]),
+		    cb_count, &n);
+		return e != 0 ? e : n == (op == OP_TAKE ? 1 : 12) ? 0 : -1;
+	case OP_COUNTER_NEW:
+		e = tbl_update_counter(t, "newctr", 6, 5, &o, &r);
+		return e != 0 ? e : r == 12 ? 0 : -1;
+	case OP_COUNTER:
+		e = tbl_update_counter(t, sc->ctr, strlen(sc->ctr), 1, &o, &r);
+		return e != 0 ? e : r == 42 ? 0 : -1;
+	case OP_COUNTER_HINT:
+	case OP_COUNTER_LONGER:
+		/*
+		 * An increment of 0 changes nothing but leaves this
+		 * process a hint (counter.c): the update goes through it,
+		 * in place (42) or as a new entry ("100", longer).
+		 */
+		e = tbl_update_counter(t, sc->ctr, strlen(sc->ctr), 0, &o, &r);
+		if (e != 0 || r != 41)
+			return e != 0 ? e : -1;
+		e = tbl_update_counter(t, sc->ctr, strlen(sc->ctr),
+		    op == OP_COUNTER_HINT ? 1 : 59, &o, &r);
+		return e != 0 ? e : r == (op == OP_COUNTER_HINT ? 42 : 100) ?
+		    0 : -1;
+	case OP_CLEAR:
+		return tbl_clear(t);
+	case OP_BAG_ADD:
+		return put(t, sc->keys[0], "another value");
+	case OP_BAG_DELOBJ:
+		return tbl_delete_object(t, sc->keys[0], strlen(sc->keys[0]),
+		    "bagvalue3", 9, NULL);
+	case OP_BAG_DELETE:
+		return tbl_delete(t, sc->keys[0], strlen(sc->keys[0]));
+	default:
+		return tbl_delete(t, "missing", 7);
+	}
+}
+
+static pid_t
+crash_child(struct seg *s, const struct crash_sc *sc, int op, unsigned long k)
+{
+	pid_t	pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		tbl_crash_at(k);
+		_exit(crash_op(&s->t, sc, op) == 0 ? 0 : 2);
+	}
+	return pid;
+}
+
+/* Wait for a child; 1 if it was killed, 0 if it exited cleanly. */
+static int
+crash_wait(pid_t pid)
+{
+	int	status;
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status)) {
+		ck_assert_int_eq(WTERMSIG(status), SIGKILL);
+		return 1;
+	}
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	return 0;
+}
+
+static void
+crash_verify(struct seg *s, const uint64_t *d0, const uint64_t *d1,
+    unsigned long k, int *before, int *after)
+{
+	uint64_t	d[2];
+
+	check_ok(&s->t);	/* takes the lock: recovers */
+	digest(&s->tro, d);
+	if (d[0] == d0[0] && d[1] == d0[1])
+		(*before)++;
+	else {
+		ck_assert_msg(d[0] == d1[0] && d[1] == d1[1],
+		    "step %lu: neither before nor after", k);
+		(*after)++;
+	}
+}
+
+static void
+crash_enumerate_ops(unsigned type, int nchain, int nfill, int test_recovery,
+    const int *ops, int nops)
+{
+	static struct seg	s;
+	struct crash_sc		sc;
+	unsigned char		*snap, *dead;
+	uint64_t		d0[2], d1[2];
+	unsigned long		steps, k, j;
+	int			op, oi, before, after, rkills;
+	unsigned long		total = 0, allsteps[OP_NOPS];
+
+	seg_new_type(&s, 1 << 20, type);
+	sc_setup(&s, &sc, nchain, nfill);
+	snap = malloc(s.size);
+	dead = malloc(s.size);
+	memcpy(snap, s.rw, s.size);
+	for (oi = 0; oi < nops; oi++) {
+		op = ops[oi];
+		memcpy(s.rw, snap, s.size);
+		digest(&s.tro, d0);
+		tbl_crash_at(0);	/* count, never kill */
+		ck_assert_int_eq(crash_op(&s.t, &sc, op), 0);
+		steps = tbl_crash_steps();
+		allsteps[op] = steps;
+		total += steps;
+		digest(&s.tro, d1);
+		check_ok(&s.t);
+		ck_assert_uint_gt(steps, 0);
+		before = after = rkills = 0;
+		for (k = 1; k <= steps + 1; k++) {
+			memcpy(s.rw, snap, s.size);
+			ck_assert_int_eq(crash_wait(crash_child(&s, &sc, op,
+			    k)), k <= steps);
+			if (test_recovery && k <= steps && k % 3 == 0 &&
+			    (steps < 60 || k % 15 == 0)) {
+				/* kill the recoverer too, at each step (long
+				 * operations: at every 15th step of theirs) */
+				memcpy(dead, s.rw, s.size);
+				for (j = 1; j < 10000; j++) {
+					pid_t p = fork();
+					if (p == 0) {
+						tbl_crash_at(j);
+						_exit(tbl_repair(&s.t) ? 2 : 0);
+					}
+					if (!crash_wait(p))
+						break;
+					rkills++;
+					crash_verify(&s, d0, d1, k, &before,
+					    &after);
+					memcpy(s.rw, dead, s.size);
+				}
+			}
+			crash_verify(&s, d0, d1, k, &before, &after);
+			/* and the table goes on working */
+			if (k % 7 == 0) {
+				ck_assert_int_eq(put(&s.t, "after", "crash"), 0);
+				check_ok(&s.t);
+			}
+		}
+		/* killed before the commit: before; after it: after */
+		ck_assert_int_gt(before, 0);
+		if (op != OP_DEL_MISSING)
+			ck_assert_int_gt(after, 0);
+		if (test_recovery)
+			ck_assert_int_gt(rkills, 0);
+	}
+	fprintf(stderr, "crash %s chain=%d fill=%d: %lu kills; steps per op:",
+	    type == PROTETS_SET ? "set" : type == PROTETS_BAG ? "bag" :
+	    type == PROTETS_ORDERED_SET ? "ordered_set" : "duplicate_bag",
+	    nchain, nfill, total);
+	for (oi = 0; oi < nops; oi++)
+		fprintf(stderr, " %s %lu", op_names[ops[oi]], allsteps[ops[oi]]);
+	fprintf(stderr, "\n");
+	free(snap);
+	free(dead);
+	seg_free(&s);
+}
+
+static const int set_ops[] = { OP_NEW, OP_NEW_BIG, OP_REPLACE,
+    OP_DEL_HEAD, OP_DEL_TAIL, OP_DEL_MISSING, OP_INSNEW_BATCH, OP_BATCH,
+    OP_DELOBJ, OP_TAKE, OP_COUNTER_NEW, OP_COUNTER, OP_COUNTER_HINT,
+    OP_COUNTER_LONGER, OP_CLEAR };
+static const int bag_ops[] = { OP_NEW, OP_BAG_ADD, OP_DEL_TAIL,
+    OP_DEL_MISSING, OP_INSNEW_BATCH, OP_BAG_DELOBJ, OP_BAG_TAKE,
+    OP_BAG_DELETE, OP_CLEAR };
+
+static void
+crash_enumerate(int nchain, int nfill, int test_recovery)
+{
+	crash_enumerate_ops(PROTETS_SET, nchain, nfill, test_recovery,
+	    set_ops, (int)(sizeof(set_ops) / sizeof(set_ops[0])));
+}
+
+/* Plain chain, no split on insert. */
+START_TEST(test_crash_simple)
+{
+	crash_enumerate(3, 20, 0);
+}
+END_TEST
+
+/* Bucket 0 chain of 13 (an overflow bucket); inserts split it. */
+START_TEST(test_crash_split)
+{
+	crash_enumerate(13, 64, 0);
+}
+END_TEST
+
+/* Chain of 8: deleting frees the overflow bucket. */
+START_TEST(test_crash_overflow)
+{
+	crash_enumerate(8, 30, 0);
+}
+END_TEST
+
+/* Recoverers killed at every step of recovery. */
+START_TEST(test_crash_recovery)
+{
+	crash_enumerate(13, 64, 1);
+}
+END_TEST
+
+/* Bags: a key with 12 values over two buckets; with and without split. */
+START_TEST(test_crash_bag)
+{
+	unsigned	type = _i < 2 ? PROTETS_BAG : PROTETS_DUPLICATE_BAG;
+
+	crash_enumerate_ops(type, _i % 2 ? 13 : 3, _i % 2 ? 64 : 20,
+	    _i == 1, bag_ops, (int)(sizeof(bag_ops) / sizeof(bag_ops[0])));
+}
+END_TEST
+
+/*
+ * ordered_set: every step of every set operation (insert new and
+ * replace, batches, delete, take, delete_object, counters, clear) with
+ * the ordered index in play; the digest covers the walk's order and
+ * tbl_check the index's.  With a split, and with recoverers killed.
+ */
+START_TEST(test_crash_ordered)
+{
+	crash_enumerate_ops(PROTETS_ORDERED_SET, _i ? 13 : 3, _i ? 64 : 20,
+	    _i == 1, set_ops, (int)(sizeof(set_ops) / sizeof(set_ops[0])));
+}
+END_TEST
+
+/* Add this file's tests to tc. */
+void
+shm_tests_crash(TCase *tc)
+{
+	tcase_add_test(tc, test_crash_simple);
+	tcase_add_test(tc, test_crash_split);
+	tcase_add_test(tc, test_crash_overflow);
+	tcase_add_test(tc, test_crash_recovery);
+	tcase_add_loop_test(tc, test_crash_bag, 0, 4);
+	tcase_add_loop_test(tc, test_crash_ordered, 0, 2);
+}
+#endif /* PROTETS_CRASHTEST */

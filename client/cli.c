@@ -542,6 +542,8 @@ cli_info(protets_t *p, char **argv)
 	printf("access: %s\n", protets_access_name(in.access));
 	printf("owner_uid: %u\n", in.owner_uid);
 	printf("entries: %llu\n", (unsigned long long)in.entries);
+	if (in.write_concurrency != 0)
+		printf("write_concurrency: %u\n", in.write_concurrency);
 	cli_human("bytes", in.bytes_used);
 	cli_human("size", in.bytes_size);
 	printf("worker: %d\n", (int)in.worker);

@@ -117,6 +117,8 @@ typedef struct protets_info {
 	uint64_t	entries;
 	uint64_t	bytes_used;	/* allocated to entries and index */
 	uint64_t	bytes_size;	/* segment size (max table size) */
+	uint32_t	write_concurrency;	/* shards; 1: one lock; 0: not
+					 * known (protets_list) */
 } protets_info;
 
 typedef struct protets protets_t;		/* a connection to protetsd */
@@ -202,8 +204,8 @@ int protets_set_access(protets_t *p, const char *name, protets_access access);
 int protets_info_get(protets_t *p, const char *name, protets_info *out);
 
 /*
- * List every table: calls fn once per table (entries and bytes_used left
- * 0: use protets_info_get for them).  Stops early, returning fn's value,
+ * List every table: calls fn once per table (entries, bytes_used and
+ * write_concurrency left 0: use protets_info_get for them).  Stops early, returning fn's value,
  * if fn returns non-zero.  Returns 0, PROTETS_ECONNECT, PROTETS_EPROTO.
  */
 typedef int (*protets_list_fn)(const protets_info *info, void *arg);

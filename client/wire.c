@@ -231,7 +231,9 @@ void
 wire_put_info(struct wbuf *w, const protets_info *in, uint32_t flags)
 {
 	wire_put_name(w, in->name);
-	wbuf_u32(w, flags);
+	/* Bits 8-15: write_concurrency (older clients ignore them). */
+	wbuf_u32(w, (flags & 0xff) | (in->write_concurrency < 256 ?
+	    in->write_concurrency : 0) << 8);
 	wbuf_u32(w, (uint32_t)in->type);
 	wbuf_u32(w, (uint32_t)in->access);
 	wbuf_u32(w, in->owner_uid);
@@ -254,7 +256,8 @@ wire_get_info(struct rbuf *r, protets_info *in, uint32_t *flags)
 		return PROTETS_EPROTO;
 	f = rbuf_u32(r);
 	if (flags != NULL)
-		*flags = f;
+		*flags = f & 0xff;
+	in->write_concurrency = (f >> 8) & 0xff;
 	in->type = (protets_type)rbuf_u32(r);
 	in->access = (protets_access)rbuf_u32(r);
 	in->owner_uid = rbuf_u32(r);

@@ -117,6 +117,7 @@ proto_info_fill(const struct proto_tab *pt, protets_info *in)
 		in->entries = st.entries;
 		in->bytes_used = st.bytes_used;
 		in->bytes_size = st.bytes_size;
+		in->write_concurrency = pt->t->tbl.nshards;
 	}
 }
 

@@ -111,6 +111,7 @@ START_TEST(test_ls_info_procs)
 	ck_assert_ptr_nonnull(strstr(out, "type: set\n"));
 	ck_assert_ptr_nonnull(strstr(out, "access: public\n"));
 	ck_assert_ptr_nonnull(strstr(out, "entries: 2\n"));
+	ck_assert_ptr_nonnull(strstr(out, "write_concurrency: 1\n"));
 	ck_assert_ptr_nonnull(strstr(out, "bytes: "));
 	snprintf(line, sizeof(line), "worker_pid: %d\n", (int)w);
 	ck_assert_ptr_nonnull(strstr(out, line));

@@ -1162,6 +1162,7 @@ START_TEST(test_write_concurrency)
 			    .write_concurrency = 4 };
 	protets_t	*p;
 	protets_table_t	*t;
+	protets_info	 in;
 	protets_kv	 kv[64];
 	char		 k[64][16], msg[128];
 	uint64_t	 n;
@@ -1196,6 +1197,14 @@ START_TEST(test_write_concurrency)
 	ck_assert_uint_eq(n, 64);
 	ck_assert_int_eq(protets_check(t, msg, sizeof(msg)), 0);
 	protets_close(t);
+	/* info tells it; a table without it has one lock */
+	ck_assert_int_eq(protets_info_get(p, "wc", &in), 0);
+	ck_assert_uint_eq(in.write_concurrency, 4);
+	o.write_concurrency = 0;
+	ck_assert_int_eq(protets_get(p, "wc1", &o, &t), 0);
+	protets_close(t);
+	ck_assert_int_eq(protets_info_get(p, "wc1", &in), 0);
+	ck_assert_uint_eq(in.write_concurrency, 1);
 	protets_disconnect(p);
 }
 END_TEST

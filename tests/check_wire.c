@@ -96,6 +96,7 @@ START_TEST(test_info_roundtrip)
 	in.entries = 5;
 	in.bytes_used = 4096;
 	in.bytes_size = 1 << 24;
+	in.write_concurrency = 16;
 	wbuf_init(&w);
 	wire_put_info(&w, &in, WIRE_INFO_WRITABLE);
 	rbuf_init(&r, w.data, w.len);

@@ -79,6 +79,19 @@ conf_int(const char *s, long min, long max, int *out)
 	return 0;
 }
 
+/* "yes" or "no", as 1 or 0. */
+static int
+conf_yesno(const char *s, int *out)
+{
+	if (strcmp(s, "yes") == 0)
+		*out = 1;
+	else if (strcmp(s, "no") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
 /* Resolve a path relative to the configuration file's directory. */
 static int
 conf_path(struct conf_ctx *x, const char *v, char *dst, size_t dstsz)
@@ -125,15 +138,8 @@ conf_daemon_key(struct conf_ctx *x, const char *k, const char *v)
 		return conf_int(v, 1, 3600000, &c->restart_delay_ms);
 	if (strcmp(k, "handoff_timeout_ms") == 0)
 		return conf_int(v, 100, 3600000, &c->handoff_timeout_ms);
-	if (strcmp(k, "fdstore") == 0) {
-		if (strcmp(v, "yes") == 0)
-			c->fdstore = 1;
-		else if (strcmp(v, "no") == 0)
-			c->fdstore = 0;
-		else
-			return -1;
-		return 0;
-	}
+	if (strcmp(k, "fdstore") == 0)
+		return conf_yesno(v, &c->fdstore);
 	if (strcmp(k, "log_level") == 0) {
 		if (strcmp(v, "debug") == 0)
 			c->debug = 1;
@@ -163,6 +169,8 @@ conf_tables_key(struct conf_ctx *x, const char *k, const char *v)
 		return conf_parse_size(v, &c->max_bytes_per_uid);
 	if (strcmp(k, "lock_timeout_ms") == 0)
 		return conf_int(v, 0, INT_MAX, &c->lock_timeout_ms);
+	if (strcmp(k, "preallocate") == 0)
+		return conf_yesno(v, &c->preallocate);
 	return -2;
 }
 

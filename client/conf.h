@@ -39,6 +39,7 @@ struct conf {
 	int		max_tables_per_uid;	/* 0: no limit */
 	uint64_t	max_bytes_per_uid;	/* 0: no limit */
 	int		lock_timeout_ms;	/* clients' writers: lock wait */
+	int		preallocate;		/* reserve a segment's memory */
 };
 
 /* Fill c with the built-in defaults. */

@@ -20,7 +20,7 @@ cat_create(struct catalog *c, uint32_t nentries, uint32_t nworkers)
 	size = sizeof(struct cat_hdr) + (size_t)nentries *
 	    sizeof(struct cat_entry);
 	size = (size + 4095) & ~(size_t)4095;
-	if ((c->fd = seg_create("catalog", size)) == -1)
+	if ((c->fd = seg_create("catalog", size, 1)) == -1)
 		return -1;
 	if (seg_map(c->fd, 1, &base, &c->size) == -1) {
 		close(c->fd);

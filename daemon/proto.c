@@ -349,7 +349,12 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	}
 	/* proto_create unlocks the catalog. */
 	if ((rc = proto_create(c, &g, size, e, &pt)) != 0) {
-		proto_status(c, h, rc);
+		if ((rc == ENOSPC || rc == ENOMEM) && wk->d->conf.preallocate)
+			conn_error(c, h, rc, "cannot allocate the %llu bytes "
+			    "of table %s (preallocate = yes): %s",
+			    (unsigned long long)size, g.name, strerror(rc));
+		else
+			proto_status(c, h, rc);
 		return 0;
 	}
 	proto_serve_get(c, h, &pt);

@@ -11,7 +11,7 @@
 #include "segment.h"
 
 int
-seg_create(const char *name, uint64_t size)
+seg_create(const char *name, uint64_t size, int prealloc)
 {
 	char	 label[64];
 	int	 fd, e;
@@ -29,6 +29,14 @@ seg_create(const char *name, uint64_t size)
 		goto fail;
 	if (ftruncate(fd, (off_t)size) == -1)
 		goto fail;
+	/*
+	 * Every page now, rather than at the first write that touches it,
+	 * where no memory left is a SIGBUS or an OOM kill, not an error.
+	 */
+	if (prealloc && (e = posix_fallocate(fd, 0, (off_t)size)) != 0) {
+		errno = e;
+		goto fail;
+	}
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == -1)
 		goto fail;
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL) == -1)

@@ -13,9 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Create a sealed segment of size bytes; returns the fd (caller owns it)
- * or -1 with errno. */
-int	seg_create(const char *name, uint64_t size);
+/*
+ * Create a sealed segment of size bytes, its memory allocated now when
+ * prealloc (ENOSPC or ENOMEM then rather than a fault later); returns the
+ * fd (caller owns it) or -1 with errno.
+ */
+int	seg_create(const char *name, uint64_t size, int prealloc);
 
 /* Map fd whole; 0 or -1 with errno. */
 int	seg_map(int fd, int writable, void **base, size_t *size);

@@ -289,7 +289,8 @@ worker_table_create(const struct tbl_meta *m, uint64_t size,
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return ENOMEM;
 	t->id = m->id;
-	if ((t->fd = seg_create(m->name, size)) == -1) {
+	t->fd = seg_create(m->name, size, wk->d->conf.preallocate);
+	if (t->fd == -1) {
 		rc = errno;
 		log_warn("create segment for %s", m->name);
 		free(t);

@@ -44,7 +44,7 @@ fz_table(const char *name, uint32_t access)
 	strlcpy(m.name, name, sizeof(m.name));
 	t = calloc(1, sizeof(*t));
 	t->id = m.id;
-	t->fd = seg_create(name, 1 << 20);
+	t->fd = seg_create(name, 1 << 20, 0);
 	if (t->fd == -1 || seg_map(t->fd, 1, &t->base, &t->size) == -1 ||
 	    tbl_format(t->base, t->size, &m) != 0 ||
 	    tbl_open(&t->tbl, t->base, t->size, 1) != 0)

@@ -1097,6 +1097,48 @@ procs_ok(protets_t *p)
 }
 
 /* Per-uid limits from the configuration, each refused with ELIMIT. */
+/* Bytes allocated to the segment of a table this process has mapped. */
+static uint64_t
+allocated(const char *name)
+{
+	struct stat	st;
+	int		fd = tu_table_fd(name);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+/*
+ * preallocate = yes: a new table's memory is all allocated when the get
+ * returns (no fault left to fail later); without it, only what was
+ * written.
+ */
+START_TEST(test_preallocate)
+{
+	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 8 << 20 };
+	protets_t	*p;
+	protets_table_t	*t, *u;
+
+	td_start(&d, 2, "[tables]\npreallocate = yes", NULL);
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_get(p, "pre", &o, &t), 0);
+	ck_assert_uint_ge(allocated("pre"), 8 << 20);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "v", 1), 0);
+	protets_close(t);
+	protets_disconnect(p);
+	td_stop(&d);
+
+	td_start(&d, 2, NULL, NULL);
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_get(p, "lazy", &o, &u), 0);
+	ck_assert_uint_lt(allocated("lazy"), 1 << 20);
+	protets_close(u);
+	protets_disconnect(p);
+	td_stop(&d);
+}
+END_TEST
+
 START_TEST(test_uid_limits)
 {
 	pid_t	 c;
@@ -1250,6 +1292,7 @@ main(void)
 	tcase_add_test(tn, test_many_tables);
 	tcase_add_test(tn, test_handoff_rlimit);
 	tcase_add_test(tn, test_uid_limits);
+	tcase_add_test(tn, test_preallocate);
 	suite_add_tcase(s, tn);
 
 	return tu_run(s);

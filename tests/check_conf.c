@@ -40,6 +40,7 @@ START_TEST(test_repo_conf)
 	ck_assert_ptr_nonnull(strstr(c.socket, "/run/protets.sock"));
 	ck_assert_int_eq(c.socket[0], '/');
 	ck_assert_uint_eq(c.default_size, 64ull << 20);
+	ck_assert_int_eq(c.preallocate, 0);
 }
 END_TEST
 
@@ -50,8 +51,8 @@ START_TEST(test_values)
 
 	ck_assert_int_eq(load("[daemon]\nsocket = /x/s\nworkers = 5\n"
 	    "socket_mode = 0600\nlog_level = debug\n[tables]\n"
-	    "default_size = 1M\nmax_size = 2G\nmax_tables = 7\n", &c, err,
-	    sizeof(err)), 0);
+	    "default_size = 1M\nmax_size = 2G\nmax_tables = 7\n"
+	    "preallocate = yes\n", &c, err, sizeof(err)), 0);
 	ck_assert_str_eq(c.socket, "/x/s");
 	ck_assert_int_eq(c.workers, 5);
 	ck_assert_uint_eq(c.socket_mode, 0600);
@@ -59,6 +60,7 @@ START_TEST(test_values)
 	ck_assert_uint_eq(c.default_size, 1u << 20);
 	ck_assert_uint_eq(c.max_size, 2ull << 30);
 	ck_assert_int_eq(c.max_tables, 7);
+	ck_assert_int_eq(c.preallocate, 1);
 }
 END_TEST
 
@@ -93,6 +95,11 @@ START_TEST(test_errors)
 	ck_assert_int_eq(load("[tables]\ndefault_size = 2G\nmax_size = 1G\n",
 	    &c, err, sizeof(err)), -1);
 	ck_assert_int_eq(load("[daemon]\nlog_level = loud\n", &c, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(load("[tables]\npreallocate = maybe\n", &c, err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "bad value for [tables] preallocate"));
+	ck_assert_int_eq(load("[daemon]\nfdstore = sometimes\n", &c, err,
 	    sizeof(err)), -1);
 	ck_assert_int_eq(conf_load(&c, "/nonexistent/protets.conf", err,
 	    sizeof(err)), -1);

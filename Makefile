@@ -134,6 +134,7 @@ $(BUILD)/crash/%.o: %.c
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -DPROTETS_CRASHTEST -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/check_shm: $(SHM_TEST_SRC:%.c=$(BUILD)/%.o)
+$(BUILD)/tests/check_lock $(BUILD)/tests/check_shards: $(BUILD)/tests/shmutil.o
 
 $(BUILD)/tests/check_shm_crash: $(BUILD)/crash/tests/check_shm.o \
     $(SHM_TEST_SRC:%.c=$(BUILD)/crash/%.o) $(CRASH_OBJ)
@@ -141,12 +142,14 @@ $(BUILD)/tests/check_shm_crash: $(BUILD)/crash/tests/check_shm.o \
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
 
 # check_lock also runs as check_lock_crash: writers stopped at every step.
-$(BUILD)/tests/check_lock_crash: $(BUILD)/crash/tests/check_lock.o $(CRASH_OBJ)
+$(BUILD)/tests/check_lock_crash: $(BUILD)/crash/tests/check_lock.o \
+    $(BUILD)/crash/tests/shmutil.o $(CRASH_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
 
 # check_shards also runs as check_shards_crash: batches killed at every step.
-$(BUILD)/tests/check_shards_crash: $(BUILD)/crash/tests/check_shards.o $(CRASH_OBJ)
+$(BUILD)/tests/check_shards_crash: $(BUILD)/crash/tests/check_shards.o \
+    $(BUILD)/crash/tests/shmutil.o $(CRASH_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
 

@@ -34,47 +34,10 @@
 #include "entry.h"
 #include "crash.h"
 
+#include "shmutil.h"
+
 #define NKEYS		40
 #define WALL_MS		5000	/* liveness bound for one read, not speed */
-
-struct seg {
-	int		 fd;
-	size_t		 size;
-	unsigned char	*rw, *ro;
-	struct tbl	 t, tro;
-};
-
-static void
-seg_new(struct seg *s, size_t size, unsigned type)
-{
-	struct tbl_meta	m;
-
-	memset(&m, 0, sizeof(m));
-	m.id = 7;
-	m.type = type;
-	m.access = PROTETS_PROTECTED;
-	m.owner_uid = (uint32_t)getuid();
-	snprintf(m.name, sizeof(m.name), "lock");
-	s->size = size;
-	s->fd = memfd_create("check_lock", MFD_CLOEXEC);
-	ck_assert_int_ge(s->fd, 0);
-	ck_assert_int_eq(ftruncate(s->fd, (off_t)size), 0);
-	s->rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
-	s->ro = mmap(NULL, size, PROT_READ, MAP_SHARED, s->fd, 0);
-	ck_assert_ptr_ne(s->rw, MAP_FAILED);
-	ck_assert_ptr_ne(s->ro, MAP_FAILED);
-	ck_assert_int_eq(tbl_format(s->rw, size, &m), 0);
-	ck_assert_int_eq(tbl_open(&s->t, s->rw, size, 1), 0);
-	ck_assert_int_eq(tbl_open(&s->tro, s->ro, size, 0), 0);
-}
-
-static void
-seg_free(struct seg *s)
-{
-	munmap(s->rw, s->size);
-	munmap(s->ro, s->size);
-	close(s->fd);
-}
 
 static uint64_t
 now_ms(void)
@@ -85,15 +48,9 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int
-put(struct tbl *t, const char *k, const char *v)
-{
-	return tbl_insert(t, k, strlen(k), v, strlen(v));
-}
-
 /* The value of k, "" when absent, "!<code>" on an error. */
 static void
-get(struct tbl *t, const char *k, char *buf, size_t sz)
+val_of(struct tbl *t, const char *k, char *buf, size_t sz)
 {
 	size_t	n;
 	int	e;
@@ -156,7 +113,7 @@ view_read(struct tbl *t, struct view *v)
 
 	for (i = 0; i < NKEYS + 3; i++) {
 		t0 = now_ms();
-		get(t, view_key(i, k, sizeof(k)), v->val[i],
+		val_of(t, view_key(i, k, sizeof(k)), v->val[i],
 		    sizeof(v->val[i]));
 		ck_assert_uint_lt(now_ms() - t0, WALL_MS);
 	}
@@ -178,16 +135,6 @@ view_eq(const struct view *a, const struct view *b)
 			return 0;
 		}
 	return a->count == b->count;
-}
-
-static void
-check_ok(struct tbl *t)
-{
-	char	msg[256];
-	int	e;
-
-	e = tbl_check(t, msg, sizeof(msg));
-	ck_assert_msg(e == 0, "check: %d %s", e, msg);
 }
 
 /* Wait until pid stops (1) or exits (0, status in *st). */
@@ -265,7 +212,7 @@ START_TEST(test_stopped_holder)
 	pid_t		pid;
 	int		st;
 
-	seg_new(&s, 1 << 20, PROTETS_SET);
+	seg_new_type(&s, 1 << 20, PROTETS_SET);
 	populate(&s);
 	view_read(&s.t, &before);
 	pid = stopped_holder(&s);
@@ -296,7 +243,7 @@ START_TEST(test_killed_holder)
 	struct view	before, v;
 	pid_t		pid;
 
-	seg_new(&s, 1 << 20, PROTETS_SET);
+	seg_new_type(&s, 1 << 20, PROTETS_SET);
 	populate(&s);
 	view_read(&s.t, &before);
 	pid = stopped_holder(&s);
@@ -326,7 +273,7 @@ START_TEST(test_self_holder)
 	struct view	before, v;
 	uint64_t	t0;
 
-	seg_new(&s, 1 << 20, PROTETS_SET);
+	seg_new_type(&s, 1 << 20, PROTETS_SET);
 	populate(&s);
 	view_read(&s.t, &before);
 	ck_assert_int_eq(lk_wbegin(&s.t), 0);
@@ -353,7 +300,7 @@ START_TEST(test_dead_holder)
 	struct view	before, v;
 	pid_t		pid;
 
-	seg_new(&s, 1 << 20, PROTETS_SET);
+	seg_new_type(&s, 1 << 20, PROTETS_SET);
 	populate(&s);
 	view_read(&s.t, &before);
 	if ((pid = fork()) == 0) {
@@ -405,7 +352,7 @@ START_TEST(test_counter_inplace)
 	int64_t			r;
 	char			buf[32];
 
-	seg_new(&s, 1 << 20, PROTETS_SET);
+	seg_new_type(&s, 1 << 20, PROTETS_SET);
 	populate(&s);
 	ck_assert_int_eq(ix_find(&s.t, NULL, en_hash("c", 1), "c", 1, &pos),
 	    0);
@@ -415,28 +362,28 @@ START_TEST(test_counter_inplace)
 	ck_assert_int_eq(ix_find(&s.t, NULL, en_hash("c", 1), "c", 1, &pos),
 	    0);
 	ck_assert_uint_eq(pos.eoff, eoff);		/* the same entry */
-	get(&s.tro, "c", buf, sizeof(buf));
+	val_of(&s.tro, "c", buf, sizeof(buf));
 	ck_assert_str_eq(buf, "1007");
 	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 9000, NULL, &r), 0);
-	ck_assert_str_eq((get(&s.tro, "c", buf, sizeof(buf)), buf), "10007");
+	ck_assert_str_eq((val_of(&s.tro, "c", buf, sizeof(buf)), buf), "10007");
 	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, -20014, NULL, &r),
 	    0);
-	ck_assert_str_eq((get(&s.tro, "c", buf, sizeof(buf)), buf), "-10007");
+	ck_assert_str_eq((val_of(&s.tro, "c", buf, sizeof(buf)), buf), "-10007");
 	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 20014, NULL, &r),
 	    0);
-	ck_assert_str_eq((get(&s.tro, "c", buf, sizeof(buf)), buf), "10007");
+	ck_assert_str_eq((val_of(&s.tro, "c", buf, sizeof(buf)), buf), "10007");
 	ck_assert_int_eq(tbl_update_counter(&s.t, "d", 1, 5, &o, &r), 0);
-	ck_assert_str_eq((get(&s.tro, "d", buf, sizeof(buf)), buf), "5");
+	ck_assert_str_eq((val_of(&s.tro, "d", buf, sizeof(buf)), buf), "5");
 	ck_assert_int_eq(tbl_update_counter(&s.t, "k01", 3, 1, NULL, &r),
 	    PROTETS_EINVAL);
 	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, INT64_MAX, NULL,
 	    &r), PROTETS_ERANGE);
-	ck_assert_str_eq((get(&s.tro, "c", buf, sizeof(buf)), buf), "10007");
+	ck_assert_str_eq((val_of(&s.tro, "c", buf, sizeof(buf)), buf), "10007");
 	/* keys sharing the value's words: an odd key length */
 	ck_assert_int_eq(put(&s.t, "odd-key", "123"), 0);
 	ck_assert_int_eq(tbl_update_counter(&s.t, "odd-key", 7, 111, NULL,
 	    &r), 0);
-	ck_assert_str_eq((get(&s.tro, "odd-key", buf, sizeof(buf)), buf),
+	ck_assert_str_eq((val_of(&s.tro, "odd-key", buf, sizeof(buf)), buf),
 	    "234");
 	check_ok(&s.t);
 	seg_free(&s);
@@ -459,7 +406,7 @@ ctr_reader(void *arg)
 	int64_t		 v, last = 0;
 
 	while (!*a->stop) {
-		get(a->t, "c", buf, sizeof(buf));
+		val_of(a->t, "c", buf, sizeof(buf));
 		if (tbl_counter_parse(buf, strlen(buf), &v) != 0 ||
 		    v < last || (v - 100000000) % 7 != 0)
 			a->bad++;
@@ -478,7 +425,7 @@ START_TEST(test_counter_torn)
 	int64_t		r;
 	int		i;
 
-	seg_new(&s, 1 << 20, PROTETS_SET);
+	seg_new_type(&s, 1 << 20, PROTETS_SET);
 	ck_assert_int_eq(put(&s.t, "c", "100000000"), 0);
 	for (i = 0; i < 2; i++) {
 		rd[i] = (struct ctr_rd){ i ? &s.tro : &s.t, &stop, 0, 0 };
@@ -541,7 +488,7 @@ op_steps(unsigned type, int op)
 	int		p[2], st;
 	pid_t		pid;
 
-	seg_new(&s, 1 << 20, type);
+	seg_new_type(&s, 1 << 20, type);
 	populate(&s);
 	ck_assert_int_eq(pipe(p), 0);
 	if ((pid = fork()) == 0) {
@@ -566,7 +513,7 @@ op_after(unsigned type, int op, struct view *after)
 {
 	struct seg	s;
 
-	seg_new(&s, 1 << 20, type);
+	seg_new_type(&s, 1 << 20, type);
 	populate(&s);
 	ck_assert_int_eq(run_op(&s.t, op), 0);
 	view_read(&s.t, after);
@@ -582,7 +529,7 @@ stop_at(unsigned type, int op, unsigned long k, const struct view *before,
 	pid_t		pid;
 	int		st, logged;
 
-	seg_new(&s, 1 << 20, type);
+	seg_new_type(&s, 1 << 20, type);
 	populate(&s);
 	if ((pid = fork()) == 0) {
 		tbl_crash_signal(SIGSTOP);
@@ -631,7 +578,7 @@ stop_every_step(unsigned type)
 	unsigned long	steps, k;
 	int		op, overlaid;
 
-	seg_new(&s, 1 << 20, type);
+	seg_new_type(&s, 1 << 20, type);
 	populate(&s);
 	view_read(&s.t, &before);
 	seg_free(&s);

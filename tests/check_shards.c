@@ -27,60 +27,7 @@
 #include "entry.h"
 #include "crash.h"
 
-struct seg {
-	int		 fd;
-	size_t		 size;
-	unsigned char	*rw, *ro;
-	struct tbl	 t, tro;
-};
-
-static int
-seg_try(struct seg *s, size_t size, unsigned type, unsigned ns)
-{
-	struct tbl_meta	m;
-
-	memset(s, 0, sizeof(*s));
-	s->size = size;
-	s->fd = memfd_create("check_shards", MFD_CLOEXEC);
-	ck_assert_int_ge(s->fd, 0);
-	ck_assert_int_eq(ftruncate(s->fd, (off_t)size), 0);
-	s->rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
-	s->ro = mmap(NULL, size, PROT_READ, MAP_SHARED, s->fd, 0);
-	ck_assert(s->rw != MAP_FAILED && s->ro != MAP_FAILED);
-	memset(&m, 0, sizeof(m));
-	m.id = 7;
-	m.type = type;
-	m.access = PROTETS_PROTECTED;
-	m.created = 1;
-	m.nshards = ns;
-	snprintf(m.name, sizeof(m.name), "shards");
-	return tbl_format(s->rw, size, &m);
-}
-
-static void
-seg_free(struct seg *s)
-{
-	munmap(s->rw, s->size);
-	munmap(s->ro, s->size);
-	close(s->fd);
-}
-
-static void
-seg_new(struct seg *s, size_t size, unsigned type, unsigned ns)
-{
-	ck_assert_int_eq(seg_try(s, size, type, ns), 0);
-	ck_assert_int_eq(tbl_open(&s->t, s->rw, size, 1), 0);
-	ck_assert_int_eq(tbl_open(&s->tro, s->ro, size, 0), 0);
-}
-
-static void
-check_ok(struct tbl *t)
-{
-	char	msg[256];
-	int	e = tbl_check(t, msg, sizeof(msg));
-
-	ck_assert_msg(e == 0, "tbl_check: %d: %s", e, msg);
-}
+#include "shmutil.h"
 
 static unsigned
 shard_of_key(const struct tbl *t, const char *k)
@@ -100,15 +47,6 @@ key_in(const struct tbl *t, unsigned k, const char *pfx, int *seed, char *out,
 			return;
 		}
 	}
-}
-
-static uint64_t
-count_of(struct tbl *t)
-{
-	uint64_t	n = ~0ULL;
-
-	ck_assert_int_eq(tbl_count(t, &n), 0);
-	return n;
 }
 
 /* ---------------------------------------------------------------- */
@@ -225,13 +163,6 @@ same_keys(struct tbl *a, struct tbl *b)
 /* Differential: the same random operations on a plain and a sharded table. */
 
 #define DM_KEYS		300
-
-static unsigned
-rnd(unsigned *st)
-{
-	*st = *st * 1103515245u + 12345u;
-	return (*st >> 8) & 0xffffff;
-}
 
 static int
 take_fold(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
@@ -373,8 +304,8 @@ START_TEST(test_differential)
 	char		key[32];
 	int		op;
 
-	seg_new(&a, 4 << 20, type, 1);
-	seg_new(&b, 16 << 20, type, ns);
+	seg_new_shards(&a, 4 << 20, type, 1);
+	seg_new_shards(&b, 16 << 20, type, ns);
 	ck_assert_int_eq(b.t.nshards, ns);
 	for (op = 0; op < 20000; op++) {
 		dm_step(&a.t, &b.t, &st, op, type);
@@ -421,10 +352,10 @@ START_TEST(test_format)
 	ck_assert_int_eq(seg_try(&s, tbl_min_size_shards(16) - 4096,
 	    PROTETS_SET, 16), PROTETS_EINVAL);
 	seg_free(&s);
-	seg_new(&s, tbl_min_size_shards(16), PROTETS_SET, 16);
+	seg_new_shards(&s, tbl_min_size_shards(16), PROTETS_SET, 16);
 	seg_free(&s);
 
-	seg_new(&s, 1 << 20, PROTETS_BAG, 4);
+	seg_new_shards(&s, 1 << 20, PROTETS_BAG, 4);
 	ck_assert_int_eq(tbl_meta(&s.t, &m), 0);
 	ck_assert_uint_eq(m.nshards, 4);
 	ck_assert_uint_eq(m.type, PROTETS_BAG);
@@ -485,7 +416,7 @@ START_TEST(test_batch_atomic)
 	struct dump	 d0, d1;
 	size_t		 n;
 
-	seg_new(&s, 4 * 64 * 1024, PROTETS_SET, 4);
+	seg_new_shards(&s, 4 * 64 * 1024, PROTETS_SET, 4);
 	n = keys_over(&s.t, 0xf, 4, "b", kb, kv);
 	/* insert_new_many: one key present in shard 3 fails it all */
 	ck_assert_int_eq(tbl_insert(&s.t, kb[n - 1], strlen(kb[n - 1]), "o",
@@ -597,7 +528,7 @@ START_TEST(test_crash_batch)
 	size_t		 n;
 	int		 after, killed = 1, rkilled;
 
-	seg_new(&s, 4 << 20, PROTETS_SET, 4);
+	seg_new_shards(&s, 4 << 20, PROTETS_SET, 4);
 	ck_assert_int_eq(tbl_insert(&s.t, "old", 3, "1", 1), 0);
 	n = keys_over(&s.t, 0xd, 3, "x", kb, kv);	/* shards 0, 2, 3 */
 	dump_of(&s.tro, &d0);
@@ -648,7 +579,7 @@ START_TEST(test_stopped_shard)
 	pid_t		 pid;
 	int		 seed = 0, st;
 
-	seg_new(&s, 1 << 20, PROTETS_SET, 2);
+	seg_new_shards(&s, 1 << 20, PROTETS_SET, 2);
 	key_in(&s.t, 0, "a", &seed, k0, sizeof(k0));
 	key_in(&s.t, 1, "a", &seed, k1, sizeof(k1));
 	ck_assert_int_eq(tbl_insert(&s.t, k1, strlen(k1), "old", 3), 0);
@@ -707,7 +638,7 @@ bench_writers(unsigned ns)
 	double		t0, t1;
 	int		w, i, st;
 
-	seg_new(&s, 256 << 20, PROTETS_SET, ns);
+	seg_new_shards(&s, 256 << 20, PROTETS_SET, ns);
 	t0 = now_s();
 	for (w = 0; w < 2; w++) {
 		if ((pid[w] = fork()) == 0) {

@@ -41,13 +41,14 @@ meta_init(struct tbl_meta *m, const char *name)
 	snprintf(m->name, sizeof(m->name), "%s", name);
 }
 
-void
-seg_new_type(struct seg *s, size_t size, unsigned type)
+int
+seg_try(struct seg *s, size_t size, unsigned type, unsigned nshards)
 {
 	struct tbl_meta	m;
 
+	memset(s, 0, sizeof(*s));
 	s->size = size;
-	s->fd = memfd_create("check_shm", MFD_CLOEXEC);
+	s->fd = memfd_create("protets-test", MFD_CLOEXEC);
 	ck_assert_int_ge(s->fd, 0);
 	ck_assert_int_eq(ftruncate(s->fd, (off_t)size), 0);
 	s->rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
@@ -56,9 +57,22 @@ seg_new_type(struct seg *s, size_t size, unsigned type)
 	ck_assert_ptr_ne(s->ro, MAP_FAILED);
 	meta_init(&m, "test");
 	m.type = type;
-	ck_assert_int_eq(tbl_format(s->rw, size, &m), 0);
+	m.nshards = nshards;
+	return tbl_format(s->rw, size, &m);
+}
+
+void
+seg_new_shards(struct seg *s, size_t size, unsigned type, unsigned nshards)
+{
+	ck_assert_int_eq(seg_try(s, size, type, nshards), 0);
 	ck_assert_int_eq(tbl_open(&s->t, s->rw, size, 1), 0);
 	ck_assert_int_eq(tbl_open(&s->tro, s->ro, size, 0), 0);
+}
+
+void
+seg_new_type(struct seg *s, size_t size, unsigned type)
+{
+	seg_new_shards(s, size, type, 0);
 }
 
 void

@@ -1,5 +1,6 @@
 /*
- * tests/shmutil.h - what the files of check_shm share (tests/shmutil.c):
+ * tests/shmutil.h - what the engine's test programs share (check_shm's
+ * files, check_lock, check_shards; tests/shmutil.c):
  * a table on a real memfd of its own, mapped twice (read-write, and
  * PROT_READ for read-only readers), and small helpers.  Each tests/shm_*.c
  * adds its tests to a TCase with shm_tests_<name>.
@@ -27,7 +28,14 @@ struct seg {
 
 /* Creation metadata of a test table called name (a set, protected). */
 void	meta_init(struct tbl_meta *m, const char *name);
-/* A fresh table of size bytes and type, both mappings open. */
+/*
+ * Map a fresh memfd of size bytes twice and format it as a table of type
+ * with nshards shards (0: one lock); tbl_format's return, nothing opened.
+ */
+int	seg_try(struct seg *s, size_t size, unsigned type, unsigned nshards);
+/* The same, which must succeed, both mappings then opened. */
+void	seg_new_shards(struct seg *s, size_t size, unsigned type,
+	    unsigned nshards);
 void	seg_new_type(struct seg *s, size_t size, unsigned type);
 void	seg_new(struct seg *s, size_t size);	/* a set */
 void	seg_free(struct seg *s);

@@ -1,0 +1,40 @@
+/*
+ * shm/tblint.h - what the files of the table operations share: table.c
+ * (writes, lookups), walk.c (foldl, first/next/last/prev, select) and
+ * counter.c.  Not part of the engine's interface (table.h).
+ */
+#ifndef PROTETS_SHM_TBLINT_H
+#define PROTETS_SHM_TBLINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+
+/* Entries copied out of the segment, to hand to callbacks. */
+struct fold_ent {
+	size_t		off;	/* in fold_buf.data: key, then value */
+	size_t		klen;
+	size_t		vlen;
+	uint64_t	rev;	/* bit-reversed hash of the key */
+};
+
+struct fold_buf {
+	unsigned char	*data;
+	size_t		 len, cap;
+	struct fold_ent	*ent;
+	size_t		 nent, capent;
+};
+
+/* Room for need more bytes and one more entry in fb: 0 or ENOMEM. */
+int	fold_reserve(struct fold_buf *fb, size_t need);
+
+/* 0, or PROTETS_EINVAL / PROTETS_ETOOBIG for a key no table can hold. */
+int	tbl_key_ok(const void *key, size_t klen);
+/*
+ * A sharded table: the view of the shard that holds the keys of hash h,
+ * in v.  Any other table: t itself.
+ */
+struct tbl *tbl_pick(struct tbl *t, uint64_t h, struct tbl *v);
+
+#endif /* PROTETS_SHM_TBLINT_H */

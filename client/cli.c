@@ -597,62 +597,51 @@ cli_load(protets_t *p, int argc, char **argv)
 	return rc ? cli_fail(argv[optind], rc) : 0;
 }
 
+/*
+ * The commands: their operand count (-1: variable, at least one) and the
+ * handler, of one of three kinds: the operands after the command (args),
+ * the whole command line from the command on (line), or none.
+ */
 struct cli_cmd {
 	const char	*name;
-	int		 nargs;		/* -1: variable */
+	int		 nargs;
+	int		(*args)(protets_t *, char **);
+	int		(*line)(protets_t *, int, char **);
+	int		(*none)(protets_t *);
 };
 
 static const struct cli_cmd cli_cmds[] = {
-	{ "get", -1 }, { "insert", 3 }, { "lookup", 2 }, { "delete", 2 },
-	{ "dump", 1 }, { "count", 1 }, { "check", 1 }, { "drop", 1 },
-	{ "ls", 0 }, { "info", 1 }, { "procs", 0 }, { "insert-new", 3 },
-	{ "take", 2 }, { "delete-object", 3 }, { "update-counter", 3 },
-	{ "clear", 1 }, { "select", -1 }, { "set-access", 2 },
-	{ "save", 2 }, { "load", -1 }, { NULL, 0 }
+	{ "get", -1, NULL, cli_get, NULL },
+	{ "insert", 3, cli_insert, NULL, NULL },
+	{ "lookup", 2, cli_lookup, NULL, NULL },
+	{ "delete", 2, cli_delete, NULL, NULL },
+	{ "dump", 1, cli_dump, NULL, NULL },
+	{ "count", 1, cli_count, NULL, NULL },
+	{ "check", 1, cli_check, NULL, NULL },
+	{ "drop", 1, cli_drop, NULL, NULL },
+	{ "ls", 0, NULL, NULL, cli_ls },
+	{ "info", 1, cli_info, NULL, NULL },
+	{ "procs", 0, NULL, NULL, cli_procs },
+	{ "insert-new", 3, cli_insert_new, NULL, NULL },
+	{ "take", 2, cli_take, NULL, NULL },
+	{ "delete-object", 3, cli_delete_object, NULL, NULL },
+	{ "update-counter", 3, cli_update_counter, NULL, NULL },
+	{ "clear", 1, cli_clear, NULL, NULL },
+	{ "select", -1, NULL, cli_select, NULL },
+	{ "set-access", 2, cli_set_access, NULL, NULL },
+	{ "save", 2, cli_save, NULL, NULL },
+	{ "load", -1, NULL, cli_load, NULL },
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
 static int
-cli_run(protets_t *p, const char *cmd, int argc, char **argv)
+cli_run(protets_t *p, const struct cli_cmd *c, int argc, char **argv)
 {
-	if (strcmp(cmd, "get") == 0)
-		return cli_get(p, argc, argv);
-	if (strcmp(cmd, "insert") == 0)
-		return cli_insert(p, argv + 1);
-	if (strcmp(cmd, "lookup") == 0)
-		return cli_lookup(p, argv + 1);
-	if (strcmp(cmd, "delete") == 0)
-		return cli_delete(p, argv + 1);
-	if (strcmp(cmd, "dump") == 0)
-		return cli_dump(p, argv + 1);
-	if (strcmp(cmd, "count") == 0)
-		return cli_count(p, argv + 1);
-	if (strcmp(cmd, "check") == 0)
-		return cli_check(p, argv + 1);
-	if (strcmp(cmd, "drop") == 0)
-		return cli_drop(p, argv + 1);
-	if (strcmp(cmd, "set-access") == 0)
-		return cli_set_access(p, argv + 1);
-	if (strcmp(cmd, "save") == 0)
-		return cli_save(p, argv + 1);
-	if (strcmp(cmd, "load") == 0)
-		return cli_load(p, argc, argv);
-	if (strcmp(cmd, "ls") == 0)
-		return cli_ls(p);
-	if (strcmp(cmd, "info") == 0)
-		return cli_info(p, argv + 1);
-	if (strcmp(cmd, "insert-new") == 0)
-		return cli_insert_new(p, argv + 1);
-	if (strcmp(cmd, "take") == 0)
-		return cli_take(p, argv + 1);
-	if (strcmp(cmd, "delete-object") == 0)
-		return cli_delete_object(p, argv + 1);
-	if (strcmp(cmd, "update-counter") == 0)
-		return cli_update_counter(p, argv + 1);
-	if (strcmp(cmd, "clear") == 0)
-		return cli_clear(p, argv + 1);
-	if (strcmp(cmd, "select") == 0)
-		return cli_select(p, argc, argv);
-	return cli_procs(p);
+	if (c->line != NULL)
+		return c->line(p, argc, argv);
+	if (c->args != NULL)
+		return c->args(p, argv + 1);
+	return c->none(p);
 }
 
 int
@@ -686,7 +675,7 @@ main(int argc, char *argv[])
 	if (c->nargs < 0 && argc < 3)
 		usage(stderr, EX_USAGE);
 	p = cli_connect();
-	rc = cli_run(p, argv[1], argc - 1, argv + 1);
+	rc = cli_run(p, c, argc - 1, argv + 1);
 	protets_disconnect(p);
 	return rc;
 }

@@ -421,3 +421,83 @@ tu_table_fd(const char *name)
 	}
 	return -1;
 }
+
+protets_table_t *
+tu_get(protets_t *p, const char *name, protets_access access)
+{
+	protets_opts	 o = { .access = access };
+	protets_table_t	*t = NULL;
+	int		 rc;
+
+	rc = protets_get(p, name, &o, &t);
+	ck_assert_msg(rc == 0, "get %s: %s", name, protets_strerror(rc));
+	return t;
+}
+
+void
+tu_fill(protets_table_t *t, const char *prefix, int n)
+{
+	char	 k[64], v[64];
+	int	 i, rc;
+
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "%s:%d", prefix, i);
+		snprintf(v, sizeof(v), "value-%d-%s", i, prefix);
+		rc = protets_insert(t, k, strlen(k), v, strlen(v));
+		ck_assert_msg(rc == 0, "insert: %s", protets_strerror(rc));
+	}
+}
+
+int
+tu_present(protets_table_t *t, const char *prefix, int n)
+{
+	char	 k[64], v[64], buf[64];
+	size_t	 vlen;
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "%s:%d", prefix, i);
+		snprintf(v, sizeof(v), "value-%d-%s", i, prefix);
+		if (protets_lookup(t, k, strlen(k), buf, sizeof(buf),
+		    &vlen) != 0 || vlen != strlen(v) || memcmp(buf, v, vlen))
+			return -1;
+	}
+	return n;
+}
+
+void
+td_verify(struct td *d, const char *name, int n)
+{
+	protets_t	*p = td_connect(d);
+	protets_table_t	*t = NULL;
+	uint64_t	 count;
+	int		 rc;
+
+	rc = protets_open(p, name, &t);
+	ck_assert_msg(rc == 0, "open %s: %s", name, protets_strerror(rc));
+	ck_assert_msg(tu_present(t, name, n) == n, "%s: entries lost", name);
+	ck_assert_int_eq(protets_count(t, &count), 0);
+	ck_assert_uint_eq(count, (uint64_t)n);
+	protets_close(t);
+	protets_disconnect(p);
+}
+
+void
+td_serves(struct td *d)
+{
+	protets_t	*p = td_connect(d);
+	protets_table_t	*t;
+
+	ck_assert_int_eq(protets_get(p, "still-alive", NULL, &t), 0);
+	protets_close(t);
+	protets_disconnect(p);
+}
+
+int
+td_log_has(struct td *d, const char *needle)
+{
+	char	 cmd[PATH_MAX + 128];
+
+	snprintf(cmd, sizeof(cmd), "grep -qF '%s' %s", needle, d->log);
+	return system(cmd) == 0;
+}

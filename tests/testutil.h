@@ -47,6 +47,19 @@ protets_t *td_connect(struct td *);
 int	td_raw_connect(struct td *);
 /* Worker slot owning a table. */
 int	td_table_worker(struct td *, const char *name);
+/* A table through a fresh connection and mapping has the n entries of
+ * tu_fill(prefix name), and no more. */
+void	td_verify(struct td *, const char *name, int n);
+/* The daemon still creates and hands out a table ("still-alive"). */
+void	td_serves(struct td *);
+/* Does the daemon's log hold needle? */
+int	td_log_has(struct td *, const char *needle);
+/* get the table, aborting the test on failure. */
+protets_table_t *tu_get(protets_t *p, const char *name, protets_access a);
+/* Insert "prefix:i" = "value-i-prefix" for i in [0, n). */
+void	tu_fill(protets_table_t *t, const char *prefix, int n);
+/* n when t has exactly those entries' values, else -1. */
+int	tu_present(protets_table_t *t, const char *prefix, int n);
 /* Run a shell command line; returns its exit status; output to out. */
 int	tu_sh(char *out, size_t outsz, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -1,0 +1,428 @@
+/*
+ * check_lifecycle.c - protetsd's life: sd_notify, orderly shutdown, a
+ * killed supervisor replaced, restart throttling, reload, many tables
+ * through batched handoff, RLIMIT_NOFILE, per-uid limits, preallocate.
+ * Each test starts and stops its own daemon.
+ */
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "table.h"
+#include "testutil.h"
+#include "wire.h"
+
+static struct td	d;
+
+static void
+notify_setup(void)
+{
+}
+
+/* READY=1 reaches $NOTIFY_SOCKET once everything is up. */
+START_TEST(test_sd_notify)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	char			 env[200], buf[512];
+	struct pollfd		 pfd;
+	int			 s, ready = 0;
+	ssize_t			 n;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path),
+	    "/tmp/protets-notify.%d", (int)getpid());
+	unlink(sun.sun_path);
+	ck_assert_int_ge(s = socket(AF_UNIX, SOCK_DGRAM, 0), 0);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", sun.sun_path);
+	td_start(&d, 2, NULL, env);
+	pfd.fd = s;
+	pfd.events = POLLIN;
+	while (!ready && poll(&pfd, 1, 5000) == 1) {
+		n = recv(s, buf, sizeof(buf) - 1, 0);
+		ck_assert_int_gt(n, 0);
+		buf[n] = '\0';
+		ready = strstr(buf, "READY=1") != NULL;
+	}
+	ck_assert_msg(ready, "no READY=1");
+	ck_assert_ptr_nonnull(strstr(buf, "STATUS="));
+	td_stop(&d);
+	close(s);
+	unlink(sun.sun_path);
+}
+END_TEST
+
+/* Supervisor: SIGTERM is an orderly shutdown (socket and pidfile gone). */
+START_TEST(test_shutdown)
+{
+	char	 path[PATH_MAX + 32];
+	pid_t	 mon;
+	int	 st;
+
+	td_start(&d, 2, NULL, NULL);
+	mon = td_pid(&d, "monitor", -1);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	d.pid = 0;
+	/* A stop is not a death: the monitor did not take over. */
+	ck_assert_int_eq(kill(mon, 0), -1);
+	ck_assert_int_eq(access(d.sock, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/protetsd.pid", d.dir);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	td_stop(&d);
+}
+END_TEST
+
+/*
+ * Without systemd, the monitor replaces a supervisor killed by SIGKILL,
+ * twice in a row: every table is back with its entries, access and owner,
+ * a mapping taken before keeps working, and new requests are served.
+ */
+START_TEST(test_supervisor_killed)
+{
+	protets_t	*p;
+	protets_table_t	*keep;
+	protets_info	 in;
+	int		 round;
+
+	td_start(&d, 2, NULL, NULL);
+	p = td_connect(&d);
+	keep = tu_get(p, "sk1", PROTETS_PUBLIC);
+	tu_fill(keep, "sk1", 1000);
+	protets_close(keep);
+	protets_close(tu_get(p, "sk2", PROTETS_PRIVATE));
+	keep = tu_get(p, "sk3", PROTETS_PROTECTED);
+	tu_fill(keep, "sk3", 10);
+	protets_disconnect(p);
+	for (round = 0; round < 2; round++) {
+		td_kill_supervisor(&d);
+		td_verify(&d, "sk1", 1000);
+		td_verify(&d, "sk3", 10 + round);
+		/* Our old mapping is the same segment: writes land. */
+		ck_assert_int_eq(protets_insert(keep, "sk3:x", 5, "v", 1), 0);
+		ck_assert_int_eq(protets_insert(keep, "sk3:x", 5, "v", 1), 0);
+		ck_assert_int_eq(protets_delete(keep, "sk3:x", 5), 0);
+		tu_fill(keep, "sk3", 11 + round);
+	}
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_info_get(p, "sk2", &in), 0);
+	ck_assert_int_eq(in.access, PROTETS_PRIVATE);
+	ck_assert_uint_eq(in.owner_uid, getuid());
+	ck_assert_int_eq(protets_info_get(p, "sk3", &in), 0);
+	ck_assert_int_eq(in.access, PROTETS_PROTECTED);
+	protets_close(tu_get(p, "sk4", PROTETS_PUBLIC));
+	protets_disconnect(p);
+	protets_close(keep);
+	ck_assert(td_log_has(&d, "supervisor died: taking over as protetsd with 3 "
+	    "segments"));
+	td_stop(&d);
+	/* The old workers, orphaned to us, are gone. */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+END_TEST
+
+/* A child dying in a loop is restarted with a delay, and comes back. */
+START_TEST(test_restart_throttle)
+{
+	pid_t	 w;
+	int	 i;
+
+	td_start(&d, 2, "restart_burst = 2\nrestart_window_ms = 60000\n"
+	    "restart_delay_ms = 500", NULL);
+	for (i = 0; i < 3; i++) {
+		w = td_pid(&d, "worker", 0);
+		ck_assert_int_gt(w, 0);
+		kill(w, SIGKILL);
+		td_wait_new(&d, "worker", 0, w);
+	}
+	ck_assert(td_log_has(&d, "worker 0 restarting too often; next try in 500 ms"));
+	ck_assert_int_eq(kill(d.pid, 0), 0);	/* the supervisor lives on */
+	td_serves(&d);
+	td_stop(&d);
+}
+END_TEST
+
+/* SIGHUP re-reads the file; a broken file keeps the running settings. */
+START_TEST(test_reload)
+{
+	protets_t	*p;
+	protets_table_t	*t;
+	protets_opts	 o = { .max_size = 8u << 20 };
+	FILE		*f;
+
+	td_start(&d, 2, NULL, NULL);
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_get(p, "a", &o, &t), 0);
+	protets_close(t);
+	ck_assert_ptr_nonnull(f = fopen(d.conf, "a"));
+	fputs("[tables]\nmax_size = 4M\ndefault_size = 1M\n", f);
+	fclose(f);
+	kill(d.pid, SIGHUP);
+	tu_msleep(300);
+	ck_assert_int_eq(protets_get(p, "b", &o, &t), PROTETS_ELIMIT);
+	ck_assert(td_log_has(&d, "configuration reloaded"));
+	ck_assert_ptr_nonnull(f = fopen(d.conf, "a"));
+	fputs("bogus_key = 1\n", f);
+	fclose(f);
+	kill(d.pid, SIGHUP);
+	tu_msleep(300);
+	ck_assert(td_log_has(&d, "keeping the old configuration"));
+	ck_assert_int_eq(protets_get(p, "b", &o, &t), PROTETS_ELIMIT);
+	o.max_size = 0;		/* the reloaded default_size, 1M */
+	ck_assert_int_eq(protets_get(p, "c", &o, &t), 0);
+	protets_close(t);
+	protets_disconnect(p);
+	td_stop(&d);
+}
+END_TEST
+
+/* More tables on one worker than fit in one SCM_RIGHTS message: the
+ * handoff and the re-collection go in batches, and nothing is missed. */
+START_TEST(test_many_tables)
+{
+	protets_t	*p;
+	protets_table_t	*t;
+	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 64 << 10 };
+	char		 name[32], cmd[PATH_MAX + 64], out[64];
+	int		 i;
+
+	td_start(&d, 1, NULL, NULL);
+	p = td_connect(&d);
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		ck_assert_int_eq(protets_get(p, name, &o, &t), 0);
+		ck_assert_int_eq(protets_insert(t, name, strlen(name), "v", 1),
+		    0);
+		protets_close(t);
+	}
+	protets_disconnect(p);
+	td_kill(&d, "worker", 0);
+	td_kill(&d, "monitor", -1);
+	td_kill(&d, "worker", 0);
+	p = td_connect(&d);
+	for (i = 0; i < 300; i++) {
+		char	 buf[4];
+		size_t	 n;
+
+		snprintf(name, sizeof(name), "m%d", i);
+		ck_assert_int_eq(protets_open(p, name, &t), 0);
+		ck_assert_int_eq(protets_lookup(t, name, strlen(name), buf,
+		    sizeof(buf), &n), 0);
+		protets_close(t);
+	}
+	protets_disconnect(p);
+	/* ps shows each process's role and load. */
+	snprintf(cmd, sizeof(cmd), "tr '\\0' ' ' < /proc/%d/cmdline",
+	    (int)td_pid(&d, "worker", 0));
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s", cmd), 0);
+	ck_assert_msg(strncmp(out, "protetsd: worker 0 (300 tables) ", 32) == 0,
+	    "title: %s", out);
+	snprintf(cmd, sizeof(cmd), "tr '\\0' ' ' < /proc/%d/cmdline",
+	    (int)td_pid(&d, "monitor", -1));
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s", cmd), 0);
+	ck_assert_msg(strncmp(out, "protetsd: monitor (300 segments) ", 33) == 0,
+	    "title: %s", out);
+	ck_assert(td_log_has(&d, "handed 300 segments to worker 0"));
+	td_stop(&d);
+}
+END_TEST
+
+/*
+ * A worker whose RLIMIT_NOFILE is too low for its slot's segments sees
+ * the handoff truncated: it must say so and never serve a partial slot
+ * (which would drop tables); once the limit is raised, all is back.
+ */
+START_TEST(test_handoff_rlimit)
+{
+	struct rlimit	 low, old;
+	protets_t	*p;
+	protets_table_t	*t;
+	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 64 << 10 };
+	char		 name[16];
+	pid_t		 w;
+	int		 i;
+
+	td_start(&d, 1, "restart_burst = 2\nrestart_delay_ms = 200", NULL);
+	p = td_connect(&d);
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "r%d", i);
+		ck_assert_int_eq(protets_get(p, name, &o, &t), 0);
+		protets_close(t);
+	}
+	protets_disconnect(p);
+	/* The soft limit only: raising a hard one needs CAP_SYS_RESOURCE. */
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, NULL, &old), 0);
+	low.rlim_cur = 40;
+	low.rlim_max = old.rlim_max;
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &low, NULL), 0);
+	w = td_pid(&d, "worker", 0);
+	kill(w, SIGKILL);
+	for (i = 0; i < 300 && !td_log_has(&d, "handoff from the monitor truncated");
+	    i++)
+		tu_msleep(10);
+	ck_assert(td_log_has(&d, "handoff from the monitor truncated"));
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &old, NULL), 0);
+	/* The next (throttled) successor gets everything. */
+	p = td_connect(&d);
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "r%d", i);
+		ck_assert_int_eq(protets_open(p, name, &t), 0);
+		protets_close(t);
+	}
+	protets_disconnect(p);
+	ck_assert(!td_log_has(&d, "LOST"));
+	td_stop(&d);
+}
+END_TEST
+
+static int
+td_count_proc(const protets_proc *pr, void *arg)
+{
+	(void)pr;
+	(void)arg;
+	return 0;
+}
+
+static int
+procs_ok(protets_t *p)
+{
+	return protets_procs(p, td_count_proc, NULL);
+}
+
+/* Per-uid limits from the configuration, each refused with ELIMIT. */
+/* Bytes allocated to the segment of a table this process has mapped. */
+static uint64_t
+allocated(const char *name)
+{
+	struct stat	st;
+	int		fd = tu_table_fd(name);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+/*
+ * preallocate = yes: a new table's memory is all allocated when the get
+ * returns (no fault left to fail later); without it, only what was
+ * written.
+ */
+START_TEST(test_preallocate)
+{
+	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 8 << 20 };
+	protets_t	*p;
+	protets_table_t	*t, *u;
+
+	td_start(&d, 2, "[tables]\npreallocate = yes", NULL);
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_get(p, "pre", &o, &t), 0);
+	ck_assert_uint_ge(allocated("pre"), 8 << 20);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "v", 1), 0);
+	protets_close(t);
+	protets_disconnect(p);
+	td_stop(&d);
+
+	td_start(&d, 2, NULL, NULL);
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_get(p, "lazy", &o, &u), 0);
+	ck_assert_uint_lt(allocated("lazy"), 1 << 20);
+	protets_close(u);
+	protets_disconnect(p);
+	td_stop(&d);
+}
+END_TEST
+
+START_TEST(test_uid_limits)
+{
+	pid_t	 c;
+
+	td_start(&d, 2, "max_connections_per_uid = 3\n[tables]\n"
+	    "max_tables_per_uid = 2\nmax_bytes_per_uid = 3M", NULL);
+	c = fork();
+	if (c == 0) {
+		protets_t	*q[4];
+		protets_table_t	*u;
+		protets_opts	 o = { .access = PROTETS_PUBLIC,
+				    .max_size = 1 << 20 };
+		int		 i, rc = -1;
+
+		if (getuid() == 0)
+			CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+		for (i = 0; i < 3; i++) {
+			CHILD_CHECK(protets_connect(d.sock, &q[i]) == 0);
+			CHILD_CHECK(procs_ok(q[i]) == 0);
+		}
+		/* The 4th connection is refused on its first request. */
+		CHILD_CHECK(protets_connect(d.sock, &q[3]) == 0);
+		CHILD_CHECK(procs_ok(q[3]) == PROTETS_ELIMIT);
+		protets_disconnect(q[3]);
+		/* Once one closes, a new one is admitted. */
+		protets_disconnect(q[2]);
+		for (i = 0; i < 100 && rc != 0; i++) {
+			usleep(10000);
+			CHILD_CHECK(protets_connect(d.sock, &q[2]) == 0);
+			if ((rc = procs_ok(q[2])) != 0)
+				protets_disconnect(q[2]);
+		}
+		CHILD_CHECK(rc == 0);
+		/* Tables: two, then the count limit. */
+		CHILD_CHECK(protets_get(q[0], "u1", &o, &u) == 0);
+		protets_close(u);
+		CHILD_CHECK(protets_get(q[0], "u2", &o, &u) == 0);
+		protets_close(u);
+		CHILD_CHECK(protets_get(q[0], "u3", &o, &u) == PROTETS_ELIMIT);
+		/* Bytes: 1M + 3M would exceed 3M. */
+		CHILD_CHECK(protets_drop(q[0], "u2") == 0);
+		o.max_size = 3 << 20;
+		CHILD_CHECK(protets_get(q[0], "u4", &o, &u) == PROTETS_ELIMIT);
+		o.max_size = 2 << 20;
+		CHILD_CHECK(protets_get(q[0], "u4", &o, &u) == 0);
+		protets_close(u);
+		_exit(0);
+	}
+	ck_assert_int_eq(tu_wait_child(c), 0);
+	ck_assert(td_log_has(&d, "max_tables_per_uid (2) reached for uid"));
+	ck_assert(td_log_has(&d, "max_connections_per_uid (3) reached for uid"));
+	ck_assert(td_log_has(&d, "max_bytes_per_uid (3145728) would be exceeded"));
+	/* Root is not limited. */
+	td_serves(&d);
+	td_stop(&d);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("lifecycle");
+	TCase	*tc = tcase_create("lifecycle");
+
+	tcase_add_checked_fixture(tc, notify_setup, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_sd_notify);
+	tcase_add_test(tc, test_shutdown);
+	tcase_add_test(tc, test_supervisor_killed);
+	tcase_add_test(tc, test_restart_throttle);
+	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_many_tables);
+	tcase_add_test(tc, test_handoff_rlimit);
+	tcase_add_test(tc, test_preallocate);
+	tcase_add_test(tc, test_uid_limits);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}

@@ -37,48 +37,38 @@
 /* How long the old workers get to die of their PDEATHSIG. */
 #define TAKEOVER_WAIT_MS	5000
 
-int64_t
-takeover_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 takeover_enabled(void)
 {
 	return !notify_enabled();
 }
 
-/* Wait until none of the pidfds is alive; 0, or -1 at the deadline. */
+/*
+ * Wait until none of the pidfds is alive, one after the other (a dead
+ * one stays readable: polling them all together would spin once the
+ * first is); 0, or -1 at the deadline.
+ */
 static int
 takeover_wait(const int *pidfds, int n, int64_t deadline)
 {
-	struct pollfd	 pfd[CONF_MAX_WORKERS];
-	int		 i, k, left;
+	struct pollfd	 pfd;
+	int64_t		 now;
+	int		 i, r;
 
-	for (;;) {
-		for (k = 0, i = 0; i < n; i++) {
-			if (pidfds[i] == -1)
-				continue;
-			pfd[k].fd = pidfds[i];
-			pfd[k].events = POLLIN;
-			pfd[k++].revents = 0;
-		}
-		if (k == 0)
-			return 0;
-		if (takeover_now_ms() >= deadline)
+	for (i = 0; i < n; i++) {
+		if (pidfds[i] == -1)
+			continue;
+		pfd.fd = pidfds[i];
+		pfd.events = POLLIN;
+		do {
+			if ((now = proc_now_ms()) >= deadline)
+				return -1;
+			r = poll(&pfd, 1, (int)(deadline - now));
+		} while (r == 0 || (r == -1 && errno == EINTR));
+		if (r == -1)
 			return -1;
-		if (poll(pfd, (nfds_t)k, (int)(deadline - takeover_now_ms()))
-		    == -1 && errno != EINTR)
-			return -1;
-		for (left = 0, i = 0; i < k; i++)
-			left += (pfd[i].revents & POLLIN) == 0;
-		if (left == 0)
-			return 0;
 	}
+	return 0;
 }
 
 /*
@@ -93,10 +83,10 @@ takeover_prepare(const struct daemon *d, const int *pidfds)
 	int64_t	 early;
 	int	 i, n = d->nworkers;
 
-	early = d->started_ms + TAKEOVER_MIN_LIFE_MS - takeover_now_ms();
+	early = d->started_ms + TAKEOVER_MIN_LIFE_MS - proc_now_ms();
 	if (early > 0)
 		usleep((useconds_t)early * 1000);
-	if (takeover_wait(pidfds, n, takeover_now_ms() + TAKEOVER_WAIT_MS)
+	if (takeover_wait(pidfds, n, proc_now_ms() + TAKEOVER_WAIT_MS)
 	    == 0)
 		return;
 	log_warnx("takeover: old workers still running; killing them");
@@ -104,7 +94,7 @@ takeover_prepare(const struct daemon *d, const int *pidfds)
 		if (pidfds[i] != -1)
 			(void)syscall(SYS_pidfd_send_signal, pidfds[i], SIGKILL,
 			    NULL, 0);
-	if (takeover_wait(pidfds, n, takeover_now_ms() + 1000) == -1)
+	if (takeover_wait(pidfds, n, proc_now_ms() + 1000) == -1)
 		fatalx("takeover: old workers would not die");
 }
 

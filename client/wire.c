@@ -205,7 +205,9 @@ wire_put_get(struct wbuf *w, const struct wire_get *g)
 	wbuf_u32(w, g->type);
 	wbuf_u32(w, g->access);
 	wbuf_u64(w, g->max_size);
-	wbuf_u32(w, g->write_concurrency);
+	/* Only when asked for: a daemon before it refuses a longer GET. */
+	if (g->write_concurrency != 0)
+		wbuf_u32(w, g->write_concurrency);
 }
 
 int

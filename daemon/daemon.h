@@ -57,7 +57,6 @@ int	daemon_fdstore(const struct daemon *);
  * as an fd store would, and never returns.
  */
 int	takeover_enabled(void);
-int64_t	takeover_now_ms(void);
 void	takeover_prepare(const struct daemon *, const int *pidfds);
 void	takeover_exec(const struct daemon *, const uint64_t *ids, int *fds,
 	    int n) __attribute__((noreturn));
@@ -74,6 +73,8 @@ void	worker_main(struct daemon *, int slot, int sup_fd, int mon_fd)
 	    __attribute__((noreturn));
 
 /* proc.c: process helpers */
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t	proc_now_ms(void);
 /* Close every fd >= 3 but those in keep[0..n-1]. */
 void	proc_close_except(const int *keep, int n);
 /* Set the process title ("protetsd: ..."). */

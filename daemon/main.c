@@ -105,7 +105,7 @@ main(int argc, char *argv[])
 	char			 err[512];
 	int			 ch, debug = 0, check = 0, i, rc;
 
-	d.started_ms = takeover_now_ms();
+	d.started_ms = proc_now_ms();
 	setproctitle_init(argc, argv, environ);
 	while ((ch = getopt(argc, argv, "c:dhn")) != -1) {
 		switch (ch) {

@@ -232,6 +232,15 @@ mon_worker_read(int slot)
 	return 1;
 }
 
+/* Take whatever the slot's channel still holds (its worker may be dead). */
+static void
+mon_drain(int slot)
+{
+	if (mon_slots[slot].fd != -1)
+		while (mon_worker_read(slot) == 1)
+			;
+}
+
 static void
 mon_worker_msg(int fd, uint32_t events, void *arg)
 {
@@ -297,9 +306,7 @@ mon_new_worker(const struct ipc_worker *w, int chan)
 	 * segment it registered) is still in the old channel: take it
 	 * before closing, so that its successor gets it too.
 	 */
-	if (m->fd != -1)
-		while (mon_worker_read(w->slot) == 1)
-			;
+	mon_drain(w->slot);
 	mon_close_slot(w->slot);
 	m->fd = chan;		/* the channel is the monitor's from now on */
 	if (ev_add(chan, EPOLLIN, mon_worker_msg,
@@ -331,9 +338,7 @@ mon_takeover(void)
 		pidfds[i] = mon_slots[i].pidfd;
 	takeover_prepare(md, pidfds);
 	for (i = 0; i < md->nworkers; i++)
-		if (mon_slots[i].fd != -1)
-			while (mon_worker_read(i) == 1)
-				;
+		mon_drain(i);
 	if ((ids = calloc(mon_nsegs + 1, sizeof(*ids))) == NULL ||
 	    (fds = calloc(mon_nsegs + 1, sizeof(*fds))) == NULL)
 		fatal("calloc");

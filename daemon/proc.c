@@ -6,11 +6,21 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
+
+int64_t
+proc_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int
 proc_int_cmp(const void *a, const void *b)

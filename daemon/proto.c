@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "log.h"
 #include "segment.h"
 #include "worker.h"
@@ -157,19 +158,19 @@ proto_serve_get(struct conn *c, const struct wire_hdr *h,
 	wbuf_free(&w);
 }
 
-/* write_concurrency: 0 or 1, or 2..16 shards of a hash type. */
+/* write_concurrency: 0 or 1, or shards of a hash type (tbl_nshards_ok). */
 static int
 proto_wc_check(struct conn *c, const struct wire_hdr *h,
     const struct wire_get *g)
 {
 	uint32_t	wc = g->write_concurrency;
 
-	if (wc > 16 || (wc & (wc - 1)) != 0) {
+	if (!tbl_nshards_ok(wc > 0 ? wc : 1, PROTETS_SET)) {
 		conn_error(c, h, PROTETS_EINVAL, "write_concurrency %u is not "
-		    "a power of two from 1 to 16", wc);
+		    "a power of two from 1 to %d", wc, TBL_SHARD_MAX);
 		return -1;
 	}
-	if (wc > 1 && g->type == PROTETS_ORDERED_SET) {
+	if (!tbl_nshards_ok(wc > 0 ? wc : 1, g->type)) {
 		conn_error(c, h, PROTETS_EINVAL, "write_concurrency %u: an "
 		    "ordered_set has one lock", wc);
 		return -1;

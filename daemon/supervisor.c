@@ -49,15 +49,6 @@ static int		 sup_notified_ready;
 static void	sup_spawn(struct child *);
 static void	sup_child_msg(int, uint32_t, void *);
 
-static int64_t
-sup_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *
 sup_name(const struct child *c, char *buf, size_t sz)
 {
@@ -141,7 +132,7 @@ sup_fork(struct child *c)
 	c->pid = pid;
 	c->fd = chan[0];
 	c->ready = 0;
-	c->history[c->starts++ % SUP_HISTORY] = sup_now_ms();
+	c->history[c->starts++ % SUP_HISTORY] = proc_now_ms();
 	if (ev_add(c->fd, EPOLLIN, sup_child_msg, c) == -1)
 		log_warn("ev_add");
 	if (c->slot == SUP_MONITOR) {
@@ -221,7 +212,7 @@ static void
 sup_schedule(struct child *c)
 {
 	const struct conf	*cf = &sd->conf;
-	int64_t			 now = sup_now_ms();
+	int64_t			 now = proc_now_ms();
 	unsigned		 i, recent = 0, n;
 	char			 name[32];
 
@@ -272,7 +263,7 @@ sup_child_died(pid_t pid, int status)
 		    WEXITSTATUS(status));
 	c->pid = 0;
 	c->ready = 0;
-	c->died_ms = sup_now_ms();
+	c->died_ms = proc_now_ms();
 	if (c->fd != -1) {
 		ev_del(c->fd);
 		close(c->fd);
@@ -346,7 +337,7 @@ sup_child_msg(int fd, uint32_t events, void *arg)
 		if (c->died_ms)
 			log_info("worker %d back with %u tables %lld ms after "
 			    "its predecessor died", c->slot, m.r.tables,
-			    (long long)(sup_now_ms() - c->died_ms));
+			    (long long)(proc_now_ms() - c->died_ms));
 		sup_all_ready();
 		sup_status();
 		break;
@@ -368,7 +359,7 @@ sup_child_msg(int fd, uint32_t events, void *arg)
 			break;
 		log_info("monitor re-collected worker %d's segments %lld ms "
 		    "after the previous monitor died", m.slot,
-		    (long long)(sup_now_ms() - c->died_ms));
+		    (long long)(proc_now_ms() - c->died_ms));
 		break;
 	default:
 		log_warnx("unexpected message %u", h.type);
@@ -444,7 +435,7 @@ sup_watchdog(int fd, uint32_t events, void *arg)
 static void
 sup_shutdown(void)
 {
-	int64_t	 deadline = sup_now_ms() + 5000;
+	int64_t	 deadline = proc_now_ms() + 5000;
 	int	 i, left;
 
 	notify_send("STOPPING=1");
@@ -455,7 +446,7 @@ sup_shutdown(void)
 		for (i = 0; i < sd->nworkers; i++)
 			if (sup_wrk[i].pid)
 				left++, kill(sup_wrk[i].pid, SIGTERM);
-		if (left == 0 || sup_now_ms() > deadline)
+		if (left == 0 || proc_now_ms() > deadline)
 			break;
 		ev_dispatch(100);
 	}

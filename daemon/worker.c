@@ -227,15 +227,6 @@ wrk_sup_msg(int fd, uint32_t events, void *arg)
 	fdpass_close_all(fds, (int)h.nfds);
 }
 
-static int64_t
-wrk_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Register one segment with the monitor and wait for its ack, serving
  * only the monitor and supervisor channels meanwhile (a monitor restart
@@ -253,9 +244,9 @@ wrk_register(struct wtable *t)
 	if (wk->mon_fd != -1 && ipc_send(wk->mon_fd, IPC_SEG_ADD, seq, &t->id,
 	    sizeof(t->id), &t->fd, 1, 0) == -1)
 		log_warn("register segment with monitor");
-	deadline = wrk_now_ms() + wk->d->conf.handoff_timeout_ms;
+	deadline = proc_now_ms() + wk->d->conf.handoff_timeout_ms;
 	while ((int32_t)(wk->acked - seq) < 0) {
-		int64_t left = deadline - wrk_now_ms();
+		int64_t left = deadline - proc_now_ms();
 
 		if (left <= 0) {
 			log_warnx("monitor did not acknowledge segment %llu",
@@ -430,7 +421,7 @@ worker_main(struct daemon *d, int slot, int sup_fd, int mon_fd)
 	static struct worker	 w;
 	struct ipc_ready	 r;
 	char			 role[32];
-	int64_t			 waited = wrk_now_ms();
+	int64_t			 waited = proc_now_ms();
 
 	wk = &w;
 	w.d = d;
@@ -451,9 +442,9 @@ worker_main(struct daemon *d, int slot, int sup_fd, int mon_fd)
 	while (!w.handoff_done) {
 		if (ev_dispatch(1000) == -1)
 			fatal("epoll_wait");
-		if (!w.handoff_done && wrk_now_ms() - waited > 5000) {
+		if (!w.handoff_done && proc_now_ms() - waited > 5000) {
 			log_warnx("still waiting for the monitor's handoff");
-			waited = wrk_now_ms();
+			waited = proc_now_ms();
 		}
 	}
 	wrk_reconcile();

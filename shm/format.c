@@ -90,8 +90,7 @@ tbl_shard_size(size_t size, uint32_t ns)
 	return ss >= TBL_MIN_SIZE ? ss : 0;
 }
 
-/* Is ns a shard count the type may have? */
-static int
+int
 tbl_nshards_ok(uint32_t ns, uint32_t type)
 {
 	if (ns == 0 || ns > TBL_SHARD_MAX || (ns & (ns - 1)) != 0)

@@ -61,6 +61,8 @@ struct tbl {
 size_t tbl_min_size(void);
 /* The same for a table of nshards shards (tbl_meta.nshards). */
 size_t tbl_min_size_shards(uint32_t nshards);
+/* Is ns (1: one lock) a shard count a table of type may have? */
+int tbl_nshards_ok(uint32_t ns, uint32_t type);
 
 /*
  * Initialise a zero-filled, writable mapping of size bytes as an empty

@@ -251,18 +251,14 @@ cli_insert_new(protets_t *p, char **argv)
 
 	rc = protets_insert_new(t, argv[1], strlen(argv[1]), argv[2],
 	    strlen(argv[2]));
-	if (rc == PROTETS_ELOCKED) {
-		rc = cli_wfail(t, "insert-new", rc);
-		protets_close(t);
-		return rc;
-	}
-	protets_close(t);
 	if (rc == PROTETS_EXISTS) {
 		fprintf(stderr, "protets: %s: %s\n", argv[1],
 		    protets_strerror(rc));
-		return EX_NOTFOUND;
-	}
-	return rc ? cli_fail("insert-new", rc) : 0;
+		rc = EX_NOTFOUND;
+	} else if (rc != 0)
+		rc = cli_wfail(t, "insert-new", rc);
+	protets_close(t);
+	return rc;
 }
 
 static int
@@ -310,23 +306,18 @@ cli_update_counter(protets_t *p, char **argv)
 	t = cli_open(p, argv[0]);
 	rc = protets_update_counter(t, argv[1], strlen(argv[1]),
 	    (int64_t)incr, &o, &res);
-	if (rc == PROTETS_ELOCKED) {
-		rc = cli_wfail(t, "update-counter", rc);
-		protets_close(t);
-		return rc;
-	}
-	protets_close(t);
 	if (rc == PROTETS_EINVAL || rc == PROTETS_ERANGE) {
 		/* Not a usage error: the stored value, or the table type. */
 		fprintf(stderr, "protets: %s: %s\n", argv[1], rc ==
 		    PROTETS_ERANGE ? "counter overflow" :
 		    "not a counter (or not a set)");
-		return EX_OTHER;
-	}
-	if (rc != 0)
-		return cli_fail("update-counter", rc);
-	printf("%lld\n", (long long)res);
-	return 0;
+		rc = EX_OTHER;
+	} else if (rc != 0)
+		rc = cli_wfail(t, "update-counter", rc);
+	else
+		printf("%lld\n", (long long)res);
+	protets_close(t);
+	return rc;
 }
 
 static int

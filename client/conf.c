@@ -65,7 +65,7 @@ conf_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int
+int
 conf_int(const char *s, long min, long max, int *out)
 {
 	char	*end;

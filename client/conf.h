@@ -51,6 +51,9 @@ void	conf_defaults(struct conf *c);
  */
 int	conf_load(struct conf *c, const char *path, char *err, size_t errsz);
 
+/* Parse a whole decimal int in [min, max] into *out.  0 or -1. */
+int	conf_int(const char *s, long min, long max, int *out);
+
 /* Parse "64M", "1G", "4096" (K, M, G, T: powers of 1024).  0 or -1. */
 int	conf_parse_size(const char *s, uint64_t *out);
 

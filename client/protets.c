@@ -112,27 +112,48 @@ protets_access_parse(const char *s, protets_access *out)
 	return PROTETS_EINVAL;
 }
 
+/* protets.conf: $PROTETS_CONF, else the built-in path. */
+static const char *
+pt_conf_path(void)
+{
+	const char	*path = getenv("PROTETS_CONF");
+
+	return path != NULL && *path != '\0' ? path : PROTETS_CONF_PATH;
+}
+
+/*
+ * Load protets.conf into *cp (malloc'd; the caller frees it): 0, -1 when
+ * it cannot be read or is not valid (*cp then holds the defaults), or
+ * ENOMEM (*cp NULL).
+ */
+static int
+pt_conf_load(struct conf **cp)
+{
+	char	 err[512];
+
+	if ((*cp = malloc(sizeof(**cp))) == NULL)
+		return ENOMEM;
+	if (conf_load(*cp, pt_conf_path(), err, sizeof(err)) == -1) {
+		conf_defaults(*cp);
+		return -1;
+	}
+	return 0;
+}
+
 int
 protets_default_socket(char *buf, size_t bufsz)
 {
 	const char	*s = getenv("PROTETS_SOCKET");
-	const char	*path = getenv("PROTETS_CONF");
 	struct conf	*c;
-	char		 err[512];
-	int		 rc = 0;
+	int		 rc;
 
 	if (s != NULL && *s != '\0')
 		return strlcpy(buf, s, bufsz) < bufsz ? 0 : PROTETS_ERANGE;
-	if (path == NULL || *path == '\0')
-		path = PROTETS_CONF_PATH;
-	if ((c = malloc(sizeof(*c))) == NULL)
+	if ((rc = pt_conf_load(&c)) == ENOMEM)
 		return ENOMEM;
-	if (conf_load(c, path, err, sizeof(err)) == -1) {
-		/* No file: the built-in default; a broken one: an error. */
-		if (access(path, F_OK) == 0)
-			rc = PROTETS_EINVAL;
-		conf_defaults(c);
-	}
+	/* No file: the built-in default; a broken one: an error. */
+	rc = rc == -1 && access(pt_conf_path(), F_OK) == 0 ?
+	    PROTETS_EINVAL : 0;
 	if (rc == 0 && strlcpy(buf, c->socket, bufsz) >= bufsz)
 		rc = PROTETS_ERANGE;
 	free(c);
@@ -146,15 +167,9 @@ static pthread_once_t pt_conf_once = PTHREAD_ONCE_INIT;
 static void
 pt_conf_timeout_read(void)
 {
-	const char	*path = getenv("PROTETS_CONF");
 	struct conf	*c;
-	char		 err[512];
 
-	if (path == NULL || *path == '\0')
-		path = PROTETS_CONF_PATH;
-	if ((c = malloc(sizeof(*c))) == NULL)
-		return;
-	if (conf_load(c, path, err, sizeof(err)) == 0)
+	if (pt_conf_load(&c) == 0)
 		pt_conf_timeout = c->lock_timeout_ms;
 	free(c);
 }
@@ -164,15 +179,11 @@ int
 pt_lock_timeout_default(void)
 {
 	const char	*s = getenv("PROTETS_LOCK_TIMEOUT_MS");
-	char		*end;
-	long		 v;
+	int		 v;
 
-	if (s != NULL && *s >= '0' && *s <= '9') {
-		errno = 0;
-		v = strtol(s, &end, 10);
-		if (errno == 0 && *end == '\0' && v <= INT_MAX)
-			return (int)v;
-	}
+	if (s != NULL && *s >= '0' && *s <= '9' &&
+	    conf_int(s, 0, INT_MAX, &v) == 0)
+		return v;
 	pthread_once(&pt_conf_once, pt_conf_timeout_read);
 	return pt_conf_timeout >= 0 ? pt_conf_timeout : TBL_LOCK_TIMEOUT_MS;
 }

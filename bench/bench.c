@@ -102,6 +102,18 @@ daemon_start(const char *protetsd, uint64_t table_size)
 	die("protetsd did not start", PROTETS_ECONNECT);
 }
 
+/* Get (create) a table, or die. */
+static protets_table_t *
+table_get(protets_t *p, const char *name, const protets_opts *o)
+{
+	protets_table_t	*t;
+	int		 rc;
+
+	if ((rc = protets_get(p, name, o, &t)) != 0)
+		die(name, rc);
+	return t;
+}
+
 static double
 phase_insert(protets_table_t *t)
 {
@@ -304,9 +316,12 @@ wc_prep(int p)
 
 	tp_name = p == 1 && wc_name1 != NULL ? wc_name1 : wc_name;
 	tp_prep(p);
+	wc_ctr = ctr;
+	if (!wc_counters || p == 0)
+		return;
 	wc_ctr = xmalloc(n * CTRLEN);
 	memcpy(wc_ctr, ctr, n * CTRLEN);
-	for (i = 0; p == 1 && i < n; i++)
+	for (i = 0; i < n; i++)
 		wc_ctr[i * CTRLEN] = 'C';
 }
 
@@ -352,10 +367,9 @@ wc_run(protets_t *p, uint64_t size, size_t k, int run)
 
 	snprintf(name, sizeof(name), "bench-wc%u-%d", wc_phases[k].wc, run);
 	snprintf(name1, sizeof(name1), "%s-b", name);
-	if ((rc = protets_get(p, name, &o, &t)) != 0 ||
-	    (o.write_concurrency == 0 &&
-	    (rc = protets_get(p, name1, &o, &t1)) != 0))
-		die(name, rc);
+	t = table_get(p, name, &o);
+	if (o.write_concurrency == 0)
+		t1 = table_get(p, name1, &o);
 	wc_name = name;
 	wc_name1 = t1 != NULL ? name1 : NULL;
 	wc_counters = 0;
@@ -554,9 +568,8 @@ run_readonly(protets_t *p, uint64_t size, int run)
 	if (getuid() != 0)
 		return -1;
 	snprintf(name, sizeof(name), "bench-ro-%d", run);
-	if ((rc = protets_get(p, name, &(protets_opts){ .type = PROTETS_SET,
-	    .access = PROTETS_PROTECTED, .max_size = size }, &t)) != 0)
-		die(name, rc);
+	t = table_get(p, name, &(protets_opts){ .type = PROTETS_SET,
+	    .access = PROTETS_PROTECTED, .max_size = size });
 	phase_insert(t);
 	out = mmap(NULL, 2 * sizeof(double), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -624,8 +637,7 @@ bench_recovery(protets_t *p, int kills)
 		die("calloc", ENOMEM);
 	for (i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "rec-%d", i);
-		if ((rc = protets_get(p, name, &o, &t)) != 0)
-			die(name, rc);
+		t = table_get(p, name, &o);
 		for (j = 0; j < 10000; j++) {
 			snprintf(k, sizeof(k), "k%d", j);
 			if ((rc = protets_insert(t, k, strlen(k), k,
@@ -688,8 +700,7 @@ cg_lookup(protets_t *p, uint64_t size)
 	protets_table_t	*t;
 	int		 rc;
 
-	if ((rc = protets_get(p, "bench-cg", &o, &t)) != 0)
-		die("bench-cg", rc);
+	t = table_get(p, "bench-cg", &o);
 	printf("protets insert %.0f\n", phase_insert(t));
 	printf("protets lookup_hit %.0f\n", cg_lookup_hit(t));
 	printf("protets counter %.0f\n", phase_counter(t));

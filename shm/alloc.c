@@ -131,29 +131,34 @@ al_alloc(struct tbl *t, uint64_t sz, int flags, uint64_t *offp,
 	cls = al_class(sz);
 	csz = al_csize(cls);
 	if ((e = al_pop(t, cls, offp)) != PROTETS_EFULL)
-		goto out;
+		goto popped;
 	top = SH_LOAD(&st->top);
 	if (csz <= SH_LOAD(&st->ceil) - top) {
 		lk_set(t, TBL_STATE_FIELD(top), top + csz);
 		al_add_used(t, csz);
 		TBL_CRASHPOINT();
 		*offp = top;
-		e = 0;
-		goto out;
+		*clsp = cls;
+		return 0;
 	}
 	if ((flags & AL_FALLBACK) == 0)
 		return PROTETS_EFULL;
 	for (c = cls + 1; c < TBL_NCLASS && c <= cls + AL_FALLBACK_SPAN; c++) {
 		if ((e = al_pop(t, c, offp)) != PROTETS_EFULL) {
 			cls = c;
-			goto out;
+			goto popped;
 		}
 	}
 	return PROTETS_EFULL;
-out:
+popped:
 	if (e != 0)
 		return e;
 	*clsp = cls;
+	/*
+	 * A freed block may have been an entry, and a block that is none
+	 * may look like one's header (layout.h, recast); one off the top
+	 * never held a committed entry.
+	 */
 	if (flags & AL_NOTENTRY)
 		lk_set(t, TBL_STATE_FIELD(recast), SH_LOAD(&st->recast) + 1);
 	return 0;

@@ -20,7 +20,8 @@
 
 /* al_alloc flags */
 #define AL_FALLBACK	0x1	/* may hand out a block of a larger class */
-#define AL_NOTENTRY	0x2	/* for no entry: state.recast moves (layout.h) */
+#define AL_NOTENTRY	0x2	/* for what may look like an entry header:
+				 * a recycled block moves state.recast */
 
 #define AL_SMALL_CLASSES	31	/* 16..256 step 8 */
 

@@ -207,12 +207,12 @@ ct_find(struct tbl *t, uint64_t h, const void *key, size_t klen,
 
 /*
  * The value of the entry at off as a counter, in place: the (at most 4)
- * words the text lies in are loaded, parsed, patched with the result and
- * stored back, each changed word logged first when more than one changes
- * (only those: a roll back restores them, and an overlay reader reads
- * them, whole).  *done is 0
- * when the result's text is longer or shorter than the old one: nothing
- * was written, the caller inserts it.
+ * words the text lies in are loaded and parsed, and the result written
+ * back: the one word it changes with one unlogged store, or, when it
+ * changes more, by en_setval through the undo log; *textlen is then 0.
+ * When the result's text is longer or shorter than the old one, nothing
+ * is written: text holds it, *textlen its length, for the caller to
+ * insert.
  */
 #define CT_WORDS	4	/* 7 bytes of skip + CT_TEXT_MAX, rounded up */
 
@@ -223,7 +223,7 @@ ct_inplace(struct tbl *t, uint64_t off, const struct en_hdr *eh,
 {
 	uint64_t	 start = off + TBL_ENTRY_HDR + eh->klen;
 	uint64_t	 w0 = start & ~7ULL, ws[CT_WORDS], old[CT_WORDS];
-	size_t		 skip = (size_t)(start - w0), nw, i, changed;
+	size_t		 skip = (size_t)(start - w0), nw, i, k, changed;
 	unsigned char	*v = (unsigned char *)ws + skip;
 	char		 tmp[CT_TEXT_MAX], *p;
 	int64_t		 cur;
@@ -246,23 +246,22 @@ ct_inplace(struct tbl *t, uint64_t off, const struct en_hdr *eh,
 	}
 	for (i = 0; i < *textlen; i++)
 		v[i] = (unsigned char)p[i];
-	for (i = changed = 0; i < nw; i++)
-		changed += ws[i] != old[i];
+	for (i = changed = k = 0; i < nw; i++)
+		if (ws[i] != old[i]) {
+			changed++;
+			k = i;
+		}
 	/*
 	 * One word (the usual +1): its aligned store is atomic and nothing
 	 * can fail after it, so it is the operation's commit point and needs
 	 * no record.  A crash leaves the old value or the new one; a reader
-	 * behind a stalled writer, either.
+	 * behind a stalled writer, either.  More: en_setval, logged.
 	 */
-	for (i = 0; changed > 1 && i < nw; i++)
-		if (ws[i] != old[i])
-			lk_log(t, w0 + 8 * i);
-	for (i = 0; i < nw; i++) {
-		if (ws[i] == old[i])
-			continue;
-		SH_STORE(tbl_word(t, w0 + 8 * i), ws[i]);
+	if (changed == 1) {
+		SH_STORE(tbl_word(t, w0 + 8 * k), ws[k]);
 		TBL_CRASHPOINT();
-	}
+	} else if (changed > 1)
+		en_setval(t, off, eh, p);
 	*textlen = 0;
 	return 0;
 }

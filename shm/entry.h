@@ -5,9 +5,10 @@
  * the value, contiguous, so that a lookup that found the slot touches one
  * more cache line for short entries.  Once linked into the index, an
  * entry's header and key never change: a replace writes a new entry and
- * swaps the slot.  Its value changes only in place through the undo log
- * (en_setval: update_counter with a result of the same length), under the
- * seqlock like every write, so readers still see a value whole.
+ * swaps the slot.  Its value changes only in place, by update_counter with
+ * a result of the same length, under the seqlock like every write, so
+ * readers still see a value whole: through the undo log (en_setval), or,
+ * when one aligned word changes, by that word's one store (counter.c).
  *
  * Readers may look at an entry while a writer frees and reuses its block,
  * so everything here reads with SH_LOAD and validates before trusting.

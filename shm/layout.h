@@ -128,9 +128,11 @@ struct tbl_hdr {
  *
  * recast goes up by one whenever heap blocks may hold an entry's header
  * without being a linked entry: a clear (the old blocks are dropped as
- * they are), the allocation of a block that is no entry (an overflow
- * bucket, an ordered-index node: it may have been one).  It never goes
- * down in a committed state.  A free overwrites the header word with a
+ * they are), and an overflow bucket taken from a free list (a freed
+ * block may have been an entry, and a slot word may look like an entry
+ * header; a block off the top never held a committed entry, and an
+ * ordered-index node's first word, an entry offset, never has the mark).
+ * It never goes down in a committed state.  A free overwrites the header word with a
  * free-list link (never an entry mark), and a roll back restores it; so
  * while recast keeps its value, a block that once held a linked entry
  * and still holds an entry header with the same key is that key's linked

@@ -606,14 +606,16 @@ void
 lk_wcommit(struct tbl *t)
 {
 	TBL_CRASHPOINT();
-	lk_bump(t);
 	/*
-	 * The commit point: from here on recovery keeps the new state.  An
-	 * operation that logged nothing leaves the log's line alone: another
-	 * CPU's next writer then finds it still in its cache.
+	 * The commit point: from here on recovery keeps the new state.  The
+	 * sequence moves first (lk_bump: overlay readers).  An operation that
+	 * logged nothing needs neither, and leaves the log's line alone:
+	 * another CPU's next writer then finds it still in its cache.
 	 */
-	if (SH_LOAD(&lk_undo(t)->n) != 0)
+	if (SH_LOAD(&lk_undo(t)->n) != 0) {
+		lk_bump(t);
 		__atomic_store_n(&lk_undo(t)->n, 0, __ATOMIC_RELEASE);
+	}
 	TBL_CRASHPOINT();
 	lk_wend(t);
 }

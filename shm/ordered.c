@@ -511,8 +511,8 @@ or_insert(struct tbl *t, uint64_t h, const void *key, size_t klen,
 		if (c == 0)
 			return PROTETS_ECORRUPT;
 	}
-	if ((e = al_alloc(t, or_node_size(hgt), AL_FALLBACK | AL_NOTENTRY, &off,
-	    &cls)))
+	/* No AL_NOTENTRY: word 0, an entry offset, never has the mark. */
+	if ((e = al_alloc(t, or_node_size(hgt), AL_FALLBACK, &off, &cls)))
 		return e;
 	or_fill(t, off, hgt, cls, key, klen, eoff, upd);
 	TBL_CRASHPOINT();

@@ -289,18 +289,19 @@ batch_route(struct tbl *t, const protets_kv *kv, size_t n, int only_new)
 	size_t		 i;
 	int		 e;
 
-	for (i = 0; i < n; i++)
-		mask |= 1ULL << tbl_shard_of(t, en_hash(kv[i].key, kv[i].klen));
-	if ((mask & (mask - 1)) == 0) {
-		tbl_view(t, (unsigned)__builtin_ctzll(mask), &v);
-		return batch_one(&v, &b, only_new);
-	}
+	/* Each key hashed once: for its shard, and in its shard. */
 	if ((h = reallocarray(NULL, n, sizeof(*h))) == NULL)
 		return ENOMEM;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		h[i] = en_hash(kv[i].key, kv[i].klen);
+		mask |= 1ULL << tbl_shard_of(t, h[i]);
+	}
 	b.h = h;
-	e = batch_cross(t, &b, mask, only_new);
+	if ((mask & (mask - 1)) == 0) {
+		tbl_view(t, (unsigned)__builtin_ctzll(mask), &v);
+		e = batch_one(&v, &b, only_new);
+	} else
+		e = batch_cross(t, &b, mask, only_new);
 	free(h);
 	return e;
 }

@@ -217,16 +217,6 @@ out:
 /* ---------------------------------------------------------------- */
 /* first/next: the fold's order, made total by comparing keys. */
 
-static int
-tbl_keycmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-	int	c = memcmp(a, b, alen < blen ? alen : blen);
-
-	if (c != 0)
-		return c;
-	return alen < blen ? -1 : alen > blen;
-}
-
 /* Is entry e before (rev, key) in the walk's order? */
 static int
 tbl_before(const struct fold_buf *fb, const struct fold_ent *fe,
@@ -234,7 +224,7 @@ tbl_before(const struct fold_buf *fb, const struct fold_ent *fe,
 {
 	if (fe->rev != rev)
 		return fe->rev < rev;
-	return tbl_keycmp(fb->data + fe->off, fe->klen, key, klen) < 0;
+	return or_keycmp(fb->data + fe->off, fe->klen, key, klen) < 0;
 }
 
 /* The first key after (key, klen) (key NULL: the first key). */
@@ -261,7 +251,7 @@ tbl_seek(struct tbl *t, const void *key, size_t klen, void *kbuf,
 			fe = &fb.ent[i];
 			/* strictly after the given key */
 			if (key != NULL && fe->rev == crev &&
-			    tbl_keycmp(fb.data + fe->off, fe->klen, key,
+			    or_keycmp(fb.data + fe->off, fe->klen, key,
 			    klen) <= 0)
 				continue;
 			if (best == NULL || tbl_before(&fb, fe, best->rev,

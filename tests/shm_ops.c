@@ -1160,7 +1160,13 @@ START_TEST(test_counter_hints)
 	ck_assert_int_eq(ctr_from(&s.t, "k", 1, 100, &e), 101);
 	ck_assert_int_eq(get(&s.t, "k", buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, "101");
-	/* an overflow bucket (a block that may have held an entry) */
+	/*
+	 * An overflow bucket in a block that held an entry: one of 62 bytes
+	 * (a bucket's class, 64) freed, then a chain that overflows.
+	 */
+	memset(buf, 'x', 50);
+	ck_assert_int_eq(tbl_insert(&s.t, "fill", 4, buf, 50), 0);
+	ck_assert_int_eq(tbl_delete(&s.t, "fill", 4), 0);
 	rc0 = state_of(&s)->recast;
 	for (i = 0; i < TBL_BUCKET_SLOTS + 1; i++) {
 		key_with_hash(k, sizeof(k), "o", 15, 5, &seed);

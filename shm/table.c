@@ -23,29 +23,6 @@
 #include "ordered.h"
 #include "tblint.h"
 
-int
-tbl_key_ok(const void *key, size_t klen)
-{
-	if (klen == 0 || key == NULL)
-		return PROTETS_EINVAL;
-	if (klen > PROTETS_KEY_MAX)
-		return PROTETS_ETOOBIG;
-	return 0;
-}
-
-/*
- * A sharded table: the view of the shard that holds the keys of hash h,
- * in v.  Any other table: t itself.
- */
-struct tbl *
-tbl_pick(struct tbl *t, uint64_t h, struct tbl *v)
-{
-	if (!t->route)
-		return t;
-	tbl_view(t, tbl_shard_of(t, h), v);
-	return v;
-}
-
 static void
 tbl_add_entries(struct tbl *t, int delta)
 {

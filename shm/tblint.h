@@ -29,12 +29,31 @@ struct fold_buf {
 /* Room for need more bytes and one more entry in fb: 0 or ENOMEM. */
 int	fold_reserve(struct fold_buf *fb, size_t need);
 
-/* 0, or PROTETS_EINVAL / PROTETS_ETOOBIG for a key no table can hold. */
-int	tbl_key_ok(const void *key, size_t klen);
+/*
+ * Inline: every operation on a key asks them first.
+ * 0, or PROTETS_EINVAL / PROTETS_ETOOBIG for a key no table can hold.
+ */
+static inline int
+tbl_key_ok(const void *key, size_t klen)
+{
+	if (klen == 0 || key == NULL)
+		return PROTETS_EINVAL;
+	if (klen > PROTETS_KEY_MAX)
+		return PROTETS_ETOOBIG;
+	return 0;
+}
+
 /*
  * A sharded table: the view of the shard that holds the keys of hash h,
  * in v.  Any other table: t itself.
  */
-struct tbl *tbl_pick(struct tbl *t, uint64_t h, struct tbl *v);
+static inline struct tbl *
+tbl_pick(struct tbl *t, uint64_t h, struct tbl *v)
+{
+	if (!t->route)
+		return t;
+	tbl_view(t, tbl_shard_of(t, h), v);
+	return v;
+}
 
 #endif /* PROTETS_SHM_TBLINT_H */

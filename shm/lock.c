@@ -253,16 +253,41 @@ lk_undo_apply(struct tbl *t, struct tbl_undo *u, uint64_t from, uint64_t n)
 }
 
 /*
- * Move the sequence on by 2, still odd, before the undo log shrinks: an
+ * Move an odd sequence on by 2, still odd, before the undo log shrinks: an
  * overlay reader whose copy of the log had as many records as the log
- * ends with (0, after a commit) must still see that the writer moved.
+ * ends with (0, after a commit) must still see that the writer moved.  An
+ * even one stays: the operation changed nothing through the log.
  */
 static void
 lk_bump(struct tbl *t)
 {
 	struct tbl_stripe	*s = lk_stripe(t);
+	uint64_t		 seq = SH_LOAD(&s->seq);
 
-	SH_STORE(&s->seq, SH_LOAD(&s->seq) + 2);
+	if ((seq & 1) == 0)
+		return;		/* nothing changed: no reader to warn */
+	SH_STORE(&s->seq, seq + 2);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+/*
+ * Make the sequence odd before the operation's first change (lk_log).
+ * Lazily, rather than in lk_wbegin: an operation that changes nothing, or
+ * one word with a single store (an update_counter in place), leaves the
+ * sequence alone, so readers of the stripe never retry for it and its
+ * line stays in every reader's cache.  Readers see such a word old or new,
+ * as a whole.
+ */
+static inline void
+lk_dirty(struct tbl *t)
+{
+	struct tbl_stripe	*s = lk_stripe(t);
+	uint64_t		 seq = SH_LOAD(&s->seq);
+
+	if (seq & 1)
+		return;
+	SH_STORE(&s->seq, seq + 1);
+	/* Readers must see the odd sequence before any change. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
@@ -350,8 +375,7 @@ lk_recover(struct tbl *t)
 	 * (sequence, count) once the words are restored and the log emptied.
 	 * Still odd; a recoverer killed here leaves it odd for the next.
 	 */
-	if (SH_LOAD(&s->seq) & 1)
-		lk_bump(t);
+	lk_bump(t);
 	TBL_CRASHPOINT();
 	if (!done)
 		lk_undo_apply(t, u, 0, n);
@@ -573,9 +597,7 @@ lk_release(struct tbl *t)
 int
 lk_wbegin(struct tbl *t)
 {
-	struct tbl_stripe	*s = lk_stripe(t);
-	uint64_t		 seq;
-	int			 e;
+	int	e;
 
 	if (!t->writable)
 		return PROTETS_EACCES;
@@ -583,21 +605,19 @@ lk_wbegin(struct tbl *t)
 		return e;
 	lk_new_epoch();
 	lk_once.op++;
-	seq = SH_LOAD(&s->seq);
-	SH_STORE(&s->seq, seq + 1);
-	/* Readers must see the odd sequence before any change. */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 	TBL_CRASHPOINT();
 	return 0;
 }
 
-/* Make the sequence even again (it is odd: we made it so) and unlock. */
+/* Make the sequence even again if we made it odd (lk_dirty), unlock. */
 static void
 lk_wend(struct tbl *t)
 {
 	struct tbl_stripe	*s = lk_stripe(t);
+	uint64_t		 seq = SH_LOAD(&s->seq);
 
-	__atomic_store_n(&s->seq, SH_LOAD(&s->seq) + 1, __ATOMIC_RELEASE);
+	if (seq & 1)
+		__atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELEASE);
 	TBL_CRASHPOINT();
 	lk_release(t);
 }
@@ -609,10 +629,10 @@ lk_wcommit(struct tbl *t)
 	/*
 	 * The commit point: from here on recovery keeps the new state.  The
 	 * sequence moves first (lk_bump: overlay readers).  An operation that
-	 * logged nothing needs neither, and leaves the log's line alone:
-	 * another CPU's next writer then finds it still in its cache.
+	 * logged nothing left the sequence even (lk_dirty) and needs neither:
+	 * the log's line stays where it is, in another CPU's cache perhaps.
 	 */
-	if (SH_LOAD(&lk_undo(t)->n) != 0) {
+	if (SH_LOAD(&lk_stripe(t)->seq) & 1) {
 		lk_bump(t);
 		__atomic_store_n(&lk_undo(t)->n, 0, __ATOMIC_RELEASE);
 	}
@@ -739,6 +759,7 @@ lk_log(struct tbl *t, uint64_t off)
 			return;		/* its oldest value is in the log */
 		lk_once.logged[w] = lk_once.epoch;
 	}
+	lk_dirty(t);
 	n = SH_LOAD(&u->n);
 	/* Every operation reserves its records first (lk_room): a bug. */
 	if (n >= TBL_UNDO_CAP)

@@ -2,10 +2,13 @@
  * shm/lock.h - writer lock, seqlock, undo log and crash recovery.
  *
  * Writers: lk_wbegin takes the stripe's robust mutex (recovering a dead
- * holder's half-done write first) and makes the sequence odd; every store
- * to state reachable from the last commit goes through lk_set or is
- * preceded by lk_log; lk_wcommit empties the log (the commit point), makes
- * the sequence even and unlocks; lk_wabort rolls everything back instead.
+ * holder's half-done write first); every store to state reachable from
+ * the last commit goes through lk_set or is preceded by lk_log, whose
+ * first call makes the sequence odd; lk_wcommit empties the log (the
+ * commit point), makes the sequence even and unlocks; lk_wabort rolls
+ * everything back instead.  The one store not logged is an update_counter
+ * changing one word: the sequence stays even, and readers see the word
+ * old or new, whole.
  *
  * Readers: lk_rbegin waits for an even sequence; the reader copies what
  * it needs out with SH_RLOAD; lk_rend says whether the sequence moved

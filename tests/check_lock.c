@@ -422,6 +422,7 @@ START_TEST(test_counter_torn)
 	struct ctr_rd	rd[2];
 	pthread_t	th[2];
 	volatile int	stop = 0;
+	uint64_t	seq;
 	int64_t		r;
 	int		i;
 
@@ -442,6 +443,15 @@ START_TEST(test_counter_torn)
 		ck_assert_int_gt(rd[i].reads, 0);
 	}
 	ck_assert_int_eq(r, 100000000 + 7 * 200000);
+	/* +1 changes one word: no record, the sequence stays (no retries) */
+	seq = lk_seq(&s.t);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 1, NULL, &r), 0);
+	ck_assert_int_eq(r, 100000000 + 7 * 200000 + 1);
+	ck_assert_uint_eq(lk_seq(&s.t), seq);
+	ck_assert_uint_eq(lk_undo_count(&s.t), 0);
+	/* an insert logs: the sequence moves by 4 (odd, +2 at commit, even) */
+	ck_assert_int_eq(put(&s.t, "d", "1"), 0);
+	ck_assert_uint_eq(lk_seq(&s.t), seq + 4);
 	check_ok(&s.t);
 	seg_free(&s);
 }

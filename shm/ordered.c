@@ -54,29 +54,48 @@ or_link(const struct tbl *t, uint64_t links, unsigned lv)
 	return SH_RLOAD(tbl_word(t, links + 8 * (uint64_t)lv));
 }
 
-int
-or_node(const struct tbl *t, uint64_t off, unsigned *hgtp, uint32_t *klenp,
-    unsigned *clsp)
+/*
+ * The meta word of the node at off, checked for what every reader of a
+ * node needs: its mark, height and key length, and its links in the heap.
+ */
+static inline int
+or_meta(const struct tbl *t, uint64_t off, uint64_t *mp)
 {
 	uint64_t	m;
-	unsigned	hgt, cls;
+	unsigned	hgt;
 	uint32_t	klen;
 
 	if (!tbl_inheap(t, off, OR_LINKS, 8))
 		return PROTETS_ECORRUPT;
 	m = SH_RLOAD(tbl_word(t, off + offsetof(struct tbl_onode, meta)));
 	hgt = OR_META_HGT(m);
-	cls = OR_META_CLS(m);
 	klen = OR_META_KLEN(m);
 	if (OR_META_MARK(m) != TBL_OR_MARK || hgt == 0 ||
 	    hgt > TBL_OR_MAXH || klen == 0 || klen > PROTETS_KEY_MAX ||
-	    cls >= TBL_NCLASS || al_csize(cls) < or_node_size(hgt) ||
+	    !tbl_inheap(t, off, or_node_size(hgt), 8))
+		return PROTETS_ECORRUPT;
+	*mp = m;
+	return 0;
+}
+
+int
+or_node(const struct tbl *t, uint64_t off, unsigned *hgtp, uint32_t *klenp,
+    unsigned *clsp)
+{
+	uint64_t	m;
+	unsigned	cls;
+	int		e;
+
+	if ((e = or_meta(t, off, &m)) != 0)
+		return e;
+	cls = OR_META_CLS(m);
+	if (cls >= TBL_NCLASS || al_csize(cls) < or_node_size(OR_META_HGT(m)) ||
 	    !tbl_inheap(t, off, al_csize(cls), 8))
 		return PROTETS_ECORRUPT;
 	if (hgtp != NULL)
-		*hgtp = hgt;
+		*hgtp = OR_META_HGT(m);
 	if (klenp != NULL)
-		*klenp = klen;
+		*klenp = OR_META_KLEN(m);
 	if (clsp != NULL)
 		*clsp = cls;
 	return 0;
@@ -193,26 +212,22 @@ or_cmp(const struct tbl *t, uint64_t off, uint32_t klen, const void *key,
 }
 
 /*
- * The checks a walk needs to read node off on level lv: marked, a sane
- * key length, on level lv, all its links inside the heap.  (or_node also
- * checks its class, for whoever frees it.)  *klenp: its key length.
+ * The checks a walk needs to read node off on level lv: or_meta's, and on
+ * level lv.  (or_node also checks its class, for whoever frees it.)
+ * *klenp: its key length.
  */
 static inline int
 or_node_walk(const struct tbl *t, uint64_t off, unsigned lv,
     uint32_t *klenp)
 {
 	uint64_t	m;
-	unsigned	hgt;
+	int		e;
 
-	if (!tbl_inheap(t, off, OR_LINKS, 8))
+	if ((e = or_meta(t, off, &m)) != 0)
+		return e;
+	if (OR_META_HGT(m) <= lv)
 		return PROTETS_ECORRUPT;
-	m = SH_RLOAD(tbl_word(t, off + offsetof(struct tbl_onode, meta)));
-	hgt = OR_META_HGT(m);
 	*klenp = OR_META_KLEN(m);
-	if (OR_META_MARK(m) != TBL_OR_MARK || hgt <= lv ||
-	    hgt > TBL_OR_MAXH || *klenp == 0 || *klenp > PROTETS_KEY_MAX ||
-	    !tbl_inheap(t, off, or_node_size(hgt), 8))
-		return PROTETS_ECORRUPT;
 	return 0;
 }
 
@@ -270,11 +285,25 @@ or_descend(const struct tbl *t, const struct lk_rd *r, const void *key,
 	    upd, posp);
 }
 
+/* The node after link position pos on level 0 (0: none), checked. */
+static int
+or_after(const struct tbl *t, uint64_t pos, uint64_t *nodep)
+{
+	uint64_t	nx;
+	int		e;
+
+	nx = or_link(t, pos, 0);
+	if (nx != 0 && (e = or_node(t, nx, NULL, NULL, NULL)) != 0)
+		return e;
+	*nodep = nx;
+	return 0;
+}
+
 int
 or_seek(const struct tbl *t, const struct lk_rd *r, const void *key,
     size_t klen, enum or_mode mode, uint64_t *nodep)
 {
-	uint64_t	pos, nx;
+	uint64_t	pos;
 	int		e;
 
 	if (mode == OR_GE && key == NULL)
@@ -286,11 +315,7 @@ or_seek(const struct tbl *t, const struct lk_rd *r, const void *key,
 		*nodep = pos == OR_HEAD ? 0 : pos - OR_LINKS;
 		return 0;
 	}
-	nx = or_link(t, pos, 0);
-	if (nx != 0 && (e = or_node(t, nx, NULL, NULL, NULL)) != 0)
-		return e;
-	*nodep = nx;
-	return 0;
+	return or_after(t, pos, nodep);
 }
 
 /*
@@ -368,20 +393,6 @@ or_finger_keep(const struct tbl *t, const struct lk_rd *r,
 	memcpy(f->path.upd, p->upd, p->nupd * sizeof(p->upd[0]));
 }
 
-/* The node after position pos on level 0, validated, into p->node. */
-static int
-or_seek_after(const struct tbl *t, uint64_t pos, struct or_path *p)
-{
-	uint64_t	nx;
-	int		e;
-
-	nx = or_link(t, pos, 0);
-	if (nx != 0 && (e = or_node(t, nx, NULL, NULL, NULL)) != 0)
-		return e;
-	p->node = nx;
-	return 0;
-}
-
 /*
  * next(key) on the finger f at key's node (height hgt): its level-0 link.
  * The path to the node after it: the finger's node on its levels, then
@@ -399,7 +410,7 @@ or_next_finger(const struct tbl *t, const struct or_path *f, unsigned hgt,
 	for (; lv < f->nupd; lv++)
 		p->upd[lv] = f->upd[lv];
 	p->nupd = lv;
-	return or_seek_after(t, pos, p);
+	return or_after(t, pos, &p->node);
 }
 
 /*
@@ -452,7 +463,7 @@ or_seek_finger(const struct tbl *t, const struct lk_rd *r, const void *key,
 		for (lv = 0; lv < TBL_OR_MAXH; lv++)
 			p->upd[lv] = OR_HEAD;
 		p->nupd = TBL_OR_MAXH;
-		return or_seek_after(t, OR_HEAD, p);
+		return or_after(t, OR_HEAD, &p->node);
 	}
 	if (mode != OR_GE && (f = or_finger_get(t, r, key, klen, &hgt)) != NULL)
 		return mode == OR_GT ? or_next_finger(t, f, hgt, p) :
@@ -465,7 +476,7 @@ or_seek_finger(const struct tbl *t, const struct lk_rd *r, const void *key,
 		p->node = pos == OR_HEAD ? 0 : pos - OR_LINKS;
 		return 0;
 	}
-	return or_seek_after(t, pos, p);
+	return or_after(t, pos, &p->node);
 }
 
 /* A fresh node, not yet linked: written freely (al_alloc's contract). */

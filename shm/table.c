@@ -464,42 +464,7 @@ tbl_lookup(struct tbl *t, const void *key, size_t klen, void *buf,
 	return rc;
 }
 
-/* Sum of the counts of the shards, each read on its own. */
-static int
-tbl_count_route(struct tbl *t, uint64_t *n)
-{
-	struct tbl	v;
-	uint64_t	c;
-	unsigned	k;
-	int		e;
-
-	*n = 0;
-	for (k = 0; k < t->nshards; k++) {
-		tbl_view(t, k, &v);
-		if ((e = tbl_count(&v, &c)) != 0)
-			return e;
-		*n += c;
-	}
-	return 0;
-}
-
-int
-tbl_count(struct tbl *t, uint64_t *n)
-{
-	struct lk_rd	r;
-	int		e;
-
-	if (t->route)
-		return tbl_count_route(t, n);
-	if ((e = lk_rbegin(t, &r)) != 0)
-		return e;
-	do
-		*n = SH_RLOAD(&tbl_state(t)->entries);
-	while ((e = lk_rend(t, &r)) == 1);
-	lk_rdone(t, &r);
-	return e;
-}
-
+/* The sums over the shards, each read on its own. */
 static int
 tbl_stats_route(struct tbl *t, struct tbl_stats *st)
 {
@@ -518,6 +483,27 @@ tbl_stats_route(struct tbl *t, struct tbl_stats *st)
 	}
 	st->bytes_size = t->size;
 	return 0;
+}
+
+int
+tbl_count(struct tbl *t, uint64_t *n)
+{
+	struct tbl_stats	st;
+	struct lk_rd	r;
+	int		e;
+
+	if (t->route) {
+		e = tbl_stats_route(t, &st);
+		*n = st.entries;
+		return e;
+	}
+	if ((e = lk_rbegin(t, &r)) != 0)
+		return e;
+	do
+		*n = SH_RLOAD(&tbl_state(t)->entries);
+	while ((e = lk_rend(t, &r)) == 1);
+	lk_rdone(t, &r);
+	return e;
 }
 
 int

@@ -726,6 +726,7 @@ sv_create(protets_t *p, int fd, const struct sv_plan *pl, const char *name,
 		(void)protets_drop(p, tname);
 		return rc;
 	}
+	/* Opened again: a handle's access is the one GET answered. */
 	return tp != NULL ? protets_open(p, tname, tp) : 0;
 }
 

@@ -252,15 +252,21 @@ ct_inplace(struct tbl *t, uint64_t off, const struct en_hdr *eh,
 			k = i;
 		}
 	/*
-	 * One word (the usual +1): its aligned store is atomic and nothing
-	 * can fail after it, so it is the operation's commit point and needs
-	 * no record.  A crash leaves the old value or the new one; a reader
-	 * behind a stalled writer, either.  More: en_setval, logged.
+	 * Only the text's last word (the usual +1): its aligned store is
+	 * atomic and nothing can fail after it, so it is the operation's
+	 * commit point and needs no record, and the sequence stays even.  A
+	 * crash leaves the old value or the new one; a reader, either: every
+	 * other word of a value changes only through the log, which moves
+	 * the sequence, so a reader that validates saw them unchanged and
+	 * the last word once.  (Were an unlogged store allowed on any word,
+	 * two such updates, one on each of two words, could be seen half
+	 * each by a reader whose loads the CPU reorders.)  Else: en_setval,
+	 * logged.
 	 */
-	if (changed == 1) {
+	if (changed == 1 && k == nw - 1) {
 		SH_STORE(tbl_word(t, w0 + 8 * k), ws[k]);
 		TBL_CRASHPOINT();
-	} else if (changed > 1)
+	} else if (changed > 0)
 		en_setval(t, off, eh, p);
 	*textlen = 0;
 	return 0;

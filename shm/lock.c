@@ -663,6 +663,8 @@ lk_wabort(struct tbl *t)
 static void
 lk_tag(struct tbl *t, uint64_t tag)
 {
+	/* A tag is a change: readers (tbl_check) must not see it stand. */
+	lk_dirty(t);
 	__atomic_store_n(&lk_undo(t)->tag, tag, __ATOMIC_RELEASE);
 	/* The tag is in place before any record of the batch. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -711,6 +713,7 @@ lk_xbegin(struct tbl *v, unsigned n)
 	}
 	if (n < 2 || (e = lk_wbegin(&v[0])) != 0)
 		return n < 2 ? PROTETS_EINVAL : e;
+	lk_dirty(&v[0]);	/* before xnext, xmask and the tags */
 	seq = SH_LOAD(&ls->xnext) + 1;
 	__atomic_store_n(&ls->xnext, seq, __ATOMIC_RELEASE);
 	__atomic_store_n(&ls->xmask, mask, __ATOMIC_RELEASE);
@@ -752,6 +755,7 @@ lk_log(struct tbl *t, uint64_t off)
 	struct tbl_undo	*u = lk_undo(t);
 	uint64_t	 n, w;
 
+	lk_dirty(t);
 	if (off >= TBL_STATE_OFF && off < TBL_STATE_OFF +
 	    sizeof(struct tbl_state)) {
 		w = (off - TBL_STATE_OFF) / 8;
@@ -759,7 +763,6 @@ lk_log(struct tbl *t, uint64_t off)
 			return;		/* its oldest value is in the log */
 		lk_once.logged[w] = lk_once.epoch;
 	}
-	lk_dirty(t);
 	n = SH_LOAD(&u->n);
 	/* Every operation reserves its records first (lk_room): a bug. */
 	if (n >= TBL_UNDO_CAP)

@@ -7,8 +7,8 @@
  * first call makes the sequence odd; lk_wcommit empties the log (the
  * commit point), makes the sequence even and unlocks; lk_wabort rolls
  * everything back instead.  The one store not logged is an update_counter
- * changing one word: the sequence stays even, and readers see the word
- * old or new, whole.
+ * changing its text's last word only: the sequence stays even, and
+ * readers see the word old or new, whole.
  *
  * Readers: lk_rbegin waits for an even sequence; the reader copies what
  * it needs out with SH_RLOAD; lk_rend says whether the sequence moved

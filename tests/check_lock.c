@@ -452,6 +452,21 @@ START_TEST(test_counter_torn)
 	/* an insert logs: the sequence moves by 4 (odd, +2 at commit, even) */
 	ck_assert_int_eq(put(&s.t, "d", "1"), 0);
 	ck_assert_uint_eq(lk_seq(&s.t), seq + 4);
+	/*
+	 * Only the last word of the text goes unlogged: "1000000000" after
+	 * the 6-byte key "abcdef" is "10" in one word and "00000000" in the
+	 * next; +10^9 changes the first word alone, and logs it.
+	 */
+	ck_assert_int_eq(put(&s.t, "abcdef", "1000000000"), 0);
+	seq = lk_seq(&s.t);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "abcdef", 6, 1000000000,
+	    NULL, &r), 0);
+	ck_assert_int_eq(r, 2000000000);
+	ck_assert_uint_eq(lk_seq(&s.t), seq + 4);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "abcdef", 6, 1, NULL, &r),
+	    0);
+	ck_assert_int_eq(r, 2000000001);
+	ck_assert_uint_eq(lk_seq(&s.t), seq + 4);
 	check_ok(&s.t);
 	seg_free(&s);
 }

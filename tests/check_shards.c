@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -452,6 +453,67 @@ START_TEST(test_batch_atomic)
 }
 END_TEST
 
+/*
+ * A read-only tbl_check never sees a batch's marks (xmask, the tags)
+ * stand: a batch over shards that fails (insert_new of a key present)
+ * changes nothing, but marks its shards while it runs, and must make
+ * their sequences odd first.
+ */
+struct batcher {
+	struct tbl	*t;
+	protets_kv	*kv;
+	size_t		 n;
+	volatile int	*stop;
+	long		 runs;
+	int		 e;
+};
+
+static void *
+batcher_run(void *arg)
+{
+	struct batcher	*b = arg;
+
+	while (!*b->stop && b->e == 0) {
+		b->e = tbl_insert_many(b->t, b->kv, b->n, 1);
+		if (b->e == PROTETS_EXISTS)
+			b->e = 0;
+		b->runs++;
+	}
+	return NULL;
+}
+
+START_TEST(test_check_during_batches)
+{
+	struct seg	s;
+	struct batcher	b;
+	pthread_t	th;
+	volatile int	stop = 0;
+	char		kb[64][24], msg[256];
+	protets_kv	kv[64];
+	int		i, e, bad = 0;
+
+	seg_new_shards(&s, 1 << 20, PROTETS_SET, 2);
+	b = (struct batcher){ &s.t, kv, 0, &stop, 0, 0 };
+	b.n = keys_over(&s.t, 0x3, 2, "x", kb, kv);
+	/* its last key is there: every batch fails, after marking both */
+	ck_assert_int_eq(tbl_insert(&s.t, kb[b.n - 1], strlen(kb[b.n - 1]),
+	    "v", 1), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, batcher_run, &b), 0);
+	for (i = 0; i < 20000 || b.runs < 1000; i++)
+		if ((e = tbl_check(&s.tro, msg, sizeof(msg))) != 0 &&
+		    bad++ == 0)
+			fprintf(stderr, "check during batches: %d: %s\n", e,
+			    msg);
+	stop = 1;
+	pthread_join(th, NULL);
+	ck_assert_int_eq(b.e, 0);
+	ck_assert_int_eq(bad, 0);
+	ck_assert_uint_eq(count_of(&s.t), 1);
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
 #ifdef PROTETS_CRASHTEST
 /* ---------------------------------------------------------------- */
 /* Crash points of a batch over shards, and of its recovery. */
@@ -684,6 +746,7 @@ shards_suite(void)
 	tcase_add_test(tc, test_format);
 	tcase_add_loop_test(tc, test_differential, 0, 6);
 	tcase_add_test(tc, test_batch_atomic);
+	tcase_add_test(tc, test_check_during_batches);
 #ifdef PROTETS_CRASHTEST
 	tcase_add_loop_test(tc, test_crash_batch, 0, 2);
 	tcase_add_test(tc, test_stopped_shard);

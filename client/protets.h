@@ -255,10 +255,11 @@ int protets_table_writable(const protets_table_t *t);
  * setting of the configuration file ($PROTETS_CONF or the one compiled
  * in), else 10000.  protets_set_lock_timeout sets it for the handle t only
  * (other handles of the table keep theirs); ms 0 means do not wait: fail
- * with PROTETS_ELOCKED at once when the lock is held.  A thread that
- * already holds the lock (a signal handler writing to the table it
- * interrupted a write of) gets EDEADLK at once instead of waiting for
- * itself.  Returns 0, or PROTETS_EINVAL (ms < 0, t NULL).
+ * with PROTETS_ELOCKED at once when the lock is held.  A thread that is
+ * in the middle of a write (a signal handler that interrupted one) gets
+ * EDEADLK at once for a write to any table instead of waiting for itself
+ * or mixing the two writes' undo records.  Returns 0, or PROTETS_EINVAL
+ * (ms < 0, t NULL).
  */
 int protets_set_lock_timeout(protets_table_t *t, int ms);
 /* The handle's lock timeout in milliseconds; never fails. */

@@ -594,19 +594,41 @@ lk_release(struct tbl *t)
 	pthread_mutex_unlock(&lk_stripe(t)->mtx);
 }
 
-int
-lk_wbegin(struct tbl *t)
+/*
+ * Write locks this thread's operation holds (a batch: one per shard).  An
+ * operation's bookkeeping is per thread (lk_once, the allocator's blocks
+ * freed by it): a write begun while another is under way, by a signal
+ * handler on a table other than the one whose write it interrupted,
+ * would take it over and leave the interrupted one without undo records
+ * when it resumes.  It gets EDEADLK instead, as on the same table.
+ */
+static __thread unsigned lk_nwriting;
+
+static int
+lk_wbegin_in(struct tbl *t, int batch)
 {
 	int	e;
 
 	if (!t->writable)
 		return PROTETS_EACCES;
+	if (lk_nwriting > 0 && !batch) {
+		lk_last.base = t->base;
+		lk_last.pid = getpid();
+		return EDEADLK;
+	}
 	if ((e = lk_acquire(t, 0)) != 0)
 		return e;
+	lk_nwriting++;
 	lk_new_epoch();
 	lk_once.op++;
 	TBL_CRASHPOINT();
 	return 0;
+}
+
+int
+lk_wbegin(struct tbl *t)
+{
+	return lk_wbegin_in(t, 0);
 }
 
 /* Make the sequence even again if we made it odd (lk_dirty), unlock. */
@@ -619,6 +641,7 @@ lk_wend(struct tbl *t)
 	if (seq & 1)
 		__atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELEASE);
 	TBL_CRASHPOINT();
+	lk_nwriting--;
 	lk_release(t);
 }
 
@@ -721,7 +744,7 @@ lk_xbegin(struct tbl *v, unsigned n)
 	tag = TBL_XTAG(seq, v[0].shard);
 	lk_tag(&v[0], tag);
 	for (i = 1; i < n; i++) {
-		if ((e = lk_wbegin(&v[i])) != 0) {
+		if ((e = lk_wbegin_in(&v[i], 1)) != 0) {
 			lk_xfinish(v, i, 1);
 			return e;
 		}

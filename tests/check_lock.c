@@ -264,6 +264,53 @@ START_TEST(test_killed_holder)
 END_TEST
 
 /*
+ * A signal handler that writes another table while the thread it
+ * interrupted is inside a write gets EDEADLK too: the two would share the
+ * thread's bookkeeping of its operation (which state words are logged,
+ * which blocks it freed), and the interrupted write would go on without
+ * undo records.  Once the write is over, the handler's write goes in.
+ */
+static struct tbl *sig_other;
+static volatile int sig_rc;
+
+static void
+sig_write(int sig)
+{
+	(void)sig;
+	sig_rc = tbl_insert(sig_other, "h", 1, "x", 1);
+}
+
+START_TEST(test_signal_writer)
+{
+	struct seg		a, b;
+	struct sigaction	sa, old;
+	char			buf[8];
+
+	seg_new_type(&a, 1 << 20, PROTETS_SET);
+	seg_new_type(&b, 1 << 20, PROTETS_SET);
+	sig_other = &b.t;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sig_write;
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old), 0);
+	ck_assert_int_eq(lk_wbegin(&a.t), 0);
+	lk_set(&a.t, TBL_STATE_FIELD(entries), 7);
+	raise(SIGUSR1);
+	ck_assert_int_eq(sig_rc, EDEADLK);
+	ck_assert_int_eq(tbl_lock_holder(&b.t), getpid());
+	lk_wabort(&a.t);
+	ck_assert_uint_eq(count_of(&a.tro), 0);
+	raise(SIGUSR1);
+	ck_assert_int_eq(sig_rc, 0);
+	ck_assert_int_eq(get(&b.tro, "h", buf, sizeof(buf)), 0);
+	ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
+	check_ok(&a.t);
+	check_ok(&b.t);
+	seg_free(&a);
+	seg_free(&b);
+}
+END_TEST
+
+/*
  * The holder is this very thread (say, a signal handler): writers get
  * EDEADLK at once, and the thread's own reads see the last commit.
  */
@@ -647,6 +694,7 @@ main(void)
 	tcase_add_test(tc, test_stopped_holder);
 	tcase_add_test(tc, test_killed_holder);
 	tcase_add_test(tc, test_self_holder);
+	tcase_add_test(tc, test_signal_writer);
 	tcase_add_test(tc, test_dead_holder);
 	tcase_add_test(tc, test_counter_format);
 	tcase_add_test(tc, test_counter_inplace);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <signal.h>
 #include <libutil.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,42 @@ usage(void)
 	    "  -n       check the configuration and exit\n",
 	    PROTETS_CONF_PATH);
 	exit(2);
+}
+
+/*
+ * The pidfile, locked.  Locked by another process: that is a running
+ * protetsd, unless the pid it names is dead.  Then the lock is held by a
+ * child of that dead daemon that has not closed its copy of the file yet
+ * (a worker forked as the supervisor was killed closes it at once, but a
+ * loaded machine may not run it for a while; a monitor taking over starts
+ * us the moment it sees the supervisor gone): wait for it a while.
+ */
+#define MAIN_PIDFILE_WAIT_MS	5000
+
+static struct pidfh *
+main_pidfile(const char *path)
+{
+	struct pidfh	*pfh;
+	pid_t		 other;
+	int		 ms;
+
+	for (ms = 0;; ms += 10) {
+		other = -1;
+		if ((pfh = pidfile_open(path, 0644, &other)) != NULL)
+			return pfh;
+		if (errno != EEXIST)
+			fatal("pidfile %s", path);
+		if (other <= 0 || kill(other, 0) == 0 || errno != ESRCH)
+			fatalx("already running, pid %d", (int)other);
+		if (ms >= MAIN_PIDFILE_WAIT_MS)
+			fatalx("pidfile %s: pid %d is dead, but its pidfile "
+			    "is still locked", path, (int)other);
+		if (ms == 0)
+			log_warnx("pidfile %s: pid %d is dead, a process of "
+			    "it still holds the pidfile: waiting", path,
+			    (int)other);
+		usleep(10000);
+	}
 }
 
 /* Refuse to steal the socket of a daemon that is still running. */
@@ -100,7 +137,6 @@ main(int argc, char *argv[])
 {
 	static struct daemon	 d;
 	struct pidfh		*pfh;
-	pid_t			 other;
 	const char		*path = PROTETS_CONF_PATH;
 	char			 err[512];
 	int			 ch, debug = 0, check = 0, i, rc;
@@ -129,11 +165,7 @@ main(int argc, char *argv[])
 	if (debug)
 		d.conf.debug = 1;
 	log_setdebug(d.conf.debug);
-	if ((pfh = pidfile_open(d.conf.pidfile, 0644, &other)) == NULL) {
-		if (errno == EEXIST)
-			fatalx("already running, pid %d", (int)other);
-		fatal("pidfile %s", d.conf.pidfile);
-	}
+	pfh = main_pidfile(d.conf.pidfile);
 	main_rlimit();
 	d.nworkers = d.conf.workers;
 	d.listen_fd = main_listen(&d.conf);

@@ -1,9 +1,11 @@
 /*
  * check_lifecycle.c - protetsd's life: sd_notify, orderly shutdown, a
- * killed supervisor replaced, restart throttling, reload, many tables
- * through batched handoff, RLIMIT_NOFILE, per-uid limits, preallocate.
+ * killed supervisor replaced, a dead daemon's pidfile still locked by one
+ * of its children, restart throttling, reload, many tables through
+ * batched handoff, RLIMIT_NOFILE, per-uid limits, preallocate.
  * Each test starts and stops its own daemon.
  */
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -134,6 +136,97 @@ START_TEST(test_supervisor_killed)
 	/* The old workers, orphaned to us, are gone. */
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
+}
+END_TEST
+
+/*
+ * A pidfile still locked although the pid in it is dead: a child of that
+ * dead daemon (a worker forked as the supervisor was killed, not yet run
+ * on a loaded machine) still has it open.  A new protetsd (or a monitor
+ * taking over) waits for it instead of exiting "already running"; a live
+ * pid in the pidfile is still refused at once.
+ */
+static pid_t
+pidfile_holder(const char *path, int ms, int *ready)
+{
+	char	c = 0;
+	pid_t	pid;
+	int	p[2], fd;
+
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		close(p[0]);
+		if ((fd = open(path, O_RDWR)) == -1 ||
+		    flock(fd, LOCK_EX | LOCK_NB) == -1)
+			_exit(1);
+		(void)write(p[1], &c, 1);
+		if (ms > 0)
+			tu_msleep(ms);
+		else
+			pause();
+		_exit(0);
+	}
+	close(p[1]);
+	*ready = read(p[0], &c, 1) == 1;
+	close(p[0]);
+	return pid;
+}
+
+START_TEST(test_pidfile_straggler)
+{
+	char	 path[PATH_MAX + 32], buf[64];
+	pid_t	 dead, holder;
+	int	 fd, st, ready;
+
+	td_start(&d, 1, NULL, NULL);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
+	d.pid = 0;
+	/* the pidfile of a dead daemon, held by one of its processes */
+	ck_assert_int_ne(dead = fork(), -1);
+	if (dead == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
+	snprintf(path, sizeof(path), "%s/protetsd.pid", d.dir);
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644),
+	    0);
+	snprintf(buf, sizeof(buf), "%d", (int)dead);
+	ck_assert_int_eq(write(fd, buf, strlen(buf)), (ssize_t)strlen(buf));
+	close(fd);
+	holder = pidfile_holder(path, 300, &ready);
+	ck_assert(ready);
+	td_launch(&d, NULL);
+	ck_assert_int_eq(waitpid(holder, &st, 0), holder);
+	ck_assert(td_log_has(&d, "a process of it still holds the pidfile"));
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
+	d.pid = 0;
+	/* a live pid: refused at once */
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT, 0644), 0);
+	close(fd);
+	holder = pidfile_holder(path, 0, &ready);
+	ck_assert(ready);
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_TRUNC), 0);
+	snprintf(buf, sizeof(buf), "%d", (int)holder);
+	ck_assert_int_eq(write(fd, buf, strlen(buf)), (ssize_t)strlen(buf));
+	close(fd);
+	snprintf(buf, sizeof(buf), "already running, pid %d", (int)holder);
+	tu_bin("protetsd", path, sizeof(path));
+	ck_assert_int_ne(d.pid = fork(), -1);
+	if (d.pid == 0) {
+		fd = open(d.log, O_WRONLY | O_APPEND);
+		dup2(fd, 2);
+		execl(path, "protetsd", "-d", "-c", d.conf, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
+	d.pid = 0;
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+	ck_assert(td_log_has(&d, buf));
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	td_stop(&d);
 }
 END_TEST
 
@@ -417,6 +510,7 @@ main(void)
 	tcase_add_test(tc, test_sd_notify);
 	tcase_add_test(tc, test_shutdown);
 	tcase_add_test(tc, test_supervisor_killed);
+	tcase_add_test(tc, test_pidfile_straggler);
 	tcase_add_test(tc, test_restart_throttle);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_many_tables);

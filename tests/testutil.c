@@ -141,10 +141,6 @@ td_write_conf(struct td *d, int workers, const char *extra)
 void
 td_start(struct td *d, int workers, const char *extra, const char *env)
 {
-	char	 bin[PATH_MAX];
-	pid_t	 pid;
-	int	 i, n, fd;
-
 	memset(d, 0, sizeof(*d));
 	strcpy(d->dir, "/tmp/protets-test.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(d->dir));
@@ -155,6 +151,16 @@ td_start(struct td *d, int workers, const char *extra, const char *env)
 	snprintf(d->log, sizeof(d->log), "%s/log", d->dir);
 	d->workers = workers;
 	td_write_conf(d, workers, extra);
+	td_launch(d, env);
+}
+
+void
+td_launch(struct td *d, const char *env)
+{
+	char	 bin[PATH_MAX];
+	pid_t	 pid;
+	int	 i, n, fd;
+
 	tu_bin("protetsd", bin, sizeof(bin));
 	ck_assert_int_ne(pid = fork(), -1);
 	if (pid == 0) {
@@ -172,7 +178,7 @@ td_start(struct td *d, int workers, const char *extra, const char *env)
 		pid_t	 p = 0;
 
 		n = td_procs(d, "monitor", -1, &p);
-		if (n == workers + 2 && p != 0)
+		if (n == d->workers + 2 && p != 0)
 			return;
 		ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0,
 		    "protetsd exited; see %s", d->log);

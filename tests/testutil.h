@@ -26,6 +26,9 @@ const char	*tu_bin(const char *name, char *buf, size_t sz);
  * (may be NULL); env, if not NULL, is one "K=V" added to its environment.
  * Waits until every process is up.  Aborts the test on failure. */
 void	td_start(struct td *, int workers, const char *extra, const char *env);
+/* Start the daemon of d again, in its directory, with its configuration
+ * (after it stopped); waits as td_start does. */
+void	td_launch(struct td *, const char *env);
 /* SIGTERM, wait, remove the directory. */
 void	td_stop(struct td *);
 /* Pid of a daemon process: role "supervisor", "monitor", or "worker"

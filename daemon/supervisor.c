@@ -101,7 +101,7 @@ sup_fork(struct child *c)
 	char		 name[32];
 	int		 chan[2], mon[2] = { -1, -1 }, keep[CONF_MAX_WORKERS + 8];
 	int		 n;
-	pid_t		 pid;
+	pid_t		 pid, self = getpid();
 
 	if (ipc_pair(chan) == -1 ||
 	    (c->slot != SUP_MONITOR && ipc_pair(mon) == -1)) {
@@ -119,7 +119,7 @@ sup_fork(struct child *c)
 		return;
 	}
 	if (pid == 0) {
-		proc_child_init();
+		proc_child_init(self);
 		n = sup_child_fds(c, chan[1], mon[0], keep);
 		proc_close_except(keep, n);
 		ev_close();

@@ -80,8 +80,7 @@ void	proc_close_except(const int *keep, int n);
 /* Set the process title ("protetsd: ..."). */
 void	proc_title(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* In a forked child: default signal dispositions, empty mask, die with
- * the parent (whose pid the parent took before the fork: if it is gone
- * already, exit at once). */
-void	proc_child_init(pid_t parent);
+ * the parent. */
+void	proc_child_init(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <libutil.h>
@@ -42,7 +43,29 @@ usage(void)
  * loaded machine may not run it for a while; a monitor taking over starts
  * us the moment it sees the supervisor gone): wait for it a while.
  */
-#define MAIN_PIDFILE_WAIT_MS	5000
+#define MAIN_STALE_WAIT_MS	5000
+
+/* Is pid gone: no such process, or a zombie its parent has not reaped? */
+static int
+main_pid_dead(pid_t pid)
+{
+	char	path[64], buf[256], *p;
+	ssize_t	n;
+	int	fd;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the state after the last ')' */
+	return (p = strrchr(buf, ')')) != NULL && p[1] == ' ' && p[2] == 'Z';
+}
 
 static struct pidfh *
 main_pidfile(const char *path)
@@ -57,9 +80,9 @@ main_pidfile(const char *path)
 			return pfh;
 		if (errno != EEXIST)
 			fatal("pidfile %s", path);
-		if (other <= 0 || kill(other, 0) == 0 || errno != ESRCH)
+		if (other <= 0 || !main_pid_dead(other))
 			fatalx("already running, pid %d", (int)other);
-		if (ms >= MAIN_PIDFILE_WAIT_MS)
+		if (ms >= MAIN_STALE_WAIT_MS)
 			fatalx("pidfile %s: pid %d is dead, but its pidfile "
 			    "is still locked", path, (int)other);
 		if (ms == 0)
@@ -70,19 +93,33 @@ main_pidfile(const char *path)
 	}
 }
 
-/* Refuse to steal the socket of a daemon that is still running. */
+/*
+ * Refuse to steal the socket of a daemon that is still running.  We hold
+ * the pidfile: a listener now is a process of a dead protetsd (a worker
+ * its death signal has not yet stopped) or one with another pidfile;
+ * give the first a while to go.
+ */
 static void
 main_socket_stale(const char *path)
 {
 	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	int			 s;
+	int			 s, ms, up;
 
 	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		fatal("socket");
-	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		fatalx("%s: another protetsd is listening", path);
-	close(s);
+	for (ms = 0;; ms += 10) {
+		if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+			fatal("socket");
+		up = connect(s, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+		close(s);
+		if (!up)
+			break;
+		if (ms >= MAIN_STALE_WAIT_MS)
+			fatalx("%s: another protetsd is listening", path);
+		if (ms == 0)
+			log_warnx("%s: something still listens, no protetsd "
+			    "holds the pidfile: waiting", path);
+		usleep(10000);
+	}
 	if (unlink(path) == -1 && errno != ENOENT)
 		fatal("unlink %s", path);
 }

@@ -65,7 +65,7 @@ proc_title(const char *fmt, ...)
 }
 
 void
-proc_child_init(pid_t parent)
+proc_child_init(void)
 {
 	sigset_t	 mask;
 
@@ -78,10 +78,4 @@ proc_child_init(pid_t parent)
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	/* If the supervisor dies, so do we (no orphans serving stale state). */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	/*
-	 * It may have died before that, between the fork and here: then no
-	 * signal comes, and we hold copies of its fds (its pidfile's lock).
-	 */
-	if (getppid() != parent)
-		_exit(0);
 }

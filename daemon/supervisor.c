@@ -119,7 +119,15 @@ sup_fork(struct child *c)
 		return;
 	}
 	if (pid == 0) {
-		proc_child_init(self);
+		proc_child_init();
+		/*
+		 * A worker whose supervisor died before the death signal was
+		 * set gets none: go now, with the copies of its fds (the
+		 * pidfile's lock, the listening socket).  Not the monitor: it
+		 * outlives the supervisor to take over.
+		 */
+		if (c->slot != SUP_MONITOR && getppid() != self)
+			_exit(0);
 		n = sup_child_fds(c, chan[1], mon[0], keep);
 		proc_close_except(keep, n);
 		ev_close();

@@ -140,18 +140,41 @@ START_TEST(test_supervisor_killed)
 END_TEST
 
 /*
- * A pidfile still locked although the pid in it is dead: a child of that
- * dead daemon (a worker forked as the supervisor was killed, not yet run
- * on a loaded machine) still has it open.  A new protetsd (or a monitor
- * taking over) waits for it instead of exiting "already running"; a live
- * pid in the pidfile is still refused at once.
+ * What a dead daemon's straggler holds (a worker forked as the
+ * supervisor was killed, not yet run on a loaded machine): the pidfile's
+ * lock, although the pid in it is dead, and the listening socket.  A new
+ * protetsd (or a monitor taking over) waits for each to be let go instead
+ * of exiting "already running"; a live pid in the pidfile is still
+ * refused at once.
+ */
+
+/* Wait (up to 20 s) for the daemon's log to say s. */
+static int
+log_waits_for(const char *s)
+{
+	int	i;
+
+	for (i = 0; i < 2000; i++) {
+		if (td_log_has(&d, s))
+			return 1;
+		tu_msleep(10);
+	}
+	return 0;
+}
+
+/*
+ * A process holding the pidfile at path locked, and the socket of d
+ * listening if sock: it lets the pidfile go once the log says the daemon
+ * waits for it, the socket once it says it waits for that; or never, if
+ * !straggle.  *ready: it holds them.
  */
 static pid_t
-pidfile_holder(const char *path, int ms, int *ready)
+straggler(const char *path, int sock, int straggle, int *ready)
 {
-	char	c = 0;
-	pid_t	pid;
-	int	p[2], fd;
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+	char			c = 0;
+	pid_t			pid;
+	int			p[2], fd, ls = -1;
 
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert_int_ne(pid = fork(), -1);
@@ -160,11 +183,22 @@ pidfile_holder(const char *path, int ms, int *ready)
 		if ((fd = open(path, O_RDWR)) == -1 ||
 		    flock(fd, LOCK_EX | LOCK_NB) == -1)
 			_exit(1);
+		if (sock) {
+			strcpy(sun.sun_path, d.sock);
+			unlink(d.sock);
+			if ((ls = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+			    bind(ls, (struct sockaddr *)&sun, sizeof(sun)) ||
+			    listen(ls, 8) == -1)
+				_exit(1);
+		}
 		(void)write(p[1], &c, 1);
-		if (ms > 0)
-			tu_msleep(ms);
-		else
+		if (!straggle)
 			pause();
+		if (!log_waits_for("still holds the pidfile: waiting"))
+			_exit(2);
+		close(fd);
+		if (sock && !log_waits_for("something still listens"))
+			_exit(3);
 		_exit(0);
 	}
 	close(p[1]);
@@ -173,9 +207,23 @@ pidfile_holder(const char *path, int ms, int *ready)
 	return pid;
 }
 
+/* Write pid into the pidfile at path, as pidfile_write does. */
+static void
+pidfile_put(const char *path, pid_t pid)
+{
+	char	buf[32];
+	int	fd;
+
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644),
+	    0);
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	ck_assert_int_eq(write(fd, buf, strlen(buf)), (ssize_t)strlen(buf));
+	close(fd);
+}
+
 START_TEST(test_pidfile_straggler)
 {
-	char	 path[PATH_MAX + 32], buf[64];
+	char	 path[PATH_MAX + 32], bin[PATH_MAX], buf[64];
 	pid_t	 dead, holder;
 	int	 fd, st, ready;
 
@@ -183,41 +231,34 @@ START_TEST(test_pidfile_straggler)
 	kill(d.pid, SIGTERM);
 	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
 	d.pid = 0;
-	/* the pidfile of a dead daemon, held by one of its processes */
+	/* a dead daemon's pidfile and socket, held by one of its processes */
 	ck_assert_int_ne(dead = fork(), -1);
 	if (dead == 0)
 		_exit(0);
 	ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
 	snprintf(path, sizeof(path), "%s/protetsd.pid", d.dir);
-	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644),
-	    0);
-	snprintf(buf, sizeof(buf), "%d", (int)dead);
-	ck_assert_int_eq(write(fd, buf, strlen(buf)), (ssize_t)strlen(buf));
-	close(fd);
-	holder = pidfile_holder(path, 300, &ready);
+	pidfile_put(path, dead);
+	holder = straggler(path, 1, 1, &ready);
 	ck_assert(ready);
 	td_launch(&d, NULL);
 	ck_assert_int_eq(waitpid(holder, &st, 0), holder);
-	ck_assert(td_log_has(&d, "a process of it still holds the pidfile"));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "straggler: %d; see %s", st, d.log);
 	kill(d.pid, SIGTERM);
 	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
 	d.pid = 0;
 	/* a live pid: refused at once */
-	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT, 0644), 0);
-	close(fd);
-	holder = pidfile_holder(path, 0, &ready);
+	pidfile_put(path, 0);
+	holder = straggler(path, 0, 0, &ready);
 	ck_assert(ready);
-	ck_assert_int_ge(fd = open(path, O_WRONLY | O_TRUNC), 0);
-	snprintf(buf, sizeof(buf), "%d", (int)holder);
-	ck_assert_int_eq(write(fd, buf, strlen(buf)), (ssize_t)strlen(buf));
-	close(fd);
+	pidfile_put(path, holder);
 	snprintf(buf, sizeof(buf), "already running, pid %d", (int)holder);
-	tu_bin("protetsd", path, sizeof(path));
+	tu_bin("protetsd", bin, sizeof(bin));
 	ck_assert_int_ne(d.pid = fork(), -1);
 	if (d.pid == 0) {
 		fd = open(d.log, O_WRONLY | O_APPEND);
 		dup2(fd, 2);
-		execl(path, "protetsd", "-d", "-c", d.conf, (char *)NULL);
+		execl(bin, "protetsd", "-d", "-c", d.conf, (char *)NULL);
 		_exit(127);
 	}
 	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);

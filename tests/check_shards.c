@@ -463,7 +463,7 @@ struct batcher {
 	struct tbl	*t;
 	protets_kv	*kv;
 	size_t		 n;
-	volatile int	*stop;
+	int		*stop;
 	long		 runs;
 	int		 e;
 };
@@ -472,13 +472,15 @@ static void *
 batcher_run(void *arg)
 {
 	struct batcher	*b = arg;
+	int		 e = 0;
 
-	while (!*b->stop && b->e == 0) {
-		b->e = tbl_insert_many(b->t, b->kv, b->n, 1);
-		if (b->e == PROTETS_EXISTS)
-			b->e = 0;
-		b->runs++;
+	while (!__atomic_load_n(b->stop, __ATOMIC_RELAXED) && e == 0) {
+		if ((e = tbl_insert_many(b->t, b->kv, b->n, 1)) ==
+		    PROTETS_EXISTS)
+			e = 0;
+		__atomic_fetch_add(&b->runs, 1, __ATOMIC_RELAXED);
 	}
+	__atomic_store_n(&b->e, e, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -487,7 +489,7 @@ START_TEST(test_check_during_batches)
 	struct seg	s;
 	struct batcher	b;
 	pthread_t	th;
-	volatile int	stop = 0;
+	int		stop = 0;
 	char		kb[64][24], msg[256];
 	protets_kv	kv[64];
 	int		i, e, bad = 0;
@@ -499,12 +501,13 @@ START_TEST(test_check_during_batches)
 	ck_assert_int_eq(tbl_insert(&s.t, kb[b.n - 1], strlen(kb[b.n - 1]),
 	    "v", 1), 0);
 	ck_assert_int_eq(pthread_create(&th, NULL, batcher_run, &b), 0);
-	for (i = 0; i < 20000 || b.runs < 1000; i++)
+	for (i = 0; (i < 20000 || __atomic_load_n(&b.runs, __ATOMIC_RELAXED) <
+	    1000) && __atomic_load_n(&b.e, __ATOMIC_RELAXED) == 0; i++)
 		if ((e = tbl_check(&s.tro, msg, sizeof(msg))) != 0 &&
 		    bad++ == 0)
 			fprintf(stderr, "check during batches: %d: %s\n", e,
 			    msg);
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 	pthread_join(th, NULL);
 	ck_assert_int_eq(b.e, 0);
 	ck_assert_int_eq(bad, 0);

@@ -78,6 +78,9 @@ main_pidfile(const char *path)
 		other = -1;
 		if ((pfh = pidfile_open(path, 0644, &other)) != NULL)
 			return pfh;
+		if (errno == EINVAL)	/* libbsd: locked, and no pid in it */
+			fatalx("pidfile %s: locked by another process, and "
+			    "holds no pid", path);
 		if (errno != EEXIST)
 			fatal("pidfile %s", path);
 		if (other <= 0 || !main_pid_dead(other))

@@ -221,9 +221,29 @@ pidfile_put(const char *path, pid_t pid)
 	close(fd);
 }
 
+/* Start protetsd in d's directory: it must exit with a failure. */
+static void
+start_refused(void)
+{
+	char	bin[PATH_MAX];
+	pid_t	pid;
+	int	fd, st;
+
+	tu_bin("protetsd", bin, sizeof(bin));
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		fd = open(d.log, O_WRONLY | O_APPEND);
+		dup2(fd, 2);
+		execl(bin, "protetsd", "-d", "-c", d.conf, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+}
+
 START_TEST(test_pidfile_straggler)
 {
-	char	 path[PATH_MAX + 32], bin[PATH_MAX], buf[64];
+	char	 path[PATH_MAX + 32], buf[64];
 	pid_t	 dead, holder;
 	int	 fd, st, ready;
 
@@ -253,18 +273,15 @@ START_TEST(test_pidfile_straggler)
 	ck_assert(ready);
 	pidfile_put(path, holder);
 	snprintf(buf, sizeof(buf), "already running, pid %d", (int)holder);
-	tu_bin("protetsd", bin, sizeof(bin));
-	ck_assert_int_ne(d.pid = fork(), -1);
-	if (d.pid == 0) {
-		fd = open(d.log, O_WRONLY | O_APPEND);
-		dup2(fd, 2);
-		execl(bin, "protetsd", "-d", "-c", d.conf, (char *)NULL);
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
-	d.pid = 0;
-	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+	start_refused();
 	ck_assert(td_log_has(&d, buf));
+	/* locked, and no pid in it: said so */
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_TRUNC), 0);
+	ck_assert_int_eq(write(fd, "x\n", 2), 2);
+	close(fd);
+	start_refused();
+	ck_assert(td_log_has(&d, "locked by another process, and holds no "
+	    "pid"));
 	kill(holder, SIGKILL);
 	waitpid(holder, NULL, 0);
 	td_stop(&d);

@@ -128,6 +128,39 @@ phase_insert(protets_table_t *t)
 	return (double)n / (now() - t0);
 }
 
+/*
+ * The keys in a random order (one of lookup_hit's), values of the standard
+ * length: a key met again is replaced.
+ */
+static double
+phase_insert_order(protets_table_t *t, const char *order)
+{
+	double	 t0 = now();
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < n; i++)
+		if ((rc = protets_insert(t, order + i * KEYLEN, KEYLEN,
+		    vals + i * VALLEN, VALLEN)) != 0)
+			die("insert_random", rc);
+	return (double)n / (now() - t0);
+}
+
+/* Deletes in a random order: a key absent (gone, or never put) is fine. */
+static double
+phase_delete_order(protets_table_t *t, const char *order)
+{
+	double	 t0 = now();
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < n; i++)
+		if ((rc = protets_delete(t, order + i * KEYLEN, KEYLEN)) != 0 &&
+		    rc != PROTETS_NOTFOUND)
+			die("delete_random", rc);
+	return (double)n / (now() - t0);
+}
+
 /* Each hit copies the value out and reads a byte of it. */
 static double
 phase_lookup(protets_table_t *t, const char *order, int expect)
@@ -457,21 +490,23 @@ struct phases {
 	protets_type	 type;
 	const char	*insert, *hit, *miss, *scan, *counter, *hit2, *del;
 	const char	*mem;
+	const char	*ins_rand, *del_rand;	/* after del, in random order */
 };
 
 static const struct phases set_phases = {
 	PROTETS_SET, "insert", "lookup_hit", "lookup_miss", NULL, "counter",
-	"lookup_hit_2proc", "delete", "bytes_per_entry"
+	"lookup_hit_2proc", "delete", "bytes_per_entry", NULL, NULL
 };
 static const struct phases ordered_phases = {
 	PROTETS_ORDERED_SET, "ordered_set_insert", "ordered_set_lookup_hit",
 	"ordered_set_lookup_miss", "ordered_set_scan", "ordered_set_counter",
 	"ordered_set_lookup_hit_2proc", "ordered_set_delete",
-	"ordered_set_bytes_per_entry"
+	"ordered_set_bytes_per_entry", "ordered_set_insert_random",
+	"ordered_set_delete_random"
 };
 static const struct phases bag_phases = {
 	PROTETS_BAG, "bag_insert", "bag_lookup_hit", NULL, NULL, NULL, NULL,
-	NULL, NULL
+	NULL, NULL, NULL, NULL
 };
 
 /*
@@ -517,6 +552,10 @@ run_table(protets_t *p, const struct phases *ph, uint64_t size, int run,
 		record(ph->hit2, phase_lookup_2proc(name));
 	if (ph->del)
 		record(ph->del, phase_delete(t));
+	if (ph->ins_rand) {
+		record(ph->ins_rand, phase_insert_order(t, hit0));
+		record(ph->del_rand, phase_delete_order(t, hit1));
+	}
 	protets_close(t);
 	if ((rc = protets_drop(p, name)) != 0)
 		die("drop", rc);

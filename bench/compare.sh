@@ -34,7 +34,8 @@ END {
 	np = split("insert lookup_hit lookup_miss counter lookup_hit_2proc " \
 	    "delete ordered_set_insert ordered_set_lookup_hit " \
 	    "ordered_set_lookup_miss ordered_set_scan ordered_set_counter " \
-	    "ordered_set_lookup_hit_2proc ordered_set_delete bag_insert " \
+	    "ordered_set_lookup_hit_2proc ordered_set_delete " \
+	    "ordered_set_insert_random ordered_set_delete_random bag_insert " \
 	    "bag_lookup_hit lookup_hit_readonly lookup_miss_readonly", P)
 	nc = 0
 	split("protets plain ets ets_ordered_set lmdb redis redis_samecpu " \

@@ -7,7 +7,9 @@
 %% ets:update_counter/4 and a default, lookup_hit_2proc with two Erlang
 %% processes on the VM's two schedulers, delete), then the same on an
 %% ordered_set plus scan (after lookup_miss: the N keys in order with
-%% ets:first/ets:next, checked in order and all there).  Keys and values
+%% ets:first/ets:next, checked in order and all there) and, after delete,
+%% insert_random and delete_random (the keys of lookup_hit's random order
+%% in, then those of the second random order out).  Keys and values
 %% are binaries; each hit copies the {Key, Value} tuple out of the table
 %% (as ets:lookup does) and reads a byte of the value.
 %%
@@ -34,7 +36,8 @@ main(Args) ->
     Ord = [run_ordered(W, R, Runs) || R <- lists:seq(1, Runs)],
     report("ets_ordered_set", ["insert", "lookup_hit", "lookup_miss",
                                "scan", "counter", "lookup_hit_2proc",
-                               "delete"], Ord).
+                               "delete", "insert_random", "delete_random"],
+           Ord).
 
 args(["-n", V | T], _, R) -> args(T, list_to_integer(V), R);
 args(["-r", V | T], N, _) -> args(T, N, list_to_integer(V));
@@ -175,8 +178,12 @@ run_ordered(#{n := N, keys := Keys, vals := Vals, miss := Miss,
                         {_, C} <- ets:lookup(T, str(<<"ctr:">>, I, 4))]),
     Two = two_proc(T, N, [Hit0, Hit1]),
     Del = timed(N, fun() -> deletes(T, Keys) end),
+    %% random key order: lookup_hit's keys in (repeats replace), then the
+    %% second order's out (absent ones too)
+    InsR = timed(N, fun() -> insert(T, Hit0, Vals) end),
+    DelR = timed(N, fun() -> deletes(T, Hit1) end),
     ets:delete(T),
-    [Ins, Hit, Mis, Scn, Cnt, Two, Del].
+    [Ins, Hit, Mis, Scn, Cnt, Two, Del, InsR, DelR].
 
 median(L) -> lists:nth(length(L) div 2 + 1, lists:sort(L)).
 

@@ -35,14 +35,7 @@ usage(void)
 	exit(2);
 }
 
-/*
- * The pidfile, locked.  Locked by another process: that is a running
- * protetsd, unless the pid it names is dead.  Then the lock is held by a
- * child of that dead daemon that has not closed its copy of the file yet
- * (a worker forked as the supervisor was killed closes it at once, but a
- * loaded machine may not run it for a while; a monitor taking over starts
- * us the moment it sees the supervisor gone): wait for it a while.
- */
+/* How long a dead daemon's straggler may keep its pidfile or socket. */
 #define MAIN_STALE_WAIT_MS	5000
 
 /* Is pid gone: no such process, or a zombie its parent has not reaped? */
@@ -67,6 +60,14 @@ main_pid_dead(pid_t pid)
 	return (p = strrchr(buf, ')')) != NULL && p[1] == ' ' && p[2] == 'Z';
 }
 
+/*
+ * The pidfile, locked.  Locked by another process: that is a running
+ * protetsd, unless the pid it names is dead.  Then the lock is held by a
+ * child of that dead daemon that has not closed its copy of the file yet
+ * (a worker forked as the supervisor was killed closes it at once, but a
+ * loaded machine may not run it for a while; a monitor taking over starts
+ * us the moment it sees the supervisor gone): wait for it a while.
+ */
 static struct pidfh *
 main_pidfile(const char *path)
 {

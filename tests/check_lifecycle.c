@@ -243,24 +243,30 @@ start_refused(void)
 
 START_TEST(test_pidfile_straggler)
 {
-	char	 path[PATH_MAX + 32], buf[64];
-	pid_t	 dead, holder;
-	int	 fd, st, ready;
+	char		 path[PATH_MAX + 32], buf[64];
+	siginfo_t	 si;
+	pid_t		 dead, holder;
+	int		 fd, st, ready;
 
 	td_start(&d, 1, NULL, NULL);
 	kill(d.pid, SIGTERM);
 	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
 	d.pid = 0;
-	/* a dead daemon's pidfile and socket, held by one of its processes */
+	/*
+	 * A dead daemon's pidfile and socket, held by one of its processes.
+	 * The dead one a zombie, not reaped yet: kill(pid, 0) still finds it.
+	 */
 	ck_assert_int_ne(dead = fork(), -1);
 	if (dead == 0)
 		_exit(0);
-	ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
+	ck_assert_int_eq(waitid(P_PID, (id_t)dead, &si, WEXITED | WNOWAIT),
+	    0);
 	snprintf(path, sizeof(path), "%s/protetsd.pid", d.dir);
 	pidfile_put(path, dead);
 	holder = straggler(path, 1, 1, &ready);
 	ck_assert(ready);
 	td_launch(&d, NULL);
+	ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
 	ck_assert_int_eq(waitpid(holder, &st, 0), holder);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "straggler: %d; see %s", st, d.log);

@@ -114,26 +114,12 @@ table_get(protets_t *p, const char *name, const protets_opts *o)
 	return t;
 }
 
-static double
-phase_insert(protets_table_t *t)
-{
-	double	 t0 = now();
-	size_t	 i;
-	int	 rc;
-
-	for (i = 0; i < n; i++)
-		if ((rc = protets_insert(t, keys + i * KEYLEN, KEYLEN,
-		    vals + i * VALLEN, VALLEN)) != 0)
-			die("insert", rc);
-	return (double)n / (now() - t0);
-}
-
 /*
- * The keys in a random order (one of lookup_hit's), values of the standard
- * length: a key met again is replaced.
+ * N inserts of the keys of order (keys: in order; a random order: a key
+ * met again is replaced), values of the standard length.
  */
 static double
-phase_insert_order(protets_table_t *t, const char *order)
+phase_insert_keys(protets_table_t *t, const char *order)
 {
 	double	 t0 = now();
 	size_t	 i;
@@ -142,13 +128,20 @@ phase_insert_order(protets_table_t *t, const char *order)
 	for (i = 0; i < n; i++)
 		if ((rc = protets_insert(t, order + i * KEYLEN, KEYLEN,
 		    vals + i * VALLEN, VALLEN)) != 0)
-			die("insert_random", rc);
+			die("insert", rc);
 	return (double)n / (now() - t0);
 }
 
-/* Deletes in a random order: a key absent (gone, or never put) is fine. */
+/* The insert phase (callgrind's --toggle-collect=phase_insert). */
 static double
-phase_delete_order(protets_table_t *t, const char *order)
+phase_insert(protets_table_t *t)
+{
+	return phase_insert_keys(t, keys);
+}
+
+/* N deletes of the keys of order; absent_ok: a key gone (or never put). */
+static double
+phase_delete_keys(protets_table_t *t, const char *order, int absent_ok)
 {
 	double	 t0 = now();
 	size_t	 i;
@@ -156,8 +149,8 @@ phase_delete_order(protets_table_t *t, const char *order)
 
 	for (i = 0; i < n; i++)
 		if ((rc = protets_delete(t, order + i * KEYLEN, KEYLEN)) != 0 &&
-		    rc != PROTETS_NOTFOUND)
-			die("delete_random", rc);
+		    !(absent_ok && rc == PROTETS_NOTFOUND))
+			die("delete", rc);
 	return (double)n / (now() - t0);
 }
 
@@ -260,19 +253,6 @@ phase_scan(protets_table_t *t, char *buf)
 			return -1;
 		}
 	return rate;
-}
-
-static double
-phase_delete(protets_table_t *t)
-{
-	double	 t0 = now();
-	size_t	 i;
-	int	 rc;
-
-	for (i = 0; i < n; i++)
-		if ((rc = protets_delete(t, keys + i * KEYLEN, KEYLEN)) != 0)
-			die("delete", rc);
-	return (double)n / (now() - t0);
 }
 
 static long
@@ -551,10 +531,10 @@ run_table(protets_t *p, const struct phases *ph, uint64_t size, int run,
 	if (ph->hit2)
 		record(ph->hit2, phase_lookup_2proc(name));
 	if (ph->del)
-		record(ph->del, phase_delete(t));
+		record(ph->del, phase_delete_keys(t, keys, 0));
 	if (ph->ins_rand) {
-		record(ph->ins_rand, phase_insert_order(t, hit0));
-		record(ph->del_rand, phase_delete_order(t, hit1));
+		record(ph->ins_rand, phase_insert_keys(t, hit0));
+		record(ph->del_rand, phase_delete_keys(t, hit1, 1));
 	}
 	protets_close(t);
 	if ((rc = protets_drop(p, name)) != 0)

@@ -361,14 +361,26 @@ tbl_seek_route(struct tbl *t, const void *key, size_t klen, void *kbuf,
 	return PROTETS_NOTFOUND;
 }
 
+/*
+ * first (key NULL, OR_GE), next (OR_GT), last (key NULL, OR_LT) and prev
+ * (OR_LT): an ordered_set seeks in that direction; the hash types' order
+ * has none (as ETS: last is first and prev is next).
+ */
+static int
+tbl_step(struct tbl *t, const void *key, size_t klen, enum or_mode mode,
+    void *kbuf, size_t kbufsz, size_t *outlen)
+{
+	if (t->type == PROTETS_ORDERED_SET)
+		return ord_seek(t, key, klen, mode, kbuf, kbufsz, outlen);
+	if (t->route)
+		return tbl_seek_route(t, key, klen, kbuf, kbufsz, outlen);
+	return tbl_seek(t, key, klen, kbuf, kbufsz, outlen);
+}
+
 int
 tbl_first(struct tbl *t, void *kbuf, size_t kbufsz, size_t *klen)
 {
-	if (t->type == PROTETS_ORDERED_SET)
-		return ord_seek(t, NULL, 0, OR_GE, kbuf, kbufsz, klen);
-	if (t->route)
-		return tbl_seek_route(t, NULL, 0, kbuf, kbufsz, klen);
-	return tbl_seek(t, NULL, 0, kbuf, kbufsz, klen);
+	return tbl_step(t, NULL, 0, OR_GE, kbuf, kbufsz, klen);
 }
 
 int
@@ -379,20 +391,13 @@ tbl_next(struct tbl *t, const void *key, size_t klen, void *kbuf,
 
 	if ((e = tbl_key_ok(key, klen)) != 0)
 		return e;
-	if (t->type == PROTETS_ORDERED_SET)
-		return ord_seek(t, key, klen, OR_GT, kbuf, kbufsz, nklen);
-	if (t->route)
-		return tbl_seek_route(t, key, klen, kbuf, kbufsz, nklen);
-	return tbl_seek(t, key, klen, kbuf, kbufsz, nklen);
+	return tbl_step(t, key, klen, OR_GT, kbuf, kbufsz, nklen);
 }
 
-/* As ETS: on the hash types, last is first and prev is next. */
 int
 tbl_last(struct tbl *t, void *kbuf, size_t kbufsz, size_t *klen)
 {
-	if (t->type == PROTETS_ORDERED_SET)
-		return ord_seek(t, NULL, 0, OR_LT, kbuf, kbufsz, klen);
-	return tbl_first(t, kbuf, kbufsz, klen);
+	return tbl_step(t, NULL, 0, OR_LT, kbuf, kbufsz, klen);
 }
 
 int
@@ -403,9 +408,7 @@ tbl_prev(struct tbl *t, const void *key, size_t klen, void *kbuf,
 
 	if ((e = tbl_key_ok(key, klen)) != 0)
 		return e;
-	if (t->type == PROTETS_ORDERED_SET)
-		return ord_seek(t, key, klen, OR_LT, kbuf, kbufsz, pklen);
-	return tbl_next(t, key, klen, kbuf, kbufsz, pklen);
+	return tbl_step(t, key, klen, OR_LT, kbuf, kbufsz, pklen);
 }
 
 /* ---------------------------------------------------------------- */

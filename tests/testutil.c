@@ -350,6 +350,17 @@ td_fd_total(struct td *d)
 	return best;
 }
 
+void
+td_fds_settled(struct td *d, int before)
+{
+	int	after;
+
+	td_serves(d);
+	tu_msleep(100);
+	after = td_fd_total(d);
+	ck_assert_msg(after <= before, "fds grew %d -> %d", before, after);
+}
+
 int
 td_raw_connect(struct td *d)
 {

@@ -44,6 +44,9 @@ pid_t	td_kill(struct td *, const char *role, int slot);
 pid_t	td_kill_supervisor(struct td *);
 /* Open fds summed over every daemon process. */
 int	td_fd_total(struct td *);
+/* Once the daemon serves again and has settled (100 ms), its fds are
+ * no more than before; aborts the test if they grew. */
+void	td_fds_settled(struct td *, int before);
 /* Connect, aborting the test on failure. */
 protets_t *td_connect(struct td *);
 /* A raw stream socket connected to the daemon (bad-input tests). */

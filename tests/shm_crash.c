@@ -330,38 +330,27 @@ static const int bag_ops[] = { OP_NEW, OP_BAG_ADD, OP_DEL_TAIL,
     OP_DEL_MISSING, OP_INSNEW_BATCH, OP_BAG_DELOBJ, OP_BAG_TAKE,
     OP_BAG_DELETE, OP_CLEAR };
 
-static void
-crash_enumerate(int nchain, int nfill, int test_recovery)
-{
-	crash_enumerate_ops(PROTETS_SET, nchain, nfill, test_recovery,
-	    set_ops, (int)(sizeof(set_ops) / sizeof(set_ops[0])));
-}
+#define NOPS(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
-/* Plain chain, no split on insert. */
-START_TEST(test_crash_simple)
-{
-	crash_enumerate(3, 20, 0);
-}
-END_TEST
+/*
+ * A set: every step of every operation, from a chain (bucket 0) of nchain
+ * entries in a table of nfill, and with recoverers killed at every step
+ * of recovery too.
+ */
+static const struct {
+	int	nchain, nfill, recovery;
+} set_cases[] = {
+	{ 3, 20, 0 },		/* plain chain, no split on insert */
+	{ 13, 64, 0 },		/* an overflow bucket; inserts split it */
+	{ 8, 30, 0 },		/* deleting frees the overflow bucket */
+	{ 13, 64, 1 },		/* recoverers killed */
+};
 
-/* Bucket 0 chain of 13 (an overflow bucket); inserts split it. */
-START_TEST(test_crash_split)
+START_TEST(test_crash_set)
 {
-	crash_enumerate(13, 64, 0);
-}
-END_TEST
-
-/* Chain of 8: deleting frees the overflow bucket. */
-START_TEST(test_crash_overflow)
-{
-	crash_enumerate(8, 30, 0);
-}
-END_TEST
-
-/* Recoverers killed at every step of recovery. */
-START_TEST(test_crash_recovery)
-{
-	crash_enumerate(13, 64, 1);
+	crash_enumerate_ops(PROTETS_SET, set_cases[_i].nchain,
+	    set_cases[_i].nfill, set_cases[_i].recovery, set_ops,
+	    NOPS(set_ops));
 }
 END_TEST
 
@@ -371,7 +360,7 @@ START_TEST(test_crash_bag)
 	unsigned	type = _i < 2 ? PROTETS_BAG : PROTETS_DUPLICATE_BAG;
 
 	crash_enumerate_ops(type, _i % 2 ? 13 : 3, _i % 2 ? 64 : 20,
-	    _i == 1, bag_ops, (int)(sizeof(bag_ops) / sizeof(bag_ops[0])));
+	    _i == 1, bag_ops, NOPS(bag_ops));
 }
 END_TEST
 
@@ -384,7 +373,7 @@ END_TEST
 START_TEST(test_crash_ordered)
 {
 	crash_enumerate_ops(PROTETS_ORDERED_SET, _i ? 13 : 3, _i ? 64 : 20,
-	    _i == 1, set_ops, (int)(sizeof(set_ops) / sizeof(set_ops[0])));
+	    _i == 1, set_ops, NOPS(set_ops));
 }
 END_TEST
 
@@ -392,10 +381,7 @@ END_TEST
 void
 shm_tests_crash(TCase *tc)
 {
-	tcase_add_test(tc, test_crash_simple);
-	tcase_add_test(tc, test_crash_split);
-	tcase_add_test(tc, test_crash_overflow);
-	tcase_add_test(tc, test_crash_recovery);
+	tcase_add_loop_test(tc, test_crash_set, 0, NOPS(set_cases));
 	tcase_add_loop_test(tc, test_crash_bag, 0, 4);
 	tcase_add_loop_test(tc, test_crash_ordered, 0, 2);
 }

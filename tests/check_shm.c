@@ -40,6 +40,7 @@ shm_suite(void)
 	tc = tcase_create("ops");
 	tcase_set_timeout(tc, 120);
 	shm_tests_ops(tc);
+	shm_tests_counter(tc);
 	shm_tests_ordered(tc);
 	shm_tests_model(tc);
 	suite_add_tcase(s, tc);

@@ -71,6 +71,7 @@ int	pred_stop(const void *k, size_t klen, const void *v, size_t vlen,
 uint64_t ord_digest(struct tbl *t);
 
 void	shm_tests_ops(TCase *tc);
+void	shm_tests_counter(TCase *tc);
 void	shm_tests_model(TCase *tc);
 void	shm_tests_ordered(TCase *tc);
 void	shm_tests_corrupt(TCase *tc);

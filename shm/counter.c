@@ -19,6 +19,7 @@
 #include "counter.h"
 #include "crash.h"
 #include "entry.h"
+#include "fastpath.h"
 #include "hash.h"
 #include "lock.h"
 
@@ -117,16 +118,36 @@ ct_add(int64_t cur, int64_t incr, const protets_counter_opts *o,
 /* ---------------------------------------------------------------- */
 /* Hints: where this thread last found a counter. */
 
-#define CT_SETS		1024	/* per thread, two hints a set (LRU) */
+#define CT_SETS		256	/* per thread */
+#define CT_WAYS		8	/* hints a set */
 
-struct ct_hint {
+struct ct_way {
 	uint64_t	id;	/* the mapping and shard: ct_id; 0: empty */
-	uint64_t	h;	/* the key's hash */
-	uint64_t	eoff;	/* its entry */
+	uint64_t	eoff;	/* the entry */
 	uint64_t	recast;	/* state.recast when it was found there */
 };
 
-static __thread struct ct_hint ct_hints[CT_SETS][2];
+/* The keys' hashes on one line, scanned; the rest on three more. */
+struct ct_set {
+	uint64_t	h[CT_WAYS];
+	struct ct_way	w[CT_WAYS];
+};
+
+static __thread struct ct_set ct_hints[CT_SETS]
+    __attribute__((aligned(TBL_LINE)));
+static __thread unsigned ct_tick;	/* picks the way a miss replaces */
+
+void
+tbl_counter_forget(void)
+{
+	memset(ct_hints, 0, sizeof(ct_hints));
+}
+
+static inline struct ct_set *
+ct_set_of(uint64_t h)
+{
+	return &ct_hints[(h ^ h >> 32) % CT_SETS];
+}
 
 /* tbl_open numbers its handles (gen); views of shards share it. */
 static inline uint64_t
@@ -155,49 +176,69 @@ ct_entry(const struct tbl *t, uint64_t off, size_t klen, struct en_hdr *eh)
 	    (en_size(klen, eh->vlen) + 7) & ~7ULL, 8);
 }
 
-/* Is hint c right about key (hash h) in t now?  Under t's lock. */
+/*
+ * The way of set c that is right about key (hash h) in t now, -1: none.
+ * Under t's lock or a slot of it.
+ */
 static inline int
-ct_hint_ok(const struct tbl *t, const struct ct_hint *c, uint64_t h,
+ct_hint(const struct tbl *t, const struct ct_set *c, uint64_t h,
     uint64_t recast, const void *key, size_t klen, struct en_hdr *eh)
 {
-	return c->h == h && c->id == ct_id(t) && c->recast == recast &&
-	    ct_entry(t, c->eoff, klen, eh) && en_keyeq(t, c->eoff, eh, key,
-	    klen);
+	uint64_t	id = ct_id(t);
+	int		i;
+
+	for (i = 0; i < CT_WAYS; i++)
+		if (c->h[i] == h && c->w[i].id == id &&
+		    c->w[i].recast == recast &&
+		    ct_entry(t, c->w[i].eoff, klen, eh) &&
+		    en_keyeq(t, c->w[i].eoff, eh, key, klen))
+			return i;
+	return -1;
+}
+
+/* Remember key (hash h) of t at eoff: in its old way, or an empty one. */
+static void
+ct_remember(const struct tbl *t, struct ct_set *c, uint64_t h,
+    uint64_t eoff, uint64_t recast)
+{
+	uint64_t	id = ct_id(t);
+	int		i, v = -1;
+
+	for (i = 0; i < CT_WAYS; i++) {
+		if (c->h[i] == h && c->w[i].id == id)
+			break;
+		if (v < 0 && c->w[i].id == 0)
+			v = i;
+	}
+	if (i == CT_WAYS)
+		i = v >= 0 ? v : (int)(ct_tick++ % CT_WAYS);
+	c->h[i] = h;
+	c->w[i] = (struct ct_way){ id, eoff, recast };
 }
 
 /*
  * The entry of key (hash h) in t, under the lock: through this thread's
- * hints when one is still right, else by the index (and the hint is kept
- * first in its set).  Returns 0 with *eoffp and *eh set,
- * PROTETS_NOTFOUND, PROTETS_ECORRUPT.
+ * hints when one is still right, else by the index (and remembered).
+ * Returns 0 with *eoffp and *eh set, PROTETS_NOTFOUND, PROTETS_ECORRUPT.
  */
 static int
 ct_find(struct tbl *t, uint64_t h, const void *key, size_t klen,
     uint64_t *eoffp, struct en_hdr *eh)
 {
-	struct ct_hint	*set = ct_hints[(h ^ h >> 32) % CT_SETS], tmp;
+	struct ct_set	*c = ct_set_of(h);
 	uint64_t	 recast = SH_LOAD(&tbl_state(t)->recast);
 	struct ix_pos	 pos;
-	int		 e;
+	int		 i, e;
 
-	if (ct_hint_ok(t, &set[0], h, recast, key, klen, eh)) {
-		*eoffp = set[0].eoff;
-		return 0;
-	}
-	if (ct_hint_ok(t, &set[1], h, recast, key, klen, eh)) {
-		tmp = set[1];
-		set[1] = set[0];
-		set[0] = tmp;
-		*eoffp = set[0].eoff;
+	if ((i = ct_hint(t, c, h, recast, key, klen, eh)) >= 0) {
+		*eoffp = c->w[i].eoff;
 		return 0;
 	}
 	if ((e = ix_find(t, NULL, h, key, klen, &pos)) != 0)
 		return e;
-	set[1] = set[0];
-	set[0].id = ct_id(t);
-	set[0].h = h;
-	set[0].eoff = pos.eoff;
-	set[0].recast = recast;
+	ct_remember(t, c, h, pos.eoff, recast);
+	if (t->fast)
+		fp_register(t);
 	*eoffp = pos.eoff;
 	*eh = pos.eh;
 	return 0;
@@ -206,51 +247,90 @@ ct_find(struct tbl *t, uint64_t h, const void *key, size_t klen,
 /* ---------------------------------------------------------------- */
 
 /*
- * The value of the entry at off as a counter, in place: the (at most 4)
- * words the text lies in are loaded and parsed, and the result written
- * back: the one word it changes with one unlogged store, or, when it
- * changes more, by en_setval through the undo log; *textlen is then 0.
- * When the result's text is longer or shorter than the old one, nothing
- * is written: text holds it, *textlen its length, for the caller to
- * insert.
+ * The value of the entry at off as a counter, and the result: the (at
+ * most 4) words the text lies in are loaded and parsed, and the result's
+ * text made.  When it has the old text's length, ws holds the words with
+ * it in place, and changed says how many differ from old, k the last
+ * that does.
  */
 #define CT_WORDS	4	/* 7 bytes of skip + CT_TEXT_MAX, rounded up */
 
-static int
-ct_inplace(struct tbl *t, uint64_t off, const struct en_hdr *eh,
+struct ct_calc {
+	uint64_t	 w0;			/* the first word's offset */
+	uint64_t	 ws[CT_WORDS], old[CT_WORDS];
+	size_t		 nw, changed, k;
+	size_t		 len;			/* the result's text: p[0..len) */
+	char		 tmp[CT_TEXT_MAX], *p;
+};
+
+static inline __attribute__((always_inline)) int
+ct_calc(const struct tbl *t, uint64_t off, const struct en_hdr *eh,
     int64_t incr, const protets_counter_opts *o, int64_t *res,
-    char *text, size_t *textlen)
+    struct ct_calc *c)
 {
 	uint64_t	 start = off + TBL_ENTRY_HDR + eh->klen;
-	uint64_t	 w0 = start & ~7ULL, ws[CT_WORDS], old[CT_WORDS];
-	size_t		 skip = (size_t)(start - w0), nw, i, k, changed;
-	unsigned char	*v = (unsigned char *)ws + skip;
-	char		 tmp[CT_TEXT_MAX], *p;
+	size_t		 skip, i, nw, len, changed, k;
+	unsigned char	*v;
 	int64_t		 cur;
 	int		 e;
 
 	if (eh->vlen > CT_TEXT_MAX)
 		return PROTETS_EINVAL;
-	nw = (skip + eh->vlen + 7) / 8;
+	c->w0 = start & ~7ULL;
+	skip = (size_t)(start - c->w0);
+	v = (unsigned char *)c->ws + skip;
+	c->nw = nw = (skip + eh->vlen + 7) / 8;
 	for (i = 0; i < nw; i++)
-		old[i] = ws[i] = SH_LOAD(tbl_word(t, w0 + 8 * i));
+		c->old[i] = c->ws[i] = SH_LOAD(tbl_word(t, c->w0 + 8 * i));
 	if ((e = tbl_counter_parse(v, eh->vlen, &cur)) != 0 ||
 	    (e = ct_add(cur, incr, o, res)) != 0)
 		return e;
-	p = ct_format(*res, tmp);
-	*textlen = (size_t)(tmp + CT_TEXT_MAX - p);
-	TBL_CRASHPOINT();
-	if (*textlen != eh->vlen) {
-		memcpy(text, p, *textlen);
+	c->p = ct_format(*res, c->tmp);
+	c->len = len = (size_t)(c->tmp + CT_TEXT_MAX - c->p);
+	if (len != eh->vlen)
 		return 0;
-	}
-	for (i = 0; i < *textlen; i++)
-		v[i] = (unsigned char)p[i];
+	memcpy(v, c->p, len);
 	for (i = changed = k = 0; i < nw; i++)
-		if (ws[i] != old[i]) {
+		if (c->ws[i] != c->old[i]) {
 			changed++;
 			k = i;
 		}
+	c->changed = changed;
+	c->k = k;
+	return 0;
+}
+
+/* Does the result change the text's last word only (or nothing)? */
+static inline int
+ct_last_word(const struct ct_calc *c, const struct en_hdr *eh)
+{
+	return c->len == eh->vlen && (c->changed == 0 ||
+	    (c->changed == 1 && c->k == c->nw - 1));
+}
+
+/*
+ * The counter at off, in place, under the lock: the one word it changes
+ * with one unlogged store, or, when it changes more, by en_setval through
+ * the undo log; *textlen is then 0.  When the result's text is longer or
+ * shorter than the old one, nothing is written: text holds it, *textlen
+ * its length, for the caller to insert.
+ */
+static int
+ct_inplace(struct tbl *t, uint64_t off, const struct en_hdr *eh,
+    int64_t incr, const protets_counter_opts *o, int64_t *res,
+    char *text, size_t *textlen)
+{
+	struct ct_calc	c;
+	int		e;
+
+	if ((e = ct_calc(t, off, eh, incr, o, res, &c)) != 0)
+		return e;
+	TBL_CRASHPOINT();
+	*textlen = c.len;
+	if (c.len != eh->vlen) {
+		memcpy(text, c.p, c.len);
+		return 0;
+	}
 	/*
 	 * Only the text's last word (the usual +1): its aligned store is
 	 * atomic and nothing can fail after it, so it is the operation's
@@ -263,13 +343,65 @@ ct_inplace(struct tbl *t, uint64_t off, const struct en_hdr *eh,
 	 * each by a reader whose loads the CPU reorders.)  Else: en_setval,
 	 * logged.
 	 */
-	if (changed == 1 && k == nw - 1) {
-		SH_STORE(tbl_word(t, w0 + 8 * k), ws[k]);
-		TBL_CRASHPOINT();
-	} else if (changed > 0)
-		en_setval(t, off, eh, p);
+	if (ct_last_word(&c, eh)) {
+		if (c.changed == 1) {
+			SH_STORE(tbl_word(t, c.w0 + 8 * c.k), c.ws[c.k]);
+			TBL_CRASHPOINT();
+		}
+	} else
+		en_setval(t, off, eh, c.p);
 	*textlen = 0;
 	return 0;
+}
+
+/*
+ * The update of ct_inplace's usual case without the lock (fastpath.c):
+ * the last word by CAS, as other such updaters may change it too.
+ * Returns 0 with *res set, or 1: do it under the lock.
+ */
+#define CT_CAS_TRIES	8
+
+static int
+ct_cas(struct tbl *t, uint64_t off, const struct en_hdr *eh, int64_t incr,
+    const protets_counter_opts *o, int64_t *res)
+{
+	struct ct_calc	c;
+	unsigned	i;
+
+	for (i = 0; i < CT_CAS_TRIES; i++) {
+		if (ct_calc(t, off, eh, incr, o, res, &c) != 0 ||
+		    !ct_last_word(&c, eh))
+			return 1;
+		if (c.changed == 0)
+			return 0;
+		if (__atomic_compare_exchange_n(tbl_word(t, c.w0 + 8 * c.k),
+		    &c.old[c.k], c.ws[c.k], 0, __ATOMIC_RELAXED,
+		    __ATOMIC_RELAXED)) {
+			TBL_CRASHPOINT();
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int
+tbl_counter_fast(struct tbl *t, uint64_t h, const void *key, size_t klen,
+    int64_t incr, const protets_counter_opts *o, int64_t *res)
+{
+	struct ct_set		*c = ct_set_of(h);
+	struct tbl_fpslot	*s;
+	struct en_hdr		 eh;
+	int			 i, r = 1;
+
+	for (i = 0; i < CT_WAYS && c->h[i] != h; i++)
+		;
+	if (i == CT_WAYS || (s = fp_enter(t)) == NULL)
+		return 1;
+	if ((i = ct_hint(t, c, h, SH_LOAD(&tbl_state(t)->recast), key, klen,
+	    &eh)) >= 0)
+		r = ct_cas(t, c->w[i].eoff, &eh, incr, o, res);
+	fp_leave(s);
+	return r;
 }
 
 int

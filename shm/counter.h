@@ -1,5 +1,5 @@
 /*
- * shm/counter.h - update_counter under the lock (shm/counter.c).
+ * shm/counter.h - update_counter (shm/counter.c).
  * tbl_counter_parse and tbl_counter_format are declared in table.h.
  */
 #ifndef PROTETS_SHM_COUNTER_H
@@ -19,6 +19,19 @@
 int	tbl_counter_locked(struct tbl *t, uint64_t h, const void *key,
 	    size_t klen, int64_t incr, const protets_counter_opts *o,
 	    int64_t *res);
+
+/*
+ * The same without t's lock, through a slot (shm/fastpath.c), when this
+ * thread's hint finds the key and only the last word of its text changes
+ * (or nothing).  Returns 0 with *res set, or 1: take the lock and call
+ * tbl_counter_locked.
+ */
+int	tbl_counter_fast(struct tbl *t, uint64_t h, const void *key,
+	    size_t klen, int64_t incr, const protets_counter_opts *o,
+	    int64_t *res);
+
+/* Drop this thread's hints (tests: the next update takes the lock). */
+void	tbl_counter_forget(void);
 
 /*
  * table.c's insert under the lock, which a counter whose text changes

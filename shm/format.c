@@ -28,7 +28,7 @@ tbl_signature(char *buf, size_t bufsz)
 	    "stripe=%zu/%d/%d/%d undo=%zu/%d/%d heap=%d bucket=%zu/%d "
 	    "ix=%d/%d/%d/%d classes=%d/%u entry=%d/%#x "
 	    "mutex=%zu/%zu ptr=%zu ordered=%d/%d/%d/%zu/%#x "
-	    "shards=%d/%d/%d/%zu/%zu/%zu",
+	    "shards=%d/%d/%d/%zu/%zu/%zu fp=%d/%d/%zu",
 	    TBL_LAYOUT_VERSION,
 	    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "le" : "be",
 	    TBL_HASH_NAME,
@@ -47,7 +47,8 @@ tbl_signature(char *buf, size_t bufsz)
 	    sizeof(struct tbl_onode), TBL_OR_MARK,
 	    TBL_SHARD_MAX, TBL_SHARD_SHIFT, TBL_SHARD_ALIGN,
 	    offsetof(struct tbl_hdr, nshards), offsetof(struct tbl_stripe,
-	    xcommit), offsetof(struct tbl_undo, tag));
+	    xcommit), offsetof(struct tbl_undo, tag),
+	    TBL_FP_OFF, TBL_FP_SLOTS, sizeof(struct tbl_fpslot));
 	return XXH3_64bits(buf, strlen(buf));
 }
 
@@ -238,6 +239,12 @@ tbl_open(struct tbl *t, void *base, size_t size, int writable)
 	t->route = h->nshards > 1;
 	t->nshards = h->nshards;
 	t->shard_size = h->size;
+	/*
+	 * Tables made for concurrent writers: there a lock-free counter
+	 * update saves a cache line moving between CPUs at every update;
+	 * alone, it costs more than the lock (the slot's own mutex).
+	 */
+	t->fast = h->nshards > 1;
 	/* Per-thread caches (ordered.c's finger) tell mappings apart by it. */
 	t->gen = __atomic_add_fetch(&tbl_gens, 1, __ATOMIC_RELAXED);
 	return 0;

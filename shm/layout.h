@@ -13,6 +13,7 @@
  *	TBL_STATE_OFF	struct tbl_state	counters, index geometry, free lists
  *	TBL_STRIPE_OFF	struct tbl_stripe[]	robust mutex + seqlock (1 for now)
  *	TBL_UNDO_OFF	struct tbl_undo[]	one undo log per stripe
+ *	TBL_FP_OFF	struct tbl_fp		update_counter's lock-free slots
  *	TBL_HEAP_OFF	heap			entries, overflow buckets, free blocks
  *			... grows up from TBL_HEAP_OFF to state.top
  *			... free: state.top .. state.ceil
@@ -39,7 +40,7 @@
 #include "table.h"
 
 /* Bump on any change to the layout or to the meaning of a field. */
-#define TBL_LAYOUT_VERSION	5
+#define TBL_LAYOUT_VERSION	6
 #define TBL_HASH_NAME		"XXH3_64"
 
 /* "PROTETS\0", little-endian. */
@@ -54,6 +55,8 @@
 #define TBL_NSTRIPES		1	/* stripes in use */
 #define TBL_UNDO_OFF		(TBL_STRIPE_OFF + TBL_STRIPE_MAX * 128)
 #define TBL_UNDO_CAP		1024	/* records per undo log */
+#define TBL_FP_OFF		24576	/* struct tbl_fp: update_counter's slots */
+#define TBL_FP_SLOTS		16
 #define TBL_HEAP_OFF		28672	/* page after the undo logs */
 #define TBL_MIN_SIZE		(TBL_HEAP_OFF + 8192)
 #define TBL_MAX_SIZE		(1ULL << 40)	/* slot offsets are 37 bits of 8 */
@@ -99,26 +102,26 @@
 struct tbl_hdr {
 	uint64_t	magic;			/*    0: TBL_MAGIC, written last */
 	uint64_t	sig;			/*    8: XXH3_64 of sigstr */
-	char		sigstr[240];		/*   16: human-readable signature */
-	uint64_t	size;			/*  256: segment bytes */
-	uint64_t	layout;			/*  264: TBL_LAYOUT_VERSION */
-	uint64_t	state_off;		/*  272 */
-	uint64_t	stripe_off;		/*  280 */
-	uint64_t	undo_off;		/*  288 */
-	uint64_t	heap_off;		/*  296 */
-	uint32_t	nstripes;		/*  304 */
-	uint32_t	undo_cap;		/*  308 */
-	uint64_t	id;			/*  312: tbl_meta */
-	uint64_t	created;		/*  320 */
-	uint32_t	type;			/*  328 */
-	uint32_t	access;			/*  332 */
-	uint32_t	owner_uid;		/*  336 */
-	uint32_t	pad0;			/*  340 */
-	char		name[PROTETS_NAME_MAX + 1];	/* 344: NUL-terminated */
-	uint32_t	nshards;		/*  600: 1, or 2..16 shards */
-	uint32_t	shard;			/*  604: this region's index */
-	uint64_t	shard_size;		/*  608: bytes per shard */
-	uint8_t		reserved[1024 - 616];	/*  616 */
+	char		sigstr[496];		/*   16: human-readable signature */
+	uint64_t	size;			/*  512: segment bytes */
+	uint64_t	layout;			/*  520: TBL_LAYOUT_VERSION */
+	uint64_t	state_off;		/*  528 */
+	uint64_t	stripe_off;		/*  536 */
+	uint64_t	undo_off;		/*  544 */
+	uint64_t	heap_off;		/*  552 */
+	uint32_t	nstripes;		/*  560 */
+	uint32_t	undo_cap;		/*  564 */
+	uint64_t	id;			/*  568: tbl_meta */
+	uint64_t	created;		/*  576 */
+	uint32_t	type;			/*  584 */
+	uint32_t	access;			/*  588 */
+	uint32_t	owner_uid;		/*  592 */
+	uint32_t	pad0;			/*  596 */
+	char		name[PROTETS_NAME_MAX + 1];	/* 600: NUL-terminated */
+	uint32_t	nshards;		/*  856: 1, or 2..16 shards */
+	uint32_t	shard;			/*  860: this region's index */
+	uint64_t	shard_size;		/*  864: bytes per shard */
+	uint8_t		reserved[1024 - 872];	/*  872 */
 };
 
 /*
@@ -211,6 +214,38 @@ struct tbl_onode {
 	uint64_t	next[];			/* 32: height links, 0: end */
 };
 
+/*
+ * update_counter's lock-free path (fastpath.c), one area per shard.  A
+ * thread changing a counter's last word without the shard's mutex holds
+ * a slot: its robust mutex, then on = 1 while it reads and changes the
+ * entry, unless busy.  A writer that takes the shard's mutex sets busy,
+ * then waits, before it reads or changes anything, until no slot whose
+ * bit is set in used is on; it clears busy before it unlocks.  busy is
+ * the mutex's word for the lock-free path, on a line of its own: the
+ * mutex's line is written again and again by its holder.  used only
+ * gains bits (a slot's first use), so that writers look at the slots ever
+ * used and no other.  None of these words is ever in the undo log.
+ */
+struct tbl_fpslot {
+	pthread_mutex_t	mtx;			/*    0 */
+	uint8_t		pad0[56 - sizeof(pthread_mutex_t)];
+	uint64_t	on;			/*   56: 1 while in use */
+	uint64_t	pad1[8];		/*   64 */
+};
+
+/*
+ * Each slot on two lines of its own, and busy's line with nothing beside
+ * it: CPUs fetch lines in pairs (the adjacent-line prefetcher), and a line
+ * that one process writes all the time slows down another reading its
+ * neighbour as if they were one.
+ */
+struct tbl_fp {
+	uint64_t	used;			/*    0: bit i: slot i used */
+	uint64_t	busy;			/*    8: 1: the mutex's holder works */
+	uint64_t	pad[14];		/*   16 */
+	struct tbl_fpslot slot[TBL_FP_SLOTS];	/* 128 */
+};
+
 /* Undo log tag of batch number seq (>= 1) led by shard lead. */
 #define TBL_XTAG(seq, lead)	((uint64_t)(seq) << 8 | ((uint64_t)(lead) + 1))
 #define TBL_XTAG_SEQ(tag)	((tag) >> 8)
@@ -223,10 +258,10 @@ struct tbl_bucket {
 };
 
 _Static_assert(sizeof(struct tbl_hdr) == 1024, "tbl_hdr size");
-_Static_assert(offsetof(struct tbl_hdr, name) == 344, "tbl_hdr name");
-_Static_assert(offsetof(struct tbl_hdr, id) == 312, "tbl_hdr id");
-_Static_assert(offsetof(struct tbl_hdr, nshards) == 600 &&
-    offsetof(struct tbl_hdr, shard_size) == 608, "tbl_hdr shards");
+_Static_assert(offsetof(struct tbl_hdr, name) == 600, "tbl_hdr name");
+_Static_assert(offsetof(struct tbl_hdr, id) == 568, "tbl_hdr id");
+_Static_assert(offsetof(struct tbl_hdr, nshards) == 856 &&
+    offsetof(struct tbl_hdr, shard_size) == 864, "tbl_hdr shards");
 _Static_assert(TBL_SHARD_MAX <= 64 && TBL_SHARD_MAX <= 255 &&
     (TBL_SHARD_MAX & (TBL_SHARD_MAX - 1)) == 0 &&
     (1ULL << (64 - TBL_SHARD_SHIFT)) >= TBL_SHARD_MAX &&
@@ -252,6 +287,13 @@ _Static_assert(offsetof(struct tbl_stripe, seq) == 64, "stripe seq");
 _Static_assert(sizeof(struct tbl_undo) == 64 + 16 * TBL_UNDO_CAP, "undo");
 _Static_assert(TBL_UNDO_OFF + TBL_NSTRIPES * sizeof(struct tbl_undo) <=
     TBL_HEAP_OFF, "undo overlaps heap");
+_Static_assert(TBL_UNDO_OFF + TBL_NSTRIPES * sizeof(struct tbl_undo) <=
+    TBL_FP_OFF && TBL_FP_OFF + sizeof(struct tbl_fp) <= TBL_HEAP_OFF &&
+    TBL_FP_OFF % TBL_LINE == 0, "fast-path slots");
+_Static_assert(sizeof(pthread_mutex_t) <= 56 &&
+    sizeof(struct tbl_fpslot) == 2 * TBL_LINE && TBL_FP_SLOTS <= 64 &&
+    offsetof(struct tbl_fp, slot) == 2 * TBL_LINE,
+    "fast-path slot");
 _Static_assert(sizeof(struct tbl_bucket) == TBL_LINE, "bucket size");
 _Static_assert(TBL_NCLASS <= TBL_NCLASS_PAD, "classes");
 _Static_assert(TBL_HEAP_OFF % 4096 == 0, "heap alignment");

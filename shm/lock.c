@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "crash.h"
+#include "fastpath.h"
 #include "lock.h"
 
 static inline struct tbl_stripe *
@@ -144,7 +145,7 @@ lk_ovrec_cmp(const void *a, const void *b)
 }
 
 /* The pid of the thread whose id is tid: its Tgid, else tid itself. */
-static pid_t
+pid_t
 lk_tid_pid(pid_t tid)
 {
 	char	path[64], buf[512], *p;
@@ -166,17 +167,6 @@ lk_tid_pid(pid_t tid)
 	return v > 0 && v <= INT_MAX ? (pid_t)v : tid;
 }
 
-static inline void
-lk_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
 
 static uint64_t
 lk_now_ms(void)
@@ -210,6 +200,7 @@ lk_format(struct tbl *t)
 		if ((e = pthread_mutex_init(&s->mtx, &a)) != 0)
 			goto out;
 	}
+	e = fp_format(t, &a);
 out:
 	pthread_mutexattr_destroy(&a);
 	return e;
@@ -533,10 +524,46 @@ lk_clean(const struct tbl *t)
 	    SH_LOAD(&u->tag) == 0 && SH_LOAD(&s->xmask) == 0;
 }
 
+/* Unlock, lock-free updaters let in again first. */
+static void
+lk_unlock(struct tbl *t)
+{
+	fp_open(t);
+	pthread_mutex_unlock(&lk_stripe(t)->mtx);
+}
+
+/*
+ * The mutex just taken (e: 0 or EOWNERDEAD), and fp_in_use: wait for
+ * update_counter's lock-free updaters to leave the shard (fastpath.c)
+ * before anything is read or changed, recovery included.  On failure the mutex is released,
+ * made consistent first, with the state as it is: whoever takes it next
+ * finds it unclean and recovers.
+ */
+static int
+lk_quiesce(struct tbl *t, int e, int nowait)
+{
+	struct tbl_stripe	*s = lk_stripe(t);
+	pid_t			 pid = 0;
+	int			 q;
+
+	q = fp_quiesce(t, nowait ? 0 :
+	    __atomic_load_n(&t->lock_timeout_ms, __ATOMIC_RELAXED), &pid);
+	if (q == 0)
+		return 0;
+	if (e == EOWNERDEAD)
+		(void)pthread_mutex_consistent(&s->mtx);
+	lk_unlock(t);
+	lk_last.base = t->base;
+	lk_last.pid = q == EDEADLK ? getpid() : pid;
+	if (q == ETIMEDOUT || (q == EDEADLK && nowait))
+		return nowait ? EBUSY : PROTETS_ELOCKED;
+	return q;
+}
+
 /*
  * Take the mutex of stripe 0, recovering first if its last holder died.
  * Returns 0 with the lock held; otherwise the lock is not held: EBUSY
- * (nowait only), PROTETS_ELOCKED, PROTETS_ECORRUPT or an errno.
+ * (nowait only), PROTETS_ELOCKED, EDEADLK, PROTETS_ECORRUPT or an errno.
  */
 static int
 lk_acquire(struct tbl *t, int nowait)
@@ -551,6 +578,9 @@ lk_acquire(struct tbl *t, int nowait)
 	if (__builtin_expect(lk_last.base != NULL, 0) &&
 	    (e == 0 || e == EOWNERDEAD) && lk_last.base == t->base)
 		lk_last.base = NULL;	/* that failure is history */
+	if ((e == 0 || e == EOWNERDEAD) && fp_in_use(t) &&
+	    (rc = lk_quiesce(t, e, nowait)) != 0)
+		return rc;
 	switch (e) {
 	case 0:
 		/* A clean unlock always leaves this; else replay anyway. */
@@ -581,7 +611,7 @@ lk_acquire(struct tbl *t, int nowait)
 		return e;
 	}
 	if (rc != 0)
-		pthread_mutex_unlock(&s->mtx);
+		lk_unlock(t);
 	else
 		lk_held_set(t, 1);
 	return rc;
@@ -591,7 +621,7 @@ static void
 lk_release(struct tbl *t)
 {
 	lk_held_set(t, 0);
-	pthread_mutex_unlock(&lk_stripe(t)->mtx);
+	lk_unlock(t);
 }
 
 /*
@@ -629,6 +659,21 @@ int
 lk_wbegin(struct tbl *t)
 {
 	return lk_wbegin_in(t, 0);
+}
+
+int
+lk_fast_begin(void)
+{
+	if (lk_nwriting > 0)
+		return EDEADLK;
+	lk_nwriting++;
+	return 0;
+}
+
+void
+lk_fast_end(void)
+{
+	lk_nwriting--;
 }
 
 /* Make the sequence even again if we made it odd (lk_dirty), unlock. */

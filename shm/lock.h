@@ -83,6 +83,14 @@ int	lk_xbegin(struct tbl *v, unsigned n);
 void	lk_xcommit(struct tbl *v, unsigned n);
 void	lk_xabort(struct tbl *v, unsigned n);
 
+/*
+ * An update without the lock (fastpath.c) begins and ends: it counts as a
+ * write of this thread, so that another begun meanwhile (by a signal
+ * handler) gets EDEADLK.  lk_fast_begin returns 0 or EDEADLK.
+ */
+int	lk_fast_begin(void);
+void	lk_fast_end(void);
+
 /* Take and release the lock, recovering a dead writer. */
 int	lk_repair(struct tbl *t);
 
@@ -111,5 +119,20 @@ uint64_t lk_seq(const struct tbl *t);
 uint64_t lk_xpending(const struct tbl *t);
 /* Did this thread's last attempt at a lock fail on t's? */
 int	lk_failed_on(const struct tbl *t);
+/* The pid of the thread whose id is tid (/proc): its Tgid, else tid. */
+pid_t	lk_tid_pid(pid_t tid);
+
+/* A pause in a busy-wait. */
+static inline void
+lk_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
 
 #endif /* PROTETS_SHM_LOCK_H */

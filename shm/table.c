@@ -836,6 +836,11 @@ tbl_update_counter(struct tbl *t, const void *key, size_t klen, int64_t incr,
 		return PROTETS_EACCES;
 	h = en_hash(key, klen);
 	t = tbl_pick(t, h, &v);
+	if (t->fast && tbl_counter_fast(t, h, key, klen, incr, o, &res) == 0) {
+		if (result != NULL)
+			*result = res;
+		return 0;
+	}
 	if ((e = lk_wbegin(t)) != 0)
 		return e;
 	if ((e = tbl_counter_locked(t, h, key, klen, incr, o, &res)) != 0)

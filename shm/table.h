@@ -52,6 +52,8 @@ struct tbl {
 	unsigned	 shard;		/* this view's (0 when routed) */
 	size_t		 shard_size;	/* bytes per shard */
 	uint64_t	 gen;		/* unique per tbl_open in the process */
+	int		 fast;		/* update_counter may go lock-free
+					   (fastpath.c): sharded tables */
 };
 
 /* What tbl_open sets lock_timeout_ms to. */

@@ -20,6 +20,7 @@
 #include "protets.h"
 #include "table.h"
 #include "layout.h"
+#include "counter.h"
 #include "crash.h"
 
 #include "shmutil.h"
@@ -130,6 +131,7 @@ crash_op(struct tbl *t, const struct crash_sc *sc, int op)
 	int64_t			r;
 	protets_counter_opts	o = { 0, 0, 0, 1, 7 };
 
+	tbl_counter_forget();	/* the same path counted and crashed */
 	switch (op) {
 	case OP_NEW:
 		return put(t, "newkey", "newvalue");
@@ -174,8 +176,10 @@ crash_op(struct tbl *t, const struct crash_sc *sc, int op)
 		/*
 		 * An increment of 0 changes nothing but leaves this
 		 * process a hint (counter.c): the update goes through it,
-		 * in place (42) or as a new entry ("100", longer).
+		 * in place (42: lock-free, in a slot, as on a sharded
+		 * table) or as a new entry ("100", longer: the lock).
 		 */
+		t->fast = 1;
 		e = tbl_update_counter(t, sc->ctr, strlen(sc->ctr), 0, &o, &r);
 		if (e != 0 || r != 41)
 			return e != 0 ? e : -1;

@@ -58,6 +58,12 @@ fp_first(void)
 	return fp_pref % TBL_FP_SLOTS;
 }
 
+void
+fp_prefer(unsigned i)
+{
+	fp_pref = i % TBL_FP_SLOTS;
+}
+
 int
 fp_format(struct tbl *t, const pthread_mutexattr_t *a)
 {

@@ -20,6 +20,8 @@ int	fp_format(struct tbl *t, const pthread_mutexattr_t *a);
  * to wait for or to close.
  */
 void	fp_register(struct tbl *t);
+/* Tests: make slot i this thread's first choice. */
+void	fp_prefer(unsigned i);
 
 /*
  * Enter a slot of t (a shard, or an unsharded table): returns the slot,

@@ -33,6 +33,7 @@
 #include "hash.h"
 #include "entry.h"
 #include "crash.h"
+#include "fastpath.h"
 
 #include "shmutil.h"
 
@@ -688,6 +689,149 @@ START_TEST(test_stop_every_step)
 	stop_every_step(PROTETS_SET);
 }
 END_TEST
+
+/* The slot whose on is set, -1: none. */
+static int
+slot_on(struct seg *s)
+{
+	const struct tbl_fp	*fp = fp_area(&s->t);
+	int			 i;
+
+	for (i = 0; i < TBL_FP_SLOTS; i++)
+		if (SH_LOAD(&fp->slot[i].on) != 0)
+			return i;
+	return -1;
+}
+
+/*
+ * A child that updates c lock-free (as on a sharded table: fast) and is
+ * SIGKILLed in its slot, just after setting on; returns the slot.
+ */
+static int
+die_in_slot(struct seg *s)
+{
+	pid_t	pid;
+	int	st, i;
+
+	if ((pid = fork()) == 0) {
+		s->t.fast = 1;
+		/* +0 leaves a hint and registers the child's slot */
+		if (tbl_update_counter(&s->t, "c", 1, 0, NULL, NULL) != 0)
+			_exit(2);
+		tbl_crash_at(1);	/* fp_enter's point: on is set */
+		tbl_update_counter(&s->t, "c", 1, 1, NULL, NULL);
+		_exit(3);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+	    "the updater was not killed in its slot: status %d", st);
+	ck_assert_int_ge(i = slot_on(s), 0);
+	ck_assert_int_eq(slot_on(s), i);
+	return i;
+}
+
+static int64_t
+counter_of(struct tbl *t, const char *k)
+{
+	char	buf[32];
+	int64_t	v;
+
+	val_of(t, k, buf, sizeof(buf));
+	ck_assert_int_eq(tbl_counter_parse(buf, strlen(buf), &v), 0);
+	return v;
+}
+
+/*
+ * An updater killed in its slot (on set, its robust mutex owner-dead)
+ * holds nobody up: the next writer finds it dead and goes on at once,
+ * rather than after its lock timeout; an updater whose first choice is
+ * that slot takes it over.  The killed update was not applied, and every
+ * update after it counts.
+ */
+START_TEST(test_dead_in_slot)
+{
+	struct seg	s;
+	uint64_t	t0;
+	int64_t		r;
+	int		i;
+
+	seg_new_type(&s, 1 << 20, PROTETS_SET);
+	populate(&s);
+	s.t.fast = 1;
+	die_in_slot(&s);
+	ck_assert_int_eq(counter_of(&s.tro, "c"), 1000);
+	t0 = now_ms();
+	ck_assert_int_eq(put(&s.t, "w", "x"), 0);
+	ck_assert_uint_lt(now_ms() - t0, TBL_LOCK_TIMEOUT_MS / 2);
+	ck_assert_int_eq(slot_on(&s), -1);
+	check_ok(&s.t);
+
+	/*
+	 * Again, and this time an updater comes first, lock-free (it has a
+	 * hint), in the dead one's slot.
+	 */
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 0, NULL, &r), 0);
+	ck_assert_int_eq(r, 1000);
+	i = die_in_slot(&s);
+	fp_prefer((unsigned)i);
+	tbl_crash_at(0);	/* count the steps, kill at none */
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 5, NULL, &r), 0);
+	/* the slot taken over, entered, the CAS: no lock */
+	ck_assert_uint_eq(tbl_crash_steps(), 3);
+	ck_assert_int_eq(r, 1005);
+	ck_assert_int_eq(slot_on(&s), -1);
+	ck_assert_int_eq(counter_of(&s.tro, "c"), 1005);
+	ck_assert_int_eq(pthread_mutex_trylock(&fp_area(&s.t)->slot[i].mtx),
+	    0);
+	pthread_mutex_unlock(&fp_area(&s.t)->slot[i].mtx);
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
+/*
+ * While a writer holds the lock, stopped in the middle of a counter
+ * update that changes two words (logged), a lock-free update of another
+ * counter does not go ahead: it takes the lock path (ELOCKED, the writer
+ * named).  Continued, the writer commits, and the update goes through.
+ */
+START_TEST(test_slot_vs_writer)
+{
+	struct seg	s;
+	int64_t		r;
+	pid_t		pid;
+	int		st;
+
+	seg_new_type(&s, 1 << 20, PROTETS_SET);
+	populate(&s);
+	s.t.fast = 1;
+	/* a hint for c, and a slot in use: writers close the table */
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 0, NULL, &r), 0);
+	if ((pid = fork()) == 0) {
+		tbl_crash_signal(SIGSTOP);
+		tbl_crash_at(3);	/* locked, first word logged */
+		_exit(tbl_update_counter(&s.t, "cw", 2, 1, NULL, NULL) ? 2 :
+		    0);
+	}
+	ck_assert_int_eq(wait_stop(pid, &st), 1);
+	ck_assert_uint_gt(lk_undo_count(&s.t), 0);
+	s.t.lock_timeout_ms = 0;
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 1, NULL, &r),
+	    PROTETS_ELOCKED);
+	ck_assert_int_eq(tbl_lock_holder(&s.t), pid);
+	ck_assert_int_eq(counter_of(&s.tro, "c"), 1000);
+	kill(pid, SIGCONT);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(counter_of(&s.tro, "cw"), 200000000);
+	tbl_crash_at(0);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 1, NULL, &r), 0);
+	ck_assert_uint_eq(tbl_crash_steps(), 2);	/* lock-free */
+	ck_assert_int_eq(r, 1001);
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
 #endif
 
 int
@@ -709,6 +853,8 @@ main(void)
 	tcase_add_test(tc, test_counter_torn);
 #ifdef PROTETS_CRASHTEST
 	tcase_add_test(tc, test_stop_every_step);
+	tcase_add_test(tc, test_dead_in_slot);
+	tcase_add_test(tc, test_slot_vs_writer);
 #endif
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

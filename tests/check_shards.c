@@ -717,6 +717,165 @@ START_TEST(test_two_writers)
 	seg_free(&s);
 }
 END_TEST
+
+/*
+ * update_counter from several processes at once, lock-free (fastpath.c)
+ * where it can: two writers increment 64 shared counters and 500 each of
+ * their own; a third inserts and deletes other keys, makes counters of
+ * its own change length (the lock, new entries) and increments the
+ * shared ones too; a fourth reads the shared counters, which must never
+ * go down.  The shared counters start at 1000000, whose text crosses a
+ * word boundary (the key is 2 or 3 bytes): every so many increments
+ * change two words and take the lock, while the others go on lock-free.
+ * No increment is lost.  On four shards, and on one with the lock-free
+ * path forced (as a table with write_concurrency gets it).
+ */
+#define TWO_COUNTERS_OPS	256000	/* 2000 a shared counter a writer */
+#define TWO_COUNTERS_SHARED	16
+#define TWO_COUNTERS_BASE	1000000
+
+struct two_counters {
+	int	stop;
+	long	churned[TWO_COUNTERS_SHARED];	/* the churner's increments */
+};
+
+static const protets_counter_opts ctr_dflt = { .has_default = 1 };
+
+static void __attribute__((noreturn))
+counter_writer(struct seg *s, int w)
+{
+	char	k[32];
+	int	i;
+
+	s->t.fast = 1;
+	for (i = 0; i < TWO_COUNTERS_OPS; i++) {
+		if (i % 2)
+			snprintf(k, sizeof(k), "s%d", i / 2 %
+			    TWO_COUNTERS_SHARED);
+		else
+			snprintf(k, sizeof(k), "w%d-%d", w, i / 2 % 500);
+		if (tbl_update_counter(&s->t, k, strlen(k), 1, &ctr_dflt,
+		    NULL) != 0)
+			_exit(2);
+	}
+	_exit(0);
+}
+
+static void __attribute__((noreturn))
+churn_writer(struct seg *s, volatile struct two_counters *tc)
+{
+	protets_counter_opts	o = { .has_default = 1, .has_threshold = 1,
+				    .threshold = 99999, .setvalue = 7 };
+	char			k[32];
+	int			i, j;
+
+	s->t.fast = 1;
+	for (i = 0; !tc->stop; i++) {
+		snprintf(k, sizeof(k), "x%d", i % 3000);
+		if ((i & 1 ? tbl_insert(&s->t, k, strlen(k), "value", 5) :
+		    tbl_delete(&s->t, k, strlen(k))) != 0)
+			_exit(2);
+		/* 7 .. 99999, then 7 again: the text's length changes */
+		snprintf(k, sizeof(k), "len%d", i % 50);
+		if (tbl_update_counter(&s->t, k, strlen(k), 4999, &o,
+		    NULL) != 0)
+			_exit(3);
+		j = i % TWO_COUNTERS_SHARED;
+		snprintf(k, sizeof(k), "s%d", j);
+		if (tbl_update_counter(&s->t, k, strlen(k), 1, NULL,
+		    NULL) != 0)
+			_exit(4);
+		tc->churned[j]++;
+	}
+	_exit(0);
+}
+
+static void __attribute__((noreturn))
+counter_reader(struct seg *s, volatile struct two_counters *tc)
+{
+	int64_t	last[TWO_COUNTERS_SHARED] = { 0 }, v;
+	char	k[32], buf[32];
+	size_t	n;
+	int	i, e;
+
+	while (!tc->stop)
+		for (i = 0; i < TWO_COUNTERS_SHARED; i++) {
+			snprintf(k, sizeof(k), "s%d", i);
+			e = tbl_lookup(&s->tro, k, strlen(k), buf,
+			    sizeof(buf) - 1, &n);
+			if (e == PROTETS_EAGAIN)
+				continue;
+			if (e != 0 || tbl_counter_parse(buf, n, &v) != 0 ||
+			    v < last[i])
+				_exit(5);
+			last[i] = v;
+		}
+	_exit(0);
+}
+
+/* Counter k's value, which must be want. */
+static void
+counter_is(struct seg *s, const char *k, int64_t want)
+{
+	char	buf[32];
+	size_t	n;
+	int64_t	v;
+
+	ck_assert_int_eq(tbl_lookup(&s->t, k, strlen(k), buf, sizeof(buf) - 1,
+	    &n), 0);
+	ck_assert_int_eq(tbl_counter_parse(buf, n, &v), 0);
+	ck_assert_msg(v == want, "%s = %lld, not %lld", k, (long long)v,
+	    (long long)want);
+}
+
+START_TEST(test_two_counters)
+{
+	static const unsigned		 nshards[] = { 1, 4 };
+	volatile struct two_counters	*tc;
+	struct seg			 s;
+	char				 k[32];
+	pid_t				 pid[4];
+	int				 w, i, st;
+
+	tc = mmap(NULL, sizeof(*tc), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne((void *)tc, MAP_FAILED);
+	seg_new_shards(&s, 64 << 20, PROTETS_SET, nshards[_i]);
+	for (i = 0; i < TWO_COUNTERS_SHARED; i++) {
+		snprintf(k, sizeof(k), "s%d", i);
+		ck_assert_int_eq(put(&s.t, k, "1000000"), 0);
+	}
+	for (w = 0; w < 4; w++) {
+		if ((pid[w] = fork()) == 0) {
+			if (w < 2)
+				counter_writer(&s, w);
+			if (w == 2)
+				churn_writer(&s, tc);
+			counter_reader(&s, tc);
+		}
+		ck_assert_int_gt(pid[w], 0);
+	}
+	for (w = 0; w < 4; w++) {
+		if (w == 2)
+			tc->stop = 1;
+		ck_assert_int_eq(waitpid(pid[w], &st, 0), pid[w]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		    "process %d: status %d", w, st);
+	}
+	for (i = 0; i < TWO_COUNTERS_SHARED; i++) {
+		snprintf(k, sizeof(k), "s%d", i);
+		counter_is(&s, k, TWO_COUNTERS_BASE + TWO_COUNTERS_OPS /
+		    TWO_COUNTERS_SHARED + tc->churned[i]);
+	}
+	for (i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "w%d-%d", i / 500, i % 500);
+		counter_is(&s, k, TWO_COUNTERS_OPS / 2 / 500);
+	}
+	check_ok(&s.t);
+	seg_free(&s);
+	munmap((void *)tc, sizeof(*tc));
+}
+END_TEST
 #endif
 
 static Suite *
@@ -736,6 +895,7 @@ shards_suite(void)
 	tcase_add_test(tc, test_stopped_shard);
 #else
 	tcase_add_loop_test(tc, test_two_writers, 0, 2);
+	tcase_add_loop_test(tc, test_two_counters, 0, 2);
 #endif
 	suite_add_tcase(s, tc);
 	return s;

@@ -590,6 +590,173 @@ START_TEST(test_batch_readers)
 }
 END_TEST
 
+#ifndef PROTETS_CRASHTEST
+/*
+ * Counters of a sharded table, updated lock-free where they can be
+ * (fastpath.c), by writers SIGKILLed at random moments, in their slots
+ * or holding a shard's lock, while a read-only reader watches them never
+ * go down.  The counters start at 1000000 (their text crosses a word
+ * boundary: some increments take the lock) and one at 9999990 (it grows
+ * a digit: a new entry); a writer also inserts and deletes other keys.
+ * Every acknowledged increment is there, and at most those in flight at
+ * the kills besides.
+ */
+#define KC_WRITERS	3
+#define KC_KEYS		32
+
+struct kc_log {
+	uint64_t	ack[KC_KEYS];		/* acknowledged increments */
+	uint64_t	maybe[KC_KEYS];		/* in flight at a kill */
+	int32_t		fl_key[KC_WRITERS];	/* in flight, -1: none */
+	uint64_t	acked, reads;
+	int		err;
+};
+
+static void __attribute__((noreturn))
+kc_writer(struct tbl *t, struct kc_log *lg, int w, unsigned r)
+{
+	char	key[16];
+	int	k, e;
+
+	for (;;) {
+		if (rnd(&r) % 16 == 0) {
+			snprintf(key, sizeof(key), "o%u", rnd(&r) % 500);
+			e = rnd(&r) % 2 ? tbl_insert(t, key, strlen(key), "v",
+			    1) : tbl_delete(t, key, strlen(key));
+			if (e != 0 && e != PROTETS_NOTFOUND) {
+				lg->err = e;
+				_exit(1);
+			}
+			continue;
+		}
+		k = (int)(rnd(&r) % KC_KEYS);
+		snprintf(key, sizeof(key), "c%d", k);
+		lg->fl_key[w] = k;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if ((e = tbl_update_counter(t, key, strlen(key), 1, NULL,
+		    NULL)) != 0) {
+			lg->err = e;
+			_exit(1);
+		}
+		__atomic_add_fetch(&lg->ack[k], 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&lg->acked, 1, __ATOMIC_RELAXED);
+		lg->fl_key[w] = -1;
+	}
+}
+
+static void __attribute__((noreturn))
+kc_reader(struct tbl *t, struct kc_log *lg)
+{
+	int64_t	last[KC_KEYS] = { 0 }, v;
+	char	key[16], buf[32];
+	size_t	n;
+	int	k, e;
+
+	for (;;)
+		for (k = 0; k < KC_KEYS; k++) {
+			snprintf(key, sizeof(key), "c%d", k);
+			e = tbl_lookup(t, key, strlen(key), buf,
+			    sizeof(buf) - 1, &n);
+			if (e == PROTETS_EAGAIN)
+				continue;
+			if (e != 0 || tbl_counter_parse(buf, n, &v) != 0 ||
+			    v < last[k]) {
+				lg->err = e ? e : -1;
+				_exit(1);
+			}
+			last[k] = v;
+			__atomic_add_fetch(&lg->reads, 1, __ATOMIC_RELAXED);
+		}
+}
+
+static pid_t
+kc_spawn(struct seg *s, struct kc_log *lg, int role, unsigned seed)
+{
+	pid_t	pid;
+
+	if ((pid = fork()) == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
+		if (role < KC_WRITERS)
+			kc_writer(&s->t, lg, role, seed);
+		kc_reader(&s->tro, lg);
+	}
+	ck_assert_int_gt(pid, 0);
+	return pid;
+}
+
+START_TEST(test_counters_killed)
+{
+	const char	*env = getenv("PROTETS_KILLS");
+	struct seg	 s;
+	struct kc_log	*lg;
+	char		 key[16], buf[32];
+	pid_t		 pid[KC_WRITERS + 1];
+	unsigned	 r = (unsigned)time(NULL);
+	uint64_t	 kills = 0, nkills = (env ? strtoull(env, NULL, 10) :
+			    10000) / 4;
+	int64_t		 v, base;
+	size_t		 n;
+	int		 i, w, k, status;
+
+	lg = mmap(NULL, sizeof(*lg), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(lg, MAP_FAILED);
+	seg_new_shards(&s, 16 << 20, PROTETS_SET, 4);
+	for (k = 0; k < KC_KEYS; k++) {
+		snprintf(key, sizeof(key), "c%d", k);
+		ck_assert_int_eq(put(&s.t, key, k ? "1000000" : "9999990"), 0);
+	}
+	for (w = 0; w < KC_WRITERS; w++)
+		lg->fl_key[w] = -1;
+	for (i = 0; i < KC_WRITERS + 1; i++)
+		pid[i] = kc_spawn(&s, lg, i, r + (unsigned)i);
+	while (kills < nkills && lg->err == 0) {
+		usleep(rnd(&r) % 2000);
+		w = (int)(rnd(&r) % KC_WRITERS);
+		kill(pid[w], SIGKILL);
+		ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
+		ck_assert_msg(WIFSIGNALED(status), "writer %d exited: %d", w,
+		    lg->err);
+		kills++;
+		if ((k = lg->fl_key[w]) >= 0)
+			lg->maybe[k]++;
+		lg->fl_key[w] = -1;
+		pid[w] = kc_spawn(&s, lg, w, rnd(&r));
+	}
+	for (i = 0; i < KC_WRITERS + 1; i++) {
+		kill(pid[i], SIGKILL);
+		waitpid(pid[i], NULL, 0);
+		if (i < KC_WRITERS && (k = lg->fl_key[i]) >= 0)
+			lg->maybe[k]++;
+	}
+	ck_assert_msg(lg->err == 0, "client error %d", lg->err);
+	ck_assert_int_eq(tbl_repair(&s.t), 0);
+	check_ok(&s.t);
+	for (k = 0; k < KC_KEYS; k++) {
+		snprintf(key, sizeof(key), "c%d", k);
+		ck_assert_int_eq(tbl_lookup(&s.tro, key, strlen(key), buf,
+		    sizeof(buf) - 1, &n), 0);
+		ck_assert_int_eq(tbl_counter_parse(buf, n, &v), 0);
+		base = k ? 1000000 : 9999990;
+		ck_assert_msg(v >= base + (int64_t)lg->ack[k] &&
+		    v <= base + (int64_t)(lg->ack[k] + lg->maybe[k]),
+		    "%s = %lld: %llu acknowledged, %llu in flight at kills",
+		    key, (long long)v, (unsigned long long)lg->ack[k],
+		    (unsigned long long)lg->maybe[k]);
+	}
+	fprintf(stderr, "counters_killed: %llu writers killed, %llu "
+	    "acknowledged increments, %llu reads\n",
+	    (unsigned long long)kills, (unsigned long long)lg->acked,
+	    (unsigned long long)lg->reads);
+	ck_assert_uint_eq(kills, nkills);
+	munmap(lg, sizeof(*lg));
+	seg_free(&s);
+}
+END_TEST
+#endif /* !PROTETS_CRASHTEST */
+
 /* Add this file's tests to tc. */
 void
 shm_tests_kill(TCase *tc)
@@ -599,5 +766,6 @@ shm_tests_kill(TCase *tc)
 	tcase_add_test(tc, test_ordered_readers_vs_killed_writers);
 #ifndef PROTETS_CRASHTEST
 	tcase_add_test(tc, test_writers_killed);
+	tcase_add_test(tc, test_counters_killed);
 #endif
 }

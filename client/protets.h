@@ -99,7 +99,8 @@ typedef struct protets_opts {
 	 * refuses more than 1 with PROTETS_EINVAL).  Fixed at creation;
 	 * ignored when the table exists.  Batches over several shards stay
 	 * all or nothing; count, foldl and select read the shards one after
-	 * another, and first/next walk them in shard order.
+	 * another, and first/next walk them in shard order.  On such a
+	 * table protets_update_counter usually takes no lock at all.
 	 */
 	uint32_t	write_concurrency;
 } protets_opts;
@@ -435,6 +436,13 @@ typedef struct protets_counter_opts {
  * no default); PROTETS_EINVAL (the value is not a counter, or the table is
  * not a set or ordered_set); PROTETS_ERANGE (the result overflows int64 and there is no
  * threshold; nothing written); and as protets_insert.
+ *
+ * On a table with write_concurrency > 1, an update that this thread made
+ * before to the same key, and that changes only the last 8-byte word of
+ * the text (the usual small increment), takes no lock: one
+ * compare-and-swap, so that writers in several processes do not wait for
+ * one another or pass a lock's cache line around (docs/FORMAT.md, §11).
+ * Otherwise it takes the shard's lock.  The results are the same.
  */
 int protets_update_counter(protets_table_t *t, const void *key, size_t klen,
     int64_t incr, const protets_counter_opts *opts, int64_t *result);

@@ -1,14 +1,16 @@
 /*
  * shm/lock.h - writer lock, seqlock, undo log and crash recovery.
  *
- * Writers: lk_wbegin takes the stripe's robust mutex (recovering a dead
- * holder's half-done write first); every store to state reachable from
- * the last commit goes through lk_set or is preceded by lk_log, whose
- * first call makes the sequence odd; lk_wcommit empties the log (the
- * commit point), makes the sequence even and unlocks; lk_wabort rolls
- * everything back instead.  The one store not logged is an update_counter
+ * Writers: lk_wbegin takes the stripe's robust mutex (then waits for
+ * update_counter's lock-free updaters to leave the shard, fastpath.c,
+ * and recovers a dead holder's half-done write); every store to state
+ * reachable from the last commit goes through lk_set or is preceded by
+ * lk_log, whose first call makes the sequence odd; lk_wcommit empties the
+ * log (the commit point), makes the sequence even and unlocks; lk_wabort
+ * rolls everything back instead.  The one store not logged is an update_counter
  * changing its text's last word only: the sequence stays even, and
- * readers see the word old or new, whole.
+ * readers see the word old or new, whole (the same store, by CAS and
+ * without the mutex, is fastpath.c's).
  *
  * Readers: lk_rbegin waits for an even sequence; the reader copies what
  * it needs out with SH_RLOAD; lk_rend says whether the sequence moved

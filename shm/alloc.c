@@ -90,8 +90,9 @@ al_freed_now(unsigned cls)
 	return al_fresh.op == lk_op_id() ? al_fresh.n[cls] : 0;
 }
 
+/* Pop a block of class cls; with align, only one at a multiple of it. */
 static int
-al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
+al_pop_at(struct tbl *t, unsigned cls, uint64_t align, uint64_t *offp)
 {
 	uint64_t		 link, off, next, csz = al_csize(cls);
 	uint32_t		 skip = al_freed_now(cls), i;
@@ -106,6 +107,8 @@ al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
 			break;
 		link = off;		/* a block freed by this operation */
 	}
+	if (align != 0 && off % align != 0)
+		return PROTETS_EFULL;	/* the list's next one is not */
 	next = SH_LOAD(tbl_word(t, off));
 	if (next != 0 && !al_valid_block(t, next, csz))
 		return PROTETS_ECORRUPT;
@@ -114,6 +117,67 @@ al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
 	lk_log(t, off);
 	al_add_used(t, csz);
 	*offp = off;
+	return 0;
+}
+
+static int
+al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
+{
+	return al_pop_at(t, cls, 0, offp);
+}
+
+/*
+ * Move top up to a multiple of TBL_LINE, the gap becoming a free block
+ * (8 bytes are too few for one: the gap is then 72), if the heap has room
+ * for that and csz more.  Returns 0, PROTETS_EFULL.
+ */
+static int
+al_align_top(struct tbl *t, uint64_t csz)
+{
+	struct tbl_state	*st = tbl_state(t);
+	uint64_t		 top = SH_LOAD(&st->top), gap;
+	unsigned		 gcls;
+
+	if ((gap = (TBL_LINE - top % TBL_LINE) % TBL_LINE) == 0)
+		return csz <= SH_LOAD(&st->ceil) - top ? 0 : PROTETS_EFULL;
+	if (gap < 16)
+		gap += TBL_LINE;
+	if (gap + csz > SH_LOAD(&st->ceil) - top)
+		return PROTETS_EFULL;
+	gcls = al_class(gap);
+	lk_set(t, TBL_STATE_FIELD(top), top + gap);
+	al_add_used(t, gap);
+	al_free(t, top, gcls);		/* al_csize(gcls) == gap */
+	return 0;
+}
+
+/*
+ * AL_LINE: a block of whole lines (every class of 64 bytes and more is a
+ * multiple of 64) at a line boundary: the head of its free list if it is
+ * so placed, else off an aligned top.  0, or PROTETS_EFULL when neither
+ * is to be had (the caller then allocates as usual).
+ */
+static int
+al_alloc_line(struct tbl *t, uint64_t sz, uint64_t *offp, unsigned *clsp)
+{
+	struct tbl_state	*st = tbl_state(t);
+	unsigned		 cls = al_class((sz + TBL_LINE - 1) &
+				    ~(uint64_t)(TBL_LINE - 1));
+	uint64_t		 csz = al_csize(cls), top;
+	int			 e;
+
+	if ((e = al_pop_at(t, cls, TBL_LINE, offp)) != PROTETS_EFULL) {
+		*clsp = cls;
+		return e;
+	}
+	if ((e = al_align_top(t, csz)) != 0)
+		return e;
+	top = SH_LOAD(&st->top);
+	lk_set(t, TBL_STATE_FIELD(top), top + csz);
+	al_add_used(t, csz);
+	TBL_CRASHPOINT();
+	*offp = top;
+	*clsp = cls;
 	return 0;
 }
 
@@ -128,6 +192,9 @@ al_alloc(struct tbl *t, uint64_t sz, int flags, uint64_t *offp,
 
 	if (sz == 0 || sz > TBL_CLASS_MAX)
 		return PROTETS_EINVAL;
+	if ((flags & AL_LINE) && sz <= TBL_CLASS_MAX - TBL_LINE &&
+	    (e = al_alloc_line(t, sz, offp, clsp)) != PROTETS_EFULL)
+		return e;
 	cls = al_class(sz);
 	csz = al_csize(cls);
 	if ((e = al_pop(t, cls, offp)) != PROTETS_EFULL)

@@ -22,6 +22,9 @@
 #define AL_FALLBACK	0x1	/* may hand out a block of a larger class */
 #define AL_NOTENTRY	0x2	/* for what may look like an entry header:
 				 * a recycled block moves state.recast */
+#define AL_LINE		0x4	/* whole cache lines of its own, when the
+				 * heap has room: sz rounded up to 64, at
+				 * an offset that is a multiple of 64 */
 
 #define AL_SMALL_CLASSES	31	/* 16..256 step 8 */
 

@@ -122,7 +122,7 @@ ct_add(int64_t cur, int64_t incr, const protets_counter_opts *o,
 #define CT_WAYS		8	/* hints a set */
 
 struct ct_way {
-	uint64_t	id;	/* the mapping and shard: ct_id; 0: empty */
+	uint64_t	id;	/* tbl_view_id; 0: empty */
 	uint64_t	eoff;	/* the entry */
 	uint64_t	recast;	/* state.recast when it was found there */
 };
@@ -147,13 +147,6 @@ static inline struct ct_set *
 ct_set_of(uint64_t h)
 {
 	return &ct_hints[(h ^ h >> 32) % CT_SETS];
-}
-
-/* tbl_open numbers its handles (gen); views of shards share it. */
-static inline uint64_t
-ct_id(const struct tbl *t)
-{
-	return t->gen * TBL_SHARD_MAX + t->shard + 1;
 }
 
 /*
@@ -184,7 +177,7 @@ static inline int
 ct_hint(const struct tbl *t, const struct ct_set *c, uint64_t h,
     uint64_t recast, const void *key, size_t klen, struct en_hdr *eh)
 {
-	uint64_t	id = ct_id(t);
+	uint64_t	id = tbl_view_id(t);
 	int		i;
 
 	for (i = 0; i < CT_WAYS; i++)
@@ -201,7 +194,7 @@ static void
 ct_remember(const struct tbl *t, struct ct_set *c, uint64_t h,
     uint64_t eoff, uint64_t recast)
 {
-	uint64_t	id = ct_id(t);
+	uint64_t	id = tbl_view_id(t);
 	int		i, v = -1;
 
 	for (i = 0; i < CT_WAYS; i++) {
@@ -237,8 +230,6 @@ ct_find(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	if ((e = ix_find(t, NULL, h, key, klen, &pos)) != 0)
 		return e;
 	ct_remember(t, c, h, pos.eoff, recast);
-	if (t->fast)
-		fp_register(t);
 	*eoffp = pos.eoff;
 	*eh = pos.eh;
 	return 0;
@@ -404,6 +395,32 @@ tbl_counter_fast(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	return r;
 }
 
+/*
+ * Where several writers update counters lock-free, each counter entry
+ * gets cache lines of its own: two writers' counters sharing a line would
+ * pass it between their CPUs at every update as a shared lock would.
+ */
+static int
+ct_insert(struct tbl *t, uint64_t h, const void *key, size_t klen,
+    const char *text, size_t len)
+{
+	uint64_t	eoff;
+	int		e;
+
+	e = tbl_insert_locked(t, h, key, klen, text, len, TBL_INS_GROW |
+	    (t->fast ? TBL_INS_LINE : 0), NULL, &eoff);
+	/*
+	 * The next update goes to the new entry directly.  Only once the
+	 * insert is done: nothing can fail after it, the caller commits.
+	 * (Remembered and rolled back, it would be a block beyond top with
+	 * the key's header in it, which no hint may ever point to.)
+	 */
+	if (e == 0)
+		ct_remember(t, ct_set_of(h), h, eoff,
+		    SH_LOAD(&tbl_state(t)->recast));
+	return e;
+}
+
 int
 tbl_counter_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
     int64_t incr, const protets_counter_opts *o, int64_t *res)
@@ -414,12 +431,15 @@ tbl_counter_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	size_t		len;
 	int		e;
 
+	/* Next time, lock-free (fastpath.c): a slot for this thread. */
+	if (t->fast)
+		fp_register(t);
 	e = ct_find(t, h, key, klen, &eoff, &eh);
 	if (e == 0) {
 		if ((e = ct_inplace(t, eoff, &eh, incr, o, res, text,
 		    &len)) != 0 || len == 0)
 			return e;
-		return tbl_insert_locked(t, h, key, klen, text, len, 1, NULL);
+		return ct_insert(t, h, key, klen, text, len);
 	}
 	if (e != PROTETS_NOTFOUND)
 		return e;
@@ -429,6 +449,5 @@ tbl_counter_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
 		return e;
 	p = ct_format(*res, tmp);
 	TBL_CRASHPOINT();
-	return tbl_insert_locked(t, h, key, klen, p,
-	    (size_t)(tmp + CT_TEXT_MAX - p), 1, NULL);
+	return ct_insert(t, h, key, klen, p, (size_t)(tmp + CT_TEXT_MAX - p));
 }

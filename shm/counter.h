@@ -36,9 +36,12 @@ void	tbl_counter_forget(void);
 /*
  * table.c's insert under the lock, which a counter whose text changes
  * length goes through.  *added (may be NULL): 1 when the count grew;
- * grow: split the index if the load calls for it.
+ * *eoffp (may be NULL): the new entry's offset.
  */
+#define TBL_INS_GROW	0x1	/* split the index if the load calls for it */
+#define TBL_INS_LINE	0x2	/* the entry on cache lines of its own */
 int	tbl_insert_locked(struct tbl *t, uint64_t h, const void *key,
-	    size_t klen, const void *val, size_t vlen, int grow, int *added);
+	    size_t klen, const void *val, size_t vlen, int flags, int *added,
+	    uint64_t *eoffp);
 
 #endif /* PROTETS_SHM_COUNTER_H */

@@ -30,7 +30,7 @@
  * waited for up to the writer's lock timeout, as a lock holder would be.
  */
 #include <errno.h>
-#include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <time.h>
@@ -40,28 +40,71 @@
 #include "fastpath.h"
 #include "lock.h"
 
-/* Pauses watching a slot before its mutex is tried. */
+/* Pauses watching a slot before its mutex is tried, or busy. */
 #define FP_SPIN		200
-/* Slots tried, from the thread's own, before the mutex is taken instead. */
-#define FP_TRIES	4
+/* Writers an updater lets pass before it takes the mutex itself. */
+#define FP_RETRIES	4
 
-/* The slot this thread is in (NULL: none), and the one it tries first. */
-static __thread struct tbl_fpslot *fp_mine;
-static __thread unsigned fp_pref = UINT_MAX;
+/*
+ * Which slot of which shard this thread was given (fp_register): a small
+ * direct-mapped cache by tbl_view_id; a miss sends the update through the
+ * lock, which registers again.  fp_self tags the slots given to this
+ * thread; a forked child is another thread, with its own tag and seats.
+ */
+#define FP_SEATS	64
 
-static unsigned
-fp_first(void)
+struct fp_seat {
+	uint64_t	id;		/* tbl_view_id, 0: empty */
+	unsigned	slot;
+};
+
+static __thread struct fp_seat	 fp_seats[FP_SEATS];
+static __thread uint64_t	 fp_self;
+static __thread struct tbl_fpslot *fp_mine;	/* the slot it is in */
+static pthread_once_t		 fp_once = PTHREAD_ONCE_INIT;
+
+static void
+fp_forked(void)
 {
-	/* Threads of different ids mostly start at different slots. */
-	if (fp_pref == UINT_MAX)
-		fp_pref = ((uint32_t)gettid() * 2654435761u) >> 28;
-	return fp_pref % TBL_FP_SLOTS;
+	fp_self = 0;
+	memset(fp_seats, 0, sizeof(fp_seats));
+}
+
+static void
+fp_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, fp_forked);
+}
+
+/* This thread's tag: its pid and thread id, mixed with the time. */
+static uint64_t
+fp_me(void)
+{
+	struct timespec	ts;
+	uint64_t	x;
+
+	if (fp_self != 0)
+		return fp_self;
+	pthread_once(&fp_once, fp_init);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	x = (uint64_t)getpid() << 32 ^ (uint64_t)gettid() ^
+	    (uint64_t)ts.tv_nsec << 20 ^ (uint64_t)ts.tv_sec;
+	x = (x ^ x >> 30) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ x >> 27) * 0x94d049bb133111ebULL;
+	fp_self = (x ^ x >> 31) | 1;
+	return fp_self;
+}
+
+static inline struct fp_seat *
+fp_seat(const struct tbl *t)
+{
+	return &fp_seats[tbl_view_id(t) % FP_SEATS];
 }
 
 void
-fp_prefer(unsigned i)
+fp_seat_set(const struct tbl *t, unsigned i)
 {
-	fp_pref = i % TBL_FP_SLOTS;
+	*fp_seat(t) = (struct fp_seat){ tbl_view_id(t), i % TBL_FP_SLOTS };
 }
 
 int
@@ -78,51 +121,78 @@ fp_format(struct tbl *t, const pthread_mutexattr_t *a)
 	return 0;
 }
 
+/*
+ * The slot of t given to this thread before, else the first never given,
+ * else (all were) one taken over from another thread, which then shares
+ * it: correct, only slower.
+ */
+static unsigned
+fp_pick(struct tbl_fp *fp, uint64_t used, uint64_t me)
+{
+	uint64_t	all = (1ULL << (TBL_FP_SLOTS - 1) << 1) - 1, b;
+
+	for (b = used & all; b != 0; b &= b - 1)
+		if (SH_LOAD(&fp->slot[__builtin_ctzll(b)].owner) == me)
+			return (unsigned)__builtin_ctzll(b);
+	if ((used & all) != all)
+		return (unsigned)__builtin_ctzll(~used & all);
+	return (unsigned)(me % TBL_FP_SLOTS);
+}
+
 void
 fp_register(struct tbl *t)
 {
 	struct tbl_fp	*fp = fp_area(t);
-	uint64_t	 bit = 1ULL << fp_first();
+	struct fp_seat	*seat = fp_seat(t);
+	uint64_t	 used, me;
+	unsigned	 i;
 
-	if (SH_LOAD(&fp->used) & bit)
+	if (seat->id == tbl_view_id(t))
 		return;
-	/*
-	 * This writer may not have closed t (no slot was in use when it
-	 * took the mutex): it does so before the new slot can be entered.
-	 */
-	(void)__atomic_exchange_n(&fp->busy, 1, __ATOMIC_SEQ_CST);
-	__atomic_fetch_or(&fp->used, bit, __ATOMIC_SEQ_CST);
+	me = fp_me();
+	used = SH_LOAD(&fp->used);
+	i = fp_pick(fp, used, me);
+	SH_STORE(&fp->slot[i].owner, me);
+	if ((used >> i & 1) == 0) {
+		/*
+		 * This writer may not have closed t (no slot was in use when
+		 * it took the mutex): it does so before the new slot can be
+		 * entered.
+		 */
+		(void)__atomic_exchange_n(&fp->busy, 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_or(&fp->used, 1ULL << i, __ATOMIC_SEQ_CST);
+	}
+	*seat = (struct fp_seat){ tbl_view_id(t), i };
 }
 
-/* Take one of t's registered slots, NULL: none tried is free. */
+/* Take this thread's slot of t, NULL: it has none, or it is busy. */
 static struct tbl_fpslot *
 fp_take(struct tbl *t)
 {
 	struct tbl_fp	*fp = fp_area(t);
-	uint64_t	 used = SH_LOAD(&fp->used);
-	unsigned	 i, k;
+	struct fp_seat	*seat = fp_seat(t);
+	struct tbl_fpslot *s;
 	int		 e;
 
-	for (k = 0; k < FP_TRIES; k++) {
-		i = (fp_first() + k) % TBL_FP_SLOTS;
-		if ((used >> i & 1) == 0)
-			continue;
-		e = pthread_mutex_trylock(&fp->slot[i].mtx);
-		if (e == EOWNERDEAD) {
-			/* Its last holder died in it: on is ours to set. */
-			TBL_CRASHPOINT();
-			(void)pthread_mutex_consistent(&fp->slot[i].mtx);
-		} else if (e != 0)
-			continue;
-		return &fp->slot[i];
-	}
-	return NULL;
+	if (seat->id != tbl_view_id(t))
+		return NULL;
+	s = &fp->slot[seat->slot];
+	e = pthread_mutex_trylock(&s->mtx);
+	if (e == EOWNERDEAD) {
+		/* Its last holder died in it: on is ours to set. */
+		TBL_CRASHPOINT();
+		(void)pthread_mutex_consistent(&s->mtx);
+	} else if (e != 0)
+		return NULL;
+	return s;
 }
 
 struct tbl_fpslot *
 fp_enter(struct tbl *t)
 {
+	struct tbl_fp		*fp = fp_area(t);
 	struct tbl_fpslot	*s;
+	int			 i, j;
 
 	if (lk_fast_begin() != 0)
 		return NULL;
@@ -131,18 +201,32 @@ fp_enter(struct tbl *t)
 		return NULL;
 	}
 	fp_mine = s;
-	/*
-	 * The store before the load of busy (Dekker): an exchange is a full
-	 * barrier, and cheaper than a store and a fence.  Acquire: a writer's
-	 * changes before it cleared busy are visible once it is seen clear.
-	 */
-	(void)__atomic_exchange_n(&s->on, 1, __ATOMIC_SEQ_CST);
-	TBL_CRASHPOINT();
-	if (__atomic_load_n(&fp_area(t)->busy, __ATOMIC_ACQUIRE) != 0) {
-		fp_leave(s);
-		return NULL;
+	for (i = 0;; i++) {
+		/*
+		 * The store before the load of busy (Dekker): an exchange is
+		 * a full barrier, and cheaper than a store and a fence.
+		 * Acquire: a writer's changes before it cleared busy are
+		 * visible once it is seen clear.
+		 */
+		(void)__atomic_exchange_n(&s->on, 1, __ATOMIC_SEQ_CST);
+		TBL_CRASHPOINT();
+		if (__atomic_load_n(&fp->busy, __ATOMIC_ACQUIRE) == 0)
+			return s;
+		/*
+		 * A writer is at work in the shard: out of its way (it may
+		 * be waiting for this slot), and watch it a moment, as it
+		 * is done in well under a microsecond.  Taking the mutex
+		 * instead would find it held, and sleep tens of them.
+		 */
+		__atomic_store_n(&s->on, 0, __ATOMIC_RELEASE);
+		for (j = 0; j < FP_SPIN && __atomic_load_n(&fp->busy,
+		    __ATOMIC_RELAXED) != 0; j++)
+			lk_relax();
+		if (j == FP_SPIN || i == FP_RETRIES)
+			break;
 	}
-	return s;
+	fp_leave(s);
+	return NULL;
 }
 
 void

@@ -14,21 +14,22 @@
 int	fp_format(struct tbl *t, const pthread_mutexattr_t *a);
 
 /*
- * Under t's mutex: let this thread use its slot of t from now on.  Slots
- * come into use only under the mutex, so that a writer that finds none
- * in use (the usual case, where no counter goes lock-free) has nothing
- * to wait for or to close.
+ * Under t's mutex: give this thread a slot of t (its own, as long as
+ * there are slots enough) to use from now on.  Slots come into use only
+ * under the mutex, so that a writer that finds none in use (the usual
+ * case, where no counter goes lock-free) has nothing to wait for or to
+ * close.
  */
 void	fp_register(struct tbl *t);
-/* Tests: make slot i this thread's first choice. */
-void	fp_prefer(unsigned i);
+/* Tests: make slot i this thread's slot of t. */
+void	fp_seat_set(const struct tbl *t, unsigned i);
 
 /*
  * Enter a slot of t (a shard, or an unsharded table): returns the slot,
  * and until fp_leave no writer of t reads or changes anything, but for
  * other slots' holders, which change counters' last words by CAS only.
- * NULL: t's mutex is held (or this thread is in a write already, or no
- * slot tried is registered and free); take the mutex instead.  t must be
+ * NULL: t's mutex is held (or this thread is in a write already, or has
+ * no slot of t, or its slot is busy); take the mutex instead.  t must be
  * writable.
  */
 struct tbl_fpslot *fp_enter(struct tbl *t);

@@ -217,8 +217,8 @@ struct tbl_onode {
 /*
  * update_counter's lock-free path (fastpath.c), one area per shard.  A
  * thread changing a counter's last word without the shard's mutex holds
- * a slot: its robust mutex, then on = 1 while it reads and changes the
- * entry, unless busy.  A writer that takes the shard's mutex sets busy,
+ * its slot (owner names the thread a slot was last given to): its robust
+ * mutex, then on = 1 while it reads and changes the entry, unless busy.  A writer that takes the shard's mutex sets busy,
  * then waits, before it reads or changes anything, until no slot whose
  * bit is set in used is on; it clears busy before it unlocks.  busy is
  * the mutex's word for the lock-free path, on a line of its own: the
@@ -228,7 +228,8 @@ struct tbl_onode {
  */
 struct tbl_fpslot {
 	pthread_mutex_t	mtx;			/*    0 */
-	uint8_t		pad0[56 - sizeof(pthread_mutex_t)];
+	uint8_t		pad0[48 - sizeof(pthread_mutex_t)];
+	uint64_t	owner;			/*   48: the thread it is for */
 	uint64_t	on;			/*   56: 1 while in use */
 	uint64_t	pad1[8];		/*   64 */
 };
@@ -290,7 +291,7 @@ _Static_assert(TBL_UNDO_OFF + TBL_NSTRIPES * sizeof(struct tbl_undo) <=
 _Static_assert(TBL_UNDO_OFF + TBL_NSTRIPES * sizeof(struct tbl_undo) <=
     TBL_FP_OFF && TBL_FP_OFF + sizeof(struct tbl_fp) <= TBL_HEAP_OFF &&
     TBL_FP_OFF % TBL_LINE == 0, "fast-path slots");
-_Static_assert(sizeof(pthread_mutex_t) <= 56 &&
+_Static_assert(sizeof(pthread_mutex_t) <= 48 &&
     sizeof(struct tbl_fpslot) == 2 * TBL_LINE && TBL_FP_SLOTS <= 64 &&
     offsetof(struct tbl_fp, slot) == 2 * TBL_LINE,
     "fast-path slot");
@@ -382,6 +383,17 @@ tbl_view(const struct tbl *t, unsigned k, struct tbl *v)
 	v->route = 0;
 	v->lock_timeout_ms = __atomic_load_n(&t->lock_timeout_ms,
 	    __ATOMIC_RELAXED);
+}
+
+/*
+ * A number for this view of a mapping: per-thread caches (update_counter's
+ * hints, fastpath.c's slots) tell mappings and shards apart by it.  tbl_open
+ * numbers its handles (gen); views of shards share it.  Never 0.
+ */
+static inline uint64_t
+tbl_view_id(const struct tbl *t)
+{
+	return t->gen * TBL_SHARD_MAX + t->shard + 1;
 }
 
 /* Offset of a field of the state, for the undo log. */

@@ -44,12 +44,14 @@ tbl_or_undo(const struct tbl *t)
 
 /*
  * Insert under the lock.  *added (may be NULL) is set to 1 when the
- * entry count grew.  grow: split the index if the load calls for it
- * (a batch splits once it is done instead).
+ * entry count grew.  flags: TBL_INS_GROW, split the index if the load
+ * calls for it (a batch splits once it is done instead); TBL_INS_LINE,
+ * the entry on cache lines of its own.  *eoffp (may be NULL): where the
+ * new entry is.
  */
 int
 tbl_insert_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
-    const void *val, size_t vlen, int grow, int *added)
+    const void *val, size_t vlen, int flags, int *added, uint64_t *eoffp)
 {
 	struct ix_it	it;
 	struct ix_pos	pos;
@@ -72,10 +74,13 @@ tbl_insert_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
 		if (found && t->type == PROTETS_BAG)
 			return 0;	/* ETS: inserting it again is a no-op */
 	}
-	if ((e = al_alloc(t, en_size(klen, vlen), AL_FALLBACK, &off, &cls)))
+	if ((e = al_alloc(t, en_size(klen, vlen), AL_FALLBACK |
+	    (flags & TBL_INS_LINE ? AL_LINE : 0), &off, &cls)))
 		return e;
 	en_write(t, off, cls, key, klen, val, vlen);
 	TBL_CRASHPOINT();
+	if (eoffp != NULL)
+		*eoffp = off;
 	slot = ix_slot(h, off);
 	if (found) {
 		/* Copy on write: readers of the old entry stay valid. */
@@ -95,7 +100,7 @@ tbl_insert_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	tbl_add_entries(t, 1);
 	if (added != NULL)
 		*added = 1;
-	return grow ? ix_grow(t) : 0;
+	return flags & TBL_INS_GROW ? ix_grow(t) : 0;
 }
 
 static int
@@ -128,7 +133,8 @@ tbl_insert(struct tbl *t, const void *key, size_t klen, const void *val,
 	t = tbl_pick(t, h, &v);
 	if ((e = lk_wbegin(t)) != 0)
 		return e;
-	if ((e = tbl_insert_locked(t, h, key, klen, val, vlen, 1, NULL)) != 0)
+	if ((e = tbl_insert_locked(t, h, key, klen, val, vlen, TBL_INS_GROW,
+	    NULL, NULL)) != 0)
 		lk_wabort(t);
 	else
 		lk_wcommit(t);
@@ -200,7 +206,7 @@ batch_insert(struct tbl *t, const struct batch *b)
 		if (lk_room(t) < TBL_INS_UNDO + tbl_or_undo(t))
 			return PROTETS_ELIMIT;
 		if ((e = tbl_insert_locked(t, batch_hash(b, i), kv[i].key,
-		    kv[i].klen, kv[i].val, kv[i].vlen, 0, &added)) != 0)
+		    kv[i].klen, kv[i].val, kv[i].vlen, 0, &added, NULL)) != 0)
 			return e;
 		nadd += (uint64_t)added;
 	}

@@ -773,7 +773,7 @@ START_TEST(test_dead_in_slot)
 	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 0, NULL, &r), 0);
 	ck_assert_int_eq(r, 1000);
 	i = die_in_slot(&s);
-	fp_prefer((unsigned)i);
+	fp_seat_set(&s.t, (unsigned)i);
 	tbl_crash_at(0);	/* count the steps, kill at none */
 	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 5, NULL, &r), 0);
 	/* the slot taken over, entered, the CAS: no lock */

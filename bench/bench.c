@@ -359,13 +359,67 @@ wc_work(int p, const char *order)
 	return 0;
 }
 
+/*
+ * The same work by one process alone on a table of its own like the two
+ * writers' (in a child, with a handle of its own, as theirs): all N keys
+ * inserted, then process 0's N counter updates.  The rates of one writer
+ * of that very kind of table, to set the two writers' against.
+ */
+static void
+wc_alone(protets_t *p, const protets_opts *o, const char *name,
+    const char *insert, const char *counter)
+{
+	volatile double	*rate;
+	protets_table_t	*t;
+	double		 t0;
+	pid_t		 pid;
+	int		 st, rc;
+
+	rate = mmap(NULL, 2 * sizeof(double), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rate == MAP_FAILED)
+		fail("1proc setup", strerror(errno));
+	t = table_get(p, name, o);
+	wc_name = name;
+	wc_name1 = NULL;
+	fflush(stdout);
+	if ((pid = fork()) == -1)
+		fail("fork", strerror(errno));
+	if (pid == 0) {
+		wc_counters = 0;
+		wc_prep(0);
+		t0 = now();
+		if (wc_work(0, NULL) != 0 || wc_work(1, NULL) != 0)
+			_exit(1);
+		rate[0] = (double)n / (now() - t0);
+		wc_counters = 1;
+		wc_prep(0);
+		t0 = now();
+		if (wc_work(0, NULL) != 0)
+			_exit(1);
+		rate[1] = (double)n / (now() - t0);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		fail("1proc", "the child failed");
+	record(insert, rate[0]);
+	record(counter, rate[1]);
+	munmap((void *)rate, 2 * sizeof(double));
+	protets_close(t);
+	if ((rc = protets_drop(p, name)) != 0)
+		die("drop", rc);
+}
+
 static const struct {
 	uint32_t	 wc;
 	const char	*insert, *counter;
+	const char	*insert1, *counter1;	/* one writer alone, or NULL */
 } wc_phases[] = {
-	{ 0, "wc0_insert_2proc", "wc0_counter_2proc" },	/* two tables */
-	{ 1, "wc1_insert_2proc", "wc1_counter_2proc" },
-	{ 16, "wc16_insert_2proc", "wc16_counter_2proc" },
+	{ 0, "wc0_insert_2proc", "wc0_counter_2proc", NULL, NULL },	/* two tables */
+	{ 1, "wc1_insert_2proc", "wc1_counter_2proc", NULL, NULL },
+	{ 16, "wc16_insert_2proc", "wc16_counter_2proc",
+	    "wc16_insert_1proc", "wc16_counter_1proc" },
 };
 
 static void
@@ -397,6 +451,11 @@ wc_run(protets_t *p, uint64_t size, size_t k, int run)
 	protets_close(t);
 	if ((rc = protets_drop(p, name)) != 0)
 		die("drop", rc);
+	if (wc_phases[k].insert1 != NULL) {
+		snprintf(name1, sizeof(name1), "%s-alone", name);
+		wc_alone(p, &o, name1, wc_phases[k].insert1,
+		    wc_phases[k].counter1);
+	}
 	if (t1 != NULL) {
 		protets_close(t1);
 		if ((rc = protets_drop(p, name1)) != 0)

@@ -85,6 +85,11 @@ END {
 		print "|---|---:|---:|"
 		printf("| one process alone (insert, counter) | %s | %s |\n",
 		    fmt(r["protets", "insert"]), fmt(r["protets", "counter"]))
+		if (r["protets", "wc16_counter_1proc"] != "")
+			printf("| one process alone, write_concurrency 16 " \
+			    "| %s | %s |\n",
+			    fmt(r["protets", "wc16_insert_1proc"]),
+			    fmt(r["protets", "wc16_counter_1proc"]))
 		split("wc1 wc16 wc0", W)
 		split("one table, write_concurrency 1|one table, " \
 		    "write_concurrency 16|two tables, one each", D, "|")

@@ -173,38 +173,62 @@ ct_entry(const struct tbl *t, uint64_t off, size_t klen, struct en_hdr *eh)
  * The way of set c that is right about key (hash h) in t now, -1: none.
  * Under t's lock or a slot of it.
  */
+/*
+ * The ways of set c whose hash is h, as a bit mask: compared all at once,
+ * without a branch per way (where the match is is random: a loop exiting
+ * there would be mispredicted at most updates).
+ */
+static inline unsigned
+ct_ways_of(const struct ct_set *c, uint64_t h)
+{
+	unsigned	m = 0, i;
+
+	for (i = 0; i < CT_WAYS; i++)
+		m |= (unsigned)(c->h[i] == h) << i;
+	return m;
+}
+
 static inline int
 ct_hint(const struct tbl *t, const struct ct_set *c, uint64_t h,
     uint64_t recast, const void *key, size_t klen, struct en_hdr *eh)
 {
 	uint64_t	id = tbl_view_id(t);
+	unsigned	m;
 	int		i;
 
-	for (i = 0; i < CT_WAYS; i++)
-		if (c->h[i] == h && c->w[i].id == id &&
-		    c->w[i].recast == recast &&
+	for (m = ct_ways_of(c, h); m != 0; m &= m - 1) {
+		i = __builtin_ctz(m);
+		if (c->w[i].id == id && c->w[i].recast == recast &&
 		    ct_entry(t, c->w[i].eoff, klen, eh) &&
 		    en_keyeq(t, c->w[i].eoff, eh, key, klen))
 			return i;
+	}
 	return -1;
 }
 
-/* Remember key (hash h) of t at eoff: in its old way, or an empty one. */
+/*
+ * Remember key (hash h) of t at eoff: in its old way, else an empty one,
+ * else one of another mapping (of a table closed long ago, perhaps:
+ * nothing else ever evicts those), else any.
+ */
 static void
 ct_remember(const struct tbl *t, struct ct_set *c, uint64_t h,
     uint64_t eoff, uint64_t recast)
 {
 	uint64_t	id = tbl_view_id(t);
-	int		i, v = -1;
+	int		i, empty = -1, other = -1;
 
 	for (i = 0; i < CT_WAYS; i++) {
 		if (c->h[i] == h && c->w[i].id == id)
 			break;
-		if (v < 0 && c->w[i].id == 0)
-			v = i;
+		if (empty < 0 && c->w[i].id == 0)
+			empty = i;
+		if (other < 0 && (c->w[i].id - 1) / TBL_SHARD_MAX != t->gen)
+			other = i;
 	}
 	if (i == CT_WAYS)
-		i = v >= 0 ? v : (int)(ct_tick++ % CT_WAYS);
+		i = empty >= 0 ? empty : other >= 0 ? other :
+		    (int)(ct_tick++ % CT_WAYS);
 	c->h[i] = h;
 	c->w[i] = (struct ct_way){ id, eoff, recast };
 }
@@ -280,7 +304,8 @@ ct_calc(const struct tbl *t, uint64_t off, const struct en_hdr *eh,
 	c->len = len = (size_t)(c->tmp + CT_TEXT_MAX - c->p);
 	if (len != eh->vlen)
 		return 0;
-	memcpy(v, c->p, len);
+	for (i = 0; i < len; i++)	/* a few bytes: no memcpy call */
+		v[i] = (unsigned char)c->p[i];
 	for (i = changed = k = 0; i < nw; i++)
 		if (c->ws[i] != c->old[i]) {
 			changed++;
@@ -384,9 +409,7 @@ tbl_counter_fast(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	struct en_hdr		 eh;
 	int			 i, r = 1;
 
-	for (i = 0; i < CT_WAYS && c->h[i] != h; i++)
-		;
-	if (i == CT_WAYS || (s = fp_enter(t)) == NULL)
+	if (ct_ways_of(c, h) == 0 || (s = fp_enter(t)) == NULL)
 		return 1;
 	if ((i = ct_hint(t, c, h, SH_LOAD(&tbl_state(t)->recast), key, klen,
 	    &eh)) >= 0)

@@ -207,28 +207,33 @@ ct_hint(const struct tbl *t, const struct ct_set *c, uint64_t h,
 }
 
 /*
- * Remember key (hash h) of t at eoff: in its old way, else an empty one,
- * else one of another mapping (of a table closed long ago, perhaps:
- * nothing else ever evicts those), else any.
+ * Remember key (hash h) of t at eoff: in its old way, else one with the
+ * same key of another mapping (of a table closed long ago, perhaps:
+ * nothing else ever evicts those, and each such costs every lookup of
+ * the key a look), else an empty one, else one of another mapping, else
+ * any.
  */
 static void
 ct_remember(const struct tbl *t, struct ct_set *c, uint64_t h,
     uint64_t eoff, uint64_t recast)
 {
 	uint64_t	id = tbl_view_id(t);
-	int		i, empty = -1, other = -1;
+	int		i, same = -1, empty = -1, other = -1, mine;
 
 	for (i = 0; i < CT_WAYS; i++) {
+		mine = (c->w[i].id - 1) / TBL_SHARD_MAX == t->gen;
 		if (c->h[i] == h && c->w[i].id == id)
 			break;
+		if (same < 0 && c->h[i] == h && !mine)
+			same = i;
 		if (empty < 0 && c->w[i].id == 0)
 			empty = i;
-		if (other < 0 && (c->w[i].id - 1) / TBL_SHARD_MAX != t->gen)
+		if (other < 0 && !mine)
 			other = i;
 	}
 	if (i == CT_WAYS)
-		i = empty >= 0 ? empty : other >= 0 ? other :
-		    (int)(ct_tick++ % CT_WAYS);
+		i = same >= 0 ? same : empty >= 0 ? empty : other >= 0 ?
+		    other : (int)(ct_tick++ % CT_WAYS);
 	c->h[i] = h;
 	c->w[i] = (struct ct_way){ id, eoff, recast };
 }

@@ -23,6 +23,7 @@
 #include "alloc.h"
 #include "entry.h"
 #include "hash.h"
+#include "fastpath.h"
 #include "lock.h"
 #include "ordered.h"
 
@@ -125,6 +126,10 @@ ck_locks(struct ck *k)
 		return ck_fail(k, "lock: sequence odd with no writer");
 	if (lk_xpending(k->t) != 0)
 		return ck_fail(k, "lock: a batch over shards left behind");
+	/* A dead holder's on or busy is no damage; a slot beyond 16 is. */
+	if (SH_RLOAD(&fp_area(k->t)->used) >> (TBL_FP_SLOTS - 1) >> 1 != 0)
+		return ck_fail(k, "lock: lock-free slots in use %#llx",
+		    (unsigned long long)SH_RLOAD(&fp_area(k->t)->used));
 	return 0;
 }
 

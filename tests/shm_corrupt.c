@@ -268,6 +268,11 @@ START_TEST(test_corrupt)
 	st->al_free[al_class_of_entry(&s, e0)] = e0;
 	expect_corrupt(&s, "overlap");
 	RESTORE();
+	/* a lock-free slot that does not exist in use (fastpath.c) */
+	*word_at(&s, TBL_FP_OFF + offsetof(struct tbl_fp, used)) =
+	    1ULL << TBL_FP_SLOTS;
+	expect_corrupt(&s, "lock-free slots");
+	RESTORE();
 	check_ok(&s.t);
 	free(snap);
 	seg_free(&s);

@@ -210,7 +210,7 @@ fp_enter(struct tbl *t)
 		 */
 		(void)__atomic_exchange_n(&s->on, 1, __ATOMIC_SEQ_CST);
 		TBL_CRASHPOINT();
-		if (__atomic_load_n(&fp->busy, __ATOMIC_ACQUIRE) == 0)
+		if (__atomic_load_n(&fp->busy, __ATOMIC_SEQ_CST) == 0)
 			return s;
 		/*
 		 * A writer is at work in the shard: out of its way (it may
@@ -250,13 +250,14 @@ fp_now_ms(void)
 
 /*
  * Wait until slot s is out of use: its holder leaves, or is found dead
- * (its on cleared here).  As fp_quiesce.
+ * (its on cleared here).  *deadline: when to give up, in fp_now_ms time,
+ * 0 until one is needed (then wait_ms from now), shared by the slots of
+ * one fp_quiesce.  As fp_quiesce.
  */
 static int
-fp_wait(struct tbl_fpslot *s, int wait_ms, pid_t *pid)
+fp_wait(struct tbl_fpslot *s, int wait_ms, uint64_t *deadline, pid_t *pid)
 {
-	uint64_t	t0 = 0;
-	int		i, e, tid;
+	int	i, e, tid;
 
 	for (i = 0;; i++) {
 		if (__atomic_load_n(&s->on, __ATOMIC_ACQUIRE) == 0)
@@ -280,10 +281,10 @@ fp_wait(struct tbl_fpslot *s, int wait_ms, pid_t *pid)
 		if (e != EBUSY)
 			return PROTETS_ECORRUPT;
 		/* Alive, and not running: preempted, or stopped. */
-		if (t0 == 0)
-			t0 = fp_now_ms();
-		else if (fp_now_ms() - t0 >= (uint64_t)(wait_ms > 0 ?
-		    wait_ms : 0)) {
+		if (*deadline == 0)
+			*deadline = fp_now_ms() + (uint64_t)(wait_ms > 0 ?
+			    wait_ms : 0);
+		else if (fp_now_ms() >= *deadline) {
 			tid = __atomic_load_n(&s->mtx.__data.__lock,
 			    __ATOMIC_RELAXED) & 0x3fffffff;
 			*pid = tid == 0 ? 0 : lk_tid_pid(tid);
@@ -297,7 +298,7 @@ int
 fp_quiesce(struct tbl *t, int wait_ms, pid_t *pid)
 {
 	struct tbl_fp	*fp = fp_area(t);
-	uint64_t	 used = SH_LOAD(&fp->used);
+	uint64_t	 used = SH_LOAD(&fp->used), deadline = 0;
 	unsigned	 i;
 	int		 e;
 
@@ -306,8 +307,8 @@ fp_quiesce(struct tbl *t, int wait_ms, pid_t *pid)
 	used &= (1ULL << (TBL_FP_SLOTS - 1) << 1) - 1;
 	for (; used != 0; used &= used - 1) {
 		i = (unsigned)__builtin_ctzll(used);
-		if (__atomic_load_n(&fp->slot[i].on, __ATOMIC_ACQUIRE) != 0 &&
-		    (e = fp_wait(&fp->slot[i], wait_ms, pid)) != 0)
+		if (__atomic_load_n(&fp->slot[i].on, __ATOMIC_SEQ_CST) != 0 &&
+		    (e = fp_wait(&fp->slot[i], wait_ms, &deadline, pid)) != 0)
 			return e;
 	}
 	return 0;

@@ -473,12 +473,15 @@ lk_count_busy(int busy)
 	lk_busy_avg += ((busy ? 1024 : 0) - lk_busy_avg) / 16;
 }
 
-/* Lock with the table handle's timeout; 0 does not wait at all. */
+/*
+ * Lock with the table handle's timeout; 0 does not wait at all.  *ts: the
+ * deadline when the lock was waited for (its tv_sec left 0 when not), for
+ * what comes after the lock to keep to (lk_quiesce).
+ */
 static int
-lk_timedlock(struct tbl *t)
+lk_timedlock(struct tbl *t, struct timespec *ts)
 {
 	struct tbl_stripe	*s = lk_stripe(t);
-	struct timespec		 ts;
 	int			 ms, e, i;
 
 	if (lk_held_slot(t->base) >= 0)
@@ -504,14 +507,14 @@ lk_timedlock(struct tbl *t)
 		    (e = pthread_mutex_trylock(&s->mtx)) != EBUSY)
 			return e;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
 	}
-	return pthread_mutex_clocklock(&s->mtx, CLOCK_MONOTONIC, &ts);
+	return pthread_mutex_clocklock(&s->mtx, CLOCK_MONOTONIC, ts);
 }
 
 static int
@@ -533,26 +536,57 @@ lk_unlock(struct tbl *t)
 }
 
 /*
+ * Unlock after taking the mutex failed (recovery refused or not done, a
+ * lock-free updater not waited out).  Lock-free updaters stay out unless
+ * the state is clean: they would change words that a dead writer's undo
+ * log is yet to restore, and no updater ever recovers.  Whoever next
+ * takes the mutex recovers, and lets them in when it unlocks.
+ */
+static void
+lk_unlock_failed(struct tbl *t)
+{
+	if (lk_clean(t))
+		fp_open(t);
+	pthread_mutex_unlock(&lk_stripe(t)->mtx);
+}
+
+/* Milliseconds left until deadline ts (tv_sec 0: the whole of ms). */
+static int
+lk_ms_left(const struct timespec *ts, int ms)
+{
+	struct timespec	now;
+	int64_t		left;
+
+	if (ts->tv_sec == 0)
+		return ms;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = ((int64_t)ts->tv_sec - now.tv_sec) * 1000 +
+	    (ts->tv_nsec - now.tv_nsec) / 1000000;
+	return left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/*
  * The mutex just taken (e: 0 or EOWNERDEAD), and fp_in_use: wait for
  * update_counter's lock-free updaters to leave the shard (fastpath.c)
- * before anything is read or changed, recovery included.  On failure the mutex is released,
- * made consistent first, with the state as it is: whoever takes it next
- * finds it unclean and recovers.
+ * before anything is read or changed, recovery included, within what is
+ * left of the lock timeout (deadline ts).  On failure the mutex is
+ * released, made consistent first, with the state as it is: whoever
+ * takes it next finds it unclean and recovers.
  */
 static int
-lk_quiesce(struct tbl *t, int e, int nowait)
+lk_quiesce(struct tbl *t, int e, int nowait, const struct timespec *ts)
 {
 	struct tbl_stripe	*s = lk_stripe(t);
 	pid_t			 pid = 0;
 	int			 q;
 
-	q = fp_quiesce(t, nowait ? 0 :
-	    __atomic_load_n(&t->lock_timeout_ms, __ATOMIC_RELAXED), &pid);
+	q = fp_quiesce(t, nowait ? 0 : lk_ms_left(ts,
+	    __atomic_load_n(&t->lock_timeout_ms, __ATOMIC_RELAXED)), &pid);
 	if (q == 0)
 		return 0;
 	if (e == EOWNERDEAD)
 		(void)pthread_mutex_consistent(&s->mtx);
-	lk_unlock(t);
+	lk_unlock_failed(t);
 	lk_last.base = t->base;
 	lk_last.pid = q == EDEADLK ? getpid() : pid;
 	if (q == ETIMEDOUT || (q == EDEADLK && nowait))
@@ -569,17 +603,18 @@ static int
 lk_acquire(struct tbl *t, int nowait)
 {
 	struct tbl_stripe	*s = lk_stripe(t);
+	struct timespec		 ts = { 0, 0 };
 	int			 e, rc;
 
 	if (nowait)
 		e = pthread_mutex_trylock(&s->mtx);
 	else
-		e = lk_timedlock(t);
+		e = lk_timedlock(t, &ts);
 	if (__builtin_expect(lk_last.base != NULL, 0) &&
 	    (e == 0 || e == EOWNERDEAD) && lk_last.base == t->base)
 		lk_last.base = NULL;	/* that failure is history */
 	if ((e == 0 || e == EOWNERDEAD) && fp_in_use(t) &&
-	    (rc = lk_quiesce(t, e, nowait)) != 0)
+	    (rc = lk_quiesce(t, e, nowait, &ts)) != 0)
 		return rc;
 	switch (e) {
 	case 0:
@@ -611,7 +646,7 @@ lk_acquire(struct tbl *t, int nowait)
 		return e;
 	}
 	if (rc != 0)
-		lk_unlock(t);
+		lk_unlock_failed(t);
 	else
 		lk_held_set(t, 1);
 	return rc;

@@ -27,6 +27,8 @@
 #include "layout.h"
 #include "entry.h"
 #include "crash.h"
+#include "fastpath.h"
+#include "lock.h"
 
 #include "shmutil.h"
 
@@ -629,6 +631,84 @@ START_TEST(test_crash_batch)
 END_TEST
 
 /*
+ * A writer that takes a shard whose last writer died in a batch, and
+ * cannot recover it (the batch's other shard is held by a writer that is
+ * stopped, and it may not wait), leaves the shard closed to lock-free
+ * counter updates: they would change words that the dead batch's undo
+ * log is yet to restore, and they never recover anything themselves.
+ * Once a writer has recovered it, they go lock-free again.
+ */
+START_TEST(test_dirty_shard_closed)
+{
+	protets_counter_opts	 dflt = { .has_default = 1 };
+	struct seg		 s;
+	struct tbl		 v0;
+	const struct tbl_fp	*fp;
+	char			 ctr[24], k0[24], k1[24], kb[64][24], buf[24];
+	protets_kv		 kv[64];
+	unsigned long		 k;
+	size_t			 n, len;
+	int64_t			 r;
+	pid_t			 pid;
+	int			 seed = 100, st;
+
+	seg_new_shards(&s, 1 << 20, PROTETS_SET, 2);
+	key_in(&s.t, 0, "c", &seed, ctr, sizeof(ctr));
+	key_in(&s.t, 0, "p", &seed, k0, sizeof(k0));
+	key_in(&s.t, 1, "q", &seed, k1, sizeof(k1));
+	/* a counter in shard 0; the second update goes lock-free */
+	ck_assert_int_eq(tbl_update_counter(&s.t, ctr, strlen(ctr), 1, &dflt,
+	    &r), 0);
+	tbl_crash_at(0);
+	ck_assert_int_eq(tbl_update_counter(&s.t, ctr, strlen(ctr), 1, NULL,
+	    &r), 0);
+	ck_assert_uint_eq(tbl_crash_steps(), 2);	/* in a slot */
+	tbl_view(&s.t, 0, &v0);
+	fp = fp_area(&v0);
+	/* a batch over both shards, killed once shard 0 holds records */
+	n = keys_over(&s.t, 0x3, 2, "b", kb, kv);
+	for (k = 1;; k++) {
+		ck_assert(crash_wait(crash_child(&s.t, kv, n, k, 0)));
+		if (lk_undo_count(&v0) != 0 && lk_xpending(&v0) != 0)
+			break;
+		repair_down(&s.t);
+	}
+	/* a writer of shard 1 recovers it, and stops holding its lock */
+	if ((pid = fork()) == 0) {
+		tbl_crash_signal(SIGSTOP);
+		tbl_crash_at(1);
+		_exit(put(&s.t, k1, "w") ? 2 : 0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+	ck_assert(WIFSTOPPED(st));
+	s.t.lock_timeout_ms = 0;
+	ck_assert_int_eq(put(&s.t, k0, "v"), PROTETS_ELOCKED);
+	ck_assert_uint_ne(lk_undo_count(&v0), 0);
+	ck_assert_uint_eq(SH_LOAD(&fp->busy), 1);
+	/* so the counter takes the lock, and cannot have it either */
+	ck_assert_int_eq(tbl_update_counter(&s.t, ctr, strlen(ctr), 1, NULL,
+	    &r), PROTETS_ELOCKED);
+	ck_assert_int_eq(tbl_lookup(&s.tro, ctr, strlen(ctr), buf,
+	    sizeof(buf), &len), 0);
+	ck_assert(len == 1 && buf[0] == '2');
+	kill(pid, SIGCONT);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	s.t.lock_timeout_ms = TBL_LOCK_TIMEOUT_MS;
+	ck_assert_int_eq(put(&s.t, k0, "v"), 0);
+	ck_assert_uint_eq(SH_LOAD(&fp->busy), 0);
+	tbl_crash_at(0);
+	ck_assert_int_eq(tbl_update_counter(&s.t, ctr, strlen(ctr), 1, NULL,
+	    &r), 0);
+	ck_assert_int_eq(r, 3);
+	ck_assert_uint_eq(tbl_crash_steps(), 2);	/* lock-free again */
+	ck_assert_int_eq(batch_seen(&s.tro, kv, n), 0);
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
+/*
  * A writer stopped inside shard 1's lock: writers of shard 0 go on
  * without waiting; shard 1 (and a batch that needs it) fails at once
  * with ELOCKED when told not to wait; readers of shard 1 see its last
@@ -893,6 +973,7 @@ shards_suite(void)
 #ifdef PROTETS_CRASHTEST
 	tcase_add_loop_test(tc, test_crash_batch, 0, 2);
 	tcase_add_test(tc, test_stopped_shard);
+	tcase_add_test(tc, test_dirty_shard_closed);
 #else
 	tcase_add_loop_test(tc, test_two_writers, 0, 2);
 	tcase_add_loop_test(tc, test_two_counters, 0, 2);

@@ -239,18 +239,9 @@ fp_leave(struct tbl_fpslot *s)
 	lk_fast_end();
 }
 
-static uint64_t
-fp_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * Wait until slot s is out of use: its holder leaves, or is found dead
- * (its on cleared here).  *deadline: when to give up, in fp_now_ms time,
+ * (its on cleared here).  *deadline: when to give up, in lk_now_ms time,
  * 0 until one is needed (then wait_ms from now), shared by the slots of
  * one fp_quiesce.  As fp_quiesce.
  */
@@ -282,9 +273,9 @@ fp_wait(struct tbl_fpslot *s, int wait_ms, uint64_t *deadline, pid_t *pid)
 			return PROTETS_ECORRUPT;
 		/* Alive, and not running: preempted, or stopped. */
 		if (*deadline == 0)
-			*deadline = fp_now_ms() + (uint64_t)(wait_ms > 0 ?
+			*deadline = lk_now_ms() + (uint64_t)(wait_ms > 0 ?
 			    wait_ms : 0);
-		else if (fp_now_ms() >= *deadline) {
+		else if (lk_now_ms() >= *deadline) {
 			tid = __atomic_load_n(&s->mtx.__data.__lock,
 			    __ATOMIC_RELAXED) & 0x3fffffff;
 			*pid = tid == 0 ? 0 : lk_tid_pid(tid);

@@ -167,8 +167,7 @@ lk_tid_pid(pid_t tid)
 	return v > 0 && v <= INT_MAX ? (pid_t)v : tid;
 }
 
-
-static uint64_t
+uint64_t
 lk_now_ms(void)
 {
 	struct timespec ts;

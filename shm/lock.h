@@ -123,6 +123,8 @@ uint64_t lk_xpending(const struct tbl *t);
 int	lk_failed_on(const struct tbl *t);
 /* The pid of the thread whose id is tid (/proc): its Tgid, else tid. */
 pid_t	lk_tid_pid(pid_t tid);
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t lk_now_ms(void);
 
 /* A pause in a busy-wait. */
 static inline void

@@ -30,7 +30,9 @@
  * waited for up to the writer's lock timeout, as a lock holder would be.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <string.h>
 #include <time.h>
@@ -129,13 +131,25 @@ fp_format(struct tbl *t, const pthread_mutexattr_t *a)
 static unsigned
 fp_pick(struct tbl_fp *fp, uint64_t used, uint64_t me)
 {
-	uint64_t	all = (1ULL << (TBL_FP_SLOTS - 1) << 1) - 1, b;
+	uint64_t	all = (1ULL << (TBL_FP_SLOTS - 1) << 1) - 1, b, pid;
+	unsigned	i;
 
 	for (b = used & all; b != 0; b &= b - 1)
 		if (SH_LOAD(&fp->slot[__builtin_ctzll(b)].owner) == me)
 			return (unsigned)__builtin_ctzll(b);
 	if ((used & all) != all)
 		return (unsigned)__builtin_ctzll(~used & all);
+	/*
+	 * All given out: one whose process is gone, by its pid.  Only a
+	 * preference (a pid of another namespace, or reused, misleads it):
+	 * a slot shared with a live thread is slower, never wrong.
+	 */
+	for (i = 0; i < TBL_FP_SLOTS; i++) {
+		pid = SH_LOAD(&fp->slot[i].pid);
+		if (pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) == -1 &&
+		    errno == ESRCH)
+			return i;
+	}
 	return (unsigned)(me % TBL_FP_SLOTS);
 }
 
@@ -153,6 +167,7 @@ fp_register(struct tbl *t)
 	used = SH_LOAD(&fp->used);
 	i = fp_pick(fp, used, me);
 	SH_STORE(&fp->slot[i].owner, me);
+	SH_STORE(&fp->slot[i].pid, (uint64_t)getpid());
 	if ((used >> i & 1) == 0) {
 		/*
 		 * This writer may not have closed t (no slot was in use when

@@ -231,7 +231,9 @@ struct tbl_fpslot {
 	uint8_t		pad0[48 - sizeof(pthread_mutex_t)];
 	uint64_t	owner;			/*   48: the thread it is for */
 	uint64_t	on;			/*   56: 1 while in use */
-	uint64_t	pad1[8];		/*   64 */
+	uint64_t	pid;			/*   64: that thread's process, as
+						    it sees itself (a hint) */
+	uint64_t	pad1[7];		/*   72 */
 };
 
 /*

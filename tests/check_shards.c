@@ -958,6 +958,69 @@ START_TEST(test_two_counters)
 END_TEST
 #endif
 
+/*
+ * Slots are given one to a thread while there are slots; once all 16
+ * have been, a new thread takes one whose process is gone rather than
+ * share a live thread's.  Sixteen processes each take one (fifteen stay
+ * alive, waiting); the one that exited frees its slot for a seventeenth.
+ */
+static pid_t
+slot_taker(struct seg *s, const char *k, const int *p)
+{
+	char	c;
+	pid_t	pid;
+
+	if ((pid = fork()) == 0) {
+		if (tbl_update_counter(&s->t, k, strlen(k), 1,
+		    &(protets_counter_opts){ .has_default = 1 }, NULL) != 0)
+			_exit(2);
+		if (p == NULL)
+			_exit(0);
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 0 ? 0 : 3);	/* until EOF */
+	}
+	ck_assert_int_gt(pid, 0);
+	return pid;
+}
+
+START_TEST(test_slots_reused)
+{
+	const struct tbl_fp	*fp;
+	struct seg		 s;
+	struct tbl		 v0;
+	char			 k[24];
+	pid_t			 pid[17];
+	int			 p[2], i, st, seed = 0;
+
+	seg_new_shards(&s, 1 << 20, PROTETS_SET, 2);
+	key_in(&s.t, 0, "c", &seed, k, sizeof(k));
+	tbl_view(&s.t, 0, &v0);
+	fp = fp_area(&v0);
+	ck_assert_int_eq(pipe(p), 0);
+	for (i = 0; i < 16; i++) {
+		pid[i] = slot_taker(&s, k, i < 15 ? p : NULL);
+		/* in order: each has its slot before the next comes */
+		while (SH_LOAD(&fp->slot[i].pid) != (uint64_t)pid[i])
+			usleep(1000);
+	}
+	ck_assert_int_eq(waitpid(pid[15], &st, 0), pid[15]);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_uint_eq(SH_LOAD(&fp->used), 0xffff);
+	pid[16] = slot_taker(&s, k, NULL);
+	ck_assert_int_eq(waitpid(pid[16], &st, 0), pid[16]);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_uint_eq(SH_LOAD(&fp->slot[15].pid), (uint64_t)pid[16]);
+	close(p[1]);
+	for (i = 0; i < 15; i++) {
+		ck_assert_int_eq(waitpid(pid[i], &st, 0), pid[i]);
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	close(p[0]);
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
 static Suite *
 shards_suite(void)
 {
@@ -977,6 +1040,7 @@ shards_suite(void)
 #else
 	tcase_add_loop_test(tc, test_two_writers, 0, 2);
 	tcase_add_loop_test(tc, test_two_counters, 0, 2);
+	tcase_add_test(tc, test_slots_reused);
 #endif
 	suite_add_tcase(s, tc);
 	return s;

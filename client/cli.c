@@ -510,8 +510,9 @@ cli_human(const char *key, uint64_t v)
 {
 	char	 buf[16];
 
-	humanize_number(buf, sizeof(buf), (int64_t)v, "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE | HN_B);
+	/* 6: at most 5 characters, as ls -h ("4.1KB", "64MB", "40B") */
+	humanize_number(buf, 6, (int64_t)v, "B", HN_AUTOSCALE,
+	    HN_DECIMAL | HN_NOSPACE);
 	printf("%s: %llu (%s)\n", key, (unsigned long long)v, buf);
 }
 

@@ -96,6 +96,7 @@ END_TEST
 START_TEST(test_ls_info_procs)
 {
 	char	 line[256], pidstr[32];
+	char	*p, *q;
 	pid_t	 w;
 
 	ck_assert_int_eq(run("get t1 --access public"), 0);
@@ -113,6 +114,12 @@ START_TEST(test_ls_info_procs)
 	ck_assert_ptr_nonnull(strstr(out, "entries: 2\n"));
 	ck_assert_ptr_nonnull(strstr(out, "write_concurrency: 1\n"));
 	ck_assert_ptr_nonnull(strstr(out, "bytes: "));
+	/* sizes read as ls -h has them: "size: 67108864 (64MB)" */
+	ck_assert_ptr_nonnull(p = strstr(out, "\nsize: "));
+	ck_assert_ptr_nonnull(p = strchr(p, '('));
+	ck_assert_ptr_nonnull(q = strchr(p, ')'));
+	ck_assert_int_le(q - p - 1, 5);
+	ck_assert(q[-1] == 'B' && q[-2] != 'B');
 	snprintf(line, sizeof(line), "worker_pid: %d\n", (int)w);
 	ck_assert_ptr_nonnull(strstr(out, line));
 	ck_assert_int_eq(run("info nosuch"), 1);

@@ -10,8 +10,9 @@
  * shard's struct tbl_fp that this thread alone writes.
  *
  * Exclusion, as in Dekker's algorithm.  The updater sets its slot's on,
- * with a full barrier, then reads the area's busy: set, it leaves and
- * takes the mutex.  A writer takes the mutex, sets busy with a full
+ * with a full barrier, then reads the area's busy: set, it steps out,
+ * watches busy a moment and tries again (in the end, it takes the
+ * mutex).  A writer takes the mutex, sets busy with a full
  * barrier, then reads the on of every slot ever used, and waits while
  * one is set; it clears busy just before it unlocks.  Of the two, one
  * sees the other's store: while an updater is in its slot, having seen
@@ -27,7 +28,9 @@
  * owner-dead: a writer that waits long tries that mutex, and when it gets
  * it (the holder died, or left meanwhile) clears on.  Recovering a slot
  * is that one store, idempotent.  A live holder (preempted, stopped) is
- * waited for up to the writer's lock timeout, as a lock holder would be.
+ * waited for within what is left of the writer's lock timeout, as a lock
+ * holder would be.  A writer that fails to take the shard (lock.c) leaves
+ * busy set unless the shard's state is clean: updaters never recover.
  */
 #include <errno.h>
 #include <limits.h>

@@ -958,6 +958,7 @@ START_TEST(test_two_counters)
 END_TEST
 #endif
 
+#ifndef PROTETS_CRASHTEST
 /*
  * Slots are given one to a thread while there are slots; once all 16
  * have been, a new thread takes one whose process is gone rather than
@@ -1020,6 +1021,7 @@ START_TEST(test_slots_reused)
 	seg_free(&s);
 }
 END_TEST
+#endif
 
 static Suite *
 shards_suite(void)

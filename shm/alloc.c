@@ -152,8 +152,8 @@ al_align_top(struct tbl *t, uint64_t csz)
 }
 
 /*
- * AL_LINE: a block of whole lines (every class of 64 bytes and more is a
- * multiple of 64) at a line boundary: the head of its free list if it is
+ * AL_LINE: a block of whole lines (the class of a multiple of 64 is that
+ * size exactly) at a line boundary: the head of its free list if it is
  * so placed, else off an aligned top.  0, or PROTETS_EFULL when neither
  * is to be had (the caller then allocates as usual).
  */

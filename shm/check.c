@@ -127,7 +127,7 @@ ck_locks(struct ck *k)
 	if (lk_xpending(k->t) != 0)
 		return ck_fail(k, "lock: a batch over shards left behind");
 	/* A dead holder's on or busy is no damage; a slot beyond 16 is. */
-	if (SH_RLOAD(&fp_area(k->t)->used) >> (TBL_FP_SLOTS - 1) >> 1 != 0)
+	if ((SH_RLOAD(&fp_area(k->t)->used) & ~TBL_FP_ALL) != 0)
 		return ck_fail(k, "lock: lock-free slots in use %#llx",
 		    (unsigned long long)SH_RLOAD(&fp_area(k->t)->used));
 	return 0;

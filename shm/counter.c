@@ -170,10 +170,6 @@ ct_entry(const struct tbl *t, uint64_t off, size_t klen, struct en_hdr *eh)
 }
 
 /*
- * The way of set c that is right about key (hash h) in t now, -1: none.
- * Under t's lock or a slot of it.
- */
-/*
  * The ways of set c whose hash is h, as a bit mask: compared all at once,
  * without a branch per way (where the match is is random: a loop exiting
  * there would be mispredicted at most updates).
@@ -188,15 +184,19 @@ ct_ways_of(const struct ct_set *c, uint64_t h)
 	return m;
 }
 
+/*
+ * The way of set c that is right about the key in t now, among ways m
+ * (ct_ways_of: those with its hash), -1: none.  Under t's lock or a slot
+ * of it.
+ */
 static inline int
-ct_hint(const struct tbl *t, const struct ct_set *c, uint64_t h,
+ct_hint(const struct tbl *t, const struct ct_set *c, unsigned m,
     uint64_t recast, const void *key, size_t klen, struct en_hdr *eh)
 {
 	uint64_t	id = tbl_view_id(t);
-	unsigned	m;
 	int		i;
 
-	for (m = ct_ways_of(c, h); m != 0; m &= m - 1) {
+	for (; m != 0; m &= m - 1) {
 		i = __builtin_ctz(m);
 		if (c->w[i].id == id && c->w[i].recast == recast &&
 		    ct_entry(t, c->w[i].eoff, klen, eh) &&
@@ -221,7 +221,7 @@ ct_remember(const struct tbl *t, struct ct_set *c, uint64_t h,
 	int		i, same = -1, empty = -1, other = -1, mine;
 
 	for (i = 0; i < CT_WAYS; i++) {
-		mine = (c->w[i].id - 1) / TBL_SHARD_MAX == t->gen;
+		mine = tbl_view_of(t, c->w[i].id);
 		if (c->h[i] == h && c->w[i].id == id)
 			break;
 		if (same < 0 && c->h[i] == h && !mine)
@@ -252,7 +252,8 @@ ct_find(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	struct ix_pos	 pos;
 	int		 i, e;
 
-	if ((i = ct_hint(t, c, h, recast, key, klen, eh)) >= 0) {
+	if ((i = ct_hint(t, c, ct_ways_of(c, h), recast, key, klen,
+	    eh)) >= 0) {
 		*eoffp = c->w[i].eoff;
 		return 0;
 	}
@@ -412,11 +413,12 @@ tbl_counter_fast(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	struct ct_set		*c = ct_set_of(h);
 	struct tbl_fpslot	*s;
 	struct en_hdr		 eh;
+	unsigned		 m = ct_ways_of(c, h);
 	int			 i, r = 1;
 
-	if (ct_ways_of(c, h) == 0 || (s = fp_enter(t)) == NULL)
+	if (m == 0 || (s = fp_enter(t)) == NULL)
 		return 1;
-	if ((i = ct_hint(t, c, h, SH_LOAD(&tbl_state(t)->recast), key, klen,
+	if ((i = ct_hint(t, c, m, SH_LOAD(&tbl_state(t)->recast), key, klen,
 	    &eh)) >= 0)
 		r = ct_cas(t, c->w[i].eoff, &eh, incr, o, res);
 	fp_leave(s);

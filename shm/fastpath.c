@@ -128,20 +128,21 @@ fp_format(struct tbl *t, const pthread_mutexattr_t *a)
 
 /*
  * The slot of t given to this thread before, else the first never given,
- * else (all were) one taken over from another thread, which then shares
- * it: correct, only slower.
+ * else (all were) one whose process is gone, else one taken over from a
+ * live thread, which then shares it: correct, only slower.
  */
 static unsigned
 fp_pick(struct tbl_fp *fp, uint64_t used, uint64_t me)
 {
-	uint64_t	all = (1ULL << (TBL_FP_SLOTS - 1) << 1) - 1, b, pid;
+	uint64_t	b, pid;
 	unsigned	i;
 
-	for (b = used & all; b != 0; b &= b - 1)
+	used &= TBL_FP_ALL;
+	for (b = used; b != 0; b &= b - 1)
 		if (SH_LOAD(&fp->slot[__builtin_ctzll(b)].owner) == me)
 			return (unsigned)__builtin_ctzll(b);
-	if ((used & all) != all)
-		return (unsigned)__builtin_ctzll(~used & all);
+	if (used != TBL_FP_ALL)
+		return (unsigned)__builtin_ctzll(~used & TBL_FP_ALL);
 	/*
 	 * All given out: one whose process is gone, by its pid.  Only a
 	 * preference (a pid of another namespace, or reused, misleads it):
@@ -313,7 +314,7 @@ fp_quiesce(struct tbl *t, int wait_ms, pid_t *pid)
 
 	/* busy before the loads of on (Dekker). */
 	(void)__atomic_exchange_n(&fp->busy, 1, __ATOMIC_SEQ_CST);
-	used &= (1ULL << (TBL_FP_SLOTS - 1) << 1) - 1;
+	used &= TBL_FP_ALL;
 	for (; used != 0; used &= used - 1) {
 		i = (unsigned)__builtin_ctzll(used);
 		if (__atomic_load_n(&fp->slot[i].on, __ATOMIC_SEQ_CST) != 0 &&

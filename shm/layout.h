@@ -57,6 +57,7 @@
 #define TBL_UNDO_CAP		1024	/* records per undo log */
 #define TBL_FP_OFF		24576	/* struct tbl_fp: update_counter's slots */
 #define TBL_FP_SLOTS		16
+#define TBL_FP_ALL		((1ULL << (TBL_FP_SLOTS - 1) << 1) - 1)
 #define TBL_HEAP_OFF		28672	/* page after the undo logs */
 #define TBL_MIN_SIZE		(TBL_HEAP_OFF + 8192)
 #define TBL_MAX_SIZE		(1ULL << 40)	/* slot offsets are 37 bits of 8 */
@@ -218,9 +219,10 @@ struct tbl_onode {
  * update_counter's lock-free path (fastpath.c), one area per shard.  A
  * thread changing a counter's last word without the shard's mutex holds
  * its slot (owner names the thread a slot was last given to): its robust
- * mutex, then on = 1 while it reads and changes the entry, unless busy.  A writer that takes the shard's mutex sets busy,
- * then waits, before it reads or changes anything, until no slot whose
- * bit is set in used is on; it clears busy before it unlocks.  busy is
+ * mutex, then on = 1 while it reads and changes the entry, unless busy.
+ * A writer that takes the shard's mutex sets busy, then waits, before it
+ * reads or changes anything, until no slot whose bit is set in used is
+ * on; it clears busy before it unlocks.  busy is
  * the mutex's word for the lock-free path, on a line of its own: the
  * mutex's line is written again and again by its holder.  used only
  * gains bits (a slot's first use), so that writers look at the slots ever
@@ -396,6 +398,13 @@ static inline uint64_t
 tbl_view_id(const struct tbl *t)
 {
 	return t->gen * TBL_SHARD_MAX + t->shard + 1;
+}
+
+/* Is id (tbl_view_id, 0: none) a view of t's mapping, any shard? */
+static inline int
+tbl_view_of(const struct tbl *t, uint64_t id)
+{
+	return id != 0 && (id - 1) / TBL_SHARD_MAX == t->gen;
 }
 
 /* Offset of a field of the state, for the undo log. */

@@ -284,16 +284,27 @@ kw_possible(const struct kw_log *lg, int w, int k, uint32_t got)
 	return 0;
 }
 
+/* fork, for a child that is to be killed: it never outlives the test. */
+static pid_t
+kill_fork(void)
+{
+	pid_t	pid;
+
+	if ((pid = fork()) == 0) {
+		/* a timeout kills only the test process */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
+	}
+	return pid;
+}
+
 static pid_t
 kw_spawn(struct seg *s, struct kw_log *lg, int role, unsigned seed)
 {
 	pid_t	pid;
 
-	if ((pid = fork()) == 0) {
-		/* Never outlive the test (a timeout kills only it). */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(1);
+	if ((pid = kill_fork()) == 0) {
 		if (role < KW_SLOTS)
 			kw_writer(&s->t, lg, role, seed);
 		/* one reader through the read-only mapping, one writable */
@@ -674,10 +685,7 @@ kc_spawn(struct seg *s, struct kc_log *lg, int role, unsigned seed)
 {
 	pid_t	pid;
 
-	if ((pid = fork()) == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(1);
+	if ((pid = kill_fork()) == 0) {
 		if (role < KC_WRITERS)
 			kc_writer(&s->t, lg, role, seed);
 		kc_reader(&s->tro, lg);

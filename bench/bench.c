@@ -763,6 +763,8 @@ bench_recovery(protets_t *p, int kills)
  * valgrind --tool=callgrind --toggle-collect=FUNCTION with FUNCTION
  * phase_insert, cg_lookup_hit or phase_counter: the collected cost / N is
  * the instructions per operation (bench/README.md, "Profiling").
+ * -w: the write-concurrency phases alone (and cpu_*, their ceiling), for
+ * quick comparisons of two builds (bench/README.md).
  */
 static __attribute__((noinline)) double
 cg_lookup_hit(protets_table_t *t)
@@ -787,7 +789,7 @@ cg_lookup(protets_t *p, uint64_t size)
 		die("drop", rc);
 }
 
-static int		 opt_cg, opt_kills = 20;
+static int		 opt_cg, opt_wc, opt_kills = 20;
 static const char	*opt_protetsd = "build/protetsd";
 
 static int
@@ -795,6 +797,7 @@ bench_opt(int ch, const char *arg)
 {
 	switch (ch) {
 	case 'c': opt_cg = 1; return 0;
+	case 'w': opt_wc = 1; return 0;
 	case 'k': opt_kills = atoi(arg); return opt_kills < 1 ? -1 : 0;
 	case 'd': opt_protetsd = arg; return 0;
 	}
@@ -808,8 +811,8 @@ main(int argc, char *argv[])
 	uint64_t	 size;
 	int		 rc;
 
-	if (peer_args(argc, argv, "bench [-c] [-n N] [-r RUNS] [-k KILLS] "
-	    "[-d PROTETSD]", "ck:d:", bench_opt) != argc) {
+	if (peer_args(argc, argv, "bench [-c | -w] [-n N] [-r RUNS] [-k KILLS] "
+	    "[-d PROTETSD]", "cwk:d:", bench_opt) != argc) {
 		fprintf(stderr, "bench: no operands expected\n");
 		return 2;
 	}
@@ -824,6 +827,12 @@ main(int argc, char *argv[])
 		cg_lookup(p, size);
 		protets_disconnect(p);
 		return 0;
+	}
+	if (opt_wc) {
+		bench_cpu();
+		bench_write_concurrency(p, size);
+		protets_disconnect(p);
+		return failed;
 	}
 	bench_table(p, &set_phases, size);
 	bench_table(p, &ordered_phases, size);

@@ -41,7 +41,8 @@
 #define LK_SPIN			256
 /* Writers: pauses spent watching a held lock before the futex sleep. */
 #define LK_LOCK_SPIN		200
-/* ... unless more than this share (1/1024ths) of its attempts waited. */
+/* ... unless more than this share (1/1024ths) of its attempts waited
+   (unsharded tables only: lock.c, lk_busy_avg). */
 #define LK_SPIN_BUSY_MAX	128
 /* Failed validations before a writable reader reads under the lock. */
 #define LK_READ_RETRIES		32

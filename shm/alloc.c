@@ -18,6 +18,7 @@
 #include "lock.h"
 
 #define AL_FALLBACK_SPAN	8
+#define AL_SPLIT_PIECES		2	/* al_split: blocks a split leaves */
 
 _Static_assert(16 + 8 * (AL_SMALL_CLASSES - 1) == 256, "small classes");
 _Static_assert(AL_SMALL_CLASSES + (21 - 8) * 4 == TBL_NCLASS, "classes");
@@ -181,6 +182,87 @@ al_alloc_line(struct tbl *t, uint64_t sz, uint64_t *offp, unsigned *clsp)
 	return 0;
 }
 
+/* Is sz the size of a class exactly?  Its class in *clsp. */
+static int
+al_exact(uint64_t sz, unsigned *clsp)
+{
+	if (sz < 16 || sz > TBL_CLASS_MAX)
+		return 0;
+	*clsp = al_class(sz);
+	return al_csize(*clsp) == sz;
+}
+
+/*
+ * Cut rem bytes (a multiple of 8) into at most AL_SPLIT_PIECES blocks of
+ * exact class sizes, the larger first: their classes in pc.  Returns how
+ * many, or -1 when rem cannot be so cut.
+ */
+static int
+al_pieces(uint64_t rem, unsigned pc[AL_SPLIT_PIECES])
+{
+	unsigned	c;
+
+	if (rem == 0)
+		return 0;
+	if (al_exact(rem, &pc[0]))
+		return 1;
+	if (rem > TBL_CLASS_MAX)
+		return -1;
+	for (c = al_class(rem); c-- > 0;)
+		if (al_exact(rem - al_csize(c), &pc[1])) {
+			pc[0] = c;
+			return 2;
+		}
+	return -1;
+}
+
+/*
+ * The heap is exhausted and the request's class (and, with AL_FALLBACK,
+ * the next AL_FALLBACK_SPAN) has no free block: split a free block of a
+ * larger class.  The request takes the block's start, as class cls or
+ * (AL_FALLBACK) the smallest above it whose rest can be cut into at most
+ * AL_SPLIT_PIECES blocks of exact class sizes; the pieces go on their
+ * free lists, counted as freed by this operation (al_fresh: it never
+ * allocates them again).  Blocks are never merged, so every piece is a
+ * block for good: no offset inside one ever held an entry's start
+ * before (update_counter's hints, layout.h).  Returns 0 with *offp and
+ * *clsp set, PROTETS_EFULL or PROTETS_ECORRUPT.
+ */
+static int
+al_split(struct tbl *t, unsigned cls, int flags, uint64_t *offp,
+    unsigned *clsp)
+{
+	unsigned	c, u, pc[AL_SPLIT_PIECES];
+	uint64_t	csz, off, p;
+	int		n = -1, i, e;
+
+	for (c = cls + 1; c < TBL_NCLASS; c++) {
+		if (SH_LOAD(&tbl_state(t)->al_free[c]) == 0)
+			continue;
+		csz = al_csize(c);
+		for (u = cls; u < c; u++)
+			if ((n = al_pieces(csz - al_csize(u), pc)) >= 0 ||
+			    (flags & AL_FALLBACK) == 0)
+				break;
+		if (n < 0)
+			continue;
+		if ((e = al_pop(t, c, &off)) != 0) {
+			if (e == PROTETS_EFULL)
+				continue;	/* only blocks freed by this op */
+			return e;
+		}
+		TBL_CRASHPOINT();
+		for (i = 0, p = off + al_csize(u); i < n; i++) {
+			al_free(t, p, pc[i]);
+			p += al_csize(pc[i]);
+		}
+		*offp = off;
+		*clsp = u;
+		return 0;
+	}
+	return PROTETS_EFULL;
+}
+
 int
 al_alloc(struct tbl *t, uint64_t sz, int flags, uint64_t *offp,
     unsigned *clsp)
@@ -208,15 +290,15 @@ al_alloc(struct tbl *t, uint64_t sz, int flags, uint64_t *offp,
 		*clsp = cls;
 		return 0;
 	}
-	if ((flags & AL_FALLBACK) == 0)
-		return PROTETS_EFULL;
-	for (c = cls + 1; c < TBL_NCLASS && c <= cls + AL_FALLBACK_SPAN; c++) {
+	for (c = cls + 1; (flags & AL_FALLBACK) && c < TBL_NCLASS &&
+	    c <= cls + AL_FALLBACK_SPAN; c++) {
 		if ((e = al_pop(t, c, offp)) != PROTETS_EFULL) {
 			cls = c;
 			goto popped;
 		}
 	}
-	return PROTETS_EFULL;
+	if ((e = al_split(t, cls, flags, offp, &cls)) != 0)
+		return e;
 popped:
 	if (e != 0)
 		return e;

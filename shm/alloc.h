@@ -61,6 +61,6 @@ void	al_free(struct tbl *t, uint64_t off, unsigned cls);
 int	al_chunk(struct tbl *t, uint64_t sz, uint64_t *offp);
 
 /* Undo records al_alloc/al_free/al_chunk may need. */
-#define AL_UNDO_MAX	4
+#define AL_UNDO_MAX	8
 
 #endif /* PROTETS_SHM_ALLOC_H */

@@ -22,6 +22,7 @@
 #include "layout.h"
 #include "counter.h"
 #include "crash.h"
+#include "alloc.h"
 
 #include "shmutil.h"
 
@@ -381,6 +382,131 @@ START_TEST(test_crash_ordered)
 }
 END_TEST
 
+/*
+ * The allocator's split: a table whose heap is exhausted, with free
+ * blocks only of a big class (every other 3000-byte entry deleted); a
+ * batch of three small entries of three classes takes them out of those
+ * blocks, each split leaving pieces on the free lists.  Every step is
+ * killed, the recoverer too at every third; the table is before or
+ * after, and passes tbl_check.  _i: set, ordered_set (its index nodes
+ * are split off too).
+ */
+static int
+split_op(struct tbl *t)
+{
+	static const protets_kv	kv[3] = {
+		{ "split-a", 7, "0123456789abcdef0123456789abcdef", 32 },
+		{ "split-bb", 8, "0123456789abcdef0123456789abcdef"
+		    "0123456789abcdef0123456789abcdef", 64 },
+		{ "split-ccc", 9, "0123456789", 10 },
+	};
+
+	return tbl_insert_many(t, kv, 3, 1);
+}
+
+/* Blocks on the free list of class cls. */
+static uint64_t
+free_blocks(struct seg *s, unsigned cls)
+{
+	uint64_t	off, n = 0;
+
+	for (off = state_of(s)->al_free[cls]; off != 0 && n < s->size;
+	    off = *(uint64_t *)(void *)(s->rw + off))
+		n++;
+	return n;
+}
+
+static int
+pad(struct tbl *t, int i, size_t vlen)
+{
+	char	key[32];
+
+	snprintf(key, sizeof(key), "pad-%d", i);
+	return tbl_insert(t, key, strlen(key), "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv", vlen);
+}
+
+START_TEST(test_crash_split)
+{
+	static struct seg	s;
+	static char		v[3000];
+	unsigned char		*snap, *dead;
+	uint64_t		d0[2], d1[2], top, nbig;
+	unsigned long		steps, k, j;
+	unsigned		big_cls;
+	char			key[32];
+	int			n, i, e, before = 0, after = 0, rkills = 0;
+
+	seg_new_type(&s, tbl_min_size() + 256 * 1024,
+	    _i ? PROTETS_ORDERED_SET : PROTETS_SET);
+	memset(v, 'v', sizeof(v));
+	for (n = 0;; n++) {
+		snprintf(key, sizeof(key), "big-%d", n);
+		if ((e = tbl_insert(&s.t, key, strlen(key), v, 3000)) != 0)
+			break;
+	}
+	ck_assert_int_eq(e, PROTETS_EFULL);
+	/* what the heap has left, to the last block a key can take */
+	for (i = 0; pad(&s.t, i, 100) == 0; i++)
+		;
+	for (i++; pad(&s.t, i, 1) == 0; i++)
+		;
+	for (i = 0; i < n; i += 2) {
+		snprintf(key, sizeof(key), "big-%d", i);
+		ck_assert_int_eq(tbl_delete(&s.t, key, strlen(key)), 0);
+	}
+	check_ok(&s.t);
+	snap = malloc(s.size);
+	dead = malloc(s.size);
+	memcpy(snap, s.rw, s.size);
+	digest(&s.tro, d0);
+	top = state_of(&s)->top;
+	big_cls = al_class(8 + strlen("big-0") + 3000);
+	nbig = free_blocks(&s, big_cls);
+	ck_assert_uint_ge(nbig, (uint64_t)n / 2 - 1);
+	tbl_crash_at(0);	/* count, never kill */
+	ck_assert_int_eq(split_op(&s.t), 0);
+	steps = tbl_crash_steps();
+	digest(&s.tro, d1);
+	check_ok(&s.t);
+	/* the blocks came out of big ones (the top had a few bytes left) */
+	ck_assert_uint_lt(free_blocks(&s, big_cls), nbig);
+	ck_assert_uint_le(state_of(&s)->top - top, 64);
+	ck_assert_uint_eq(d1[1], d0[1] + 3);
+	for (k = 1; k <= steps + 1; k++) {
+		pid_t	pid;
+
+		memcpy(s.rw, snap, s.size);
+		if ((pid = fork()) == 0) {
+			tbl_crash_at(k);
+			_exit(split_op(&s.t) == 0 ? 0 : 2);
+		}
+		ck_assert_int_gt(pid, 0);
+		ck_assert_int_eq(crash_wait(pid), k <= steps);
+		for (j = 1; k <= steps && k % 3 == 0 && j < 10000; j++) {
+			memcpy(dead, s.rw, s.size);
+			if ((pid = fork()) == 0) {
+				tbl_crash_at(j);
+				_exit(tbl_repair(&s.t) ? 2 : 0);
+			}
+			if (!crash_wait(pid))
+				break;
+			rkills++;
+			crash_verify(&s, d0, d1, k, &before, &after);
+			memcpy(s.rw, dead, s.size);
+		}
+		crash_verify(&s, d0, d1, k, &before, &after);
+	}
+	ck_assert_int_gt(before, 0);
+	ck_assert_int_gt(after, 0);
+	ck_assert_int_gt(rkills, 0);
+	fprintf(stderr, "crash %s split: %lu steps, %d recoverers killed\n",
+	    _i ? "ordered_set" : "set", steps, rkills);
+	free(snap);
+	free(dead);
+	seg_free(&s);
+}
+END_TEST
+
 /* Add this file's tests to tc. */
 void
 shm_tests_crash(TCase *tc)
@@ -388,5 +514,6 @@ shm_tests_crash(TCase *tc)
 	tcase_add_loop_test(tc, test_crash_set, 0, NOPS(set_cases));
 	tcase_add_loop_test(tc, test_crash_bag, 0, 4);
 	tcase_add_loop_test(tc, test_crash_ordered, 0, 2);
+	tcase_add_loop_test(tc, test_crash_split, 0, 2);
 }
 #endif /* PROTETS_CRASHTEST */

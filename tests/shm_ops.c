@@ -292,6 +292,63 @@ START_TEST(test_reuse_space)
 }
 END_TEST
 
+/*
+ * A full table reuses the space of deleted entries of another size: with
+ * the heap exhausted, small entries split the blocks big ones left (and
+ * their overflow buckets too), down to what no class fits.  Before
+ * splits, the small inserts failed with EFULL beside megabytes of free
+ * blocks.  Blocks are never merged: once the big blocks are cut up, a
+ * big entry no longer fits, and fails whole.
+ */
+START_TEST(test_split_reuse)
+{
+	struct seg		s;
+	struct tbl_stats	st;
+	char			k[32], v[4000], buf[64];
+	int			big, small, i, e;
+
+	seg_new(&s, tbl_min_size() + 512 * 1024);
+	memset(v, 'v', sizeof(v));
+	for (big = 0;; big++) {
+		snprintf(k, sizeof(k), "big-%d", big);
+		if ((e = tbl_insert(&s.t, k, strlen(k), v, 3000)) != 0)
+			break;
+	}
+	ck_assert_int_eq(e, PROTETS_EFULL);
+	ck_assert_int_gt(big, 100);
+	for (i = 0; i < big; i++) {
+		snprintf(k, sizeof(k), "big-%d", i);
+		ck_assert_int_eq(tbl_delete(&s.t, k, strlen(k)), 0);
+	}
+	check_ok(&s.t);
+	/* 14-byte keys, 32-byte values: 56-byte blocks out of 3072 */
+	for (small = 0;; small++) {
+		snprintf(k, sizeof(k), "small-%08d", small);
+		if ((e = tbl_insert(&s.t, k, strlen(k), v, 32)) != 0)
+			break;
+	}
+	ck_assert_int_eq(e, PROTETS_EFULL);
+	/* 56 bytes of 3072, less what the index took: most of it */
+	ck_assert_msg(small > big * (3072 / 56) * 2 / 3,
+	    "%d small entries in the space of %d big ones", small, big);
+	check_ok(&s.t);
+	ck_assert_int_eq(tbl_stats(&s.t, &st), 0);
+	ck_assert_uint_eq(st.entries, (uint64_t)small);
+	for (i = 0; i < small; i += 97) {
+		snprintf(k, sizeof(k), "small-%08d", i);
+		ck_assert_int_eq(get(&s.tro, k, buf, sizeof(buf)), 0);
+		ck_assert_uint_eq(strlen(buf), 32);
+	}
+	/* no merge: a big entry fails whole, the table intact */
+	ck_assert_int_eq(tbl_insert(&s.t, "big-again", 9, v, 3000),
+	    PROTETS_EFULL);
+	ck_assert_int_eq(tbl_stats(&s.t, &st), 0);
+	ck_assert_uint_eq(st.entries, (uint64_t)small);
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
 START_TEST(test_full)
 {
 	struct seg		s;
@@ -1016,6 +1073,7 @@ shm_tests_ops(TCase *tc)
 	tcase_add_test(tc, test_basic);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_split_reuse);
 	tcase_add_test(tc, test_reuse_space);
 	tcase_add_loop_test(tc, test_bag, 0, 2);
 	tcase_add_test(tc, test_bag_check);

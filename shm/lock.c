@@ -65,6 +65,7 @@ lk_undo(const struct tbl *t)
 static __thread struct {
 	uint64_t	epoch;
 	uint64_t	op;		/* operations begun by this thread */
+	uint64_t	rollbacks;	/* roll backs by it, aborts included */
 	uint64_t	logged[LK_STATE_WORDS];	/* epoch of its record */
 } lk_once;
 
@@ -72,6 +73,12 @@ uint64_t
 lk_op_id(void)
 {
 	return lk_once.op;
+}
+
+uint64_t
+lk_rollbacks(void)
+{
+	return lk_once.rollbacks;
 }
 
 static inline void
@@ -142,38 +149,6 @@ lk_ovrec_cmp(const void *a, const void *b)
 	if (x->off != y->off)
 		return x->off < y->off ? -1 : 1;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/* The pid of the thread whose id is tid: its Tgid, else tid itself. */
-pid_t
-lk_tid_pid(pid_t tid)
-{
-	char	path[64], buf[512], *p;
-	ssize_t	n;
-	long	v;
-	int	fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return tid;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return tid;
-	buf[n] = '\0';
-	if ((p = strstr(buf, "\nTgid:")) == NULL)
-		return tid;
-	v = strtol(p + 6, NULL, 10);
-	return v > 0 && v <= INT_MAX ? (pid_t)v : tid;
-}
-
-uint64_t
-lk_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 int
@@ -541,25 +516,17 @@ lk_clean(const struct tbl *t)
 	    SH_LOAD(&u->tag) == 0 && SH_LOAD(&s->xmask) == 0;
 }
 
-/* Unlock, lock-free updaters let in again first. */
-static void
-lk_unlock(struct tbl *t)
-{
-	fp_open(t);
-	pthread_mutex_unlock(&lk_stripe(t)->mtx);
-}
-
 /*
- * Unlock after taking the mutex failed (recovery refused or not done, a
- * lock-free updater not waited out).  Lock-free updaters stay out unless
- * the state is clean: they would change words that a dead writer's undo
- * log is yet to restore, and no updater ever recovers.  Whoever next
- * takes the mutex recovers, and lets them in when it unlocks.
+ * Unlock, lock-free updaters let in again first; but after taking the
+ * mutex failed (recovery refused or not done, a lock-free updater not
+ * waited out), only if the state is clean: they would change words that a
+ * dead writer's undo log is yet to restore, and no updater ever recovers.
+ * Whoever next takes the mutex recovers, and lets them in when it unlocks.
  */
 static void
-lk_unlock_failed(struct tbl *t)
+lk_unlock(struct tbl *t, int failed)
 {
-	if (lk_clean(t))
+	if (!failed || lk_clean(t))
 		fp_open(t);
 	pthread_mutex_unlock(&lk_stripe(t)->mtx);
 }
@@ -600,7 +567,7 @@ lk_quiesce(struct tbl *t, int e, int nowait, const struct timespec *ts)
 		return 0;
 	if (e == EOWNERDEAD)
 		(void)pthread_mutex_consistent(&s->mtx);
-	lk_unlock_failed(t);
+	lk_unlock(t, 1);
 	lk_last.base = t->base;
 	lk_last.pid = q == EDEADLK ? getpid() : pid;
 	if (q == ETIMEDOUT || (q == EDEADLK && nowait))
@@ -660,7 +627,7 @@ lk_acquire(struct tbl *t, int nowait)
 		return e;
 	}
 	if (rc != 0)
-		lk_unlock_failed(t);
+		lk_unlock(t, 1);
 	else
 		lk_held_set(t, 1);
 	return rc;
@@ -670,7 +637,7 @@ static void
 lk_release(struct tbl *t)
 {
 	lk_held_set(t, 0);
-	lk_unlock(t);
+	lk_unlock(t, 0);
 }
 
 /*
@@ -921,6 +888,7 @@ lk_rollback_to(struct tbl *t, uint64_t sp)
 	struct tbl_undo	*u = lk_undo(t);
 
 	lk_new_epoch();
+	lk_once.rollbacks++;
 	lk_bump(t);
 	lk_undo_apply(t, u, sp, SH_LOAD(&u->n));
 	__atomic_store_n(&u->n, sp, __ATOMIC_RELEASE);

@@ -69,6 +69,8 @@ void	lk_log(struct tbl *t, uint64_t off);
 void	lk_set(struct tbl *t, uint64_t off, uint64_t v);
 /* This thread's current operation, for per-operation bookkeeping. */
 uint64_t lk_op_id(void);
+/* How many roll backs (lk_rollback_to, aborts too) this thread has done. */
+uint64_t lk_rollbacks(void);
 /* Undo records still free. */
 uint64_t lk_room(const struct tbl *t);
 /* A point to roll back to, and the roll back. */

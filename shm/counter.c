@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "counter.h"
+#include "ordered.h"
 #include "crash.h"
 #include "entry.h"
 #include "fastpath.h"
@@ -138,9 +139,10 @@ static __thread struct ct_set ct_hints[CT_SETS]
 static __thread unsigned ct_tick;	/* picks the way a miss replaces */
 
 void
-tbl_counter_forget(void)
+tbl_hints_forget(void)
 {
 	memset(ct_hints, 0, sizeof(ct_hints));
+	or_wf_forget();
 }
 
 static inline struct ct_set *

@@ -30,8 +30,12 @@ int	tbl_counter_fast(struct tbl *t, uint64_t h, const void *key,
 	    size_t klen, int64_t incr, const protets_counter_opts *o,
 	    int64_t *res);
 
-/* Drop this thread's hints (tests: the next update takes the lock). */
-void	tbl_counter_forget(void);
+/*
+ * Drop this thread's hints: update_counter's (the next update takes the
+ * lock) and the ordered index's writers' finger.  For tests that rewind a
+ * segment's bytes, which hints rightly take for a table no one changed.
+ */
+void	tbl_hints_forget(void);
 
 /*
  * table.c's insert under the lock, which a counter whose text changes

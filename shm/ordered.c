@@ -479,6 +479,184 @@ or_seek_finger(const struct tbl *t, const struct lk_rd *r, const void *key,
 	return or_after(t, pos, &p->node);
 }
 
+/*
+ * The writers' finger: this thread's path (each level's position) to
+ * where it last inserted, deleted or replaced a key, for its next insert
+ * or delete to start from instead of the head.  Keys written in order (a
+ * log, a counter's sequence) then find their place in a compare or two.
+ *
+ * The path is only sound while no one else has changed the list.  So it
+ * is taken under the lock, with the sequence the table will have once
+ * this operation commits: the operation has changed something, so the
+ * sequence is odd, and lk_wcommit adds 2, lk_wend 1.  A later operation
+ * of this thread uses it only if the sequence is still that, or one
+ * more (its own first change), which no other writer's commit, nor a
+ * recovery that changed anything, leaves behind; and only if this thread
+ * has rolled nothing back since (lk_rollbacks: an abort ends on the same
+ * sequence as a commit).  Within the operation that took it (a batch),
+ * the latter alone.  What the path says is then checked, as cheaply as
+ * it is sound: the key falls between a position and its next node on
+ * every level the operation links or unlinks, and every node read is
+ * validated as on any walk.  A miss descends from the head.
+ */
+static __thread struct {
+	uint64_t	id;		/* tbl_view_id, 0: none */
+	uint64_t	op;		/* lk_op_id of the operation */
+	uint64_t	seq;		/* the sequence after its commit */
+	uint64_t	rb;		/* lk_rollbacks when taken */
+	uint64_t	upd[TBL_OR_MAXH];
+	/*
+	 * Level 0's next node when taken, as a probe of its key's prefix
+	 * (nklen 0: none): keys in random order miss the finger on it
+	 * without a cache miss on the node.
+	 */
+	uint64_t	npfx[2];
+	uint32_t	nklen;
+} or_wf;
+
+/*
+ * key against the finger's next node by prefixes alone: <0, >0, or 0
+ * when they tie (the node's key is then read, if it comes to that).
+ * No next node: key is before it.
+ */
+static int
+or_wf_cmp_next(const struct or_probe *p)
+{
+	unsigned	i;
+
+	if (or_wf.nklen == 0)
+		return -1;
+	for (i = 0; i < 2; i++)
+		if (p->pfx[i] != or_wf.npfx[i])
+			return p->pfx[i] < or_wf.npfx[i] ? -1 : 1;
+	if (p->klen <= TBL_OR_PREFIX || or_wf.nklen <= TBL_OR_PREFIX)
+		return p->klen < or_wf.nklen ? -1 : p->klen > or_wf.nklen;
+	return 0;
+}
+
+static int
+or_wf_valid(const struct tbl *t)
+{
+	uint64_t	seq;
+
+	if (or_wf.id != tbl_view_id(t) || or_wf.rb != lk_rollbacks())
+		return 0;
+	if (or_wf.op == lk_op_id())
+		return 1;
+	seq = lk_seq(t);
+	return seq == or_wf.seq || seq == or_wf.seq + 1;
+}
+
+static void
+or_wf_take(const struct tbl *t, const uint64_t *upd)
+{
+	uint64_t	seq = lk_seq(t), nx, m;
+	unsigned	i;
+
+	or_wf.id = 0;
+	if ((seq & 1) == 0)
+		return;		/* changed nothing: no commit to foresee */
+	memcpy(or_wf.upd, upd, sizeof(or_wf.upd));
+	or_wf.nklen = 0;
+	nx = or_link(t, upd[0], 0);
+	if (nx != 0 && or_meta(t, nx, &m) == 0) {
+		for (i = 0; i < 2; i++)
+			or_wf.npfx[i] = be64toh(SH_LOAD(tbl_word(t,
+			    nx + 16 + 8 * i)));
+		or_wf.nklen = OR_META_KLEN(m);
+	}
+	or_wf.op = lk_op_id();
+	or_wf.seq = seq + 3;
+	or_wf.rb = lk_rollbacks();
+	or_wf.id = tbl_view_id(t);
+}
+
+/*
+ * The finger's position on level lv, checked: the head, or a node of
+ * height above lv; *nodep: the node (0: the head), *klenp its key length.
+ */
+static int
+or_wf_pos(const struct tbl *t, unsigned lv, uint64_t *nodep,
+    uint32_t *klenp)
+{
+	uint64_t	pos = or_wf.upd[lv];
+
+	*nodep = 0;
+	if (pos == OR_HEAD)
+		return 0;
+	if (pos < OR_LINKS || or_node_walk(t, pos - OR_LINKS, lv, klenp) != 0)
+		return -1;
+	*nodep = pos - OR_LINKS;
+	return 0;
+}
+
+/*
+ * Where key, new, goes on the finger, for a node of height hgt: after
+ * level 0's position and before each of its levels' next node.  0 with
+ * upd filled, or -1: descend.
+ */
+static int
+or_wf_insert_path(const struct tbl *t, const void *key, size_t klen,
+    unsigned hgt, uint64_t *upd)
+{
+	struct or_probe	p;
+	uint64_t	node, nx;
+	uint32_t	nklen;
+	unsigned	lv;
+	int		c;
+
+	or_probe_init(&p, key, klen);
+	if (!or_wf_valid(t) || or_wf_cmp_next(&p) > 0 ||
+	    or_wf_pos(t, 0, &node, &nklen) != 0 || (node != 0 &&
+	    (or_cmp(t, node, nklen, key, klen, &c) != 0 || c >= 0)))
+		return -1;
+	for (lv = 0; lv < hgt; lv++) {
+		if (lv > 0 && or_wf_pos(t, lv, &node, &nklen) != 0)
+			return -1;
+		nx = or_link(t, or_wf.upd[lv], lv);
+		if (nx != 0 && (or_node_walk(t, nx, lv, &nklen) != 0 ||
+		    or_cmp(t, nx, nklen, key, klen, &c) != 0 || c <= 0))
+			return -1;
+	}
+	memcpy(upd, or_wf.upd, sizeof(or_wf.upd));
+	return 0;
+}
+
+/*
+ * key's node on the finger: level 0's next, and the next of each of its
+ * levels' positions.  0 with upd filled, or -1: descend.
+ */
+static int
+or_wf_find_path(const struct tbl *t, const void *key, size_t klen,
+    uint64_t *upd)
+{
+	struct or_probe	p;
+	uint64_t	node, nx;
+	uint32_t	nklen;
+	unsigned	hgt, lv;
+	int		c;
+
+	or_probe_init(&p, key, klen);
+	if (!or_wf_valid(t) || or_wf_cmp_next(&p) != 0 ||
+	    or_wf_pos(t, 0, &node, &nklen) != 0 ||
+	    (nx = or_link(t, or_wf.upd[0], 0)) == 0 ||
+	    or_node(t, nx, &hgt, &nklen, NULL) != 0 ||
+	    or_cmp(t, nx, nklen, key, klen, &c) != 0 || c != 0)
+		return -1;
+	for (lv = 1; lv < hgt; lv++)
+		if (or_wf_pos(t, lv, &node, &nklen) != 0 ||
+		    or_link(t, or_wf.upd[lv], lv) != nx)
+			return -1;
+	memcpy(upd, or_wf.upd, sizeof(or_wf.upd));
+	return 0;
+}
+
+void
+or_wf_forget(void)
+{
+	or_wf.id = 0;
+}
+
 /* A fresh node, not yet linked: written freely (al_alloc's contract). */
 static void
 or_fill(struct tbl *t, uint64_t off, unsigned hgt, unsigned cls,
@@ -512,7 +690,9 @@ or_insert(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	uint32_t	nklen;
 	int		c, e;
 
-	if ((e = or_descend(t, NULL, key, klen, 0, upd, &pos)) != 0)
+	if (or_wf_insert_path(t, key, klen, hgt, upd) == 0)
+		pos = upd[0];
+	else if ((e = or_descend(t, NULL, key, klen, 0, upd, &pos)) != 0)
 		return e;
 	/* The hash index said the key is new: so must this one. */
 	if ((nx = or_link(t, pos, 0)) != 0) {
@@ -527,8 +707,11 @@ or_insert(struct tbl *t, uint64_t h, const void *key, size_t klen,
 		return e;
 	or_fill(t, off, hgt, cls, key, klen, eoff, upd);
 	TBL_CRASHPOINT();
-	for (i = 0; i < hgt; i++)
+	for (i = 0; i < hgt; i++) {
 		lk_set(t, upd[i] + 8 * i, off);
+		upd[i] = off + OR_LINKS;	/* the path to the next key */
+	}
+	or_wf_take(t, upd);
 	return 0;
 }
 
@@ -540,7 +723,9 @@ or_find(struct tbl *t, const void *key, size_t klen, uint64_t eoff,
 	uint64_t	pos, nx;
 	int		e;
 
-	if ((e = or_descend(t, NULL, key, klen, 0, upd, &pos)) != 0)
+	if (or_wf_find_path(t, key, klen, upd) == 0)
+		pos = upd[0];
+	else if ((e = or_descend(t, NULL, key, klen, 0, upd, &pos)) != 0)
 		return e;
 	nx = or_link(t, pos, 0);
 	if (nx == 0 || (e = or_node(t, nx, NULL, NULL, NULL)) != 0 ||
@@ -560,6 +745,7 @@ or_replace(struct tbl *t, const void *key, size_t klen, uint64_t old,
 	if ((e = or_find(t, key, klen, old, upd, &node)) != 0)
 		return e;
 	lk_set(t, node, eoff);
+	or_wf_take(t, upd);
 	return 0;
 }
 
@@ -580,5 +766,6 @@ or_delete(struct tbl *t, const void *key, size_t klen, uint64_t eoff)
 		lk_set(t, upd[i] + 8 * i, or_link(t, node + OR_LINKS, i));
 	TBL_CRASHPOINT();
 	al_free(t, node, cls);
+	or_wf_take(t, upd);	/* the next key's path too */
 	return 0;
 }

@@ -115,5 +115,11 @@ int	or_replace(struct tbl *t, const void *key, size_t klen, uint64_t old,
 	    uint64_t eoff);
 /* Unlink and free key's node, which points at entry eoff. */
 int	or_delete(struct tbl *t, const void *key, size_t klen, uint64_t eoff);
+/*
+ * The three above start from this thread's last path (the writers'
+ * finger, ordered.c) when it is still sound; drop it (tests that rewind a
+ * segment's bytes, which no writer ever does).
+ */
+void	or_wf_forget(void);
 
 #endif /* PROTETS_SHM_ORDERED_H */

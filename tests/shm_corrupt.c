@@ -22,6 +22,7 @@
 #include "layout.h"
 #include "crash.h"
 
+#include "counter.h"
 #include "shmutil.h"
 
 /* ---------------------------------------------------------------- */
@@ -149,6 +150,7 @@ START_TEST(test_ordered_corrupt)
 	n2 = *word_at(&s, n1 + 32);
 	for (c = 0; c < 7; c++) {
 		memcpy(s.rw, snap, s.size);
+		tbl_hints_forget();	/* a rewind: no writer's path holds */
 		switch (c) {
 		case 0:		/* a cycle on level 0 */
 			*word_at(&s, n2 + 32) = n1;
@@ -202,7 +204,7 @@ START_TEST(test_corrupt)
 	memcpy(snap, s.rw, s.size);
 	slot = some_slot(&s);
 
-#define RESTORE()	memcpy(s.rw, snap, s.size)
+#define RESTORE()	(memcpy(s.rw, snap, s.size), tbl_hints_forget())
 	/* slot pointing past the end, into the header, misaligned */
 	*word_at(&s, slot) = (*word_at(&s, slot) & ~TBL_SLOT_OFFMASK) |
 	    ((s.size + 4096) >> 3);
@@ -302,6 +304,7 @@ START_TEST(test_corrupt_fuzz)
 	memcpy(snap, s.rw, s.size);
 	for (i = 0; i < 400; i++) {
 		memcpy(s.rw, snap, s.size);
+		tbl_hints_forget();
 		switch (rnd(&r) % 3) {
 		case 0:		/* state */
 			lo = TBL_STATE_OFF;

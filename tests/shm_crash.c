@@ -132,7 +132,7 @@ crash_op(struct tbl *t, const struct crash_sc *sc, int op)
 	int64_t			r;
 	protets_counter_opts	o = { 0, 0, 0, 1, 7 };
 
-	tbl_counter_forget();	/* the same path counted and crashed */
+	tbl_hints_forget();	/* the same path counted and crashed */
 	switch (op) {
 	case OP_NEW:
 		return put(t, "newkey", "newvalue");
@@ -280,6 +280,7 @@ crash_enumerate_ops(unsigned type, int nchain, int nfill, int test_recovery,
 		before = after = rkills = 0;
 		for (k = 1; k <= steps + 1; k++) {
 			memcpy(s.rw, snap, s.size);
+			tbl_hints_forget();
 			ck_assert_int_eq(crash_wait(crash_child(&s, &sc, op,
 			    k)), k <= steps);
 			if (test_recovery && k <= steps && k % 3 == 0 &&
@@ -299,6 +300,7 @@ crash_enumerate_ops(unsigned type, int nchain, int nfill, int test_recovery,
 					crash_verify(&s, d0, d1, k, &before,
 					    &after);
 					memcpy(s.rw, dead, s.size);
+					tbl_hints_forget();
 				}
 			}
 			crash_verify(&s, d0, d1, k, &before, &after);
@@ -476,6 +478,7 @@ START_TEST(test_crash_split)
 		pid_t	pid;
 
 		memcpy(s.rw, snap, s.size);
+		tbl_hints_forget();
 		if ((pid = fork()) == 0) {
 			tbl_crash_at(k);
 			_exit(split_op(&s.t) == 0 ? 0 : 2);
@@ -493,6 +496,7 @@ START_TEST(test_crash_split)
 			rkills++;
 			crash_verify(&s, d0, d1, k, &before, &after);
 			memcpy(s.rw, dead, s.size);
+			tbl_hints_forget();
 		}
 		crash_verify(&s, d0, d1, k, &before, &after);
 	}

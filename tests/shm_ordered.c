@@ -676,6 +676,61 @@ START_TEST(test_ordered_full)
 }
 END_TEST
 
+/*
+ * The writers' finger (ordered.c): a thread's inserts and deletes in key
+ * order start from where its last one left the list.  It must not outlive
+ * what makes it sound: another process's change to the list (here the
+ * node it stands on deleted), or a roll back by this thread (an aborted
+ * batch, which leaves the sequence where a commit would).  Either would
+ * link the next key after a node no longer in the list, where no walk
+ * finds it.  Then keys in order, inserted and deleted, every one from the
+ * finger, against what a walk finds.
+ */
+START_TEST(test_ordered_finger)
+{
+	static char	big[300000];
+	struct seg	s;
+	protets_kv	kv[2];
+	char		k[16], want[4096];
+	pid_t		pid;
+	int		st, i, n = 0;
+
+	seg_new_type(&s, tbl_min_size() + 256 * 1024, PROTETS_ORDERED_SET);
+	ck_assert_int_eq(put(&s.t, "k10", "v"), 0);
+	ck_assert_int_eq(put(&s.t, "k20", "v"), 0);
+	if ((pid = fork()) == 0)
+		_exit(tbl_delete(&s.t, "k20", 3) != 0 ||
+		    tbl_delete(&s.t, "k10", 3) != 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(put(&s.t, "k30", "v"), 0);
+	ord_expect(&s, "k30,");
+	kv[0] = (protets_kv){ "k40", 3, "v", 1 };
+	kv[1] = (protets_kv){ "k99", 3, big, sizeof(big) };
+	ck_assert_int_eq(tbl_insert_many(&s.t, kv, 2, 0), PROTETS_EFULL);
+	ck_assert_int_eq(put(&s.t, "k50", "v"), 0);
+	ord_expect(&s, "k30,k50,");
+	for (i = 0; i < 300; i++) {
+		snprintf(k, sizeof(k), "n%04d", i);
+		ck_assert_int_eq(put(&s.t, k, "v"), 0);
+	}
+	for (i = 0; i < 300; i += 3) {
+		snprintf(k, sizeof(k), "n%04d", i);
+		ck_assert_int_eq(tbl_delete(&s.t, k, strlen(k)), 0);
+	}
+	want[0] = '\0';
+	strcat(want, "k30,k50,");
+	for (i = 0; i < 300; i++)
+		if (i % 3 != 0) {
+			n += snprintf(k, sizeof(k), "n%04d,", i);
+			strcat(want, k);
+		}
+	ord_expect(&s, want);
+	ck_assert_int_eq(n, 200 * 6);
+	seg_free(&s);
+}
+END_TEST
+
 /* Add this file's tests to tc. */
 void
 shm_tests_ordered(TCase *tc)
@@ -687,4 +742,5 @@ shm_tests_ordered(TCase *tc)
 	tcase_add_loop_test(tc, test_ordered_walk_writes, 0, 2);
 	tcase_add_test(tc, test_ordered_counter);
 	tcase_add_test(tc, test_ordered_full);
+	tcase_add_test(tc, test_ordered_finger);
 }

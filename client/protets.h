@@ -289,8 +289,8 @@ pid_t protets_lock_holder(const protets_table_t *t);
  * no lock held, and may write to the table.
  *
  * One atomic operation is bounded by the undo log (1024 records, see
- * docs/FORMAT.md): a batch of 42 inserts always fits (typically 900; on
- * an ordered_set, 20 and several hundred), and
+ * docs/FORMAT.md): a batch of 32 inserts always fits (typically 900; on
+ * an ordered_set, 16 and several hundred), and
  * so does the removal of the entries of one key while its bucket's chain
  * holds up to about 380 entries.  Larger ones fail with PROTETS_ELIMIT and
  * change nothing; delete_all_objects always fits.

@@ -9,7 +9,8 @@
  * entry.  Nothing is coalesced: a deleted entry's block is reused by the
  * next entry of its class.  When the heap meets the chunk area, entries
  * may take a free block of up to 8 classes larger (AL_FALLBACK) rather
- * than fail.
+ * than fail, and then any allocation but an index split's (AL_NOSPLIT)
+ * may split a free block of a larger class (al_split).
  */
 #include <string.h>
 
@@ -297,6 +298,8 @@ al_alloc(struct tbl *t, uint64_t sz, int flags, uint64_t *offp,
 			goto popped;
 		}
 	}
+	if (flags & AL_NOSPLIT)
+		return PROTETS_EFULL;
 	if ((e = al_split(t, cls, flags, offp, &cls)) != 0)
 		return e;
 popped:

@@ -25,6 +25,9 @@
 #define AL_LINE		0x4	/* whole cache lines of its own, when the
 				 * heap has room: sz rounded up to 64, at
 				 * an offset that is a multiple of 64 */
+#define AL_NOSPLIT	0x8	/* never split a larger free block: for a
+				 * caller whose undo reservation counts one
+				 * record per allocation (ix_split) */
 
 #define AL_SMALL_CLASSES	31	/* 16..256 step 8 */
 

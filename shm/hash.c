@@ -246,15 +246,19 @@ ix_find(const struct tbl *t, const struct lk_rd *r, uint64_t h,
 	return ix_match(t, r, h, key, klen, NULL, 0, &it, pos);
 }
 
-/* A fresh overflow bucket holding slot, not yet linked. */
+/*
+ * A fresh overflow bucket holding slot, not yet linked.  flags: 0, or
+ * AL_NOSPLIT for a split's buckets (ix_split_undo counts a record each).
+ */
 static int
-ix_newbucket(struct tbl *t, uint64_t slot, uint64_t *offp)
+ix_newbucket(struct tbl *t, uint64_t slot, int flags, uint64_t *offp)
 {
 	struct tbl_bucket	*bk;
 	unsigned		 cls, i;
 	int			 e;
 
-	if ((e = al_alloc(t, sizeof(*bk), AL_NOTENTRY, offp, &cls)) != 0)
+	if ((e = al_alloc(t, sizeof(*bk), AL_NOTENTRY | flags, offp,
+	    &cls)) != 0)
 		return e;
 	bk = ix_bk(t, *offp);
 	SH_STORE(&bk->slot[0], slot);
@@ -298,7 +302,7 @@ ix_add(struct tbl *t, uint64_t home, uint64_t slot)
 			return PROTETS_ECORRUPT;
 		boff = next;
 	}
-	if ((e = ix_newbucket(t, slot, &nb)) != 0)
+	if ((e = ix_newbucket(t, slot, 0, &nb)) != 0)
 		return e;
 	lk_set(t, boff + IX_NEXT_OFF, nb);
 	ix_count_overflow(t, 1);
@@ -361,7 +365,7 @@ ix_put_new(struct tbl *t, struct ix_cur *b, uint64_t v)
 	int		e;
 
 	if (b->i == TBL_BUCKET_SLOTS) {
-		if ((e = ix_newbucket(t, v, &nb)) != 0)
+		if ((e = ix_newbucket(t, v, AL_NOSPLIT, &nb)) != 0)
 			return e;
 		SH_STORE(&ix_bk(t, b->boff)->next, nb);
 		ix_count_overflow(t, 1);
@@ -543,7 +547,9 @@ ix_split_chain(struct tbl *t, uint64_t old, uint64_t nbk, uint64_t m)
  * change place (they pack towards the head behind the slots leaving): a
  * record per kept slot that moves, the cleared tail of the last kept
  * bucket and its link, a record per overflow bucket freed or allocated
- * (the block's link word), and each word of the state at most once (lk_log
+ * (the block's link word: a split's buckets never come out of a larger
+ * block, AL_NOSPLIT, which would cost up to four records each), and each
+ * word of the state at most once (lk_log
  * records a state word once per savepoint epoch).
  */
 static uint64_t

@@ -1164,6 +1164,12 @@ lk_failed_on(const struct tbl *t)
 }
 
 uint64_t
+lk_wseq(const struct tbl *t)
+{
+	return SH_LOAD(&lk_stripe(t)->seq);
+}
+
+uint64_t
 lk_seq(const struct tbl *t)
 {
 	const struct lk_ov	*ov = lk_ov_of(t);

@@ -120,6 +120,8 @@ pid_t	lk_holder(const struct tbl *t);
  */
 uint64_t lk_undo_count(const struct tbl *t);
 uint64_t lk_seq(const struct tbl *t);
+/* The sequence as it is, for a writer holding the lock (no overlay). */
+uint64_t lk_wseq(const struct tbl *t);
 /* For tbl_check: a batch's tag or follower mask left behind, 0: none. */
 uint64_t lk_xpending(const struct tbl *t);
 /* Did this thread's last attempt at a lock fail on t's? */

@@ -514,6 +514,14 @@ static __thread struct {
 	uint32_t	nklen;
 } or_wf;
 
+static __thread uint64_t or_wf_nhits;	/* paths found on it (tests) */
+
+uint64_t
+or_wf_hits(void)
+{
+	return or_wf_nhits;
+}
+
 /*
  * key against the finger's next node by prefixes alone: <0, >0, or 0
  * when they tie (the node's key is then read, if it comes to that).
@@ -543,14 +551,14 @@ or_wf_valid(const struct tbl *t)
 		return 0;
 	if (or_wf.op == lk_op_id())
 		return 1;
-	seq = lk_seq(t);
+	seq = lk_wseq(t);
 	return seq == or_wf.seq || seq == or_wf.seq + 1;
 }
 
 static void
 or_wf_take(const struct tbl *t, const uint64_t *upd)
 {
-	uint64_t	seq = lk_seq(t), nx, m;
+	uint64_t	seq = lk_wseq(t), nx, m;
 	unsigned	i;
 
 	or_wf.id = 0;
@@ -619,6 +627,7 @@ or_wf_insert_path(const struct tbl *t, const void *key, size_t klen,
 			return -1;
 	}
 	memcpy(upd, or_wf.upd, sizeof(or_wf.upd));
+	or_wf_nhits++;
 	return 0;
 }
 
@@ -648,6 +657,7 @@ or_wf_find_path(const struct tbl *t, const void *key, size_t klen,
 		    or_link(t, or_wf.upd[lv], lv) != nx)
 			return -1;
 	memcpy(upd, or_wf.upd, sizeof(or_wf.upd));
+	or_wf_nhits++;
 	return 0;
 }
 

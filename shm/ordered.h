@@ -121,5 +121,7 @@ int	or_delete(struct tbl *t, const void *key, size_t klen, uint64_t eoff);
  * segment's bytes, which no writer ever does).
  */
 void	or_wf_forget(void);
+/* How many inserts and finds of this thread started from the finger. */
+uint64_t or_wf_hits(void);
 
 #endif /* PROTETS_SHM_ORDERED_H */

@@ -22,6 +22,7 @@
 #include "layout.h"
 #include "crash.h"
 
+#include "ordered.h"
 #include "shmutil.h"
 
 /* ---------------------------------------------------------------- */
@@ -692,6 +693,7 @@ START_TEST(test_ordered_finger)
 	struct seg	s;
 	protets_kv	kv[2];
 	char		k[16], want[4096];
+	uint64_t	hits;
 	pid_t		pid;
 	int		st, i, n = 0;
 
@@ -710,23 +712,30 @@ START_TEST(test_ordered_finger)
 	ck_assert_int_eq(tbl_insert_many(&s.t, kv, 2, 0), PROTETS_EFULL);
 	ck_assert_int_eq(put(&s.t, "k50", "v"), 0);
 	ord_expect(&s, "k30,k50,");
+	hits = or_wf_hits();
 	for (i = 0; i < 300; i++) {
 		snprintf(k, sizeof(k), "n%04d", i);
 		ck_assert_int_eq(put(&s.t, k, "v"), 0);
 	}
-	for (i = 0; i < 300; i += 3) {
+	ck_assert_uint_ge(or_wf_hits() - hits, 299);	/* all but the first */
+	hits = or_wf_hits();
+	for (i = 0; i < 300; i++) {	/* runs of two, in order */
+		if (i % 3 == 2)
+			continue;
 		snprintf(k, sizeof(k), "n%04d", i);
 		ck_assert_int_eq(tbl_delete(&s.t, k, strlen(k)), 0);
 	}
+	/* each run's second from the first: the next key of its path */
+	ck_assert_uint_ge(or_wf_hits() - hits, 100);
 	want[0] = '\0';
 	strcat(want, "k30,k50,");
 	for (i = 0; i < 300; i++)
-		if (i % 3 != 0) {
+		if (i % 3 == 2) {
 			n += snprintf(k, sizeof(k), "n%04d,", i);
 			strcat(want, k);
 		}
 	ord_expect(&s, want);
-	ck_assert_int_eq(n, 200 * 6);
+	ck_assert_int_eq(n, 100 * 6);
 	seg_free(&s);
 }
 END_TEST

@@ -372,11 +372,19 @@ pt_exchange(protets_t *p, uint16_t op, const struct wbuf *req,
 	return 0;
 }
 
+/*
+ * Send a request and read its reply, asking again (up to PT_ATTEMPTS
+ * times, 2 to 32 ms apart) when the connection broke (the worker serving
+ * it died mid-request: its successor is forked at once) or the daemon
+ * answered PROTETS_EAGAIN (a worker could not pass the request on to the
+ * one owning the table, which is restarting: nothing was done).
+ * p->retried: the request may have reached the daemon more than once.
+ */
 int
 pt_request(protets_t *p, uint16_t op, const struct wbuf *req,
     struct wbuf *reply, int *fd)
 {
-	int	 attempt, rc, status = 0;
+	int	 attempt, rc, status = 0, resent = 0;
 
 	if (req->err)
 		return ENOMEM;
@@ -390,19 +398,17 @@ pt_request(protets_t *p, uint16_t op, const struct wbuf *req,
 		}
 		if (p->fd == -1 && (status = pt_dial_retry(p)) != 0)
 			break;
-		p->retried = attempt > 0;
+		p->retried = resent;
 		rc = pt_exchange(p, op, req, reply, fd, &status);
-		if (rc == 0)
+		if (rc == 0 && status != PROTETS_EAGAIN)
 			break;
+		if (rc == 0)
+			continue;	/* refused, not done: ask again */
 		pt_hangup(p);
 		if (rc == -2)
 			break;
-		/*
-		 * The worker serving us died mid-request: ask again (its
-		 * successor is forked at once).  A daemon that stays down
-		 * refuses connect() for longer than PT_DIAL_MS, which ends
-		 * the loop above.
-		 */
+		/* A daemon that stays down ends the loop at pt_dial_retry. */
+		resent = 1;
 		status = PROTETS_ECONNECT;
 	}
 	pthread_mutex_unlock(&p->lock);

@@ -150,7 +150,11 @@ int protets_default_socket(char *buf, size_t bufsz);
  * Connect to the daemon listening on sockpath (NULL: the default socket).
  * A daemon restarting refuses connections for a few milliseconds, so a
  * refused connection is retried for up to 250 ms; so is the reconnection
- * of a request whose connection broke (see the request functions).
+ * of a request whose connection broke (see the request functions).  A
+ * request that the daemon could not pass on to the worker owning the
+ * table, because that worker is restarting, is asked again up to 6 times
+ * over about 60 ms; after that, the request functions below return
+ * PROTETS_EAGAIN (nothing was done: try again).
  * Returns 0 and sets *out, PROTETS_ECONNECT if nothing listens there,
  * PROTETS_EINVAL for a path too long, or an errno value.
  */

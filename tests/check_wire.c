@@ -1,9 +1,17 @@
 /*
  * check_wire.c - protocol encoding and decoding.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "protets.h"
 
 #include "wire.h"
 #include "testutil.h"
@@ -140,6 +148,77 @@ START_TEST(test_strerror)
 }
 END_TEST
 
+/*
+ * A fake daemon answering every request with status `refuse` for its
+ * first `nrefuse` requests, then 0; it exits with the number it read.
+ */
+static pid_t
+fake_daemon(const char *path, int nrefuse, int refuse)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	struct wire_hdr		 h;
+	char			 buf[512];
+	pid_t			 pid;
+	int			 ls, c, n = 0;
+
+	strcpy(sun.sun_path, path);
+	unlink(path);
+	ck_assert_int_ge(ls = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(ls, 4), 0);
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid > 0) {
+		close(ls);
+		return pid;
+	}
+	if ((c = accept(ls, NULL, NULL)) == -1)
+		_exit(255);
+	while (recv(c, &h, sizeof(h), MSG_WAITALL) == sizeof(h) &&
+	    h.len <= sizeof(buf) &&
+	    recv(c, buf, h.len, MSG_WAITALL) == (ssize_t)h.len) {
+		wire_hdr_make(&h, h.op | WIRE_REPLY, 0, h.seq,
+		    n < nrefuse ? refuse : 0);
+		n++;
+		if (send(c, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h))
+			break;
+	}
+	_exit(n);
+}
+
+/*
+ * The daemon answers PROTETS_EAGAIN when a worker could not pass a
+ * request on to the one owning the table (restarting): nothing was done,
+ * and the library asks again, up to 6 times; a request refused for longer
+ * returns PROTETS_EAGAIN.  (The fault suite met it once on open.)
+ */
+START_TEST(test_client_asks_again)
+{
+	char		 path[64];
+	protets_t	*p;
+	pid_t		 pid;
+	int		 st, i;
+	const struct { int nrefuse, rc, nread; } c[] = {
+		{ 2, 0, 3 },			/* two refusals, then done */
+		{ 100, PROTETS_EAGAIN, 6 },	/* refused for good */
+		{ 100, PROTETS_NOTFOUND, 1 },	/* another error: at once */
+	};
+
+	snprintf(path, sizeof(path), "/tmp/protets-fake-%d.sock",
+	    (int)getpid());
+	for (i = 0; i < 3; i++) {
+		pid = fake_daemon(path, c[i].nrefuse,
+		    i == 2 ? PROTETS_NOTFOUND : PROTETS_EAGAIN);
+		ck_assert_int_eq(protets_connect(path, &p), 0);
+		ck_assert_int_eq(protets_drop(p, "t"), c[i].rc);
+		protets_disconnect(p);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert(WIFEXITED(st));
+		ck_assert_int_eq(WEXITSTATUS(st), c[i].nread);
+	}
+	unlink(path);
+}
+END_TEST
+
 START_TEST(test_names_of_types)
 {
 	protets_type	 t;
@@ -168,6 +247,7 @@ main(void)
 	tcase_add_test(tc, test_header_checks);
 	tcase_add_test(tc, test_strerror);
 	tcase_add_test(tc, test_names_of_types);
+	tcase_add_test(tc, test_client_asks_again);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

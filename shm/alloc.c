@@ -128,6 +128,23 @@ al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
 	return al_pop_at(t, cls, 0, offp);
 }
 
+/* A block of class cls off the top of the heap, if it has room. */
+static int
+al_bump(struct tbl *t, unsigned cls, uint64_t *offp, unsigned *clsp)
+{
+	struct tbl_state	*st = tbl_state(t);
+	uint64_t		 top = SH_LOAD(&st->top), csz = al_csize(cls);
+
+	if (csz > SH_LOAD(&st->ceil) - top)
+		return PROTETS_EFULL;
+	lk_set(t, TBL_STATE_FIELD(top), top + csz);
+	al_add_used(t, csz);
+	TBL_CRASHPOINT();
+	*offp = top;
+	*clsp = cls;
+	return 0;
+}
+
 /*
  * Move top up to a multiple of TBL_LINE, the gap becoming a free block
  * (8 bytes are too few for one: the gap is then 72), if the heap has room
@@ -162,25 +179,17 @@ al_align_top(struct tbl *t, uint64_t csz)
 static int
 al_alloc_line(struct tbl *t, uint64_t sz, uint64_t *offp, unsigned *clsp)
 {
-	struct tbl_state	*st = tbl_state(t);
-	unsigned		 cls = al_class((sz + TBL_LINE - 1) &
-				    ~(uint64_t)(TBL_LINE - 1));
-	uint64_t		 csz = al_csize(cls), top;
-	int			 e;
+	unsigned	cls = al_class((sz + TBL_LINE - 1) &
+			    ~(uint64_t)(TBL_LINE - 1));
+	int		e;
 
 	if ((e = al_pop_at(t, cls, TBL_LINE, offp)) != PROTETS_EFULL) {
 		*clsp = cls;
 		return e;
 	}
-	if ((e = al_align_top(t, csz)) != 0)
+	if ((e = al_align_top(t, al_csize(cls))) != 0)
 		return e;
-	top = SH_LOAD(&st->top);
-	lk_set(t, TBL_STATE_FIELD(top), top + csz);
-	al_add_used(t, csz);
-	TBL_CRASHPOINT();
-	*offp = top;
-	*clsp = cls;
-	return 0;
+	return al_bump(t, cls, offp, clsp);
 }
 
 /* Is sz the size of a class exactly?  Its class in *clsp. */
@@ -269,7 +278,6 @@ al_alloc(struct tbl *t, uint64_t sz, int flags, uint64_t *offp,
     unsigned *clsp)
 {
 	struct tbl_state	*st = tbl_state(t);
-	uint64_t		 top, csz;
 	unsigned		 cls, c;
 	int			 e;
 
@@ -279,18 +287,10 @@ al_alloc(struct tbl *t, uint64_t sz, int flags, uint64_t *offp,
 	    (e = al_alloc_line(t, sz, offp, clsp)) != PROTETS_EFULL)
 		return e;
 	cls = al_class(sz);
-	csz = al_csize(cls);
 	if ((e = al_pop(t, cls, offp)) != PROTETS_EFULL)
 		goto popped;
-	top = SH_LOAD(&st->top);
-	if (csz <= SH_LOAD(&st->ceil) - top) {
-		lk_set(t, TBL_STATE_FIELD(top), top + csz);
-		al_add_used(t, csz);
-		TBL_CRASHPOINT();
-		*offp = top;
-		*clsp = cls;
-		return 0;
-	}
+	if ((e = al_bump(t, cls, offp, clsp)) != PROTETS_EFULL)
+		return e;
 	for (c = cls + 1; (flags & AL_FALLBACK) && c < TBL_NCLASS &&
 	    c <= cls + AL_FALLBACK_SPAN; c++) {
 		if ((e = al_pop(t, c, offp)) != PROTETS_EFULL) {

@@ -418,44 +418,23 @@ free_blocks(struct seg *s, unsigned cls)
 	return n;
 }
 
-static int
-pad(struct tbl *t, int i, size_t vlen)
-{
-	char	key[32];
-
-	snprintf(key, sizeof(key), "pad-%d", i);
-	return tbl_insert(t, key, strlen(key), "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv", vlen);
-}
-
 START_TEST(test_crash_split)
 {
 	static struct seg	s;
-	static char		v[3000];
 	unsigned char		*snap, *dead;
 	uint64_t		d0[2], d1[2], top, nbig;
 	unsigned long		steps, k, j;
 	unsigned		big_cls;
-	char			key[32];
-	int			n, i, e, before = 0, after = 0, rkills = 0;
+	int			n, e, before = 0, after = 0, rkills = 0;
 
 	seg_new_type(&s, tbl_min_size() + 256 * 1024,
 	    _i ? PROTETS_ORDERED_SET : PROTETS_SET);
-	memset(v, 'v', sizeof(v));
-	for (n = 0;; n++) {
-		snprintf(key, sizeof(key), "big-%d", n);
-		if ((e = tbl_insert(&s.t, key, strlen(key), v, 3000)) != 0)
-			break;
-	}
+	n = fill_keys(&s.t, "big-", 3000, &e);
 	ck_assert_int_eq(e, PROTETS_EFULL);
 	/* what the heap has left, to the last block a key can take */
-	for (i = 0; pad(&s.t, i, 100) == 0; i++)
-		;
-	for (i++; pad(&s.t, i, 1) == 0; i++)
-		;
-	for (i = 0; i < n; i += 2) {
-		snprintf(key, sizeof(key), "big-%d", i);
-		ck_assert_int_eq(tbl_delete(&s.t, key, strlen(key)), 0);
-	}
+	(void)fill_keys(&s.t, "pad-", 100, NULL);
+	(void)fill_keys(&s.t, "dot-", 1, NULL);
+	delete_every(&s.t, "big-", n, 2);
 	check_ok(&s.t);
 	snap = malloc(s.size);
 	dead = malloc(s.size);

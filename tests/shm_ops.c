@@ -309,17 +309,10 @@ START_TEST(test_split_reuse)
 
 	seg_new(&s, tbl_min_size() + 512 * 1024);
 	memset(v, 'v', sizeof(v));
-	for (big = 0;; big++) {
-		snprintf(k, sizeof(k), "big-%d", big);
-		if ((e = tbl_insert(&s.t, k, strlen(k), v, 3000)) != 0)
-			break;
-	}
+	big = fill_keys(&s.t, "big-", 3000, &e);
 	ck_assert_int_eq(e, PROTETS_EFULL);
 	ck_assert_int_gt(big, 100);
-	for (i = 0; i < big; i++) {
-		snprintf(k, sizeof(k), "big-%d", i);
-		ck_assert_int_eq(tbl_delete(&s.t, k, strlen(k)), 0);
-	}
+	delete_every(&s.t, "big-", big, 1);
 	check_ok(&s.t);
 	/* 14-byte keys, 32-byte values: 56-byte blocks out of 3072 */
 	for (small = 0;; small++) {
@@ -360,28 +353,15 @@ END_TEST
 START_TEST(test_split_chain_full)
 {
 	struct seg	s;
-	static char	v[3000];
-	char		k[32], hot[32];
+	char		hot[32];
 	uint64_t	lv, p, m, before;
 	int		n, i, seed = 0;
 
 	seg_new_type(&s, tbl_min_size() + 14 * 1024 * 1024,
 	    PROTETS_DUPLICATE_BAG);
-	memset(v, 'v', sizeof(v));
-	for (n = 0;; n++) {
-		snprintf(k, sizeof(k), "big-%d", n);
-		if (tbl_insert(&s.t, k, strlen(k), v, 3000) != 0)
-			break;
-	}
-	for (i = 0;; i++) {
-		snprintf(k, sizeof(k), "pad-%d", i);
-		if (tbl_insert(&s.t, k, strlen(k), "x", 1) != 0)
-			break;
-	}
-	for (i = 0; i < n; i += 2) {
-		snprintf(k, sizeof(k), "big-%d", i);
-		ck_assert_int_eq(tbl_delete(&s.t, k, strlen(k)), 0);
-	}
+	n = fill_keys(&s.t, "big-", 3000, NULL);
+	(void)fill_keys(&s.t, "pad-", 1, NULL);
+	delete_every(&s.t, "big-", n, 2);
 	lv = state_of(&s)->ix_level;
 	p = state_of(&s)->ix_split;
 	m = (uint64_t)TBL_IX_NB0 << lv;
@@ -405,12 +385,7 @@ START_TEST(test_full)
 
 	seg_new(&s, tbl_min_size() + 64 * 1024);
 	memset(v, 'v', sizeof(v));
-	for (n = 0;; n++) {
-		snprintf(k, sizeof(k), "key-%d", n);
-		e = tbl_insert(&s.t, k, strlen(k), v, 100);
-		if (e != 0)
-			break;
-	}
+	n = fill_keys(&s.t, "key-", 100, &e);
 	ck_assert_int_eq(e, PROTETS_EFULL);
 	ck_assert_int_gt(n, 300);
 	ck_assert_int_eq(tbl_stats(&s.t, &st), 0);
@@ -434,10 +409,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(get(&s.tro, "key-0", buf, sizeof(buf)), 0);
 	ck_assert_uint_eq(strlen(buf), 100);
 	/* space is reused after deletes */
-	for (i = 0; i < n; i += 2) {
-		snprintf(k, sizeof(k), "key-%d", i);
-		ck_assert_int_eq(tbl_delete(&s.t, k, strlen(k)), 0);
-	}
+	delete_every(&s.t, "key-", n, 2);
 	check_ok(&s.t);
 	for (i = 0; i < n / 2 - 1; i++) {
 		snprintf(k, sizeof(k), "new-%d", i);

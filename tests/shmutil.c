@@ -89,6 +89,37 @@ seg_free(struct seg *s)
 	close(s->fd);
 }
 
+int
+fill_keys(struct tbl *t, const char *pfx, size_t vlen, int *ep)
+{
+	static char	v[4096];
+	char		k[64];
+	int		n, e;
+
+	ck_assert_uint_le(vlen, sizeof(v));
+	memset(v, 'v', sizeof(v));
+	for (n = 0;; n++) {
+		snprintf(k, sizeof(k), "%s%d", pfx, n);
+		if ((e = tbl_insert(t, k, strlen(k), v, vlen)) != 0)
+			break;
+	}
+	if (ep != NULL)
+		*ep = e;
+	return n;
+}
+
+void
+delete_every(struct tbl *t, const char *pfx, int n, int every)
+{
+	char	k[64];
+	int	i;
+
+	for (i = 0; i < n; i += every) {
+		snprintf(k, sizeof(k), "%s%d", pfx, i);
+		ck_assert_int_eq(tbl_delete(t, k, strlen(k)), 0);
+	}
+}
+
 void
 check_ok(struct tbl *t)
 {

@@ -47,6 +47,14 @@ uint64_t *word_at(struct seg *s, uint64_t off);
 /* Insert, and look up into a NUL-terminated buf, string keys and values. */
 int	put(struct tbl *t, const char *k, const char *v);
 int	get(struct tbl *t, const char *k, char *buf, size_t bufsz);
+/*
+ * Insert "<pfx><i>" => vlen bytes of 'v' (vlen <= 4096), i = 0, 1, ...
+ * until an insert fails: returns how many went in, the failure in *ep
+ * (may be NULL).  A full table, in one call.
+ */
+int	fill_keys(struct tbl *t, const char *pfx, size_t vlen, int *ep);
+/* Delete "<pfx><i>" for i = 0, every, 2 * every, ... below n: each is there. */
+void	delete_every(struct tbl *t, const char *pfx, int n, int every);
 /* A small reproducible random number generator. */
 unsigned rnd(unsigned *st);
 /* The first key "<pfx><n>", n from *seed on, with (hash & mask) == want. */

@@ -556,7 +556,14 @@ int protets_count(protets_table_t *t, uint64_t *n);
 
 /*
  * Walk the whole segment and report the first inconsistency found in msg.
- * Returns 0 when consistent, PROTETS_ECORRUPT otherwise.
+ * Returns 0 when consistent, PROTETS_ECORRUPT otherwise (msg names what
+ * is damaged).  A writable mapping checks under the write lock; a
+ * read-only one checks while writers go on, and reports only what an
+ * attempt no writer interfered with found.  When writers kept changing the
+ * table for all of 100 ms of the checking thread's own CPU time,
+ * or one is stopped mid-change (the daemon is asked to repair a dead one
+ * first), it returns PROTETS_EAGAIN, msg saying so: nothing was found
+ * damaged; check again later.
  */
 int protets_check(protets_table_t *t, char *msg, size_t msgsz);
 

@@ -12,7 +12,9 @@
  *
  * A writable mapping checks under the writer lock, so the table holds
  * still (readers carry on; writers wait).  A read-only mapping checks
- * optimistically under the seqlock and starts over if a writer interferes.
+ * optimistically under the seqlock and starts over if a writer interferes:
+ * only what a validated attempt found is reported, and a check that no
+ * attempt of could be validated says so (EAGAIN), never "damage".
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "crash.h"
 #include "entry.h"
 #include "hash.h"
 #include "fastpath.h"
@@ -525,11 +528,36 @@ ck_heap(struct ck *k)
 	return 0;
 }
 
+/*
+ * No attempt could be validated (e, from the lock): say so, and never
+ * leave what a discarded attempt found in the message as if it were
+ * damage.  (It did: a check starved by writers that kept committing
+ * returned EAGAIN with "lock: sequence odd with no writer", read while a
+ * batch was under way, from an attempt the sequence had already voided.)
+ */
+static int
+ck_unread(struct ck *k, int e)
+{
+	if (e == PROTETS_ECORRUPT)
+		ck_fail(k, "lock: recovery refused the undo log");
+	else if (e == PROTETS_EAGAIN)
+		ck_fail(k, "no consistent view: writers kept changing the "
+		    "table, or one is stopped mid-change with a log that "
+		    "cannot be read through; nothing was found damaged");
+	else if (k->msg != NULL && k->msgsz > 0)
+		k->msg[0] = '\0';
+	return e;
+}
+
 static int
 ck_all(struct ck *k)
 {
 	int	e;
 
+	/* What an attempt that a writer then invalidates found is nothing. */
+	if (k->msg != NULL && k->msgsz > 0)
+		k->msg[0] = '\0';
+	TBL_READPOINT();
 	k->niv = 0;
 	k->entries = k->overflow = k->chunk_bytes = 0;
 	if ((e = ck_header(k)) != 0 || (e = ck_locks(k)) != 0 ||
@@ -577,18 +605,15 @@ tbl_check(struct tbl *t, char *msg, size_t msgsz)
 	k.msgsz = msgsz;
 	if (msg != NULL && msgsz > 0)
 		msg[0] = '\0';
-	if ((e = lk_rbegin_locked(t, &r)) != 0) {
-		if (e == PROTETS_ECORRUPT)
-			ck_fail(&k, "lock: recovery refused the undo log");
-		return e;
-	}
+	if ((e = lk_rbegin_locked(t, &r)) != 0)
+		return ck_unread(&k, e);
 	do
 		rc = ck_all(&k);
 	while ((e = lk_rend(t, &r)) == 1);
 	lk_rdone(t, &r);
 	free(k.iv);
 	if (e != 0)
-		return e;
+		return ck_unread(&k, e);
 	if (rc == 0 && msg != NULL && msgsz > 0)
 		msg[0] = '\0';
 	return rc;

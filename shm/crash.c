@@ -13,6 +13,8 @@
 static unsigned long	crash_at;
 static unsigned long	crash_steps;
 static int		crash_sig = SIGKILL;
+static unsigned long	read_at;
+static unsigned long	read_steps;
 
 void
 tbl_crash_point(void)
@@ -39,6 +41,21 @@ unsigned long
 tbl_crash_steps(void)
 {
 	return crash_steps;
+}
+
+void
+tbl_read_point(void)
+{
+	read_steps++;
+	if (read_at != 0 && read_steps == read_at)
+		raise(crash_sig);
+}
+
+void
+tbl_crash_read_at(unsigned long k)
+{
+	read_at = k;
+	read_steps = 0;
 }
 #else
 /* ISO C wants a translation unit to declare something. */

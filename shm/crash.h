@@ -7,6 +7,12 @@
  * tbl_crash_at(k) raises SIGKILL (or SIGSTOP, tbl_crash_signal), so that
  * tests can kill or stop a writer at every step and check that the next
  * locker recovers and that readers see the last commit meanwhile.
+ *
+ * TBL_READPOINT() marks a step of a reader (the start of each attempt of
+ * tbl_check, the moment a reader starts counting how long it has tried),
+ * counted apart from the writers' points: tbl_crash_read_at(k) stops or
+ * kills a reader at its k-th point, so that a test can make a writer move
+ * at that exact moment of the read.
  */
 #ifndef PROTETS_SHM_CRASH_H
 #define PROTETS_SHM_CRASH_H
@@ -25,8 +31,13 @@ unsigned long	tbl_crash_steps(void);
  */
 void		tbl_crash_signal(int sig);
 #define TBL_CRASHPOINT()	tbl_crash_point()
+/* The same for readers' points, with a count of their own. */
+void		tbl_read_point(void);
+void		tbl_crash_read_at(unsigned long k);
+#define TBL_READPOINT()		tbl_read_point()
 #else
 #define TBL_CRASHPOINT()	do { } while (0)
+#define TBL_READPOINT()		do { } while (0)
 #endif
 
 #endif /* PROTETS_SHM_CRASH_H */

@@ -19,6 +19,9 @@
  * mid-operation), they read the last committed state through an overlay
  * of the undo log instead of waiting (lk_ov_enter below).
  *
+ * A reader gives up (EAGAIN, or the lock when its mapping is writable)
+ * only after LK_READ_WAIT_MS of its own CPU time spent trying.
+ *
  * A writer waits for the mutex at most t->lock_timeout_ms, then fails with
  * PROTETS_ELOCKED and records who held it: the robust mutex's futex word
  * holds the owner's thread id, which /proc maps to its process.
@@ -233,6 +236,7 @@ lk_bump(struct tbl *t)
 		return;		/* nothing changed: no reader to warn */
 	SH_STORE(&s->seq, seq + 2);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
+	TBL_CRASHPOINT();
 }
 
 /*
@@ -254,6 +258,7 @@ lk_dirty(struct tbl *t)
 	SH_STORE(&s->seq, seq + 1);
 	/* Readers must see the odd sequence before any change. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
+	TBL_CRASHPOINT();
 }
 
 /*
@@ -341,7 +346,6 @@ lk_recover(struct tbl *t)
 	 * Still odd; a recoverer killed here leaves it odd for the next.
 	 */
 	lk_bump(t);
-	TBL_CRASHPOINT();
 	if (!done)
 		lk_undo_apply(t, u, 0, n);
 	__atomic_store_n(&u->n, 0, __ATOMIC_RELEASE);
@@ -908,16 +912,25 @@ lk_repair(struct tbl *t)
 	return 0;
 }
 
+/*
+ * Has this reader tried long enough?  Counted in its own CPU time: on a
+ * busy machine a reader can be preempted for longer than LK_READ_WAIT_MS
+ * between two attempts, and the wall clock then told it to give up (a
+ * read-only reader: EAGAIN) after a single failed attempt, while writers
+ * that keep committing were all it had met.  The first call starts the
+ * count (a test may stop the reader there: TBL_READPOINT).
+ */
 static int
 lk_waited_too_long(struct lk_rd *r)
 {
-	uint64_t	now = lk_now_ms();
+	uint64_t	now = lk_cpu_ms() + 1;
 
-	if (r->t0_ms == 0) {
-		r->t0_ms = now;
+	if (r->cpu0_ms == 0) {
+		r->cpu0_ms = now;
+		TBL_READPOINT();
 		return 0;
 	}
-	return now - r->t0_ms > LK_READ_WAIT_MS;
+	return now - r->cpu0_ms > LK_READ_WAIT_MS;
 }
 
 static int

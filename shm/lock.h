@@ -35,7 +35,12 @@
 
 /* How long a writer waits for the mutex before PROTETS_ELOCKED (default). */
 #define LK_LOCK_TIMEOUT_MS	TBL_LOCK_TIMEOUT_MS
-/* How long a reader waits for a writer before taking the lock or EAGAIN. */
+/*
+ * How long a reader tries before it takes the lock (writable) or gives up
+ * with EAGAIN (read-only): milliseconds of the reader's own CPU time, so
+ * that a reader preempted on a busy machine does not give up on account
+ * of time it never ran (lock.c, lk_waited_too_long).
+ */
 #define LK_READ_WAIT_MS		100
 /* Busy-wait iterations before a reader starts yielding. */
 #define LK_SPIN			256
@@ -50,7 +55,8 @@
 /* Read-side context, on the reader's stack. */
 struct lk_rd {
 	uint64_t	seq;		/* sequence seen at begin (odd: overlay) */
-	uint64_t	t0_ms;		/* when waiting started, 0: not yet */
+	uint64_t	cpu0_ms;	/* its CPU time when it began to wait,
+					   0: not yet (lk_cpu_ms() + 1) */
 	unsigned	tries;		/* failed validations */
 	int		locked;		/* reading under the writer lock */
 	struct lk_ov	*ov;		/* overlay mode: the copied undo log */
@@ -130,6 +136,8 @@ int	lk_failed_on(const struct tbl *t);
 pid_t	lk_tid_pid(pid_t tid);
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t lk_now_ms(void);
+/* The calling thread's CPU time in milliseconds (CLOCK_THREAD_CPUTIME_ID). */
+uint64_t lk_cpu_ms(void);
 
 /* A pause in a busy-wait. */
 static inline void

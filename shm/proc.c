@@ -1,7 +1,8 @@
 /*
  * shm/proc.c - what the lock module asks of the system: the process a
- * thread id belongs to (to name a lock's holder) and a monotonic clock in
- * milliseconds (deadlines).  Declared in lock.h.
+ * thread id belongs to (to name a lock's holder), a monotonic clock in
+ * milliseconds (deadlines) and the calling thread's own CPU time (how long
+ * a reader has really tried).  Declared in lock.h.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -42,5 +43,15 @@ lk_now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+lk_cpu_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return lk_now_ms();
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

@@ -809,7 +809,7 @@ START_TEST(test_slot_vs_writer)
 	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 0, NULL, &r), 0);
 	if ((pid = fork()) == 0) {
 		tbl_crash_signal(SIGSTOP);
-		tbl_crash_at(3);	/* locked, first word logged */
+		tbl_crash_at(4);	/* locked, odd, first word logged */
 		_exit(tbl_update_counter(&s.t, "cw", 2, 1, NULL, NULL) ? 2 :
 		    0);
 	}
@@ -829,6 +829,163 @@ START_TEST(test_slot_vs_writer)
 	ck_assert_uint_eq(tbl_crash_steps(), 2);	/* lock-free */
 	ck_assert_int_eq(r, 1001);
 	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* A read-only reader that writers keep interfering with. */
+
+/*
+ * Make the table look as a writer stopped mid-change leaves it whose undo
+ * log no reader can read through (a record naming no word of the state or
+ * the heap): the sequence odd, one record.  undo restores it as it was.
+ */
+struct stuck {
+	uint64_t	*seq, *n, *off;
+	uint64_t	 seq0, n0, off0;
+};
+
+static void
+stuck_set(struct seg *s, struct stuck *k)
+{
+	struct tbl_stripe	*st = (void *)(s->rw + TBL_STRIPE_OFF);
+	struct tbl_undo		*u = (void *)(s->rw + TBL_UNDO_OFF);
+
+	k->seq = &st->seq;
+	k->n = &u->n;
+	k->off = &u->rec[0].off;
+	k->seq0 = *k->seq;
+	k->n0 = *k->n;
+	k->off0 = *k->off;
+	ck_assert_uint_eq(k->seq0 & 1, 0);
+	*k->off = 1;			/* no word of the state or heap */
+	__atomic_store_n(k->n, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(k->seq, k->seq0 + 1, __ATOMIC_RELEASE);
+}
+
+static void
+stuck_undo(struct stuck *k)
+{
+	*k->off = k->off0;
+	__atomic_store_n(k->n, k->n0, __ATOMIC_RELEASE);
+	/* a sequence never takes a value again: on past the stuck one */
+	__atomic_store_n(k->seq, k->seq0 + 2, __ATOMIC_RELEASE);
+}
+
+/* What a reader child reports. */
+struct rd_out {
+	int		rc;
+	uint64_t	cpu_ms;		/* its CPU time spent in the call */
+	char		msg[256];
+};
+
+/*
+ * Fork a child that runs tbl_check on the read-only mapping, stopped by
+ * SIGSTOP at its k-th reader point (TBL_READPOINT); returns once it is.
+ */
+static pid_t
+rd_check_stopped(struct seg *s, unsigned long k, struct rd_out *o)
+{
+	pid_t	pid;
+	int	st;
+
+	if ((pid = fork()) == 0) {
+		uint64_t	c0;
+
+		tbl_crash_signal(SIGSTOP);
+		tbl_crash_read_at(k);
+		c0 = lk_cpu_ms();
+		o->rc = tbl_check(&s->tro, o->msg, sizeof(o->msg));
+		o->cpu_ms = lk_cpu_ms() - c0;
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+	ck_assert_msg(WIFSTOPPED(st), "reader child not stopped: %#x", st);
+	return pid;
+}
+
+static void
+rd_finish(pid_t pid)
+{
+	int	st;
+
+	ck_assert_int_eq(kill(pid, SIGCONT), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/*
+ * The CI failure of 2026-12-06 ("check during batches: -30814: shard 1:
+ * lock: sequence odd with no writer"), made deterministic.  A read-only
+ * check is stopped at the start of its first attempt; a writer then gets
+ * under way (and is stuck, its log unreadable); the attempt goes on, sees
+ * the writer's marks, and is voided by the sequence; no later attempt can
+ * be validated, so the check gives up with PROTETS_EAGAIN.  The message
+ * must say that, not carry the voided attempt's "damage".
+ */
+START_TEST(test_check_voided_attempt)
+{
+	struct seg	 s;
+	struct stuck	 k;
+	struct rd_out	*o;
+	pid_t		 pid;
+
+	o = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(o, MAP_FAILED);
+	seg_new(&s, 1 << 20);
+	populate(&s);
+	pid = rd_check_stopped(&s, 1, o);	/* its first attempt */
+	stuck_set(&s, &k);
+	rd_finish(pid);
+	ck_assert_int_eq(o->rc, PROTETS_EAGAIN);
+	ck_assert_msg(strstr(o->msg, "lock:") == NULL &&
+	    strstr(o->msg, "no consistent view") != NULL,
+	    "a voided attempt's finding reported: \"%s\"", o->msg);
+	stuck_undo(&k);
+	check_ok(&s.tro);
+	check_ok(&s.t);
+	munmap(o, sizeof(*o));
+	seg_free(&s);
+}
+END_TEST
+
+/*
+ * A read-only reader preempted for longer than LK_READ_WAIT_MS (here:
+ * stopped once it has begun to count) does not give up on account of
+ * time it never ran: it gives up only after LK_READ_WAIT_MS of its own
+ * CPU time spent trying.  (The wall clock it counted before made checks
+ * and lookups on a busy machine fail with EAGAIN after one attempt.)
+ */
+START_TEST(test_reader_tries_own_cpu)
+{
+	struct seg	 s;
+	struct stuck	 k;
+	struct rd_out	*o;
+	uint64_t	 t0;
+	pid_t		 pid;
+
+	o = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(o, MAP_FAILED);
+	seg_new(&s, 1 << 20);
+	populate(&s);
+	stuck_set(&s, &k);
+	/* reader points: none in lk_rbegin; 1, it begins to count */
+	pid = rd_check_stopped(&s, 1, o);
+	/* stopped for more than the whole budget, by the clock */
+	t0 = now_ms();
+	while (now_ms() - t0 <= 2 * LK_READ_WAIT_MS)
+		usleep(10000);
+	rd_finish(pid);
+	ck_assert_int_eq(o->rc, PROTETS_EAGAIN);
+	ck_assert_msg(o->cpu_ms >= LK_READ_WAIT_MS,
+	    "gave up after %" PRIu64 " ms of its own CPU time", o->cpu_ms);
+	stuck_undo(&k);
+	check_ok(&s.tro);
+	munmap(o, sizeof(*o));
 	seg_free(&s);
 }
 END_TEST
@@ -855,6 +1012,8 @@ main(void)
 	tcase_add_test(tc, test_stop_every_step);
 	tcase_add_test(tc, test_dead_in_slot);
 	tcase_add_test(tc, test_slot_vs_writer);
+	tcase_add_test(tc, test_check_voided_attempt);
+	tcase_add_test(tc, test_reader_tries_own_cpu);
 #endif
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

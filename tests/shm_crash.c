@@ -490,6 +490,197 @@ START_TEST(test_crash_split)
 }
 END_TEST
 
+/*
+ * Every writer step paired with every recoverer step.  For each operation
+ * and each crash point k of it, the writer is killed at k; then for each
+ * step j of the recovery that follows, a recoverer is stopped at j, a
+ * second one after it (on the state the first left) stopped at j too, and
+ * the table then recovered whole.  At every one of these moments:
+ *
+ *  - a read-only reader (through the undo log when it must) sees exactly
+ *    the state the recovery will end on: before the operation when the
+ *    writer died before its commit point, after it otherwise;
+ *  - the stripe's sequence has never gone back (a value a reader saw is
+ *    never taken again: a rollback restoring it would let optimistic
+ *    readers accept state from the middle of a change), and once the
+ *    writer has made it odd, the end is past every value seen;
+ *  - the recovered table passes tbl_check and holds that same state.
+ *
+ * The writer's points include the stores that make the sequence odd and
+ * move it on (lock.c: lk_dirty, lk_bump), so that no state the lock
+ * protocol passes through is missed.
+ */
+struct pr_obs {
+	uint64_t	seq0;		/* before the operation */
+	uint64_t	last;		/* the last sequence seen */
+	int		odd;		/* the writer made it odd */
+};
+
+static uint64_t
+pr_seq(struct seg *s)
+{
+	return __atomic_load_n(&((struct tbl_stripe *)(void *)(s->rw +
+	    TBL_STRIPE_OFF))->seq, __ATOMIC_ACQUIRE);
+}
+
+/* One moment: the reader's view is want, the sequence never went back. */
+static void
+pr_observe(struct seg *s, struct pr_obs *o, const uint64_t *want,
+    const char *what, int op, unsigned long k, unsigned long j)
+{
+	uint64_t	d[2], seq = pr_seq(s);
+
+	ck_assert_msg(seq >= o->last, "%s k=%lu j=%lu (%s): sequence went "
+	    "back from %llu to %llu", op_names[op], k, j, what,
+	    (unsigned long long)o->last, (unsigned long long)seq);
+	o->last = seq;
+	o->odd |= (seq & 1) != 0;
+	digest(&s->tro, d);
+	ck_assert_msg(d[0] == want[0] && d[1] == want[1], "%s k=%lu j=%lu "
+	    "(%s): a reader sees neither what recovery ends on", op_names[op],
+	    k, j, what);
+}
+
+/* A recoverer stopped at its step j: its pid, 0 if it finished first. */
+static pid_t
+pr_recoverer(struct seg *s, unsigned long j)
+{
+	pid_t	pid;
+	int	st;
+
+	if ((pid = fork()) == 0) {
+		tbl_crash_signal(SIGSTOP);
+		tbl_crash_at(j);
+		_exit(tbl_repair(&s->t) == 0 ? 0 : 2);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+	if (WIFSTOPPED(st))
+		return pid;
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "recoverer failed: %#x", st);
+	return 0;
+}
+
+static void
+pr_kill(pid_t pid)
+{
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+}
+
+/* The end of it all: recovered whole, want, the sequence even and past. */
+static void
+pr_final(struct seg *s, struct pr_obs *o, const uint64_t *want, int op,
+    unsigned long k, unsigned long j)
+{
+	check_ok(&s->t);	/* takes the lock: recovers */
+	pr_observe(s, o, want, "recovered", op, k, j);
+	ck_assert_uint_eq(o->last & 1, 0);
+	if (o->odd)
+		ck_assert_msg(o->last > o->seq0, "%s k=%lu: sequence back at "
+		    "%llu after a change", op_names[op], k,
+		    (unsigned long long)o->last);
+}
+
+/* Writer killed at k; recoverers at every step. Returns the pairs run. */
+static unsigned long
+pr_step(struct seg *s, const struct crash_sc *sc, const unsigned char *snap,
+    unsigned char *dead, int op, unsigned long k, const uint64_t *d0,
+    const uint64_t *d1)
+{
+	struct pr_obs	o;
+	const uint64_t	*want;
+	uint64_t	d[2];
+	unsigned long	j;
+	pid_t		pid;
+
+	memcpy(s->rw, snap, s->size);
+	tbl_hints_forget();
+	o.seq0 = o.last = pr_seq(s);
+	o.odd = 0;
+	ck_assert_int_eq(crash_wait(crash_child(s, sc, op, k)), 1);
+	/* what recovery ends on, learnt on a copy */
+	memcpy(dead, s->rw, s->size);
+	check_ok(&s->t);
+	digest(&s->tro, d);
+	ck_assert((d[0] == d0[0] && d[1] == d0[1]) ||
+	    (d[0] == d1[0] && d[1] == d1[1]));
+	want = d[0] == d0[0] && d[1] == d0[1] ? d0 : d1;
+	memcpy(s->rw, dead, s->size);
+	tbl_hints_forget();
+	pr_observe(s, &o, want, "writer dead", op, k, 0);
+	for (j = 1;; j++) {
+		struct pr_obs	oj = o;
+
+		memcpy(s->rw, dead, s->size);
+		tbl_hints_forget();
+		if ((pid = pr_recoverer(s, j)) == 0)
+			break;		/* past its last step */
+		pr_observe(s, &oj, want, "recoverer stopped", op, k, j);
+		pr_kill(pid);
+		pr_observe(s, &oj, want, "recoverer killed", op, k, j);
+		if ((pid = pr_recoverer(s, j)) != 0) {
+			pr_observe(s, &oj, want, "second recoverer stopped",
+			    op, k, j);
+			pr_kill(pid);
+		}
+		pr_final(s, &oj, want, op, k, j);
+	}
+	memcpy(s->rw, dead, s->size);
+	tbl_hints_forget();
+	pr_final(s, &o, want, op, k, j);
+	return j;
+}
+
+static void
+pr_enumerate(unsigned type, int nchain, int nfill, const int *ops, int nops)
+{
+	static struct seg	s;
+	struct crash_sc		sc;
+	unsigned char		*snap, *dead;
+	uint64_t		d0[2], d1[2];
+	unsigned long		steps, k, pairs = 0;
+	int			oi;
+
+	seg_new_type(&s, 1 << 20, type);
+	sc_setup(&s, &sc, nchain, nfill);
+	snap = malloc(s.size);
+	dead = malloc(s.size);
+	ck_assert(snap != NULL && dead != NULL);
+	memcpy(snap, s.rw, s.size);
+	for (oi = 0; oi < nops; oi++) {
+		memcpy(s.rw, snap, s.size);
+		tbl_hints_forget();
+		digest(&s.tro, d0);
+		tbl_crash_at(0);	/* count, never kill */
+		ck_assert_int_eq(crash_op(&s.t, &sc, ops[oi]), 0);
+		steps = tbl_crash_steps();
+		digest(&s.tro, d1);
+		for (k = 1; k <= steps; k++)
+			pairs += pr_step(&s, &sc, snap, dead, ops[oi], k, d0,
+			    d1);
+	}
+	fprintf(stderr, "crash pairs %s chain=%d fill=%d: %lu writer steps x "
+	    "recoverer steps\n", type == PROTETS_SET ? "set" :
+	    type == PROTETS_ORDERED_SET ? "ordered_set" : "bag", nchain,
+	    nfill, pairs);
+	free(snap);
+	free(dead);
+	seg_free(&s);
+}
+
+/* A set with an overflow chain whose inserts split; an ordered_set. */
+START_TEST(test_crash_pairs)
+{
+	if (_i == 0)
+		pr_enumerate(PROTETS_SET, 13, 64, set_ops, NOPS(set_ops));
+	else
+		pr_enumerate(PROTETS_ORDERED_SET, 3, 20, set_ops,
+		    NOPS(set_ops));
+}
+END_TEST
+
 /* Add this file's tests to tc. */
 void
 shm_tests_crash(TCase *tc)
@@ -498,5 +689,6 @@ shm_tests_crash(TCase *tc)
 	tcase_add_loop_test(tc, test_crash_bag, 0, 4);
 	tcase_add_loop_test(tc, test_crash_ordered, 0, 2);
 	tcase_add_loop_test(tc, test_crash_split, 0, 2);
+	tcase_add_loop_test(tc, test_crash_pairs, 0, 2);
 }
 #endif /* PROTETS_CRASHTEST */

@@ -2,6 +2,7 @@
 #
 #   make            build protetsd, protets, libprotets (.a and .so)
 #   make check      build and run every test (SAN=1: under ASan/UBSan)
+#   make soak       make check SOAK_RUNS times (5) under a parallel build
 #   make bench      run the standard benchmark
 #   make run        install missing Debian packages, build, start protetsd
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -92,7 +93,7 @@ TEST_UTIL	= $(BUILD)/tests/testutil.o
 
 .SECONDARY:
 
-.PHONY: all check bench run deps install clean fuzz fuzz-run fault protetsd protets
+.PHONY: all check soak bench run deps install clean fuzz fuzz-run fault protetsd protets
 
 all: $(PROTETSD) $(PROTETS) $(LIB_A) $(LIB_SO) protetsd protets
 
@@ -157,6 +158,11 @@ $(BUILD)/tests/check_shards_crash: $(BUILD)/crash/tests/check_shards.o \
 check: deps
 	$(MAKE) all $(TEST_BIN)
 	BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+
+# Is the suite flaky?  make check SOAK_RUNS times in a row (default 5)
+# while a parallel build loads the machine (tools/soak.sh).
+soak: deps
+	sh tools/soak.sh
 
 # The fault suite alone, as long as asked (make check runs 20 s of it).
 FAULT_SECONDS	?= 300

@@ -115,7 +115,7 @@ START_TEST(test_reader_vs_killed_writers)
 		}
 		kill(pid, SIGKILL);
 		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-		ck_assert(WIFSIGNALED(status));
+		ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 		e = tbl_lookup(round & 1 ? &s.tro : &s.t, "hot", 3, buf,
 		    sizeof(buf), &n);
 		if (e == PROTETS_EAGAIN) {
@@ -345,13 +345,21 @@ START_TEST(test_writers_killed)
 		ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
 		ck_assert_msg(WIFSIGNALED(status), "writer %d exited: %d", w,
 		    lg->err);
+		/* not a crash (an abort, a sanitizer's report) taken for
+		 * one of our kills */
+		ck_assert_msg(WTERMSIG(status) == SIGKILL, "writer %d died "
+		    "of signal %d", w, WTERMSIG(status));
 		kills++;
 		kw_killed(lg, w);
 		pid[w] = kw_spawn(&s, lg, w, rnd(&r));
 	}
 	for (i = 0; i < KW_SLOTS + 2; i++) {
 		kill(pid[i], SIGKILL);
-		waitpid(pid[i], NULL, 0);
+		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+		/* a reader too ran until now, and died of our kill */
+		ck_assert_msg(WIFSIGNALED(status) &&
+		    WTERMSIG(status) == SIGKILL, "%s %d ended: %#x",
+		    i < KW_SLOTS ? "writer" : "reader", i, status);
 		if (i < KW_SLOTS)
 			kw_killed(lg, i);
 	}
@@ -499,7 +507,7 @@ START_TEST(test_ordered_readers_vs_killed_writers)
 		}
 		kill(pid, SIGKILL);
 		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-		ck_assert(WIFSIGNALED(status));
+		ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 		/* the daemon's part: recover a writer that died locked */
 		ck_assert_int_eq(tbl_repair(&s.t), 0);
 		memset(&o, 0, sizeof(o));
@@ -589,7 +597,7 @@ START_TEST(test_batch_readers)
 	}
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFSIGNALED(status));
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	fprintf(stderr, "batch_readers: %llu whole batches, %llu empty\n",
 	    (unsigned long long)full, (unsigned long long)empty);
 	ck_assert_uint_gt(full, 0);
@@ -727,6 +735,10 @@ START_TEST(test_counters_killed)
 		ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
 		ck_assert_msg(WIFSIGNALED(status), "writer %d exited: %d", w,
 		    lg->err);
+		/* not a crash (an abort, a sanitizer's report) taken for
+		 * one of our kills */
+		ck_assert_msg(WTERMSIG(status) == SIGKILL, "writer %d died "
+		    "of signal %d", w, WTERMSIG(status));
 		kills++;
 		if ((k = lg->fl_key[w]) >= 0)
 			lg->maybe[k]++;

@@ -17,9 +17,14 @@ target=${SOAK_TARGET:-check}
 dir=$(mktemp -d /tmp/protets-soak.XXXXXX)
 loadpid=""
 
+# The load runs in a session of its own, whose leader wrote its pid (the
+# process group to end) to $dir/load.pid: setsid may fork, so $! is not
+# always that process.
 stop_load() {
-	[ -n "$loadpid" ] && kill -TERM -- "-$loadpid" 2>/dev/null
-	[ -n "$loadpid" ] && wait "$loadpid" 2>/dev/null
+	[ -n "$loadpid" ] || return 0
+	# KILL: a shell running a loop in the background may outlive a TERM.
+	[ -s "$dir/load.pid" ] && kill -KILL "-$(cat "$dir/load.pid")" 2>/dev/null
+	wait "$loadpid" 2>/dev/null
 	loadpid=""
 }
 trap 'stop_load; rm -rf "$dir"' EXIT
@@ -34,12 +39,13 @@ if [ "${SOAK_LOAD:-1}" = 1 ]; then
 		tar --exclude='./build*' -cf - . | tar -C "$dir/load" -xf -
 	fi
 	# Its own process group, so that stop_load ends make and compilers.
-	setsid sh -c 'cd "$1" && while :; do
+	setsid sh -c 'echo $$ >"$1/load.pid"; cd "$1/load" && while :; do
 		make -s clean >/dev/null 2>&1
 		make -s -j3 all >/dev/null 2>&1
-	done' soak-load "$dir/load" &
+	done' soak-load "$dir" &
 	loadpid=$!
-	echo "soak: load: a parallel build looping in $dir/load (pid $loadpid)"
+	while [ ! -s "$dir/load.pid" ]; do sleep 0.1; done
+	echo "soak: load: a parallel build looping in $dir/load (process group $(cat "$dir/load.pid"))"
 fi
 
 failed=0

@@ -71,7 +71,7 @@ al_add_used(struct tbl *t, uint64_t delta)
  * A freed block was reachable from the last commit, and a caller writes
  * an allocated block's body without undo records: reusing it in the same
  * operation would leave a roll back with the old links restored to a
- * block whose contents were overwritten (and an overlay reader, lock.c,
+ * block whose contents were overwritten (and an overlay reader, lock_read.c,
  * reading it).  Frees push on the front of their list (LIFO), so the
  * blocks this operation freed into a class are the first of its list: a
  * pop skips that many and unlinks the next one.  (Not popping from such

@@ -29,7 +29,7 @@
  * it (the holder died, or left meanwhile) clears on.  Recovering a slot
  * is that one store, idempotent.  A live holder (preempted, stopped) is
  * waited for within what is left of the writer's lock timeout, as a lock
- * holder would be.  A writer that fails to take the shard (lock.c) leaves
+ * holder would be.  A writer that fails to take the shard (lock_mutex.c) leaves
  * busy set unless the shard's state is clean: updaters never recover.
  */
 #include <errno.h>

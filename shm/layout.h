@@ -317,7 +317,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 #define SH_STORE(p, v)		__atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
 /*
- * A reader in overlay mode (lock.c: the writer stalled mid-operation) has
+ * A reader in overlay mode (lock_read.c: the writer stalled mid-operation) has
  * its copy of the undo log in lk_ov_cur, and lk_ov_word gives a word's
  * committed value.  lk_ov_active counts the threads of the process in
  * overlay mode: a PC-relative load that is 0 unless a writer is stalled,

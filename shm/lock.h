@@ -1,5 +1,7 @@
 /*
- * shm/lock.h - writer lock, seqlock, undo log and crash recovery.
+ * shm/lock.h - writer lock, seqlock, undo log and crash recovery: the
+ * lock module's interface to the engine (its files, and what they share,
+ * are in lockint.h).
  *
  * Writers: lk_wbegin takes the stripe's robust mutex (then waits for
  * update_counter's lock-free updaters to leave the shard, fastpath.c,

@@ -906,6 +906,28 @@ rd_check_stopped(struct seg *s, unsigned long k, struct rd_out *o)
 	return pid;
 }
 
+/* A populated table and the report of a reader child; and their end. */
+static struct rd_out *
+rd_setup(struct seg *s)
+{
+	struct rd_out	*o;
+
+	o = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(o, MAP_FAILED);
+	seg_new(s, 1 << 20);
+	populate(s);
+	return o;
+}
+
+static void
+rd_teardown(struct seg *s, struct rd_out *o)
+{
+	check_ok(&s->tro);
+	munmap(o, sizeof(*o));
+	seg_free(s);
+}
+
 static void
 rd_finish(pid_t pid)
 {
@@ -932,11 +954,7 @@ START_TEST(test_check_voided_attempt)
 	struct rd_out	*o;
 	pid_t		 pid;
 
-	o = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(o, MAP_FAILED);
-	seg_new(&s, 1 << 20);
-	populate(&s);
+	o = rd_setup(&s);
 	pid = rd_check_stopped(&s, 1, o);	/* its first attempt */
 	stuck_set(&s, &k);
 	rd_finish(pid);
@@ -945,10 +963,8 @@ START_TEST(test_check_voided_attempt)
 	    strstr(o->msg, "no consistent view") != NULL,
 	    "a voided attempt's finding reported: \"%s\"", o->msg);
 	stuck_undo(&k);
-	check_ok(&s.tro);
 	check_ok(&s.t);
-	munmap(o, sizeof(*o));
-	seg_free(&s);
+	rd_teardown(&s, o);
 }
 END_TEST
 
@@ -967,11 +983,7 @@ START_TEST(test_reader_tries_own_cpu)
 	uint64_t	 t0;
 	pid_t		 pid;
 
-	o = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(o, MAP_FAILED);
-	seg_new(&s, 1 << 20);
-	populate(&s);
+	o = rd_setup(&s);
 	stuck_set(&s, &k);
 	/* reader points: none in lk_rbegin; 1, it begins to count */
 	pid = rd_check_stopped(&s, 1, o);
@@ -984,9 +996,7 @@ START_TEST(test_reader_tries_own_cpu)
 	ck_assert_msg(o->cpu_ms >= LK_READ_WAIT_MS,
 	    "gave up after %" PRIu64 " ms of its own CPU time", o->cpu_ms);
 	stuck_undo(&k);
-	check_ok(&s.tro);
-	munmap(o, sizeof(*o));
-	seg_free(&s);
+	rd_teardown(&s, o);
 }
 END_TEST
 #endif

@@ -507,7 +507,7 @@ END_TEST
  *  - the recovered table passes tbl_check and holds that same state.
  *
  * The writer's points include the stores that make the sequence odd and
- * move it on (lock.c: lk_dirty, lk_bump), so that no state the lock
+ * move it on (lock_undo.c: lk_dirty, lk_bump), so that no state the lock
  * protocol passes through is missed.
  */
 struct pr_obs {

@@ -61,18 +61,41 @@ main_pid_dead(pid_t pid)
 }
 
 /*
+ * The pid of the supervisor a monitor's takeover replaces, dead for sure
+ * ($PROTETS_TAKEOVER_FROM, set by takeover.c for us alone), else 0.
+ */
+static pid_t
+main_takeover_from(void)
+{
+	const char	*s = getenv("PROTETS_TAKEOVER_FROM");
+	int		 v;
+
+	if (s == NULL || conf_int(s, 1, INT_MAX, &v) != 0)
+		v = 0;
+	unsetenv("PROTETS_TAKEOVER_FROM");	/* not our children's */
+	return (pid_t)v;
+}
+
+/*
  * The pidfile, locked.  Locked by another process: that is a running
  * protetsd, unless the pid it names is dead.  Then the lock is held by a
  * child of that dead daemon that has not closed its copy of the file yet
  * (a worker forked as the supervisor was killed closes it at once, but a
  * loaded machine may not run it for a while; a monitor taking over starts
  * us the moment it sees the supervisor gone): wait for it a while.
+ *
+ * A monitor taking over tells us which pid is dead: "is it dead?" cannot
+ * be asked of the pid itself, which the kernel may already have given to
+ * another process (pid_max is 32768 on many machines, and a busy one
+ * forks that many in seconds).  Asked, such a takeover refused to start
+ * ("already running, pid N", N the dead supervisor) and every table was
+ * lost: the fault suite under load, 2026-12-06.
  */
 static struct pidfh *
 main_pidfile(const char *path)
 {
 	struct pidfh	*pfh;
-	pid_t		 other;
+	pid_t		 other, dead = main_takeover_from();
 	int		 ms;
 
 	for (ms = 0;; ms += 10) {
@@ -84,7 +107,7 @@ main_pidfile(const char *path)
 			    "holds no pid", path);
 		if (errno != EEXIST)
 			fatal("pidfile %s", path);
-		if (other <= 0 || !main_pid_dead(other))
+		if (other <= 0 || (other != dead && !main_pid_dead(other)))
 			fatalx("already running, pid %d", (int)other);
 		if (ms >= MAIN_STALE_WAIT_MS)
 			fatalx("pidfile %s: pid %d is dead, but its pidfile "

@@ -141,6 +141,10 @@ takeover_exec(const struct daemon *d, const uint64_t *ids, int *fds, int n)
 	    n);
 	names = takeover_names(ids, n);
 	takeover_layout(fds, n);
+	/* The pidfile names it: dead, whoever has its pid now (main.c). */
+	snprintf(num, sizeof(num), "%d",
+	    (int)cat_proc_pid(&d->cat.hdr->supervisor));
+	setenv("PROTETS_TAKEOVER_FROM", num, 1);
 	snprintf(num, sizeof(num), "%d", (int)getpid());
 	setenv("LISTEN_PID", num, 1);
 	snprintf(num, sizeof(num), "%d", n);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fdpass.h"
@@ -86,6 +87,96 @@ START_TEST(test_shutdown)
 	ck_assert_int_eq(access(d.sock, F_OK), -1);
 	snprintf(path, sizeof(path), "%s/protetsd.pid", d.dir);
 	ck_assert_int_eq(access(path, F_OK), -1);
+	td_stop(&d);
+}
+END_TEST
+
+/* Start protetsd on d's configuration, its output to d's log. */
+static pid_t
+spawn_daemon(const char *env)
+{
+	char	bin[PATH_MAX];
+	pid_t	pid;
+	int	fd;
+
+	tu_bin("protetsd", bin, sizeof(bin));
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		fd = open(d.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (env != NULL)
+			putenv((char *)env);
+		execl(bin, "protetsd", "-d", "-c", d.conf, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * A monitor's takeover must start although the kernel has already given
+ * the dead supervisor's pid to another process, while a straggler of the
+ * dead daemon still holds the pidfile's lock: the fault suite lost every
+ * table that way under load (pid_max 32768 here), the new instance
+ * saying "already running, pid N" of its dead predecessor.  The monitor
+ * names the dead pid (PROTETS_TAKEOVER_FROM), and only that pid is taken
+ * for dead: a plain start still refuses a live one.
+ */
+START_TEST(test_takeover_pid_reused)
+{
+	char	 pidpath[PATH_MAX + 32], env[64], c;
+	pid_t	 other, holder, pid;
+	int	 lk[2], go[2], fd, st, i;
+
+	td_start(&d, 1, NULL, NULL);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
+	d.pid = 0;
+	snprintf(pidpath, sizeof(pidpath), "%s/protetsd.pid", d.dir);
+	/* the process that now has the dead supervisor's pid */
+	ck_assert_int_ne(other = fork(), -1);
+	if (other == 0) {
+		pause();
+		_exit(0);
+	}
+	/* a straggler of the dead daemon, holding the pidfile's lock */
+	ck_assert_int_eq(pipe(lk), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_ne(holder = fork(), -1);
+	if (holder == 0) {
+		if ((fd = open(pidpath, O_RDWR | O_CREAT, 0644)) == -1 ||
+		    flock(fd, LOCK_EX) == -1 || ftruncate(fd, 0) == -1 ||
+		    dprintf(fd, "%d", (int)other) < 0 ||
+		    write(lk[1], "l", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	ck_assert_int_eq(read(lk[0], &c, 1), 1);
+	/* a plain start: that pid is alive, and holds the lock */
+	pid = spawn_daemon(NULL);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+	ck_assert(td_log_has(&d, "already running"));
+	/* the takeover: told that pid is dead, it waits for the straggler */
+	snprintf(env, sizeof(env), "PROTETS_TAKEOVER_FROM=%d", (int)other);
+	pid = spawn_daemon(env);
+	for (i = 0; !td_log_has(&d, "still holds the pidfile"); i++) {
+		ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0,
+		    "the takeover refused to start; see %s", d.log);
+		ck_assert_int_lt(i, 5000);
+		tu_msleep(2);
+	}
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	ck_assert_int_eq(tu_wait_child(holder), 0);
+	d.pid = pid;
+	for (i = 0; td_pid(&d, "supervisor", -1) != pid; i++) {
+		ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0,
+		    "the takeover did not start; see %s", d.log);
+		ck_assert_int_lt(i, 5000);
+		tu_msleep(2);
+	}
+	kill(other, SIGKILL);
+	ck_assert_int_eq(waitpid(other, &st, 0), other);
 	td_stop(&d);
 }
 END_TEST
@@ -573,6 +664,7 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_sd_notify);
 	tcase_add_test(tc, test_shutdown);
+	tcase_add_test(tc, test_takeover_pid_reused);
 	tcase_add_test(tc, test_supervisor_killed);
 	tcase_add_test(tc, test_pidfile_straggler);
 	tcase_add_test(tc, test_restart_throttle);

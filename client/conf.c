@@ -32,6 +32,7 @@ conf_defaults(struct conf *c)
 	c->restart_window_ms = 10000;
 	c->restart_delay_ms = 1000;
 	c->handoff_timeout_ms = 10000;
+	c->connect_timeout_ms = CONF_CONNECT_TIMEOUT_MS;
 	c->default_size = 64ull << 20;
 	c->max_size = 64ull << 30;
 	c->max_tables = 1024;
@@ -138,6 +139,8 @@ conf_daemon_key(struct conf_ctx *x, const char *k, const char *v)
 		return conf_int(v, 1, 3600000, &c->restart_delay_ms);
 	if (strcmp(k, "handoff_timeout_ms") == 0)
 		return conf_int(v, 100, 3600000, &c->handoff_timeout_ms);
+	if (strcmp(k, "connect_timeout_ms") == 0)
+		return conf_int(v, 0, 3600000, &c->connect_timeout_ms);
 	if (strcmp(k, "fdstore") == 0)
 		return conf_yesno(v, &c->fdstore);
 	if (strcmp(k, "log_level") == 0) {

@@ -1,8 +1,8 @@
 /*
  * conf.h - protets.conf, read with libinih.
  *
- * The daemon reads all of it; the client library only the socket path
- * and lock_timeout_ms.
+ * The daemon reads all of it; the client library only the socket path,
+ * connect_timeout_ms and lock_timeout_ms.
  * Relative paths are taken relative to the directory of the file.  An
  * unknown section or key, or a bad value, is an error naming the line.
  */
@@ -15,6 +15,12 @@
 #include <sys/types.h>
 
 #define CONF_MAX_WORKERS	64
+/*
+ * How long a client redials a daemon that refuses it (not running yet, or
+ * restarting: a restart under systemd takes 300 to 420 ms here) before
+ * PROTETS_ECONNECT.
+ */
+#define CONF_CONNECT_TIMEOUT_MS	5000
 
 struct conf {
 	char		path[PATH_MAX];		/* the file read */
@@ -30,6 +36,7 @@ struct conf {
 	int		restart_window_ms;	/* ... before throttling */
 	int		restart_delay_ms;	/* delay while throttled */
 	int		handoff_timeout_ms;	/* worker waits for monitor */
+	int		connect_timeout_ms;	/* clients: redial this long */
 	int		debug;			/* log_level = debug */
 	int		fdstore;		/* fdstore = yes: systemd fd store */
 	/* [tables] */

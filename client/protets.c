@@ -14,6 +14,7 @@
 
 #include "conf.h"
 #include "fdpass.h"
+#include "lock.h"
 #include "protets_int.h"
 #include "table.h"
 #include "wire.h"
@@ -160,8 +161,11 @@ protets_default_socket(char *buf, size_t bufsz)
 	return rc;
 }
 
-/* lock_timeout_ms of the configuration file, or -1 (none, unreadable). */
-static int	pt_conf_timeout = -1;
+/*
+ * lock_timeout_ms and connect_timeout_ms of the configuration file, or -1
+ * (none, unreadable).
+ */
+static int	pt_conf_timeout = -1, pt_conf_connect = -1;
 static pthread_once_t pt_conf_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -169,20 +173,49 @@ pt_conf_timeout_read(void)
 {
 	struct conf	*c;
 
-	if (pt_conf_load(&c) == 0)
+	if (pt_conf_load(&c) == 0) {
 		pt_conf_timeout = c->lock_timeout_ms;
+		pt_conf_connect = c->connect_timeout_ms;
+	}
 	free(c);
+}
+
+/* $name if it is a whole number of milliseconds, else -1. */
+static int
+pt_env_ms(const char *name)
+{
+	const char	*s = getenv(name);
+	int		 v;
+
+	if (s != NULL && *s >= '0' && *s <= '9' &&
+	    conf_int(s, 0, INT_MAX, &v) == 0)
+		return v;
+	return -1;
+}
+
+/*
+ * How long to redial a daemon that refuses connections:
+ * $PROTETS_CONNECT_TIMEOUT_MS, else connect_timeout_ms, else the default.
+ */
+static int
+pt_connect_timeout(void)
+{
+	int	v;
+
+	if ((v = pt_env_ms("PROTETS_CONNECT_TIMEOUT_MS")) >= 0)
+		return v;
+	pthread_once(&pt_conf_once, pt_conf_timeout_read);
+	return pt_conf_connect >= 0 ? pt_conf_connect :
+	    CONF_CONNECT_TIMEOUT_MS;
 }
 
 /* A value that is not a number of milliseconds is ignored. */
 int
 pt_lock_timeout_default(void)
 {
-	const char	*s = getenv("PROTETS_LOCK_TIMEOUT_MS");
-	int		 v;
+	int	v;
 
-	if (s != NULL && *s >= '0' && *s <= '9' &&
-	    conf_int(s, 0, INT_MAX, &v) == 0)
+	if ((v = pt_env_ms("PROTETS_LOCK_TIMEOUT_MS")) >= 0)
 		return v;
 	pthread_once(&pt_conf_once, pt_conf_timeout_read);
 	return pt_conf_timeout >= 0 ? pt_conf_timeout : TBL_LOCK_TIMEOUT_MS;
@@ -209,21 +242,25 @@ pt_dial(protets_t *p)
 }
 
 /*
- * A daemon that is restarting (systemd restarting the service, a monitor
- * taking over from a dead supervisor) refuses connections for a few tens
- * of milliseconds: keep dialling for up to PT_DIAL_MS before giving up.
+ * A daemon that is restarting (systemd restarting the service: 300 to
+ * 420 ms here; a monitor taking over from a dead supervisor: tens of
+ * milliseconds) refuses connections, or has no socket yet: keep dialling,
+ * 1 to 32 ms apart, until connect_timeout_ms has passed (on the monotonic
+ * clock: a loaded machine does not stretch it).
  */
-#define PT_DIAL_MS	250
-
 static int
 pt_dial_retry(protets_t *p)
 {
-	unsigned	 waited = 0, step = 1;
+	uint64_t	 deadline = 0;
+	unsigned	 step = 1;
 	int		 rc;
 
-	while ((rc = pt_dial(p)) == PROTETS_ECONNECT && waited < PT_DIAL_MS) {
+	while ((rc = pt_dial(p)) == PROTETS_ECONNECT) {
+		if (deadline == 0)
+			deadline = lk_now_ms() + (uint64_t)pt_connect_timeout();
+		if (lk_now_ms() >= deadline)
+			break;
 		usleep(step * 1000);
-		waited += step;
 		if (step < 32)
 			step *= 2;
 	}

@@ -148,15 +148,19 @@ int protets_default_socket(char *buf, size_t bufsz);
 
 /*
  * Connect to the daemon listening on sockpath (NULL: the default socket).
- * A daemon restarting refuses connections for a few milliseconds, so a
- * refused connection is retried for up to 250 ms; so is the reconnection
- * of a request whose connection broke (see the request functions).  A
+ * A daemon that is restarting refuses connections (a restart under
+ * systemd takes a few hundred milliseconds), so a refused connection, or
+ * a socket that is not there yet, is dialled again, 1 to 32 ms apart,
+ * for up to $PROTETS_CONNECT_TIMEOUT_MS milliseconds (a decimal number),
+ * else the configuration file's connect_timeout_ms, else 5000 (0: once);
+ * so is the reconnection of a request whose connection broke (see the
+ * request functions): a client rides out a restart.  A
  * request that the daemon could not pass on to the worker owning the
  * table, because that worker is restarting, is asked again up to 6 times
  * over about 60 ms; after that, the request functions below return
  * PROTETS_EAGAIN (nothing was done: try again).
- * Returns 0 and sets *out, PROTETS_ECONNECT if nothing listens there,
- * PROTETS_EINVAL for a path too long, or an errno value.
+ * Returns 0 and sets *out, PROTETS_ECONNECT if nothing listened there
+ * within that time, PROTETS_EINVAL for a path too long, or an errno value.
  */
 int protets_connect(const char *sockpath, protets_t **out);
 

@@ -57,8 +57,8 @@ START_TEST(test_usage)
 	ck_assert_int_eq(run("get foo --type hash"), 2);
 	ck_assert_int_eq(run("get foo --access open"), 2);
 	ck_assert_int_eq(run("-x procs"), 2);
-	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s /nonexistent/sock "
-	    "procs 2>&1", cli), 3);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "PROTETS_CONNECT_TIMEOUT_MS=0 "
+	    "%s -s /nonexistent/sock procs 2>&1", cli), 3);
 	ck_assert_ptr_nonnull(strstr(out, "daemon unreachable"));
 }
 END_TEST

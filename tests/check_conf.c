@@ -41,6 +41,7 @@ START_TEST(test_repo_conf)
 	ck_assert_int_eq(c.socket[0], '/');
 	ck_assert_uint_eq(c.default_size, 64ull << 20);
 	ck_assert_int_eq(c.preallocate, 0);
+	ck_assert_int_eq(c.connect_timeout_ms, 5000);
 }
 END_TEST
 
@@ -61,6 +62,15 @@ START_TEST(test_values)
 	ck_assert_uint_eq(c.max_size, 2ull << 30);
 	ck_assert_int_eq(c.max_tables, 7);
 	ck_assert_int_eq(c.preallocate, 1);
+	/* a restart under systemd takes a few hundred ms: 5 s by default */
+	ck_assert_int_eq(c.connect_timeout_ms, CONF_CONNECT_TIMEOUT_MS);
+	ck_assert_int_eq(CONF_CONNECT_TIMEOUT_MS, 5000);
+	ck_assert_int_eq(load("[daemon]\nconnect_timeout_ms = 0\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(c.connect_timeout_ms, 0);
+	ck_assert_int_ne(load("[daemon]\nconnect_timeout_ms = -1\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "connect_timeout_ms"));
 }
 END_TEST
 

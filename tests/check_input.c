@@ -218,8 +218,10 @@ START_TEST(test_errors)
 	ck_assert_int_eq(protets_get(p, "x", &o, &t), PROTETS_ELIMIT);
 	ck_assert_int_eq(protets_open(p, "missing", &t), PROTETS_NOTFOUND);
 	ck_assert_int_eq(protets_drop(p, "missing"), PROTETS_NOTFOUND);
+	setenv("PROTETS_CONNECT_TIMEOUT_MS", "0", 1);	/* dial once */
 	ck_assert_int_eq(protets_connect("/nonexistent/sock", &p),
 	    PROTETS_ECONNECT);
+	unsetenv("PROTETS_CONNECT_TIMEOUT_MS");
 	protets_disconnect(p);
 }
 END_TEST

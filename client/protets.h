@@ -564,10 +564,11 @@ int protets_count(protets_table_t *t, uint64_t *n);
  * is damaged).  A writable mapping checks under the write lock; a
  * read-only one checks while writers go on, and reports only what an
  * attempt no writer interfered with found.  When writers kept changing the
- * table for all of 100 ms of the checking thread's own CPU time,
- * or one is stopped mid-change (the daemon is asked to repair a dead one
- * first), it returns PROTETS_EAGAIN, msg saying so: nothing was found
- * damaged; check again later.
+ * table for all of 100 ms of the checking thread's own CPU time (or 2 s,
+ * on a machine too busy to give it that), or one is stopped mid-change
+ * (the daemon is asked to repair a dead one first), it returns
+ * PROTETS_EAGAIN, msg saying so: nothing was found damaged; check again
+ * later.
  */
 int protets_check(protets_table_t *t, char *msg, size_t msgsz);
 

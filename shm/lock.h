@@ -39,17 +39,21 @@
 #define LK_LOCK_TIMEOUT_MS	TBL_LOCK_TIMEOUT_MS
 /*
  * How long a reader tries before it takes the lock (writable) or gives up
- * with EAGAIN (read-only): milliseconds of the reader's own CPU time, so
- * that a reader preempted on a busy machine does not give up on account
- * of time it never ran (lock.c, lk_waited_too_long).
+ * with EAGAIN (read-only): LK_READ_WAIT_MS of its own CPU time, so that a
+ * reader preempted on a busy machine does not give up on account of time
+ * it never ran; or, on a machine so busy that each of its yields costs a
+ * time slice, LK_READ_WALL_MS of wall time once it has failed
+ * LK_READ_WALL_TRIES times (lock_read.c, lk_waited_too_long).
  */
 #define LK_READ_WAIT_MS		100
+#define LK_READ_WALL_MS		2000
+#define LK_READ_WALL_TRIES	64
 /* Busy-wait iterations before a reader starts yielding. */
 #define LK_SPIN			256
 /* Writers: pauses spent watching a held lock before the futex sleep. */
 #define LK_LOCK_SPIN		200
 /* ... unless more than this share (1/1024ths) of its attempts waited
-   (unsharded tables only: lock.c, lk_busy_avg). */
+   (unsharded tables only: lock_mutex.c, lk_busy_avg). */
 #define LK_SPIN_BUSY_MAX	128
 /* Failed validations before a writable reader reads under the lock. */
 #define LK_READ_RETRIES		32
@@ -59,6 +63,8 @@ struct lk_rd {
 	uint64_t	seq;		/* sequence seen at begin (odd: overlay) */
 	uint64_t	cpu0_ms;	/* its CPU time when it began to wait,
 					   0: not yet (lk_cpu_ms() + 1) */
+	uint64_t	wall0_ms;	/* lk_now_ms() then */
+	unsigned	waits;		/* failed attempts since */
 	unsigned	tries;		/* failed validations */
 	int		locked;		/* reading under the writer lock */
 	struct lk_ov	*ov;		/* overlay mode: the copied undo log */
@@ -136,9 +142,12 @@ uint64_t lk_xpending(const struct tbl *t);
 int	lk_failed_on(const struct tbl *t);
 /* The pid of the thread whose id is tid (/proc): its Tgid, else tid. */
 pid_t	lk_tid_pid(pid_t tid);
-/* CLOCK_MONOTONIC in milliseconds. */
+/* CLOCK_MONOTONIC in milliseconds (lock_mutex.c). */
 uint64_t lk_now_ms(void);
-/* The calling thread's CPU time in milliseconds (CLOCK_THREAD_CPUTIME_ID). */
+/*
+ * The calling thread's CPU time in milliseconds (CLOCK_THREAD_CPUTIME_ID,
+ * lock_read.c); 0 where that clock cannot be read.
+ */
 uint64_t lk_cpu_ms(void);
 
 /* A pause in a busy-wait. */

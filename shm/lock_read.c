@@ -7,7 +7,8 @@
  * mid-operation), they read the last committed state through an overlay
  * of the undo log instead of waiting (lk_ov_enter).  A reader gives up
  * (EAGAIN, or the lock when its mapping is writable) only after
- * LK_READ_WAIT_MS of its own CPU time spent trying.
+ * LK_READ_WAIT_MS of its own CPU time spent trying, or LK_READ_WALL_MS
+ * and LK_READ_WALL_TRIES failed attempts (lk_waited_too_long).
  */
 #include <errno.h>
 #include <sched.h>
@@ -88,20 +89,31 @@ lk_ovrec_cmp(const void *a, const void *b)
  * busy machine a reader can be preempted for longer than LK_READ_WAIT_MS
  * between two attempts, and the wall clock then told it to give up (a
  * read-only reader: EAGAIN) after a single failed attempt, while writers
- * that keep committing were all it had met.  The first call starts the
- * count (a test may stop the reader there: TBL_READPOINT).
+ * that keep committing were all it had met.  But where each sched_yield
+ * hands its CPU away for a time slice, 100 ms of CPU can take tens of
+ * seconds (review: 43 s, two busy loops on the reader's CPU), so the wall
+ * clock ends the wait too: after LK_READ_WALL_MS, once LK_READ_WALL_TRIES
+ * attempts have failed (a reader preempted past it does not give up for
+ * that alone).  The first call starts both counts (a test may stop the
+ * reader there: TBL_READPOINT).
  */
 static int
 lk_waited_too_long(struct lk_rd *r)
 {
-	uint64_t	now = lk_cpu_ms() + 1;
+	uint64_t	cpu = lk_cpu_ms() + 1, wall = lk_now_ms();
 
 	if (r->cpu0_ms == 0) {
-		r->cpu0_ms = now;
+		r->cpu0_ms = cpu;
+		r->wall0_ms = wall;
+		r->waits = 0;
 		TBL_READPOINT();
 		return 0;
 	}
-	return now - r->cpu0_ms > LK_READ_WAIT_MS;
+	r->waits++;
+	if (cpu > r->cpu0_ms && cpu - r->cpu0_ms > LK_READ_WAIT_MS)
+		return 1;
+	return r->waits >= LK_READ_WALL_TRIES &&
+	    wall - r->wall0_ms > LK_READ_WALL_MS;
 }
 
 static int
@@ -362,7 +374,8 @@ lk_cpu_ms(void)
 {
 	struct timespec ts;
 
+	/* Never another clock: cpu0_ms and now must be of the same one. */
 	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-		return lk_now_ms();
+		return 0;
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

@@ -8,13 +8,14 @@
  *			time-out (watch, then sleep), lock-free updaters
  *			waited out, a dead holder's write recovered; the
  *			locks this thread holds (EDEADLK), naming the
- *			holder (ELOCKED); clocks
+ *			holder (ELOCKED); the monotonic clock
  *	lock_undo.c	the undo log and the sequence: records, savepoints,
  *			roll back, the recovery of a dead holder's write
  *	lock.c		writers: begin, commit, abort, repair
  *	lock_batch.c	writes over several shards committed once
  *	lock_read.c	readers: the seqlock, and the overlay of the undo
- *			log through which they read past a stalled writer
+ *			log through which they read past a stalled writer;
+ *			how long they try (their CPU clock)
  */
 #ifndef PROTETS_SHM_LOCKINT_H
 #define PROTETS_SHM_LOCKINT_H

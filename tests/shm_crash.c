@@ -491,7 +491,8 @@ START_TEST(test_crash_split)
 END_TEST
 
 /*
- * Every writer step paired with every recoverer step.  For each operation
+ * Every writer step paired with every recoverer step, on a table of one
+ * stripe (batches over shards: check_shards_crash).  For each operation
  * and each crash point k of it, the writer is killed at k; then for each
  * step j of the recovery that follows, a recoverer is stopped at j, a
  * second one after it (on the state the first left) stopped at j too, and
@@ -613,6 +614,8 @@ pr_step(struct seg *s, const struct crash_sc *sc, const unsigned char *snap,
 	for (j = 1;; j++) {
 		struct pr_obs	oj = o;
 
+		ck_assert_msg(j < 10000, "%s k=%lu: a recovery without end",
+		    op_names[op], k);
 		memcpy(s->rw, dead, s->size);
 		tbl_hints_forget();
 		if ((pid = pr_recoverer(s, j)) == 0)

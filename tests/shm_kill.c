@@ -106,9 +106,10 @@ START_TEST(test_reader_vs_killed_writers)
 			if (e == 0)
 				ck_assert_msg(hot_valid(buf, n), "torn read");
 			else if (e == PROTETS_EAGAIN)
-				/* the live writer was descheduled for over
-				 * LK_READ_WAIT_MS holding the lock: a loaded
-				 * machine (documented, transient) */
+				/* the live writer was descheduled holding
+				 * the lock for longer than the reader tries
+				 * (LK_READ_WAIT_MS of its CPU, or
+				 * LK_READ_WALL_MS): a loaded machine */
 				slow++;
 			else
 				ck_assert_int_eq(e, PROTETS_NOTFOUND);
@@ -358,8 +359,9 @@ START_TEST(test_writers_killed)
 		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
 		/* a reader too ran until now, and died of our kill */
 		ck_assert_msg(WIFSIGNALED(status) &&
-		    WTERMSIG(status) == SIGKILL, "%s %d ended: %#x",
-		    i < KW_SLOTS ? "writer" : "reader", i, status);
+		    WTERMSIG(status) == SIGKILL, "%s %d ended: %#x (client "
+		    "error %d)", i < KW_SLOTS ? "writer" : "reader", i, status,
+		    lg->err);
 		if (i < KW_SLOTS)
 			kw_killed(lg, i);
 	}
@@ -747,7 +749,11 @@ START_TEST(test_counters_killed)
 	}
 	for (i = 0; i < KC_WRITERS + 1; i++) {
 		kill(pid[i], SIGKILL);
-		waitpid(pid[i], NULL, 0);
+		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+		ck_assert_msg(WIFSIGNALED(status) &&
+		    WTERMSIG(status) == SIGKILL, "%s %d ended: %#x (client "
+		    "error %d)", i < KC_WRITERS ? "writer" : "reader", i, status,
+		    lg->err);
 		if (i < KC_WRITERS && (k = lg->fl_key[i]) >= 0)
 			lg->maybe[k]++;
 	}

@@ -164,19 +164,6 @@ protets_count(protets_table_t *t, uint64_t *n)
 	return tbl_count(t->tbl, n);
 }
 
-/* As protets_lookup: a dead writer is repaired by the daemon, then again. */
-int
-protets_check(protets_table_t *t, char *msg, size_t msgsz)
-{
-	int	rc;
-
-	rc = tbl_check(t->tbl, msg, msgsz);
-	if (rc == PROTETS_EAGAIN && !t->map->writable &&
-	    pt_repair(t->sockpath, t->info.name) == 0)
-		rc = tbl_check(t->tbl, msg, msgsz);
-	return rc;
-}
-
 /* A read that may be retried once after the daemon repaired the table. */
 #define PT_READ(t, call) do {						\
 	int	rc_ = (call);						\
@@ -185,6 +172,13 @@ protets_check(protets_table_t *t, char *msg, size_t msgsz)
 		rc_ = (call);						\
 	return rc_;							\
 } while (0)
+
+/* As protets_lookup: a dead writer is repaired by the daemon, then again. */
+int
+protets_check(protets_table_t *t, char *msg, size_t msgsz)
+{
+	PT_READ(t, tbl_check(t->tbl, msg, msgsz));
+}
 
 int
 protets_insert_new(protets_table_t *t, const void *key, size_t klen,

@@ -460,6 +460,14 @@ END_TEST
  * stand: a batch over shards that fails (insert_new of a key present)
  * changes nothing, but marks its shards while it runs, and must make
  * their sequences odd first.
+ *
+ * The batcher here never pauses (a batch every 0.3 us), and a check of a
+ * shard takes about 2 us: a read-only reader cannot make it wait, and is
+ * validated only when the batcher is preempted or slowed.  Most checks
+ * are (20,000 of 20,000 on an idle machine, mean 0.9 ms, longest 50 ms),
+ * but one may give up after LK_READ_WAIT_MS of its CPU time, with the
+ * EAGAIN that says so (CI, 2026-12-06: 4 of 20,000).  That answer is
+ * honest; what must never come is any other: damage that is not there.
  */
 struct batcher {
 	struct tbl	*t;
@@ -494,7 +502,7 @@ START_TEST(test_check_during_batches)
 	int		stop = 0;
 	char		kb[64][24], msg[256];
 	protets_kv	kv[64];
-	int		i, e, bad = 0;
+	int		i, e, ok = 0, busy = 0, bad = 0;
 
 	seg_new_shards(&s, 1 << 20, PROTETS_SET, 2);
 	b = (struct batcher){ &s.t, kv, 0, &stop, 0, 0 };
@@ -504,15 +512,23 @@ START_TEST(test_check_during_batches)
 	    "v", 1), 0);
 	ck_assert_int_eq(pthread_create(&th, NULL, batcher_run, &b), 0);
 	for (i = 0; (i < 20000 || __atomic_load_n(&b.runs, __ATOMIC_RELAXED) <
-	    1000) && __atomic_load_n(&b.e, __ATOMIC_RELAXED) == 0; i++)
-		if ((e = tbl_check(&s.tro, msg, sizeof(msg))) != 0 &&
-		    bad++ == 0)
+	    1000) && __atomic_load_n(&b.e, __ATOMIC_RELAXED) == 0; i++) {
+		if ((e = tbl_check(&s.tro, msg, sizeof(msg))) == 0)
+			ok++;
+		else if (e == PROTETS_EAGAIN)
+			busy++;
+		else if (bad++ == 0)
 			fprintf(stderr, "check during batches: %d: %s\n", e,
 			    msg);
+	}
 	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 	pthread_join(th, NULL);
+	fprintf(stderr, "check during batches: %d checks, %d ok, %d gave up "
+	    "(EAGAIN), %ld batches\n", i, ok, busy, b.runs);
 	ck_assert_int_eq(b.e, 0);
 	ck_assert_int_eq(bad, 0);
+	/* validated views, taken while batches ran, are the rule */
+	ck_assert_int_ge(ok, i / 2);
 	ck_assert_uint_eq(count_of(&s.t), 1);
 	check_ok(&s.t);
 	seg_free(&s);

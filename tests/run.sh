@@ -17,9 +17,10 @@ for t in "$@"; do
 	i=$((i + 1))
 	printf '%s %s\n' "$i" "$t"
 done | xargs -P "$jobs" -L 1 sh -c '
+	s=$(date +%s)
 	"$2" >"$0/$1.out" 2>&1
 	echo $? >"$0/$1.rc"
-	echo "-- $2 finished (status $(cat "$0/$1.rc"))" >&2
+	echo "-- $2 finished (status $(cat "$0/$1.rc"), $(($(date +%s) - s)) s)" >&2
 ' "$dir"
 
 bad=0

@@ -128,14 +128,36 @@ al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
 	return al_pop_at(t, cls, 0, offp);
 }
 
+/*
+ * The free space between the top of the heap and the ceiling of the
+ * chunks: read once, and bounded by the segment before any arithmetic (a
+ * writer of a public table may write anything there: a top above the
+ * ceiling made csz > ceil - top wrap, and blocks go past the mapping).
+ * Returns 0 with *topp, *ceilp; PROTETS_ECORRUPT.
+ */
+static int
+al_room(const struct tbl *t, uint64_t *topp, uint64_t *ceilp)
+{
+	struct tbl_state	*st = tbl_state(t);
+	uint64_t		 top = SH_LOAD(&st->top), ceil = SH_LOAD(&st->ceil);
+
+	if (top < TBL_HEAP_OFF || top > ceil || ceil > t->size)
+		return PROTETS_ECORRUPT;
+	*topp = top;
+	*ceilp = ceil;
+	return 0;
+}
+
 /* A block of class cls off the top of the heap, if it has room. */
 static int
 al_bump(struct tbl *t, unsigned cls, uint64_t *offp, unsigned *clsp)
 {
-	struct tbl_state	*st = tbl_state(t);
-	uint64_t		 top = SH_LOAD(&st->top), csz = al_csize(cls);
+	uint64_t	top, ceil, csz = al_csize(cls);
+	int		e;
 
-	if (csz > SH_LOAD(&st->ceil) - top)
+	if ((e = al_room(t, &top, &ceil)) != 0)
+		return e;
+	if (csz > ceil - top)
 		return PROTETS_EFULL;
 	lk_set(t, TBL_STATE_FIELD(top), top + csz);
 	al_add_used(t, csz);
@@ -153,15 +175,17 @@ al_bump(struct tbl *t, unsigned cls, uint64_t *offp, unsigned *clsp)
 static int
 al_align_top(struct tbl *t, uint64_t csz)
 {
-	struct tbl_state	*st = tbl_state(t);
-	uint64_t		 top = SH_LOAD(&st->top), gap;
-	unsigned		 gcls;
+	uint64_t	top, ceil, gap;
+	unsigned	gcls;
+	int		e;
 
+	if ((e = al_room(t, &top, &ceil)) != 0)
+		return e;
 	if ((gap = (TBL_LINE - top % TBL_LINE) % TBL_LINE) == 0)
-		return csz <= SH_LOAD(&st->ceil) - top ? 0 : PROTETS_EFULL;
+		return csz <= ceil - top ? 0 : PROTETS_EFULL;
 	if (gap < 16)
 		gap += TBL_LINE;
-	if (gap + csz > SH_LOAD(&st->ceil) - top)
+	if (csz > ceil - top || gap > ceil - top - csz)
 		return PROTETS_EFULL;
 	gcls = al_class(gap);
 	lk_set(t, TBL_STATE_FIELD(top), top + gap);
@@ -335,10 +359,12 @@ al_free(struct tbl *t, uint64_t off, unsigned cls)
 int
 al_chunk(struct tbl *t, uint64_t sz, uint64_t *offp)
 {
-	struct tbl_state	*st = tbl_state(t);
-	uint64_t		 ceil = SH_LOAD(&st->ceil);
+	uint64_t	top, ceil;
+	int		e;
 
-	if (sz > ceil - SH_LOAD(&st->top))
+	if ((e = al_room(t, &top, &ceil)) != 0)
+		return e;
+	if (sz > ceil - top)
 		return PROTETS_EFULL;
 	lk_set(t, TBL_STATE_FIELD(ceil), ceil - sz);
 	al_add_used(t, sz);

@@ -94,10 +94,11 @@ ck_ivcmp(const void *a, const void *b)
 static int
 ck_header(struct ck *k)
 {
-	const struct tbl_hdr	*h = tbl_hdr(k->t);
-	char			 sig[sizeof(h->sigstr)];
+	struct tbl_hdr	 hc, *h = &hc;
+	char		 sig[sizeof(h->sigstr)];
 
-	if (SH_RLOAD(&h->magic) != TBL_MAGIC)
+	tbl_hdr_copy(h, tbl_hdr(k->t));
+	if (h->magic != TBL_MAGIC)
 		return ck_fail(k, "header: bad magic");
 	if (h->sig != tbl_signature(sig, sizeof(sig)) ||
 	    strncmp(h->sigstr, sig, sizeof(sig)) != 0)

@@ -168,15 +168,21 @@ tbl_format(void *base, size_t size, const struct tbl_meta *m)
 	return 0;
 }
 
-/* Is the header at h, in a mapping of size bytes, one we can use? */
+/*
+ * Is the header at hp, in a mapping of size bytes, one we can use?  Its
+ * copy, validated, is left in h: nothing reads the segment's header again.
+ */
 static int
-tbl_hdr_ok(const struct tbl_hdr *h, size_t size)
+tbl_hdr_ok(struct tbl_hdr *h, const struct tbl_hdr *hp, size_t size)
 {
 	char	sig[SIGSTR_SIZE];
 
 	if (size < sizeof(*h))
 		return PROTETS_ECORRUPT;
-	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != TBL_MAGIC)
+	if (__atomic_load_n(&hp->magic, __ATOMIC_ACQUIRE) != TBL_MAGIC)
+		return PROTETS_EFORMAT;
+	tbl_hdr_copy(h, hp);
+	if (h->magic != TBL_MAGIC)
 		return PROTETS_EFORMAT;
 	if (h->sig != tbl_signature(sig, sizeof(sig)) ||
 	    strncmp(h->sigstr, sig, sizeof(sig)) != 0 ||
@@ -198,16 +204,16 @@ static int
 tbl_shard_ok(const unsigned char *base, size_t size,
     const struct tbl_hdr *h0, uint32_t k)
 {
-	const struct tbl_hdr	*h;
-	size_t			 off = (size_t)k * h0->shard_size;
-	int			 e;
+	struct tbl_hdr	h;
+	size_t		off = (size_t)k * h0->shard_size;
+	int		e;
 
-	h = (const struct tbl_hdr *)(const void *)(base + off);
-	if ((e = tbl_hdr_ok(h, size - off)) != 0)
+	if ((e = tbl_hdr_ok(&h, (const struct tbl_hdr *)(const void *)
+	    (base + off), size - off)) != 0)
 		return e == PROTETS_EFORMAT ? PROTETS_ECORRUPT : e;
-	if (h->nshards != h0->nshards || h->shard != k ||
-	    h->shard_size != h0->shard_size || h->type != h0->type ||
-	    h->id != h0->id)
+	if (h.nshards != h0->nshards || h.shard != k ||
+	    h.shard_size != h0->shard_size || h.type != h0->type ||
+	    h.id != h0->id)
 		return PROTETS_ECORRUPT;
 	return 0;
 }
@@ -215,36 +221,36 @@ tbl_shard_ok(const unsigned char *base, size_t size,
 int
 tbl_open(struct tbl *t, void *base, size_t size, int writable)
 {
-	const struct tbl_hdr	*h = base;
-	uint32_t		 k;
-	int			 e;
+	struct tbl_hdr	h;
+	uint32_t	k;
+	int		e;
 
 	if (t == NULL || base == NULL || ((uintptr_t)base & 4095) != 0)
 		return PROTETS_EINVAL;
-	if ((e = tbl_hdr_ok(h, size)) != 0)
+	if ((e = tbl_hdr_ok(&h, base, size)) != 0)
 		return e;
-	if (h->shard != 0 || (h->nshards > 1 &&
-	    (h->shard_size % TBL_SHARD_ALIGN != 0 ||
-	    h->shard_size > size / h->nshards)))
+	if (h.shard != 0 || (h.nshards > 1 &&
+	    (h.shard_size % TBL_SHARD_ALIGN != 0 ||
+	    h.shard_size > size / h.nshards)))
 		return PROTETS_ECORRUPT;
-	for (k = 1; k < h->nshards; k++)
-		if ((e = tbl_shard_ok(base, size, h, k)) != 0)
+	for (k = 1; k < h.nshards; k++)
+		if ((e = tbl_shard_ok(base, size, &h, k)) != 0)
 			return e;
 	memset(t, 0, sizeof(*t));
 	t->base = base;
-	t->size = h->size * h->nshards;
+	t->size = h.size * h.nshards;
 	t->writable = writable != 0;
-	t->type = h->type;
+	t->type = h.type;
 	t->lock_timeout_ms = TBL_LOCK_TIMEOUT_MS;
-	t->route = h->nshards > 1;
-	t->nshards = h->nshards;
-	t->shard_size = h->size;
+	t->route = h.nshards > 1;
+	t->nshards = h.nshards;
+	t->shard_size = h.size;
 	/*
 	 * Tables made for concurrent writers: there a lock-free counter
 	 * update saves a cache line moving between CPUs at every update;
 	 * alone, it costs more than the lock (the slot's own mutex).
 	 */
-	t->fast = h->nshards > 1;
+	t->fast = h.nshards > 1;
 	/* Per-thread caches (ordered.c's finger) tell mappings apart by it. */
 	t->gen = __atomic_add_fetch(&tbl_gens, 1, __ATOMIC_RELAXED);
 	return 0;
@@ -270,17 +276,18 @@ tbl_set_access(struct tbl *t, uint32_t access)
 int
 tbl_meta(const struct tbl *t, struct tbl_meta *m)
 {
-	const struct tbl_hdr	*h = tbl_hdr(t);
+	struct tbl_hdr	h;
 
-	if (memchr(h->name, '\0', sizeof(h->name)) == NULL)
+	tbl_hdr_copy(&h, tbl_hdr(t));
+	if (memchr(h.name, '\0', sizeof(h.name)) == NULL)
 		return PROTETS_ECORRUPT;
 	memset(m, 0, sizeof(*m));
-	m->id = h->id;
-	m->type = h->type;
-	m->access = __atomic_load_n(&h->access, __ATOMIC_ACQUIRE);
-	m->owner_uid = h->owner_uid;
-	m->created = h->created;
-	memcpy(m->name, h->name, sizeof(m->name));
-	m->nshards = h->nshards;
+	m->id = h.id;
+	m->type = h.type;
+	m->access = h.access;
+	m->owner_uid = h.owner_uid;
+	m->created = h.created;
+	memcpy(m->name, h.name, sizeof(m->name));
+	m->nshards = h.nshards;
 	return 0;
 }

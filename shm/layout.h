@@ -35,6 +35,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "protets.h"
 #include "table.h"
@@ -357,6 +358,19 @@ static inline struct tbl_hdr *
 tbl_hdr(const struct tbl *t)
 {
 	return (struct tbl_hdr *)(void *)t->base;
+}
+
+/*
+ * A private copy of the header at h, to validate and use: whoever may
+ * write the segment may change a field between two reads of it (a size
+ * checked, then used).  The barrier keeps the compiler from reading the
+ * segment again in place of the copy.
+ */
+static inline void
+tbl_hdr_copy(struct tbl_hdr *dst, const struct tbl_hdr *h)
+{
+	memcpy(dst, h, sizeof(*dst));
+	__asm__ __volatile__("" ::: "memory");
 }
 
 static inline struct tbl_state *

@@ -375,6 +375,49 @@ START_TEST(test_bad_undo)
 }
 END_TEST
 
+/*
+ * The allocator's top and ceiling, rewritten by whoever may write the
+ * table: a top above the ceiling made the room check (csz > ceil - top)
+ * wrap, and the next insert wrote its entry over the index chunks above
+ * the ceiling, or past the mapping (trust issue: over the header of the
+ * victim's next table).  Every allocation now bounds both by the segment
+ * first: the insert fails with ECORRUPT and writes nothing.
+ */
+START_TEST(test_heap_bounds)
+{
+	static const uint64_t	 tops[] = { 0, 64, 1 << 20, 1ULL << 62 };
+	struct seg		 s;
+	struct tbl_state	*st;
+	unsigned char		*snap;
+	char			 v[600];
+	size_t			 i;
+
+	seg_new(&s, 1 << 20);
+	populate(&s, 50, 10);
+	st = state_of(&s);
+	snap = malloc(s.size);
+	memcpy(snap, s.rw, s.size);
+	memset(v, 'x', sizeof(v) - 1);
+	v[sizeof(v) - 1] = '\0';
+	for (i = 0; i < sizeof(tops) / sizeof(tops[0]); i++) {
+		/* the top above the ceiling, or past the mapping */
+		st->top = tops[i] == 0 ? st->ceil + 64 : s.size + tops[i];
+		memcpy(snap + TBL_STATE_FIELD(top), &st->top, 8);
+		ck_assert_int_eq(put(&s.t, "brand-new", v), PROTETS_ECORRUPT);
+		ck_assert_int_eq(memcmp(snap, s.rw, s.size), 0);
+		memcpy(s.rw, snap, s.size);
+	}
+	/* a ceiling past the mapping */
+	st->top = TBL_HEAP_OFF + 1024;
+	st->ceil = s.size + 4096;
+	memcpy(snap, s.rw, s.size);
+	ck_assert_int_eq(put(&s.t, "brand-new", v), PROTETS_ECORRUPT);
+	ck_assert_int_eq(memcmp(snap, s.rw, s.size), 0);
+	free(snap);
+	seg_free(&s);
+}
+END_TEST
+
 /* Add this file's tests to tc. */
 void
 shm_tests_corrupt(TCase *tc)
@@ -383,4 +426,5 @@ shm_tests_corrupt(TCase *tc)
 	tcase_add_test(tc, test_ordered_corrupt);
 	tcase_add_test(tc, test_corrupt_fuzz);
 	tcase_add_test(tc, test_bad_undo);
+	tcase_add_test(tc, test_heap_bounds);
 }

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#define LIBBSD_OPENBSD_VIS	/* strnvis(3) of OpenBSD; we use strvis only */
+#include <vis.h>
 
 #include "conf.h"
 #include "protets.h"
@@ -24,6 +26,28 @@
 #define EX_OTHER	5
 
 static const char	*cli_sock;
+
+/*
+ * A table name as printed: the daemon refuses control characters in new
+ * names, but a table made before that, recovered from its segment, may
+ * still have one; a tab or a newline would forge a field or a line of
+ * ls, so it is shown as a C escape (vis(3)).  Returns name or buf.
+ */
+static const char *
+cli_name(const char *name, char buf[4 * PROTETS_NAME_MAX + 1])
+{
+	const char	*s;
+
+	for (s = name; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f ||
+		    *s == '\\')
+			break;
+	if (*s == '\0' || strnlen(name, PROTETS_NAME_MAX + 1) >
+	    PROTETS_NAME_MAX)
+		return name;
+	strvis(buf, name, VIS_OCTAL | VIS_CSTYLE | VIS_TAB | VIS_NL);
+	return buf;
+}
 
 static void
 usage(FILE *f, int status)
@@ -190,6 +214,7 @@ cli_get(protets_t *p, int argc, char **argv)
 {
 	protets_opts	 o;
 	protets_table_t	*t;
+	char		 vis[4 * PROTETS_NAME_MAX + 1];
 	int		 rc;
 
 	cli_table_opts(argc, argv, &o, 1);
@@ -197,7 +222,7 @@ cli_get(protets_t *p, int argc, char **argv)
 		usage(stderr, EX_USAGE);
 	if ((rc = protets_get(p, argv[optind], &o, &t)) != 0)
 		return cli_fail(argv[optind], rc);
-	printf("%s\t%s\t%s\t%s\n", protets_table_name(t),
+	printf("%s\t%s\t%s\t%s\n", cli_name(protets_table_name(t), vis),
 	    protets_type_name(protets_table_type(t)),
 	    protets_access_name(protets_table_access(t)),
 	    protets_table_writable(t) ? "read-write" : "read-only");
@@ -477,16 +502,18 @@ cli_ls_one(const protets_info *in, void *arg)
 {
 	struct cli_ls	*ls = arg;
 	protets_info	 full;
+	char		 vis[4 * PROTETS_NAME_MAX + 1];
 	int		 rc;
 
 	/* The owning worker knows the entry count: ask it. */
 	if ((rc = protets_info_get(ls->p, in->name, &full)) != 0) {
-		if (rc == PROTETS_NOTFOUND)
-			return 0;		/* dropped meanwhile */
+		/* dropped, or made private, meanwhile */
+		if (rc == PROTETS_NOTFOUND || rc == PROTETS_EACCES)
+			return 0;
 		ls->rc = rc;
 		return 1;
 	}
-	printf("%s\t%s\t%s\t%llu\t%u\t%d\n", full.name,
+	printf("%s\t%s\t%s\t%llu\t%u\t%d\n", cli_name(full.name, vis),
 	    protets_type_name(full.type), protets_access_name(full.access),
 	    (unsigned long long)full.entries, full.owner_uid,
 	    (int)full.worker_pid);
@@ -520,7 +547,7 @@ static int
 cli_info(protets_t *p, char **argv)
 {
 	protets_info	 in;
-	char		 when[64];
+	char		 when[64], vis[4 * PROTETS_NAME_MAX + 1];
 	time_t		 tt;
 	int		 rc;
 
@@ -528,7 +555,7 @@ cli_info(protets_t *p, char **argv)
 		return cli_fail(argv[0], rc);
 	tt = (time_t)in.created;
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&tt));
-	printf("name: %s\n", in.name);
+	printf("name: %s\n", cli_name(in.name, vis));
 	printf("id: %llu\n", (unsigned long long)in.id);
 	printf("type: %s\n", protets_type_name(in.type));
 	printf("access: %s\n", protets_access_name(in.access));

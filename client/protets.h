@@ -168,7 +168,8 @@ int protets_connect(const char *sockpath, protets_t **out);
 void protets_disconnect(protets_t *p);
 
 /*
- * Get the table called name (1..PROTETS_NAME_MAX bytes, no NUL), creating it
+ * Get the table called name (1..PROTETS_NAME_MAX bytes, no control
+ * character: none below 0x20, no DEL), creating it
  * with opts (NULL: defaults) if it does not exist, as ets:new/protets:get.
  * The options of an existing table are not changed.  The table is mapped
  * read-write, or read-only when the caller's uid may only read it.
@@ -208,12 +209,14 @@ int protets_set_access(protets_t *p, const char *name, protets_access access);
 
 /*
  * Describe the table called name.  Returns 0, PROTETS_NOTFOUND,
- * PROTETS_EINVAL, PROTETS_ECONNECT, PROTETS_EPROTO.
+ * PROTETS_EACCES (a private table of another uid, unless the caller is
+ * root), PROTETS_EINVAL, PROTETS_ECONNECT, PROTETS_EPROTO.
  */
 int protets_info_get(protets_t *p, const char *name, protets_info *out);
 
 /*
- * List every table: calls fn once per table (entries, bytes_used and
+ * List every table the caller may see (all but other uids' private ones;
+ * root sees all): calls fn once per table (entries, bytes_used and
  * write_concurrency left 0: use protets_info_get for them).  Stops early, returning fn's value,
  * if fn returns non-zero.  Returns 0, PROTETS_ECONNECT, PROTETS_EPROTO.
  */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#define LIBBSD_OPENBSD_VIS	/* strnvis(3) of OpenBSD; we use strvis only */
+#include <vis.h>
 
 #include "log.h"
 
@@ -42,7 +44,8 @@ static void
 log_vwrite(const char *prefix, const char *fmt, va_list ap, int with_errno,
     int saved_errno)
 {
-	char	 msg[1024];
+	char	 msg[1024], vis[4 * sizeof(msg) + 1];
+	char	*s;
 	int	 n;
 
 	if (log_quiet)
@@ -50,6 +53,14 @@ log_vwrite(const char *prefix, const char *fmt, va_list ap, int with_errno,
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (n < 0)
 		return;
+	/* A table name or a path with a newline must not forge a line. */
+	for (s = msg; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			break;
+	if (*s != '\0') {
+		strvis(vis, msg, VIS_OCTAL | VIS_CSTYLE | VIS_TAB | VIS_NL);
+		strlcpy(msg, vis, sizeof(msg));
+	}
 	/* One write per line, so that lines of processes do not mix. */
 	if (with_errno)
 		dprintf(STDERR_FILENO, "protetsd[%d]: %s: %s%s: %s\n",

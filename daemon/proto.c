@@ -417,6 +417,11 @@ proto_info(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 
 	if ((rc = proto_name_owned(c, h, r, name, &pt)) != 0)
 		return rc == 1;
+	if (pt.e.access == PROTETS_PRIVATE && !proto_is_owner(c, &pt.e)) {
+		conn_error(c, h, PROTETS_EACCES, "table %s is private",
+		    pt.e.name);
+		return 0;
+	}
 	proto_info_fill(&pt, &in);
 	wbuf_init(&w);
 	wire_put_info(&w, &in, 0);
@@ -513,6 +518,9 @@ proto_list(struct conn *c, const struct wire_hdr *h)
 		if (cat_state(&cat->hdr->entries[i]) != CAT_READY)
 			continue;
 		pt.e = cat->hdr->entries[i];
+		/* Other uids' private tables: their owner and root only. */
+		if (pt.e.access == PROTETS_PRIVATE && !proto_is_owner(c, &pt.e))
+			continue;
 		proto_info_fill(&pt, &in);
 		wire_put_info(&w, &in, 0);
 		n++;

@@ -398,6 +398,75 @@ START_TEST(test_worker_out_of_fds)
 }
 END_TEST
 
+/*
+ * Names and privacy (trust issue, item 5): a name with a control
+ * character is refused (a tab or a newline would forge a field or a line
+ * of ls, or of the daemon's log); another uid neither lists a private
+ * table nor reads its owner and entry count through info; its owner and
+ * root do both.
+ */
+static int
+count_named(const protets_info *in, void *arg)
+{
+	int	*n = arg;
+
+	if (strcmp(in->name, "secret") == 0)
+		n[0]++;
+	if (strcmp(in->name, "shown") == 0)
+		n[1]++;
+	return 0;
+}
+
+START_TEST(test_names_and_privacy)
+{
+	static const char *const bad[] = { "a\tb", "forged\nline", "\x1b[2J",
+	    "del\x7f" };
+	protets_t	*p;
+	protets_table_t	*t;
+	protets_info	 in;
+	size_t		 i;
+	int		 n[2] = { 0, 0 };
+	pid_t		 c;
+
+	p = td_connect(&d);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(protets_get(p, bad[i], NULL, &t),
+		    PROTETS_EINVAL);
+	ck_assert_int_eq(protets_get(p, "caf\xc3\xa9", NULL, &t), 0);
+	protets_close(t);
+	protets_disconnect(p);
+	make_table("secret", PROTETS_PRIVATE);
+	make_table("shown", PROTETS_PROTECTED);
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_list(p, count_named, n), 0);
+	ck_assert_int_eq(n[0], 1);
+	ck_assert_int_eq(n[1], 1);
+	ck_assert_int_eq(protets_info_get(p, "secret", &in), 0);
+	ck_assert_uint_eq(in.entries, 1);
+	protets_disconnect(p);
+	if (getuid() != 0) {
+		fprintf(stderr, "test_names_and_privacy: other uid needs root\n");
+		return;
+	}
+	c = fork();
+	if (c == 0) {
+		protets_t	*q;
+		int		 m[2] = { 0, 0 };
+
+		CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+		CHILD_CHECK(protets_connect(d.sock, &q) == 0);
+		CHILD_CHECK(protets_list(q, count_named, m) == 0);
+		CHILD_CHECK(m[0] == 0 && m[1] == 1);
+		CHILD_CHECK(protets_info_get(q, "secret", &in) ==
+		    PROTETS_EACCES);
+		CHILD_CHECK(protets_info_get(q, "shown", &in) == 0 &&
+		    in.entries == 1);
+		_exit(0);
+	}
+	ck_assert_int_eq(tu_wait_child(c), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -412,6 +481,7 @@ main(void)
 	tcase_add_test(tc, test_connection_bound);
 	tcase_add_test(tc, test_worker_out_of_memory);
 	tcase_add_test(tc, test_worker_out_of_fds);
+	tcase_add_test(tc, test_names_and_privacy);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

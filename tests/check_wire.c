@@ -65,6 +65,12 @@ START_TEST(test_names)
 	ck_assert_int_eq(wire_name_valid("a", 1), 0);
 	ck_assert_int_eq(wire_name_valid("", 0), PROTETS_EINVAL);
 	ck_assert_int_eq(wire_name_valid("a\0b", 3), PROTETS_EINVAL);
+	/* control characters: a tab or a newline would forge ls lines */
+	ck_assert_int_eq(wire_name_valid("a\tb", 3), PROTETS_EINVAL);
+	ck_assert_int_eq(wire_name_valid("a\nb", 3), PROTETS_EINVAL);
+	ck_assert_int_eq(wire_name_valid("\x1b[2J", 4), PROTETS_EINVAL);
+	ck_assert_int_eq(wire_name_valid("a\x7f", 2), PROTETS_EINVAL);
+	ck_assert_int_eq(wire_name_valid("caf\xc3\xa9 x", 7), 0);
 	memset(big, 'x', sizeof(big));
 	ck_assert_int_eq(wire_name_valid(big, PROTETS_NAME_MAX), 0);
 	ck_assert_int_eq(wire_name_valid(big, PROTETS_NAME_MAX + 1),

@@ -37,7 +37,14 @@ daemon_fdstore(const struct daemon *d)
 	return d->conf.fdstore && notify_enabled();
 }
 
-/* Validate one segment; fill m.  0, or a protets error code. */
+/*
+ * Validate one segment; fill m.  0, or a protets error code.  Its lock is
+ * waited for REC_LOCK_WAIT_MS at most: a client may hold it as the service
+ * restarts (for microseconds), or write a made-up owner into it (for
+ * ever); the table is then kept unchecked, never set aside for its lock.
+ */
+#define REC_LOCK_WAIT_MS	100
+
 static int
 rec_validate(int fd, struct tbl_meta *m, uint64_t *size)
 {
@@ -49,8 +56,16 @@ rec_validate(int fd, struct tbl_meta *m, uint64_t *size)
 
 	if (seg_map(fd, 1, &base, &len) == -1)
 		return PROTETS_ECORRUPT;
-	if ((rc = tbl_open(&t, base, len, 1)) == 0 &&
-	    (rc = tbl_check(&t, msg, sizeof(msg))) == 0)
+	if ((rc = tbl_open(&t, base, len, 1)) == 0) {
+		t.lock_timeout_ms = REC_LOCK_WAIT_MS;
+		if ((rc = tbl_check(&t, msg, sizeof(msg))) == PROTETS_ELOCKED) {
+			log_warnx("segment %s: not checked: its lock is held",
+			    m->name[0] ? m->name : "?");
+			msg[0] = '\0';
+			rc = 0;
+		}
+	}
+	if (rc == 0)
 		rc = tbl_meta(&t, m);
 	if (rc != 0 && msg[0] != '\0')
 		log_warnx("segment %s: %s", m->name[0] ? m->name : "?", msg);

@@ -7,6 +7,12 @@
  * monitor holds its own duplicate.  Channels: sup_fd and mon_fd belong to
  * this worker; a new mon_fd arrives from the supervisor whenever a new
  * monitor starts.
+ *
+ * A table's lock lives in memory its writers share: a writer may hold it
+ * for ever, or write a made-up owner into it.  The worker never waits for
+ * it (wrk_open: lock_timeout_ms 0): a REPAIR finds a dead holder at once
+ * (the kernel marks its mutex), and a live one is not the daemon's to
+ * wait for (ELOCKED); INFO reads through the seqlock and its overlay.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +42,17 @@ wtable_cmp(struct wtable *a, struct wtable *b)
 RB_GENERATE(wtables, wtable, node, wtable_cmp)
 
 static void	wrk_mon_msg(int, uint32_t, void *);
+
+/* Open a mapped segment as the worker does: never waiting for its lock. */
+static int
+wrk_open(struct wtable *t)
+{
+	int	rc;
+
+	if ((rc = tbl_open(&t->tbl, t->base, t->size, 1)) == 0)
+		t->tbl.lock_timeout_ms = 0;
+	return rc;
+}
 
 struct wtable *
 worker_table(uint64_t id)
@@ -82,7 +99,7 @@ wrk_adopt(uint64_t id, int fd)
 		log_warn("segment %llu: mmap", (unsigned long long)id);
 		t->base = NULL;
 		t->bad = 1;
-	} else if ((rc = tbl_open(&t->tbl, t->base, t->size, 1)) != 0) {
+	} else if ((rc = wrk_open(t)) != 0) {
 		log_warnx("segment %llu: %s; set aside",
 		    (unsigned long long)id, protets_strerror(rc));
 		t->bad = 1;
@@ -294,7 +311,7 @@ worker_table_create(const struct tbl_meta *m, uint64_t size,
 		return rc;
 	}
 	if ((rc = tbl_format(t->base, t->size, m)) != 0 ||
-	    (rc = tbl_open(&t->tbl, t->base, t->size, 1)) != 0) {
+	    (rc = wrk_open(t)) != 0) {
 		wrk_table_free(t);
 		return rc;
 	}

@@ -15,6 +15,7 @@ static unsigned long	crash_steps;
 static int		crash_sig = SIGKILL;
 static unsigned long	read_at;
 static unsigned long	read_steps;
+static int		ov_voided;
 
 void
 tbl_crash_point(void)
@@ -56,6 +57,18 @@ tbl_crash_read_at(unsigned long k)
 {
 	read_at = k;
 	read_steps = 0;
+}
+
+void
+tbl_crash_ov_voided(int on)
+{
+	ov_voided = on;
+}
+
+int
+tbl_ov_voided(void)
+{
+	return ov_voided;
 }
 #else
 /* ISO C wants a translation unit to declare something. */

@@ -13,6 +13,11 @@
  * counted apart from the writers' points: tbl_crash_read_at(k) stops or
  * kills a reader at its k-th point, so that a test can make a writer move
  * at that exact moment of the read.
+ *
+ * TBL_OV_VOIDED() is true, in a test that armed it (tbl_crash_ov_voided),
+ * where a reader checks whether the writer moved while it copied the undo
+ * log: every overlay is then voided, as by a writer that adds records all
+ * the time, and the reader's budget (lk_waited_too_long) is what ends it.
  */
 #ifndef PROTETS_SHM_CRASH_H
 #define PROTETS_SHM_CRASH_H
@@ -35,9 +40,13 @@ void		tbl_crash_signal(int sig);
 void		tbl_read_point(void);
 void		tbl_crash_read_at(unsigned long k);
 #define TBL_READPOINT()		tbl_read_point()
+void		tbl_crash_ov_voided(int on);
+int		tbl_ov_voided(void);
+#define TBL_OV_VOIDED()		tbl_ov_voided()
 #else
 #define TBL_CRASHPOINT()	do { } while (0)
 #define TBL_READPOINT()		do { } while (0)
+#define TBL_OV_VOIDED()		0
 #endif
 
 #endif /* PROTETS_SHM_CRASH_H */

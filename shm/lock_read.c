@@ -143,7 +143,9 @@ lk_ov_leave(struct lk_rd *r)
  * Copy the undo log of a writer that keeps the sequence odd (seq) and
  * read through it from now on.  Returns 0 in overlay mode, 1 when the
  * writer moved meanwhile (wait or try again), or an error: a log no
- * writer can have left, no memory.
+ * writer can have left (PROTETS_ECORRUPT: the writer had not moved, so
+ * the log is what it left, not one it was rewriting under the copy), no
+ * memory.
  */
 static int
 lk_ov_enter(struct tbl *t, struct lk_rd *r, uint64_t seq)
@@ -151,7 +153,7 @@ lk_ov_enter(struct tbl *t, struct lk_rd *r, uint64_t seq)
 	struct tbl_undo	*u = lk_undo(t);
 	struct lk_ov	*ov;
 	uint64_t	 n, i, k;
-	int		 done;
+	int		 done = 0, bad;
 
 	n = __atomic_load_n(&u->n, __ATOMIC_ACQUIRE);
 	if (n > TBL_UNDO_CAP)
@@ -163,8 +165,21 @@ lk_ov_enter(struct tbl *t, struct lk_rd *r, uint64_t seq)
 		ov->rec[i].idx = i;
 		ov->rec[i].old = SH_LOAD(&u->rec[i].old);
 	}
-	/* A log recovery would refuse is no overlay either: EAGAIN. */
-	if (!lk_undo_valid(t, u, n)) {
+	/*
+	 * A log recovery would refuse, or a batch tag no batch leaves, is no
+	 * overlay either.  (A batch past its commit point: the memory is the
+	 * committed state.)
+	 */
+	bad = !lk_undo_valid(t, u, n) ||
+	    lk_tag_done(t, SH_LOAD(&u->tag), &done) != 0;
+	/* Loads of the records before the checks (see lk_rend). */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&u->n, __ATOMIC_ACQUIRE) != n ||
+	    SH_LOAD(&lk_stripe(t)->seq) != seq || TBL_OV_VOIDED()) {
+		free(ov);
+		return 1;
+	}
+	if (bad) {
 		free(ov);
 		return PROTETS_ECORRUPT;
 	}
@@ -172,20 +187,8 @@ lk_ov_enter(struct tbl *t, struct lk_rd *r, uint64_t seq)
 	for (i = k = 0; i < n; i++)
 		if (k == 0 || ov->rec[k - 1].off != ov->rec[i].off)
 			ov->rec[k++] = ov->rec[i];
-	/* A batch past its commit point: the memory is the committed state. */
-	if (lk_tag_done(t, SH_LOAD(&u->tag), &done) != 0) {
-		free(ov);
-		return PROTETS_ECORRUPT;
-	}
 	if (done)
 		k = 0;
-	/* Loads of the records before the checks (see lk_rend). */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (__atomic_load_n(&u->n, __ATOMIC_ACQUIRE) != n ||
-	    SH_LOAD(&lk_stripe(t)->seq) != seq) {
-		free(ov);
-		return 1;
-	}
 	ov->base = t->base;
 	ov->size = t->size;
 	ov->prev = lk_ov_cur;
@@ -204,10 +207,13 @@ lk_ov_enter(struct tbl *t, struct lk_rd *r, uint64_t seq)
  * microseconds; if it stays odd, the writer is preempted, stopped or dead.
  * A writable mapping then tries the lock, which recovers a dead writer;
  * otherwise the reader reads the committed state through the overlay,
- * never waiting for a live writer.  Only when no overlay can be had (a
- * log no writer leaves, a writer adding records all the time) does a
- * read-only reader give up with EAGAIN (the daemon repairs on its behalf)
- * and a writable one wait for the lock.  A reader that failed
+ * never waiting for a live writer.  Only when no overlay can be had does
+ * a read-only reader give up with EAGAIN (the daemon repairs on its
+ * behalf) and a writable one wait for the lock: at once for a log no
+ * writer leaves (waiting would not mend it: a table's writer may write
+ * one, and a reader spinning on it for LK_READ_WAIT_MS was a way to burn
+ * the daemon's CPU), after lk_waited_too_long for a writer adding records
+ * all the time.  A reader that failed
  * LK_READ_RETRIES validations reads under the lock whenever it is free.
  */
 static int
@@ -235,6 +241,11 @@ lk_rwait(struct tbl *t, struct lk_rd *r)
 			return e;
 		if ((e = lk_ov_enter(t, r, seq)) == 0)
 			return 0;
+		if (e == PROTETS_ECORRUPT)
+			return t->writable ? lk_rlock(t, r, 0) :
+			    PROTETS_EAGAIN;
+		if (e != 1)
+			return e;
 		if (lk_waited_too_long(r)) {
 			if (!t->writable)
 				return PROTETS_EAGAIN;

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "layout.h"
+#include "protets_int.h"
 #include "testutil.h"
 #include "wire.h"
 
@@ -467,6 +469,96 @@ START_TEST(test_names_and_privacy)
 }
 END_TEST
 
+/*
+ * A writer of a public table jams its lock: a made-up owner in the mutex
+ * (pid 1: alive, never unlocking), the sequence odd, the undo log
+ * over-full.  REPAIR and INFO, which anyone may send, made the owning
+ * worker wait up to 10 s each for that lock (trust issue); the worker now
+ * never waits for a table's lock, nor spins on a log no writer leaves.
+ * Twenty of each are answered (REPAIR: ELOCKED, the holder is alive) in
+ * a fraction of the 10 s a single REPAIR took, with a fraction of the
+ * 100 ms of the worker's CPU a single INFO took, and the worker serves
+ * everyone else.
+ */
+static uint64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* CPU time (user + system) process pid has used, in ms. */
+static uint64_t
+cpu_ms(pid_t pid)
+{
+	char			 path[64], buf[1024], *p;
+	unsigned long long	 ut = 0, st = 0;
+	FILE			*f;
+	size_t			 n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	ck_assert((f = fopen(path, "r")) != NULL);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* after "(comm)": state is field 3; utime, stime are 14 and 15 */
+	ck_assert((p = strrchr(buf, ')')) != NULL);
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %llu %llu", &ut, &st), 2);
+	return (ut + st) * 1000 / (uint64_t)sysconf(_SC_CLK_TCK);
+}
+
+START_TEST(test_jammed_lock_blocks_nobody)
+{
+	protets_t		*p = td_connect(&d);
+	protets_table_t		*t = tu_get(p, "jam", PROTETS_PUBLIC);
+	protets_info		 in;
+	struct tbl_stripe	*s;
+	struct tbl_undo		*u;
+	unsigned char		*base;
+	uint64_t		 t0, ms, cpu0, cpu;
+	pid_t			 w;
+	int			 fd, i;
+
+	tu_fill(t, "j", 10);
+	ck_assert_int_ge(fd = tu_table_fd("jam"), 0);
+	base = mmap(NULL, TBL_HEAP_OFF, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0);
+	ck_assert(base != MAP_FAILED);
+	s = (struct tbl_stripe *)(void *)(base + TBL_STRIPE_OFF);
+	u = (struct tbl_undo *)(void *)(base + TBL_UNDO_OFF);
+	s->mtx.__data.__lock = 1;
+	s->seq |= 1;
+	u->n = TBL_UNDO_CAP + 1;
+	w = td_pid(&d, "worker", td_table_worker(&d, "jam"));
+	t0 = now_ms();
+	cpu0 = cpu_ms(w);
+	for (i = 0; i < 20; i++) {
+		ck_assert_int_eq(pt_repair(d.sock, "jam"), PROTETS_ELOCKED);
+		ck_assert_int_eq(protets_info_get(p, "jam", &in), 0);
+	}
+	td_serves(&d);
+	cpu = cpu_ms(w) - cpu0;
+	ms = now_ms() - t0;
+	fprintf(stderr, "jammed lock: 20 REPAIR + 20 INFO in %llu ms, the "
+	    "worker's CPU %llu ms\n", (unsigned long long)ms,
+	    (unsigned long long)cpu);
+	/* one REPAIR waited 10 s; one INFO spun 100 ms of CPU */
+	ck_assert_uint_lt(ms, 5000);
+	ck_assert_uint_lt(cpu, 500);
+	/* unjammed, the table is whole again */
+	u->n = 0;
+	s->mtx.__data.__lock = 0;
+	ck_assert_int_eq(pt_repair(d.sock, "jam"), 0);
+	ck_assert_int_eq(tu_present(t, "j", 10), 10);
+	munmap(base, TBL_HEAP_OFF);
+	protets_close(t);
+	protets_disconnect(p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -482,6 +574,7 @@ main(void)
 	tcase_add_test(tc, test_worker_out_of_memory);
 	tcase_add_test(tc, test_worker_out_of_fds);
 	tcase_add_test(tc, test_names_and_privacy);
+	tcase_add_test(tc, test_jammed_lock_blocks_nobody);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

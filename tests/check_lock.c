@@ -837,17 +837,18 @@ END_TEST
 /* A read-only reader that writers keep interfering with. */
 
 /*
- * Make the table look as a writer stopped mid-change leaves it whose undo
- * log no reader can read through (a record naming no word of the state or
- * the heap): the sequence odd, one record.  undo restores it as it was.
+ * Make the table look as a writer stopped mid-change leaves it: the
+ * sequence odd, one record.  bad: a record no reader can read through
+ * (naming no word of the state or the heap); else a record of the entry
+ * count as it is.  undo restores it as it was.
  */
 struct stuck {
-	uint64_t	*seq, *n, *off;
-	uint64_t	 seq0, n0, off0;
+	uint64_t	*seq, *n, *off, *old;
+	uint64_t	 seq0, n0, off0, old0;
 };
 
 static void
-stuck_set(struct seg *s, struct stuck *k)
+stuck_set(struct seg *s, struct stuck *k, int bad)
 {
 	struct tbl_stripe	*st = (void *)(s->rw + TBL_STRIPE_OFF);
 	struct tbl_undo		*u = (void *)(s->rw + TBL_UNDO_OFF);
@@ -855,11 +856,18 @@ stuck_set(struct seg *s, struct stuck *k)
 	k->seq = &st->seq;
 	k->n = &u->n;
 	k->off = &u->rec[0].off;
+	k->old = &u->rec[0].old;
 	k->seq0 = *k->seq;
 	k->n0 = *k->n;
 	k->off0 = *k->off;
+	k->old0 = *k->old;
 	ck_assert_uint_eq(k->seq0 & 1, 0);
-	*k->off = 1;			/* no word of the state or heap */
+	if (bad)
+		*k->off = 1;		/* no word of the state or heap */
+	else {
+		*k->off = TBL_STATE_FIELD(entries);
+		*k->old = state_of(s)->entries;
+	}
 	__atomic_store_n(k->n, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(k->seq, k->seq0 + 1, __ATOMIC_RELEASE);
 }
@@ -868,6 +876,7 @@ static void
 stuck_undo(struct stuck *k)
 {
 	*k->off = k->off0;
+	*k->old = k->old0;
 	__atomic_store_n(k->n, k->n0, __ATOMIC_RELEASE);
 	/* a sequence never takes a value again: on past the stuck one */
 	__atomic_store_n(k->seq, k->seq0 + 2, __ATOMIC_RELEASE);
@@ -883,10 +892,12 @@ struct rd_out {
 
 /*
  * Fork a child that runs tbl_check on the read-only mapping, stopped by
- * SIGSTOP at its k-th reader point (TBL_READPOINT); returns once it is.
+ * SIGSTOP at its k-th reader point (TBL_READPOINT); returns once it is
+ * (k 0: never stopped; once it is done, then, with no rd_finish).  voided: every overlay it tries is voided (TBL_OV_VOIDED).
  */
 static pid_t
-rd_check_stopped(struct seg *s, unsigned long k, struct rd_out *o)
+rd_check_stopped(struct seg *s, unsigned long k, int voided,
+    struct rd_out *o)
 {
 	pid_t	pid;
 	int	st;
@@ -896,6 +907,7 @@ rd_check_stopped(struct seg *s, unsigned long k, struct rd_out *o)
 
 		tbl_crash_signal(SIGSTOP);
 		tbl_crash_read_at(k);
+		tbl_crash_ov_voided(voided);
 		c0 = lk_cpu_ms();
 		w0 = now_ms();
 		o->rc = tbl_check(&s->tro, o->msg, sizeof(o->msg));
@@ -905,7 +917,11 @@ rd_check_stopped(struct seg *s, unsigned long k, struct rd_out *o)
 	}
 	ck_assert_int_gt(pid, 0);
 	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
-	ck_assert_msg(WIFSTOPPED(st), "reader child not stopped: %#x", st);
+	if (k == 0)
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	else
+		ck_assert_msg(WIFSTOPPED(st), "reader child not stopped: %#x",
+		    st);
 	return pid;
 }
 
@@ -958,8 +974,8 @@ START_TEST(test_check_voided_attempt)
 	pid_t		 pid;
 
 	o = rd_setup(&s);
-	pid = rd_check_stopped(&s, 1, o);	/* its first attempt */
-	stuck_set(&s, &k);
+	pid = rd_check_stopped(&s, 1, 0, o);	/* its first attempt */
+	stuck_set(&s, &k, 1);
 	rd_finish(pid);
 	ck_assert_int_eq(o->rc, PROTETS_EAGAIN);
 	ck_assert_msg(strstr(o->msg, "lock:") == NULL &&
@@ -989,9 +1005,10 @@ START_TEST(test_reader_tries_own_cpu)
 	pid_t		 pid;
 
 	o = rd_setup(&s);
-	stuck_set(&s, &k);
+	/* a writer under way, adding records all the time */
+	stuck_set(&s, &k, 0);
 	/* reader points: none in lk_rbegin; 1, it begins to count */
-	pid = rd_check_stopped(&s, 1, o);
+	pid = rd_check_stopped(&s, 1, 1, o);
 	/* stopped for more than the whole budget, by the clock */
 	t0 = now_ms();
 	while (now_ms() - t0 <= 2 * LK_READ_WAIT_MS)
@@ -1001,6 +1018,30 @@ START_TEST(test_reader_tries_own_cpu)
 	ck_assert_msg(o->cpu_ms >= LK_READ_WAIT_MS ||
 	    o->wall_ms >= LK_READ_WALL_MS, "gave up after %" PRIu64 " ms of "
 	    "its own CPU time, %" PRIu64 " ms in all", o->cpu_ms, o->wall_ms);
+	stuck_undo(&k);
+	rd_teardown(&s, o);
+}
+END_TEST
+
+/*
+ * A log no writer leaves (a table's writer may write one) cannot be read
+ * through, and waiting will not mend it: a read-only reader gives up at
+ * once, with the EAGAIN on which the library asks the daemon to repair.
+ * It used to spin LK_READ_WAIT_MS of its CPU first, the daemon's too on
+ * every INFO (check_hostile, test_jammed_lock_blocks_nobody).
+ */
+START_TEST(test_reader_bad_log_at_once)
+{
+	struct seg	 s;
+	struct stuck	 k;
+	struct rd_out	*o;
+
+	o = rd_setup(&s);
+	stuck_set(&s, &k, 1);
+	(void)rd_check_stopped(&s, 0, 0, o);
+	ck_assert_int_eq(o->rc, PROTETS_EAGAIN);
+	ck_assert_msg(o->cpu_ms < LK_READ_WAIT_MS / 2, "spun %" PRIu64
+	    " ms of CPU on a log no writer leaves", o->cpu_ms);
 	stuck_undo(&k);
 	rd_teardown(&s, o);
 }
@@ -1030,6 +1071,7 @@ main(void)
 	tcase_add_test(tc, test_slot_vs_writer);
 	tcase_add_test(tc, test_check_voided_attempt);
 	tcase_add_test(tc, test_reader_tries_own_cpu);
+	tcase_add_test(tc, test_reader_bad_log_at_once);
 #endif
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -282,13 +282,7 @@ END_TEST
 #define OM_KEYS		300
 #define OM_VALS		48
 #define OM_VMAX		300
-/* check_shm runs the million; check_shm_crash, there for its crash
- * points, the pre-ordered_set share. */
-#ifdef PROTETS_CRASHTEST
-#define OM_OPS		70000
-#else
 #define OM_OPS		250000
-#endif
 #define OM_SHARED	"keys-sharing-16-bytes-"
 
 struct om_val {

@@ -59,7 +59,11 @@ CHECK_LIBS	= $(shell pkg-config --libs check)
 CFLAGS		?= -O2 -g
 WARN		= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		  -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
-ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS) $(SANFLAGS) \
+# -fvisibility=hidden: only protets.h's functions are exported from the
+# shared library (the header says so with a pragma; the version script
+# client/libprotets.map names them and their version).
+ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) \
+		  $(CFLAGS) $(SANFLAGS) \
 		  -Iclient -Ishm -Idaemon $(PKG_CFLAGS) \
 		  -DPROTETS_CONF_PATH='"$(CONF)"'
 ALL_LDFLAGS	= $(LDFLAGS) $(SANFLAGS)
@@ -111,8 +115,9 @@ $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libprotets.so.$(SOVERSION) -o $@ $^ \
+$(LIB_SO): $(LIB_OBJ) client/libprotets.map
+	$(CC) -shared -Wl,-soname,libprotets.so.$(SOVERSION) \
+	    -Wl,--version-script=client/libprotets.map -o $@ $(LIB_OBJ) \
 	    $(ALL_LDFLAGS) $(PKG_LIBS)
 	ln -sf libprotets.so.$(SOVERSION) $(BUILD)/libprotets.so
 

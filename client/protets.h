@@ -34,6 +34,12 @@
 extern "C" {
 #endif
 
+/*
+ * libprotets.so exports these functions and nothing else (built with
+ * -fvisibility=hidden; symbol version PROTETS_0.1, client/libprotets.map).
+ */
+#pragma GCC visibility push(default)
+
 #define PROTETS_VERSION_MAJOR	0
 #define PROTETS_VERSION_MINOR	1
 
@@ -629,6 +635,8 @@ int protets_check(protets_table_t *t, char *msg, size_t msgsz);
 int protets_save(protets_table_t *t, const char *path);
 int protets_load(protets_t *p, const char *path, const char *name,
     const protets_opts *opts, protets_table_t **tp);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

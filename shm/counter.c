@@ -13,6 +13,8 @@
  * entry's block holds a free-list link instead, or another entry: a miss,
  * which costs the index walk the hint saves.
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -134,21 +136,75 @@ struct ct_set {
 	struct ct_way	w[CT_WAYS];
 };
 
-static __thread struct ct_set ct_hints[CT_SETS]
-    __attribute__((aligned(TBL_LINE)));
-static __thread unsigned ct_tick;	/* picks the way a miss replaces */
+/*
+ * A thread's CT_SETS sets (64 KiB) are on the heap, allocated at its
+ * first counter update and freed when it exits (ct_key): thread-local
+ * storage stays small, as a library loaded into processes of thousands of
+ * threads must keep it.  If the allocation fails, the thread makes do
+ * with one set (ct_one).
+ */
+static __thread struct ct_set	*ct_hints;
+static __thread struct ct_set	 ct_one __attribute__((aligned(TBL_LINE)));
+static __thread unsigned	 ct_tick;	/* picks the way a miss replaces */
+static pthread_key_t		 ct_key;
+static pthread_once_t		 ct_once = PTHREAD_ONCE_INIT;
+static int			 ct_keyed;
+
+static void
+ct_free(void *p)
+{
+	ct_hints = NULL;
+	free(p);
+}
+
+static void
+ct_key_init(void)
+{
+	ct_keyed = pthread_key_create(&ct_key, ct_free) == 0;
+}
+
+/* Unloaded (dlclose): no thread's exit may call ct_free any more. */
+__attribute__((destructor)) static void
+ct_fini(void)
+{
+	if (ct_keyed)
+		(void)pthread_key_delete(ct_key);
+}
+
+static struct ct_set *
+ct_hints_alloc(void)
+{
+	void	*p;
+
+	(void)pthread_once(&ct_once, ct_key_init);
+	if (!ct_keyed || posix_memalign(&p, TBL_LINE,
+	    CT_SETS * sizeof(struct ct_set)) != 0)
+		return NULL;
+	memset(p, 0, CT_SETS * sizeof(struct ct_set));
+	if (pthread_setspecific(ct_key, p) != 0) {
+		free(p);
+		return NULL;
+	}
+	return ct_hints = p;
+}
 
 void
 tbl_hints_forget(void)
 {
-	memset(ct_hints, 0, sizeof(ct_hints));
+	if (ct_hints != NULL)
+		memset(ct_hints, 0, CT_SETS * sizeof(struct ct_set));
+	memset(&ct_one, 0, sizeof(ct_one));
 	or_wf_forget();
 }
 
 static inline struct ct_set *
 ct_set_of(uint64_t h)
 {
-	return &ct_hints[(h ^ h >> 32) % CT_SETS];
+	struct ct_set	*c = ct_hints;
+
+	if (__builtin_expect(c == NULL, 0) && (c = ct_hints_alloc()) == NULL)
+		return &ct_one;
+	return &c[(h ^ h >> 32) % CT_SETS];
 }
 
 /*

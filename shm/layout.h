@@ -327,8 +327,12 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
  */
 struct lk_ov;
 extern int lk_ov_active __attribute__((visibility("hidden")));
-extern __thread struct lk_ov *lk_ov_cur
-    __attribute__((tls_model("initial-exec")));
+/*
+ * No initial-exec TLS model: a library using it cannot be dlopen'ed once
+ * glibc's static TLS surplus is used up (Python's ctypes, Erlang NIFs,
+ * JNI).  lk_ov_cur is read only when SH_OV_ANY(), off the fast path.
+ */
+extern __thread struct lk_ov *lk_ov_cur;
 uint64_t lk_ov_word(const struct lk_ov *ov, const uint64_t *p, uint64_t v);
 
 #define SH_OV_ANY()	__builtin_expect(SH_LOAD(&lk_ov_active) != 0, 0)

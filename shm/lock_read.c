@@ -48,7 +48,7 @@ struct lk_ov {
 	struct lk_ovrec		 rec[];
 };
 
-__thread struct lk_ov *lk_ov_cur __attribute__((tls_model("initial-exec")));
+__thread struct lk_ov *lk_ov_cur;
 
 int lk_ov_active;
 

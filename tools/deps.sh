@@ -2,7 +2,8 @@
 # Install the Debian packages protets needs to build and test, if missing.
 # Used by `make run` and `make check`; a no-op when all are present.
 set -e
-PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev"
+# python3: check_abi loads libprotets.so through ctypes.
+PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev binutils python3"
 # make fuzz needs clang and its libFuzzer runtime.
 [ "${PROTETS_FUZZ:-0}" = 1 ] && PKGS="$PKGS clang libclang-rt-dev"
 missing=""

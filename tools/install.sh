@@ -18,7 +18,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 : "${INSTALL_BUILD:=build-install}" "${DESTDIR:=}" "${PREFIX:=/usr/local}"
 : "${BINDIR:=$PREFIX/bin}" "${SBINDIR:=$PREFIX/sbin}" "${LIBDIR:=$PREFIX/lib}"
-: "${INCLUDEDIR:=$PREFIX/include}" "${SYSCONFDIR:=$PREFIX/etc}"
+: "${INCLUDEDIR:=$PREFIX/include}"
+# The GNU convention: the configuration of a PREFIX=/usr install is in /etc.
+case $PREFIX in /usr) : "${SYSCONFDIR:=/etc}" ;; *) : "${SYSCONFDIR:=$PREFIX/etc}" ;; esac
 : "${MANDIR:=$PREFIX/share/man}" "${UNITDIR:=$PREFIX/lib/systemd/system}"
 : "${PKGCONFIGDIR:=$LIBDIR/pkgconfig}" "${VERSION:=0.1.0}" "${SOVERSION:=0}"
 b=$INSTALL_BUILD

@@ -94,6 +94,7 @@ boot() {
 		    --resolv-conf=off --timezone=off --console=pipe \
 		    $PT_ROOT \
 		    --bind-ro="$PT_WORK/dest/usr/local:/usr/local" \
+		    --bind="$PT_WORK/dest/usr/local/etc:/usr/local/etc" \
 		    --bind-ro="$PT_WORK/bin:/opt/protets-check" \
 		    --boot systemd.mask=systemd-firstboot.service \
 		    systemd.unit=basic.target' \
@@ -543,7 +544,47 @@ check "a fifth table: fd store holds 5" 5 "$(prop NFileDescriptorStore)"
 in_ct protets drop scratch
 check "drop: fd store back to 4" 4 "$(prop NFileDescriptorStore)"
 
-# 8. stop, then start: systemd 252 empties the store on stop (there is no
+# 8. A typo in protets.conf.  A reload fails visibly (ExecReload= checks
+# the file first) and changes nothing; then the whole service is killed
+# while the file is bad: ExecStartPre= fails at every attempt, the unit
+# must not reach its start limit (a failed unit's store is emptied) and
+# keeps the tables in the store until the file is fixed.
+conf="$work/dest/usr/local/etc/protets.conf"
+cp "$conf" "$work/protets.conf.good"
+sed -i 's/^\[daemon\]$/[daemon]\nsocket_mod = 0666/' "$conf"
+grep -q '^socket_mod = 0666$' "$conf"
+check "a typo in protets.conf (socket_mod)" 0 $?
+in_ct timeout 60 systemctl reload protetsd.service 2>/dev/null
+check "systemctl reload with the typo: exits non-zero" yes \
+    "$([ $? -ne 0 ] && echo yes)"
+check "after the failed reload: active (running)" active/running \
+    "$(prop ActiveState)/$(prop SubState)"
+verify "after the failed reload"
+n0=$(prop NRestarts)
+in_ct systemctl kill -s KILL protetsd.service
+# More failed starts than the old StartLimitBurst= (30): no failed state.
+_i=0
+while [ "$(prop NRestarts)" -lt $((n0 + 35)) ] &&
+    [ "$(prop ActiveState)" != failed ] && [ $_i -lt 600 ]; do
+	sleep 0.1
+	_i=$((_i + 1))
+done
+echo "# the typo: $(($(prop NRestarts) - n0)) failed starts," \
+    "ActiveState $(prop ActiveState)/$(prop SubState)"
+check "kill with the typo: $((n0 + 35)) starts or more, never failed" yes \
+    "$([ "$(prop NRestarts)" -ge $((n0 + 35)) ] &&
+    [ "$(prop ActiveState)" != failed ] && echo yes)"
+check "kill with the typo: the fd store still holds the 4 segments" 4 \
+    "$(prop NFileDescriptorStore)"
+in_ct journalctl -q -u protetsd.service --no-pager 2>/dev/null |
+    grep -q socket_mod
+check "the journal names the bad key" 0 $?
+main=$(prop MainPID)
+cp "$work/protets.conf.good" "$conf"
+after_restart "the file fixed" "$main"
+check "KillMode" mixed "$(prop KillMode)"
+
+# 9. stop, then start: systemd 252 empties the store on stop (there is no
 # FileDescriptorStorePreserve= before 254), so the tables are gone; this
 # is the documented behaviour (docs/SYSTEMD.md).
 in_ct systemctl stop protetsd.service

@@ -72,7 +72,8 @@ struct cat_hdr {
 struct catalog {
 	struct cat_hdr	*hdr;
 	size_t		 size;
-	int		 fd;		/* owned by whoever holds the catalog */
+	int		 fd;		/* the supervisor's, and the monitor's
+					 * (for a takeover); -1 in workers */
 };
 
 /* Create and map a catalog for nentries tables.  0 or -1 with errno. */

@@ -47,6 +47,8 @@ struct recovered {
 
 /* recover.c: rebuild the catalog from the fds systemd passed us. */
 void	recover_fdstore(struct daemon *);
+/* Put the catalog in systemd's fd store, in place of the old one. */
+void	recover_store_catalog(const struct daemon *);
 /* 1 when segments go to systemd's fd store (fdstore = yes, under systemd). */
 int	daemon_fdstore(const struct daemon *);
 
@@ -54,7 +56,8 @@ int	daemon_fdstore(const struct daemon *);
  * takeover.c: without systemd, the monitor replaces a dead supervisor.
  * takeover_prepare waits for the old workers (pidfds: one per slot, -1 if
  * gone) to be gone; takeover_exec execs protetsd handing it the n segments
- * as an fd store would, and never returns.
+ * and the catalog as an fd store would (fds has room for n + 1), and never
+ * returns.
  */
 int	takeover_enabled(void);
 void	takeover_prepare(const struct daemon *, const int *pidfds);

@@ -241,6 +241,7 @@ main(int argc, char *argv[])
 			fatal("inbox");
 	/* Under systemd, take back what the fd store kept for us. */
 	recover_fdstore(&d);
+	recover_store_catalog(&d);
 	if (pidfile_write(pfh) == -1)
 		log_warn("pidfile_write");
 	log_info("starting: %d workers, config %s", d.nworkers, d.confpath);

@@ -339,6 +339,7 @@ mon_takeover(void)
 	takeover_prepare(md, pidfds);
 	for (i = 0; i < md->nworkers; i++)
 		mon_drain(i);
+	/* + 1: takeover_exec adds the catalog */
 	if ((ids = calloc(mon_nsegs + 1, sizeof(*ids))) == NULL ||
 	    (fds = calloc(mon_nsegs + 1, sizeof(*fds))) == NULL)
 		fatal("calloc");

@@ -7,15 +7,23 @@
  * systemd, a monitor replacing a dead supervisor (takeover.c) hands them
  * over the same way.  Each segment
  * is validated (magic, format signature, a full tbl_check); the catalog is
- * rebuilt from the segments' own headers; the valid ones are assigned to
- * worker slots and, once the monitor runs, handed to it, so that the
- * workers receive them through the ordinary handoff.  A segment that fails
- * validation is reported and set aside: the supervisor keeps its fd and
- * never removes it from the store, so it is not lost by accident.
+ * rebuilt, each table's name, owner and access mode taken from the
+ * catalog of the service that died (stored as FDNAME=catalog, mapped by
+ * daemon processes only), never from the segment's header, which whoever
+ * may write the table may rewrite (it made the attacker the owner of a
+ * victim's table after a restart).  Only a store without a catalog (a
+ * protetsd before it was stored) falls back to the headers.  The valid
+ * segments are assigned to worker slots and, once the monitor runs, handed
+ * to it, so that the workers receive them through the ordinary handoff.  A
+ * segment that fails validation, or that the catalog does not know, is
+ * reported and set aside: the supervisor keeps its fd and never removes
+ * it from the store, so it is not lost by accident.  The new catalog then
+ * replaces the old one in the store (recover_store_catalog).
  *
  * fd ownership: valid segments' fds belong to the supervisor until
  * supervisor.c sends them to the monitor and closes them; set-aside fds
- * stay with the supervisor for its whole life.
+ * stay with the supervisor for its whole life; the old catalog's fd is
+ * closed once read.
  */
 #include <sys/mman.h>
 
@@ -74,6 +82,88 @@ rec_validate(int fd, struct tbl_meta *m, uint64_t *size)
 	return rc;
 }
 
+/* The catalog of the service that died, mapped read-only. */
+struct rec_cat {
+	const struct cat_hdr	*hdr;
+	size_t			 size;
+};
+
+static int
+rec_cat_open(int fd, struct rec_cat *rc)
+{
+	struct cat_hdr	 h;
+	void		*base;
+	size_t		 len;
+
+	rc->hdr = NULL;
+	if (seg_map(fd, 0, &base, &len) == -1)
+		return -1;
+	if (len < sizeof(h))
+		goto bad;
+	memcpy(&h, base, sizeof(h));
+	if (h.magic != CAT_MAGIC || h.version != CAT_VERSION ||
+	    h.nentries > (len - sizeof(h)) / sizeof(struct cat_entry))
+		goto bad;
+	rc->hdr = base;
+	rc->size = len;
+	return 0;
+bad:
+	munmap(base, len);
+	return -1;
+}
+
+/* A private copy of the READY entry of table id in rc; 0, or -1. */
+static int
+rec_cat_find(const struct rec_cat *rc, uint32_t nentries, uint64_t id,
+    struct cat_entry *out)
+{
+	uint32_t	i;
+
+	for (i = 0; i < nentries; i++) {
+		if (cat_state(&rc->hdr->entries[i]) != CAT_READY)
+			continue;
+		memcpy(out, &rc->hdr->entries[i], sizeof(*out));
+		if (out->id == id)
+			return out->name_len >= 1 &&
+			    out->name_len <= PROTETS_NAME_MAX &&
+			    memchr(out->name, '\0', out->name_len) == NULL ?
+			    0 : -1;
+	}
+	return -1;
+}
+
+/*
+ * What the old catalog says of table m->id wins over its header: name,
+ * owner, access.  A table it does not know (made as the service died,
+ * never acknowledged) or knows as another type is refused.
+ */
+static int
+rec_cat_apply(const struct rec_cat *rc, struct tbl_meta *m)
+{
+	struct cat_entry	e;
+
+	if (rc->hdr == NULL)
+		return 0;
+	if (rec_cat_find(rc, rc->hdr->nentries, m->id, &e) != 0)
+		return PROTETS_NOTFOUND;
+	if (e.type != m->type)
+		return PROTETS_ECORRUPT;
+	if (strncmp(e.name, m->name, sizeof(m->name)) != 0 ||
+	    strlen(m->name) != e.name_len || e.owner_uid != m->owner_uid ||
+	    e.access != m->access)
+		log_warnx("segment %" PRIu64 ": its header says %.*s, uid %u, "
+		    "access %u; the catalog %.*s, uid %u, access %u: the "
+		    "catalog's kept", m->id, PROTETS_NAME_MAX, m->name,
+		    m->owner_uid, m->access, (int)e.name_len, e.name,
+		    e.owner_uid, e.access);
+	memset(m->name, 0, sizeof(m->name));
+	memcpy(m->name, e.name, e.name_len);
+	m->owner_uid = e.owner_uid;
+	m->access = e.access;
+	m->created = e.created;
+	return 0;
+}
+
 static int
 rec_add(struct daemon *d, const struct tbl_meta *m, uint64_t size, int fd)
 {
@@ -110,6 +200,7 @@ recover_fdstore(struct daemon *d)
 {
 	struct notify_fd	*fds;
 	struct tbl_meta		 m;
+	struct rec_cat		 old = { NULL, 0 };
 	uint64_t		 size, id;
 	int			 i, n, rc;
 
@@ -117,9 +208,23 @@ recover_fdstore(struct daemon *d)
 		return;
 	if ((d->rec = calloc((size_t)n, sizeof(*d->rec))) == NULL)
 		fatal("calloc");
+	for (i = 0; i < n; i++) {
+		if (strcmp(fds[i].name, "catalog") != 0)
+			continue;
+		if (old.hdr == NULL && rec_cat_open(fds[i].fd, &old) == -1)
+			log_warnx("fd store: the catalog is not one we can "
+			    "read: names and owners from the segments");
+		close(fds[i].fd);
+		fds[i].fd = -1;
+	}
+	if (old.hdr == NULL)
+		log_warnx("fd store: no catalog: names and owners from the "
+		    "segments' headers");
 	cat_lock(&d->cat);
 	for (i = 0; i < n; i++) {
 		memset(&m, 0, sizeof(m));
+		if (fds[i].fd == -1)
+			continue;	/* the catalog */
 		if (sscanf(fds[i].name, "seg-%" SCNu64, &id) != 1) {
 			log_warnx("fd store: unknown fd \"%s\" set aside",
 			    fds[i].name);
@@ -129,6 +234,8 @@ recover_fdstore(struct daemon *d)
 		if ((rc = rec_validate(fds[i].fd, &m, &size)) == 0 &&
 		    m.id != id)
 			rc = PROTETS_ECORRUPT;
+		if (rc == 0)
+			rc = rec_cat_apply(&old, &m);
 		if (rc == 0)
 			rc = rec_add(d, &m, size, fds[i].fd);
 		if (rc != 0) {
@@ -141,7 +248,20 @@ recover_fdstore(struct daemon *d)
 		log_info("fd store: recovered table %s", m.name);
 	}
 	cat_unlock(&d->cat);
+	if (old.hdr != NULL)
+		munmap((void *)old.hdr, old.size);
 	log_info("fd store: %d tables recovered, %d set aside", d->nrec,
 	    d->naside);
 	free(fds);
+}
+
+void
+recover_store_catalog(const struct daemon *d)
+{
+	if (!daemon_fdstore(d))
+		return;
+	if (notify_send("FDSTOREREMOVE=1\nFDNAME=catalog") == -1 ||
+	    notify_send_fds("FDSTORE=1\nFDPOLL=0\nFDNAME=catalog",
+	    &d->cat.fd, 1) == -1)
+		log_warn("fd store: the catalog");
 }

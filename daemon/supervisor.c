@@ -66,8 +66,11 @@ sup_child_fds(const struct child *c, int chan, int mon, int *keep)
 	int	 i, n = 0;
 
 	keep[n++] = chan;
-	if (c->slot == SUP_MONITOR)
+	/* The monitor hands the catalog on if it takes over (takeover.c). */
+	if (c->slot == SUP_MONITOR) {
+		keep[n++] = sd->cat.fd;
 		return n;
+	}
 	keep[n++] = mon;
 	keep[n++] = sd->listen_fd;
 	keep[n++] = sd->inbox[c->slot][0];
@@ -130,6 +133,9 @@ sup_fork(struct child *c)
 			_exit(0);
 		n = sup_child_fds(c, chan[1], mon[0], keep);
 		proc_close_except(keep, n);
+		/* A worker keeps the catalog's mapping, not its fd. */
+		if (c->slot != SUP_MONITOR)
+			sd->cat.fd = -1;
 		ev_close();
 		if (c->slot == SUP_MONITOR)
 			monitor_main(sd, chan[1]);

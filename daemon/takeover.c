@@ -8,12 +8,13 @@
  * replaces it itself, s6-style: once the old workers are gone it execs
  * protetsd with the segments laid out exactly as systemd's fd store gives
  * them back (fds 3.., LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES=seg-<id>:...),
- * and the new instance recovers them through recover.c like any restart.
- * The process keeps its pid: it is the new supervisor.
+ * the catalog last (FDNAME=catalog: the names and owners, recover.c), and
+ * the new instance recovers them through recover.c like any restart.  The
+ * process keeps its pid: it is the new supervisor.
  *
- * fd ownership: the caller (the monitor) hands every segment fd over; they
- * become the new instance's at exec, and nothing else survives the exec
- * but stdin, stdout and stderr.
+ * fd ownership: the caller (the monitor) hands every segment fd over, and
+ * the catalog's; they become the new instance's at exec, and nothing else
+ * survives the exec but stdin, stdout and stderr.
  */
 #include <sys/syscall.h>
 
@@ -114,20 +115,21 @@ takeover_layout(int *fds, int n)
 	closefrom(3 + n);
 }
 
-/* LISTEN_FDNAMES: seg-<id> of each fd, colon-separated. */
+/* LISTEN_FDNAMES: seg-<id> of each fd, colon-separated, then catalog. */
 static char *
 takeover_names(const uint64_t *ids, int n)
 {
 	char	*s, *p;
-	size_t	 sz = (size_t)n * 26 + 1;
+	size_t	 sz = (size_t)n * 26 + sizeof(":catalog");
 	int	 i;
 
 	if ((s = p = malloc(sz)) == NULL)
 		fatal("malloc");
 	*p = '\0';
 	for (i = 0; i < n; i++)
-		p += snprintf(p, sz - (size_t)(p - s), "%sseg-%" PRIu64,
-		    i ? ":" : "", ids[i]);
+		p += snprintf(p, sz - (size_t)(p - s), "seg-%" PRIu64 ":",
+		    ids[i]);
+	snprintf(p, sz - (size_t)(p - s), "catalog");
 	return s;
 }
 
@@ -140,6 +142,7 @@ takeover_exec(const struct daemon *d, const uint64_t *ids, int *fds, int n)
 	log_warnx("supervisor died: taking over as protetsd with %d segments",
 	    n);
 	names = takeover_names(ids, n);
+	fds[n++] = d->cat.fd;
 	takeover_layout(fds, n);
 	/* The pidfile names it: dead, whoever has its pid now (main.c). */
 	snprintf(num, sizeof(num), "%d",

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "layout.h"
 #include "table.h"
 #include "testutil.h"
 #include "wire.h"
@@ -262,6 +263,8 @@ END_TEST
  * Without systemd, the monitor replaces a supervisor killed by SIGKILL,
  * twice in a row: every table is back with its entries, access and owner,
  * a mapping taken before keeps working, and new requests are served.
+ * Names, owners and access come from the catalog the monitor hands over,
+ * not from the segments' headers, which a writer of sk1 rewrites here.
  */
 START_TEST(test_supervisor_killed)
 {
@@ -274,6 +277,19 @@ START_TEST(test_supervisor_killed)
 	p = td_connect(&d);
 	keep = tu_get(p, "sk1", PROTETS_PUBLIC);
 	tu_fill(keep, "sk1", 1000);
+	{
+		struct tbl_hdr	*h;
+		int		 fd;
+
+		ck_assert_int_ge(fd = tu_table_fd("sk1"), 0);
+		h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED,
+		    fd, 0);
+		ck_assert(h != MAP_FAILED);
+		h->owner_uid = 4242;
+		memset(h->name, 0, sizeof(h->name));
+		strcpy(h->name, "stolen");
+		munmap(h, sizeof(*h));
+	}
 	protets_close(keep);
 	protets_close(tu_get(p, "sk2", PROTETS_PRIVATE));
 	keep = tu_get(p, "sk3", PROTETS_PROTECTED);
@@ -295,6 +311,9 @@ START_TEST(test_supervisor_killed)
 	ck_assert_uint_eq(in.owner_uid, getuid());
 	ck_assert_int_eq(protets_info_get(p, "sk3", &in), 0);
 	ck_assert_int_eq(in.access, PROTETS_PROTECTED);
+	ck_assert_int_eq(protets_info_get(p, "sk1", &in), 0);
+	ck_assert_uint_eq(in.owner_uid, getuid());
+	ck_assert_int_eq(protets_info_get(p, "stolen", &in), PROTETS_NOTFOUND);
 	protets_close(tu_get(p, "sk4", PROTETS_PUBLIC));
 	protets_disconnect(p);
 	protets_close(keep);

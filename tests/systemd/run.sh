@@ -406,7 +406,8 @@ after_restart() {
 	esac
 	holder_write "$1"
 	verify "$1"
-	check "$1: fd store holds the 4 segments" 4 "$(prop NFileDescriptorStore)"
+	check "$1: fd store holds the 4 segments and the catalog" 5 \
+	    "$(prop NFileDescriptorStore)"
 }
 
 # The holder: started once the tables exist, it maps alpha and keeps the
@@ -466,7 +467,8 @@ check "runs as the protets user" protets \
 make_data
 check "tables and entries made with the CLI" 0 $?
 verify "after start"
-check "fd store holds one fd per table" 4 "$(prop NFileDescriptorStore)"
+check "fd store holds one fd per table, and the catalog" 5 \
+    "$(prop NFileDescriptorStore)"
 sec=$(in_ct systemd-analyze security --no-pager protetsd.service 2>&1 |
     sed -n 's/.*Overall exposure level for protetsd.service: //p')
 check "systemd-analyze security: exposure $sec, at most 2.0" yes \
@@ -529,7 +531,7 @@ echo "# kill -9 worker + monitor: NRestarts $(prop NRestarts), main pid" \
     "$main -> $(prop MainPID)"
 holder_write "kill -9 worker + monitor"
 verify "kill -9 worker + monitor"
-check "kill -9 worker + monitor: fd store holds the 4 segments" 4 \
+check "kill -9 worker + monitor: fd store holds the 4 segments + catalog" 5 \
     "$(prop NFileDescriptorStore)"
 
 # 6. systemctl restart: systemd keeps the store across a restart job.
@@ -540,9 +542,11 @@ after_restart "systemctl restart" "$main"
 
 # 7. A table dropped is removed from the store too (FDSTOREREMOVE=1).
 in_ct protets get scratch >/dev/null
-check "a fifth table: fd store holds 5" 5 "$(prop NFileDescriptorStore)"
+check "a fifth table: fd store holds 5 + the catalog" 6 \
+    "$(prop NFileDescriptorStore)"
 in_ct protets drop scratch
-check "drop: fd store back to 4" 4 "$(prop NFileDescriptorStore)"
+check "drop: fd store back to 4 + the catalog" 5 \
+    "$(prop NFileDescriptorStore)"
 
 # 8. A typo in protets.conf.  A reload fails visibly (ExecReload= checks
 # the file first) and changes nothing; then the whole service is killed
@@ -574,7 +578,7 @@ echo "# the typo: $(($(prop NRestarts) - n0)) failed starts," \
 check "kill with the typo: $((n0 + 35)) starts or more, never failed" yes \
     "$([ "$(prop NRestarts)" -ge $((n0 + 35)) ] &&
     [ "$(prop ActiveState)" != failed ] && echo yes)"
-check "kill with the typo: the fd store still holds the 4 segments" 4 \
+check "kill with the typo: the fd store still holds 4 segments + catalog" 5 \
     "$(prop NFileDescriptorStore)"
 in_ct journalctl -q -u protetsd.service --no-pager 2>/dev/null |
     grep -q socket_mod

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "protets.h"
@@ -36,7 +37,45 @@ conf_defaults(struct conf *c)
 	c->default_size = 64ull << 20;
 	c->max_size = 64ull << 30;
 	c->max_tables = 1024;
+	c->max_connections_per_uid = CONF_AUTO;
+	c->max_tables_per_uid = CONF_AUTO;
+	c->max_bytes_per_uid = (uint64_t)CONF_AUTO;
 	c->lock_timeout_ms = TBL_LOCK_TIMEOUT_MS;
+}
+
+/* The "auto" per-uid limits (conf.h), from what the file says. */
+static void
+conf_resolve(struct conf *c)
+{
+	long		pages = sysconf(_SC_PHYS_PAGES);
+	long		psz = sysconf(_SC_PAGESIZE);
+	uint64_t	half;
+
+	if (c->max_connections_per_uid == CONF_AUTO)
+		c->max_connections_per_uid = c->workers *
+		    c->max_connections / 2 > 0 ? c->workers *
+		    c->max_connections / 2 : 1;
+	if (c->max_tables_per_uid == CONF_AUTO)
+		c->max_tables_per_uid = c->max_tables / 4 > 0 ?
+		    c->max_tables / 4 : 1;
+	if (c->max_bytes_per_uid == (uint64_t)CONF_AUTO) {
+		half = pages > 0 && psz > 0 ?
+		    (uint64_t)pages * (uint64_t)psz / 2 : 0;
+		/* never below one table of the default size */
+		c->max_bytes_per_uid = half > c->default_size ? half :
+		    c->default_size;
+	}
+}
+
+/* A per-uid limit: a number, or "auto" (CONF_AUTO). */
+static int
+conf_limit(const char *s, int *out)
+{
+	if (strcmp(s, "auto") == 0) {
+		*out = CONF_AUTO;
+		return 0;
+	}
+	return conf_int(s, 0, 1000000, out);
 }
 
 int
@@ -130,7 +169,7 @@ conf_daemon_key(struct conf_ctx *x, const char *k, const char *v)
 	if (strcmp(k, "max_connections") == 0)
 		return conf_int(v, 1, 1000000, &c->max_connections);
 	if (strcmp(k, "max_connections_per_uid") == 0)
-		return conf_int(v, 0, 1000000, &c->max_connections_per_uid);
+		return conf_limit(v, &c->max_connections_per_uid);
 	if (strcmp(k, "restart_burst") == 0)
 		return conf_int(v, 1, 1000, &c->restart_burst);
 	if (strcmp(k, "restart_window_ms") == 0)
@@ -167,9 +206,15 @@ conf_tables_key(struct conf_ctx *x, const char *k, const char *v)
 	if (strcmp(k, "max_tables") == 0)
 		return conf_int(v, 1, 1000000, &c->max_tables);
 	if (strcmp(k, "max_tables_per_uid") == 0)
-		return conf_int(v, 0, 1000000, &c->max_tables_per_uid);
-	if (strcmp(k, "max_bytes_per_uid") == 0)
-		return conf_parse_size(v, &c->max_bytes_per_uid);
+		return conf_limit(v, &c->max_tables_per_uid);
+	if (strcmp(k, "max_bytes_per_uid") == 0) {
+		if (strcmp(v, "auto") == 0) {
+			c->max_bytes_per_uid = (uint64_t)CONF_AUTO;
+			return 0;
+		}
+		return conf_parse_size(v, &c->max_bytes_per_uid) == 0 &&
+		    c->max_bytes_per_uid != (uint64_t)CONF_AUTO ? 0 : -1;
+	}
 	if (strcmp(k, "lock_timeout_ms") == 0)
 		return conf_int(v, 0, INT_MAX, &c->lock_timeout_ms);
 	if (strcmp(k, "preallocate") == 0)
@@ -238,5 +283,6 @@ conf_load(struct conf *c, const char *path, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: default_size exceeds max_size", path);
 		return -1;
 	}
+	conf_resolve(c);
 	return 0;
 }

@@ -49,7 +49,17 @@ struct conf {
 	int		preallocate;		/* reserve a segment's memory */
 };
 
-/* Fill c with the built-in defaults. */
+/*
+ * The per-uid limits are on by default ("auto", resolved by conf_load once
+ * the file is read): a uid may hold half of the daemon's connections
+ * (workers x max_connections), a quarter of its tables (max_tables), and
+ * tables whose sizes add up to half of the machine's memory.  A normal
+ * user never meets them; one uid cannot take the daemon from the others.
+ * 0 turns a limit off.  Root is never limited.
+ */
+#define CONF_AUTO	(-1)
+
+/* Fill c with the built-in defaults (the per-uid limits CONF_AUTO). */
 void	conf_defaults(struct conf *c);
 
 /*

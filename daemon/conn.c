@@ -91,7 +91,7 @@ conn_admit(struct conn *c)
 {
 	int	 max = wk->d->conf.max_connections_per_uid;
 
-	if (max == 0 || c->uid == 0)
+	if (max <= 0 || c->uid == 0)
 		return;
 	/* Our own count includes c itself. */
 	if (!c->counted || cat_conn_total(&wk->d->cat, c->uid) > (uint32_t)max) {

@@ -85,6 +85,42 @@ START_TEST(test_relative_path)
 }
 END_TEST
 
+/*
+ * The per-uid limits are on by default ("auto"): half of the daemon's
+ * connections, a quarter of its tables, tables adding up to half of the
+ * machine's memory (trust issue: with 0, one uid held 800 idle
+ * connections and starved everyone).  A number sets one; 0 turns it off.
+ */
+START_TEST(test_uid_limits_auto)
+{
+	struct conf	 c;
+	char		 err[512];
+	uint64_t	 mem = (uint64_t)sysconf(_SC_PHYS_PAGES) *
+			    (uint64_t)sysconf(_SC_PAGESIZE);
+
+	ck_assert_int_eq(load("[daemon]\nworkers = 3\nmax_connections = 256\n"
+	    "[tables]\nmax_tables = 1000\n", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.max_connections_per_uid, 384);
+	ck_assert_int_eq(c.max_tables_per_uid, 250);
+	ck_assert_uint_eq(c.max_bytes_per_uid, mem / 2);
+	ck_assert_int_eq(load("[daemon]\nmax_connections_per_uid = auto\n"
+	    "[tables]\nmax_tables_per_uid = auto\nmax_bytes_per_uid = auto\n",
+	    &c, err, sizeof(err)), 0);
+	ck_assert_int_gt(c.max_connections_per_uid, 0);
+	ck_assert_int_gt(c.max_tables_per_uid, 0);
+	ck_assert_uint_eq(c.max_bytes_per_uid, mem / 2);
+	ck_assert_int_eq(load("[daemon]\nmax_connections_per_uid = 0\n"
+	    "[tables]\nmax_tables_per_uid = 5\nmax_bytes_per_uid = 0\n",
+	    &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.max_connections_per_uid, 0);
+	ck_assert_int_eq(c.max_tables_per_uid, 5);
+	ck_assert_uint_eq(c.max_bytes_per_uid, 0);
+	ck_assert_int_eq(load("[tables]\nmax_tables_per_uid = some\n", &c, err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "max_tables_per_uid"));
+}
+END_TEST
+
 START_TEST(test_errors)
 {
 	struct conf	 c;
@@ -144,6 +180,7 @@ main(void)
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_relative_path);
 	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_uid_limits_auto);
 	tcase_add_test(tc, test_sizes);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

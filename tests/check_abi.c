@@ -201,7 +201,11 @@ START_TEST(test_dlopen_c)
 	ck_assert_int_eq(memcmp(buf, "from-dlopen", 11), 0);
 	close_(t);
 	disconnect_(p);
-	ck_assert_int_eq(dlclose(h), 0);
+	/*
+	 * Not dlclose'd, as language runtimes leave it: the library's
+	 * registry of mapped tables lives as long as the process (under
+	 * LeakSanitizer, unloading it reports that as a leak).
+	 */
 	/* the same table, seen by this program's own (static) library */
 	p = td_connect(&d);
 	ck_assert_int_eq(protets_open(p, "dl", &t), 0);

@@ -480,15 +480,6 @@ END_TEST
  * 100 ms of the worker's CPU a single INFO took, and the worker serves
  * everyone else.
  */
-static uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* CPU time (user + system) process pid has used, in ms. */
 static uint64_t
 cpu_ms(pid_t pid)
@@ -533,7 +524,7 @@ START_TEST(test_jammed_lock_blocks_nobody)
 	s->seq |= 1;
 	u->n = TBL_UNDO_CAP + 1;
 	w = td_pid(&d, "worker", td_table_worker(&d, "jam"));
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	cpu0 = cpu_ms(w);
 	for (i = 0; i < 20; i++) {
 		ck_assert_int_eq(pt_repair(d.sock, "jam"), PROTETS_ELOCKED);
@@ -541,7 +532,7 @@ START_TEST(test_jammed_lock_blocks_nobody)
 	}
 	td_serves(&d);
 	cpu = cpu_ms(w) - cpu0;
-	ms = now_ms() - t0;
+	ms = tu_now_ms() - t0;
 	fprintf(stderr, "jammed lock: 20 REPAIR + 20 INFO in %llu ms, the "
 	    "worker's CPU %llu ms\n", (unsigned long long)ms,
 	    (unsigned long long)cpu);

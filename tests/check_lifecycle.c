@@ -109,15 +109,6 @@ sleeping_in(pid_t pid, const char *what)
 	return strstr(buf, what) != NULL;
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * A client rides out a daemon that is not there yet or restarting: the
  * CLI, started while nothing listens, keeps dialling (it once gave up
@@ -155,8 +146,8 @@ START_TEST(test_client_rides_out_start)
 	while (!sleeping_in(pid, "nanosleep"))
 		ck_assert_int_eq(waitpid(pid, &st, WNOHANG), 0);
 	/* ... and still does, well past the old 250 ms */
-	t0 = mono_ms();
-	while (mono_ms() - t0 < 600) {
+	t0 = tu_now_ms();
+	while (tu_now_ms() - t0 < 600) {
 		ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0,
 		    "the client gave up while the daemon was down");
 		tu_msleep(20);

@@ -61,9 +61,12 @@ conf_resolve(struct conf *c)
 	if (c->max_bytes_per_uid == (uint64_t)CONF_AUTO) {
 		half = pages > 0 && psz > 0 ?
 		    (uint64_t)pages * (uint64_t)psz / 2 : 0;
-		/* never below one table of the default size */
-		c->max_bytes_per_uid = half > c->default_size ? half :
-		    c->default_size;
+		/*
+		 * Never below one table of max_size: sizes are what tables
+		 * may grow to, not memory in use (sparse until written).
+		 */
+		c->max_bytes_per_uid = half > c->max_size ? half :
+		    c->max_size;
 	}
 }
 

@@ -53,7 +53,8 @@ struct conf {
  * The per-uid limits are on by default ("auto", resolved by conf_load once
  * the file is read): a uid may hold half of the daemon's connections
  * (workers x max_connections), a quarter of its tables (max_tables), and
- * tables whose sizes add up to half of the machine's memory.  A normal
+ * tables whose sizes add up to half of the machine's memory, or max_size
+ * if that is more.  A normal
  * user never meets them; one uid cannot take the daemon from the others.
  * 0 turns a limit off.  Root is never limited.
  */

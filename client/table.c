@@ -164,11 +164,16 @@ protets_count(protets_table_t *t, uint64_t *n)
 	return tbl_count(t->tbl, n);
 }
 
-/* A read that may be retried once after the daemon repaired the table. */
+/*
+ * A read that may be retried once after the daemon repaired the table, or
+ * found its lock held by a live process (ELOCKED: the daemon does not wait
+ * for it; the holder may be done by now).
+ */
 #define PT_READ(t, call) do {						\
-	int	rc_ = (call);						\
+	int	rc_ = (call), rp_;					\
 	if (rc_ == PROTETS_EAGAIN && !(t)->map->writable &&		\
-	    pt_repair((t)->sockpath, (t)->info.name) == 0)		\
+	    ((rp_ = pt_repair((t)->sockpath, (t)->info.name)) == 0 ||	\
+	    rp_ == PROTETS_ELOCKED))					\
 		rc_ = (call);						\
 	return rc_;							\
 } while (0)

@@ -162,19 +162,26 @@ wire_hdr_check_request(const struct wire_hdr *h)
 	return 0;
 }
 
-/*
- * 1..PROTETS_NAME_MAX bytes, none a control character (C0 or DEL): a
- * name is printed in ls and info lines, tab-separated, and in the
- * daemon's log, where a tab or a newline would forge a field or a line.
- * Other bytes (UTF-8) are the caller's business.
- */
 int
 wire_name_valid(const char *name, size_t len)
 {
+	if (len == 0 || len > PROTETS_NAME_MAX || memchr(name, '\0', len))
+		return PROTETS_EINVAL;
+	return 0;
+}
+
+/*
+ * A new table's name holds no control character (C0 or DEL): a name is
+ * printed in ls and info lines, tab-separated, and in the daemon's log,
+ * where a tab or a newline would forge a field or a line.  Only creation
+ * checks it: a table made before, recovered from its segment, keeps its
+ * name and stays reachable by it.  Other bytes (UTF-8) are the caller's.
+ */
+int
+wire_name_printable(const char *name, size_t len)
+{
 	size_t	i;
 
-	if (len == 0 || len > PROTETS_NAME_MAX)
-		return PROTETS_EINVAL;
 	for (i = 0; i < len; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
 			return PROTETS_EINVAL;

@@ -84,6 +84,8 @@ int	wire_hdr_check_request(const struct wire_hdr *);
 
 /* A table name: 1..PROTETS_NAME_MAX bytes, no NUL.  0 or PROTETS_EINVAL. */
 int	wire_name_valid(const char *name, size_t len);
+/* 0 when a new table may be called so (no control character). */
+int	wire_name_printable(const char *name, size_t len);
 
 /* Request payloads. */
 struct wire_get {

@@ -36,6 +36,13 @@ struct daemon {
 	struct recovered *rec;
 	int		 nrec;
 	int		 naside;	/* failed validation: kept, not served */
+	/*
+	 * The catalogs the store gave back (FDNAME=catalog-<gen>): the new
+	 * one is stored as the next generation before they are removed.
+	 */
+	uint64_t	 cat_gen;	/* the newest seen */
+	uint64_t	 cat_old[4];
+	int		 ncat_old;
 	int64_t		 started_ms;	/* CLOCK_MONOTONIC, when main began */
 };
 

@@ -53,9 +53,12 @@ log_vwrite(const char *prefix, const char *fmt, va_list ap, int with_errno,
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (n < 0)
 		return;
-	/* A table name or a path with a newline must not forge a line. */
+	/*
+	 * A table name or a path with a newline must not forge a line (and a
+	 * backslash is escaped too, so that "\\012" is not read as one).
+	 */
 	for (s = msg; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '\\')
 			break;
 	if (*s != '\0') {
 		strvis(vis, msg, VIS_OCTAL | VIS_CSTYLE | VIS_TAB | VIS_NL);

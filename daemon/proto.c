@@ -136,8 +136,8 @@ proto_serve_get(struct conn *c, const struct wire_hdr *h,
 	int		 owner = proto_is_owner(c, &pt->e), writable, fd;
 
 	if (pt->e.access == PROTETS_PRIVATE && !owner) {
-		conn_error(c, h, PROTETS_EACCES, "table %s is private to uid %u",
-		    pt->e.name, pt->e.owner_uid);
+		conn_error(c, h, PROTETS_EACCES, "table %s is private",
+		    pt->e.name);
 		return;
 	}
 	writable = owner || pt->e.access == PROTETS_PUBLIC;
@@ -331,6 +331,12 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 		conn_error(c, h, PROTETS_NOTFOUND, "no table named %s", g.name);
 		return 0;
 	}
+	if (wire_name_printable(g.name, strlen(g.name)) != 0) {
+		cat_unlock(cat);
+		conn_error(c, h, PROTETS_EINVAL, "a table name may not hold a "
+		    "control character");
+		return 0;
+	}
 	target = c->create_here ? wk->slot : cat_least_loaded(cat);
 	if (target != wk->slot) {
 		cat_unlock(cat);
@@ -387,8 +393,8 @@ proto_drop(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	if ((rc = proto_name_owned(c, h, r, name, &pt)) != 0)
 		return rc == 1;
 	if (!proto_is_owner(c, &pt.e)) {
-		conn_error(c, h, PROTETS_EACCES, "only its owner (uid %u) or "
-		    "root may drop %s", pt.e.owner_uid, name);
+		conn_error(c, h, PROTETS_EACCES, "only its owner or root may "
+		    "drop %s", name);
 		return 0;
 	}
 	if (proto_in_use(pt.t)) {
@@ -481,8 +487,8 @@ proto_setaccess(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	if ((rc = proto_owned(c, h, name, &pt)) != 0)
 		return rc == 1;
 	if (!proto_is_owner(c, &pt.e)) {
-		conn_error(c, h, PROTETS_EACCES, "only its owner (uid %u) or "
-		    "root may change the access of %s", pt.e.owner_uid, name);
+		conn_error(c, h, PROTETS_EACCES, "only its owner or root may "
+		    "change the access of %s", name);
 		return 0;
 	}
 	if ((rc = tbl_set_access(&pt.t->tbl, access)) != 0) {

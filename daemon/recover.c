@@ -49,12 +49,16 @@ daemon_fdstore(const struct daemon *d)
  * Validate one segment; fill m.  0, or a protets error code.  Its lock is
  * waited for REC_LOCK_WAIT_MS at most: a client may hold it as the service
  * restarts (for microseconds), or write a made-up owner into it (for
- * ever); the table is then kept unchecked, never set aside for its lock.
+ * ever); the table is then kept unchecked, never set aside for its lock
+ * (whoever jams the lock so skips the check at recovery: what is read
+ * from the segment later is bounds-checked where it is used).  fdname
+ * names the segment in the log.
  */
 #define REC_LOCK_WAIT_MS	100
 
 static int
-rec_validate(int fd, struct tbl_meta *m, uint64_t *size)
+rec_validate(int fd, const char *fdname, struct tbl_meta *m,
+    uint64_t *size)
 {
 	struct tbl	 t;
 	void		*base;
@@ -68,7 +72,7 @@ rec_validate(int fd, struct tbl_meta *m, uint64_t *size)
 		t.lock_timeout_ms = REC_LOCK_WAIT_MS;
 		if ((rc = tbl_check(&t, msg, sizeof(msg))) == PROTETS_ELOCKED) {
 			log_warnx("segment %s: not checked: its lock is held",
-			    m->name[0] ? m->name : "?");
+			    fdname);
 			msg[0] = '\0';
 			rc = 0;
 		}
@@ -76,7 +80,7 @@ rec_validate(int fd, struct tbl_meta *m, uint64_t *size)
 	if (rc == 0)
 		rc = tbl_meta(&t, m);
 	if (rc != 0 && msg[0] != '\0')
-		log_warnx("segment %s: %s", m->name[0] ? m->name : "?", msg);
+		log_warnx("segment %s: %s", fdname, msg);
 	*size = len;
 	munmap(base, len);
 	return rc;
@@ -86,6 +90,7 @@ rec_validate(int fd, struct tbl_meta *m, uint64_t *size)
 struct rec_cat {
 	const struct cat_hdr	*hdr;
 	size_t			 size;
+	uint32_t		 nentries;	/* validated against size */
 };
 
 static int
@@ -106,21 +111,26 @@ rec_cat_open(int fd, struct rec_cat *rc)
 		goto bad;
 	rc->hdr = base;
 	rc->size = len;
+	rc->nentries = h.nentries;
 	return 0;
 bad:
 	munmap(base, len);
 	return -1;
 }
 
-/* A private copy of the READY entry of table id in rc; 0, or -1. */
+/*
+ * A private copy of the entry of table id in rc; 0, or -1.  A table being
+ * created when the service died (CREATING: its fields are filled, its
+ * segment stored) counts, as the worker's reconciliation counts it.
+ */
 static int
-rec_cat_find(const struct rec_cat *rc, uint32_t nentries, uint64_t id,
-    struct cat_entry *out)
+rec_cat_find(const struct rec_cat *rc, uint64_t id, struct cat_entry *out)
 {
-	uint32_t	i;
+	uint32_t	i, st;
 
-	for (i = 0; i < nentries; i++) {
-		if (cat_state(&rc->hdr->entries[i]) != CAT_READY)
+	for (i = 0; i < rc->nentries; i++) {
+		st = cat_state(&rc->hdr->entries[i]);
+		if (st != CAT_READY && st != CAT_CREATING)
 			continue;
 		memcpy(out, &rc->hdr->entries[i], sizeof(*out));
 		if (out->id == id)
@@ -134,8 +144,10 @@ rec_cat_find(const struct rec_cat *rc, uint32_t nentries, uint64_t id,
 
 /*
  * What the old catalog says of table m->id wins over its header: name,
- * owner, access.  A table it does not know (made as the service died,
- * never acknowledged) or knows as another type is refused.
+ * owner, access.  A table it does not know was dropped as the service
+ * died (the drop frees the entry, then the monitor takes the segment out
+ * of the store): PROTETS_NOTFOUND.  One it knows as another type is
+ * refused.
  */
 static int
 rec_cat_apply(const struct rec_cat *rc, struct tbl_meta *m)
@@ -144,7 +156,7 @@ rec_cat_apply(const struct rec_cat *rc, struct tbl_meta *m)
 
 	if (rc->hdr == NULL)
 		return 0;
-	if (rec_cat_find(rc, rc->hdr->nentries, m->id, &e) != 0)
+	if (rec_cat_find(rc, m->id, &e) != 0)
 		return PROTETS_NOTFOUND;
 	if (e.type != m->type)
 		return PROTETS_ECORRUPT;
@@ -195,28 +207,56 @@ rec_add(struct daemon *d, const struct tbl_meta *m, uint64_t size, int fd)
 	return 0;
 }
 
+/* A segment the catalog no longer has: its drop, finished. */
+static void
+rec_finish_drop(const struct daemon *d, const char *name, int fd)
+{
+	char	msg[320];
+
+	log_warnx("fd store: segment %s was dropped as the service died "
+	    "(not in the catalog): removed", name);
+	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	if (daemon_fdstore(d) && notify_send(msg) == -1)
+		log_warn("fd store: remove %s", name);
+	close(fd);
+}
+
 void
 recover_fdstore(struct daemon *d)
 {
 	struct notify_fd	*fds;
 	struct tbl_meta		 m;
-	struct rec_cat		 old = { NULL, 0 };
-	uint64_t		 size, id;
-	int			 i, n, rc;
+	struct rec_cat		 old = { NULL, 0, 0 };
+	uint64_t		 size, id, gen;
+	int			 i, n, rc, newest;
+	char			 junk;
 
 	if ((n = notify_listen_fds(&fds)) <= 0)
 		return;
 	if ((d->rec = calloc((size_t)n, sizeof(*d->rec))) == NULL)
 		fatal("calloc");
-	for (i = 0; i < n; i++) {
-		if (strcmp(fds[i].name, "catalog") != 0)
+	/* The newest catalog; each is closed, and removed once ours is in. */
+	for (i = 0, newest = -1; i < n; i++) {
+		if (sscanf(fds[i].name, "catalog-%" SCNu64 "%c", &gen,
+		    &junk) != 1 || d->ncat_old == (int)(sizeof(d->cat_old) /
+		    sizeof(d->cat_old[0])))
 			continue;
-		if (old.hdr == NULL && rec_cat_open(fds[i].fd, &old) == -1)
-			log_warnx("fd store: the catalog is not one we can "
-			    "read: names and owners from the segments");
-		close(fds[i].fd);
-		fds[i].fd = -1;
+		d->cat_old[d->ncat_old++] = gen;
+		if (newest == -1 || gen > d->cat_gen) {
+			newest = i;
+			d->cat_gen = gen;
+		}
 	}
+	if (newest != -1 && rec_cat_open(fds[newest].fd, &old) == -1)
+		log_warnx("fd store: %s is not a catalog we can read: names "
+		    "and owners from the segments", fds[newest].name);
+	for (i = 0; i < n; i++)
+		if (strncmp(fds[i].name, "catalog-", 8) == 0 &&
+		    sscanf(fds[i].name, "catalog-%" SCNu64 "%c", &gen,
+		    &junk) == 1) {
+			close(fds[i].fd);
+			fds[i].fd = -1;
+		}
 	if (old.hdr == NULL)
 		log_warnx("fd store: no catalog: names and owners from the "
 		    "segments' headers");
@@ -231,11 +271,14 @@ recover_fdstore(struct daemon *d)
 			d->naside++;
 			continue;
 		}
-		if ((rc = rec_validate(fds[i].fd, &m, &size)) == 0 &&
-		    m.id != id)
+		rc = rec_validate(fds[i].fd, fds[i].name, &m, &size);
+		if (rc == 0 && m.id != id)
 			rc = PROTETS_ECORRUPT;
-		if (rc == 0)
-			rc = rec_cat_apply(&old, &m);
+		if (rc == 0 && (rc = rec_cat_apply(&old, &m)) ==
+		    PROTETS_NOTFOUND) {
+			rec_finish_drop(d, fds[i].name, fds[i].fd);
+			continue;
+		}
 		if (rc == 0)
 			rc = rec_add(d, &m, size, fds[i].fd);
 		if (rc != 0) {
@@ -255,13 +298,31 @@ recover_fdstore(struct daemon *d)
 	free(fds);
 }
 
+/*
+ * Ours first, as the next generation, then the old ones out: a service
+ * killed in between leaves both, and the next start reads the newest.
+ * (The notify protocol says nothing back: a store that refused ours, a
+ * full one, would leave none; FileDescriptorStoreMax= is max_tables + 1
+ * at least, docs/SYSTEMD.md.)
+ */
 void
 recover_store_catalog(const struct daemon *d)
 {
+	char	msg[96];
+	int	i;
+
 	if (!daemon_fdstore(d))
 		return;
-	if (notify_send("FDSTOREREMOVE=1\nFDNAME=catalog") == -1 ||
-	    notify_send_fds("FDSTORE=1\nFDPOLL=0\nFDNAME=catalog",
-	    &d->cat.fd, 1) == -1)
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDPOLL=0\nFDNAME=catalog-%"
+	    PRIu64, d->ncat_old > 0 ? d->cat_gen + 1 : 1);
+	if (notify_send_fds(msg, &d->cat.fd, 1) == -1) {
 		log_warn("fd store: the catalog");
+		return;
+	}
+	for (i = 0; i < d->ncat_old; i++) {
+		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=catalog-%"
+		    PRIu64, d->cat_old[i]);
+		if (notify_send(msg) == -1)
+			log_warn("fd store: remove an old catalog");
+	}
 }

@@ -8,7 +8,7 @@
  * replaces it itself, s6-style: once the old workers are gone it execs
  * protetsd with the segments laid out exactly as systemd's fd store gives
  * them back (fds 3.., LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES=seg-<id>:...),
- * the catalog last (FDNAME=catalog: the names and owners, recover.c), and
+ * the catalog last (FDNAME=catalog-0: the names and owners, recover.c), and
  * the new instance recovers them through recover.c like any restart.  The
  * process keeps its pid: it is the new supervisor.
  *
@@ -115,12 +115,12 @@ takeover_layout(int *fds, int n)
 	closefrom(3 + n);
 }
 
-/* LISTEN_FDNAMES: seg-<id> of each fd, colon-separated, then catalog. */
+/* LISTEN_FDNAMES: seg-<id> of each fd, colon-separated, then catalog-0. */
 static char *
 takeover_names(const uint64_t *ids, int n)
 {
 	char	*s, *p;
-	size_t	 sz = (size_t)n * 26 + sizeof(":catalog");
+	size_t	 sz = (size_t)n * 26 + sizeof("catalog-0");
 	int	 i;
 
 	if ((s = p = malloc(sz)) == NULL)
@@ -129,7 +129,7 @@ takeover_names(const uint64_t *ids, int n)
 	for (i = 0; i < n; i++)
 		p += snprintf(p, sz - (size_t)(p - s), "seg-%" PRIu64 ":",
 		    ids[i]);
-	snprintf(p, sz - (size_t)(p - s), "catalog");
+	snprintf(p, sz - (size_t)(p - s), "catalog-0");
 	return s;
 }
 

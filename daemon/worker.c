@@ -12,7 +12,9 @@
  * for ever, or write a made-up owner into it.  The worker never waits for
  * it (wrk_open: lock_timeout_ms 0): a REPAIR finds a dead holder at once
  * (the kernel marks its mutex), and a live one is not the daemon's to
- * wait for (ELOCKED); INFO reads through the seqlock and its overlay.
+ * wait for (ELOCKED: the client reads again).  INFO reads through the
+ * seqlock and its overlay, and gives up on the entry count after
+ * WRK_READ_WAIT_MS of its CPU (a writer may move the sequence for ever).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,14 +45,18 @@ RB_GENERATE(wtables, wtable, node, wtable_cmp)
 
 static void	wrk_mon_msg(int, uint32_t, void *);
 
+#define WRK_READ_WAIT_MS	1
+
 /* Open a mapped segment as the worker does: never waiting for its lock. */
 static int
 wrk_open(struct wtable *t)
 {
 	int	rc;
 
-	if ((rc = tbl_open(&t->tbl, t->base, t->size, 1)) == 0)
+	if ((rc = tbl_open(&t->tbl, t->base, t->size, 1)) == 0) {
 		t->tbl.lock_timeout_ms = 0;
+		t->tbl.read_wait_ms = WRK_READ_WAIT_MS;
+	}
 	return rc;
 }
 

@@ -167,8 +167,10 @@ ct_key_init(void)
 __attribute__((destructor)) static void
 ct_fini(void)
 {
-	if (ct_keyed)
+	if (ct_keyed) {
+		ct_keyed = 0;	/* a thread still running: one set, ct_one */
 		(void)pthread_key_delete(ct_key);
+	}
 }
 
 static struct ct_set *

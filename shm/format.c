@@ -112,6 +112,7 @@ tbl_format_one(unsigned char *base, size_t size, const struct tbl_meta *m,
 {
 	struct tbl	 t = { .base = base, .size = size, .writable = 1,
 	    .type = m->type, .lock_timeout_ms = TBL_LOCK_TIMEOUT_MS,
+	    .read_wait_ms = TBL_READ_WAIT_MS,
 	    .nshards = ns, .shard = k, .shard_size = size };
 	struct tbl_hdr	*h = (struct tbl_hdr *)(void *)base;
 	int		 e;
@@ -242,6 +243,7 @@ tbl_open(struct tbl *t, void *base, size_t size, int writable)
 	t->writable = writable != 0;
 	t->type = h.type;
 	t->lock_timeout_ms = TBL_LOCK_TIMEOUT_MS;
+	t->read_wait_ms = TBL_READ_WAIT_MS;
 	t->route = h.nshards > 1;
 	t->nshards = h.nshards;
 	t->shard_size = h.size;

@@ -39,14 +39,17 @@
 #define LK_LOCK_TIMEOUT_MS	TBL_LOCK_TIMEOUT_MS
 /*
  * How long a reader tries before it takes the lock (writable) or gives up
- * with EAGAIN (read-only): LK_READ_WAIT_MS of its own CPU time, so that a
- * reader preempted on a busy machine does not give up on account of time
- * it never ran; or, on a machine so busy that each of its yields costs a
- * time slice, LK_READ_WALL_MS of wall time once it has failed
- * LK_READ_WALL_TRIES times (lock_read.c, lk_waited_too_long).
+ * with EAGAIN (read-only): t->read_wait_ms (LK_READ_WAIT_MS unless its
+ * opener says otherwise: the daemon's worker reads what anyone may write,
+ * and does not spend its CPU on it) of its own CPU time, so that a reader
+ * preempted on a busy machine does not give up on account of time it
+ * never ran; or, on a machine so busy that each of its yields costs a
+ * time slice, LK_READ_WALL_FACTOR times that of wall time once it has
+ * failed LK_READ_WALL_TRIES times (lock_read.c, lk_waited_too_long).
  */
-#define LK_READ_WAIT_MS		100
-#define LK_READ_WALL_MS		2000
+#define LK_READ_WAIT_MS		TBL_READ_WAIT_MS
+#define LK_READ_WALL_FACTOR	20
+#define LK_READ_WALL_MS		(LK_READ_WALL_FACTOR * LK_READ_WAIT_MS)
 #define LK_READ_WALL_TRIES	64
 /* Busy-wait iterations before a reader starts yielding. */
 #define LK_SPIN			256

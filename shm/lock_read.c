@@ -98,7 +98,7 @@ lk_ovrec_cmp(const void *a, const void *b)
  * reader there: TBL_READPOINT).
  */
 static int
-lk_waited_too_long(struct lk_rd *r)
+lk_waited_too_long(const struct tbl *t, struct lk_rd *r)
 {
 	uint64_t	cpu = lk_cpu_ms() + 1, wall = lk_now_ms();
 
@@ -110,10 +110,10 @@ lk_waited_too_long(struct lk_rd *r)
 		return 0;
 	}
 	r->waits++;
-	if (cpu > r->cpu0_ms && cpu - r->cpu0_ms > LK_READ_WAIT_MS)
+	if (cpu > r->cpu0_ms && cpu - r->cpu0_ms > (uint64_t)t->read_wait_ms)
 		return 1;
-	return r->waits >= LK_READ_WALL_TRIES &&
-	    wall - r->wall0_ms > LK_READ_WALL_MS;
+	return r->waits >= LK_READ_WALL_TRIES && wall - r->wall0_ms >
+	    (uint64_t)t->read_wait_ms * LK_READ_WALL_FACTOR;
 }
 
 static int
@@ -246,7 +246,7 @@ lk_rwait(struct tbl *t, struct lk_rd *r)
 			    PROTETS_EAGAIN;
 		if (e != 1)
 			return e;
-		if (lk_waited_too_long(r)) {
+		if (lk_waited_too_long(t, r)) {
 			if (!t->writable)
 				return PROTETS_EAGAIN;
 			return lk_rlock(t, r, 0);
@@ -307,7 +307,7 @@ lk_rend(struct tbl *t, struct lk_rd *r)
 		return 0;
 	r->tries++;
 	if (r->tries >= LK_READ_RETRIES && r->tries % 16 == 0 &&
-	    lk_waited_too_long(r)) {
+	    lk_waited_too_long(t, r)) {
 		if (!t->writable)
 			return PROTETS_EAGAIN;
 		/* Starved by writers that keep committing: queue for the lock. */

@@ -47,6 +47,7 @@ struct tbl {
 	int		 writable;
 	unsigned	 type;		/* protets_type, from the header */
 	int		 lock_timeout_ms;	/* writers' wait, 0: none */
+	int		 read_wait_ms;	/* readers' CPU budget (lock.h) */
 	int		 route;		/* the whole of a sharded table */
 	unsigned	 nshards;	/* of the segment; 1: unsharded */
 	unsigned	 shard;		/* this view's (0 when routed) */
@@ -56,8 +57,9 @@ struct tbl {
 					   (fastpath.c): sharded tables */
 };
 
-/* What tbl_open sets lock_timeout_ms to. */
+/* What tbl_open sets lock_timeout_ms and read_wait_ms to. */
 #define TBL_LOCK_TIMEOUT_MS	10000
+#define TBL_READ_WAIT_MS	100
 
 /* Smallest segment size tbl_format accepts. */
 size_t tbl_min_size(void);

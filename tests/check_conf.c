@@ -102,13 +102,18 @@ START_TEST(test_uid_limits_auto)
 	    "[tables]\nmax_tables = 1000\n", &c, err, sizeof(err)), 0);
 	ck_assert_int_eq(c.max_connections_per_uid, 384);
 	ck_assert_int_eq(c.max_tables_per_uid, 250);
-	ck_assert_uint_eq(c.max_bytes_per_uid, mem / 2);
+	ck_assert_uint_eq(c.max_bytes_per_uid, mem / 2 > c.max_size ?
+	    mem / 2 : c.max_size);
 	ck_assert_int_eq(load("[daemon]\nmax_connections_per_uid = auto\n"
 	    "[tables]\nmax_tables_per_uid = auto\nmax_bytes_per_uid = auto\n",
 	    &c, err, sizeof(err)), 0);
 	ck_assert_int_gt(c.max_connections_per_uid, 0);
 	ck_assert_int_gt(c.max_tables_per_uid, 0);
-	ck_assert_uint_eq(c.max_bytes_per_uid, mem / 2);
+	ck_assert_uint_eq(c.max_bytes_per_uid, mem / 2 > c.max_size ?
+	    mem / 2 : c.max_size);
+	ck_assert_int_eq(load("[tables]\nmax_size = 1T\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(c.max_bytes_per_uid, 1ULL << 40);
 	ck_assert_int_eq(load("[daemon]\nmax_connections_per_uid = 0\n"
 	    "[tables]\nmax_tables_per_uid = 5\nmax_bytes_per_uid = 0\n",
 	    &c, err, sizeof(err)), 0);

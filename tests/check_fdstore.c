@@ -68,14 +68,27 @@ store_segs(void)
 	return n;
 }
 
+/* Catalogs in the store (FDNAME=catalog-<generation>). */
 static int
-store_has(const char *name)
+store_catalogs(void)
 {
 	int	 i, n = 0;
 
 	for (i = 0; i < st.n; i++)
-		n += strcmp(st.name[i], name) == 0;
+		n += strncmp(st.name[i], "catalog-", 8) == 0;
 	return n;
+}
+
+/* The generation of the (first) catalog in the store, -1: none. */
+static int
+store_catalog_gen(void)
+{
+	int	 i;
+
+	for (i = 0; i < st.n; i++)
+		if (strncmp(st.name[i], "catalog-", 8) == 0)
+			return atoi(st.name[i] + 8);
+	return -1;
 }
 
 static void
@@ -289,7 +302,8 @@ START_TEST(test_whole_daemon_killed)
 	first_start();
 	make_tables();
 	ck_assert_int_eq(store_segs(), 3);
-	ck_assert_int_eq(store_has("catalog"), 1);
+	ck_assert_int_eq(store_catalogs(), 1);
+	ck_assert_int_eq(store_catalog_gen(), 1);
 	for (round = 0; round < 3; round++) {
 		kill_all();
 		start_with_store();
@@ -298,8 +312,9 @@ START_TEST(test_whole_daemon_killed)
 		check_tables();
 		notify_drain(20);
 		ck_assert_int_eq(store_segs(), 3);
-		/* the new catalog in place of the old one */
-		ck_assert_int_eq(store_has("catalog"), 1);
+		/* the new catalog, the next generation, in place of the old */
+		ck_assert_int_eq(store_catalogs(), 1);
+		ck_assert_int_eq(store_catalog_gen(), round + 2);
 	}
 	/* Still serving new tables, with ids that do not collide. */
 	{
@@ -423,6 +438,115 @@ START_TEST(test_header_lies_change_nothing)
 }
 END_TEST
 
+/*
+ * A store without a catalog (an older protetsd) takes names from the
+ * headers, where a table made before names refused control characters
+ * may have a tab in its name.  It stays reachable by that name, protets_list
+ * still parses (a reply is not a new name), and the CLI prints it escaped
+ * on one line of ls.
+ */
+static int
+count_tab_name(const protets_info *in, void *arg)
+{
+	*(int *)arg += strcmp(in->name, "old\tname") == 0;
+	return 0;
+}
+
+START_TEST(test_old_name_with_a_tab)
+{
+	protets_t	*p;
+	protets_table_t	*t;
+	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 1 << 20 };
+	protets_info	 in;
+	struct tbl_hdr	*h;
+	char		 cli[PATH_MAX], out[4096];
+	int		 fd, n = 0;
+
+	first_start();
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_get(p, "legacy", &o, &t), 0);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "v", 1), 0);
+	ck_assert_int_ge(fd = tu_table_fd("legacy"), 0);
+	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert(h != MAP_FAILED);
+	memset(h->name, 0, sizeof(h->name));
+	strcpy(h->name, "old\tname");
+	munmap(h, sizeof(*h));
+	protets_close(t);
+	protets_disconnect(p);
+	notify_drain(50);
+	kill_all();
+	while (store_catalogs() > 0)	/* as an older protetsd left it */
+		for (fd = 0; fd < st.n; fd++)
+			if (strncmp(st.name[fd], "catalog-", 8) == 0) {
+				char	nm[64];
+
+				strcpy(nm, st.name[fd]);
+				store_remove(nm);
+				break;
+			}
+	start_with_store();
+	ck_assert_msg(strstr(status, "1 tables recovered, 0 set aside"),
+	    "status: %s", status);
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_list(p, count_tab_name, &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(protets_info_get(p, "old\tname", &in), 0);
+	ck_assert_uint_eq(in.entries, 1);
+	/* but no new table may be called so */
+	ck_assert_int_eq(protets_get(p, "new\tname", NULL, &t),
+	    PROTETS_EINVAL);
+	protets_disconnect(p);
+	tu_bin("protets", cli, sizeof(cli));
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s ls", cli, d.sock),
+	    0);
+	ck_assert_msg(strncmp(out, "old\\tname\t", 10) == 0 &&
+	    strchr(out, '\n') == out + strlen(out) - 1, "ls: %s", out);
+}
+END_TEST
+
+/*
+ * The service dies while a table is dropped: the catalog entry is freed,
+ * but the monitor had not yet taken the segment out of the store.  The
+ * next start finishes the drop (the segment out of the store, logged)
+ * instead of setting it aside at every restart for ever.
+ */
+START_TEST(test_drop_finished_after_death)
+{
+	protets_t	*p;
+	protets_table_t	*t;
+	char		 name[64];
+	int		 i, fd = -1;
+
+	first_start();
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_get(p, "gone", NULL, &t), 0);
+	protets_close(t);
+	notify_drain(50);
+	for (i = 0; i < st.n; i++)
+		if (strncmp(st.name[i], "seg-", 4) == 0) {
+			ck_assert_int_ge(fd = dup(st.fd[i]), 0);
+			strcpy(name, st.name[i]);
+		}
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(protets_drop(p, "gone"), 0);
+	protets_disconnect(p);
+	notify_drain(50);
+	ck_assert_int_eq(store_segs(), 0);
+	kill_all();
+	/* as if the removal had not reached the store */
+	st.fd[st.n] = fd;
+	strcpy(st.name[st.n++], name);
+	start_with_store();
+	ck_assert_msg(strstr(status, "0 tables recovered, 0 set aside"),
+	    "status: %s", status);
+	notify_drain(50);
+	ck_assert_int_eq(store_segs(), 0);
+	ck_assert_int_eq(tu_sh(NULL, 0, "grep -q '%s was dropped as the "
+	    "service died' %s", name, d.log), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -435,6 +559,8 @@ main(void)
 	tcase_add_test(tc, test_bad_segment_set_aside);
 	tcase_add_test(tc, test_worker_and_monitor_killed);
 	tcase_add_test(tc, test_header_lies_change_nothing);
+	tcase_add_test(tc, test_old_name_with_a_tab);
+	tcase_add_test(tc, test_drop_finished_after_death);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -65,12 +65,16 @@ START_TEST(test_names)
 	ck_assert_int_eq(wire_name_valid("a", 1), 0);
 	ck_assert_int_eq(wire_name_valid("", 0), PROTETS_EINVAL);
 	ck_assert_int_eq(wire_name_valid("a\0b", 3), PROTETS_EINVAL);
-	/* control characters: a tab or a newline would forge ls lines */
-	ck_assert_int_eq(wire_name_valid("a\tb", 3), PROTETS_EINVAL);
-	ck_assert_int_eq(wire_name_valid("a\nb", 3), PROTETS_EINVAL);
-	ck_assert_int_eq(wire_name_valid("\x1b[2J", 4), PROTETS_EINVAL);
-	ck_assert_int_eq(wire_name_valid("a\x7f", 2), PROTETS_EINVAL);
-	ck_assert_int_eq(wire_name_valid("caf\xc3\xa9 x", 7), 0);
+	/*
+	 * Control characters: a new name may not hold one (a tab or a
+	 * newline would forge ls lines); an old table's name still travels.
+	 */
+	ck_assert_int_eq(wire_name_valid("a\tb", 3), 0);
+	ck_assert_int_eq(wire_name_printable("a\tb", 3), PROTETS_EINVAL);
+	ck_assert_int_eq(wire_name_printable("a\nb", 3), PROTETS_EINVAL);
+	ck_assert_int_eq(wire_name_printable("\x1b[2J", 4), PROTETS_EINVAL);
+	ck_assert_int_eq(wire_name_printable("a\x7f", 2), PROTETS_EINVAL);
+	ck_assert_int_eq(wire_name_printable("caf\xc3\xa9 x", 7), 0);
 	memset(big, 'x', sizeof(big));
 	ck_assert_int_eq(wire_name_valid(big, PROTETS_NAME_MAX), 0);
 	ck_assert_int_eq(wire_name_valid(big, PROTETS_NAME_MAX + 1),

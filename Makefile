@@ -2,6 +2,7 @@
 #
 #   make            build protetsd, protets, libprotets (.a and .so)
 #   make check      build and run every test (SAN=1: under ASan/UBSan)
+#   make check-quick   the suites but the long ones (about 30 s)
 #   make soak       make check SOAK_RUNS times (5) under a parallel build
 #   make bench      run the standard benchmark
 #   make run        install missing Debian packages, build, start protetsd
@@ -98,7 +99,7 @@ TEST_UTIL	= $(BUILD)/tests/testutil.o
 
 .SECONDARY:
 
-.PHONY: all check soak bench run deps install clean fuzz fuzz-run fault protetsd protets
+.PHONY: all check check-quick soak bench run deps install clean fuzz fuzz-run fault protetsd protets
 
 all: $(PROTETSD) $(PROTETS) $(LIB_A) $(LIB_SO) protetsd protets
 
@@ -164,6 +165,15 @@ $(BUILD)/tests/check_shards_crash: $(BUILD)/crash/tests/check_shards.o \
 check: deps
 	$(MAKE) all $(TEST_BIN)
 	BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+
+# Every suite but the long ones (the engine's kill and model tests, the
+# crash-point enumerations, the fault suite, daemon kills): about 30 s.
+QUICK_BIN	= $(filter-out $(BUILD)/tests/check_shm $(BUILD)/tests/check_shm_crash \
+		  $(BUILD)/tests/check_lock_crash $(BUILD)/tests/check_shards_crash \
+		  $(BUILD)/tests/check_fault $(BUILD)/tests/check_daemon,$(TEST_BIN))
+check-quick: deps
+	$(MAKE) all $(QUICK_BIN)
+	BUILD=$(BUILD) sh tests/run.sh $(QUICK_BIN)
 
 # Is the suite flaky?  make check SOAK_RUNS times in a row (default 5)
 # while a parallel build loads the machine (tools/soak.sh).

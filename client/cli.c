@@ -57,7 +57,7 @@ usage(FILE *f, int status)
 "\n"
 "  get NAME [--type set|ordered_set|bag|duplicate_bag]\n"
 "           [--access public|protected|private] [--size BYTES]\n"
-"           [--write-concurrency N]\n"
+"           [--write-concurrency N] [--create-only]\n"
 "                          create the table if missing\n"
 "  insert NAME KEY VALUE   insert (replace, on sets)\n"
 "  insert-new NAME KEY VALUE\n"
@@ -101,7 +101,15 @@ usage(FILE *f, int status)
 static int
 cli_fail(const char *what, int err)
 {
-	fprintf(stderr, "protets: %s: %s\n", what, protets_strerror(err));
+	const char	*m = protets_errmsg();
+
+	/* the daemon's own words, when it gave some */
+	if (m[0] != '\0')
+		fprintf(stderr, "protets: %s: %s: %s\n", what,
+		    protets_strerror(err), m);
+	else
+		fprintf(stderr, "protets: %s: %s\n", what,
+		    protets_strerror(err));
 	switch (err) {
 	case PROTETS_NOTFOUND:
 		return EX_NOTFOUND;
@@ -174,6 +182,7 @@ cli_table_opts(int argc, char **argv, protets_opts *o, int with_type)
 		{ "access", required_argument, NULL, 'a' },
 		{ "size", required_argument, NULL, 'z' },
 		{ "write-concurrency", required_argument, NULL, 'w' },
+		{ "create-only", no_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*errstr;
@@ -202,6 +211,11 @@ cli_table_opts(int argc, char **argv, protets_opts *o, int with_type)
 			    16, &errstr);
 			if (errstr != NULL)
 				usage(stderr, EX_USAGE);
+			break;
+		case 'c':
+			if (!with_type)
+				usage(stderr, EX_USAGE);
+			o->flags |= PROTETS_CREATE_ONLY;
 			break;
 		default:
 			usage(stderr, EX_USAGE);

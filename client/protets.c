@@ -49,10 +49,46 @@ static const char *const pt_errors[] = {
 	"daemon-side failure (see its log)",		/* EDAEMON */
 	"table write lock held too long",		/* ELOCKED */
 	"saved file is malformed or corrupt",		/* EFILE */
+	"the table exists with other options",		/* EMISMATCH */
 };
 /* A code added to protets.h without its message fails the build. */
 _Static_assert(sizeof(pt_errors) / sizeof(pt_errors[0]) ==
     PROTETS_ERRMAX - PROTETS_ERRMIN + 1, "one message per error code");
+
+/* The daemon's message on this thread's last failed request. */
+static __thread char	pt_errbuf[256];
+
+const char *
+protets_errmsg(void)
+{
+	return pt_errbuf;
+}
+
+static void
+pt_errclear(void)
+{
+	pt_errbuf[0] = '\0';
+}
+
+/* An error reply's message (a str, or nothing), kept for protets_errmsg. */
+static void
+pt_errkeep(const struct wbuf *reply)
+{
+	struct rbuf	 r;
+	uint16_t	 n;
+
+	pt_errclear();
+	if (reply->len < 2)
+		return;
+	rbuf_init(&r, reply->data, reply->len);
+	n = rbuf_u16(&r);
+	if (r.err || n > reply->len - 2)
+		return;
+	if (n >= sizeof(pt_errbuf))
+		n = sizeof(pt_errbuf) - 1;
+	memcpy(pt_errbuf, reply->data + 2, n);
+	pt_errbuf[n] = '\0';
+}
 
 const char *
 protets_strerror(int err)
@@ -273,6 +309,7 @@ protets_connect(const char *sockpath, protets_t **out)
 	protets_t	*p;
 	int		 rc;
 
+	pt_errclear();
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return ENOMEM;
 	p->fd = -1;
@@ -282,8 +319,9 @@ protets_connect(const char *sockpath, protets_t **out)
 	else
 		rc = strlcpy(p->path, sockpath, sizeof(p->path)) <
 		    sizeof(p->path) ? 0 : PROTETS_EINVAL;
-	if (rc == 0)
-		rc = pt_dial_retry(p);
+	if (rc == 0 && (rc = pt_dial_retry(p)) == PROTETS_ECONNECT)
+		snprintf(pt_errbuf, sizeof(pt_errbuf), "daemon unreachable at "
+		    "%s", p->path);
 	if (rc != 0) {
 		pthread_mutex_destroy(&p->lock);
 		free(p);
@@ -453,6 +491,13 @@ pt_request(protets_t *p, uint16_t op, const struct wbuf *req,
 		close(*fd);
 		*fd = -1;
 	}
+	if (status == PROTETS_ECONNECT)
+		snprintf(pt_errbuf, sizeof(pt_errbuf), "daemon unreachable at "
+		    "%s", p->path);
+	else if (status != 0)
+		pt_errkeep(reply);
+	else
+		pt_errclear();
 	return status;
 }
 
@@ -462,6 +507,7 @@ pt_name_req(protets_t *p, uint16_t op, const char *name, struct wbuf *reply)
 	struct wbuf	 req;
 	int		 rc;
 
+	pt_errclear();
 	if (name == NULL || wire_name_valid(name, strlen(name)) != 0)
 		return PROTETS_EINVAL;
 	wbuf_init(&req);
@@ -482,7 +528,9 @@ pt_get(protets_t *p, const char *name, const protets_opts *o, uint32_t flags,
 	uint32_t	 rflags;
 	int		 rc, fd = -1;
 
-	if (name == NULL || wire_name_valid(name, strlen(name)) != 0)
+	pt_errclear();
+	if (name == NULL || wire_name_valid(name, strlen(name)) != 0 ||
+	    (o != NULL && (o->flags & ~(uint32_t)PROTETS_CREATE_ONLY)))
 		return PROTETS_EINVAL;
 	memset(&g, 0, sizeof(g));
 	memcpy(g.name, name, strlen(name) + 1);
@@ -492,6 +540,9 @@ pt_get(protets_t *p, const char *name, const protets_opts *o, uint32_t flags,
 		g.access = (uint32_t)o->access;
 		g.max_size = o->max_size;
 		g.write_concurrency = o->write_concurrency;
+		if ((o->flags & PROTETS_CREATE_ONLY) &&
+		    (flags & WIRE_GET_CREATE))
+			g.flags |= WIRE_GET_EXCL;
 	}
 	wbuf_init(&req);
 	wbuf_init(&reply);

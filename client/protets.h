@@ -68,7 +68,8 @@ extern "C" {
 #define PROTETS_EDAEMON		(-30815)	/* daemon-side failure, see its log */
 #define PROTETS_ELOCKED		(-30816)	/* write lock held too long by a process */
 #define PROTETS_EFILE		(-30817)	/* saved file malformed or corrupt */
-#define PROTETS_ERRMIN		(-30817)
+#define PROTETS_EMISMATCH	(-30818)	/* table exists with other options */
+#define PROTETS_ERRMIN		(-30818)
 #define PROTETS_ERRMAX		(-30800)
 
 /* Table types (ETS semantics; keys and values are byte strings). */
@@ -109,7 +110,14 @@ typedef struct protets_opts {
 	 * table protets_update_counter usually takes no lock at all.
 	 */
 	uint32_t	write_concurrency;
+	uint32_t	flags;		/* PROTETS_CREATE_ONLY */
 } protets_opts;
+
+/*
+ * protets_opts.flags: fail with PROTETS_EXISTS if a table of that name
+ * exists, as ets:new fails on an existing named table.
+ */
+#define PROTETS_CREATE_ONLY	0x1
 
 /* What protets_info() and protets_list() report on a table. */
 typedef struct protets_info {
@@ -133,6 +141,15 @@ typedef struct protets_table protets_table_t;	/* a mapped table */
 
 /* Error message for any return code of this library.  Never NULL. */
 const char *protets_strerror(int err);
+
+/*
+ * The daemon's own words on the last error a call of this thread got from
+ * it (e.g. "size 4096 is below the minimum 65536", "max_bytes_per_uid ...
+ * would be exceeded for uid 1000", "daemon unreachable at
+ * /run/protets/protets.sock: No such file or directory"), or "" when it
+ * gave none.  Valid until this thread's next call; never NULL.
+ */
+const char *protets_errmsg(void);
 
 /*
  * Name of a type or access mode ("set", "protected", ...), and back.
@@ -177,12 +194,19 @@ void protets_disconnect(protets_t *p);
  * Get the table called name (1..PROTETS_NAME_MAX bytes, no control
  * character: none below 0x20, no DEL), creating it
  * with opts (NULL: defaults) if it does not exist, as ets:new/protets:get.
- * The options of an existing table are not changed.  The table is mapped
- * read-write, or read-only when the caller's uid may only read it.
- * Returns 0 and sets *out; PROTETS_EINVAL (bad name or options),
- * PROTETS_EACCES (private table of another uid), PROTETS_ELIMIT (too many
- * tables), PROTETS_EFORMAT (segment built for another layout),
- * PROTETS_EPROTO, PROTETS_ECONNECT, PROTETS_EDAEMON, or an errno value.
+ * An existing table is returned as it is, if the options opts sets (a
+ * type, an access mode, a write_concurrency above 0; max_size is not
+ * compared) are its own: otherwise PROTETS_EMISMATCH, and
+ * protets_errmsg() says what the table is (a caller asking for a private
+ * "sessions" must not receive another uid's public one).  With
+ * PROTETS_CREATE_ONLY in opts->flags, an existing table is PROTETS_EXISTS.
+ * The table is mapped read-write, or read-only when the caller's uid may
+ * only read it.  Returns 0 and sets *out; PROTETS_EINVAL (bad name or
+ * options), PROTETS_EMISMATCH, PROTETS_EXISTS, PROTETS_EACCES (private
+ * table of another uid), PROTETS_ELIMIT (too many tables, or a per-uid
+ * limit), PROTETS_EFORMAT (segment built for another layout),
+ * PROTETS_EPROTO, PROTETS_ECONNECT, PROTETS_EDAEMON, or an errno value;
+ * protets_errmsg() has the daemon's words on it.
  */
 int protets_get(protets_t *p, const char *name, const protets_opts *opts,
     protets_table_t **out);

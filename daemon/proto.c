@@ -127,9 +127,35 @@ proto_info_fill(const struct proto_tab *pt, protets_info *in)
  * a shared flock on it: the table counts as in use until every process
  * holding that description has closed it, whatever way it dies.
  */
+/*
+ * An existing table asked for with options of its own (want, as the
+ * client sent them: 0 where it set none) that are not the table's: reply
+ * saying what the table is, and return -1.  max_size is not compared.
+ */
+static int
+proto_mismatch(struct conn *c, const struct wire_hdr *h,
+    const struct proto_tab *pt, const struct wire_get *want)
+{
+	unsigned	ns = pt->t->tbl.nshards;
+
+	if ((want->type == 0 || want->type == pt->e.type) &&
+	    (want->access == 0 || want->access == pt->e.access) &&
+	    (want->write_concurrency == 0 || want->write_concurrency == ns))
+		return 0;
+	conn_error(c, h, PROTETS_EMISMATCH, "table %s exists: %s, %s, "
+	    "write_concurrency %u", pt->e.name,
+	    protets_type_name((protets_type)pt->e.type),
+	    protets_access_name((protets_access)pt->e.access), ns);
+	return -1;
+}
+
+/*
+ * Serve a GET of the table pt; want: the options asked for, when it was
+ * not just created (proto_mismatch).
+ */
 static void
 proto_serve_get(struct conn *c, const struct wire_hdr *h,
-    const struct proto_tab *pt)
+    const struct proto_tab *pt, const struct wire_get *want)
 {
 	protets_info	 in;
 	struct wbuf	 w;
@@ -140,6 +166,8 @@ proto_serve_get(struct conn *c, const struct wire_hdr *h,
 		    pt->e.name);
 		return;
 	}
+	if (want != NULL && proto_mismatch(c, h, pt, want) == -1)
+		return;
 	writable = owner || pt->e.access == PROTETS_PUBLIC;
 	if ((fd = seg_reopen(pt->t->fd, writable ? O_RDWR : O_RDONLY)) == -1) {
 		proto_status(c, h, errno);
@@ -304,6 +332,7 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	struct wire_get		 g;
 	struct cat_entry	*e;
 	struct proto_tab	 pt;
+	struct wire_get		 want;
 	uint64_t		 size;
 	int			 rc, target;
 
@@ -311,6 +340,7 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 		proto_status(c, h, rc);
 		return 0;
 	}
+	want = g;	/* before the defaults */
 	if (proto_get_opts(c, h, &g, &size) == -1)
 		return 0;
 	cat_lock(cat);
@@ -323,7 +353,7 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 			return 0;
 		}
 		if ((rc = proto_owned(c, h, g.name, &pt)) == 0)
-			proto_serve_get(c, h, &pt);
+			proto_serve_get(c, h, &pt, &want);
 		return rc == 1;
 	}
 	if (!(g.flags & WIRE_GET_CREATE)) {
@@ -364,7 +394,7 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 			proto_status(c, h, rc);
 		return 0;
 	}
-	proto_serve_get(c, h, &pt);
+	proto_serve_get(c, h, &pt, NULL);
 	return 0;
 }
 

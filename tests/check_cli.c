@@ -69,6 +69,18 @@ START_TEST(test_table_commands)
 	ck_assert_str_eq(out, "foo\tset\tprotected\tread-write\n");
 	ck_assert_int_eq(run("get bar --type set --access public"), 0);
 	ck_assert_str_eq(out, "bar\tset\tpublic\tread-write\n");
+	/* an existing table asked for as another is refused, and says so */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s get bar --type bag "
+	    "2>&1", cli, d.sock), 5);
+	ck_assert_str_eq(out, "protets: bar: the table exists with other "
+	    "options: table bar exists: set, public, write_concurrency 1\n");
+	ck_assert_int_eq(run("get bar --create-only"), 5);
+	ck_assert_int_eq(run("get baz --create-only"), 0);
+	ck_assert_int_eq(run("drop baz"), 0);
+	/* the daemon's words on a size it refuses */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s get big --size 100T "
+	    "2>&1", cli, d.sock), 5);
+	ck_assert_ptr_nonnull(strstr(out, "exceeds max_size"));
 	ck_assert_int_eq(run("insert foo k v"), 0);
 	ck_assert_int_eq(run("insert foo k2 'two words'"), 0);
 	ck_assert_int_eq(run("lookup foo k"), 0);
@@ -324,7 +336,8 @@ START_TEST(test_ops_lib)
 {
 	protets_t		*p;
 	protets_table_t		*t;
-	protets_opts		 o = { PROTETS_DUPLICATE_BAG, PROTETS_PUBLIC, 0, 0 };
+	protets_opts		 o = { .type = PROTETS_DUPLICATE_BAG,
+				    .access = PROTETS_PUBLIC };
 	protets_kv		 kv[3] = { { "a", 1, "1", 1 }, { "a", 1, "2", 1 },
 				    { "b", 1, "3", 1 } };
 	protets_match		 m = { "a", 1, NULL, NULL, NULL, 0, NULL, 0 };

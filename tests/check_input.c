@@ -216,11 +216,21 @@ START_TEST(test_errors)
 	o.access = 0;
 	o.max_size = 1ull << 50;
 	ck_assert_int_eq(protets_get(p, "x", &o, &t), PROTETS_ELIMIT);
+	/* the daemon's own words reach the caller */
+	ck_assert_ptr_nonnull(strstr(protets_errmsg(), "exceeds max_size"));
+	o.max_size = 4096;
+	ck_assert_int_eq(protets_get(p, "x", &o, &t), PROTETS_EINVAL);
+	ck_assert_ptr_nonnull(strstr(protets_errmsg(), "below the minimum"));
 	ck_assert_int_eq(protets_open(p, "missing", &t), PROTETS_NOTFOUND);
+	ck_assert_str_eq(protets_errmsg(), "no table named missing");
 	ck_assert_int_eq(protets_drop(p, "missing"), PROTETS_NOTFOUND);
+	ck_assert_int_eq(protets_open(p, "", &t), PROTETS_EINVAL);
+	ck_assert_str_eq(protets_errmsg(), "");		/* not the daemon's */
 	setenv("PROTETS_CONNECT_TIMEOUT_MS", "0", 1);	/* dial once */
 	ck_assert_int_eq(protets_connect("/nonexistent/sock", &p),
 	    PROTETS_ECONNECT);
+	ck_assert_str_eq(protets_errmsg(),
+	    "daemon unreachable at /nonexistent/sock");
 	unsetenv("PROTETS_CONNECT_TIMEOUT_MS");
 	protets_disconnect(p);
 }
@@ -582,6 +592,52 @@ START_TEST(test_write_concurrency)
 }
 END_TEST
 
+/*
+ * get of an existing table with options of its own that are not the
+ * table's fails, saying what the table is (a caller asking for a private
+ * table must not silently receive another's public one); options it does
+ * not set, and max_size, are not compared.  PROTETS_CREATE_ONLY fails on
+ * an existing table, as ets:new on an existing named table.
+ */
+START_TEST(test_get_options_must_match)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t;
+	protets_opts	 o = { .type = PROTETS_SET, .access = PROTETS_PROTECTED };
+
+	ck_assert_int_eq(protets_get(p, "m", &o, &t), 0);
+	protets_close(t);
+	o.type = PROTETS_BAG;
+	ck_assert_int_eq(protets_get(p, "m", &o, &t), PROTETS_EMISMATCH);
+	ck_assert_str_eq(protets_errmsg(), "table m exists: set, protected, "
+	    "write_concurrency 1");
+	o.type = 0;
+	o.access = PROTETS_PRIVATE;
+	ck_assert_int_eq(protets_get(p, "m", &o, &t), PROTETS_EMISMATCH);
+	o.access = 0;
+	o.write_concurrency = 4;
+	ck_assert_int_eq(protets_get(p, "m", &o, &t), PROTETS_EMISMATCH);
+	/* what it is, or nothing said, or only a size: the table */
+	o.write_concurrency = 1;
+	o.type = PROTETS_SET;
+	o.access = PROTETS_PROTECTED;
+	o.max_size = 8 << 20;
+	ck_assert_int_eq(protets_get(p, "m", &o, &t), 0);
+	protets_close(t);
+	ck_assert_int_eq(protets_get(p, "m", NULL, &t), 0);
+	protets_close(t);
+	/* create-only */
+	memset(&o, 0, sizeof(o));
+	o.flags = PROTETS_CREATE_ONLY;
+	ck_assert_int_eq(protets_get(p, "m", &o, &t), PROTETS_EXISTS);
+	ck_assert_int_eq(protets_get(p, "m-new", &o, &t), 0);
+	protets_close(t);
+	o.flags = 0x80;
+	ck_assert_int_eq(protets_get(p, "m-new", &o, &t), PROTETS_EINVAL);
+	protets_disconnect(p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -599,6 +655,7 @@ main(void)
 	tcase_add_test(tc, test_registry);
 	tcase_add_test(tc, test_seals);
 	tcase_add_test(tc, test_write_concurrency);
+	tcase_add_test(tc, test_get_options_must_match);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -425,6 +425,14 @@ int protets_member(protets_table_t *t, const void *key, size_t klen);
 int protets_delete(protets_table_t *t, const void *key, size_t klen);
 
 /*
+ * protets_delete, saying in *deleted how many entries it deleted: 0 when
+ * the key was not there (Python's del t[k] raises KeyError then), 1 on a
+ * set, the key's values on a bag.  Returns as protets_delete.
+ */
+int protets_delete_counted(protets_table_t *t, const void *key, size_t klen,
+    uint64_t *deleted);
+
+/*
  * Delete the entries equal to (key, value): on a set the entry of key if
  * its value is val; on a bag the one equal entry; on a duplicate_bag every
  * copy (ets:delete_object).  Returns 0 (also if there was none), and as

@@ -147,6 +147,19 @@ protets_delete(protets_table_t *t, const void *key, size_t klen)
 }
 
 int
+protets_delete_counted(protets_table_t *t, const void *key, size_t klen,
+    uint64_t *deleted)
+{
+	uint64_t	n = 0;
+	int		rc;
+
+	rc = tbl_delete_n(t->tbl, key, klen, &n);
+	if (deleted != NULL)
+		*deleted = n;
+	return rc;
+}
+
+int
 protets_foldl(protets_table_t *t, protets_fold_fn fn, void *arg)
 {
 	int	 rc;

@@ -320,14 +320,18 @@ tbl_insert_new(struct tbl *t, const void *key, size_t klen, const void *val,
 	return tbl_insert_many(t, &kv, 1, 1);
 }
 
+/* Delete key's entry (a set's); *n: 1, or 0 when there was none. */
 static int
-tbl_delete_locked(struct tbl *t, uint64_t h, const void *key, size_t klen)
+tbl_delete_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
+    uint64_t *n)
 {
 	struct ix_pos	pos;
 	int		e;
 
+	*n = 0;
 	if ((e = ix_find(t, NULL, h, key, klen, &pos)) != 0)
 		return e == PROTETS_NOTFOUND ? 0 : e;
+	*n = 1;
 	if ((e = ix_remove(t, pos.home, pos.slot)) != 0)
 		return e;
 	if (t->type == PROTETS_ORDERED_SET &&
@@ -404,9 +408,15 @@ tbl_remove_locked(struct tbl *t, struct rm_arg *a, uint64_t *nrem)
 int
 tbl_delete(struct tbl *t, const void *key, size_t klen)
 {
+	return tbl_delete_n(t, key, klen, NULL);
+}
+
+int
+tbl_delete_n(struct tbl *t, const void *key, size_t klen, uint64_t *np)
+{
 	struct rm_arg	a;
 	struct tbl	v;
-	uint64_t	h, n;
+	uint64_t	h, n = 0;
 	int		e;
 
 	if ((e = tbl_key_ok(key, klen)) != 0)
@@ -418,7 +428,7 @@ tbl_delete(struct tbl *t, const void *key, size_t klen)
 	if ((e = lk_wbegin(t)) != 0)
 		return e;
 	if (t->type == PROTETS_SET || t->type == PROTETS_ORDERED_SET)
-		e = tbl_delete_locked(t, h, key, klen);
+		e = tbl_delete_locked(t, h, key, klen, &n);
 	else {
 		memset(&a, 0, sizeof(a));
 		a.h = h;
@@ -430,6 +440,8 @@ tbl_delete(struct tbl *t, const void *key, size_t klen)
 		lk_wabort(t);
 	else
 		lk_wcommit(t);
+	if (np != NULL)
+		*np = e == 0 ? n : 0;
 	return e;
 }
 

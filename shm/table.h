@@ -101,6 +101,8 @@ int tbl_insert(struct tbl *t, const void *key, size_t klen,
 int tbl_lookup(struct tbl *t, const void *key, size_t klen,
     void *buf, size_t bufsz, size_t *vlen);
 int tbl_delete(struct tbl *t, const void *key, size_t klen);
+/* The same; *n: the entries deleted (0: the key was not there). */
+int tbl_delete_n(struct tbl *t, const void *key, size_t klen, uint64_t *n);
 int tbl_foldl(struct tbl *t, protets_fold_fn fn, void *arg);
 int tbl_count(struct tbl *t, uint64_t *n);
 int tbl_check(struct tbl *t, char *msg, size_t msgsz);

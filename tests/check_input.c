@@ -638,6 +638,36 @@ START_TEST(test_get_options_must_match)
 }
 END_TEST
 
+/* protets_delete_counted says whether the key was there, and how often. */
+START_TEST(test_delete_counted)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t, *b;
+	protets_opts	 o = { .type = PROTETS_BAG };
+	uint64_t	 n = 99;
+
+	ck_assert_int_eq(protets_get(p, "dc", NULL, &t), 0);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "v", 1), 0);
+	ck_assert_int_eq(protets_delete_counted(t, "k", 1, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(protets_delete_counted(t, "k", 1, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(protets_delete_counted(t, "", 0, &n),
+	    PROTETS_EINVAL);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(protets_get(p, "dcb", &o, &b), 0);
+	ck_assert_int_eq(protets_insert(b, "k", 1, "1", 1), 0);
+	ck_assert_int_eq(protets_insert(b, "k", 1, "2", 1), 0);
+	ck_assert_int_eq(protets_insert(b, "k", 1, "3", 1), 0);
+	ck_assert_int_eq(protets_delete_counted(b, "k", 1, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(protets_member(b, "k", 1), PROTETS_NOTFOUND);
+	protets_close(t);
+	protets_close(b);
+	protets_disconnect(p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -656,6 +686,7 @@ main(void)
 	tcase_add_test(tc, test_seals);
 	tcase_add_test(tc, test_write_concurrency);
 	tcase_add_test(tc, test_get_options_must_match);
+	tcase_add_test(tc, test_delete_counted);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

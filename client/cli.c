@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <libutil.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,23 @@ usage(FILE *f, int status)
 "Exit status: 0 ok, 1 not found, 2 usage, 3 daemon unreachable,\n"
 "4 permission denied, 5 other errors.\n", PROTETS_CONF_PATH);
 	exit(status);
+}
+
+/*
+ * A usage error: one line saying what is wrong and what is accepted, a
+ * pointer to --help, exit 2 (not the whole help: it hid the reason).
+ */
+static void __attribute__((format(printf, 1, 2), noreturn))
+cli_usage_error(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("protets: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (protets --help for usage)\n", stderr);
+	exit(EX_USAGE);
 }
 
 /* Report err on stderr and map it to an exit status. */
@@ -190,35 +208,46 @@ cli_table_opts(int argc, char **argv, protets_opts *o, int with_type)
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;	/* ours say it, below */
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
-			if (!with_type ||
-			    protets_type_parse(optarg, &o->type) != 0)
-				usage(stderr, EX_USAGE);
+			if (!with_type)
+				cli_usage_error("--type: a saved table has its "
+				    "type");
+			if (protets_type_parse(optarg, &o->type) != 0)
+				cli_usage_error("--type %s: not set, "
+				    "ordered_set, bag or duplicate_bag", optarg);
 			break;
 		case 'a':
 			if (protets_access_parse(optarg, &o->access) != 0)
-				usage(stderr, EX_USAGE);
+				cli_usage_error("--access %s: not public, "
+				    "protected or private", optarg);
 			break;
 		case 'z':
 			if (conf_parse_size(optarg, &o->max_size) != 0 ||
 			    o->max_size == 0)
-				usage(stderr, EX_USAGE);
+				cli_usage_error("--size %s: not a size in "
+				    "bytes (a number, K, M, G or T after it)",
+				    optarg);
 			break;
 		case 'w':
 			o->write_concurrency = (uint32_t)strtonum(optarg, 1,
 			    16, &errstr);
 			if (errstr != NULL)
-				usage(stderr, EX_USAGE);
+				cli_usage_error("--write-concurrency %s: not "
+				    "a power of two from 1 to 16", optarg);
 			break;
 		case 'c':
 			if (!with_type)
-				usage(stderr, EX_USAGE);
+				cli_usage_error("--create-only: for get");
 			o->flags |= PROTETS_CREATE_ONLY;
 			break;
+		case ':':
+			cli_usage_error("%s needs a value", argv[optind - 1]);
 		default:
-			usage(stderr, EX_USAGE);
+			cli_usage_error("%s: unknown option", argv[optind -
+			    1]);
 		}
 	}
 }
@@ -233,7 +262,7 @@ cli_get(protets_t *p, int argc, char **argv)
 
 	cli_table_opts(argc, argv, &o, 1);
 	if (argc - optind != 1)
-		usage(stderr, EX_USAGE);
+		cli_usage_error("get takes one NAME, then options");
 	if ((rc = protets_get(p, argv[optind], &o, &t)) != 0)
 		return cli_fail(argv[optind], rc);
 	printf("%s\t%s\t%s\t%s\n", cli_name(protets_table_name(t), vis),
@@ -341,7 +370,7 @@ cli_update_counter(protets_t *p, char **argv)
 	errno = 0;
 	incr = strtoll(argv[2], &end, 10);
 	if (errno != 0 || end == argv[2] || *end != '\0')
-		usage(stderr, EX_USAGE);
+		cli_usage_error("update-counter: %s: not an integer", argv[2]);
 	t = cli_open(p, argv[0]);
 	rc = protets_update_counter(t, argv[1], strlen(argv[1]),
 	    (int64_t)incr, &o, &res);
@@ -374,8 +403,9 @@ cli_clear(protets_t *p, char **argv)
 
 static int cli_dump_one(const void *, size_t, const void *, size_t, void *);
 
-static int
-cli_select(protets_t *p, int argc, char **argv)
+/* select's options into m; optind at NAME.  Usage errors exit. */
+static void
+cli_select_opts(int argc, char **argv, protets_match *m)
 {
 	static const struct option opts[] = {
 		{ "prefix", required_argument, NULL, 'p' },
@@ -383,31 +413,53 @@ cli_select(protets_t *p, int argc, char **argv)
 		{ "to", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
-	protets_match	 m = { NULL, 0, NULL, NULL, NULL, 0, NULL, 0 };
-	protets_table_t	*t;
-	int		 ch, rc;
+	int		 ch;
 
+	memset(m, 0, sizeof(*m));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;	/* ours say it, below */
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
-			m.prefix = optarg;
-			m.plen = strlen(optarg);
+			m->prefix = optarg;
+			m->plen = strlen(optarg);
 			break;
 		case 'f':	/* inclusive bounds, in key order */
-			m.from = optarg;
-			m.flen = strlen(optarg);
+			m->from = optarg;
+			m->flen = strlen(optarg);
 			break;
 		case 't':
-			m.to = optarg;
-			m.tlen = strlen(optarg);
+			m->to = optarg;
+			m->tlen = strlen(optarg);
 			break;
+		case ':':
+			cli_usage_error("select: %s needs a value",
+			    argv[optind - 1]);
 		default:
-			usage(stderr, EX_USAGE);
+			cli_usage_error("select: %s: unknown option; "
+			    "--prefix, --from, --to", argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 1)
-		usage(stderr, EX_USAGE);
+		cli_usage_error("select takes one NAME, then options");
+}
+
+static void
+cli_select_check(int argc, char **argv)
+{
+	protets_match	m;
+
+	cli_select_opts(argc, argv, &m);
+}
+
+static int
+cli_select(protets_t *p, int argc, char **argv)
+{
+	protets_match	 m;
+	protets_table_t	*t;
+	int		 rc;
+
+	cli_select_opts(argc, argv, &m);
 	t = cli_open(p, argv[optind]);
 	rc = protets_select(t, &m, cli_dump_one, NULL);
 	protets_close(t);
@@ -487,10 +539,9 @@ cli_set_access(protets_t *p, char **argv)
 	protets_access	 a;
 	int		 rc;
 
-	if (protets_access_parse(argv[1], &a) != 0) {
-		fprintf(stderr, "protets: unknown access mode %s\n", argv[1]);
-		return EX_USAGE;
-	}
+	if (protets_access_parse(argv[1], &a) != 0)
+		cli_usage_error("set-access: %s: not public, protected or "
+		    "private", argv[1]);
 	if ((rc = protets_set_access(p, argv[0], a)) != 0)
 		return cli_fail(argv[0], rc);
 	return 0;
@@ -624,10 +675,57 @@ cli_load(protets_t *p, int argc, char **argv)
 
 	cli_table_opts(argc, argv, &o, 0);
 	if (argc - optind != 1 && argc - optind != 2)
-		usage(stderr, EX_USAGE);
+		cli_usage_error("load takes FILE [NAME], then options");
 	rc = protets_load(p, argv[optind], argc - optind == 2 ?
 	    argv[optind + 1] : NULL, &o, NULL);
 	return rc ? cli_fail(argv[optind], rc) : 0;
+}
+
+/*
+ * Checks run before connecting: a usage error must not wait for a daemon
+ * (argv from the command on, as the handlers get it).
+ */
+static void
+cli_get_check(int argc, char **argv)
+{
+	protets_opts	o;
+
+	cli_table_opts(argc, argv, &o, 1);
+	if (argc - optind != 1)
+		cli_usage_error("get takes one NAME, then options");
+}
+
+static void
+cli_load_check(int argc, char **argv)
+{
+	protets_opts	o;
+
+	cli_table_opts(argc, argv, &o, 0);
+	if (argc - optind != 1 && argc - optind != 2)
+		cli_usage_error("load takes FILE [NAME], then options");
+}
+
+static void
+cli_counter_check(int argc, char **argv)
+{
+	char	*end;
+
+	(void)argc;
+	errno = 0;
+	(void)strtoll(argv[3], &end, 10);
+	if (errno != 0 || end == argv[3] || *end != '\0')
+		cli_usage_error("update-counter: %s: not an integer", argv[3]);
+}
+
+static void
+cli_access_check(int argc, char **argv)
+{
+	protets_access	a;
+
+	(void)argc;
+	if (protets_access_parse(argv[2], &a) != 0)
+		cli_usage_error("set-access: %s: not public, protected or "
+		    "private", argv[2]);
 }
 
 /*
@@ -638,33 +736,42 @@ cli_load(protets_t *p, int argc, char **argv)
 struct cli_cmd {
 	const char	*name;
 	int		 nargs;
+	const char	*operands;	/* as a usage error says them */
+	/* its options and operands, checked before connecting (or NULL) */
+	void		(*check)(int, char **);
 	int		(*args)(protets_t *, char **);
 	int		(*line)(protets_t *, int, char **);
 	int		(*none)(protets_t *);
 };
 
 static const struct cli_cmd cli_cmds[] = {
-	{ "get", -1, NULL, cli_get, NULL },
-	{ "insert", 3, cli_insert, NULL, NULL },
-	{ "lookup", 2, cli_lookup, NULL, NULL },
-	{ "delete", 2, cli_delete, NULL, NULL },
-	{ "dump", 1, cli_dump, NULL, NULL },
-	{ "count", 1, cli_count, NULL, NULL },
-	{ "check", 1, cli_check, NULL, NULL },
-	{ "drop", 1, cli_drop, NULL, NULL },
-	{ "ls", 0, NULL, NULL, cli_ls },
-	{ "info", 1, cli_info, NULL, NULL },
-	{ "procs", 0, NULL, NULL, cli_procs },
-	{ "insert-new", 3, cli_insert_new, NULL, NULL },
-	{ "take", 2, cli_take, NULL, NULL },
-	{ "delete-object", 3, cli_delete_object, NULL, NULL },
-	{ "update-counter", 3, cli_update_counter, NULL, NULL },
-	{ "clear", 1, cli_clear, NULL, NULL },
-	{ "select", -1, NULL, cli_select, NULL },
-	{ "set-access", 2, cli_set_access, NULL, NULL },
-	{ "save", 2, cli_save, NULL, NULL },
-	{ "load", -1, NULL, cli_load, NULL },
-	{ NULL, 0, NULL, NULL, NULL }
+	{ "get", -1, "NAME [options]", cli_get_check, NULL, cli_get, NULL },
+	{ "insert", 3, "NAME KEY VALUE", NULL, cli_insert, NULL, NULL },
+	{ "lookup", 2, "NAME KEY", NULL, cli_lookup, NULL, NULL },
+	{ "delete", 2, "NAME KEY", NULL, cli_delete, NULL, NULL },
+	{ "dump", 1, "NAME", NULL, cli_dump, NULL, NULL },
+	{ "count", 1, "NAME", NULL, cli_count, NULL, NULL },
+	{ "check", 1, "NAME", NULL, cli_check, NULL, NULL },
+	{ "drop", 1, "NAME", NULL, cli_drop, NULL, NULL },
+	{ "ls", 0, "", NULL, NULL, NULL, cli_ls },
+	{ "info", 1, "NAME", NULL, cli_info, NULL, NULL },
+	{ "procs", 0, "", NULL, NULL, NULL, cli_procs },
+	{ "insert-new", 3, "NAME KEY VALUE", NULL, cli_insert_new, NULL,
+	    NULL },
+	{ "take", 2, "NAME KEY", NULL, cli_take, NULL, NULL },
+	{ "delete-object", 3, "NAME KEY VALUE", NULL, cli_delete_object,
+	    NULL, NULL },
+	{ "update-counter", 3, "NAME KEY INCREMENT", cli_counter_check,
+	    cli_update_counter, NULL, NULL },
+	{ "clear", 1, "NAME", NULL, cli_clear, NULL, NULL },
+	{ "select", -1, "NAME [options]", cli_select_check, NULL, cli_select,
+	    NULL },
+	{ "set-access", 2, "NAME public|protected|private", cli_access_check,
+	    cli_set_access, NULL, NULL },
+	{ "save", 2, "NAME FILE", NULL, cli_save, NULL, NULL },
+	{ "load", -1, "FILE [NAME] [options]", cli_load_check, NULL, cli_load,
+	    NULL },
+	{ NULL, 0, NULL, NULL, NULL, NULL, NULL }
 };
 
 static int
@@ -688,25 +795,35 @@ main(int argc, char *argv[])
 	while (argc > 1 && argv[1][0] == '-') {
 		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 			usage(stdout, 0);
+		if (strcmp(argv[1], "--version") == 0 ||
+		    strcmp(argv[1], "-V") == 0) {
+			printf("protets %d.%d\n", PROTETS_VERSION_MAJOR,
+			    PROTETS_VERSION_MINOR);
+			return 0;
+		}
 		if (strcmp(argv[1], "-s") == 0 && argc > 2) {
 			cli_sock = argv[2];
 			argc -= 2;
 			argv += 2;
 			continue;
 		}
-		usage(stderr, EX_USAGE);
+		cli_usage_error("%s: unknown option (-s SOCKET, -h, -V)",
+		    argv[1]);
 	}
 	if (argc < 2)
-		usage(stderr, EX_USAGE);
+		cli_usage_error("no command");
 	for (c = cli_cmds; c->name != NULL; c++)
 		if (strcmp(c->name, argv[1]) == 0)
 			break;
 	if (c->name == NULL)
-		usage(stderr, EX_USAGE);
-	if (c->nargs >= 0 && argc - 2 != c->nargs)
-		usage(stderr, EX_USAGE);
-	if (c->nargs < 0 && argc < 3)
-		usage(stderr, EX_USAGE);
+		cli_usage_error("%s: unknown command", argv[1]);
+	if ((c->nargs >= 0 && argc - 2 != c->nargs) ||
+	    (c->nargs < 0 && argc < 3))
+		cli_usage_error("%s takes %s%s", c->name, c->operands[0] ?
+		    c->operands : "no operand", argc - 2 > c->nargs &&
+		    c->nargs >= 0 ? "; too many given" : "");
+	if (c->check != NULL)
+		c->check(argc - 1, argv + 1);
 	p = cli_connect();
 	rc = cli_run(p, c, argc - 1, argv + 1);
 	protets_disconnect(p);

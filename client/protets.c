@@ -320,7 +320,7 @@ protets_connect(const char *sockpath, protets_t **out)
 		rc = strlcpy(p->path, sockpath, sizeof(p->path)) <
 		    sizeof(p->path) ? 0 : PROTETS_EINVAL;
 	if (rc == 0 && (rc = pt_dial_retry(p)) == PROTETS_ECONNECT)
-		snprintf(pt_errbuf, sizeof(pt_errbuf), "daemon unreachable at "
+		snprintf(pt_errbuf, sizeof(pt_errbuf), "nothing listening at "
 		    "%s", p->path);
 	if (rc != 0) {
 		pthread_mutex_destroy(&p->lock);
@@ -492,7 +492,7 @@ pt_request(protets_t *p, uint16_t op, const struct wbuf *req,
 		*fd = -1;
 	}
 	if (status == PROTETS_ECONNECT)
-		snprintf(pt_errbuf, sizeof(pt_errbuf), "daemon unreachable at "
+		snprintf(pt_errbuf, sizeof(pt_errbuf), "nothing listening at "
 		    "%s", p->path);
 	else if (status != 0)
 		pt_errkeep(reply);

@@ -144,10 +144,10 @@ const char *protets_strerror(int err);
 
 /*
  * The daemon's own words on the last error a call of this thread got from
- * it (e.g. "size 4096 is below the minimum 65536", "max_bytes_per_uid ...
- * would be exceeded for uid 1000", "daemon unreachable at
- * /run/protets/protets.sock: No such file or directory"), or "" when it
- * gave none.  Valid until this thread's next call; never NULL.
+ * it (e.g. "size 4096 is below the minimum (69632)", "max_bytes_per_uid
+ * ... would be exceeded for uid 1000"), or, for PROTETS_ECONNECT, the
+ * socket ("nothing listening at /run/protets/protets.sock"); "" when
+ * there are none.  Valid until this thread's next call; never NULL.
  */
 const char *protets_errmsg(void);
 

@@ -25,14 +25,15 @@
 extern char	**environ;
 
 static void
-usage(void)
+usage(FILE *f, int status)
 {
-	fprintf(stderr, "usage: protetsd [-dn] [-c file]\n"
+	fprintf(f, "usage: protetsd [-dnV] [-c file]\n"
 	    "  -c file  configuration file (default %s)\n"
 	    "  -d       debug logging\n"
-	    "  -n       check the configuration and exit\n",
+	    "  -n       check the configuration and exit\n"
+	    "  -V       print the version and exit\n",
 	    PROTETS_CONF_PATH);
-	exit(2);
+	exit(status);
 }
 
 /* How long a dead daemon's straggler may keep its pidfile or socket. */
@@ -207,16 +208,29 @@ main(int argc, char *argv[])
 
 	d.started_ms = proc_now_ms();
 	setproctitle_init(argc, argv, environ);
-	while ((ch = getopt(argc, argv, "c:dhn")) != -1) {
+	/* The long forms everyone tries first. */
+	if (argc == 2 && strcmp(argv[1], "--help") == 0)
+		usage(stdout, 0);
+	if (argc == 2 && strcmp(argv[1], "--version") == 0)
+		argv[1] = "-V";
+	while ((ch = getopt(argc, argv, "c:dhnV")) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'd': debug = 1; break;
+		case 'h': usage(stdout, 0); break;
 		case 'n': check = 1; break;
-		default: usage();
+		case 'V':
+			printf("protetsd %d.%d\n", PROTETS_VERSION_MAJOR,
+			    PROTETS_VERSION_MINOR);
+			return 0;
+		default: usage(stderr, 2);
 		}
 	}
-	if (optind != argc)
-		usage();
+	if (optind != argc) {
+		fprintf(stderr, "protetsd: unexpected argument %s\n",
+		    argv[optind]);
+		usage(stderr, 2);
+	}
 	log_init(debug, "main");
 	if (realpath(path, d.confpath) == NULL)
 		fatal("%s", path);

@@ -45,21 +45,71 @@ run(const char *args)
 	    args);
 }
 
+/*
+ * A usage error is one line on stderr naming what is wrong and what is
+ * accepted, exit 2, before any daemon is dialled (the socket here does
+ * not exist: a usage error must not wait for it).
+ */
+static const struct {
+	const char	*args, *says;
+} usage_cases[] = {
+	{ "", "protets: no command (protets --help for usage)" },
+	{ "frobnicate", "protets: frobnicate: unknown command" },
+	{ "insert onlyname", "protets: insert takes NAME KEY VALUE" },
+	{ "insert t k v x", "protets: insert takes NAME KEY VALUE; too many" },
+	{ "ls x", "protets: ls takes no operand; too many given" },
+	{ "get foo --bogus", "protets: --bogus: unknown option" },
+	{ "get foo --type", "protets: --type needs a value" },
+	{ "get foo --type hash", "protets: --type hash: not set, ordered_set, "
+	    "bag or duplicate_bag" },
+	{ "get foo --access open", "protets: --access open: not public, "
+	    "protected or private" },
+	{ "get bar --size abc", "protets: --size abc: not a size in bytes" },
+	{ "get bar --write-concurrency 32", "protets: --write-concurrency 32: "
+	    "not a power of two from 1 to 16" },
+	{ "get a b", "protets: get takes one NAME, then options" },
+	{ "load f --type set", "protets: --type: a saved table has its type" },
+	{ "update-counter foo c abc", "protets: update-counter: abc: not an "
+	    "integer" },
+	{ "set-access foo open", "protets: set-access: open: not public" },
+	{ "select foo --bogus", "protets: select: --bogus: unknown option" },
+	{ "-x procs", "protets: -x: unknown option" },
+};
+
 START_TEST(test_usage)
 {
-	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s 2>&1", cli), 2);
-	ck_assert_ptr_nonnull(strstr(out, "usage: protets"));
+	size_t	i;
+
+	for (i = 0; i < sizeof(usage_cases) / sizeof(usage_cases[0]); i++) {
+		ck_assert_msg(tu_sh(out, sizeof(out), "%s -s /nonexistent/sock "
+		    "%s 2>&1", cli, usage_cases[i].args) == 2,
+		    "%s: exit status", usage_cases[i].args);
+		ck_assert_msg(strncmp(out, usage_cases[i].says,
+		    strlen(usage_cases[i].says)) == 0 &&
+		    strchr(out, '\n') == out + strlen(out) - 1,
+		    "%s: said \"%s\"", usage_cases[i].args, out);
+	}
 	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s --help", cli), 0);
 	ck_assert_ptr_nonnull(strstr(out, "usage: protets"));
-	ck_assert_int_eq(run("frobnicate"), 2);
-	ck_assert_int_eq(run("insert onlyname"), 2);
-	ck_assert_int_eq(run("get foo --bogus"), 2);
-	ck_assert_int_eq(run("get foo --type hash"), 2);
-	ck_assert_int_eq(run("get foo --access open"), 2);
-	ck_assert_int_eq(run("-x procs"), 2);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s --version", cli), 0);
+	ck_assert_str_eq(out, "protets 0.1\n");
+	tu_bin("protetsd", out, sizeof(out));
+	{
+		char	d_bin[PATH_MAX];
+
+		strcpy(d_bin, out);
+		ck_assert_int_eq(tu_sh(out, sizeof(out), "%s --version",
+		    d_bin), 0);
+		ck_assert_str_eq(out, "protetsd 0.1\n");
+		ck_assert_int_eq(tu_sh(out, sizeof(out), "%s --help", d_bin),
+		    0);
+		ck_assert_ptr_nonnull(strstr(out, "usage: protetsd"));
+	}
+	/* not a usage error: the daemon is not there, and where */
 	ck_assert_int_eq(tu_sh(out, sizeof(out), "PROTETS_CONNECT_TIMEOUT_MS=0 "
 	    "%s -s /nonexistent/sock procs 2>&1", cli), 3);
-	ck_assert_ptr_nonnull(strstr(out, "daemon unreachable"));
+	ck_assert_str_eq(out, "protets: connect: daemon unreachable: nothing "
+	    "listening at /nonexistent/sock\n");
 }
 END_TEST
 

@@ -230,7 +230,7 @@ START_TEST(test_errors)
 	ck_assert_int_eq(protets_connect("/nonexistent/sock", &p),
 	    PROTETS_ECONNECT);
 	ck_assert_str_eq(protets_errmsg(),
-	    "daemon unreachable at /nonexistent/sock");
+	    "nothing listening at /nonexistent/sock");
 	unsetenv("PROTETS_CONNECT_TIMEOUT_MS");
 	protets_disconnect(p);
 }

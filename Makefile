@@ -65,15 +65,26 @@ WARN		= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 # shared library (the header says so with a pragma; the version script
 # client/libprotets.map names them and their version).
 ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) \
-		  $(CFLAGS) $(SANFLAGS) \
-		  -Iclient -Ishm -Idaemon $(PKG_CFLAGS) \
+		  $(CFLAGS) $(SANFLAGS) $(INC) $(PKG_CFLAGS) \
 		  -DPROTETS_CONF_PATH='"$(CONF)"'
 ALL_LDFLAGS	= $(LDFLAGS) $(SANFLAGS)
 
+# Each layer sees only what it may use, and the compiler enforces it: the
+# engine (shm/) nothing above it; the protocol code shared by the library
+# and the daemon (common/) the engine's public header; the library
+# (client/) and the daemon (daemon/) common/ and the engine, never each
+# other.  include/ holds the public header alone (a link to
+# client/protets.h).  Tests, fuzzers and the benchmark see everything.
+INC		= -Iclient -Icommon -Ishm -Idaemon -Iinclude
+$(BUILD)/shm/%.o $(BUILD)/crash/shm/%.o: INC = -Ishm -Iinclude
+$(BUILD)/common/%.o: INC = -Icommon -Iinclude
+$(BUILD)/client/%.o: INC = -Iclient -Icommon -Ishm -Iinclude
+$(BUILD)/daemon/%.o: INC = -Idaemon -Icommon -Ishm -Iinclude
+
 SHM_SRC		= $(wildcard shm/*.c)
-LIB_SRC		= client/protets.c client/table.c client/registry.c client/wire.c \
-		  client/fdpass.c client/save.c \
-		  client/conf.c $(SHM_SRC)
+COMMON_SRC	= $(wildcard common/*.c)
+LIB_SRC		= client/protets.c client/table.c client/registry.c \
+		  client/save.c $(COMMON_SRC) $(SHM_SRC)
 DAEMON_SRC	= $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLI_SRC		= client/cli.c
 

@@ -47,6 +47,9 @@ extern "C" {
 #define PROTETS_NAME_MAX	255		/* table name, bytes, no NUL */
 #define PROTETS_KEY_MAX		4096		/* key, bytes */
 #define PROTETS_VALUE_MAX	(1u << 20)	/* value, bytes (1 MiB) */
+#define PROTETS_WRITE_CONCURRENCY_MAX	16	/* protets_opts: shards */
+/* How long a write waits for a lock another process holds, by default. */
+#define PROTETS_LOCK_TIMEOUT_MS	10000
 
 /* Error codes (negative, in a range that no errno uses). */
 #define PROTETS_OK		0

@@ -17,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "layout.h"
 #include "log.h"
 #include "segment.h"
 #include "worker.h"
@@ -195,7 +194,8 @@ proto_wc_check(struct conn *c, const struct wire_hdr *h,
 
 	if (!tbl_nshards_ok(wc > 0 ? wc : 1, PROTETS_SET)) {
 		conn_error(c, h, PROTETS_EINVAL, "write_concurrency %u is not "
-		    "a power of two from 1 to %d", wc, TBL_SHARD_MAX);
+		    "a power of two from 1 to %d", wc,
+		    PROTETS_WRITE_CONCURRENCY_MAX);
 		return -1;
 	}
 	if (!tbl_nshards_ok(wc > 0 ? wc : 1, g->type)) {

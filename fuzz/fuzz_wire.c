@@ -1,6 +1,6 @@
 /*
  * fuzz_wire.c - libFuzzer harness for the request parser: every decoder
- * of client/wire.c over arbitrary bytes.  Build: make fuzz.
+ * of common/wire.c over arbitrary bytes.  Build: make fuzz.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -62,7 +62,7 @@
 #define TBL_HEAP_OFF		28672	/* page after the undo logs */
 #define TBL_MIN_SIZE		(TBL_HEAP_OFF + 8192)
 #define TBL_MAX_SIZE		(1ULL << 40)	/* slot offsets are 37 bits of 8 */
-#define TBL_SHARD_MAX		16	/* write_concurrency: shards at most */
+#define TBL_SHARD_MAX		PROTETS_WRITE_CONCURRENCY_MAX	/* shards */
 #define TBL_SHARD_SHIFT		60	/* shard: hash bits 60.. (index: low) */
 #define TBL_SHARD_ALIGN		4096	/* shard_size is a multiple */
 

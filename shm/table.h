@@ -58,7 +58,7 @@ struct tbl {
 };
 
 /* What tbl_open sets lock_timeout_ms and read_wait_ms to. */
-#define TBL_LOCK_TIMEOUT_MS	10000
+#define TBL_LOCK_TIMEOUT_MS	PROTETS_LOCK_TIMEOUT_MS
 #define TBL_READ_WAIT_MS	100
 
 /* Smallest segment size tbl_format accepts. */

@@ -11,7 +11,6 @@
 
 #include "conf.h"
 #include "protets.h"
-#include "table.h"
 
 struct conf_ctx {
 	struct conf	*c;
@@ -40,7 +39,7 @@ conf_defaults(struct conf *c)
 	c->max_connections_per_uid = CONF_AUTO;
 	c->max_tables_per_uid = CONF_AUTO;
 	c->max_bytes_per_uid = (uint64_t)CONF_AUTO;
-	c->lock_timeout_ms = TBL_LOCK_TIMEOUT_MS;
+	c->lock_timeout_ms = PROTETS_LOCK_TIMEOUT_MS;
 }
 
 /* The "auto" per-uid limits (conf.h), from what the file says. */

@@ -86,10 +86,11 @@ usage(FILE *f, int status)
 "                          every entry, or nothing (exit 5 if NAME exists)\n"
 "  set-access NAME public|protected|private\n"
 "                          change the table's access (owner or root)\n"
-"  ls                      one table per line: NAME TYPE ACCESS ENTRIES\n"
-"                          OWNER_UID WORKER_PID (tab-separated)\n"
+"  ls [-l]                 one table per line: NAME TYPE ACCESS ENTRIES\n"
+"                          [USED SIZE] OWNER_UID WORKER_PID (tab-separated;\n"
+"                          -l: with a header, bytes in use and size)\n"
 "  info NAME               \"key: value\" lines\n"
-"  procs                   one line per daemon process: ROLE PID\n"
+"  procs                   one line per daemon process: ROLE PID TABLES\n"
 "\n"
 "The socket is -s, else $PROTETS_SOCKET, else the \"socket\" setting of\n"
 "$PROTETS_CONF or %s.\n"
@@ -560,6 +561,7 @@ cli_drop(protets_t *p, char **argv)
 struct cli_ls {
 	protets_t	*p;
 	int		 rc;
+	int		 l;	/* ls -l: bytes used and size too */
 };
 
 static int
@@ -578,19 +580,33 @@ cli_ls_one(const protets_info *in, void *arg)
 		ls->rc = rc;
 		return 1;
 	}
-	printf("%s\t%s\t%s\t%llu\t%u\t%d\n", cli_name(full.name, vis),
+	printf("%s\t%s\t%s\t%llu\t", cli_name(full.name, vis),
 	    protets_type_name(full.type), protets_access_name(full.access),
-	    (unsigned long long)full.entries, full.owner_uid,
-	    (int)full.worker_pid);
+	    (unsigned long long)full.entries);
+	if (ls->l)
+		printf("%llu\t%llu\t", (unsigned long long)full.bytes_used,
+		    (unsigned long long)full.bytes_size);
+	printf("%u\t%d\n", full.owner_uid, (int)full.worker_pid);
 	return 0;
 }
 
-static int
-cli_ls(protets_t *p)
+static void
+cli_ls_check(int argc, char **argv)
 {
-	struct cli_ls	 ls = { p, 0 };
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "-l") != 0))
+		cli_usage_error("ls takes -l or nothing");
+}
+
+static int
+cli_ls(protets_t *p, int argc, char **argv)
+{
+	struct cli_ls	 ls = { p, 0, argc == 2 };
 	int		 rc;
 
+	(void)argv;
+	if (ls.l)
+		printf("NAME\tTYPE\tACCESS\tENTRIES\tUSED\tSIZE\tOWNER\t"
+		    "WORKER\n");
 	rc = protets_list(p, cli_ls_one, &ls);
 	if (rc == 1)
 		rc = ls.rc;
@@ -640,7 +656,7 @@ static int
 cli_procs_one(const protets_proc *pr, void *arg)
 {
 	(void)arg;
-	printf("%s %d\n", pr->role, (int)pr->pid);
+	printf("%s %d %u\n", pr->role, (int)pr->pid, pr->tables);
 	return 0;
 }
 
@@ -729,9 +745,9 @@ cli_access_check(int argc, char **argv)
 }
 
 /*
- * The commands: their operand count (-1: variable, at least one) and the
- * handler, of one of three kinds: the operands after the command (args),
- * the whole command line from the command on (line), or none.
+ * The commands: their operand count (-1: variable, at least one; -2: any)
+ * and the handler, of one of three kinds: the operands after the command
+ * (args), the whole command line from the command on (line), or none.
  */
 struct cli_cmd {
 	const char	*name;
@@ -753,7 +769,7 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "count", 1, "NAME", NULL, cli_count, NULL, NULL },
 	{ "check", 1, "NAME", NULL, cli_check, NULL, NULL },
 	{ "drop", 1, "NAME", NULL, cli_drop, NULL, NULL },
-	{ "ls", 0, "", NULL, NULL, NULL, cli_ls },
+	{ "ls", -2, "[-l]", cli_ls_check, NULL, cli_ls, NULL },
 	{ "info", 1, "NAME", NULL, cli_info, NULL, NULL },
 	{ "procs", 0, "", NULL, NULL, NULL, cli_procs },
 	{ "insert-new", 3, "NAME KEY VALUE", NULL, cli_insert_new, NULL,
@@ -818,7 +834,7 @@ main(int argc, char *argv[])
 	if (c->name == NULL)
 		cli_usage_error("%s: unknown command", argv[1]);
 	if ((c->nargs >= 0 && argc - 2 != c->nargs) ||
-	    (c->nargs < 0 && argc < 3))
+	    (c->nargs == -1 && argc < 3))
 		cli_usage_error("%s takes %s%s", c->name, c->operands[0] ?
 		    c->operands : "no operand", argc - 2 > c->nargs &&
 		    c->nargs >= 0 ? "; too many given" : "");

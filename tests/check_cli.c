@@ -57,7 +57,7 @@ static const struct {
 	{ "frobnicate", "protets: frobnicate: unknown command" },
 	{ "insert onlyname", "protets: insert takes NAME KEY VALUE" },
 	{ "insert t k v x", "protets: insert takes NAME KEY VALUE; too many" },
-	{ "ls x", "protets: ls takes no operand; too many given" },
+	{ "ls x", "protets: ls takes -l or nothing" },
 	{ "get foo --bogus", "protets: --bogus: unknown option" },
 	{ "get foo --type", "protets: --type needs a value" },
 	{ "get foo --type hash", "protets: --type hash: not set, ordered_set, "
@@ -169,6 +169,18 @@ START_TEST(test_ls_info_procs)
 	snprintf(line, sizeof(line), "t1\tset\tpublic\t2\t%u\t%d\n",
 	    (unsigned)getuid(), (int)w);
 	ck_assert_str_eq(out, line);
+	/* ls -l: a header, bytes in use and size too */
+	ck_assert_int_eq(run("ls -l"), 0);
+	ck_assert_msg(strncmp(out, "NAME\tTYPE\tACCESS\tENTRIES\tUSED\tSIZE\t"
+	    "OWNER\tWORKER\nt1\tset\tpublic\t2\t", 45) == 0, "ls -l: %s", out);
+	{
+		int	tabs = 0;
+
+		for (p = strchr(out, '\n') + 1; *p != '\0' && *p != '\n'; p++)
+			tabs += *p == '\t';
+		ck_assert_int_eq(tabs, 7);
+	}
+	ck_assert_int_eq(run("ls -x"), 2);
 	ck_assert_int_eq(run("info t1"), 0);
 	ck_assert_ptr_nonnull(strstr(out, "name: t1\n"));
 	ck_assert_ptr_nonnull(strstr(out, "type: set\n"));
@@ -186,12 +198,13 @@ START_TEST(test_ls_info_procs)
 	ck_assert_ptr_nonnull(strstr(out, line));
 	ck_assert_int_eq(run("info nosuch"), 1);
 	ck_assert_int_eq(run("procs"), 0);
-	snprintf(line, sizeof(line), "supervisor %d\n", (int)d.pid);
+	/* role, pid, and the tables (segments, for the monitor) it holds */
+	snprintf(line, sizeof(line), "supervisor %d 0\n", (int)d.pid);
 	ck_assert_ptr_nonnull(strstr(out, line));
-	snprintf(pidstr, sizeof(pidstr), "monitor %d\n",
+	snprintf(pidstr, sizeof(pidstr), "monitor %d 1\n",
 	    (int)td_pid(&d, "monitor", -1));
 	ck_assert_ptr_nonnull(strstr(out, pidstr));
-	snprintf(pidstr, sizeof(pidstr), "worker %d\n", (int)w);
+	snprintf(pidstr, sizeof(pidstr), "worker %d 1\n", (int)w);
 	ck_assert_ptr_nonnull(strstr(out, pidstr));
 	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s procs | grep -c "
 	    "'^worker '", cli, d.sock), 0);

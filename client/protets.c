@@ -170,7 +170,7 @@ pt_conf_load(struct conf **cp)
 
 	if ((*cp = malloc(sizeof(**cp))) == NULL)
 		return ENOMEM;
-	if (conf_load(*cp, pt_conf_path(), err, sizeof(err)) == -1) {
+	if (conf_load_client(*cp, pt_conf_path(), err, sizeof(err)) == -1) {
 		conf_defaults(*cp);
 		return -1;
 	}

@@ -17,7 +17,22 @@ struct conf_ctx {
 	char		 dir[PATH_MAX];
 	char		*err;
 	size_t		 errsz;
+	int		 client;	/* conf_load_client: the keys it reads */
 };
+
+/*
+ * The keys a client reads; a client ignores every other line, so that a
+ * typo in a daemon setting does not take every client down with the
+ * daemon's reload (the daemon, conf_load, refuses it).
+ */
+static int
+conf_client_key(const char *section, const char *k)
+{
+	return (strcmp(section, "daemon") == 0 && (strcmp(k, "socket") == 0 ||
+	    strcmp(k, "connect_timeout_ms") == 0)) ||
+	    (strcmp(section, "tables") == 0 &&
+	    strcmp(k, "lock_timeout_ms") == 0);
+}
 
 void
 conf_defaults(struct conf *c)
@@ -230,6 +245,8 @@ conf_handler(void *arg, const char *section, const char *k, const char *v)
 	struct conf_ctx	*x = arg;
 	int		 rc;
 
+	if (x->client && !conf_client_key(section, k))
+		return 1;
 	if (strcmp(section, "daemon") == 0)
 		rc = conf_daemon_key(x, k, v);
 	else if (strcmp(section, "tables") == 0)
@@ -246,10 +263,12 @@ conf_handler(void *arg, const char *section, const char *k, const char *v)
 	return 0;
 }
 
-int
-conf_load(struct conf *c, const char *path, char *err, size_t errsz)
+static int
+conf_read(struct conf *c, const char *path, char *err, size_t errsz,
+    int client)
 {
-	struct conf_ctx	 x = { .c = c, .err = err, .errsz = errsz };
+	struct conf_ctx	 x = { .c = c, .err = err, .errsz = errsz,
+	    .client = client };
 	char		 tmp[PATH_MAX];
 	FILE		*f;
 	int		 rc;
@@ -287,4 +306,16 @@ conf_load(struct conf *c, const char *path, char *err, size_t errsz)
 	}
 	conf_resolve(c);
 	return 0;
+}
+
+int
+conf_load(struct conf *c, const char *path, char *err, size_t errsz)
+{
+	return conf_read(c, path, err, errsz, 0);
+}
+
+int
+conf_load_client(struct conf *c, const char *path, char *err, size_t errsz)
+{
+	return conf_read(c, path, err, errsz, 1);
 }

@@ -68,6 +68,12 @@ void	conf_defaults(struct conf *c);
  * ("file:line: ...") in err.
  */
 int	conf_load(struct conf *c, const char *path, char *err, size_t errsz);
+/*
+ * The same for a client: only socket, connect_timeout_ms and
+ * lock_timeout_ms are read (and checked); other lines are ignored.
+ */
+int	conf_load_client(struct conf *c, const char *path, char *err,
+	    size_t errsz);
 
 /* Parse a whole decimal int in [min, max] into *out.  0 or -1. */
 int	conf_int(const char *s, long min, long max, int *out);

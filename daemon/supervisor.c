@@ -269,7 +269,9 @@ sup_child_died(pid_t pid, int status)
 	if ((c = sup_find(pid)) == NULL)
 		return;
 	sup_name(c, name, sizeof(name));
-	if (WIFSIGNALED(status))
+	if (WIFSIGNALED(status) && sup_quit && WTERMSIG(status) == SIGTERM)
+		log_debug("%s (pid %d) stopped", name, (int)pid);
+	else if (WIFSIGNALED(status))
 		log_warnx("%s (pid %d) killed by signal %d", name, (int)pid,
 		    WTERMSIG(status));
 	else if (!sup_quit || WEXITSTATUS(status) != 0)
@@ -453,13 +455,17 @@ sup_shutdown(void)
 	int	 i, left;
 
 	notify_send("STOPPING=1");
+	/*
+	 * The workers first, then the monitor: a worker that saw the
+	 * monitor go would wait for a successor (and say so in the log).
+	 */
 	for (;;) {
 		left = 0;
-		if (sup_mon.pid)
-			left++, kill(sup_mon.pid, SIGTERM);
 		for (i = 0; i < sd->nworkers; i++)
 			if (sup_wrk[i].pid)
 				left++, kill(sup_wrk[i].pid, SIGTERM);
+		if (left == 0 && sup_mon.pid)
+			left++, kill(sup_mon.pid, SIGTERM);
 		if (left == 0 || proc_now_ms() > deadline)
 			break;
 		ev_dispatch(100);

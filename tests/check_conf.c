@@ -13,7 +13,8 @@
 static char	conf_path[] = "/tmp/protets-conf.XXXXXX";
 
 static int
-load(const char *text, struct conf *c, char *err, size_t errsz)
+load_as(int client, const char *text, struct conf *c, char *err,
+    size_t errsz)
 {
 	int	 fd;
 	FILE	*f;
@@ -23,9 +24,16 @@ load(const char *text, struct conf *c, char *err, size_t errsz)
 	f = fdopen(fd, "w");
 	fputs(text, f);
 	fclose(f);
-	fd = conf_load(c, conf_path, err, errsz);
+	fd = client ? conf_load_client(c, conf_path, err, errsz) :
+	    conf_load(c, conf_path, err, errsz);
 	unlink(conf_path);
 	return fd;
+}
+
+static int
+load(const char *text, struct conf *c, char *err, size_t errsz)
+{
+	return load_as(0, text, c, err, errsz);
 }
 
 START_TEST(test_repo_conf)
@@ -126,6 +134,32 @@ START_TEST(test_uid_limits_auto)
 }
 END_TEST
 
+/*
+ * A client reads only socket, connect_timeout_ms and lock_timeout_ms: a
+ * typo in a daemon setting (which the daemon refuses) must not stop every
+ * client from finding the socket (check-systemd: after a reload with a
+ * typo, every protets command failed with "invalid argument").
+ */
+START_TEST(test_client_reads_its_keys)
+{
+	struct conf	 c;
+	char		 err[512];
+
+	ck_assert_int_eq(load_as(1, "[daemon]\nsocket = /x/s\nsocket_mod = 1\n"
+	    "workers = many\n[tables]\nlock_timeout_ms = 7\nbogus = 1\n[more]\n"
+	    "x = 1\n", &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.socket, "/x/s");
+	ck_assert_int_eq(c.lock_timeout_ms, 7);
+	/* its own keys are checked */
+	ck_assert_int_eq(load_as(1, "[daemon]\nconnect_timeout_ms = soon\n", &c,
+	    err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "connect_timeout_ms"));
+	/* the daemon refuses what the client ignored */
+	ck_assert_int_eq(load("[daemon]\nsocket_mod = 1\n", &c, err,
+	    sizeof(err)), -1);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
 	struct conf	 c;
@@ -186,6 +220,7 @@ main(void)
 	tcase_add_test(tc, test_relative_path);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_uid_limits_auto);
+	tcase_add_test(tc, test_client_reads_its_keys);
 	tcase_add_test(tc, test_sizes);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

@@ -563,6 +563,7 @@ check "systemctl reload with the typo: exits non-zero" yes \
     "$([ $? -ne 0 ] && echo yes)"
 check "after the failed reload: active (running)" active/running \
     "$(prop ActiveState)/$(prop SubState)"
+# (the CLI reads the same file: it ignores what is not its own)
 verify "after the failed reload"
 n0=$(prop NRestarts)
 in_ct systemctl kill -s KILL protetsd.service
@@ -593,6 +594,10 @@ check "KillMode" mixed "$(prop KillMode)"
 # is the documented behaviour (docs/SYSTEMD.md).
 in_ct systemctl stop protetsd.service
 check "systemctl stop: inactive" inactive "$(prop ActiveState)"
+# KillMode=mixed: the supervisor stops its children, workers first
+check "no stop or restart logged a child killed by signal 15" 0 \
+    "$(in_ct journalctl -q -u protetsd.service --no-pager 2>/dev/null |
+    grep -c 'killed by signal 15')"
 check "systemctl stop: fd store emptied" 0 "$(prop NFileDescriptorStore)"
 in_ct timeout 60 systemctl start protetsd.service
 wait_up
@@ -602,7 +607,8 @@ check "start after stop: no table (store emptied on stop)" "" \
     "$(in_ct protets ls 2>&1)"
 in_ct protets count alpha >/dev/null 2>&1
 check "start after stop: protets count alpha exits 1 (not found)" 1 $?
-check "start after stop: fd store empty" 0 "$(prop NFileDescriptorStore)"
+check "start after stop: the fd store holds the new catalog alone" 1 \
+    "$(prop NFileDescriptorStore)"
 
 exec 3>&-	# EOF: the holder exits
 wait "$hpid"

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#include "layout.h"
+#include "seg.h"
 
 /* al_alloc flags */
 #define AL_FALLBACK	0x1	/* may hand out a block of a larger class */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "layout.h"
+#include "seg.h"
 
 /*
  * Add incr to the counter of key (hash h) of t, whose lock the caller

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "layout.h"
+#include "seg.h"
 
 struct en_hdr {
 	uint32_t	klen;

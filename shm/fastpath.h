@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 
-#include "layout.h"
+#include "seg.h"
 
 /* Initialise the slots of a fresh shard with mutex attributes a. */
 int	fp_format(struct tbl *t, const pthread_mutexattr_t *a);

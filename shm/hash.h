@@ -23,7 +23,7 @@
 
 #include "alloc.h"
 #include "entry.h"
-#include "layout.h"
+#include "seg.h"
 #include "lock.h"
 
 /* Where ix_find found a key (or, on NOTFOUND, where it would go). */

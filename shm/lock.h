@@ -33,7 +33,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "layout.h"
+#include "seg.h"
 
 /* How long a writer waits for the mutex before PROTETS_ELOCKED (default). */
 #define LK_LOCK_TIMEOUT_MS	TBL_LOCK_TIMEOUT_MS

@@ -23,7 +23,7 @@
 
 #include "alloc.h"
 #include "entry.h"
-#include "layout.h"
+#include "seg.h"
 #include "lock.h"
 
 #define OR_HEAD		TBL_STATE_FIELD(or_head[0])

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "layout.h"
+#include "seg.h"
 
 /* Entries copied out of the segment, to hand to callbacks. */
 struct fold_ent {

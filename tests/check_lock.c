@@ -28,7 +28,7 @@
 
 #include "protets.h"
 #include "table.h"
-#include "layout.h"
+#include "seg.h"
 #include "lock.h"
 #include "hash.h"
 #include "entry.h"

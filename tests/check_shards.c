@@ -24,7 +24,7 @@
 
 #include "protets.h"
 #include "table.h"
-#include "layout.h"
+#include "seg.h"
 #include "entry.h"
 #include "crash.h"
 #include "fastpath.h"

@@ -12,7 +12,7 @@
 
 #include "protets.h"
 #include "table.h"
-#include "layout.h"
+#include "seg.h"
 
 #include "shmutil.h"
 

@@ -19,7 +19,7 @@
 
 #include "protets.h"
 #include "table.h"
-#include "layout.h"
+#include "seg.h"
 #include "crash.h"
 
 #include "shmutil.h"

@@ -20,7 +20,7 @@
 
 #include "protets.h"
 #include "table.h"
-#include "layout.h"
+#include "seg.h"
 #include "crash.h"
 
 #include "shmutil.h"

@@ -15,7 +15,7 @@
 
 #include "protets.h"
 #include "table.h"
-#include "layout.h"
+#include "seg.h"
 
 struct seg {
 	int		 fd;

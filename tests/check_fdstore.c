@@ -57,27 +57,20 @@ store_remove(const char *name)
 		}
 }
 
-/* Segments in the store (FDNAME=seg-<id>); the catalog is apart. */
+/* fds in the store whose FDNAME begins with prefix. */
 static int
-store_segs(void)
+store_count(const char *prefix)
 {
 	int	 i, n = 0;
 
 	for (i = 0; i < st.n; i++)
-		n += strncmp(st.name[i], "seg-", 4) == 0;
+		n += strncmp(st.name[i], prefix, strlen(prefix)) == 0;
 	return n;
 }
 
-/* Catalogs in the store (FDNAME=catalog-<generation>). */
-static int
-store_catalogs(void)
-{
-	int	 i, n = 0;
-
-	for (i = 0; i < st.n; i++)
-		n += strncmp(st.name[i], "catalog-", 8) == 0;
-	return n;
-}
+/* Segments (FDNAME=seg-<id>), catalogs (catalog-<generation>). */
+#define store_segs()		store_count("seg-")
+#define store_catalogs()	store_count("catalog-")
 
 /* The generation of the (first) catalog in the store, -1: none. */
 static int
@@ -391,6 +384,37 @@ START_TEST(test_worker_and_monitor_killed)
 END_TEST
 
 /*
+ * Make a public table called table with one entry, then, as any writer of
+ * it may, rewrite its header: name, and owner and access when not 0.
+ */
+static void
+header_lies(const char *table, const char *name, uint32_t owner,
+    uint32_t access)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t;
+	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 1 << 20 };
+	struct tbl_hdr	*h;
+	int		 fd;
+
+	ck_assert_int_eq(protets_get(p, table, &o, &t), 0);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "v", 1), 0);
+	ck_assert_int_ge(fd = tu_table_fd(table), 0);
+	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert(h != MAP_FAILED);
+	if (owner != 0)
+		h->owner_uid = owner;
+	if (access != 0)
+		h->access = access;
+	memset(h->name, 0, sizeof(h->name));
+	strcpy(h->name, name);
+	munmap(h, sizeof(*h));
+	protets_close(t);
+	protets_disconnect(p);
+	notify_drain(50);
+}
+
+/*
  * Whoever may write a table may rewrite its segment's header: its name,
  * owner and access mode.  Rebuilt from the headers, the catalog after a
  * restart gave the table that name, owner and mode (trust issue: an
@@ -401,27 +425,10 @@ END_TEST
 START_TEST(test_header_lies_change_nothing)
 {
 	protets_t	*p;
-	protets_table_t	*t;
-	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 1 << 20 };
 	protets_info	 in;
-	struct tbl_hdr	*h;
-	int		 fd;
 
 	first_start();
-	p = td_connect(&d);
-	ck_assert_int_eq(protets_get(p, "mine", &o, &t), 0);
-	ck_assert_int_eq(protets_insert(t, "k", 1, "v", 1), 0);
-	ck_assert_int_ge(fd = tu_table_fd("mine"), 0);
-	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ck_assert(h != MAP_FAILED);
-	h->owner_uid = 4242;
-	h->access = PROTETS_PRIVATE;
-	memset(h->name, 0, sizeof(h->name));
-	strcpy(h->name, "stolen");
-	munmap(h, sizeof(*h));
-	protets_close(t);
-	protets_disconnect(p);
-	notify_drain(50);
+	header_lies("mine", "stolen", 4242, PROTETS_PRIVATE);
 	kill_all();
 	start_with_store();
 	ck_assert_msg(strstr(status, "1 tables recovered, 0 set aside"),
@@ -456,25 +463,12 @@ START_TEST(test_old_name_with_a_tab)
 {
 	protets_t	*p;
 	protets_table_t	*t;
-	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 1 << 20 };
 	protets_info	 in;
-	struct tbl_hdr	*h;
 	char		 cli[PATH_MAX], out[4096];
 	int		 fd, n = 0;
 
 	first_start();
-	p = td_connect(&d);
-	ck_assert_int_eq(protets_get(p, "legacy", &o, &t), 0);
-	ck_assert_int_eq(protets_insert(t, "k", 1, "v", 1), 0);
-	ck_assert_int_ge(fd = tu_table_fd("legacy"), 0);
-	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ck_assert(h != MAP_FAILED);
-	memset(h->name, 0, sizeof(h->name));
-	strcpy(h->name, "old\tname");
-	munmap(h, sizeof(*h));
-	protets_close(t);
-	protets_disconnect(p);
-	notify_drain(50);
+	header_lies("legacy", "old\tname", 0, 0);
 	kill_all();
 	while (store_catalogs() > 0)	/* as an older protetsd left it */
 		for (fd = 0; fd < st.n; fd++)

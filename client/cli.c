@@ -790,6 +790,36 @@ static const struct cli_cmd cli_cmds[] = {
 	{ NULL, 0, NULL, NULL, NULL, NULL, NULL }
 };
 
+/*
+ * The KEY and VALUE operands of c (by its operands string) within the
+ * limits, or a line saying which is too long, and what the limit is.
+ */
+static void
+cli_kv_check(const struct cli_cmd *c, char **argv)
+{
+	const char	*w = c->operands;
+	size_t		 len, i;
+
+	for (i = 0; w != NULL && *w != '\0' && argv[i] != NULL; i++) {
+		len = strlen(argv[i]);
+		if (strncmp(w, "KEY", 3) == 0 && (w[3] == ' ' ||
+		    w[3] == '\0') && (len == 0 || len > PROTETS_KEY_MAX)) {
+			fprintf(stderr, "protets: %s: a key of %zu bytes: keys "
+			    "are 1 to %d bytes\n", c->name, len,
+			    PROTETS_KEY_MAX);
+			exit(EX_USAGE);
+		}
+		if (strncmp(w, "VALUE", 5) == 0 && len > PROTETS_VALUE_MAX) {
+			fprintf(stderr, "protets: %s: a value of %zu bytes: "
+			    "values are at most %u bytes\n", c->name, len,
+			    PROTETS_VALUE_MAX);
+			exit(EX_USAGE);
+		}
+		if ((w = strchr(w, ' ')) != NULL)
+			w++;
+	}
+}
+
 static int
 cli_run(protets_t *p, const struct cli_cmd *c, int argc, char **argv)
 {
@@ -840,6 +870,7 @@ main(int argc, char *argv[])
 		    c->nargs >= 0 ? "; too many given" : "");
 	if (c->check != NULL)
 		c->check(argc - 1, argv + 1);
+	cli_kv_check(c, argv + 2);
 	p = cli_connect();
 	rc = cli_run(p, c, argc - 1, argv + 1);
 	protets_disconnect(p);

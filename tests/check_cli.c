@@ -89,6 +89,16 @@ START_TEST(test_usage)
 		    strchr(out, '\n') == out + strlen(out) - 1,
 		    "%s: said \"%s\"", usage_cases[i].args, out);
 	}
+	/* a key or a value over the limit: which, and the limit */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s /nonexistent/sock "
+	    "insert t \"$(head -c 4097 /dev/zero | tr '\\0' k)\" v 2>&1", cli),
+	    2);
+	ck_assert_str_eq(out, "protets: insert: a key of 4097 bytes: keys are 1 "
+	    "to 4096 bytes\n");
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s /nonexistent/sock "
+	    "lookup t '' 2>&1", cli), 2);
+	ck_assert_str_eq(out, "protets: lookup: a key of 0 bytes: keys are 1 to "
+	    "4096 bytes\n");
 	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s --help", cli), 0);
 	ck_assert_ptr_nonnull(strstr(out, "usage: protets"));
 	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s --version", cli), 0);

@@ -90,7 +90,8 @@ usage(FILE *f, int status)
 "                          [USED SIZE] OWNER_UID WORKER_PID (tab-separated;\n"
 "                          -l: with a header, bytes in use and size)\n"
 "  info NAME               \"key: value\" lines\n"
-"  procs                   one line per daemon process: ROLE PID TABLES\n"
+"  procs [-l]              one line per daemon process: ROLE PID (-l: with\n"
+"                          a header, and the tables each holds)\n"
 "\n"
 "The socket is -s, else $PROTETS_SOCKET, else the \"socket\" setting of\n"
 "$PROTETS_CONF or %s.\n"
@@ -234,10 +235,12 @@ cli_table_opts(int argc, char **argv, protets_opts *o, int with_type)
 			break;
 		case 'w':
 			o->write_concurrency = (uint32_t)strtonum(optarg, 1,
-			    16, &errstr);
-			if (errstr != NULL)
+			    PROTETS_WRITE_CONCURRENCY_MAX, &errstr);
+			if (errstr != NULL || (o->write_concurrency &
+			    (o->write_concurrency - 1)) != 0)
 				cli_usage_error("--write-concurrency %s: not "
-				    "a power of two from 1 to 16", optarg);
+				    "a power of two from 1 to %d", optarg,
+				    PROTETS_WRITE_CONCURRENCY_MAX);
 			break;
 		case 'c':
 			if (!with_type)
@@ -247,6 +250,8 @@ cli_table_opts(int argc, char **argv, protets_opts *o, int with_type)
 		case ':':
 			cli_usage_error("%s needs a value", argv[optind - 1]);
 		default:
+			if (optopt != 0)
+				cli_usage_error("-%c: unknown option", optopt);
 			cli_usage_error("%s: unknown option", argv[optind -
 			    1]);
 		}
@@ -437,6 +442,9 @@ cli_select_opts(int argc, char **argv, protets_match *m)
 			cli_usage_error("select: %s needs a value",
 			    argv[optind - 1]);
 		default:
+			if (optopt != 0)
+				cli_usage_error("select: -%c: unknown option; "
+				    "--prefix, --from, --to", optopt);
 			cli_usage_error("select: %s: unknown option; "
 			    "--prefix, --from, --to", argv[optind - 1]);
 		}
@@ -655,17 +663,30 @@ cli_info(protets_t *p, char **argv)
 static int
 cli_procs_one(const protets_proc *pr, void *arg)
 {
-	(void)arg;
-	printf("%s %d %u\n", pr->role, (int)pr->pid, pr->tables);
+	if (*(const int *)arg)
+		printf("%s %d %u\n", pr->role, (int)pr->pid, pr->tables);
+	else
+		printf("%s %d\n", pr->role, (int)pr->pid);
 	return 0;
 }
 
-static int
-cli_procs(protets_t *p)
+static void
+cli_procs_check(int argc, char **argv)
 {
-	int	 rc;
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "-l") != 0))
+		cli_usage_error("procs takes -l or nothing");
+}
 
-	if ((rc = protets_procs(p, cli_procs_one, NULL)) != 0)
+/* procs [-l]: ROLE PID, and with -l a header and the tables held. */
+static int
+cli_procs(protets_t *p, int argc, char **argv)
+{
+	int	 l = argc == 2, rc;
+
+	(void)argv;
+	if (l)
+		printf("ROLE PID TABLES\n");
+	if ((rc = protets_procs(p, cli_procs_one, &l)) != 0)
 		return cli_fail("procs", rc);
 	return 0;
 }
@@ -771,7 +792,7 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "drop", 1, "NAME", NULL, cli_drop, NULL, NULL },
 	{ "ls", -2, "[-l]", cli_ls_check, NULL, cli_ls, NULL },
 	{ "info", 1, "NAME", NULL, cli_info, NULL, NULL },
-	{ "procs", 0, "", NULL, NULL, NULL, cli_procs },
+	{ "procs", -2, "[-l]", cli_procs_check, NULL, cli_procs, NULL },
 	{ "insert-new", 3, "NAME KEY VALUE", NULL, cli_insert_new, NULL,
 	    NULL },
 	{ "take", 2, "NAME KEY", NULL, cli_take, NULL, NULL },
@@ -847,7 +868,9 @@ main(int argc, char *argv[])
 			    PROTETS_VERSION_MINOR);
 			return 0;
 		}
-		if (strcmp(argv[1], "-s") == 0 && argc > 2) {
+		if (strcmp(argv[1], "-s") == 0) {
+			if (argc < 3)
+				cli_usage_error("-s needs a SOCKET");
 			cli_sock = argv[2];
 			argc -= 2;
 			argv += 2;

@@ -64,7 +64,7 @@ protets_errmsg(void)
 	return pt_errbuf;
 }
 
-static void
+void
 pt_errclear(void)
 {
 	pt_errbuf[0] = '\0';
@@ -459,7 +459,7 @@ int
 pt_request(protets_t *p, uint16_t op, const struct wbuf *req,
     struct wbuf *reply, int *fd)
 {
-	int	 attempt, rc, status = 0, resent = 0;
+	int	 attempt, rc, status = 0, resent = 0, dialfail = 0;
 
 	if (req->err)
 		return ENOMEM;
@@ -471,8 +471,11 @@ pt_request(protets_t *p, uint16_t op, const struct wbuf *req,
 			close(*fd);
 			*fd = -1;
 		}
-		if (p->fd == -1 && (status = pt_dial_retry(p)) != 0)
+		reply->len = 0;		/* no message of an earlier attempt */
+		if (p->fd == -1 && (status = pt_dial_retry(p)) != 0) {
+			dialfail = 1;
 			break;
+		}
 		p->retried = resent;
 		rc = pt_exchange(p, op, req, reply, fd, &status);
 		if (rc == 0 && status != PROTETS_EAGAIN)
@@ -491,9 +494,12 @@ pt_request(protets_t *p, uint16_t op, const struct wbuf *req,
 		close(*fd);
 		*fd = -1;
 	}
-	if (status == PROTETS_ECONNECT)
+	if (status == PROTETS_ECONNECT && dialfail)
 		snprintf(pt_errbuf, sizeof(pt_errbuf), "nothing listening at "
 		    "%s", p->path);
+	else if (status == PROTETS_ECONNECT)
+		snprintf(pt_errbuf, sizeof(pt_errbuf), "the connection to %s "
+		    "kept breaking", p->path);
 	else if (status != 0)
 		pt_errkeep(reply);
 	else
@@ -609,6 +615,7 @@ protets_set_access(protets_t *p, const char *name, protets_access access)
 	struct wbuf	 req, reply;
 	int		 rc;
 
+	pt_errclear();
 	if (name == NULL || wire_name_valid(name, strlen(name)) != 0 ||
 	    access < PROTETS_PUBLIC || access > PROTETS_PRIVATE)
 		return PROTETS_EINVAL;
@@ -683,6 +690,7 @@ protets_list(protets_t *p, protets_list_fn fn, void *arg)
 	uint32_t	 i, n;
 	int		 rc;
 
+	pt_errclear();
 	wbuf_init(&reply);
 	if ((rc = pt_records(p, WIRE_LIST, &reply, &r, &n)) == 0) {
 		for (i = 0; i < n && rc == 0; i++) {
@@ -707,6 +715,7 @@ protets_procs(protets_t *p, protets_procs_fn fn, void *arg)
 	uint32_t	 i, n;
 	int		 rc;
 
+	pt_errclear();
 	wbuf_init(&reply);
 	if ((rc = pt_records(p, WIRE_PROCS, &reply, &r, &n)) == 0) {
 		for (i = 0; i < n && rc == 0; i++) {

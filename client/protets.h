@@ -96,7 +96,11 @@ typedef enum protets_access {
 	PROTETS_PRIVATE = 3	/* owner uid (and root) only */
 } protets_access;
 
-/* Options for protets_get(); zero fields take the defaults. */
+/*
+ * Options for protets_get(); zero fields take the defaults.  Zero the
+ * whole struct (= { 0 }, or memset) before setting fields: a field left
+ * to chance (flags, say) is read as given.
+ */
 typedef struct protets_opts {
 	protets_type	type;		/* default PROTETS_SET */
 	protets_access	access;		/* default PROTETS_PROTECTED, as ETS */
@@ -107,7 +111,8 @@ typedef struct protets_opts {
 	 * bytes of max_size), each with a lock of its own, routed to by the
 	 * key's hash.  0 and 1: one lock.  Hash types only (an ordered_set
 	 * refuses more than 1 with PROTETS_EINVAL).  Fixed at creation;
-	 * ignored when the table exists.  Batches over several shards stay
+	 * when the table exists, anything but 0 must be its own
+	 * (PROTETS_EMISMATCH).  Batches over several shards stay
 	 * all or nothing; count, foldl and select read the shards one after
 	 * another, and first/next walk them in shard order.  On such a
 	 * table protets_update_counter usually takes no lock at all.
@@ -150,7 +155,10 @@ const char *protets_strerror(int err);
  * it (e.g. "size 4096 is below the minimum (69632)", "max_bytes_per_uid
  * ... would be exceeded for uid 1000"), or, for PROTETS_ECONNECT, the
  * socket ("nothing listening at /run/protets/protets.sock"); "" when
- * there are none.  Valid until this thread's next call; never NULL.
+ * there are none.  The calls that talk to the daemon set it (connect,
+ * get, open, drop, set_access, info_get, list, procs, load): read it
+ * right after one of them failed, before this thread's next such call.
+ * Operations on a mapped table never touch it.  Never NULL.
  */
 const char *protets_errmsg(void);
 
@@ -201,8 +209,13 @@ void protets_disconnect(protets_t *p);
  * type, an access mode, a write_concurrency above 0; max_size is not
  * compared) are its own: otherwise PROTETS_EMISMATCH, and
  * protets_errmsg() says what the table is (a caller asking for a private
- * "sessions" must not receive another uid's public one).  With
- * PROTETS_CREATE_ONLY in opts->flags, an existing table is PROTETS_EXISTS.
+ * "sessions" must not receive another uid's public one; the owner is not
+ * compared: a caller that must own the name creates it, with
+ * PROTETS_CREATE_ONLY).  A table whose access its owner changed since
+ * (protets_set_access) no longer matches a get naming the old mode.  With
+ * PROTETS_CREATE_ONLY in opts->flags, an existing table is PROTETS_EXISTS
+ * (and so is one this very call made, if its connection broke and the
+ * request was sent again).
  * The table is mapped read-write, or read-only when the caller's uid may
  * only read it.  Returns 0 and sets *out; PROTETS_EINVAL (bad name or
  * options), PROTETS_EMISMATCH, PROTETS_EXISTS, PROTETS_EACCES (private

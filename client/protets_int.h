@@ -26,6 +26,9 @@ int		 pt_repair(const char *sockpath, const char *name);
  */
 int		 pt_lock_timeout_default(void);
 
+/* protets.c: forget this thread's last daemon message (protets_errmsg). */
+void		 pt_errclear(void);
+
 /* table.c: map a received segment; takes ownership of fd. */
 int		 pt_table_map(int fd, const protets_info *info, int writable,
 		    const char *sockpath, protets_table_t **out);

@@ -737,6 +737,7 @@ protets_load(protets_t *p, const char *path, const char *name,
 	struct sv_plan	*pl;
 	int		 fd, rc;
 
+	pt_errclear();
 	if (p == NULL || path == NULL || (name != NULL &&
 	    wire_name_valid(name, strlen(name)) != 0))
 		return PROTETS_EINVAL;

@@ -290,6 +290,13 @@ conf_read(struct conf *c, const char *path, char *err, size_t errsz,
 	}
 	rc = ini_parse_file(f, conf_handler, &x);
 	fclose(f);
+	/*
+	 * A client: a line inih could not parse (no "=", a section left
+	 * open) is not its business either; inih read on past it, and the
+	 * handler said nothing of the client's own keys.
+	 */
+	if (client && rc > 0 && err[0] == '\0')
+		rc = 0;
 	if (rc != 0) {
 		char	 msg[256];
 

@@ -59,7 +59,7 @@ struct cat_hdr {
 	uint32_t	version;
 	uint32_t	nentries;
 	uint32_t	nworkers;
-	uint32_t	pad;
+	uint32_t	stopping;	/* atomic; the supervisor is stopping */
 	uint64_t	next_id;	/* under lock */
 	struct cat_proc	supervisor;
 	struct cat_proc	monitor;

@@ -262,8 +262,13 @@ mon_worker_gone(int fd, uint32_t events, void *arg)
 	(void)events;
 	RB_FOREACH(s, mon_segs, &mon_segs)
 		held += (s->slot == slot);
-	log_info("worker %d (pid %d) died; holding its %u segments for its "
-	    "successor", slot, (int)mon_slots[slot].pid, held);
+	/* At a stop the supervisor ends the workers before us: no news. */
+	if (__atomic_load_n(&md->cat.hdr->stopping, __ATOMIC_RELAXED))
+		log_debug("worker %d (pid %d) stopped", slot,
+		    (int)mon_slots[slot].pid);
+	else
+		log_info("worker %d (pid %d) died; holding its %u segments "
+		    "for its successor", slot, (int)mon_slots[slot].pid, held);
 	ev_del(fd);
 	close(fd);
 	mon_slots[slot].pidfd = -1;
@@ -320,7 +325,7 @@ mon_new_worker(const struct ipc_worker *w, int chan)
 
 /*
  * The supervisor died without stopping us (a normal stop SIGTERMs the
- * monitor first).  Without systemd, become the new protetsd (takeover.c)
+ * workers, then the monitor).  Without systemd, become the new protetsd (takeover.c)
  * with every segment, including those the dying workers registered last.
  */
 static void

@@ -457,8 +457,10 @@ sup_shutdown(void)
 	notify_send("STOPPING=1");
 	/*
 	 * The workers first, then the monitor: a worker that saw the
-	 * monitor go would wait for a successor (and say so in the log).
+	 * monitor go would wait for a successor (and say so in the log);
+	 * the monitor, told we are stopping, does not report them gone.
 	 */
+	__atomic_store_n(&sd->cat.hdr->stopping, 1, __ATOMIC_RELAXED);
 	for (;;) {
 		left = 0;
 		for (i = 0; i < sd->nworkers; i++)

@@ -67,6 +67,9 @@ static const struct {
 	{ "get bar --size abc", "protets: --size abc: not a size in bytes" },
 	{ "get bar --write-concurrency 32", "protets: --write-concurrency 32: "
 	    "not a power of two from 1 to 16" },
+	{ "get bar --write-concurrency 3", "protets: --write-concurrency 3: "
+	    "not a power of two from 1 to 16" },
+	{ "get bar -xy", "protets: -x: unknown option" },
 	{ "get a b", "protets: get takes one NAME, then options" },
 	{ "load f --type set", "protets: --type: a saved table has its type" },
 	{ "update-counter foo c abc", "protets: update-counter: abc: not an "
@@ -74,6 +77,7 @@ static const struct {
 	{ "set-access foo open", "protets: set-access: open: not public" },
 	{ "select foo --bogus", "protets: select: --bogus: unknown option" },
 	{ "-x procs", "protets: -x: unknown option" },
+	{ "-s", "protets: -s needs a SOCKET" },
 };
 
 START_TEST(test_usage)
@@ -208,14 +212,20 @@ START_TEST(test_ls_info_procs)
 	ck_assert_ptr_nonnull(strstr(out, line));
 	ck_assert_int_eq(run("info nosuch"), 1);
 	ck_assert_int_eq(run("procs"), 0);
-	/* role, pid, and the tables (segments, for the monitor) it holds */
-	snprintf(line, sizeof(line), "supervisor %d 0\n", (int)d.pid);
+	snprintf(line, sizeof(line), "supervisor %d\n", (int)d.pid);
 	ck_assert_ptr_nonnull(strstr(out, line));
-	snprintf(pidstr, sizeof(pidstr), "monitor %d 1\n",
+	snprintf(pidstr, sizeof(pidstr), "monitor %d\n",
 	    (int)td_pid(&d, "monitor", -1));
 	ck_assert_ptr_nonnull(strstr(out, pidstr));
-	snprintf(pidstr, sizeof(pidstr), "worker %d 1\n", (int)w);
+	snprintf(pidstr, sizeof(pidstr), "worker %d\n", (int)w);
 	ck_assert_ptr_nonnull(strstr(out, pidstr));
+	/* -l: a header, and the tables (segments, for the monitor) held */
+	ck_assert_int_eq(run("procs -l"), 0);
+	ck_assert_int_eq(strncmp(out, "ROLE PID TABLES\nsupervisor ", 27), 0);
+	/* (the counts are published as the processes get to it: no value) */
+	snprintf(pidstr, sizeof(pidstr), "\nworker %d ", (int)w);
+	ck_assert_ptr_nonnull(strstr(out, pidstr));
+	ck_assert_int_eq(run("procs -x"), 2);
 	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s procs | grep -c "
 	    "'^worker '", cli, d.sock), 0);
 	ck_assert_str_eq(out, "3\n");

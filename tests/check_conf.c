@@ -150,6 +150,12 @@ START_TEST(test_client_reads_its_keys)
 	    "x = 1\n", &c, err, sizeof(err)), 0);
 	ck_assert_str_eq(c.socket, "/x/s");
 	ck_assert_int_eq(c.lock_timeout_ms, 7);
+	/* lines inih cannot parse, too */
+	ck_assert_int_eq(load_as(1, "[daemon]\nworkers 2\nsocket = /y/s\n"
+	    "[tables\n", &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.socket, "/y/s");
+	ck_assert_int_eq(load("[daemon]\nworkers 2\n", &c, err, sizeof(err)),
+	    -1);
 	/* its own keys are checked */
 	ck_assert_int_eq(load_as(1, "[daemon]\nconnect_timeout_ms = soon\n", &c,
 	    err, sizeof(err)), -1);

@@ -464,6 +464,15 @@ START_TEST(test_names_and_privacy)
 		CHILD_CHECK(m[0] == 0 && m[1] == 1);
 		CHILD_CHECK(protets_info_get(q, "secret", &in) ==
 		    PROTETS_EACCES);
+		/* asked for as another type: still refused, telling nothing */
+		{
+			protets_opts	 bo = { .type = PROTETS_BAG };
+			protets_table_t	*bt;
+
+			CHILD_CHECK(protets_get(q, "secret", &bo, &bt) ==
+			    PROTETS_EACCES);
+			CHILD_CHECK(strstr(protets_errmsg(), "set") == NULL);
+		}
 		CHILD_CHECK(protets_info_get(q, "shown", &in) == 0 &&
 		    in.entries == 1);
 		_exit(0);

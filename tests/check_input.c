@@ -652,6 +652,7 @@ START_TEST(test_delete_counted)
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(protets_delete_counted(t, "k", 1, &n), 0);
 	ck_assert_uint_eq(n, 0);
+	n = 99;
 	ck_assert_int_eq(protets_delete_counted(t, "", 0, &n),
 	    PROTETS_EINVAL);
 	ck_assert_uint_eq(n, 0);

@@ -592,12 +592,17 @@ check "KillMode" mixed "$(prop KillMode)"
 # 9. stop, then start: systemd 252 empties the store on stop (there is no
 # FileDescriptorStorePreserve= before 254), so the tables are gone; this
 # is the documented behaviour (docs/SYSTEMD.md).
+held_before=$(in_ct journalctl -q -u protetsd.service --no-pager 2>/dev/null |
+    grep -c 'holding its')
 in_ct systemctl stop protetsd.service
 check "systemctl stop: inactive" inactive "$(prop ActiveState)"
 # KillMode=mixed: the supervisor stops its children, workers first
 check "no stop or restart logged a child killed by signal 15" 0 \
     "$(in_ct journalctl -q -u protetsd.service --no-pager 2>/dev/null |
     grep -c 'killed by signal 15')"
+check "the stop logged no worker's segments held for a successor" \
+    "$held_before" "$(in_ct journalctl -q -u protetsd.service --no-pager \
+    2>/dev/null | grep -c 'holding its')"
 check "systemctl stop: fd store emptied" 0 "$(prop NFileDescriptorStore)"
 in_ct timeout 60 systemctl start protetsd.service
 wait_up

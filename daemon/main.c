@@ -207,7 +207,6 @@ main(int argc, char *argv[])
 	int			 ch, debug = 0, check = 0, i, rc;
 
 	d.started_ms = proc_now_ms();
-	setproctitle_init(argc, argv, environ);
 	/* The long forms everyone tries first. */
 	if (argc == 2 && strcmp(argv[1], "--help") == 0)
 		usage(stdout, 0);
@@ -240,6 +239,8 @@ main(int argc, char *argv[])
 		printf("configuration OK\n");
 		return 0;
 	}
+	/* Only a daemon that runs: libbsd keeps a copy of argv for good. */
+	setproctitle_init(argc, argv, environ);
 	if (debug)
 		d.conf.debug = 1;
 	log_setdebug(d.conf.debug);

@@ -266,9 +266,7 @@ cli_get(protets_t *p, int argc, char **argv)
 	char		 vis[4 * PROTETS_NAME_MAX + 1];
 	int		 rc;
 
-	cli_table_opts(argc, argv, &o, 1);
-	if (argc - optind != 1)
-		cli_usage_error("get takes one NAME, then options");
+	cli_table_opts(argc, argv, &o, 1);	/* cli_get_check vetted them */
 	if ((rc = protets_get(p, argv[optind], &o, &t)) != 0)
 		return cli_fail(argv[optind], rc);
 	printf("%s\t%s\t%s\t%s\n", cli_name(protets_table_name(t), vis),
@@ -368,15 +366,11 @@ cli_update_counter(protets_t *p, char **argv)
 {
 	protets_counter_opts	 o = { .has_default = 1, .dflt = 0 };
 	protets_table_t		*t;
-	char			*end;
 	long long		 incr;
 	int64_t			 res;
 	int			 rc;
 
-	errno = 0;
-	incr = strtoll(argv[2], &end, 10);
-	if (errno != 0 || end == argv[2] || *end != '\0')
-		cli_usage_error("update-counter: %s: not an integer", argv[2]);
+	incr = strtoll(argv[2], NULL, 10);	/* cli_counter_check vetted it */
 	t = cli_open(p, argv[0]);
 	rc = protets_update_counter(t, argv[1], strlen(argv[1]),
 	    (int64_t)incr, &o, &res);
@@ -548,9 +542,8 @@ cli_set_access(protets_t *p, char **argv)
 	protets_access	 a;
 	int		 rc;
 
-	if (protets_access_parse(argv[1], &a) != 0)
-		cli_usage_error("set-access: %s: not public, protected or "
-		    "private", argv[1]);
+	/* cli_access_check vetted it */
+	(void)protets_access_parse(argv[1], &a);
 	if ((rc = protets_set_access(p, argv[0], a)) != 0)
 		return cli_fail(argv[0], rc);
 	return 0;
@@ -598,11 +591,12 @@ cli_ls_one(const protets_info *in, void *arg)
 	return 0;
 }
 
+/* ls and procs: nothing, or -l. */
 static void
-cli_ls_check(int argc, char **argv)
+cli_dash_l_check(int argc, char **argv)
 {
 	if (argc > 2 || (argc == 2 && strcmp(argv[1], "-l") != 0))
-		cli_usage_error("ls takes -l or nothing");
+		cli_usage_error("%s takes -l or nothing", argv[0]);
 }
 
 static int
@@ -670,13 +664,6 @@ cli_procs_one(const protets_proc *pr, void *arg)
 	return 0;
 }
 
-static void
-cli_procs_check(int argc, char **argv)
-{
-	if (argc > 2 || (argc == 2 && strcmp(argv[1], "-l") != 0))
-		cli_usage_error("procs takes -l or nothing");
-}
-
 /* procs [-l]: ROLE PID, and with -l a header and the tables held. */
 static int
 cli_procs(protets_t *p, int argc, char **argv)
@@ -710,9 +697,7 @@ cli_load(protets_t *p, int argc, char **argv)
 	protets_opts	 o;
 	int		 rc;
 
-	cli_table_opts(argc, argv, &o, 0);
-	if (argc - optind != 1 && argc - optind != 2)
-		cli_usage_error("load takes FILE [NAME], then options");
+	cli_table_opts(argc, argv, &o, 0);	/* cli_load_check vetted them */
 	rc = protets_load(p, argv[optind], argc - optind == 2 ?
 	    argv[optind + 1] : NULL, &o, NULL);
 	return rc ? cli_fail(argv[optind], rc) : 0;
@@ -767,8 +752,8 @@ cli_access_check(int argc, char **argv)
 
 /*
  * The commands: their operand count (-1: variable, at least one; -2: any)
- * and the handler, of one of three kinds: the operands after the command
- * (args), the whole command line from the command on (line), or none.
+ * and the handler, of one of two kinds: the operands after the command
+ * (args), or the whole command line from the command on (line).
  */
 struct cli_cmd {
 	const char	*name;
@@ -778,37 +763,33 @@ struct cli_cmd {
 	void		(*check)(int, char **);
 	int		(*args)(protets_t *, char **);
 	int		(*line)(protets_t *, int, char **);
-	int		(*none)(protets_t *);
 };
 
 static const struct cli_cmd cli_cmds[] = {
-	{ "get", -1, "NAME [options]", cli_get_check, NULL, cli_get, NULL },
-	{ "insert", 3, "NAME KEY VALUE", NULL, cli_insert, NULL, NULL },
-	{ "lookup", 2, "NAME KEY", NULL, cli_lookup, NULL, NULL },
-	{ "delete", 2, "NAME KEY", NULL, cli_delete, NULL, NULL },
-	{ "dump", 1, "NAME", NULL, cli_dump, NULL, NULL },
-	{ "count", 1, "NAME", NULL, cli_count, NULL, NULL },
-	{ "check", 1, "NAME", NULL, cli_check, NULL, NULL },
-	{ "drop", 1, "NAME", NULL, cli_drop, NULL, NULL },
-	{ "ls", -2, "[-l]", cli_ls_check, NULL, cli_ls, NULL },
-	{ "info", 1, "NAME", NULL, cli_info, NULL, NULL },
-	{ "procs", -2, "[-l]", cli_procs_check, NULL, cli_procs, NULL },
-	{ "insert-new", 3, "NAME KEY VALUE", NULL, cli_insert_new, NULL,
-	    NULL },
-	{ "take", 2, "NAME KEY", NULL, cli_take, NULL, NULL },
+	{ "get", -1, "NAME [options]", cli_get_check, NULL, cli_get },
+	{ "insert", 3, "NAME KEY VALUE", NULL, cli_insert, NULL },
+	{ "lookup", 2, "NAME KEY", NULL, cli_lookup, NULL },
+	{ "delete", 2, "NAME KEY", NULL, cli_delete, NULL },
+	{ "dump", 1, "NAME", NULL, cli_dump, NULL },
+	{ "count", 1, "NAME", NULL, cli_count, NULL },
+	{ "check", 1, "NAME", NULL, cli_check, NULL },
+	{ "drop", 1, "NAME", NULL, cli_drop, NULL },
+	{ "ls", -2, "[-l]", cli_dash_l_check, NULL, cli_ls },
+	{ "info", 1, "NAME", NULL, cli_info, NULL },
+	{ "procs", -2, "[-l]", cli_dash_l_check, NULL, cli_procs },
+	{ "insert-new", 3, "NAME KEY VALUE", NULL, cli_insert_new, NULL },
+	{ "take", 2, "NAME KEY", NULL, cli_take, NULL },
 	{ "delete-object", 3, "NAME KEY VALUE", NULL, cli_delete_object,
-	    NULL, NULL },
+	    NULL },
 	{ "update-counter", 3, "NAME KEY INCREMENT", cli_counter_check,
-	    cli_update_counter, NULL, NULL },
-	{ "clear", 1, "NAME", NULL, cli_clear, NULL, NULL },
-	{ "select", -1, "NAME [options]", cli_select_check, NULL, cli_select,
-	    NULL },
+	    cli_update_counter, NULL },
+	{ "clear", 1, "NAME", NULL, cli_clear, NULL },
+	{ "select", -1, "NAME [options]", cli_select_check, NULL, cli_select },
 	{ "set-access", 2, "NAME public|protected|private", cli_access_check,
-	    cli_set_access, NULL, NULL },
-	{ "save", 2, "NAME FILE", NULL, cli_save, NULL, NULL },
-	{ "load", -1, "FILE [NAME] [options]", cli_load_check, NULL, cli_load,
-	    NULL },
-	{ NULL, 0, NULL, NULL, NULL, NULL, NULL }
+	    cli_set_access, NULL },
+	{ "save", 2, "NAME FILE", NULL, cli_save, NULL },
+	{ "load", -1, "FILE [NAME] [options]", cli_load_check, NULL, cli_load },
+	{ NULL, 0, NULL, NULL, NULL, NULL }
 };
 
 /*
@@ -846,9 +827,7 @@ cli_run(protets_t *p, const struct cli_cmd *c, int argc, char **argv)
 {
 	if (c->line != NULL)
 		return c->line(p, argc, argv);
-	if (c->args != NULL)
-		return c->args(p, argv + 1);
-	return c->none(p);
+	return c->args(p, argv + 1);
 }
 
 int

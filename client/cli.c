@@ -14,10 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#define LIBBSD_OPENBSD_VIS	/* strnvis(3) of OpenBSD; we use strvis only */
-#include <vis.h>
 
 #include "conf.h"
+#include "escape.h"
 #include "protets.h"
 
 #define EX_NOTFOUND	1
@@ -31,23 +30,12 @@ static const char	*cli_sock;
 /*
  * A table name as printed: the daemon refuses control characters in new
  * names, but a table made before that, recovered from its segment, may
- * still have one; a tab or a newline would forge a field or a line of
- * ls, so it is shown as a C escape (vis(3)).  Returns name or buf.
+ * still have one; it is shown as a C escape.  Returns name or buf.
  */
 static const char *
 cli_name(const char *name, char buf[4 * PROTETS_NAME_MAX + 1])
 {
-	const char	*s;
-
-	for (s = name; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f ||
-		    *s == '\\')
-			break;
-	if (*s == '\0' || strnlen(name, PROTETS_NAME_MAX + 1) >
-	    PROTETS_NAME_MAX)
-		return name;
-	strvis(buf, name, VIS_OCTAL | VIS_CSTYLE | VIS_TAB | VIS_NL);
-	return buf;
+	return escape_line(name, buf, 4 * PROTETS_NAME_MAX + 1);
 }
 
 static void

@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#define LIBBSD_OPENBSD_VIS	/* strnvis(3) of OpenBSD; we use strvis only */
-#include <vis.h>
-
+#include "escape.h"
 #include "log.h"
 
 static int	 log_debugging;
@@ -44,26 +42,18 @@ static void
 log_vwrite(const char *prefix, const char *fmt, va_list ap, int with_errno,
     int saved_errno)
 {
-	char	 msg[1024], vis[4 * sizeof(msg) + 1];
-	char	*s;
-	int	 n;
+	char		 msg[1024], vis[4 * sizeof(msg) + 1];
+	const char	*s;
+	int		 n;
 
 	if (log_quiet)
 		return;
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (n < 0)
 		return;
-	/*
-	 * A table name or a path with a newline must not forge a line (and a
-	 * backslash is escaped too, so that "\\012" is not read as one).
-	 */
-	for (s = msg; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '\\')
-			break;
-	if (*s != '\0') {
-		strvis(vis, msg, VIS_OCTAL | VIS_CSTYLE | VIS_TAB | VIS_NL);
-		strlcpy(msg, vis, sizeof(msg));
-	}
+	/* A table name or a path with a newline must not forge a line. */
+	if ((s = escape_line(msg, vis, sizeof(vis))) != msg)
+		strlcpy(msg, s, sizeof(msg));
 	/* One write per line, so that lines of processes do not mix. */
 	if (with_errno)
 		dprintf(STDERR_FILENO, "protetsd[%d]: %s: %s%s: %s\n",

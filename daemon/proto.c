@@ -97,6 +97,24 @@ proto_is_owner(const struct conn *c, const struct cat_entry *e)
 	return c->uid == 0 || c->uid == e->owner_uid;
 }
 
+/* May c see table e at all?  Another uid's private table: root only. */
+static int
+proto_may_see(const struct conn *c, const struct cat_entry *e)
+{
+	return e->access != PROTETS_PRIVATE || proto_is_owner(c, e);
+}
+
+/* Refuse c a table it may not see, saying so; 1 when refused. */
+static int
+proto_hidden(struct conn *c, const struct wire_hdr *h,
+    const struct cat_entry *e)
+{
+	if (proto_may_see(c, e))
+		return 0;
+	conn_error(c, h, PROTETS_EACCES, "table %s is private", e->name);
+	return 1;
+}
+
 static void
 proto_info_fill(const struct proto_tab *pt, protets_info *in)
 {
@@ -160,11 +178,8 @@ proto_serve_get(struct conn *c, const struct wire_hdr *h,
 	struct wbuf	 w;
 	int		 owner = proto_is_owner(c, &pt->e), writable, fd;
 
-	if (pt->e.access == PROTETS_PRIVATE && !owner) {
-		conn_error(c, h, PROTETS_EACCES, "table %s is private",
-		    pt->e.name);
+	if (proto_hidden(c, h, &pt->e))
 		return;
-	}
 	if (want != NULL && proto_mismatch(c, h, pt, want) == -1)
 		return;
 	writable = owner || pt->e.access == PROTETS_PUBLIC;
@@ -453,11 +468,8 @@ proto_info(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 
 	if ((rc = proto_name_owned(c, h, r, name, &pt)) != 0)
 		return rc == 1;
-	if (pt.e.access == PROTETS_PRIVATE && !proto_is_owner(c, &pt.e)) {
-		conn_error(c, h, PROTETS_EACCES, "table %s is private",
-		    pt.e.name);
+	if (proto_hidden(c, h, &pt.e))
 		return 0;
-	}
 	proto_info_fill(&pt, &in);
 	wbuf_init(&w);
 	wire_put_info(&w, &in, 0);
@@ -475,10 +487,7 @@ proto_repair(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 
 	if ((rc = proto_name_owned(c, h, r, name, &pt)) != 0)
 		return rc == 1;
-	if (pt.e.access == PROTETS_PRIVATE && !proto_is_owner(c, &pt.e))
-		rc = PROTETS_EACCES;
-	else
-		rc = tbl_repair(&pt.t->tbl);
+	rc = proto_may_see(c, &pt.e) ? tbl_repair(&pt.t->tbl) : PROTETS_EACCES;
 	proto_status(c, h, rc);
 	return 0;
 }
@@ -554,8 +563,7 @@ proto_list(struct conn *c, const struct wire_hdr *h)
 		if (cat_state(&cat->hdr->entries[i]) != CAT_READY)
 			continue;
 		pt.e = cat->hdr->entries[i];
-		/* Other uids' private tables: their owner and root only. */
-		if (pt.e.access == PROTETS_PRIVATE && !proto_is_owner(c, &pt.e))
+		if (!proto_may_see(c, &pt.e))
 			continue;
 		proto_info_fill(&pt, &in);
 		wire_put_info(&w, &in, 0);

@@ -207,6 +207,50 @@ rec_add(struct daemon *d, const struct tbl_meta *m, uint64_t size, int fd)
 	return 0;
 }
 
+/* Is name a stored catalog's, "catalog-<gen>"?  Its generation in *gen. */
+static int
+rec_cat_name(const char *name, uint64_t *gen)
+{
+	char	junk;
+
+	return sscanf(name, "catalog-%" SCNu64 "%c", gen, &junk) == 1;
+}
+
+/*
+ * The newest of the catalogs the store gave back, opened into old (none:
+ * old->hdr NULL); every catalog fd closed (marked -1 in fds), and its
+ * generation kept for recover_store_catalog to remove.
+ */
+static void
+rec_cat_take(struct daemon *d, struct notify_fd *fds, int n,
+    struct rec_cat *old)
+{
+	uint64_t	gen;
+	int		i, newest = -1;
+
+	for (i = 0; i < n; i++) {
+		if (!rec_cat_name(fds[i].name, &gen) || d->ncat_old ==
+		    (int)(sizeof(d->cat_old) / sizeof(d->cat_old[0])))
+			continue;
+		d->cat_old[d->ncat_old++] = gen;
+		if (newest == -1 || gen > d->cat_gen) {
+			newest = i;
+			d->cat_gen = gen;
+		}
+	}
+	if (newest != -1 && rec_cat_open(fds[newest].fd, old) == -1)
+		log_warnx("fd store: %s is not a catalog we can read: names "
+		    "and owners from the segments", fds[newest].name);
+	for (i = 0; i < n; i++)
+		if (rec_cat_name(fds[i].name, &gen)) {
+			close(fds[i].fd);
+			fds[i].fd = -1;
+		}
+	if (old->hdr == NULL)
+		log_warnx("fd store: no catalog: names and owners from the "
+		    "segments' headers");
+}
+
 /* A segment the catalog no longer has: its drop, finished. */
 static void
 rec_finish_drop(const struct daemon *d, const char *name, int fd)
@@ -227,39 +271,14 @@ recover_fdstore(struct daemon *d)
 	struct notify_fd	*fds;
 	struct tbl_meta		 m;
 	struct rec_cat		 old = { NULL, 0, 0 };
-	uint64_t		 size, id, gen;
-	int			 i, n, rc, newest;
-	char			 junk;
+	uint64_t		 size, id;
+	int			 i, n, rc;
 
 	if ((n = notify_listen_fds(&fds)) <= 0)
 		return;
 	if ((d->rec = calloc((size_t)n, sizeof(*d->rec))) == NULL)
 		fatal("calloc");
-	/* The newest catalog; each is closed, and removed once ours is in. */
-	for (i = 0, newest = -1; i < n; i++) {
-		if (sscanf(fds[i].name, "catalog-%" SCNu64 "%c", &gen,
-		    &junk) != 1 || d->ncat_old == (int)(sizeof(d->cat_old) /
-		    sizeof(d->cat_old[0])))
-			continue;
-		d->cat_old[d->ncat_old++] = gen;
-		if (newest == -1 || gen > d->cat_gen) {
-			newest = i;
-			d->cat_gen = gen;
-		}
-	}
-	if (newest != -1 && rec_cat_open(fds[newest].fd, &old) == -1)
-		log_warnx("fd store: %s is not a catalog we can read: names "
-		    "and owners from the segments", fds[newest].name);
-	for (i = 0; i < n; i++)
-		if (strncmp(fds[i].name, "catalog-", 8) == 0 &&
-		    sscanf(fds[i].name, "catalog-%" SCNu64 "%c", &gen,
-		    &junk) == 1) {
-			close(fds[i].fd);
-			fds[i].fd = -1;
-		}
-	if (old.hdr == NULL)
-		log_warnx("fd store: no catalog: names and owners from the "
-		    "segments' headers");
+	rec_cat_take(d, fds, n, &old);
 	cat_lock(&d->cat);
 	for (i = 0; i < n; i++) {
 		memset(&m, 0, sizeof(m));

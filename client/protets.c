@@ -70,6 +70,14 @@ pt_errclear(void)
 	pt_errbuf[0] = '\0';
 }
 
+/* No daemon at path: said so for protets_errmsg. */
+static void
+pt_errunreachable(const char *path)
+{
+	snprintf(pt_errbuf, sizeof(pt_errbuf), "nothing listening at %s",
+	    path);
+}
+
 /* An error reply's message (a str, or nothing), kept for protets_errmsg. */
 static void
 pt_errkeep(const struct wbuf *reply)
@@ -320,8 +328,7 @@ protets_connect(const char *sockpath, protets_t **out)
 		rc = strlcpy(p->path, sockpath, sizeof(p->path)) <
 		    sizeof(p->path) ? 0 : PROTETS_EINVAL;
 	if (rc == 0 && (rc = pt_dial_retry(p)) == PROTETS_ECONNECT)
-		snprintf(pt_errbuf, sizeof(pt_errbuf), "nothing listening at "
-		    "%s", p->path);
+		pt_errunreachable(p->path);
 	if (rc != 0) {
 		pthread_mutex_destroy(&p->lock);
 		free(p);
@@ -495,8 +502,7 @@ pt_request(protets_t *p, uint16_t op, const struct wbuf *req,
 		*fd = -1;
 	}
 	if (status == PROTETS_ECONNECT && dialfail)
-		snprintf(pt_errbuf, sizeof(pt_errbuf), "nothing listening at "
-		    "%s", p->path);
+		pt_errunreachable(p->path);
 	else if (status == PROTETS_ECONNECT)
 		snprintf(pt_errbuf, sizeof(pt_errbuf), "the connection to %s "
 		    "kept breaking", p->path);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -66,12 +67,10 @@ conf_resolve(struct conf *c)
 	uint64_t	half;
 
 	if (c->max_connections_per_uid == CONF_AUTO)
-		c->max_connections_per_uid = c->workers *
-		    c->max_connections / 2 > 0 ? c->workers *
-		    c->max_connections / 2 : 1;
+		c->max_connections_per_uid = MAX(c->workers *
+		    c->max_connections / 2, 1);
 	if (c->max_tables_per_uid == CONF_AUTO)
-		c->max_tables_per_uid = c->max_tables / 4 > 0 ?
-		    c->max_tables / 4 : 1;
+		c->max_tables_per_uid = MAX(c->max_tables / 4, 1);
 	if (c->max_bytes_per_uid == (uint64_t)CONF_AUTO) {
 		half = pages > 0 && psz > 0 ?
 		    (uint64_t)pages * (uint64_t)psz / 2 : 0;
@@ -79,8 +78,7 @@ conf_resolve(struct conf *c)
 		 * Never below one table of max_size: sizes are what tables
 		 * may grow to, not memory in use (sparse until written).
 		 */
-		c->max_bytes_per_uid = half > c->max_size ? half :
-		    c->max_size;
+		c->max_bytes_per_uid = MAX(half, c->max_size);
 	}
 }
 
@@ -311,7 +309,8 @@ conf_read(struct conf *c, const char *path, char *err, size_t errsz,
 		snprintf(err, errsz, "%s: default_size exceeds max_size", path);
 		return -1;
 	}
-	conf_resolve(c);
+	if (!client)		/* the daemon's limits: sysconf, not the client's */
+		conf_resolve(c);
 	return 0;
 }
 

@@ -50,6 +50,7 @@ static const char *const pt_errors[] = {
 	"table write lock held too long",		/* ELOCKED */
 	"saved file is malformed or corrupt",		/* EFILE */
 	"the table exists with other options",		/* EMISMATCH */
+	"the table was retired: the daemon stopped or replaced it", /* ESTALE */
 };
 /* A code added to protets.h without its message fails the build. */
 _Static_assert(sizeof(pt_errors) / sizeof(pt_errors[0]) ==

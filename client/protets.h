@@ -72,7 +72,8 @@ extern "C" {
 #define PROTETS_ELOCKED		(-30816)	/* write lock held too long by a process */
 #define PROTETS_EFILE		(-30817)	/* saved file malformed or corrupt */
 #define PROTETS_EMISMATCH	(-30818)	/* table exists with other options */
-#define PROTETS_ERRMIN		(-30818)
+#define PROTETS_ESTALE		(-30819)	/* the table was retired (daemon stopped) */
+#define PROTETS_ERRMIN		(-30819)
 #define PROTETS_ERRMAX		(-30800)
 
 /* Table types (ETS semantics; keys and values are byte strings). */

@@ -67,8 +67,13 @@ fp_open(struct tbl *t)
 {
 	struct tbl_fp	*fp = fp_area(t);
 
-	/* Release: what this writer changed is visible with busy clear. */
-	if (fp_in_use(t))
+	/*
+	 * Release: what this writer changed is visible with busy clear.  A
+	 * retired table stays closed: its updaters take the mutex, and
+	 * PROTETS_ESTALE (tbl_retire).
+	 */
+	if (fp_in_use(t) && !SH_LOAD(&((const struct tbl_stripe *)(const void *)
+	    (t->base + TBL_STRIPE_OFF))->retired))
 		__atomic_store_n(&fp->busy, 0, __ATOMIC_RELEASE);
 }
 

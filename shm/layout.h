@@ -38,7 +38,7 @@
 #include "protets.h"
 
 /* Bump on any change to the layout or to the meaning of a field. */
-#define TBL_LAYOUT_VERSION	6
+#define TBL_LAYOUT_VERSION	7
 #define TBL_HASH_NAME		"XXH3_64"
 
 /* "PROTETS\0", little-endian. */
@@ -163,7 +163,10 @@ struct tbl_state {
 /*
  * A lock stripe: the writers' robust mutex on one line, the readers'
  * sequence on the next, so that readers polling seq do not share a line
- * with writers contending for the mutex.  The x words serve batches over
+ * with writers contending for the mutex.  retired is set once, under the
+ * mutex, when the daemon stops holding the segment as the table (tbl_retire):
+ * no write is taken and no read answered from then on (PROTETS_ESTALE).
+ * The x words serve batches over
  * several shards that this shard leads (the lowest shard of the batch):
  * written under this stripe's mutex and never through the undo log.
  */
@@ -174,7 +177,8 @@ struct tbl_stripe {
 	uint64_t	xcommit;		/*   72: last batch committed */
 	uint64_t	xnext;			/*   80: last batch begun */
 	uint64_t	xmask;			/*   88: its follower shards, 0: none */
-	uint64_t	pad1[4];		/*   96 */
+	uint64_t	retired;		/*   96: 1: not the daemon's copy */
+	uint64_t	pad1[3];		/*  104 */
 };
 
 /* Undo record: restore word at off to old. */

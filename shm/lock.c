@@ -43,6 +43,10 @@ lk_wbegin_in(struct tbl *t, int batch)
 	}
 	if ((e = lk_acquire(t, 0)) != 0)
 		return e;
+	if (lk_retired(t)) {
+		lk_release(t);
+		return PROTETS_ESTALE;
+	}
 	lk_nwriting++;
 	lk_op_new();
 	TBL_CRASHPOINT();

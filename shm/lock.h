@@ -115,6 +115,13 @@ void	lk_fast_end(void);
 
 /* Take and release the lock, recovering a dead writer. */
 int	lk_repair(struct tbl *t);
+/*
+ * Under the lock, mark the shard retired for good: writers and readers
+ * get PROTETS_ESTALE from then on (unless t->retired_ok), lock-free
+ * updaters are shut out, readers under way read again.  0, or as
+ * lk_wbegin (PROTETS_ELOCKED: a live holder kept it past the timeout).
+ */
+int	lk_retire(struct tbl *t);
 
 /* Readers. */
 int	lk_rbegin(struct tbl *t, struct lk_rd *r);

@@ -365,6 +365,25 @@ lk_release(struct tbl *t)
 }
 
 int
+lk_retire(struct tbl *t)
+{
+	struct tbl_stripe	*s = lk_stripe(t);
+	int			 e;
+
+	if ((e = lk_acquire(t, 0)) != 0)
+		return e;
+	if (!SH_LOAD(&s->retired)) {
+		/* retired before seq: a reader that sees seq move sees it. */
+		__atomic_store_n(&s->retired, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&fp_area(t)->busy, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->seq, SH_LOAD(&s->seq) + 2,
+		    __ATOMIC_RELEASE);
+	}
+	lk_release(t);	/* fp_open leaves a retired shard closed */
+	return 0;
+}
+
+int
 lk_failed_on(const struct tbl *t)
 {
 	return lk_last.base != NULL && lk_last.base == t->base;

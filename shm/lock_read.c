@@ -123,6 +123,10 @@ lk_rlock(struct tbl *t, struct lk_rd *r, int nowait)
 
 	if ((e = lk_acquire(t, nowait)) != 0)
 		return e;
+	if (lk_retired(t)) {
+		lk_release(t);
+		return PROTETS_ESTALE;
+	}
 	r->locked = 1;
 	r->seq = SH_LOAD(&lk_stripe(t)->seq);
 	return 0;
@@ -227,6 +231,9 @@ lk_rwait(struct tbl *t, struct lk_rd *r)
 	for (i = 0;; i++) {
 		seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
 		if ((seq & 1) == 0) {
+			/* On seq's line: a retired table costs no miss. */
+			if (lk_retired(t))
+				return PROTETS_ESTALE;
 			if (t->writable && r->tries >= LK_READ_RETRIES &&
 			    (e = lk_rlock(t, r, 1)) != EBUSY)
 				return e;

@@ -36,6 +36,14 @@ lk_undo(const struct tbl *t)
 	return (struct tbl_undo *)(void *)(t->base + TBL_UNDO_OFF);
 }
 
+/* Retired (tbl_retire), and this view may not read it so? */
+static inline int
+lk_retired(const struct tbl *t)
+{
+	return __builtin_expect(SH_LOAD(&lk_stripe(t)->retired) != 0, 0) &&
+	    !t->retired_ok;
+}
+
 /* ---------------------------------------------------------------- */
 /* lock_mutex.c */
 

@@ -560,6 +560,24 @@ tbl_repair(struct tbl *t)
 	return 0;
 }
 
+/* Every shard, even after one failed: the more retired the better. */
+int
+tbl_retire(struct tbl *t)
+{
+	struct tbl	v;
+	unsigned	k;
+	int		e, rc = 0;
+
+	if (!t->route)
+		return lk_retire(t);
+	for (k = 0; k < t->nshards; k++) {
+		tbl_view(t, k, &v);
+		if ((e = lk_retire(&v)) != 0 && rc == 0)
+			rc = e;
+	}
+	return rc;
+}
+
 /* Sharded: the shard this thread last failed on, else any holder. */
 pid_t
 tbl_lock_holder(const struct tbl *t)

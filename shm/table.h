@@ -55,6 +55,8 @@ struct tbl {
 	uint64_t	 gen;		/* unique per tbl_open in the process */
 	int		 fast;		/* update_counter may go lock-free
 					   (fastpath.c): sharded tables */
+	int		 retired_ok;	/* reads a retired table (the daemon
+					   saving it); 0: PROTETS_ESTALE */
 };
 
 /* What tbl_open sets lock_timeout_ms and read_wait_ms to. */
@@ -144,6 +146,18 @@ size_t tbl_counter_format(int64_t v, char *buf, size_t bufsz);
  * read-only mapping, PROTETS_ECORRUPT.
  */
 int tbl_repair(struct tbl *t);
+
+/*
+ * Retire the table: the segment stops being the daemon's copy of it (the
+ * daemon is stopping and saved it, or replaced it).  Under each shard's
+ * write lock (waiting t->lock_timeout_ms for it), a mark that makes every
+ * later write, lock-free update_counter and read fail with PROTETS_ESTALE
+ * in every process, and makes reads under way read again.  A view with
+ * retired_ok set still reads it (the daemon's save).  Idempotent.  0, or
+ * the first shard's error (PROTETS_ELOCKED: a live holder kept its lock;
+ * the other shards are retired all the same).
+ */
+int tbl_retire(struct tbl *t);
 
 /*
  * The pid of the process that held the write lock when this thread's last

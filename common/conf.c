@@ -197,6 +197,9 @@ conf_daemon_key(struct conf_ctx *x, const char *k, const char *v)
 		return conf_int(v, 0, 3600000, &c->connect_timeout_ms);
 	if (strcmp(k, "fdstore") == 0)
 		return conf_yesno(v, &c->fdstore);
+	if (strcmp(k, "state_dir") == 0)
+		return v[0] == '\0' ? (c->state_dir[0] = '\0', 0) :
+		    conf_path(x, v, c->state_dir, sizeof(c->state_dir));
 	if (strcmp(k, "log_level") == 0) {
 		if (strcmp(v, "debug") == 0)
 			c->debug = 1;

@@ -39,6 +39,7 @@ struct conf {
 	int		connect_timeout_ms;	/* clients: redial this long */
 	int		debug;			/* log_level = debug */
 	int		fdstore;		/* fdstore = yes: systemd fd store */
+	char		state_dir[PATH_MAX];	/* tables saved at stop; "": none */
 	/* [tables] */
 	uint64_t	default_size;
 	uint64_t	max_size;

@@ -24,6 +24,9 @@
 #include "catalog.h"
 #include "conf.h"
 
+struct tbl;
+struct tbl_meta;
+
 struct daemon {
 	struct conf	 conf;
 	char		 confpath[PATH_MAX];
@@ -36,6 +39,7 @@ struct daemon {
 	struct recovered *rec;
 	int		 nrec;
 	int		 naside;	/* failed validation: kept, not served */
+	const char	*rec_from;	/* where rec came from, for the log */
 	/*
 	 * The catalogs the store gave back (FDNAME=catalog-<gen>): the new
 	 * one is stored as the next generation before they are removed.
@@ -54,10 +58,31 @@ struct recovered {
 
 /* recover.c: rebuild the catalog from the fds systemd passed us. */
 void	recover_fdstore(struct daemon *);
+/*
+ * Under the catalog lock: a new READY entry for table m (its segment fd,
+ * size bytes), handed to a worker slot once the monitor runs.  0,
+ * PROTETS_EXISTS (name or id taken), PROTETS_ELIMIT (catalog full).
+ */
+int	recover_add(struct daemon *, const struct tbl_meta *, uint64_t size,
+	    int fd);
 /* Put the catalog in systemd's fd store, in place of the old one. */
 void	recover_store_catalog(const struct daemon *);
 /* 1 when segments go to systemd's fd store (fdstore = yes, under systemd). */
 int	daemon_fdstore(const struct daemon *);
+
+/*
+ * state.c: the state directory (protets.conf state_dir).  state_load, at
+ * start, when the fd store gave nothing: the saved tables into rec.  At a
+ * stop, each worker: state_save_table (retire, then save) for each of its
+ * tables; then the supervisor: state_save_catalog.  A drop:
+ * state_forget_table.  Saves return 0, or an errno / protets error.
+ */
+int	state_enabled(const struct daemon *);
+void	state_load(struct daemon *);
+int	state_save_table(const struct daemon *, const struct tbl *,
+	    const struct cat_entry *);
+int	state_save_catalog(struct daemon *);
+void	state_forget_table(const struct daemon *, uint64_t id);
 
 /*
  * takeover.c: without systemd, the monitor replaces a dead supervisor.
@@ -78,7 +103,9 @@ int	supervisor_run(struct daemon *);
 void	monitor_main(struct daemon *, int sup_fd)
 	    __attribute__((noreturn));
 
-/* worker.c: never returns */
+/* worker.c: never returns; exits WORKER_SAVE_FAILED when a stop could not
+ * save every table of the worker's. */
+#define WORKER_SAVE_FAILED	3
 void	worker_main(struct daemon *, int slot, int sup_fd, int mon_fd)
 	    __attribute__((noreturn));
 

@@ -176,8 +176,8 @@ rec_cat_apply(const struct rec_cat *rc, struct tbl_meta *m)
 	return 0;
 }
 
-static int
-rec_add(struct daemon *d, const struct tbl_meta *m, uint64_t size, int fd)
+int
+recover_add(struct daemon *d, const struct tbl_meta *m, uint64_t size, int fd)
 {
 	struct catalog		*cat = &d->cat;
 	struct cat_entry	*e;
@@ -299,7 +299,7 @@ recover_fdstore(struct daemon *d)
 			continue;
 		}
 		if (rc == 0)
-			rc = rec_add(d, &m, size, fds[i].fd);
+			rc = recover_add(d, &m, size, fds[i].fd);
 		if (rc != 0) {
 			log_warnx("fd store: segment %s (%s) set aside: %s",
 			    fds[i].name, m.name[0] ? m.name : "?",
@@ -312,6 +312,7 @@ recover_fdstore(struct daemon *d)
 	cat_unlock(&d->cat);
 	if (old.hdr != NULL)
 		munmap((void *)old.hdr, old.size);
+	d->rec_from = "systemd's fd store";
 	log_info("fd store: %d tables recovered, %d set aside", d->nrec,
 	    d->naside);
 	free(fds);

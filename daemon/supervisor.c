@@ -44,6 +44,7 @@ static struct child	 sup_wrk[CONF_MAX_WORKERS];
 static int		 sup_sigfd = -1;
 static int		 sup_wdog = -1;
 static int		 sup_quit;
+static int		 sup_save_failed;	/* a worker could not save */
 static int		 sup_notified_ready;
 
 static void	sup_spawn(struct child *);
@@ -91,9 +92,10 @@ sup_status(void)
 		up += sup_wrk[i].ready;
 	/* What the fd store gave back at start stays in the status line. */
 	snprintf(msg, sizeof(msg), "STATUS=%d/%d workers, monitor %s, "
-	    "%u tables, %d tables recovered, %d set aside", up, sd->nworkers,
-	    sup_mon.pid ? "up" : "down",
-	    cat_proc_count(&sd->cat.hdr->monitor), sd->nrec, sd->naside);
+	    "%u tables, %d tables recovered from %s, %d set aside", up,
+	    sd->nworkers, sup_mon.pid ? "up" : "down",
+	    cat_proc_count(&sd->cat.hdr->monitor), sd->nrec,
+	    sd->rec_from ? sd->rec_from : "nowhere", sd->naside);
 	notify_send(msg);
 }
 
@@ -269,6 +271,9 @@ sup_child_died(pid_t pid, int status)
 	if ((c = sup_find(pid)) == NULL)
 		return;
 	sup_name(c, name, sizeof(name));
+	if (sup_quit && c->slot != SUP_MONITOR && state_enabled(sd) &&
+	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		sup_save_failed = 1;
 	if (WIFSIGNALED(status) && sup_quit && WTERMSIG(status) == SIGTERM)
 		log_debug("%s (pid %d) stopped", name, (int)pid);
 	else if (WIFSIGNALED(status))
@@ -317,8 +322,9 @@ sup_all_ready(void)
 	log_info("ready: %d workers, socket %s", sd->nworkers,
 	    sd->conf.socket);
 	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%d workers, %u tables, "
-	    "%d tables recovered, %d set aside", sd->nworkers,
-	    cat_proc_count(&sd->cat.hdr->monitor), sd->nrec, sd->naside);
+	    "%d tables recovered from %s, %d set aside", sd->nworkers,
+	    cat_proc_count(&sd->cat.hdr->monitor), sd->nrec,
+	    sd->rec_from ? sd->rec_from : "nowhere", sd->naside);
 	if (notify_send(msg) == -1)
 		log_warn("sd_notify READY");
 }
@@ -447,12 +453,17 @@ sup_watchdog(int fd, uint32_t events, void *arg)
 	notify_send("WATCHDOG=1");
 }
 
-/* SIGTERM every child, wait up to 5 s, then SIGKILL the rest. */
+/*
+ * SIGTERM every child, wait up to 5 s, then SIGKILL the rest.  With a
+ * state directory, the workers save every table first (state.c), for as
+ * long as that takes (systemd's TimeoutStopSec= bounds it); then the
+ * catalog is saved, before the monitor is stopped.
+ */
 static void
 sup_shutdown(void)
 {
-	int64_t	 deadline = proc_now_ms() + 5000;
-	int	 i, left;
+	int64_t	 deadline = proc_now_ms() + 5000, said = proc_now_ms();
+	int	 i, left, saving = state_enabled(sd), saved = 0;
 
 	notify_send("STOPPING=1");
 	/*
@@ -466,6 +477,20 @@ sup_shutdown(void)
 		for (i = 0; i < sd->nworkers; i++)
 			if (sup_wrk[i].pid)
 				left++, kill(sup_wrk[i].pid, SIGTERM);
+		if (left > 0 && saving) {
+			deadline = proc_now_ms() + 5000;
+			if (proc_now_ms() - said >= 5000) {
+				log_info("stop: %d workers still saving", left);
+				said = proc_now_ms();
+			}
+		}
+		if (left == 0 && saving && !saved) {
+			saved = 1;
+			if (state_save_catalog(sd) == -1 || sup_save_failed)
+				log_warnx("stop: NOT EVERY TABLE WAS SAVED to "
+				    "%s (above): the next start loads what "
+				    "was", sd->conf.state_dir);
+		}
 		if (left == 0 && sup_mon.pid)
 			left++, kill(sup_mon.pid, SIGTERM);
 		if (left == 0 || proc_now_ms() > deadline)

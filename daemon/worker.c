@@ -336,6 +336,7 @@ worker_table_create(const struct tbl_meta *m, uint64_t size,
 void
 worker_table_drop(struct wtable *t)
 {
+	state_forget_table(wk->d, t->id);
 	if (wk->mon_fd != -1 && ipc_send(wk->mon_fd, IPC_SEG_DEL, 0, &t->id,
 	    sizeof(t->id), NULL, 0, 0) == -1)
 		log_warn("tell monitor");
@@ -408,6 +409,48 @@ wrk_reload(void)
 	log_setdebug(nc.debug);
 }
 
+/*
+ * The service stops: every table retired and saved (state.c), clients
+ * served no more.  The exit status tells the supervisor whether all were
+ * saved: 0, or WORKER_SAVE_FAILED.
+ */
+static int
+wrk_save_all(void)
+{
+	struct cat_entry	 e;
+	struct cat_entry	*ce;
+	struct wtable		*t;
+	int			 rc, failed = 0, saved = 0;
+	int64_t			 t0 = proc_now_ms();
+
+	conn_accepting(0);
+	RB_FOREACH(t, wtables, &wk->tables) {
+		cat_lock(&wk->d->cat);
+		ce = cat_find_id(&wk->d->cat, t->id);
+		if (ce != NULL)
+			e = *ce;
+		cat_unlock(&wk->d->cat);
+		if (ce == NULL || cat_state(&e) != CAT_READY)
+			continue;	/* being dropped or created */
+		if (t->bad) {
+			log_warnx("table %s failed validation: not saved",
+			    e.name);
+			failed++;
+			continue;
+		}
+		if ((rc = state_save_table(wk->d, &t->tbl, &e)) != 0) {
+			log_warnx("table %s NOT SAVED: %s", e.name,
+			    rc > 0 ? strerror(rc) : protets_strerror(rc));
+			failed++;
+			continue;
+		}
+		saved++;
+	}
+	log_info("stop: %d tables saved, %d not, in %lld ms", saved, failed,
+	    (long long)(proc_now_ms() - t0));
+	return failed ? WORKER_SAVE_FAILED : 0;
+}
+
 static void
 wrk_signal(int fd, uint32_t events, void *arg)
 {
@@ -418,6 +461,9 @@ wrk_signal(int fd, uint32_t events, void *arg)
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP)
 			wrk_reload();
+		else if (__atomic_load_n(&wk->d->cat.hdr->stopping,
+		    __ATOMIC_RELAXED) && state_enabled(wk->d))
+			exit(wrk_save_all());
 		else
 			exit(0);
 	}

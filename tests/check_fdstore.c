@@ -266,28 +266,6 @@ check_tables(void)
 	protets_disconnect(p);
 }
 
-/* SIGKILL every daemon process at once, as systemctl kill -s KILL. */
-static void
-kill_all(void)
-{
-	pid_t	 pids[16];
-	int	 i, n = 0;
-
-	pids[n++] = td_pid(&d, "monitor", -1);
-	for (i = 0; i < d.workers; i++)
-		pids[n++] = td_pid(&d, "worker", i);
-	kill(d.pid, SIGKILL);
-	for (i = 0; i < n; i++)
-		if (pids[i] > 0)
-			kill(pids[i], SIGKILL);
-	waitpid(d.pid, NULL, 0);
-	/* The children die with their parent (or by our hand). */
-	for (i = 0; i < n; i++)
-		while (pids[i] > 0 && kill(pids[i], 0) == 0)
-			tu_msleep(5);
-	d.pid = 0;
-}
-
 START_TEST(test_whole_daemon_killed)
 {
 	int	 round;
@@ -298,7 +276,7 @@ START_TEST(test_whole_daemon_killed)
 	ck_assert_int_eq(store_catalogs(), 1);
 	ck_assert_int_eq(store_catalog_gen(), 1);
 	for (round = 0; round < 3; round++) {
-		kill_all();
+		td_kill_all(&d);
 		start_with_store();
 		ck_assert_msg(strstr(status, "3 tables recovered, 0 set aside"),
 		    "status: %s", status);
@@ -330,7 +308,7 @@ START_TEST(test_bad_segment_set_aside)
 
 	first_start();
 	make_tables();
-	kill_all();
+	td_kill_all(&d);
 	fd = memfd_create("bogus", MFD_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ftruncate(fd, 1 << 20), 0);
@@ -429,7 +407,7 @@ START_TEST(test_header_lies_change_nothing)
 
 	first_start();
 	header_lies("mine", "stolen", 4242, PROTETS_PRIVATE);
-	kill_all();
+	td_kill_all(&d);
 	start_with_store();
 	ck_assert_msg(strstr(status, "1 tables recovered, 0 set aside"),
 	    "status: %s", status);
@@ -469,7 +447,7 @@ START_TEST(test_old_name_with_a_tab)
 
 	first_start();
 	header_lies("legacy", "old\tname", 0, 0);
-	kill_all();
+	td_kill_all(&d);
 	while (store_catalogs() > 0)	/* as an older protetsd left it */
 		for (fd = 0; fd < st.n; fd++)
 			if (strncmp(st.name[fd], "catalog-", 8) == 0) {
@@ -527,7 +505,7 @@ START_TEST(test_drop_finished_after_death)
 	protets_disconnect(p);
 	notify_drain(50);
 	ck_assert_int_eq(store_segs(), 0);
-	kill_all();
+	td_kill_all(&d);
 	/* as if the removal had not reached the store */
 	st.fd[st.n] = fd;
 	strcpy(st.name[st.n++], name);

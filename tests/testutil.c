@@ -214,6 +214,41 @@ td_stop(struct td *d)
 	}
 }
 
+void
+td_kill_all(struct td *d)
+{
+	pid_t	 pids[66];
+	int	 i, n = 0;
+
+	pids[n++] = td_pid(d, "monitor", -1);
+	for (i = 0; i < d->workers && n < (int)(sizeof(pids) /
+	    sizeof(pids[0])); i++)
+		pids[n++] = td_pid(d, "worker", i);
+	kill(d->pid, SIGKILL);
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	/* The children die with their parent (or by our hand). */
+	for (i = 0; i < n; i++)
+		while (pids[i] > 0 && kill(pids[i], 0) == 0)
+			tu_msleep(5);
+	d->pid = 0;
+}
+
+int
+td_term(struct td *d)
+{
+	int	 st = -1;
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		waitpid(d->pid, &st, 0);
+		d->pid = 0;
+	}
+	return st;
+}
+
 pid_t
 td_wait_new(struct td *d, const char *role, int slot, pid_t old)
 {

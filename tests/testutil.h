@@ -31,6 +31,11 @@ void	td_start(struct td *, int workers, const char *extra, const char *env);
 void	td_launch(struct td *, const char *env);
 /* SIGTERM, wait, remove the directory. */
 void	td_stop(struct td *);
+/* SIGKILL every daemon process at once (systemctl kill -s KILL, a crash
+ * of the machine as far as memory goes), keeping the directory. */
+void	td_kill_all(struct td *);
+/* SIGTERM and wait (an orderly stop), keeping the directory; wait status. */
+int	td_term(struct td *);
 /* Pid of a daemon process: role "supervisor", "monitor", or "worker"
  * with slot; 0 if none. */
 pid_t	td_pid(struct td *, const char *role, int slot);

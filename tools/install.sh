@@ -67,18 +67,21 @@ install -m 0644 man/protetsd.8 "$d$MANDIR/man8/protetsd.8"
 { set +x; } 2>/dev/null
 
 # The installed configuration: the repository's, with the socket and the
-# pidfile in the unit's RuntimeDirectory (/run/protets), and the fd store
-# on (the installed unit is set up for it).
+# pidfile in the unit's RuntimeDirectory (/run/protets), the saved tables in
+# its StateDirectory (/var/lib/protets), and the fd store on (the installed
+# unit is set up for it).
 conf=$(mktemp)
 trap 'rm -f "$conf"' EXIT
 sed -e 's|^\([[:space:]]*socket[[:space:]]*=\).*|\1 /run/protets/protets.sock|' \
 	-e 's|^\([[:space:]]*pidfile[[:space:]]*=\).*|\1 /run/protets/protetsd.pid|' \
+	-e 's|^\([[:space:]]*state_dir[[:space:]]*=\).*|\1 /var/lib/protets|' \
 	-e 's|^\([[:space:]]*fdstore[[:space:]]*=\).*|\1 yes|' \
 	-e 's|so this copy keeps everything inside the checkout (run/)|this installed copy uses /run/protets|' \
 	protets.conf >"$conf"
 grep -q '^socket = /run/protets/protets.sock$' "$conf" &&
-grep -q '^pidfile = /run/protets/protetsd.pid$' "$conf" || {
-	echo "install: protets.conf: no socket or pidfile line to rewrite" >&2
+grep -q '^pidfile = /run/protets/protetsd.pid$' "$conf" &&
+grep -q '^state_dir = /var/lib/protets$' "$conf" || {
+	echo "install: protets.conf: no socket, pidfile or state_dir line to rewrite" >&2
 	exit 1
 }
 if [ -e "$d$SYSCONFDIR/protets.conf" ] &&

@@ -1,0 +1,452 @@
+/*
+ * state.c - the state directory: every table saved at an orderly stop,
+ * loaded at the next start (protets.conf: state_dir).
+ *
+ * An orderly stop (SIGTERM, SIGINT: systemctl stop, Ctrl-C) has each
+ * worker retire each of its tables (tbl_retire: from then on every write
+ * and read of the segment, in every process, fails with PROTETS_ESTALE,
+ * so that nothing lands after the save) and write it to
+ * table-<id>.pts, in the saved-table format of protets_save
+ * (common/savefile.c: checksummed, fsync'd, renamed into place).  Once
+ * the workers are gone the supervisor writes the catalog (names, owners,
+ * access modes, sizes: what the files do not say, or may not be trusted
+ * to) to "catalog" the same way.  A start with nothing from systemd's fd
+ * store (which is newer, when it has anything) reads the catalog and
+ * loads each table it names into a new segment before any worker runs;
+ * the tables then reach the workers as fd-store tables do (recover.c).
+ *
+ * A file that fails validation is set aside, renamed table-<id>.pts.bad
+ * and logged, never deleted.  A table dropped since the catalog was
+ * written has no file (the drop unlinks it): it is not loaded.  The files
+ * stay after a load, so that a kill of every protetsd process (or of the
+ * machine) before the next stop finds the tables as of the last stop.
+ *
+ * Catalog file: "PTSSTATE", u32 version, u32 count, u64 next_id, count
+ * records of struct st_rec, then the XXH3-64 of everything before it;
+ * host byte order (it is this machine's state, not a format to carry).
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "savefile.h"
+#include "segment.h"
+#include "table.h"
+
+#define ST_MAGIC	"PTSSTATE"
+#define ST_VERSION	1
+#define ST_FENCE_MS	2000	/* a writer's lock, waited for at a stop */
+#define ST_READ_MS	1000	/* the save's fold: CPU before EAGAIN */
+
+struct st_head {
+	char		magic[8];
+	uint32_t	version;
+	uint32_t	count;
+	uint64_t	next_id;
+};
+
+struct st_rec {
+	uint64_t	id;
+	uint64_t	created;
+	uint64_t	max_size;
+	uint32_t	type;
+	uint32_t	access;
+	uint32_t	owner_uid;
+	uint32_t	name_len;
+	char		name[PROTETS_NAME_MAX + 1];
+};
+
+int
+state_enabled(const struct daemon *d)
+{
+	return d->conf.state_dir[0] != '\0';
+}
+
+static int
+st_path(const struct daemon *d, char *buf, size_t sz, const char *fmt,
+    uint64_t id)
+{
+	char	name[64];
+	int	n;
+
+	snprintf(name, sizeof(name), fmt, id);
+	n = snprintf(buf, sz, "%s/%s", d->conf.state_dir, name);
+	return n < 0 || (size_t)n >= sz ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Saving (a worker: its tables; the supervisor: the catalog). */
+
+static int
+st_fold(void *src, protets_fold_fn fn, void *arg)
+{
+	return tbl_foldl(src, fn, arg);
+}
+
+int
+state_save_table(const struct daemon *d, const struct tbl *t,
+    const struct cat_entry *e)
+{
+	struct sf_meta	 m;
+	struct tbl	 v = *t;
+	char		 path[PATH_MAX];
+	int		 rc;
+
+	if (st_path(d, path, sizeof(path), "table-%" PRIu64 ".pts",
+	    e->id) == -1)
+		return ENAMETOOLONG;
+	/* No write lands after the save: retired first. */
+	v.lock_timeout_ms = ST_FENCE_MS;
+	if ((rc = tbl_retire(&v)) != 0)
+		log_warnx("table %s: a write lock held by pid %d kept it "
+		    "from being fenced (%s): saved as last committed; a write "
+		    "its holder finishes now is lost", e->name,
+		    (int)tbl_lock_holder(&v), protets_strerror(rc));
+	v.retired_ok = 1;
+	v.read_wait_ms = ST_READ_MS;
+	memset(&m, 0, sizeof(m));
+	m.type = e->type;
+	m.access = e->access;
+	m.wc = t->nshards > 1 ? t->nshards : 1;
+	m.size = e->max_size;
+	memcpy(m.name, e->name, e->name_len);
+	return sf_save(path, &m, st_fold, &v);
+}
+
+void
+state_forget_table(const struct daemon *d, uint64_t id)
+{
+	char	path[PATH_MAX];
+
+	if (state_enabled(d) && st_path(d, path, sizeof(path),
+	    "table-%" PRIu64 ".pts", id) == 0 && unlink(path) == -1 &&
+	    errno != ENOENT)
+		log_warn("unlink %s", path);
+}
+
+static int
+st_write_all(int fd, const void *p, size_t n, XXH3_state_t *xs)
+{
+	const unsigned char	*b = p;
+	ssize_t			 w;
+
+	if (xs != NULL)
+		XXH3_64bits_update(xs, p, n);
+	while (n > 0) {
+		if ((w = write(fd, b, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The READY entries of the catalog, as records; *n of them. */
+static struct st_rec *
+st_records(struct daemon *d, uint32_t *n, uint64_t *next_id)
+{
+	struct cat_hdr	*h = d->cat.hdr;
+	struct st_rec	*r;
+	uint32_t	 i;
+
+	if ((r = calloc(h->nentries ? h->nentries : 1, sizeof(*r))) == NULL)
+		return NULL;
+	*n = 0;
+	cat_lock(&d->cat);
+	*next_id = h->next_id;
+	for (i = 0; i < h->nentries; i++) {
+		const struct cat_entry *e = &h->entries[i];
+
+		if (cat_state(e) != CAT_READY || e->name_len == 0 ||
+		    e->name_len > PROTETS_NAME_MAX)
+			continue;
+		r[*n].id = e->id;
+		r[*n].created = e->created;
+		r[*n].max_size = e->max_size;
+		r[*n].type = e->type;
+		r[*n].access = e->access;
+		r[*n].owner_uid = e->owner_uid;
+		r[*n].name_len = e->name_len;
+		memcpy(r[*n].name, e->name, e->name_len);
+		(*n)++;
+	}
+	cat_unlock(&d->cat);
+	return r;
+}
+
+static int
+st_sync_dir(const struct daemon *d)
+{
+	int	fd, rc = 0;
+
+	if ((fd = open(d->conf.state_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if (fsync(fd) == -1 && errno != EINVAL)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+int
+state_save_catalog(struct daemon *d)
+{
+	struct st_head	 h;
+	struct st_rec	*r;
+	XXH3_state_t	*xs;
+	char		 path[PATH_MAX], tmp[PATH_MAX + 8];
+	uint64_t	 sum;
+	uint32_t	 n;
+	int		 fd = -1, rc = -1;
+
+	if (st_path(d, path, sizeof(path), "catalog", 0) == -1)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	if ((r = st_records(d, &n, &h.next_id)) == NULL ||
+	    (xs = XXH3_createState()) == NULL) {
+		free(r);
+		return -1;
+	}
+	memcpy(h.magic, ST_MAGIC, sizeof(h.magic));
+	h.version = ST_VERSION;
+	h.count = n;
+	if (XXH3_64bits_reset(xs) == XXH_OK &&
+	    (fd = mkostemp(tmp, O_CLOEXEC)) != -1 &&
+	    st_write_all(fd, &h, sizeof(h), xs) == 0 &&
+	    st_write_all(fd, r, sizeof(*r) * n, xs) == 0) {
+		sum = XXH3_64bits_digest(xs);
+		if (st_write_all(fd, &sum, sizeof(sum), NULL) == 0 &&
+		    fsync(fd) == 0)
+			rc = 0;
+	}
+	if (fd != -1 && close(fd) == -1)
+		rc = -1;
+	if (rc == 0 && rename(tmp, path) == -1)
+		rc = -1;
+	if (rc == 0)
+		rc = st_sync_dir(d);
+	if (rc == -1) {
+		log_warn("state: write %s", path);
+		if (fd != -1)
+			unlink(tmp);
+	} else
+		log_info("state: %u tables saved in %s", n,
+		    d->conf.state_dir);
+	XXH3_freeState(xs);
+	free(r);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* Loading (the supervisor, at start, before any child runs). */
+
+/* The catalog file, verified; NULL (logged) if there is none usable. */
+static struct st_rec *
+st_read_catalog(const struct daemon *d, struct st_head *h)
+{
+	struct st_rec	*r = NULL;
+	struct stat	 st;
+	char		 path[PATH_MAX];
+	unsigned char	*buf = NULL;
+	uint64_t	 sum;
+	size_t		 len;
+	int		 fd;
+
+	if (st_path(d, path, sizeof(path), "catalog", 0) == -1)
+		return NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		if (errno != ENOENT)
+			log_warn("state: %s", path);
+		else
+			log_info("state: no saved tables in %s",
+			    d->conf.state_dir);
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size < (off_t)(sizeof(*h) + sizeof(sum)) ||
+	    st.st_size > (off_t)(1u << 30) ||
+	    (buf = malloc((size_t)st.st_size)) == NULL ||
+	    pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
+		goto bad;
+	len = (size_t)st.st_size;
+	memcpy(h, buf, sizeof(*h));
+	memcpy(&sum, buf + len - sizeof(sum), sizeof(sum));
+	if (memcmp(h->magic, ST_MAGIC, sizeof(h->magic)) != 0 ||
+	    h->version != ST_VERSION ||
+	    len != sizeof(*h) + (size_t)h->count * sizeof(*r) + sizeof(sum) ||
+	    XXH3_64bits(buf, len - sizeof(sum)) != sum)
+		goto bad;
+	if ((r = calloc(h->count ? h->count : 1, sizeof(*r))) == NULL)
+		goto bad;
+	memcpy(r, buf + sizeof(*h), (size_t)h->count * sizeof(*r));
+	free(buf);
+	close(fd);
+	return r;
+bad:
+	log_warnx("state: %s is not a catalog this protetsd can read: "
+	    "nothing loaded, the directory left as it is", path);
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+static int
+st_insert(void *dst, const protets_kv *kv, size_t n)
+{
+	return tbl_insert_many(dst, kv, n, 0);
+}
+
+/* A new segment for r, filled from the verified file fd; its fd or -1. */
+static int
+st_segment(const struct daemon *d, const struct st_rec *r, int fd,
+    const struct sf_plan *pl, int *rc)
+{
+	const struct sf_meta	*fm = sf_plan_meta(pl);
+	struct tbl_meta		 m;
+	struct tbl		 t;
+	void			*base;
+	size_t			 len;
+	int			 sfd;
+
+	memset(&m, 0, sizeof(m));
+	m.id = r->id;
+	m.type = r->type;
+	m.access = r->access;
+	m.owner_uid = r->owner_uid;
+	m.created = r->created;
+	m.nshards = fm->wc;
+	memcpy(m.name, r->name, r->name_len);
+	if (fm->type != r->type) {
+		*rc = PROTETS_EFILE;
+		return -1;
+	}
+	if ((sfd = seg_create(m.name, r->max_size, d->conf.preallocate)) ==
+	    -1) {
+		*rc = errno;
+		return -1;
+	}
+	if (seg_map(sfd, 1, &base, &len) == -1) {
+		*rc = errno;
+		close(sfd);
+		return -1;
+	}
+	if ((*rc = tbl_format(base, len, &m)) == 0 &&
+	    (*rc = tbl_open(&t, base, len, 1)) == 0)
+		*rc = sf_fill(fd, pl, st_insert, &t);
+	munmap(base, len);
+	if (*rc != 0) {
+		close(sfd);
+		return -1;
+	}
+	return sfd;
+}
+
+/* Keep a file that failed: renamed .bad, never deleted. */
+static void
+st_set_aside(const char *path)
+{
+	char	bad[PATH_MAX + 8];
+
+	snprintf(bad, sizeof(bad), "%s.bad", path);
+	if (rename(path, bad) == -1)
+		log_warn("state: rename %s", path);
+}
+
+/* Load one table; 0 (recovered), or 1 when it is not loaded. */
+static int
+st_load_one(struct daemon *d, const struct st_rec *r)
+{
+	struct tbl_meta	 m;
+	struct sf_plan	*pl = NULL;
+	char		 path[PATH_MAX];
+	int		 fd, sfd = -1, rc;
+
+	if (r->name_len == 0 || r->name_len > PROTETS_NAME_MAX ||
+	    memchr(r->name, '\0', r->name_len) != NULL ||
+	    r->type < PROTETS_SET || r->type > PROTETS_DUPLICATE_BAG ||
+	    r->access < PROTETS_PUBLIC || r->access > PROTETS_PRIVATE ||
+	    r->max_size < tbl_min_size() || r->max_size > d->conf.max_size)
+		rc = PROTETS_EFILE;
+	else if (st_path(d, path, sizeof(path), "table-%" PRIu64 ".pts",
+	    r->id) == -1)
+		rc = ENAMETOOLONG;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		if (errno == ENOENT) {
+			log_info("state: table %.*s was dropped after the "
+			    "save", (int)r->name_len, r->name);
+			return 1;
+		}
+		rc = errno;
+	} else {
+		if ((rc = sf_verify(fd, &pl)) == 0)
+			sfd = st_segment(d, r, fd, pl, &rc);
+		sf_free(pl);
+		close(fd);
+		if (rc == PROTETS_EFILE)
+			st_set_aside(path);
+	}
+	if (sfd == -1) {
+		log_warnx("state: table %.*s (id %" PRIu64 ") not loaded: %s%s",
+		    (int)r->name_len, r->name, r->id, protets_strerror(rc),
+		    rc == PROTETS_EFILE ? "; its file is kept as .bad" : "");
+		d->naside++;
+		return 1;
+	}
+	memset(&m, 0, sizeof(m));
+	m.id = r->id;
+	m.type = r->type;
+	m.access = r->access;
+	m.owner_uid = r->owner_uid;
+	m.created = r->created;
+	memcpy(m.name, r->name, r->name_len);
+	if ((rc = recover_add(d, &m, r->max_size, sfd)) != 0) {
+		log_warnx("state: table %.*s not loaded: %s",
+		    (int)r->name_len, r->name, protets_strerror(rc));
+		close(sfd);
+		d->naside++;
+		return 1;
+	}
+	return 0;
+}
+
+void
+state_load(struct daemon *d)
+{
+	struct st_head	 h;
+	struct st_rec	*r;
+	uint32_t	 i;
+
+	if (mkdir(d->conf.state_dir, 0700) == -1 && errno != EEXIST)
+		log_warn("state: mkdir %s: tables will not survive a stop",
+		    d->conf.state_dir);
+	if ((r = st_read_catalog(d, &h)) == NULL)
+		return;
+	if ((d->rec = calloc(h.count ? h.count : 1, sizeof(*d->rec))) ==
+	    NULL)
+		fatal("calloc");
+	cat_lock(&d->cat);
+	for (i = 0; i < h.count; i++)
+		(void)st_load_one(d, &r[i]);
+	if (h.next_id > d->cat.hdr->next_id)
+		d->cat.hdr->next_id = h.next_id;
+	cat_unlock(&d->cat);
+	free(r);
+	d->rec_from = "the state directory";
+	log_info("state: %d tables loaded from %s, %d not loaded", d->nrec,
+	    d->conf.state_dir, d->naside);
+}

@@ -1,0 +1,287 @@
+/*
+ * check_state.c - the state directory (state_dir): an orderly stop saves
+ * every table and the next start loads them; a mapping held across the
+ * stop is retired (PROTETS_ESTALE, nothing lands in an orphan); a drop is
+ * not undone by the next start; a damaged file is set aside, not lost.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "protets.h"
+#include "testutil.h"
+
+static struct td	d;
+
+/* A table's entries as "key=value\n" lines, in fold order. */
+struct dump {
+	char	*buf;
+	size_t	 len, cap;
+};
+
+static int
+dump_one(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
+{
+	struct dump	*dp = arg;
+
+	if (dp->len + klen + vlen + 2 > dp->cap) {
+		dp->cap = (dp->cap + klen + vlen + 2) * 2;
+		ck_assert_ptr_nonnull(dp->buf = realloc(dp->buf, dp->cap));
+	}
+	memcpy(dp->buf + dp->len, k, klen);
+	dp->len += klen;
+	dp->buf[dp->len++] = '=';
+	memcpy(dp->buf + dp->len, v, vlen);
+	dp->len += vlen;
+	dp->buf[dp->len++] = '\n';
+	return 0;
+}
+
+static int
+line_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The dump of table name: fold order for an ordered_set, else its lines
+ * sorted (a hash table's fold order depends on its index's history; a
+ * bag's order of values within a key is checked by key_values).
+ */
+static char *
+dump_of(protets_t *p, const char *name)
+{
+	protets_table_t	*t;
+	struct dump	 dp = { NULL, 0, 0 };
+	char		*lines[4096], *s, *out;
+	size_t		 n = 0, i;
+
+	ck_assert_int_eq(protets_open(p, name, &t), 0);
+	ck_assert_int_eq(protets_foldl(t, dump_one, &dp), 0);
+	dump_one("", 0, "", 0, &dp);
+	dp.buf[dp.len - 2] = '\0';
+	if (protets_table_type(t) == PROTETS_ORDERED_SET) {
+		protets_close(t);
+		return dp.buf;
+	}
+	protets_close(t);
+	for (s = strtok(dp.buf, "\n"); s != NULL && n < 4096;
+	    s = strtok(NULL, "\n"))
+		lines[n++] = s;
+	ck_assert_uint_lt(n, 4096);
+	qsort(lines, n, sizeof(lines[0]), line_cmp);
+	ck_assert_ptr_nonnull(out = calloc(1, dp.len + 1));
+	for (i = 0; i < n; i++) {
+		strcat(out, lines[i]);
+		strcat(out, "\n");
+	}
+	free(dp.buf);
+	return out;
+}
+
+/* A bag key's values, in the table's order, as "v1,v2,...". */
+static int
+kv_collect(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
+{
+	char	*out = arg;
+
+	if (klen == 5 && memcmp(k, "k0001", 5) == 0) {
+		strncat(out, v, vlen);
+		strcat(out, ",");
+	}
+	return 0;
+}
+
+static void
+key_values(protets_t *p, char *out)
+{
+	protets_table_t	*t;
+
+	out[0] = '\0';
+	ck_assert_int_eq(protets_open(p, "bag", &t), 0);
+	ck_assert_int_eq(protets_foldl(t, kv_collect, out), 0);
+	protets_close(t);
+}
+
+static protets_table_t *
+make(protets_t *p, const char *name, protets_type type, unsigned wc)
+{
+	protets_opts	 o = { .type = type, .access = PROTETS_PROTECTED,
+			       .write_concurrency = wc };
+	protets_table_t	*t;
+
+	ck_assert_int_eq(protets_get(p, name, &o, &t), 0);
+	return t;
+}
+
+static void
+fill(protets_table_t *t, int n)
+{
+	char	k[32], v[32];
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "k%04d", i);
+		snprintf(v, sizeof(v), "v%d", i * 7);
+		ck_assert_int_eq(protets_insert(t, k, strlen(k), v,
+		    strlen(v)), 0);
+	}
+}
+
+static protets_t *
+conn(void)
+{
+	protets_t	*p;
+
+	ck_assert_int_eq(protets_connect(d.sock, &p), 0);
+	return p;
+}
+
+#define NTAB	4
+static const char *names[NTAB] = { "set", "oset", "bag", "sharded" };
+
+START_TEST(test_stop_start_keeps_tables)
+{
+	protets_t	*p;
+	protets_table_t	*t[NTAB], *held;
+	protets_info	 info;
+	char		*before[NTAB], *after, buf[32], vals[2][64];
+	size_t		 vlen;
+	int		 i, st;
+
+	td_start(&d, 2, "state_dir = state", NULL);
+	p = conn();
+	t[0] = make(p, names[0], PROTETS_SET, 0);
+	t[1] = make(p, names[1], PROTETS_ORDERED_SET, 0);
+	t[2] = make(p, names[2], PROTETS_BAG, 0);
+	t[3] = make(p, names[3], PROTETS_SET, 4);
+	for (i = 0; i < NTAB; i++)
+		fill(t[i], 500 + i);
+	/* a bag's key with values in insertion order */
+	ck_assert_int_eq(protets_insert(t[2], "k0001", 5, "second", 6), 0);
+	ck_assert_int_eq(protets_insert(t[2], "k0001", 5, "first", 5), 0);
+	for (i = 0; i < NTAB; i++) {
+		before[i] = dump_of(p, names[i]);
+		protets_close(t[i]);
+	}
+	key_values(p, vals[0]);
+	ck_assert_str_eq(vals[0], "v7,second,first,");
+	ck_assert_int_eq(protets_open(p, "set", &held), 0);
+	protets_disconnect(p);
+
+	st = td_term(&d);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "protetsd exit status %d; see %s", st, d.log);
+	ck_assert(td_log_has(&d, "4 tables saved"));
+	/* The mapping held across the stop is retired: no write lands. */
+	ck_assert_int_eq(protets_insert(held, "late", 4, "x", 1),
+	    PROTETS_ESTALE);
+	ck_assert_int_eq(protets_lookup(held, "k0001", 5, buf, sizeof(buf),
+	    &vlen), PROTETS_ESTALE);
+	protets_close(held);
+
+	td_launch(&d, NULL);
+	ck_assert(td_log_has(&d, "4 tables loaded"));
+	p = conn();
+	for (i = 0; i < NTAB; i++) {
+		after = dump_of(p, names[i]);
+		ck_assert_msg(strcmp(before[i], after) == 0,
+		    "%s differs after stop + start", names[i]);
+		free(after);
+	}
+	key_values(p, vals[1]);
+	ck_assert_str_eq(vals[1], vals[0]);
+	ck_assert_int_eq(protets_info_get(p, "sharded", &info), 0);
+	ck_assert_uint_eq(info.write_concurrency, 4);
+	ck_assert_int_eq(info.access, PROTETS_PROTECTED);
+	ck_assert_uint_eq(info.owner_uid, getuid());
+	ck_assert_int_eq(protets_open(p, "set", &held), 0);
+	ck_assert_int_eq(protets_lookup(held, "late", 4, buf, sizeof(buf),
+	    &vlen), PROTETS_NOTFOUND);
+	/* Written after the load, dropped: neither survives a kill -9. */
+	ck_assert_int_eq(protets_insert(held, "new", 3, "1", 1), 0);
+	protets_close(held);
+	ck_assert_int_eq(protets_drop(p, "bag"), 0);
+	protets_disconnect(p);
+	td_kill_all(&d);
+	td_launch(&d, NULL);
+	p = conn();
+	ck_assert_int_eq(protets_info_get(p, "bag", &info), PROTETS_NOTFOUND);
+	after = dump_of(p, "set");
+	ck_assert_str_eq(after, before[0]);	/* as of the last stop */
+	free(after);
+	protets_disconnect(p);
+	for (i = 0; i < NTAB; i++)
+		free(before[i]);
+	td_stop(&d);
+}
+END_TEST
+
+/* A damaged file: that table set aside (renamed .bad), the others load. */
+START_TEST(test_bad_file_set_aside)
+{
+	protets_t	*p;
+	protets_table_t	*t;
+	protets_info	 info;
+	char		 path[PATH_MAX + 64], bad[PATH_MAX + 80];
+	struct stat	 sb;
+	int		 fd;
+	uint64_t	 id;
+
+	td_start(&d, 1, "state_dir = state", NULL);
+	p = conn();
+	t = make(p, "a", PROTETS_SET, 0);
+	fill(t, 100);
+	protets_close(t);
+	t = make(p, "b", PROTETS_SET, 0);
+	fill(t, 100);
+	protets_close(t);
+	ck_assert_int_eq(protets_info_get(p, "a", &info), 0);
+	id = info.id;
+	protets_disconnect(p);
+	ck_assert_int_eq(WEXITSTATUS(td_term(&d)), 0);
+	snprintf(path, sizeof(path), "%s/state/table-%llu.pts", d.dir,
+	    (unsigned long long)id);
+	ck_assert_int_ge(fd = open(path, O_WRONLY), 0);
+	ck_assert_int_eq(pwrite(fd, "X", 1, 100), 1);
+	close(fd);
+	td_launch(&d, NULL);
+	ck_assert(td_log_has(&d, "1 tables loaded"));
+	ck_assert(td_log_has(&d, "its file is kept as .bad"));
+	snprintf(bad, sizeof(bad), "%s.bad", path);
+	ck_assert_int_eq(stat(bad, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	p = conn();
+	ck_assert_int_eq(protets_info_get(p, "a", &info), PROTETS_NOTFOUND);
+	ck_assert_int_eq(protets_info_get(p, "b", &info), 0);
+	ck_assert_uint_eq(info.entries, 100);
+	protets_disconnect(p);
+	td_stop(&d);
+}
+END_TEST
+
+static Suite *
+state_suite(void)
+{
+	Suite	*s = suite_create("state");
+	TCase	*tc = tcase_create("stop");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_stop_start_keeps_tables);
+	tcase_add_test(tc, test_bad_file_set_aside);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return tu_run(state_suite());
+}

@@ -76,6 +76,19 @@ extern "C" {
 #define PROTETS_ERRMIN		(-30819)
 #define PROTETS_ERRMAX		(-30800)
 
+/*
+ * PROTETS_ESTALE: the table's segment was retired (docs/FORMAT.md, §7): the
+ * daemon stopped and saved the table (it comes back at the next start).
+ * Nothing is written into a retired segment.  An operation that meets it
+ * asks the daemon for the table by name (redialling for
+ * connect_timeout_ms): when the daemon came back with the very segment
+ * (systemctl restart, systemd's fd store keeping it), the operation is
+ * done there and succeeds (a fold or select returns PROTETS_EAGAIN: fold
+ * again); otherwise (the table was loaded from the state directory into a
+ * new segment, dropped, or the daemon is not back) it fails with
+ * PROTETS_ESTALE: close the handle and get the table again by name.
+ */
+
 /* Table types (ETS semantics; keys and values are byte strings). */
 typedef enum protets_type {
 	PROTETS_SET = 1,		/* one entry per key */

@@ -116,11 +116,45 @@ pt_table_info(const protets_table_t *t)
 	return &t->info;
 }
 
+/*
+ * After PROTETS_ESTALE (the segment was retired: the daemon stopped):
+ * 0 when t's segment is the table's live copy again (the daemon came back
+ * with the very segment, systemd's fd store keeping it), after asking the
+ * daemon for the table by name (redialling for connect_timeout_ms); else
+ * PROTETS_ESTALE: the table is elsewhere now, or gone.
+ */
+static int
+pt_follow(protets_table_t *t)
+{
+	protets_table_t	*n;
+	protets_t	*p;
+	int		 rc;
+
+	if (protets_connect(t->sockpath, &p) != 0)
+		return PROTETS_ESTALE;
+	rc = protets_open(p, t->info.name, &n);
+	protets_disconnect(p);
+	if (rc != 0)
+		return PROTETS_ESTALE;
+	rc = n->map == t->map && n->info.id == t->info.id ? 0 :
+	    PROTETS_ESTALE;
+	protets_close(n);
+	return rc;
+}
+
+/* Asked again once if the table came back in the same segment. */
+#define PT_WRITE(t, call) do {						\
+	int	rc_ = (call);						\
+	if (rc_ == PROTETS_ESTALE && pt_follow(t) == 0)			\
+		rc_ = (call);						\
+	return rc_;							\
+} while (0)
+
 int
 protets_insert(protets_table_t *t, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
-	return tbl_insert(t->tbl, key, klen, val, vlen);
+	PT_WRITE(t, tbl_insert(t->tbl, key, klen, val, vlen));
 }
 
 /*
@@ -137,13 +171,15 @@ protets_lookup(protets_table_t *t, const void *key, size_t klen, void *buf,
 	if (rc == PROTETS_EAGAIN && !t->map->writable &&
 	    pt_repair(t->sockpath, t->info.name) == 0)
 		rc = tbl_lookup(t->tbl, key, klen, buf, bufsz, vlen);
+	if (rc == PROTETS_ESTALE && pt_follow(t) == 0)
+		rc = tbl_lookup(t->tbl, key, klen, buf, bufsz, vlen);
 	return rc;
 }
 
 int
 protets_delete(protets_table_t *t, const void *key, size_t klen)
 {
-	return tbl_delete(t->tbl, key, klen);
+	PT_WRITE(t, tbl_delete(t->tbl, key, klen));
 }
 
 int
@@ -154,6 +190,8 @@ protets_delete_counted(protets_table_t *t, const void *key, size_t klen,
 	int		rc;
 
 	rc = tbl_delete_n(t->tbl, key, klen, &n);
+	if (rc == PROTETS_ESTALE && pt_follow(t) == 0)
+		rc = tbl_delete_n(t->tbl, key, klen, &n);
 	if (deleted != NULL)
 		*deleted = n;
 	return rc;
@@ -168,13 +206,16 @@ protets_foldl(protets_table_t *t, protets_fold_fn fn, void *arg)
 	rc = tbl_foldl(t->tbl, fn, arg);
 	if (rc == PROTETS_EAGAIN && !t->map->writable)
 		pt_repair(t->sockpath, t->info.name);
+	/* Live again in the same segment: the caller folds again. */
+	if (rc == PROTETS_ESTALE && pt_follow(t) == 0)
+		rc = PROTETS_EAGAIN;
 	return rc;
 }
 
 int
 protets_count(protets_table_t *t, uint64_t *n)
 {
-	return tbl_count(t->tbl, n);
+	PT_WRITE(t, tbl_count(t->tbl, n));
 }
 
 /*
@@ -187,6 +228,8 @@ protets_count(protets_table_t *t, uint64_t *n)
 	if (rc_ == PROTETS_EAGAIN && !(t)->map->writable &&		\
 	    ((rp_ = pt_repair((t)->sockpath, (t)->info.name)) == 0 ||	\
 	    rp_ == PROTETS_ELOCKED))					\
+		rc_ = (call);						\
+	if (rc_ == PROTETS_ESTALE && pt_follow(t) == 0)			\
 		rc_ = (call);						\
 	return rc_;							\
 } while (0)
@@ -202,19 +245,19 @@ int
 protets_insert_new(protets_table_t *t, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
-	return tbl_insert_new(t->tbl, key, klen, val, vlen);
+	PT_WRITE(t, tbl_insert_new(t->tbl, key, klen, val, vlen));
 }
 
 int
 protets_insert_many(protets_table_t *t, const protets_kv *kv, size_t n)
 {
-	return tbl_insert_many(t->tbl, kv, n, 0);
+	PT_WRITE(t, tbl_insert_many(t->tbl, kv, n, 0));
 }
 
 int
 protets_insert_new_many(protets_table_t *t, const protets_kv *kv, size_t n)
 {
-	return tbl_insert_many(t->tbl, kv, n, 1);
+	PT_WRITE(t, tbl_insert_many(t->tbl, kv, n, 1));
 }
 
 int
@@ -235,27 +278,27 @@ int
 protets_delete_object(protets_table_t *t, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
-	return tbl_delete_object(t->tbl, key, klen, val, vlen, NULL);
+	PT_WRITE(t, tbl_delete_object(t->tbl, key, klen, val, vlen, NULL));
 }
 
 int
 protets_delete_all_objects(protets_table_t *t)
 {
-	return tbl_clear(t->tbl);
+	PT_WRITE(t, tbl_clear(t->tbl));
 }
 
 int
 protets_take(protets_table_t *t, const void *key, size_t klen,
     protets_fold_fn fn, void *arg)
 {
-	return tbl_take(t->tbl, key, klen, fn, arg);
+	PT_WRITE(t, tbl_take(t->tbl, key, klen, fn, arg));
 }
 
 int
 protets_update_counter(protets_table_t *t, const void *key, size_t klen,
     int64_t incr, const protets_counter_opts *opts, int64_t *result)
 {
-	return tbl_update_counter(t->tbl, key, klen, incr, opts, result);
+	PT_WRITE(t, tbl_update_counter(t->tbl, key, klen, incr, opts, result));
 }
 
 int
@@ -294,6 +337,8 @@ protets_select(protets_table_t *t, const protets_match *m,
 	rc = tbl_select(t->tbl, m, fn, arg);
 	if (rc == PROTETS_EAGAIN && !t->map->writable)
 		pt_repair(t->sockpath, t->info.name);
+	if (rc == PROTETS_ESTALE && pt_follow(t) == 0)
+		rc = PROTETS_EAGAIN;
 	return rc;
 }
 
@@ -308,5 +353,5 @@ int
 protets_select_delete(protets_table_t *t, const protets_match *m,
     uint64_t *n)
 {
-	return tbl_select_delete(t->tbl, m, n);
+	PT_WRITE(t, tbl_select_delete(t->tbl, m, n));
 }

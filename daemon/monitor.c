@@ -381,8 +381,12 @@ mon_sup_msg(int fd, uint32_t events, void *arg)
 		return;
 	}
 	if (h.type == IPC_MON_ADOPT && (size_t)n == h.nfds * sizeof(*a)) {
-		for (i = 0; i < h.nfds; i++)
+		/* Loaded from the state directory: into the store now (one
+		 * from the store is ignored there, systemd holds it). */
+		for (i = 0; i < h.nfds; i++) {
+			mon_fdstore(a[i].id, fds[i]);
 			mon_seg_put(a[i].id, fds[i], a[i].slot);
+		}
 		mon_title();
 		return;
 	}

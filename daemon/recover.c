@@ -70,7 +70,14 @@ rec_validate(int fd, const char *fdname, struct tbl_meta *m,
 		return PROTETS_ECORRUPT;
 	if ((rc = tbl_open(&t, base, len, 1)) == 0) {
 		t.lock_timeout_ms = REC_LOCK_WAIT_MS;
-		if ((rc = tbl_check(&t, msg, sizeof(msg))) == PROTETS_ELOCKED) {
+		/*
+		 * Retired by an orderly stop that saved it (systemctl restart
+		 * keeps the store): nothing changed it since; the live copy
+		 * again, mappings held across the restart with it.
+		 */
+		if ((rc = tbl_unretire(&t)) == 0)
+			rc = tbl_check(&t, msg, sizeof(msg));
+		if (rc == PROTETS_ELOCKED) {
 			log_warnx("segment %s: not checked: its lock is held",
 			    fdname);
 			msg[0] = '\0';

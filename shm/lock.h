@@ -122,6 +122,8 @@ int	lk_repair(struct tbl *t);
  * lk_wbegin (PROTETS_ELOCKED: a live holder kept it past the timeout).
  */
 int	lk_retire(struct tbl *t);
+/* Undo lk_retire: the segment is the daemon's copy of the table again. */
+int	lk_unretire(struct tbl *t);
 
 /* Readers. */
 int	lk_rbegin(struct tbl *t, struct lk_rd *r);

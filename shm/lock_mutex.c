@@ -384,6 +384,26 @@ lk_retire(struct tbl *t)
 }
 
 int
+lk_unretire(struct tbl *t)
+{
+	struct tbl_stripe	*s = lk_stripe(t);
+	int			 e;
+
+	if (!SH_LOAD(&s->retired))
+		return 0;
+	if ((e = lk_acquire(t, 0)) != 0)
+		return e;
+	if (SH_LOAD(&s->retired)) {
+		/* seq on, never back: a reader that saw it retired stays so */
+		__atomic_store_n(&s->seq, SH_LOAD(&s->seq) + 2,
+		    __ATOMIC_RELEASE);
+		__atomic_store_n(&s->retired, 0, __ATOMIC_RELEASE);
+	}
+	lk_release(t);	/* lock-free updaters let in again */
+	return 0;
+}
+
+int
 lk_failed_on(const struct tbl *t)
 {
 	return lk_last.base != NULL && lk_last.base == t->base;

@@ -578,6 +578,23 @@ tbl_retire(struct tbl *t)
 	return rc;
 }
 
+int
+tbl_unretire(struct tbl *t)
+{
+	struct tbl	v;
+	unsigned	k;
+	int		e;
+
+	if (!t->route)
+		return lk_unretire(t);
+	for (k = 0; k < t->nshards; k++) {
+		tbl_view(t, k, &v);
+		if ((e = lk_unretire(&v)) != 0)
+			return e;
+	}
+	return 0;
+}
+
 /* Sharded: the shard this thread last failed on, else any holder. */
 pid_t
 tbl_lock_holder(const struct tbl *t)

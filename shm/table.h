@@ -158,6 +158,13 @@ int tbl_repair(struct tbl *t);
  * the other shards are retired all the same).
  */
 int tbl_retire(struct tbl *t);
+/*
+ * Make a retired segment the table's live copy again: the daemon restarts
+ * with the very segment its orderly stop saved (systemd keeps the fd store
+ * across systemctl restart), which nothing changed since.  Mappings held
+ * across the stop work again.  0, or as tbl_retire.
+ */
+int tbl_unretire(struct tbl *t);
 
 /*
  * The pid of the process that held the write lock when this thread's last

@@ -278,7 +278,7 @@ START_TEST(test_whole_daemon_killed)
 	for (round = 0; round < 3; round++) {
 		td_kill_all(&d);
 		start_with_store();
-		ck_assert_msg(strstr(status, "3 tables recovered, 0 set aside"),
+		ck_assert_msg(strstr(status, "3 tables recovered from systemd's fd store, 0 set aside"),
 		    "status: %s", status);
 		check_tables();
 		notify_drain(20);
@@ -316,7 +316,7 @@ START_TEST(test_bad_segment_set_aside)
 	st.fd[st.n] = fd;
 	strcpy(st.name[st.n++], "seg-999");
 	start_with_store();
-	ck_assert_msg(strstr(status, "3 tables recovered, 1 set aside"),
+	ck_assert_msg(strstr(status, "3 tables recovered from systemd's fd store, 1 set aside"),
 	    "status: %s", status);
 	check_tables();
 	ck_assert_int_eq(tu_sh(NULL, 0, "grep -q 'seg-999.*set aside' %s",
@@ -409,7 +409,7 @@ START_TEST(test_header_lies_change_nothing)
 	header_lies("mine", "stolen", 4242, PROTETS_PRIVATE);
 	td_kill_all(&d);
 	start_with_store();
-	ck_assert_msg(strstr(status, "1 tables recovered, 0 set aside"),
+	ck_assert_msg(strstr(status, "1 tables recovered from systemd's fd store, 0 set aside"),
 	    "status: %s", status);
 	p = td_connect(&d);
 	ck_assert_int_eq(protets_info_get(p, "stolen", &in), PROTETS_NOTFOUND);
@@ -458,7 +458,7 @@ START_TEST(test_old_name_with_a_tab)
 				break;
 			}
 	start_with_store();
-	ck_assert_msg(strstr(status, "1 tables recovered, 0 set aside"),
+	ck_assert_msg(strstr(status, "1 tables recovered from systemd's fd store, 0 set aside"),
 	    "status: %s", status);
 	p = td_connect(&d);
 	ck_assert_int_eq(protets_list(p, count_tab_name, &n), 0);
@@ -510,7 +510,7 @@ START_TEST(test_drop_finished_after_death)
 	st.fd[st.n] = fd;
 	strcpy(st.name[st.n++], name);
 	start_with_store();
-	ck_assert_msg(strstr(status, "0 tables recovered, 0 set aside"),
+	ck_assert_msg(strstr(status, "0 tables recovered from systemd's fd store, 0 set aside"),
 	    "status: %s", status);
 	notify_drain(50);
 	ck_assert_int_eq(store_segs(), 0);

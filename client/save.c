@@ -39,7 +39,7 @@ protets_save(protets_table_t *t, const char *path)
 	m.wc = info->write_concurrency;
 	m.size = info->bytes_size;
 	strlcpy(m.name, protets_table_name(t), sizeof(m.name));
-	return sf_save(path, &m, sv_fold, t);
+	return sf_save(path, &m, sv_fold, t, NULL);
 }
 
 /* The table's name and options: the file's, unless the caller's. */

@@ -48,6 +48,7 @@ conf_defaults(struct conf *c)
 	c->restart_window_ms = 10000;
 	c->restart_delay_ms = 1000;
 	c->handoff_timeout_ms = 10000;
+	c->snapshot_interval = CONF_SNAPSHOT_INTERVAL;
 	c->connect_timeout_ms = CONF_CONNECT_TIMEOUT_MS;
 	c->default_size = 64ull << 20;
 	c->max_size = 64ull << 30;
@@ -197,6 +198,8 @@ conf_daemon_key(struct conf_ctx *x, const char *k, const char *v)
 		return conf_int(v, 0, 3600000, &c->connect_timeout_ms);
 	if (strcmp(k, "fdstore") == 0)
 		return conf_yesno(v, &c->fdstore);
+	if (strcmp(k, "snapshot_interval") == 0)
+		return conf_int(v, 0, 86400, &c->snapshot_interval);
 	if (strcmp(k, "state_dir") == 0)
 		return v[0] == '\0' ? (c->state_dir[0] = '\0', 0) :
 		    conf_path(x, v, c->state_dir, sizeof(c->state_dir));

@@ -60,6 +60,7 @@ struct sv_out {
 	int		 err;		/* errno of the first failure */
 	XXH3_state_t	*xs;
 	uint64_t	 count;
+	uint64_t	 sum;		/* the checksum written */
 	size_t		 len;
 	unsigned char	 buf[SV_BUFSZ];
 };
@@ -208,13 +209,15 @@ sv_write_once(struct sv_out *o, const struct sf_meta *m, sf_fold_fn fold,
 	sv_put32(o, 0);					/* end marker */
 	sv_put32(o, 0);
 	sv_put64(o, o->count, 1);
-	sv_put64(o, XXH3_64bits_digest(o->xs), 0);
+	o->sum = XXH3_64bits_digest(o->xs);
+	sv_put64(o, o->sum, 0);
 	sv_out_flush(o);
 	return o->err;
 }
 
 static int
-sv_write(int fd, const struct sf_meta *m, sf_fold_fn fold, void *src)
+sv_write(int fd, const struct sf_meta *m, sf_fold_fn fold, void *src,
+    uint64_t *sum)
 {
 	struct sv_out	*o;
 	int		 i, rc = ENOMEM;
@@ -222,6 +225,7 @@ sv_write(int fd, const struct sf_meta *m, sf_fold_fn fold, void *src)
 	if ((o = malloc(sizeof(*o))) == NULL)
 		return ENOMEM;
 	o->fd = fd;
+	o->sum = 0;
 	if ((o->xs = XXH3_createState()) != NULL) {
 		/* A read-only fold that met a dead writer: retried after the
 		 * daemon's repair, from an empty file. */
@@ -229,6 +233,7 @@ sv_write(int fd, const struct sf_meta *m, sf_fold_fn fold, void *src)
 			if ((rc = sv_write_once(o, m, fold, src)) !=
 			    PROTETS_EAGAIN)
 				break;
+		*sum = o->sum;
 		XXH3_freeState(o->xs);
 	}
 	free(o);
@@ -260,10 +265,11 @@ sv_sync_dir(const char *path)
 
 int
 sf_save(const char *path, const struct sf_meta *m, sf_fold_fn fold,
-    void *src)
+    void *src, uint64_t *sum)
 {
-	char	 tmp[PATH_MAX];
-	int	 fd, rc;
+	char		 tmp[PATH_MAX];
+	uint64_t	 now = 0;
+	int		 fd, rc;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
 	    sizeof(tmp))
@@ -271,7 +277,12 @@ sf_save(const char *path, const struct sf_meta *m, sf_fold_fn fold,
 	/* mkostemp creates the file 0600: a table may hold private data. */
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
 		return errno;
-	rc = sv_write(fd, m, fold, src);
+	rc = sv_write(fd, m, fold, src, &now);
+	if (rc == 0 && sum != NULL && *sum != 0 && *sum == now) {
+		close(fd);
+		unlink(tmp);
+		return 0;	/* the same file as the one there */
+	}
 	if (rc == 0 && fsync(fd) == -1)
 		rc = errno;
 	if (close(fd) == -1 && rc == 0)
@@ -282,7 +293,9 @@ sf_save(const char *path, const struct sf_meta *m, sf_fold_fn fold,
 		unlink(tmp);
 		return rc;
 	}
-	return sv_sync_dir(path);
+	if ((rc = sv_sync_dir(path)) == 0 && sum != NULL)
+		*sum = now;
+	return rc;
 }
 
 /* Refill the buffer from in->off; 0 bytes at the end of the file. */

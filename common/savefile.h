@@ -37,10 +37,12 @@ typedef int	(*sf_insert_fn)(void *dst, const protets_kv *kv, size_t n);
  * fsync'd, renamed over path, the directory fsync'd.  A fold that returns
  * PROTETS_EAGAIN (a read-only fold met a dead writer) is begun again, a
  * few times.  0, an errno, or the fold's error; on failure path is as it
- * was.
+ * was.  sum (may be NULL): the checksum of the file last written there (0:
+ * none) in, the new one out; when they are equal, path is left as it was
+ * (nothing changed: no rename, no fsync).
  */
 int	sf_save(const char *path, const struct sf_meta *m, sf_fold_fn fold,
-	    void *src);
+	    void *src, uint64_t *sum);
 
 /* A file verified by sf_verify: its header and how to read it back. */
 struct sf_plan;

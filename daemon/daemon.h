@@ -74,13 +74,15 @@ int	daemon_fdstore(const struct daemon *);
  * state.c: the state directory (protets.conf state_dir).  state_load, at
  * start, when the fd store gave nothing: the saved tables into rec.  At a
  * stop, each worker: state_save_table (retire, then save) for each of its
- * tables; then the supervisor: state_save_catalog.  A drop:
+ * tables; then the supervisor: state_save_catalog.  A snapshot: the same
+ * without retire, a table written again only if its file would change
+ * (sum: the checksum of its last file, 0: none; updated).  A drop:
  * state_forget_table.  Saves return 0, or an errno / protets error.
  */
 int	state_enabled(const struct daemon *);
 void	state_load(struct daemon *);
 int	state_save_table(const struct daemon *, const struct tbl *,
-	    const struct cat_entry *);
+	    const struct cat_entry *, int retire, uint64_t *sum);
 int	state_save_catalog(struct daemon *);
 void	state_forget_table(const struct daemon *, uint64_t id);
 

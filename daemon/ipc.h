@@ -55,6 +55,10 @@ enum ipc_type {
 	/* worker -> supervisor: catalog tables whose segments only the fd
 	 * store still holds; ipc_ready */
 	IPC_WRK_LOST,
+	/* supervisor -> worker: save your tables to the state directory */
+	IPC_WRK_SNAPSHOT,
+	/* worker -> supervisor: snapshot done; ipc_ready, tables: not saved */
+	IPC_WRK_SNAPSHOT_DONE,
 };
 
 struct ipc_adopt {

@@ -97,7 +97,7 @@ st_fold(void *src, protets_fold_fn fn, void *arg)
 
 int
 state_save_table(const struct daemon *d, const struct tbl *t,
-    const struct cat_entry *e)
+    const struct cat_entry *e, int retire, uint64_t *sum)
 {
 	struct sf_meta	 m;
 	struct tbl	 v = *t;
@@ -107,9 +107,9 @@ state_save_table(const struct daemon *d, const struct tbl *t,
 	if (st_path(d, path, sizeof(path), "table-%" PRIu64 ".pts",
 	    e->id) == -1)
 		return ENAMETOOLONG;
-	/* No write lands after the save: retired first. */
+	/* At a stop, no write lands after the save: retired first. */
 	v.lock_timeout_ms = ST_FENCE_MS;
-	if ((rc = tbl_retire(&v)) != 0)
+	if (retire && (rc = tbl_retire(&v)) != 0)
 		log_warnx("table %s: a write lock held by pid %d kept it "
 		    "from being fenced (%s): saved as last committed; a write "
 		    "its holder finishes now is lost", e->name,
@@ -122,7 +122,7 @@ state_save_table(const struct daemon *d, const struct tbl *t,
 	m.wc = t->nshards > 1 ? t->nshards : 1;
 	m.size = e->max_size;
 	memcpy(m.name, e->name, e->name_len);
-	return sf_save(path, &m, st_fold, &v);
+	return sf_save(path, &m, st_fold, &v, sum);
 }
 
 void
@@ -203,6 +203,9 @@ st_sync_dir(const struct daemon *d)
 	return rc;
 }
 
+/* The checksum of the catalog file last written by this process, 0. */
+static uint64_t	st_cat_sum;
+
 int
 state_save_catalog(struct daemon *d)
 {
@@ -210,21 +213,33 @@ state_save_catalog(struct daemon *d)
 	struct st_rec	*r;
 	XXH3_state_t	*xs;
 	char		 path[PATH_MAX], tmp[PATH_MAX + 8];
-	uint64_t	 sum;
+	uint64_t	 sum, next_id;
 	uint32_t	 n;
 	int		 fd = -1, rc = -1;
 
 	if (st_path(d, path, sizeof(path), "catalog", 0) == -1)
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
-	if ((r = st_records(d, &n, &h.next_id)) == NULL ||
+	if ((r = st_records(d, &n, &next_id)) == NULL ||
 	    (xs = XXH3_createState()) == NULL) {
 		free(r);
 		return -1;
 	}
+	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, ST_MAGIC, sizeof(h.magic));
 	h.version = ST_VERSION;
 	h.count = n;
+	h.next_id = next_id;
+	/* The same as the file there (a snapshot of an idle daemon): kept. */
+	if (XXH3_64bits_reset(xs) == XXH_OK) {
+		XXH3_64bits_update(xs, &h, sizeof(h));
+		XXH3_64bits_update(xs, r, sizeof(*r) * n);
+		if (st_cat_sum != 0 && XXH3_64bits_digest(xs) == st_cat_sum) {
+			XXH3_freeState(xs);
+			free(r);
+			return 0;
+		}
+	}
 	if (XXH3_64bits_reset(xs) == XXH_OK &&
 	    (fd = mkostemp(tmp, O_CLOEXEC)) != -1 &&
 	    st_write_all(fd, &h, sizeof(h), xs) == 0 &&
@@ -244,9 +259,11 @@ state_save_catalog(struct daemon *d)
 		log_warn("state: write %s", path);
 		if (fd != -1)
 			unlink(tmp);
-	} else
-		log_info("state: %u tables saved in %s", n,
+	} else {
+		st_cat_sum = sum;
+		log_info("state: catalog of %u tables saved in %s", n,
 		    d->conf.state_dir);
+	}
 	XXH3_freeState(xs);
 	free(r);
 	return rc;
@@ -424,6 +441,36 @@ st_load_one(struct daemon *d, const struct st_rec *r)
 	return 0;
 }
 
+/*
+ * The temporary files of saves a kill interrupted ("table-<id>.pts.XXXXXX",
+ * "catalog.XXXXXX"): the files they were to replace are whole.
+ */
+static void
+st_clean(const struct daemon *d)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	char		 path[PATH_MAX];
+	const char	*dot;
+
+	if ((dir = opendir(d->conf.state_dir)) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		dot = strrchr(de->d_name, '.');
+		if (dot == NULL || strlen(dot) != 7 ||
+		    (strncmp(de->d_name, "table-", 6) != 0 &&
+		    strncmp(de->d_name, "catalog.", 8) != 0) ||
+		    strcmp(dot, ".pts") == 0 || strcmp(dot, ".bad") == 0)
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s",
+		    d->conf.state_dir, de->d_name) < sizeof(path) &&
+		    unlink(path) == 0)
+			log_info("state: removed %s, left by an interrupted "
+			    "save", de->d_name);
+	}
+	closedir(dir);
+}
+
 void
 state_load(struct daemon *d)
 {
@@ -434,6 +481,7 @@ state_load(struct daemon *d)
 	if (mkdir(d->conf.state_dir, 0700) == -1 && errno != EEXIST)
 		log_warn("state: mkdir %s: tables will not survive a stop",
 		    d->conf.state_dir);
+	st_clean(d);
 	if ((r = st_read_catalog(d, &h)) == NULL)
 		return;
 	if ((d->rec = calloc(h.count ? h.count : 1, sizeof(*d->rec))) ==

@@ -45,10 +45,13 @@ static int		 sup_sigfd = -1;
 static int		 sup_wdog = -1;
 static int		 sup_quit;
 static int		 sup_save_failed;	/* a worker could not save */
+static int		 sup_snap = -1;		/* snapshot timer */
+static uint64_t		 sup_snap_wait;		/* workers saving, a bit each */
 static int		 sup_notified_ready;
 
 static void	sup_spawn(struct child *);
 static void	sup_child_msg(int, uint32_t, void *);
+static void	sup_snap_done(int);
 
 static const char *
 sup_name(const struct child *c, char *buf, size_t sz)
@@ -285,6 +288,8 @@ sup_child_died(pid_t pid, int status)
 	c->pid = 0;
 	c->ready = 0;
 	c->died_ms = proc_now_ms();
+	if (c->slot != SUP_MONITOR)
+		sup_snap_done(c->slot);
 	if (c->fd != -1) {
 		ev_del(c->fd);
 		close(c->fd);
@@ -327,6 +332,36 @@ sup_all_ready(void)
 	    sd->rec_from ? sd->rec_from : "nowhere", sd->naside);
 	if (notify_send(msg) == -1)
 		log_warn("sd_notify READY");
+}
+
+/* A worker's part of a snapshot is done (or it died): the catalog last. */
+static void
+sup_snap_done(int slot)
+{
+	if (!(sup_snap_wait & (1ULL << slot)))
+		return;
+	sup_snap_wait &= ~(1ULL << slot);
+	if (sup_snap_wait == 0 && !sup_quit)
+		(void)state_save_catalog(sd);
+}
+
+/* Every snapshot_interval: each worker saves its tables, then the catalog. */
+static void
+sup_snapshot(int fd, uint32_t events, void *arg)
+{
+	int	 i;
+
+	(void)events;
+	(void)arg;
+	ev_timer_ack(fd);
+	if (sup_snap_wait != 0 || sup_quit)
+		return;		/* the last one is not done */
+	for (i = 0; i < sd->nworkers; i++)
+		if (sup_wrk[i].ready && ipc_send(sup_wrk[i].fd,
+		    IPC_WRK_SNAPSHOT, 0, NULL, 0, NULL, 0, 0) == 0)
+			sup_snap_wait |= 1ULL << i;
+	if (sup_snap_wait == 0)
+		(void)state_save_catalog(sd);
 }
 
 static void
@@ -376,6 +411,14 @@ sup_child_msg(int fd, uint32_t events, void *arg)
 		    "store; restarting the service to take them back",
 		    c->slot, m.r.tables);
 		exit(75);
+	case IPC_WRK_SNAPSHOT_DONE:
+		if (c->slot == SUP_MONITOR || n != sizeof(m.r))
+			break;
+		if (m.r.tables > 0)
+			log_warnx("snapshot: worker %d could not save %u tables "
+			    "(above)", c->slot, m.r.tables);
+		sup_snap_done(c->slot);
+		break;
 	case IPC_MON_COLLECTED:
 		if (c->slot != SUP_MONITOR || n != sizeof(m.slot))
 			break;
@@ -582,6 +625,10 @@ supervisor_run(struct daemon *d)
 	sup_adopt();
 	for (i = 0; i < sd->nworkers; i++)
 		sup_spawn(&sup_wrk[i]);
+	if (state_enabled(sd) && sd->conf.snapshot_interval > 0 &&
+	    ((sup_snap = ev_timer_every(sd->conf.snapshot_interval * 1000)) ==
+	    -1 || ev_add(sup_snap, EPOLLIN, sup_snapshot, NULL) == -1))
+		log_warn("snapshot timer");
 	if ((wd = notify_watchdog_usec()) > 0) {
 		sup_wdog = ev_timer_every((int)(wd / 2000 ? wd / 2000 : 1));
 		if (sup_wdog == -1 ||

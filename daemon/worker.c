@@ -44,6 +44,7 @@ wtable_cmp(struct wtable *a, struct wtable *b)
 RB_GENERATE(wtables, wtable, node, wtable_cmp)
 
 static void	wrk_mon_msg(int, uint32_t, void *);
+static void	wrk_snapshot(void);
 
 #define WRK_READ_WAIT_MS	1
 
@@ -246,6 +247,10 @@ wrk_sup_msg(int fd, uint32_t events, void *arg)
 		wrk_new_monitor(fds[0]);
 		return;
 	}
+	if (h.type == IPC_WRK_SNAPSHOT && h.nfds == 0 && wk->handoff_done) {
+		wrk_snapshot();
+		return;
+	}
 	log_warnx("supervisor: unexpected message %u", h.type);
 	fdpass_close_all(fds, (int)h.nfds);
 }
@@ -410,20 +415,23 @@ wrk_reload(void)
 }
 
 /*
- * The service stops: every table retired and saved (state.c), clients
- * served no more.  The exit status tells the supervisor whether all were
- * saved: 0, or WORKER_SAVE_FAILED.
+ * Save every table of ours to the state directory (state.c): at a stop
+ * (stopping: each retired first, clients served no more), or for a
+ * snapshot (a table whose file would not change is not written again).
+ * Returns the number not saved.
  */
 static int
-wrk_save_all(void)
+wrk_save(int stopping)
 {
 	struct cat_entry	 e;
 	struct cat_entry	*ce;
 	struct wtable		*t;
-	int			 rc, failed = 0, saved = 0;
+	uint64_t		 sum;
+	int			 rc, failed = 0, saved = 0, same = 0;
 	int64_t			 t0 = proc_now_ms();
 
-	conn_accepting(0);
+	if (stopping)
+		conn_accepting(0);
 	RB_FOREACH(t, wtables, &wk->tables) {
 		cat_lock(&wk->d->cat);
 		ce = cat_find_id(&wk->d->cat, t->id);
@@ -438,17 +446,37 @@ wrk_save_all(void)
 			failed++;
 			continue;
 		}
-		if ((rc = state_save_table(wk->d, &t->tbl, &e)) != 0) {
+		sum = t->saved_sum;
+		if ((rc = state_save_table(wk->d, &t->tbl, &e, stopping,
+		    &t->saved_sum)) != 0) {
 			log_warnx("table %s NOT SAVED: %s", e.name,
 			    rc > 0 ? strerror(rc) : protets_strerror(rc));
 			failed++;
 			continue;
 		}
-		saved++;
+		if (sum != 0 && sum == t->saved_sum)
+			same++;
+		else
+			saved++;
 	}
-	log_info("stop: %d tables saved, %d not, in %lld ms", saved, failed,
+	/* An idle table's snapshot, every snapshot_interval: debug only. */
+	(stopping || saved || failed ? log_info : log_debug)("%s: %d tables "
+	    "saved, %d unchanged, %d not, in %lld ms", stopping ? "stop" :
+	    "snapshot", saved, same, failed,
 	    (long long)(proc_now_ms() - t0));
-	return failed ? WORKER_SAVE_FAILED : 0;
+	return failed;
+}
+
+/* The supervisor's periodic snapshot: save, then say so. */
+static void
+wrk_snapshot(void)
+{
+	struct ipc_ready	r = { wk->slot, 0 };
+
+	r.tables = (uint32_t)wrk_save(0);
+	if (ipc_send(wk->sup_fd, IPC_WRK_SNAPSHOT_DONE, 0, &r, sizeof(r),
+	    NULL, 0, 0) == -1)
+		log_warn("snapshot done");
 }
 
 static void
@@ -463,7 +491,7 @@ wrk_signal(int fd, uint32_t events, void *arg)
 			wrk_reload();
 		else if (__atomic_load_n(&wk->d->cat.hdr->stopping,
 		    __ATOMIC_RELAXED) && state_enabled(wk->d))
-			exit(wrk_save_all());
+			exit(wrk_save(1) ? WORKER_SAVE_FAILED : 0);
 		else
 			exit(0);
 	}

@@ -25,6 +25,7 @@ struct wtable {
 	size_t		 size;
 	struct tbl	 tbl;
 	int		 bad;		/* failed validation: kept, not served */
+	uint64_t	 saved_sum;	/* checksum of its last saved file, 0 */
 };
 RB_HEAD(wtables, wtable);
 RB_PROTOTYPE(wtables, wtable, node, wtable_cmp)

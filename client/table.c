@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,22 +19,48 @@
 #include "protets_int.h"
 #include "registry.h"
 
-struct protets_table {
+/*
+ * One segment a handle has used.  A handle follows its table into a new
+ * segment (pt_follow) and keeps the views it left until it is closed:
+ * another thread may still be in an operation on one (it gets
+ * PROTETS_ESTALE there, and follows too).
+ */
+struct pt_view {
+	struct pt_view	*old;		/* the view before, or NULL */
 	struct pt_map	*map;		/* shared by handles of one segment */
-	struct tbl	*tbl;		/* &own */
-	struct tbl	 own;		/* map's, with this handle's timeout */
+	struct tbl	 tbl;		/* map's, with this handle's timeout */
+};
+
+struct protets_table {
+	struct pt_view	*view;		/* the current one; atomic */
+	int		 lock_timeout_ms;	/* atomic; for new views */
+	pthread_mutex_t	 follow;	/* one pt_follow at a time */
 	protets_info	 info;
 	char		 sockpath[108];
 };
+
+static inline struct pt_view *
+pt_view(const protets_table_t *t)
+{
+	return __atomic_load_n(&t->view, __ATOMIC_ACQUIRE);
+}
+
+/* The current view's table: what an operation works on. */
+#define PT_TBL(t)	(&pt_view(t)->tbl)
 
 int
 pt_table_map(int fd, const protets_info *info, int writable,
     const char *sockpath, protets_table_t **out)
 {
 	protets_table_t	*t;
+	struct pt_view	*v;
 	int		 rc;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
+	t = calloc(1, sizeof(*t));
+	v = calloc(1, sizeof(*v));
+	if (t == NULL || v == NULL) {
+		free(t);
+		free(v);
 		close(fd);
 		return ENOMEM;
 	}
@@ -43,14 +70,17 @@ pt_table_map(int fd, const protets_info *info, int writable,
 	if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR)
 		writable = 0;
 	/* fd passes to the registry. */
-	if ((rc = pt_map_get(fd, writable, &t->map)) != 0) {
+	if ((rc = pt_map_get(fd, writable, &v->map)) != 0) {
+		free(v);
 		free(t);
 		return rc;
 	}
 	/* Per handle: the mapping's view, and a lock timeout of its own. */
-	t->own = t->map->tbl;
-	t->own.lock_timeout_ms = pt_lock_timeout_default();
-	t->tbl = &t->own;
+	t->lock_timeout_ms = pt_lock_timeout_default();
+	v->tbl = v->map->tbl;
+	v->tbl.lock_timeout_ms = t->lock_timeout_ms;
+	t->view = v;
+	pthread_mutex_init(&t->follow, NULL);
 	*out = t;
 	return 0;
 }
@@ -58,9 +88,16 @@ pt_table_map(int fd, const protets_info *info, int writable,
 void
 protets_close(protets_table_t *t)
 {
+	struct pt_view	*v, *old;
+
 	if (t == NULL)
 		return;
-	pt_map_put(t->map);
+	for (v = t->view; v != NULL; v = old) {
+		old = v->old;
+		pt_map_put(v->map);
+		free(v);
+	}
+	pthread_mutex_destroy(&t->follow);
 	free(t);
 }
 
@@ -85,7 +122,7 @@ protets_table_name(const protets_table_t *t)
 int
 protets_table_writable(const protets_table_t *t)
 {
-	return t->map->writable;
+	return pt_view(t)->map->writable;
 }
 
 int
@@ -93,21 +130,23 @@ protets_set_lock_timeout(protets_table_t *t, int ms)
 {
 	if (t == NULL || ms < 0)
 		return PROTETS_EINVAL;
-	/* Other threads may be writing through t: one atomic word. */
-	__atomic_store_n(&t->own.lock_timeout_ms, ms, __ATOMIC_RELAXED);
+	/* Other threads may be writing through t: one atomic word each. */
+	__atomic_store_n(&t->lock_timeout_ms, ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&pt_view(t)->tbl.lock_timeout_ms, ms,
+	    __ATOMIC_RELAXED);
 	return 0;
 }
 
 int
 protets_lock_timeout(const protets_table_t *t)
 {
-	return __atomic_load_n(&t->own.lock_timeout_ms, __ATOMIC_RELAXED);
+	return __atomic_load_n(&t->lock_timeout_ms, __ATOMIC_RELAXED);
 }
 
 pid_t
 protets_lock_holder(const protets_table_t *t)
 {
-	return tbl_lock_holder(t->tbl);
+	return tbl_lock_holder(PT_TBL(t));
 }
 
 const protets_info *
@@ -117,35 +156,60 @@ pt_table_info(const protets_table_t *t)
 }
 
 /*
- * After PROTETS_ESTALE (the segment was retired: the daemon stopped):
- * 0 when t's segment is the table's live copy again (the daemon came back
- * with the very segment, systemd's fd store keeping it), after asking the
- * daemon for the table by name (redialling for connect_timeout_ms); else
- * PROTETS_ESTALE: the table is elsewhere now, or gone.
+ * After PROTETS_ESTALE on view was (the segment was retired: the daemon
+ * stopped): ask the daemon for the table by name (redialling for
+ * connect_timeout_ms).  0 when the operation may be done again: the table
+ * is live in the same segment (systemd's fd store kept it), or in a new one
+ * (loaded from the state directory), which t now uses, or another thread
+ * followed meanwhile; else PROTETS_ESTALE: the daemon is not back, or the
+ * name is another table's now, or none's.
  */
 static int
-pt_follow(protets_table_t *t)
+pt_follow(protets_table_t *t, const struct pt_view *was)
 {
 	protets_table_t	*n;
+	struct pt_view	*v;
 	protets_t	*p;
 	int		 rc;
 
-	if (protets_connect(t->sockpath, &p) != 0)
+	pthread_mutex_lock(&t->follow);
+	if (pt_view(t) != was) {
+		pthread_mutex_unlock(&t->follow);
+		return 0;
+	}
+	if ((rc = protets_connect(t->sockpath, &p)) == 0) {
+		rc = protets_open(p, t->info.name, &n);
+		protets_disconnect(p);
+	}
+	if (rc == 0 && n->info.id != t->info.id) {
+		protets_close(n);
+		rc = PROTETS_ESTALE;
+	}
+	if (rc != 0) {
+		pthread_mutex_unlock(&t->follow);
 		return PROTETS_ESTALE;
-	rc = protets_open(p, t->info.name, &n);
-	protets_disconnect(p);
-	if (rc != 0)
-		return PROTETS_ESTALE;
-	rc = n->map == t->map && n->info.id == t->info.id ? 0 :
-	    PROTETS_ESTALE;
-	protets_close(n);
-	return rc;
+	}
+	v = n->view;
+	if (v->map == was->map) {
+		protets_close(n);	/* live again where it was */
+	} else {
+		/* n's view is t's now; n goes without its map reference. */
+		n->view = NULL;
+		protets_close(n);
+		v->tbl.lock_timeout_ms = __atomic_load_n(&t->lock_timeout_ms,
+		    __ATOMIC_RELAXED);
+		v->old = t->view;
+		__atomic_store_n(&t->view, v, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&t->follow);
+	return 0;
 }
 
-/* Asked again once if the table came back in the same segment. */
+/* Done again once after following the table (pt_follow). */
 #define PT_WRITE(t, call) do {						\
-	int	rc_ = (call);						\
-	if (rc_ == PROTETS_ESTALE && pt_follow(t) == 0)			\
+	struct pt_view	*was_ = pt_view(t);				\
+	int		 rc_ = (call);					\
+	if (rc_ == PROTETS_ESTALE && pt_follow(t, was_) == 0)		\
 		rc_ = (call);						\
 	return rc_;							\
 } while (0)
@@ -154,7 +218,7 @@ int
 protets_insert(protets_table_t *t, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
-	PT_WRITE(t, tbl_insert(t->tbl, key, klen, val, vlen));
+	PT_WRITE(t, tbl_insert(PT_TBL(t), key, klen, val, vlen));
 }
 
 /*
@@ -165,33 +229,35 @@ int
 protets_lookup(protets_table_t *t, const void *key, size_t klen, void *buf,
     size_t bufsz, size_t *vlen)
 {
-	int	 rc;
+	struct pt_view	*was = pt_view(t);
+	int		 rc;
 
-	rc = tbl_lookup(t->tbl, key, klen, buf, bufsz, vlen);
-	if (rc == PROTETS_EAGAIN && !t->map->writable &&
+	rc = tbl_lookup(&was->tbl, key, klen, buf, bufsz, vlen);
+	if (rc == PROTETS_EAGAIN && !was->map->writable &&
 	    pt_repair(t->sockpath, t->info.name) == 0)
-		rc = tbl_lookup(t->tbl, key, klen, buf, bufsz, vlen);
-	if (rc == PROTETS_ESTALE && pt_follow(t) == 0)
-		rc = tbl_lookup(t->tbl, key, klen, buf, bufsz, vlen);
+		rc = tbl_lookup(PT_TBL(t), key, klen, buf, bufsz, vlen);
+	if (rc == PROTETS_ESTALE && pt_follow(t, was) == 0)
+		rc = tbl_lookup(PT_TBL(t), key, klen, buf, bufsz, vlen);
 	return rc;
 }
 
 int
 protets_delete(protets_table_t *t, const void *key, size_t klen)
 {
-	PT_WRITE(t, tbl_delete(t->tbl, key, klen));
+	PT_WRITE(t, tbl_delete(PT_TBL(t), key, klen));
 }
 
 int
 protets_delete_counted(protets_table_t *t, const void *key, size_t klen,
     uint64_t *deleted)
 {
-	uint64_t	n = 0;
-	int		rc;
+	struct pt_view	*was = pt_view(t);
+	uint64_t	 n = 0;
+	int		 rc;
 
-	rc = tbl_delete_n(t->tbl, key, klen, &n);
-	if (rc == PROTETS_ESTALE && pt_follow(t) == 0)
-		rc = tbl_delete_n(t->tbl, key, klen, &n);
+	rc = tbl_delete_n(&was->tbl, key, klen, &n);
+	if (rc == PROTETS_ESTALE && pt_follow(t, was) == 0)
+		rc = tbl_delete_n(PT_TBL(t), key, klen, &n);
 	if (deleted != NULL)
 		*deleted = n;
 	return rc;
@@ -200,14 +266,15 @@ protets_delete_counted(protets_table_t *t, const void *key, size_t klen,
 int
 protets_foldl(protets_table_t *t, protets_fold_fn fn, void *arg)
 {
-	int	 rc;
+	struct pt_view	*was = pt_view(t);
+	int		 rc;
 
 	/* After a repair the caller retries: fn may have seen entries. */
-	rc = tbl_foldl(t->tbl, fn, arg);
-	if (rc == PROTETS_EAGAIN && !t->map->writable)
+	rc = tbl_foldl(&was->tbl, fn, arg);
+	if (rc == PROTETS_EAGAIN && !was->map->writable)
 		pt_repair(t->sockpath, t->info.name);
-	/* Live again in the same segment: the caller folds again. */
-	if (rc == PROTETS_ESTALE && pt_follow(t) == 0)
+	/* The table followed: the caller folds again. */
+	if (rc == PROTETS_ESTALE && pt_follow(t, was) == 0)
 		rc = PROTETS_EAGAIN;
 	return rc;
 }
@@ -215,7 +282,7 @@ protets_foldl(protets_table_t *t, protets_fold_fn fn, void *arg)
 int
 protets_count(protets_table_t *t, uint64_t *n)
 {
-	PT_WRITE(t, tbl_count(t->tbl, n));
+	PT_WRITE(t, tbl_count(PT_TBL(t), n));
 }
 
 /*
@@ -224,12 +291,13 @@ protets_count(protets_table_t *t, uint64_t *n)
  * for it; the holder may be done by now).
  */
 #define PT_READ(t, call) do {						\
-	int	rc_ = (call), rp_;					\
-	if (rc_ == PROTETS_EAGAIN && !(t)->map->writable &&		\
+	struct pt_view	*was_ = pt_view(t);				\
+	int		 rc_ = (call), rp_;				\
+	if (rc_ == PROTETS_EAGAIN && !was_->map->writable &&		\
 	    ((rp_ = pt_repair((t)->sockpath, (t)->info.name)) == 0 ||	\
 	    rp_ == PROTETS_ELOCKED))					\
 		rc_ = (call);						\
-	if (rc_ == PROTETS_ESTALE && pt_follow(t) == 0)			\
+	if (rc_ == PROTETS_ESTALE && pt_follow(t, was_) == 0)		\
 		rc_ = (call);						\
 	return rc_;							\
 } while (0)
@@ -238,26 +306,26 @@ protets_count(protets_table_t *t, uint64_t *n)
 int
 protets_check(protets_table_t *t, char *msg, size_t msgsz)
 {
-	PT_READ(t, tbl_check(t->tbl, msg, msgsz));
+	PT_READ(t, tbl_check(PT_TBL(t), msg, msgsz));
 }
 
 int
 protets_insert_new(protets_table_t *t, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
-	PT_WRITE(t, tbl_insert_new(t->tbl, key, klen, val, vlen));
+	PT_WRITE(t, tbl_insert_new(PT_TBL(t), key, klen, val, vlen));
 }
 
 int
 protets_insert_many(protets_table_t *t, const protets_kv *kv, size_t n)
 {
-	PT_WRITE(t, tbl_insert_many(t->tbl, kv, n, 0));
+	PT_WRITE(t, tbl_insert_many(PT_TBL(t), kv, n, 0));
 }
 
 int
 protets_insert_new_many(protets_table_t *t, const protets_kv *kv, size_t n)
 {
-	PT_WRITE(t, tbl_insert_many(t->tbl, kv, n, 1));
+	PT_WRITE(t, tbl_insert_many(PT_TBL(t), kv, n, 1));
 }
 
 int
@@ -265,79 +333,80 @@ protets_lookup_each(protets_table_t *t, const void *key, size_t klen,
     protets_fold_fn fn, void *arg)
 {
 	/* Nothing reaches fn before the copy validated: a retry is safe. */
-	PT_READ(t, tbl_lookup_each(t->tbl, key, klen, fn, arg));
+	PT_READ(t, tbl_lookup_each(PT_TBL(t), key, klen, fn, arg));
 }
 
 int
 protets_member(protets_table_t *t, const void *key, size_t klen)
 {
-	PT_READ(t, tbl_member(t->tbl, key, klen));
+	PT_READ(t, tbl_member(PT_TBL(t), key, klen));
 }
 
 int
 protets_delete_object(protets_table_t *t, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
-	PT_WRITE(t, tbl_delete_object(t->tbl, key, klen, val, vlen, NULL));
+	PT_WRITE(t, tbl_delete_object(PT_TBL(t), key, klen, val, vlen, NULL));
 }
 
 int
 protets_delete_all_objects(protets_table_t *t)
 {
-	PT_WRITE(t, tbl_clear(t->tbl));
+	PT_WRITE(t, tbl_clear(PT_TBL(t)));
 }
 
 int
 protets_take(protets_table_t *t, const void *key, size_t klen,
     protets_fold_fn fn, void *arg)
 {
-	PT_WRITE(t, tbl_take(t->tbl, key, klen, fn, arg));
+	PT_WRITE(t, tbl_take(PT_TBL(t), key, klen, fn, arg));
 }
 
 int
 protets_update_counter(protets_table_t *t, const void *key, size_t klen,
     int64_t incr, const protets_counter_opts *opts, int64_t *result)
 {
-	PT_WRITE(t, tbl_update_counter(t->tbl, key, klen, incr, opts, result));
+	PT_WRITE(t, tbl_update_counter(PT_TBL(t), key, klen, incr, opts, result));
 }
 
 int
 protets_first(protets_table_t *t, void *kbuf, size_t kbufsz, size_t *klen)
 {
-	PT_READ(t, tbl_first(t->tbl, kbuf, kbufsz, klen));
+	PT_READ(t, tbl_first(PT_TBL(t), kbuf, kbufsz, klen));
 }
 
 int
 protets_next(protets_table_t *t, const void *key, size_t klen, void *kbuf,
     size_t kbufsz, size_t *nklen)
 {
-	PT_READ(t, tbl_next(t->tbl, key, klen, kbuf, kbufsz, nklen));
+	PT_READ(t, tbl_next(PT_TBL(t), key, klen, kbuf, kbufsz, nklen));
 }
 
 int
 protets_last(protets_table_t *t, void *kbuf, size_t kbufsz, size_t *klen)
 {
-	PT_READ(t, tbl_last(t->tbl, kbuf, kbufsz, klen));
+	PT_READ(t, tbl_last(PT_TBL(t), kbuf, kbufsz, klen));
 }
 
 int
 protets_prev(protets_table_t *t, const void *key, size_t klen, void *kbuf,
     size_t kbufsz, size_t *pklen)
 {
-	PT_READ(t, tbl_prev(t->tbl, key, klen, kbuf, kbufsz, pklen));
+	PT_READ(t, tbl_prev(PT_TBL(t), key, klen, kbuf, kbufsz, pklen));
 }
 
 int
 protets_select(protets_table_t *t, const protets_match *m,
     protets_fold_fn fn, void *arg)
 {
-	int	 rc;
+	struct pt_view	*was = pt_view(t);
+	int		 rc;
 
 	/* As foldl: after a repair the caller retries. */
-	rc = tbl_select(t->tbl, m, fn, arg);
-	if (rc == PROTETS_EAGAIN && !t->map->writable)
+	rc = tbl_select(&was->tbl, m, fn, arg);
+	if (rc == PROTETS_EAGAIN && !was->map->writable)
 		pt_repair(t->sockpath, t->info.name);
-	if (rc == PROTETS_ESTALE && pt_follow(t) == 0)
+	if (rc == PROTETS_ESTALE && pt_follow(t, was) == 0)
 		rc = PROTETS_EAGAIN;
 	return rc;
 }
@@ -346,12 +415,12 @@ int
 protets_select_count(protets_table_t *t, const protets_match *m,
     uint64_t *n)
 {
-	PT_READ(t, tbl_select_count(t->tbl, m, n));
+	PT_READ(t, tbl_select_count(PT_TBL(t), m, n));
 }
 
 int
 protets_select_delete(protets_table_t *t, const protets_match *m,
     uint64_t *n)
 {
-	PT_WRITE(t, tbl_select_delete(t->tbl, m, n));
+	PT_WRITE(t, tbl_select_delete(PT_TBL(t), m, n));
 }

@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,6 +390,97 @@ START_TEST(test_snapshot_survives_kill)
 }
 END_TEST
 
+/* A writer thread: acknowledged keys w<i>, and its errors. */
+struct writer {
+	protets_table_t	*t;
+	volatile int	 stop;
+	int		 n;		/* keys tried */
+	int		 acked;
+	int		 errors;
+	int		 last_error;
+	unsigned char	 ok[1 << 20];
+};
+
+static void *
+writer_main(void *arg)
+{
+	struct writer	*w = arg;
+	char		 k[32];
+	int		 rc;
+
+	while (!w->stop && w->n < (int)sizeof(w->ok)) {
+		snprintf(k, sizeof(k), "w%d", w->n);
+		if ((rc = protets_insert(w->t, k, strlen(k), "x", 1)) == 0) {
+			w->ok[w->n] = 1;
+			__atomic_add_fetch(&w->acked, 1, __ATOMIC_RELEASE);
+		} else {
+			w->errors++;
+			w->last_error = rc;
+		}
+		w->n++;
+	}
+	return NULL;
+}
+
+static void
+wait_acked(struct writer *w, int n)
+{
+	int	i;
+
+	for (i = 0; i < 3000 && __atomic_load_n(&w->acked,
+	    __ATOMIC_ACQUIRE) < n; i++)
+		tu_msleep(10);
+	ck_assert_int_ge(w->acked, n);
+}
+
+/*
+ * A writer holding its handle across stop + start follows the table into
+ * the segment loaded from the state directory: no error, and every write
+ * it was told succeeded is there for a fresh client, none into an orphan.
+ */
+START_TEST(test_writer_follows)
+{
+	static struct writer	 w;
+	protets_t		*p;
+	protets_table_t		*t;
+	pthread_t		 th;
+	char			 k[32], v[8];
+	size_t			 vlen;
+	int			 i, before;
+
+	protets_opts		 o = { .type = PROTETS_SET,
+				       .max_size = 128 << 20 };
+
+	/* Room for every key the writer may try (1M, some 48 MB). */
+	td_start(&d, 2, "state_dir = state\n[tables]\nmax_size = 1G\n"
+	    "[daemon]", NULL);
+	p = conn();
+	ck_assert_int_eq(protets_get(p, "w", &o, &w.t), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, writer_main, &w), 0);
+	wait_acked(&w, 1000);
+	ck_assert_int_eq(WEXITSTATUS(td_term(&d)), 0);
+	before = w.acked;
+	td_launch(&d, NULL);
+	wait_acked(&w, before + 1000);
+	w.stop = 1;
+	pthread_join(th, NULL);
+	ck_assert_msg(w.errors == 0, "%d errors, the last %s", w.errors,
+	    protets_strerror(w.last_error));
+	protets_close(w.t);
+	protets_disconnect(p);
+	p = conn();
+	ck_assert_int_eq(protets_open(p, "w", &t), 0);
+	for (i = 0; i < w.n; i++) {
+		snprintf(k, sizeof(k), "w%d", i);
+		ck_assert_int_eq(protets_lookup(t, k, strlen(k), v, sizeof(v),
+		    &vlen), w.ok[i] ? 0 : PROTETS_NOTFOUND);
+	}
+	protets_close(t);
+	protets_disconnect(p);
+	td_stop(&d);
+}
+END_TEST
+
 static Suite *
 state_suite(void)
 {
@@ -399,6 +491,7 @@ state_suite(void)
 	tcase_add_test(tc, test_stop_start_keeps_tables);
 	tcase_add_test(tc, test_bad_file_set_aside);
 	tcase_add_test(tc, test_snapshot_survives_kill);
+	tcase_add_test(tc, test_writer_follows);
 	suite_add_tcase(s, tc);
 	return s;
 }

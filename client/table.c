@@ -35,6 +35,8 @@ struct protets_table {
 	struct pt_view	*view;		/* the current one; atomic */
 	int		 lock_timeout_ms;	/* atomic; for new views */
 	pthread_mutex_t	 follow;	/* one pt_follow at a time */
+	int		 gone;		/* the name is another table's, or
+					   none's: ESTALE at once; atomic */
 	protets_info	 info;
 	char		 sockpath[108];
 };
@@ -172,6 +174,8 @@ pt_follow(protets_table_t *t, const struct pt_view *was)
 	protets_t	*p;
 	int		 rc;
 
+	if (__atomic_load_n(&t->gone, __ATOMIC_RELAXED))
+		return PROTETS_ESTALE;
 	pthread_mutex_lock(&t->follow);
 	if (pt_view(t) != was) {
 		pthread_mutex_unlock(&t->follow);
@@ -180,9 +184,13 @@ pt_follow(protets_table_t *t, const struct pt_view *was)
 	if ((rc = protets_connect(t->sockpath, &p)) == 0) {
 		rc = protets_open(p, t->info.name, &n);
 		protets_disconnect(p);
+		/* The daemon answered: no table of that name. */
+		if (rc == PROTETS_NOTFOUND)
+			__atomic_store_n(&t->gone, 1, __ATOMIC_RELAXED);
 	}
 	if (rc == 0 && n->info.id != t->info.id) {
 		protets_close(n);
+		__atomic_store_n(&t->gone, 1, __ATOMIC_RELAXED);
 		rc = PROTETS_ESTALE;
 	}
 	if (rc != 0) {
@@ -418,9 +426,19 @@ protets_select_count(protets_table_t *t, const protets_match *m,
 	PT_READ(t, tbl_select_count(PT_TBL(t), m, n));
 }
 
+/* Not atomic: what a first attempt deleted before it met ESTALE counts. */
 int
 protets_select_delete(protets_table_t *t, const protets_match *m,
     uint64_t *n)
 {
-	PT_WRITE(t, tbl_select_delete(PT_TBL(t), m, n));
+	struct pt_view	*was = pt_view(t);
+	uint64_t	 n1 = 0, n2 = 0;
+	int		 rc;
+
+	rc = tbl_select_delete(&was->tbl, m, &n1);
+	if (rc == PROTETS_ESTALE && pt_follow(t, was) == 0)
+		rc = tbl_select_delete(PT_TBL(t), m, &n2);
+	if (n != NULL)
+		*n = n1 + n2;
+	return rc;
 }

@@ -256,8 +256,12 @@ main(int argc, char *argv[])
 			fatal("inbox");
 	/* Under systemd, take back what the fd store kept for us. */
 	recover_fdstore(&d);
-	/* The fd store is newer: the state directory only without it. */
-	if (d.rec == NULL && state_enabled(&d))
+	/*
+	 * The fd store is newer: the state directory only when it gave no
+	 * table (none, or only segments it could not take: a layout another
+	 * protetsd's, say).
+	 */
+	if (d.nrec == 0 && state_enabled(&d))
 		state_load(&d);
 	recover_store_catalog(&d);
 	if (pidfile_write(pfh) == -1)

@@ -70,14 +70,8 @@ rec_validate(int fd, const char *fdname, struct tbl_meta *m,
 		return PROTETS_ECORRUPT;
 	if ((rc = tbl_open(&t, base, len, 1)) == 0) {
 		t.lock_timeout_ms = REC_LOCK_WAIT_MS;
-		/*
-		 * Retired by an orderly stop that saved it (systemctl restart
-		 * keeps the store): nothing changed it since; the live copy
-		 * again, mappings held across the restart with it.
-		 */
-		if ((rc = tbl_unretire(&t)) == 0)
-			rc = tbl_check(&t, msg, sizeof(msg));
-		if (rc == PROTETS_ELOCKED) {
+		t.retired_ok = 1;	/* rec_unretire, once it is kept */
+		if ((rc = tbl_check(&t, msg, sizeof(msg))) == PROTETS_ELOCKED) {
 			log_warnx("segment %s: not checked: its lock is held",
 			    fdname);
 			msg[0] = '\0';
@@ -89,6 +83,31 @@ rec_validate(int fd, const char *fdname, struct tbl_meta *m,
 	if (rc != 0 && msg[0] != '\0')
 		log_warnx("segment %s: %s", fdname, msg);
 	*size = len;
+	munmap(base, len);
+	return rc;
+}
+
+/*
+ * A segment an orderly stop retired and saved (systemctl restart keeps the
+ * store), once it is known to be kept: nothing changed it since, so it is
+ * the table's live copy again, and mappings held across the restart work
+ * again.  retire: the other way, for one that was not kept after all.
+ * 0, or a protets error (the segment is then set aside).
+ */
+static int
+rec_unretire(int fd, int retire)
+{
+	struct tbl	 t;
+	void		*base;
+	size_t		 len;
+	int		 rc;
+
+	if (seg_map(fd, 1, &base, &len) == -1)
+		return PROTETS_ECORRUPT;
+	if ((rc = tbl_open(&t, base, len, 1)) == 0) {
+		t.lock_timeout_ms = REC_LOCK_WAIT_MS;
+		rc = retire ? tbl_retire(&t) : tbl_unretire(&t);
+	}
 	munmap(base, len);
 	return rc;
 }
@@ -305,8 +324,9 @@ recover_fdstore(struct daemon *d)
 			rec_finish_drop(d, fds[i].name, fds[i].fd);
 			continue;
 		}
-		if (rc == 0)
-			rc = recover_add(d, &m, size, fds[i].fd);
+		if (rc == 0 && (rc = rec_unretire(fds[i].fd, 0)) == 0 &&
+		    (rc = recover_add(d, &m, size, fds[i].fd)) != 0)
+			(void)rec_unretire(fds[i].fd, 1);
 		if (rc != 0) {
 			log_warnx("fd store: segment %s (%s) set aside: %s",
 			    fds[i].name, m.name[0] ? m.name : "?",

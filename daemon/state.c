@@ -41,6 +41,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "savefile.h"
 #include "segment.h"
 #include "table.h"
@@ -67,6 +68,9 @@ struct st_rec {
 	uint32_t	name_len;
 	char		name[PROTETS_NAME_MAX + 1];
 };
+
+static void	st_set_aside(const char *);
+static int	st_sync_dir(const struct daemon *);
 
 int
 state_enabled(const struct daemon *d)
@@ -130,9 +134,12 @@ state_forget_table(const struct daemon *d, uint64_t id)
 {
 	char	path[PATH_MAX];
 
-	if (state_enabled(d) && st_path(d, path, sizeof(path),
-	    "table-%" PRIu64 ".pts", id) == 0 && unlink(path) == -1 &&
-	    errno != ENOENT)
+	if (!state_enabled(d) || st_path(d, path, sizeof(path),
+	    "table-%" PRIu64 ".pts", id) == -1)
+		return;
+	if (unlink(path) == 0)
+		(void)st_sync_dir(d);	/* not back after a power loss */
+	else if (errno != ENOENT)
 		log_warn("unlink %s", path);
 }
 
@@ -316,7 +323,9 @@ st_read_catalog(const struct daemon *d, struct st_head *h)
 	return r;
 bad:
 	log_warnx("state: %s is not a catalog this protetsd can read: "
-	    "nothing loaded, the directory left as it is", path);
+	    "nothing loaded; kept as catalog.bad, the tables' files left as "
+	    "they are", path);
+	st_set_aside(path);
 	free(buf);
 	close(fd);
 	return NULL;
@@ -393,19 +402,28 @@ st_load_one(struct daemon *d, const struct st_rec *r)
 	char		 path[PATH_MAX];
 	int		 fd, sfd = -1, rc;
 
+	if (st_path(d, path, sizeof(path), "table-%" PRIu64 ".pts",
+	    r->id) == -1)
+	{
+		log_warnx("state: %s: path too long", d->conf.state_dir);
+		return 1;
+	}
 	if (r->name_len == 0 || r->name_len > PROTETS_NAME_MAX ||
 	    memchr(r->name, '\0', r->name_len) != NULL ||
 	    r->type < PROTETS_SET || r->type > PROTETS_DUPLICATE_BAG ||
 	    r->access < PROTETS_PUBLIC || r->access > PROTETS_PRIVATE ||
-	    r->max_size < tbl_min_size() || r->max_size > d->conf.max_size)
+	    r->max_size < tbl_min_size()) {
 		rc = PROTETS_EFILE;
-	else if (st_path(d, path, sizeof(path), "table-%" PRIu64 ".pts",
-	    r->id) == -1)
-		rc = ENAMETOOLONG;
-	else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		st_set_aside(path);
+	} else if (r->max_size > d->conf.max_size) {
+		rc = PROTETS_ELIMIT;	/* max_size lowered since */
+		st_set_aside(path);
+	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		if (errno == ENOENT) {
-			log_info("state: table %.*s was dropped after the "
-			    "save", (int)r->name_len, r->name);
+			log_warnx("state: table %.*s has no file: dropped "
+			    "after the catalog was saved, or never saved (its "
+			    "worker was down at the stop)", (int)r->name_len,
+			    r->name);
 			return 1;
 		}
 		rc = errno;
@@ -414,13 +432,15 @@ st_load_one(struct daemon *d, const struct st_rec *r)
 			sfd = st_segment(d, r, fd, pl, &rc);
 		sf_free(pl);
 		close(fd);
-		if (rc == PROTETS_EFILE)
+		/* Whatever failed, the file is kept out of the next save's way. */
+		if (sfd == -1)
 			st_set_aside(path);
 	}
 	if (sfd == -1) {
-		log_warnx("state: table %.*s (id %" PRIu64 ") not loaded: %s%s",
-		    (int)r->name_len, r->name, r->id, protets_strerror(rc),
-		    rc == PROTETS_EFILE ? "; its file is kept as .bad" : "");
+		log_warnx("state: table %.*s (id %" PRIu64 ") not loaded: %s; "
+		    "its file, if any, is kept as table-%" PRIu64 ".pts.bad",
+		    (int)r->name_len, r->name, r->id,
+		    rc > 0 ? strerror(rc) : protets_strerror(rc), r->id);
 		d->naside++;
 		return 1;
 	}
@@ -432,8 +452,10 @@ st_load_one(struct daemon *d, const struct st_rec *r)
 	m.created = r->created;
 	memcpy(m.name, r->name, r->name_len);
 	if ((rc = recover_add(d, &m, r->max_size, sfd)) != 0) {
-		log_warnx("state: table %.*s not loaded: %s",
-		    (int)r->name_len, r->name, protets_strerror(rc));
+		log_warnx("state: table %.*s not loaded: %s; its file is kept "
+		    "as table-%" PRIu64 ".pts.bad", (int)r->name_len, r->name,
+		    protets_strerror(rc), r->id);
+		st_set_aside(path);
 		close(sfd);
 		d->naside++;
 		return 1;
@@ -476,6 +498,7 @@ state_load(struct daemon *d)
 {
 	struct st_head	 h;
 	struct st_rec	*r;
+	int64_t		 t0;
 	uint32_t	 i;
 
 	if (mkdir(d->conf.state_dir, 0700) == -1 && errno != EEXIST)
@@ -484,12 +507,19 @@ state_load(struct daemon *d)
 	st_clean(d);
 	if ((r = st_read_catalog(d, &h)) == NULL)
 		return;
+	free(d->rec);	/* the fd store's, none taken */
 	if ((d->rec = calloc(h.count ? h.count : 1, sizeof(*d->rec))) ==
 	    NULL)
 		fatal("calloc");
 	cat_lock(&d->cat);
-	for (i = 0; i < h.count; i++)
+	for (i = 0, t0 = proc_now_ms(); i < h.count; i++) {
 		(void)st_load_one(d, &r[i]);
+		/* A long load: systemd's TimeoutStartSec= waits 15 s more. */
+		if (proc_now_ms() - t0 >= 5000) {
+			notify_send("EXTEND_TIMEOUT_USEC=15000000");
+			t0 = proc_now_ms();
+		}
+	}
 	if (h.next_id > d->cat.hdr->next_id)
 		d->cat.hdr->next_id = h.next_id;
 	cat_unlock(&d->cat);

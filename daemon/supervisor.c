@@ -509,6 +509,12 @@ sup_shutdown(void)
 	int	 i, left, saving = state_enabled(sd), saved = 0;
 
 	notify_send("STOPPING=1");
+	for (i = 0; saving && i < sd->nworkers; i++)
+		if (sup_wrk[i].pid == 0 || !sup_wrk[i].ready) {
+			log_warnx("stop: worker %d is not serving: its tables "
+			    "are not saved (their last snapshot stays)", i);
+			sup_save_failed = 1;
+		}
 	/*
 	 * The workers first, then the monitor: a worker that saw the
 	 * monitor go would wait for a successor (and say so in the log);
@@ -524,6 +530,8 @@ sup_shutdown(void)
 			deadline = proc_now_ms() + 5000;
 			if (proc_now_ms() - said >= 5000) {
 				log_info("stop: %d workers still saving", left);
+				/* systemd's TimeoutStopSec= waits 15 s more */
+				notify_send("EXTEND_TIMEOUT_USEC=15000000");
 				said = proc_now_ms();
 			}
 		}

@@ -119,7 +119,9 @@ int	lk_repair(struct tbl *t);
  * Under the lock, mark the shard retired for good: writers and readers
  * get PROTETS_ESTALE from then on (unless t->retired_ok), lock-free
  * updaters are shut out, readers under way read again.  0, or as
- * lk_wbegin (PROTETS_ELOCKED: a live holder kept it past the timeout).
+ * lk_wbegin; PROTETS_ELOCKED: a live holder kept the lock past the
+ * timeout, and the shard is marked retired without it (the holder's write
+ * may still commit).
  */
 int	lk_retire(struct tbl *t);
 /* Undo lk_retire: the segment is the daemon's copy of the table again. */

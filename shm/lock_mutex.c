@@ -370,8 +370,21 @@ lk_retire(struct tbl *t)
 	struct tbl_stripe	*s = lk_stripe(t);
 	int			 e;
 
-	if ((e = lk_acquire(t, 0)) != 0)
+	if ((e = lk_acquire(t, 0)) != 0) {
+		/*
+		 * A live holder kept the lock (stopped, say): retired all the
+		 * same.  Its write may still commit here; every later writer
+		 * checks the mark once it holds the lock, its unlock leaves the
+		 * lock-free updaters out (fp_open), and readers check the mark
+		 * in overlay mode too.
+		 */
+		if (e == PROTETS_ELOCKED) {
+			__atomic_store_n(&s->retired, 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&fp_area(t)->busy, 1,
+			    __ATOMIC_RELEASE);
+		}
 		return e;
+	}
 	if (!SH_LOAD(&s->retired)) {
 		/* retired before seq: a reader that sees seq move sees it. */
 		__atomic_store_n(&s->retired, 1, __ATOMIC_RELEASE);

@@ -246,6 +246,9 @@ lk_rwait(struct tbl *t, struct lk_rd *r)
 		}
 		if (t->writable && (e = lk_rlock(t, r, 1)) != EBUSY)
 			return e;
+		/* Retired while its lock is held (lk_retire's ELOCKED). */
+		if (lk_retired(t))
+			return PROTETS_ESTALE;
 		if ((e = lk_ov_enter(t, r, seq)) == 0)
 			return 0;
 		if (e == PROTETS_ECORRUPT)

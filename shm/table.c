@@ -583,16 +583,16 @@ tbl_unretire(struct tbl *t)
 {
 	struct tbl	v;
 	unsigned	k;
-	int		e;
+	int		e, rc = 0;
 
 	if (!t->route)
 		return lk_unretire(t);
 	for (k = 0; k < t->nshards; k++) {
 		tbl_view(t, k, &v);
-		if ((e = lk_unretire(&v)) != 0)
-			return e;
+		if ((e = lk_unretire(&v)) != 0 && rc == 0)
+			rc = e;
 	}
-	return 0;
+	return rc;
 }
 
 /* Sharded: the shard this thread last failed on, else any holder. */

@@ -1136,15 +1136,17 @@ START_TEST(test_retire)
 	protets_counter_opts	 dflt = { .has_default = 1 };
 	protets_kv		 kv = { "k", 1, "v", 1 };
 	struct seg		 s;
-	struct tbl		 v;
+	struct tbl		 v, v0;
 	char			 buf[24];
-	uint64_t		 n;
+	uint64_t		 n, seq0;
 	int64_t			 r;
 
 	seg_new_shards(&s, 1 << 20, PROTETS_SET, _i ? 4 : 1);
 	ck_assert_int_eq(put(&s.t, "a", "1"), 0);
 	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 1, &dflt, &r), 0);
 	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 1, NULL, &r), 0);
+	tbl_view(&s.t, 0, &v0);
+	seq0 = lk_wseq(&v0);
 	ck_assert_int_eq(tbl_retire(&s.t), 0);
 	ck_assert_int_eq(tbl_retire(&s.t), 0);		/* idempotent */
 	ck_assert_int_eq(put(&s.t, "b", "2"), PROTETS_ESTALE);
@@ -1163,6 +1165,18 @@ START_TEST(test_retire)
 	ck_assert_int_eq(get(&v, "c", buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, "2");
 	check_ok(&v);
+	/* Unretired (a restart with the same segment): all as before, the
+	 * sequence on, never back to a value a reader saw. */
+	ck_assert_int_eq(tbl_unretire(&s.t), 0);
+	ck_assert_uint_gt(lk_wseq(&v0), seq0 + 2);
+	ck_assert_int_eq(put(&s.t, "b", "2"), 0);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 1, NULL, &r), 0);
+	ck_assert_int_eq(r, 3);
+	ck_assert_int_eq(get(&s.tro, "c", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "3");
+	ck_assert_int_eq(tbl_count(&s.tro, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	check_ok(&s.t);
 	seg_free(&s);
 }
 END_TEST

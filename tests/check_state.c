@@ -184,6 +184,9 @@ START_TEST(test_stop_start_keeps_tables)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "protetsd exit status %d; see %s", st, d.log);
 	ck_assert(td_log_has(&d, "catalog of 4 tables saved"));
+	ck_assert_int_eq(tu_sh(buf, sizeof(buf), "ls %s/state | grep -c "
+	    "'^table-[0-9]*\\.pts$'", d.dir), 0);
+	ck_assert_int_eq(atoi(buf), 4);	/* each worker saved its own */
 	/* The mapping held across the stop is retired: no write lands. */
 	ck_assert_int_eq(protets_insert(held, "late", 4, "x", 1),
 	    PROTETS_ESTALE);
@@ -259,7 +262,7 @@ START_TEST(test_bad_file_set_aside)
 	close(fd);
 	td_launch(&d, NULL);
 	ck_assert(td_log_has(&d, "1 tables loaded"));
-	ck_assert(td_log_has(&d, "its file is kept as .bad"));
+	ck_assert(td_log_has(&d, "its file, if any, is kept as table-"));
 	snprintf(bad, sizeof(bad), "%s.bad", path);
 	ck_assert_int_eq(stat(bad, &sb), 0);
 	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
@@ -267,7 +270,21 @@ START_TEST(test_bad_file_set_aside)
 	ck_assert_int_eq(protets_info_get(p, "a", &info), PROTETS_NOTFOUND);
 	ck_assert_int_eq(protets_info_get(p, "b", &info), 0);
 	ck_assert_uint_eq(info.entries, 100);
+	id = info.id;
 	protets_disconnect(p);
+	/* A valid file the new configuration refuses (max_size lowered
+	 * below the table's size): kept as .bad too, not lost at the stop. */
+	ck_assert_int_eq(WEXITSTATUS(td_term(&d)), 0);
+	FILE *f = fopen(d.conf, "a");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "max_size = 8M\ndefault_size = 4M\n");
+	fclose(f);
+	td_launch(&d, NULL);
+	ck_assert(td_log_has(&d, "0 tables loaded"));
+	ck_assert_int_eq(WEXITSTATUS(td_term(&d)), 0);
+	snprintf(path, sizeof(path), "%s/state/table-%llu.pts.bad", d.dir,
+	    (unsigned long long)id);
+	ck_assert_int_eq(stat(path, &sb), 0);
 	td_stop(&d);
 }
 END_TEST

@@ -30,6 +30,7 @@ struct tbl_meta;
 struct daemon {
 	struct conf	 conf;
 	char		 confpath[PATH_MAX];
+	char		 exe[PATH_MAX];	/* this binary's path, at start */
 	int		 listen_fd;	/* supervisor's; workers borrow it */
 	struct catalog	 cat;		/* mapped by every process */
 	/* inbox[i][0]: read by worker i; inbox[i][1]: written by all */
@@ -96,6 +97,10 @@ void	state_forget_table(const struct daemon *, uint64_t id);
 int	takeover_enabled(void);
 void	takeover_prepare(const struct daemon *, const int *pidfds);
 void	takeover_exec(const struct daemon *, const uint64_t *ids, int *fds,
+	    int n) __attribute__((noreturn));
+/* The same for the supervisor's upgrade: exec d->exe (the binary now at
+ * the path this one was started from). */
+void	takeover_upgrade(const struct daemon *, const uint64_t *ids, int *fds,
 	    int n) __attribute__((noreturn));
 
 /* supervisor.c */

@@ -59,6 +59,9 @@ enum ipc_type {
 	IPC_WRK_SNAPSHOT,
 	/* worker -> supervisor: snapshot done; ipc_ready, tables: not saved */
 	IPC_WRK_SNAPSHOT_DONE,
+	/* supervisor -> monitor: send me every segment (an upgrade); the
+	 * answer is IPC_SEG_HANDOFF batches, then IPC_SEG_HANDOFF_DONE */
+	IPC_MON_GIVE,
 };
 
 struct ipc_adopt {

@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "ipc.h"
 #include "log.h"
+#include "seg.h"
 
 extern char	**environ;
 
@@ -31,7 +32,9 @@ usage(FILE *f, int status)
 	    "  -c file  configuration file (default %s)\n"
 	    "  -d       debug logging\n"
 	    "  -n       check the configuration and exit\n"
-	    "  -V       print the version and exit\n",
+	    "  -V       print the version and exit\n"
+	    "  --layout print the table segment layout's signature and exit\n"
+	    "SIGUSR2 to a running protetsd: upgrade to the binary at its path\n",
 	    PROTETS_CONF_PATH);
 	exit(status);
 }
@@ -212,6 +215,14 @@ main(int argc, char *argv[])
 		usage(stdout, 0);
 	if (argc == 2 && strcmp(argv[1], "--version") == 0)
 		argv[1] = "-V";
+	/* What an upgrade (SIGUSR2) asks the new binary first. */
+	if (argc == 2 && strcmp(argv[1], "--layout") == 0) {
+		char	sig[512];
+
+		tbl_signature(sig, sizeof(sig));
+		printf("%s\n", sig);
+		return 0;
+	}
 	while ((ch = getopt(argc, argv, "c:dhnV")) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
@@ -231,6 +242,15 @@ main(int argc, char *argv[])
 		usage(stderr, 2);
 	}
 	log_init(debug, "main");
+	/* The path an upgrade execs: this binary's, or its successor's. */
+	if (readlink("/proc/self/exe", d.exe, sizeof(d.exe) - 1) <= 0)
+		strlcpy(d.exe, "/proc/self/exe", sizeof(d.exe));
+	{
+		char	*del = strstr(d.exe, " (deleted)");
+
+		if (del != NULL && del[10] == '\0')
+			*del = '\0';
+	}
 	if (realpath(path, d.confpath) == NULL)
 		fatal("%s", path);
 	if (conf_load(&d.conf, d.confpath, err, sizeof(err)) == -1)
@@ -266,6 +286,11 @@ main(int argc, char *argv[])
 	recover_store_catalog(&d);
 	if (pidfile_write(pfh) == -1)
 		log_warn("pidfile_write");
+	if (getenv("PROTETS_UPGRADED") != NULL) {
+		unsetenv("PROTETS_UPGRADED");
+		log_info("upgraded in place: %s, %d tables kept", d.exe,
+		    d.nrec);
+	}
 	log_info("starting: %d workers, config %s", d.nworkers, d.confpath);
 	rc = supervisor_run(&d);
 	unlink(d.conf.socket);

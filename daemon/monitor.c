@@ -355,6 +355,40 @@ mon_takeover(void)
 	takeover_exec(md, ids, fds, n);
 }
 
+/*
+ * The supervisor upgrades in place (supervisor.c, sup_upgrade): every
+ * segment to it, the workers' last registrations included.  We keep ours
+ * until we are stopped.
+ */
+static void
+mon_give(void)
+{
+	struct mon_seg	*s;
+	uint64_t	 ids[FDPASS_MAX];
+	int		 fds[FDPASS_MAX], i, n = 0;
+
+	for (i = 0; i < md->nworkers; i++)
+		mon_drain(i);
+	RB_FOREACH(s, mon_segs, &mon_segs) {
+		ids[n] = s->id;
+		fds[n++] = s->fd;
+		if (n == FDPASS_MAX) {
+			if (mon_send_batch(mon_sup, ids, fds, n) == -1)
+				goto fail;
+			n = 0;
+		}
+	}
+	if (mon_send_batch(mon_sup, ids, fds, n) == -1 ||
+	    ipc_send(mon_sup, IPC_SEG_HANDOFF_DONE, 0, NULL, 0, NULL, 0, 0) ==
+	    -1)
+		goto fail;
+	log_info("upgrade: every segment (%u) handed to the supervisor",
+	    mon_nsegs);
+	return;
+fail:
+	log_warn("upgrade: hand the segments to the supervisor");
+}
+
 static void
 mon_sup_msg(int fd, uint32_t events, void *arg)
 {
@@ -388,6 +422,10 @@ mon_sup_msg(int fd, uint32_t events, void *arg)
 			mon_seg_put(a[i].id, fds[i], a[i].slot);
 		}
 		mon_title();
+		return;
+	}
+	if (h.type == IPC_MON_GIVE && h.nfds == 0) {
+		mon_give();
 		return;
 	}
 	log_warnx("supervisor: unexpected message %u", h.type);

@@ -74,6 +74,7 @@ proc_child_init(void)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_IGN);	/* ^C is for the supervisor */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);	/* the supervisor's: an upgrade */
 	sigemptyset(&mask);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	/* If the supervisor dies, so do we (no orphans serving stale state). */

@@ -7,6 +7,8 @@
  * never by polling.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "notify.h"
+#include "seg.h"
 
 #define SUP_MONITOR	(-1)		/* slot number of the monitor */
 #define SUP_HISTORY	64		/* restart times remembered */
@@ -46,12 +49,14 @@ static int		 sup_wdog = -1;
 static int		 sup_quit;
 static int		 sup_save_failed;	/* a worker could not save */
 static int		 sup_snap = -1;		/* snapshot timer */
+static int		 sup_upgrade_req;	/* SIGUSR2 seen */
 static uint64_t		 sup_snap_wait;		/* workers saving, a bit each */
 static int		 sup_notified_ready;
 
 static void	sup_spawn(struct child *);
 static void	sup_child_msg(int, uint32_t, void *);
 static void	sup_snap_done(int);
+static void	sup_upgrade(void);
 
 static const char *
 sup_name(const struct child *c, char *buf, size_t sz)
@@ -483,6 +488,9 @@ sup_signal(int fd, uint32_t events, void *arg)
 		case SIGHUP:
 			sup_reload();
 			break;
+		case SIGUSR2:
+			sup_upgrade_req = 1;	/* out of the event loop */
+			break;
 		}
 	}
 }
@@ -557,6 +565,220 @@ sup_shutdown(void)
 		;
 }
 
+/* ---------------------------------------------------------------- */
+/*
+ * Live upgrade (SIGUSR2): exec the binary now at our path in place (the
+ * same pid: systemd's MainPID does not change), every table kept.  The new
+ * binary is asked first: its check of the configuration (-n) and its
+ * segment layout (--layout).  The same layout: the workers stop (clients
+ * reconnect; their mappings go on working), the monitor hands every
+ * segment to us, and we exec with them as a fd store would hand them
+ * (takeover.c).  Another layout: every table is saved to the state
+ * directory as at a stop (retired: mappings follow the table into the new
+ * segment, client/table.c) and the new binary loads them.  Any refusal
+ * leaves the running daemon as it was, and says why.
+ */
+
+/* Run the binary at our path with arg..; its exit status or -1; out: the
+ * first line it printed. */
+static int
+sup_run_new(const char *a1, const char *a2, const char *a3, char *out,
+    size_t outsz)
+{
+	ssize_t	 n, len = 0;
+	pid_t	 pid;
+	int	 p[2], st;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(p[1], 1);
+		execl(sd->exe, "protetsd", a1, a2, a3, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	while (len < (ssize_t)outsz - 1 &&
+	    (n = read(p[0], out + len, outsz - 1 - (size_t)len)) != 0)
+		if (n > 0)
+			len += n;
+		else if (errno != EINTR)
+			break;
+	out[len] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	close(p[0]);
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* SIGTERM the workers and reap them all; saving: for as long as it takes. */
+static void
+sup_stop_workers(int saving)
+{
+	int64_t	 deadline = proc_now_ms() + 5000;
+	int	 i, left;
+
+	for (;;) {
+		left = 0;
+		for (i = 0; i < sd->nworkers; i++)
+			if (sup_wrk[i].pid)
+				left++, kill(sup_wrk[i].pid, SIGTERM);
+		if (left == 0)
+			return;
+		if (!saving && proc_now_ms() > deadline) {
+			for (i = 0; i < sd->nworkers; i++)
+				if (sup_wrk[i].pid)
+					kill(sup_wrk[i].pid, SIGKILL);
+			deadline = INT64_MAX;
+		}
+		ev_dispatch(100);
+	}
+}
+
+/* Every segment from the monitor into *ids and *fds (ours); 0 or -1. */
+static int
+sup_collect(uint64_t **ids, int **fds, int *n)
+{
+	struct ipc_hdr	 h;
+	struct pollfd	 pfd = { sup_mon.fd, POLLIN, 0 };
+	uint64_t	 bid[FDPASS_MAX];
+	int		 bfd[FDPASS_MAX], cap = 0, i;
+	ssize_t		 len;
+
+	*n = 0;
+	ev_del(sup_mon.fd);	/* read here, not by sup_child_msg */
+	if (ipc_send(sup_mon.fd, IPC_MON_GIVE, 0, NULL, 0, NULL, 0, 0) == -1)
+		goto fail;
+	for (;;) {
+		if (poll(&pfd, 1, 10000) != 1)
+			goto fail;
+		len = ipc_recv(sup_mon.fd, &h, bid, sizeof(bid), bfd,
+		    FDPASS_MAX);
+		if (len == -1 && errno == EAGAIN)
+			continue;
+		if (len == -1 || h.type == 0)
+			goto fail;
+		if (h.type == IPC_SEG_HANDOFF_DONE)
+			return 0;
+		if (h.type != IPC_SEG_HANDOFF ||
+		    (size_t)len != h.nfds * sizeof(uint64_t)) {
+			fdpass_close_all(bfd, (int)h.nfds);
+			continue;
+		}
+		if (*n + (int)h.nfds + 1 > cap) {
+			cap = (*n + (int)h.nfds + 1) * 2;
+			if ((*ids = reallocarray(*ids, (size_t)cap,
+			    sizeof(**ids))) == NULL ||
+			    (*fds = reallocarray(*fds, (size_t)cap,
+			    sizeof(**fds))) == NULL)
+				fatal("reallocarray");
+		}
+		for (i = 0; i < (int)h.nfds; i++) {
+			(*ids)[*n] = bid[i];
+			(*fds)[(*n)++] = bfd[i];
+		}
+	}
+fail:
+	log_warn("upgrade: the monitor's segments");
+	for (i = 0; i < *n; i++)
+		close((*fds)[i]);
+	*n = 0;
+	if (ev_add(sup_mon.fd, EPOLLIN, sup_child_msg, &sup_mon) == -1)
+		log_warn("ev_add");
+	return -1;
+}
+
+/* Another layout: out of systemd's store, the old segments (the new
+ * instance stores its own under the same names). */
+static void
+sup_unstore_all(void)
+{
+	char		 msg[96];
+	uint32_t	 i;
+
+	if (!daemon_fdstore(sd))
+		return;
+	for (i = 0; i < sd->cat.hdr->nentries; i++) {
+		const struct cat_entry *e = &sd->cat.hdr->entries[i];
+
+		if (cat_state(e) == CAT_FREE)
+			continue;
+		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=seg-%llu",
+		    (unsigned long long)e->id);
+		(void)notify_send(msg);
+	}
+}
+
+static void
+sup_upgrade(void)
+{
+	char		 mine[512], theirs[512], line[512];
+	uint64_t	*ids = NULL;
+	int		*fds = NULL, n = 0, i, convert;
+
+	sup_upgrade_req = 0;
+	if (sup_run_new("-n", "-c", sd->confpath, line, sizeof(line)) != 0) {
+		log_warnx("upgrade refused: %s -n -c %s failed (above); "
+		    "running on", sd->exe, sd->confpath);
+		return;
+	}
+	tbl_signature(mine, sizeof(mine));
+	if (sup_run_new("--layout", NULL, NULL, theirs, sizeof(theirs)) !=
+	    0) {
+		log_warnx("upgrade refused: %s --layout failed; running on",
+		    sd->exe);
+		return;
+	}
+	convert = strcmp(mine, theirs) != 0;
+	if (convert && !state_enabled(sd)) {
+		log_warnx("upgrade refused: %s has another table layout, and "
+		    "without state_dir the tables cannot go over; running on",
+		    sd->exe);
+		return;
+	}
+	for (i = 0; i < sd->nworkers; i++)
+		if (!sup_wrk[i].ready || sup_mon.pid == 0) {
+			log_warnx("upgrade refused: a child is restarting; "
+			    "try again");
+			return;
+		}
+	log_info("upgrade to %s: %s", sd->exe, convert ? "another table "
+	    "layout: every table through the state directory" : "every "
+	    "table kept in memory");
+	sup_quit = 1;		/* no child restarted meanwhile */
+	if (convert) {
+		__atomic_store_n(&sd->cat.hdr->stopping, 1, __ATOMIC_RELAXED);
+		sup_stop_workers(1);
+		if (state_save_catalog(sd) == -1 || sup_save_failed)
+			log_warnx("upgrade: NOT EVERY TABLE WAS SAVED (above)");
+		sup_unstore_all();
+	} else {
+		sup_stop_workers(0);
+		if (sup_collect(&ids, &fds, &n) == -1) {
+			log_warnx("upgrade: failed; the workers start again, "
+			    "with every table");
+			sup_quit = 0;
+			for (i = 0; i < sd->nworkers; i++)
+				sup_spawn(&sup_wrk[i]);
+			free(ids);
+			free(fds);
+			return;
+		}
+	}
+	kill(sup_mon.pid, SIGTERM);
+	while (waitpid(sup_mon.pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	if (fds == NULL && (fds = calloc(1, sizeof(*fds))) == NULL)
+		fatal("calloc");
+	takeover_upgrade(sd, ids, fds, n);
+}
+
 static int
 sup_signals(void)
 {
@@ -567,6 +789,11 @@ sup_signals(void)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR2);
+	/* A monitor that took over left us its SIG_IGNs (proc.c): an ignored
+	 * signal never reaches the signalfd. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGUSR2, SIG_DFL);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
@@ -643,9 +870,12 @@ supervisor_run(struct daemon *d)
 		    ev_add(sup_wdog, EPOLLIN, sup_watchdog, NULL) == -1)
 			log_warn("watchdog timer");
 	}
-	while (!sup_quit)
+	while (!sup_quit) {
 		if (ev_dispatch(-1) == -1)
 			fatal("epoll_wait");
+		if (sup_upgrade_req && !sup_quit)
+			sup_upgrade();
+	}
 	sup_shutdown();
 	return 0;
 }

@@ -12,9 +12,14 @@
  * the new instance recovers them through recover.c like any restart.  The
  * process keeps its pid: it is the new supervisor.
  *
- * fd ownership: the caller (the monitor) hands every segment fd over, and
- * the catalog's; they become the new instance's at exec, and nothing else
- * survives the exec but stdin, stdout and stderr.
+ * The supervisor's live upgrade (SIGUSR2, supervisor.c) execs the new
+ * binary the same way (takeover_upgrade), with the segments the monitor
+ * handed it: the same pid, so systemd's MainPID does not change.
+ *
+ * fd ownership: the caller (the monitor, or the upgrading supervisor)
+ * hands every segment fd over, and the catalog's; they become the new
+ * instance's at exec, and nothing else survives the exec but stdin,
+ * stdout and stderr.
  */
 #include <sys/syscall.h>
 
@@ -133,21 +138,17 @@ takeover_names(const uint64_t *ids, int n)
 	return s;
 }
 
-void
-takeover_exec(const struct daemon *d, const uint64_t *ids, int *fds, int n)
+/* exec path as protetsd with fds and the catalog laid out as a store's. */
+static void __attribute__((noreturn))
+takeover_exec_as(const struct daemon *d, const char *path,
+    const uint64_t *ids, int *fds, int n)
 {
 	char	*argv[5], num[32], *names;
 	int	 argc = 0;
 
-	log_warnx("supervisor died: taking over as protetsd with %d segments",
-	    n);
 	names = takeover_names(ids, n);
 	fds[n++] = d->cat.fd;
 	takeover_layout(fds, n);
-	/* The pidfile names it: dead, whoever has its pid now (main.c). */
-	snprintf(num, sizeof(num), "%d",
-	    (int)cat_proc_pid(&d->cat.hdr->supervisor));
-	setenv("PROTETS_TAKEOVER_FROM", num, 1);
 	snprintf(num, sizeof(num), "%d", (int)getpid());
 	setenv("LISTEN_PID", num, 1);
 	snprintf(num, sizeof(num), "%d", n);
@@ -160,6 +161,29 @@ takeover_exec(const struct daemon *d, const uint64_t *ids, int *fds, int n)
 	argv[argc++] = "-c";
 	argv[argc++] = (char *)d->confpath;
 	argv[argc] = NULL;
-	execv("/proc/self/exe", argv);
-	fatal("takeover: exec");
+	execv(path, argv);
+	fatal("exec %s", path);
+}
+
+void
+takeover_exec(const struct daemon *d, const uint64_t *ids, int *fds, int n)
+{
+	char	num[32];
+
+	log_warnx("supervisor died: taking over as protetsd with %d segments",
+	    n);
+	/* The pidfile names it: dead, whoever has its pid now (main.c). */
+	snprintf(num, sizeof(num), "%d",
+	    (int)cat_proc_pid(&d->cat.hdr->supervisor));
+	setenv("PROTETS_TAKEOVER_FROM", num, 1);
+	takeover_exec_as(d, "/proc/self/exe", ids, fds, n);
+}
+
+void
+takeover_upgrade(const struct daemon *d, const uint64_t *ids, int *fds,
+    int n)
+{
+	log_info("upgrade: exec %s with %d segments", d->exe, n);
+	setenv("PROTETS_UPGRADED", "1", 1);
+	takeover_exec_as(d, d->exe, ids, fds, n);
 }

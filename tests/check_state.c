@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,6 +499,148 @@ START_TEST(test_writer_follows)
 }
 END_TEST
 
+/*
+ * SIGUSR2: the binary at protetsd's path execs in place (the same pid),
+ * every table kept in memory; a writer holding its mapping throughout
+ * gets no error, and every write it was told succeeded is there.
+ */
+START_TEST(test_upgrade_in_place)
+{
+	static struct writer	 w;
+	protets_t		*p;
+	protets_table_t		*t;
+	pthread_t		 th;
+	char			 k[32], v[8];
+	size_t			 vlen;
+	int			 i, before;
+	protets_opts		 o = { .type = PROTETS_SET,
+				       .max_size = 128 << 20 };
+
+	td_start(&d, 2, "state_dir = state\n[tables]\nmax_size = 1G\n"
+	    "[daemon]", NULL);
+	p = conn();
+	ck_assert_int_eq(protets_get(p, "u", &o, &w.t), 0);
+	t = make(p, "other", PROTETS_ORDERED_SET, 0);
+	fill(t, 300);
+	protets_close(t);
+	protets_disconnect(p);
+	ck_assert_int_eq(pthread_create(&th, NULL, writer_main, &w), 0);
+	wait_acked(&w, 1000);
+	ck_assert_int_eq(kill(d.pid, SIGUSR2), 0);
+	wait_log("upgraded in place", 1);
+	wait_log("ready:", 2);
+	before = w.acked;
+	wait_acked(&w, before + 1000);
+	w.stop = 1;
+	pthread_join(th, NULL);
+	ck_assert_msg(w.errors == 0, "%d errors, the last %s", w.errors,
+	    protets_strerror(w.last_error));
+	ck_assert(td_log_has(&d, "2 tables kept"));
+	ck_assert_int_eq(log_count("tables saved"), 0);	/* no file */
+	ck_assert_int_eq(waitpid(d.pid, NULL, WNOHANG), 0);	/* same pid */
+	protets_close(w.t);
+	p = conn();
+	ck_assert_int_eq(protets_open(p, "u", &t), 0);
+	for (i = 0; i < w.n; i++) {
+		snprintf(k, sizeof(k), "w%d", i);
+		ck_assert_int_eq(protets_lookup(t, k, strlen(k), v, sizeof(v),
+		    &vlen), w.ok[i] ? 0 : PROTETS_NOTFOUND);
+	}
+	protets_close(t);
+	ck_assert_int_eq(protets_open(p, "other", &t), 0);
+	ck_assert_int_eq(protets_lookup(t, "k0299", 5, v, sizeof(v), &vlen),
+	    0);
+	protets_close(t);
+	protets_disconnect(p);
+	td_stop(&d);
+}
+END_TEST
+
+/*
+ * SIGUSR2 to a binary of another table layout: here a script put at
+ * protetsd's path that says another layout to --layout and otherwise
+ * execs the real protetsd.  Every table goes over through the state
+ * directory, and a writer holding its mapping follows it into the new
+ * segment with no error and no write lost.
+ */
+START_TEST(test_upgrade_other_layout)
+{
+	static struct writer	 w;
+	protets_t		*p;
+	protets_table_t		*t;
+	pthread_t		 th;
+	char			 real[PATH_MAX], bin[PATH_MAX], dir[] =
+				     "/tmp/protets-bin.XXXXXX", k[32], v[8],
+				     path[PATH_MAX + 32], out[64];
+	const char		*old = getenv("BUILD");
+	char			 oldbuild[PATH_MAX];
+	FILE			*f;
+	size_t			 vlen;
+	int			 i, before;
+	protets_opts		 o = { .type = PROTETS_SET,
+				       .max_size = 128 << 20 };
+
+	snprintf(oldbuild, sizeof(oldbuild), "%s", old ? old : "");
+	ck_assert_ptr_nonnull(realpath(tu_bin("protetsd", bin, sizeof(bin)),
+	    real));
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "cp %s %s/protetsd", real,
+	    dir), 0);
+	setenv("BUILD", dir, 1);
+	td_start(&d, 2, "state_dir = state\n[tables]\nmax_size = 1G\n"
+	    "[daemon]", NULL);
+	if (oldbuild[0] != '\0')
+		setenv("BUILD", oldbuild, 1);
+	else
+		unsetenv("BUILD");
+	p = conn();
+	ck_assert_int_eq(protets_get(p, "u", &o, &w.t), 0);
+	t = make(p, "other", PROTETS_BAG, 0);
+	fill(t, 300);
+	protets_close(t);
+	protets_disconnect(p);
+	ck_assert_int_eq(pthread_create(&th, NULL, writer_main, &w), 0);
+	wait_acked(&w, 1000);
+	/* The "new binary", put in place as make install does. */
+	snprintf(path, sizeof(path), "%s/protetsd.new", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "#!/bin/sh\n[ \"$1\" = --layout ] && "
+	    "{ echo 'protets layout 99 (a test)'; exit 0; }\n"
+	    "exec %s \"$@\"\n", real);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "mv %s %s/protetsd", path,
+	    dir), 0);
+	ck_assert_int_eq(kill(d.pid, SIGUSR2), 0);
+	wait_log("2 tables loaded from", 1);
+	wait_log("ready:", 2);
+	ck_assert(td_log_has(&d, "another table layout"));
+	before = w.acked;
+	wait_acked(&w, before + 1000);
+	w.stop = 1;
+	pthread_join(th, NULL);
+	ck_assert_msg(w.errors == 0, "%d errors, the last %s", w.errors,
+	    protets_strerror(w.last_error));
+	ck_assert_int_eq(waitpid(d.pid, NULL, WNOHANG), 0);	/* same pid */
+	protets_close(w.t);
+	p = conn();
+	ck_assert_int_eq(protets_open(p, "u", &t), 0);
+	for (i = 0; i < w.n; i++) {
+		snprintf(k, sizeof(k), "w%d", i);
+		ck_assert_int_eq(protets_lookup(t, k, strlen(k), v, sizeof(v),
+		    &vlen), w.ok[i] ? 0 : PROTETS_NOTFOUND);
+	}
+	protets_close(t);
+	ck_assert_int_eq(protets_open(p, "other", &t), 0);
+	ck_assert_int_eq(protets_lookup(t, "k0299", 5, v, sizeof(v), &vlen),
+	    0);
+	protets_close(t);
+	protets_disconnect(p);
+	td_stop(&d);
+	tu_sh(out, sizeof(out), "rm -rf %s", dir);
+}
+END_TEST
+
 static Suite *
 state_suite(void)
 {
@@ -509,6 +652,8 @@ state_suite(void)
 	tcase_add_test(tc, test_bad_file_set_aside);
 	tcase_add_test(tc, test_snapshot_survives_kill);
 	tcase_add_test(tc, test_writer_follows);
+	tcase_add_test(tc, test_upgrade_in_place);
+	tcase_add_test(tc, test_upgrade_other_layout);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -45,7 +45,7 @@ struct daemon {
 	 * The catalogs the store gave back (FDNAME=catalog-<gen>): the new
 	 * one is stored as the next generation before they are removed.
 	 */
-	uint64_t	 cat_gen;	/* the newest seen */
+	uint64_t	 cat_gen;	/* the newest seen; then the one stored */
 	uint64_t	 cat_old[4];
 	int		 ncat_old;
 	int64_t		 started_ms;	/* CLOCK_MONOTONIC, when main began */
@@ -67,7 +67,7 @@ void	recover_fdstore(struct daemon *);
 int	recover_add(struct daemon *, const struct tbl_meta *, uint64_t size,
 	    int fd);
 /* Put the catalog in systemd's fd store, in place of the old one. */
-void	recover_store_catalog(const struct daemon *);
+void	recover_store_catalog(struct daemon *);
 /* 1 when segments go to systemd's fd store (fdstore = yes, under systemd). */
 int	daemon_fdstore(const struct daemon *);
 

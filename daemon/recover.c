@@ -353,15 +353,17 @@ recover_fdstore(struct daemon *d)
  * at least, docs/SYSTEMD.md.)
  */
 void
-recover_store_catalog(const struct daemon *d)
+recover_store_catalog(struct daemon *d)
 {
 	char	msg[96];
 	int	i;
 
+	/* Ours is the next generation (an upgrade passes it on, takeover.c). */
+	d->cat_gen = d->ncat_old > 0 ? d->cat_gen + 1 : 1;
 	if (!daemon_fdstore(d))
 		return;
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDPOLL=0\nFDNAME=catalog-%"
-	    PRIu64, d->ncat_old > 0 ? d->cat_gen + 1 : 1);
+	    PRIu64, d->cat_gen);
 	if (notify_send_fds(msg, &d->cat.fd, 1) == -1) {
 		log_warn("fd store: the catalog");
 		return;

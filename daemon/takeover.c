@@ -8,7 +8,8 @@
  * replaces it itself, s6-style: once the old workers are gone it execs
  * protetsd with the segments laid out exactly as systemd's fd store gives
  * them back (fds 3.., LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES=seg-<id>:...),
- * the catalog last (FDNAME=catalog-0: the names and owners, recover.c), and
+ * the catalog last (FDNAME=catalog-<gen>, the generation in systemd's
+ * store if there is one: the names and owners, recover.c), and
  * the new instance recovers them through recover.c like any restart.  The
  * process keeps its pid: it is the new supervisor.
  *
@@ -120,12 +121,12 @@ takeover_layout(int *fds, int n)
 	closefrom(3 + n);
 }
 
-/* LISTEN_FDNAMES: seg-<id> of each fd, colon-separated, then catalog-0. */
+/* LISTEN_FDNAMES: seg-<id> of each fd, colon-separated, then the catalog. */
 static char *
-takeover_names(const uint64_t *ids, int n)
+takeover_names(const uint64_t *ids, int n, uint64_t gen)
 {
 	char	*s, *p;
-	size_t	 sz = (size_t)n * 26 + sizeof("catalog-0");
+	size_t	 sz = (size_t)n * 26 + 32;
 	int	 i;
 
 	if ((s = p = malloc(sz)) == NULL)
@@ -134,7 +135,7 @@ takeover_names(const uint64_t *ids, int n)
 	for (i = 0; i < n; i++)
 		p += snprintf(p, sz - (size_t)(p - s), "seg-%" PRIu64 ":",
 		    ids[i]);
-	snprintf(p, sz - (size_t)(p - s), "catalog-0");
+	snprintf(p, sz - (size_t)(p - s), "catalog-%" PRIu64, gen);
 	return s;
 }
 
@@ -146,7 +147,7 @@ takeover_exec_as(const struct daemon *d, const char *path,
 	char	*argv[5], num[32], *names;
 	int	 argc = 0;
 
-	names = takeover_names(ids, n);
+	names = takeover_names(ids, n, d->cat_gen);
 	fds[n++] = d->cat.fd;
 	takeover_layout(fds, n);
 	snprintf(num, sizeof(num), "%d", (int)getpid());

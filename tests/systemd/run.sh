@@ -540,6 +540,33 @@ in_ct timeout 60 systemctl restart protetsd.service
 check "systemctl restart" 0 $?
 after_restart "systemctl restart" "$main"
 
+# 6b. A live upgrade: SIGUSR2 to the service (the children ignore it) execs
+# the binary at protetsd's path in place: the same main pid, no restart,
+# every table, and the client's mapping writes on.
+main=$(prop MainPID)
+restarts=$(prop NRestarts)
+wpid=$(role_pid worker)
+in_ct systemctl kill -s USR2 protetsd.service
+_i=0
+while [ $_i -lt 200 ] && ! { in_ct journalctl -q -u protetsd.service \
+    --no-pager 2>/dev/null | grep -q 'upgraded in place' &&
+    [ "$(in_ct protets procs 2>/dev/null | wc -l)" -eq $((WORKERS + 2)) ] &&
+    [ "$(role_pid worker)" != "$wpid" ]; }; do
+	sleep 0.1
+	_i=$((_i + 1))
+done
+check "SIGUSR2: upgraded in place, workers back" 1 \
+    "$(in_ct journalctl -q -u protetsd.service --no-pager 2>/dev/null |
+    grep -c 'upgraded in place')"
+check "SIGUSR2: the same main pid" "$main" "$(prop MainPID)"
+check "SIGUSR2: no service restart" "$restarts" "$(prop NRestarts)"
+check "SIGUSR2: active (running)" active/running \
+    "$(prop ActiveState)/$(prop SubState)"
+holder_write "SIGUSR2"
+verify "SIGUSR2"
+check "SIGUSR2: fd store holds the 4 segments and the catalog" 5 \
+    "$(prop NFileDescriptorStore)"
+
 # 7. A table dropped is removed from the store too (FDSTOREREMOVE=1).
 in_ct protets get scratch >/dev/null
 check "a fifth table: fd store holds 5 + the catalog" 6 \

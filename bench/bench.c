@@ -61,28 +61,45 @@ daemon_stop(void)
 }
 
 /* Start a private protetsd; its socket lives in a temporary directory. */
+static void	daemon_restart(const char *);
+
+static int		 opt_cg, opt_wc, opt_state, opt_kills = 20;
+static const char	*opt_protetsd = "build/protetsd";
+
+/* extra: more lines of [daemon] (NULL: none). */
 static void
-daemon_start(const char *protetsd, uint64_t table_size)
+daemon_start(const char *protetsd, uint64_t table_size, const char *extra)
 {
-	char	 conf[PATH_MAX], log[PATH_MAX];
+	char	 conf[PATH_MAX];
 	FILE	*f;
-	int	 i, fd;
 
 	strcpy(dir, "/tmp/protets-bench.XXXXXX");
 	if (mkdtemp(dir) == NULL || chmod(dir, 0755) == -1)
 		die("mkdtemp", errno);
 	snprintf(conf, sizeof(conf), "%s/protets.conf", dir);
-	snprintf(log, sizeof(log), "%s/log", dir);
 	snprintf(sock, sizeof(sock), "%s/sock", dir);
 	if ((f = fopen(conf, "w")) == NULL)
 		die(conf, errno);
 	fprintf(f, "[daemon]\nsocket = sock\npidfile = pid\nworkers = 2\n"
-	    "restart_burst = 1000\n[tables]\nmax_size = %llu\n"
-	    "max_tables = 4096\n", (unsigned long long)table_size);
+	    "restart_burst = 1000\n%s\n[tables]\nmax_size = %llu\n"
+	    "max_tables = 4096\n", extra ? extra : "",
+	    (unsigned long long)table_size);
 	fclose(f);
+	daemon_restart(protetsd);
+}
+
+/* Start protetsd on the configuration daemon_start wrote. */
+static void
+daemon_restart(const char *protetsd)
+{
+	char	 conf[PATH_MAX + 16], log[PATH_MAX + 8];
+	int	 i, fd;
+
+	snprintf(conf, sizeof(conf), "%s/protets.conf", dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
 	fflush(stdout);
 	if ((daemon_pid = fork()) == 0) {
-		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execl(protetsd, "protetsd", "-c", conf, (char *)NULL);
@@ -759,12 +776,125 @@ bench_recovery(protets_t *p, int kills)
 }
 
 /*
+ * The state directory (#15): a table of N entries saved by an orderly
+ * stop and loaded by the next start (wall time of each, as a user waits
+ * for it), and a snapshot's time (the daemon's log) and what it costs a
+ * writer replacing values meanwhile: its longest insert while snapshots
+ * run every second, against its longest insert on a daemon without
+ * snapshots, measured just before.
+ */
+struct sw {
+	protets_table_t	*t;
+	double		 secs;
+	double		 max_us;	/* the longest insert */
+	size_t		 ops;
+};
+
+static void *
+sw_main(void *arg)
+{
+	struct sw	*w = arg;
+	double		 t0 = now(), a, b;
+	size_t		 i = 0;
+	int		 rc;
+
+	w->max_us = 0;
+	for (w->ops = 0; (b = now()) - t0 < w->secs; w->ops++) {
+		a = b;
+		if ((rc = protets_insert(w->t, hit0 + i * KEYLEN, KEYLEN,
+		    vals + i * VALLEN, VALLEN)) != 0)
+			die("insert", rc);
+		if ((b = (now() - a) * 1e6) > w->max_us)
+			w->max_us = b;
+		if (++i == n)
+			i = 0;
+	}
+	return NULL;
+}
+
+static double
+sw_run(protets_table_t *t, double secs, size_t *ops)
+{
+	struct sw	w = { t, secs, 0, 0 };
+
+	sw_main(&w);
+	*ops = w.ops;
+	return w.max_us;
+}
+
+/* The last "in N ms" of a snapshot line of the daemon's log, or -1. */
+static double
+log_snapshot_ms(void)
+{
+	char	 path[PATH_MAX + 8], line[512], *p;
+	FILE	*f;
+	double	 ms = -1;
+
+	snprintf(path, sizeof(path), "%s/log", dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "snapshot: 1 tables saved") != NULL &&
+		    (p = strstr(line, " in ")) != NULL)
+			ms = atof(p + 4);
+	fclose(f);
+	return ms;
+}
+
+static protets_t *
+bench_state(protets_t *p, uint64_t size)
+{
+	protets_opts	 o = { .type = PROTETS_SET, .access = PROTETS_PUBLIC,
+			    .max_size = size };
+	protets_table_t	*t;
+	double		 t0, base_us, snap_us;
+	size_t		 ops, snap_ops;
+	int		 rc;
+
+	t = table_get(p, "bench-state", &o);
+	phase_insert(t);
+	base_us = sw_run(t, 3.0, &ops);
+	protets_close(t);
+	protets_disconnect(p);
+	daemon_stop();
+	/* A daemon of its own, snapshotting every second. */
+	daemon_start(opt_protetsd, size, "state_dir = state\n"
+	    "snapshot_interval = 1");
+	if ((rc = protets_connect(sock, &p)) != 0)
+		die("connect", rc);
+	t = table_get(p, "bench-state", &o);
+	phase_insert(t);
+	snap_us = sw_run(t, 5.0, &snap_ops);
+	printf("protets snapshot_%zu_ms %.0f\n", n, log_snapshot_ms());
+	printf("protets snapshot_writer_max_us %.0f (without snapshots: "
+	    "%.0f; inserts/s %.0f, without %.0f)\n", snap_us, base_us,
+	    snap_ops / 5.0, ops / 3.0);
+	protets_close(t);
+	protets_disconnect(p);
+	t0 = now();
+	kill(daemon_pid, SIGTERM);
+	while (waitpid(daemon_pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	daemon_pid = 0;
+	printf("protets stop_save_%zu_ms %.0f\n", n, (now() - t0) * 1000);
+	t0 = now();
+	daemon_restart(opt_protetsd);
+	if ((rc = protets_connect(sock, &p)) != 0)
+		die("connect", rc);
+	t = table_get(p, "bench-state", &o);
+	printf("protets start_load_%zu_ms %.0f\n", n, (now() - t0) * 1000);
+	protets_close(t);
+	return p;
+}
+
+/*
  * -c: one run of insert, lookup_hit and counter on a set table, for
  * valgrind --tool=callgrind --toggle-collect=FUNCTION with FUNCTION
  * phase_insert, cg_lookup_hit or phase_counter: the collected cost / N is
  * the instructions per operation (bench/README.md, "Profiling").
  * -w: the write-concurrency phases alone (and cpu_*, their ceiling), for
  * quick comparisons of two builds (bench/README.md).
+ * -s: the state directory's phases alone (bench_state).
  */
 static __attribute__((noinline)) double
 cg_lookup_hit(protets_table_t *t)
@@ -789,8 +919,6 @@ cg_lookup(protets_t *p, uint64_t size)
 		die("drop", rc);
 }
 
-static int		 opt_cg, opt_wc, opt_kills = 20;
-static const char	*opt_protetsd = "build/protetsd";
 
 static int
 bench_opt(int ch, const char *arg)
@@ -798,6 +926,7 @@ bench_opt(int ch, const char *arg)
 	switch (ch) {
 	case 'c': opt_cg = 1; return 0;
 	case 'w': opt_wc = 1; return 0;
+	case 's': opt_state = 1; return 0;
 	case 'k': opt_kills = atoi(arg); return opt_kills < 1 ? -1 : 0;
 	case 'd': opt_protetsd = arg; return 0;
 	}
@@ -811,8 +940,8 @@ main(int argc, char *argv[])
 	uint64_t	 size;
 	int		 rc;
 
-	if (peer_args(argc, argv, "bench [-c | -w] [-n N] [-r RUNS] [-k KILLS] "
-	    "[-d PROTETSD]", "cwk:d:", bench_opt) != argc) {
+	if (peer_args(argc, argv, "bench [-c | -s | -w] [-n N] [-r RUNS] "
+	    "[-k KILLS] [-d PROTETSD]", "cswk:d:", bench_opt) != argc) {
 		fprintf(stderr, "bench: no operands expected\n");
 		return 2;
 	}
@@ -820,11 +949,16 @@ main(int argc, char *argv[])
 	size = ((uint64_t)n * 200 + (64u << 20) + 4095) & ~4095ull;
 	fprintf(stderr, "bench: generating %zu keys\n", n);
 	workload_init();
-	daemon_start(opt_protetsd, size);
+	daemon_start(opt_protetsd, size, NULL);
 	if ((rc = protets_connect(sock, &p)) != 0)
 		die("connect", rc);
 	if (opt_cg) {
 		cg_lookup(p, size);
+		protets_disconnect(p);
+		return 0;
+	}
+	if (opt_state) {
+		p = bench_state(p, size);
 		protets_disconnect(p);
 		return 0;
 	}
@@ -842,6 +976,8 @@ main(int argc, char *argv[])
 	bench_readonly(p, size);
 	fprintf(stderr, "bench: recovery, %d kills\n", opt_kills);
 	bench_recovery(p, opt_kills);
+	fprintf(stderr, "bench: the state directory, %zu entries\n", n);
+	p = bench_state(p, size);
 	protets_disconnect(p);
 	if (failed)
 		fprintf(stderr, "bench: a phase gave a wrong result (above)\n");

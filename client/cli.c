@@ -46,8 +46,9 @@ usage(FILE *f, int status)
 "\n"
 "  get NAME [--type set|ordered_set|bag|duplicate_bag]\n"
 "           [--access public|protected|private] [--size BYTES]\n"
-"           [--write-concurrency N] [--create-only]\n"
-"                          create the table if missing\n"
+"           [--write-concurrency N] [--create-only] [--volatile]\n"
+"                          create the table if missing (--volatile: never\n"
+"                          written to disk, gone after a stop)\n"
 "  insert NAME KEY VALUE   insert (replace, on sets)\n"
 "  insert-new NAME KEY VALUE\n"
 "                          insert only if KEY is absent (exit 1 if present)\n"
@@ -191,6 +192,7 @@ cli_table_opts(int argc, char **argv, protets_opts *o, int with_type)
 		{ "size", required_argument, NULL, 'z' },
 		{ "write-concurrency", required_argument, NULL, 'w' },
 		{ "create-only", no_argument, NULL, 'c' },
+		{ "volatile", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*errstr;
@@ -234,6 +236,11 @@ cli_table_opts(int argc, char **argv, protets_opts *o, int with_type)
 			if (!with_type)
 				cli_usage_error("--create-only: for get");
 			o->flags |= PROTETS_CREATE_ONLY;
+			break;
+		case 'v':
+			if (!with_type)
+				cli_usage_error("--volatile: for get");
+			o->flags |= PROTETS_VOLATILE;
 			break;
 		case ':':
 			cli_usage_error("%s needs a value", argv[optind - 1]);

@@ -543,7 +543,8 @@ pt_get(protets_t *p, const char *name, const protets_opts *o, uint32_t flags,
 
 	pt_errclear();
 	if (name == NULL || wire_name_valid(name, strlen(name)) != 0 ||
-	    (o != NULL && (o->flags & ~(uint32_t)PROTETS_CREATE_ONLY)))
+	    (o != NULL && (o->flags & ~(uint32_t)(PROTETS_CREATE_ONLY |
+	    PROTETS_VOLATILE))))
 		return PROTETS_EINVAL;
 	memset(&g, 0, sizeof(g));
 	memcpy(g.name, name, strlen(name) + 1);
@@ -556,6 +557,8 @@ pt_get(protets_t *p, const char *name, const protets_opts *o, uint32_t flags,
 		if ((o->flags & PROTETS_CREATE_ONLY) &&
 		    (flags & WIRE_GET_CREATE))
 			g.flags |= WIRE_GET_EXCL;
+		if ((o->flags & PROTETS_VOLATILE) && (flags & WIRE_GET_CREATE))
+			g.flags |= WIRE_GET_VOLATILE;
 	}
 	wbuf_init(&req);
 	wbuf_init(&reply);

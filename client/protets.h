@@ -132,7 +132,7 @@ typedef struct protets_opts {
 	 * table protets_update_counter usually takes no lock at all.
 	 */
 	uint32_t	write_concurrency;
-	uint32_t	flags;		/* PROTETS_CREATE_ONLY */
+	uint32_t	flags;		/* PROTETS_CREATE_ONLY, PROTETS_VOLATILE */
 } protets_opts;
 
 /*
@@ -140,6 +140,14 @@ typedef struct protets_opts {
  * exists, as ets:new fails on an existing named table.
  */
 #define PROTETS_CREATE_ONLY	0x1
+/*
+ * protets_opts.flags, at creation: the table never touches the disk.  The
+ * daemon's state directory (protets.conf state_dir) gets neither its
+ * snapshots nor its save at a stop, so it does not survive a stop or a
+ * reboot; it survives the death of any process, as every table does.  For
+ * data that must never be written out.  Ignored for an existing table.
+ */
+#define PROTETS_VOLATILE	0x2
 
 /* What protets_info() and protets_list() report on a table. */
 typedef struct protets_info {

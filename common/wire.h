@@ -42,6 +42,7 @@ enum wire_op {
 /* WIRE_GET flags. */
 #define WIRE_GET_CREATE		0x1	/* create when missing */
 #define WIRE_GET_EXCL		0x2	/* with CREATE: PROTETS_EXISTS if present */
+#define WIRE_GET_VOLATILE	0x4	/* with CREATE: never saved to disk */
 /* WIRE_GET reply flags (in the info record's flags). */
 #define WIRE_INFO_WRITABLE	0x1	/* the fd attached is read-write */
 

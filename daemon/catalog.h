@@ -21,7 +21,7 @@
 #include "protets.h"
 
 #define CAT_MAGIC	0x3154414353544550ull	/* "PETSCAT1" */
-#define CAT_VERSION	1
+#define CAT_VERSION	2	/* 2: flags */
 
 enum cat_state {
 	CAT_FREE = 0,
@@ -39,8 +39,13 @@ struct cat_entry {
 	uint64_t	id;
 	uint64_t	created;
 	uint64_t	max_size;
+	uint32_t	flags;		/* CAT_VOLATILE */
+	uint32_t	pad;
 	char		name[PROTETS_NAME_MAX + 1];
 };
+
+/* cat_entry.flags: never saved to the state directory (PROTETS_VOLATILE). */
+#define CAT_VOLATILE	0x1
 
 struct cat_proc {
 	int32_t		pid;		/* atomic; 0 when not running */

@@ -228,7 +228,8 @@ proto_get_opts(struct conn *c, const struct wire_hdr *h, struct wire_get *g,
 {
 	const struct conf	*cf = &wk->d->conf;
 
-	if (g->flags & ~(uint32_t)(WIRE_GET_CREATE | WIRE_GET_EXCL)) {
+	if (g->flags & ~(uint32_t)(WIRE_GET_CREATE | WIRE_GET_EXCL |
+	    WIRE_GET_VOLATILE)) {
 		conn_error(c, h, PROTETS_EINVAL, "unknown flags 0x%x", g->flags);
 		return -1;
 	}
@@ -315,6 +316,7 @@ proto_create(struct conn *c, const struct wire_get *g, uint64_t size,
 	e->worker = wk->slot;
 	e->created = (uint64_t)time(NULL);
 	e->max_size = size;
+	e->flags = (g->flags & WIRE_GET_VOLATILE) ? CAT_VOLATILE : 0;
 	e->name_len = (uint32_t)strlen(g->name);
 	memcpy(e->name, g->name, e->name_len + 1);
 	cat_set_state(e, CAT_CREATING);
@@ -328,6 +330,7 @@ proto_create(struct conn *c, const struct wire_get *g, uint64_t size,
 	m.owner_uid = e->owner_uid;
 	m.created = e->created;
 	m.nshards = g->write_concurrency;
+	m.flags = (e->flags & CAT_VOLATILE) ? TBL_VOLATILE : 0;
 	memcpy(m.name, e->name, e->name_len + 1);
 	rc = worker_table_create(&m, size, &pt->t);
 

@@ -199,6 +199,7 @@ rec_cat_apply(const struct rec_cat *rc, struct tbl_meta *m)
 	m->owner_uid = e.owner_uid;
 	m->access = e.access;
 	m->created = e.created;
+	m->flags = (e.flags & CAT_VOLATILE) ? TBL_VOLATILE : 0;
 	return 0;
 }
 
@@ -219,6 +220,7 @@ recover_add(struct daemon *d, const struct tbl_meta *m, uint64_t size, int fd)
 	e->owner_uid = m->owner_uid;
 	e->created = m->created;
 	e->max_size = size;
+	e->flags = (m->flags & TBL_VOLATILE) ? CAT_VOLATILE : 0;
 	e->worker = cat_least_loaded(cat);
 	e->name_len = (uint32_t)strnlen(m->name, PROTETS_NAME_MAX);
 	memcpy(e->name, m->name, e->name_len);

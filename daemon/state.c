@@ -180,7 +180,7 @@ st_records(struct daemon *d, uint32_t *n, uint64_t *next_id)
 		const struct cat_entry *e = &h->entries[i];
 
 		if (cat_state(e) != CAT_READY || e->name_len == 0 ||
-		    e->name_len > PROTETS_NAME_MAX)
+		    e->name_len > PROTETS_NAME_MAX || (e->flags & CAT_VOLATILE))
 			continue;
 		r[*n].id = e->id;
 		r[*n].created = e->created;

@@ -440,6 +440,12 @@ wrk_save(int stopping)
 		cat_unlock(&wk->d->cat);
 		if (ce == NULL || cat_state(&e) != CAT_READY)
 			continue;	/* being dropped or created */
+		if (e.flags & CAT_VOLATILE) {
+			/* Never on disk; at a stop, no orphan writes either. */
+			if (stopping)
+				(void)tbl_retire(&t->tbl);
+			continue;
+		}
 		if (t->bad) {
 			log_warnx("table %s failed validation: not saved",
 			    e.name);

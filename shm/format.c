@@ -134,6 +134,7 @@ tbl_format_one(unsigned char *base, size_t size, const struct tbl_meta *m,
 	h->access = m->access;
 	h->owner_uid = m->owner_uid;
 	h->nshards = ns;
+	h->flags = m->flags;
 	h->shard = k;
 	h->shard_size = size;
 	memcpy(h->name, m->name, strnlen(m->name, sizeof(h->name)));
@@ -291,5 +292,6 @@ tbl_meta(const struct tbl *t, struct tbl_meta *m)
 	m->created = h.created;
 	memcpy(m->name, h.name, sizeof(m->name));
 	m->nshards = h.nshards;
+	m->flags = h.flags;
 	return 0;
 }

@@ -120,7 +120,8 @@ struct tbl_hdr {
 	uint32_t	nshards;		/*  856: 1, or 2..16 shards */
 	uint32_t	shard;			/*  860: this region's index */
 	uint64_t	shard_size;		/*  864: bytes per shard */
-	uint8_t		reserved[1024 - 872];	/*  872 */
+	uint32_t	flags;			/*  872: tbl_meta.flags */
+	uint8_t		reserved[1024 - 876];	/*  876 */
 };
 
 /*

@@ -27,7 +27,11 @@ struct tbl_meta {
 	uint64_t	created;	/* unix time, seconds */
 	char		name[PROTETS_NAME_MAX + 1];	/* NUL-terminated */
 	uint32_t	nshards;	/* write_concurrency; 0 and 1: one lock */
+	uint32_t	flags;		/* TBL_VOLATILE */
 };
+
+/* tbl_meta.flags (the header's): never written to disk (PROTETS_VOLATILE). */
+#define TBL_VOLATILE	0x1
 
 struct tbl_stats {
 	uint64_t	entries;

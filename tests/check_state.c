@@ -153,7 +153,7 @@ static const char *names[NTAB] = { "set", "oset", "bag", "sharded" };
 START_TEST(test_stop_start_keeps_tables)
 {
 	protets_t	*p;
-	protets_table_t	*t[NTAB], *held;
+	protets_table_t	*t[NTAB], *held, *vheld;
 	protets_info	 info;
 	char		*before[NTAB], *after, buf[32], vals[2][64];
 	size_t		 vlen;
@@ -177,6 +177,13 @@ START_TEST(test_stop_start_keeps_tables)
 	key_values(p, vals[0]);
 	ck_assert_str_eq(vals[0], "v7,second,first,");
 	ck_assert_int_eq(protets_open(p, "set", &held), 0);
+	/* Volatile: never on disk, so gone after the stop. */
+	{
+		protets_opts	vo = { .flags = PROTETS_VOLATILE };
+
+		ck_assert_int_eq(protets_get(p, "vol", &vo, &vheld), 0);
+		fill(vheld, 50);
+	}
 	protets_disconnect(p);
 
 	/* Not back: a held mapping's operation fails (after this long). */
@@ -194,6 +201,10 @@ START_TEST(test_stop_start_keeps_tables)
 	ck_assert_int_eq(protets_lookup(held, "k0001", 5, buf, sizeof(buf),
 	    &vlen), PROTETS_ESTALE);
 	protets_close(held);
+	/* Retired too, though not saved: nothing written into an orphan. */
+	ck_assert_int_eq(protets_insert(vheld, "late", 4, "x", 1),
+	    PROTETS_ESTALE);
+	protets_close(vheld);
 	unsetenv("PROTETS_CONNECT_TIMEOUT_MS");
 
 	td_launch(&d, NULL);
@@ -211,6 +222,7 @@ START_TEST(test_stop_start_keeps_tables)
 	ck_assert_uint_eq(info.write_concurrency, 4);
 	ck_assert_int_eq(info.access, PROTETS_PROTECTED);
 	ck_assert_uint_eq(info.owner_uid, getuid());
+	ck_assert_int_eq(protets_info_get(p, "vol", &info), PROTETS_NOTFOUND);
 	ck_assert_int_eq(protets_open(p, "set", &held), 0);
 	ck_assert_int_eq(protets_lookup(held, "late", 4, buf, sizeof(buf),
 	    &vlen), PROTETS_NOTFOUND);

@@ -498,13 +498,25 @@ holder_write "kill -9 monitor"
 verify "kill -9 monitor"
 
 # 3. Every process at once, three times: only systemd's fd store is left
-# holding the segments.
+# holding the segments.  A CLI loop runs throughout: the library redials
+# for connect_timeout_ms (5 s), longer than a restart, so no command may
+# fail with "daemon unreachable".
+in_ct /bin/sh -c 'while [ ! -e /tmp/cli-stop ]; do
+	protets count alpha >/dev/null 2>>/tmp/cli-err || true
+	echo x >>/tmp/cli-n
+done' &
+clipid=$!
 for n in 1 2 3; do
 	main=$(prop MainPID)
 	in_ct systemctl kill -s KILL protetsd.service
 	after_restart "systemctl kill -s KILL ($n)" "$main"
 done
+in_ct touch /tmp/cli-stop
+wait "$clipid"
 check "NRestarts after 3 kills of the whole service" 3 "$(prop NRestarts)"
+echo "# CLI commands through the 3 kills: $(in_ct cat /tmp/cli-n | wc -l)"
+check "a CLI loop through the 3 kills: no command failed" "" \
+    "$(in_ct cat /tmp/cli-err 2>/dev/null)"
 
 # 4. The supervisor (main pid) alone: its children follow it
 # (PR_SET_PDEATHSIG), systemd restarts the service.

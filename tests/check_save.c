@@ -891,6 +891,63 @@ START_TEST(test_uid_limit)
 }
 END_TEST
 
+/*
+ * A save (the daemon's snapshots and its save at a stop write the same way,
+ * common/savefile.c) killed at every point of its writing: RLIMIT_FSIZE
+ * kills the saver (SIGXFSZ, default action) the moment the file would pass
+ * k bytes, for k every 4 KiB up to the whole file and at the file's last
+ * byte.  Each time the file there is the previous one, whole; once the
+ * limit lets the save finish, the new one.
+ */
+START_TEST(test_save_killed_at_every_write)
+{
+	protets_table_t	*t;
+	struct stat	 st;
+	char		 k[32], tmp[PATH_MAX + 16];
+	off_t		 size, lim;
+	pid_t		 c;
+	int		 i, st2, killed = 0;
+
+	t = mk("kw", PROTETS_SET, PROTETS_PUBLIC);
+	for (i = 0; i < 3000; i++) {
+		snprintf(k, sizeof(k), "key %d", i);
+		put(t, k, strlen(k), "a value that takes some room....", 32);
+	}
+	/* Its size, from a save elsewhere. */
+	ck_assert_int_eq(protets_save(t, fpath("whole")), 0);
+	ck_assert_int_eq(stat(fpath("whole"), &st), 0);
+	size = st.st_size;
+	for (lim = 0; lim < size; lim = lim + 4096 < size - 1 ? lim + 4096 :
+	    lim == size - 1 ? size : size - 1) {
+		write_file(fpath("kw"), "previous", 8);
+		c = fork();
+		if (c == 0) {
+			struct rlimit	 rl = { (rlim_t)lim, (rlim_t)lim };
+
+			signal(SIGXFSZ, SIG_DFL);
+			CHILD_CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+			(void)protets_save(t, fpath("kw"));
+			_exit(0);
+		}
+		ck_assert_int_eq(waitpid(c, &st2, 0), c);
+		ck_assert_msg(WIFSIGNALED(st2) && WTERMSIG(st2) == SIGXFSZ,
+		    "limit %lld: status %d", (long long)lim, st2);
+		killed++;
+		ck_assert_msg(file_is(fpath("kw"), "previous"),
+		    "limit %lld: the file is not the previous one",
+		    (long long)lim);
+		/* What the killed saver left beside it: its temporary file. */
+		snprintf(tmp, sizeof(tmp), "rm -f %s.??????", fpath("kw"));
+		ck_assert_int_eq(system(tmp), 0);
+	}
+	ck_assert_int_gt(killed, 10);
+	ck_assert_int_eq(protets_save(t, fpath("kw")), 0);
+	ck_assert_int_eq(stat(fpath("kw"), &st), 0);
+	ck_assert_int_eq(st.st_size, size);
+	protets_close(t);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -914,6 +971,7 @@ main(void)
 	tcase_add_test(tc, test_corrupt);
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_atomic_save);
+	tcase_add_test(tc, test_save_killed_at_every_write);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(tl, 60);
 	tcase_add_test(tl, test_uid_limit);

@@ -337,6 +337,19 @@ st_insert(void *dst, const protets_kv *kv, size_t n)
 	return tbl_insert_many(dst, kv, n, 0);
 }
 
+/* What the catalog record says of its table (shards: the file's). */
+static void
+st_rec_meta(const struct st_rec *r, struct tbl_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = r->id;
+	m->type = r->type;
+	m->access = r->access;
+	m->owner_uid = r->owner_uid;
+	m->created = r->created;
+	memcpy(m->name, r->name, r->name_len);
+}
+
 /* A new segment for r, filled from the verified file fd; its fd or -1. */
 static int
 st_segment(const struct daemon *d, const struct st_rec *r, int fd,
@@ -349,14 +362,8 @@ st_segment(const struct daemon *d, const struct st_rec *r, int fd,
 	size_t			 len;
 	int			 sfd;
 
-	memset(&m, 0, sizeof(m));
-	m.id = r->id;
-	m.type = r->type;
-	m.access = r->access;
-	m.owner_uid = r->owner_uid;
-	m.created = r->created;
+	st_rec_meta(r, &m);
 	m.nshards = fm->wc;
-	memcpy(m.name, r->name, r->name_len);
 	if (fm->type != r->type) {
 		*rc = PROTETS_EFILE;
 		return -1;
@@ -444,13 +451,7 @@ st_load_one(struct daemon *d, const struct st_rec *r)
 		d->naside++;
 		return 1;
 	}
-	memset(&m, 0, sizeof(m));
-	m.id = r->id;
-	m.type = r->type;
-	m.access = r->access;
-	m.owner_uid = r->owner_uid;
-	m.created = r->created;
-	memcpy(m.name, r->name, r->name_len);
+	st_rec_meta(r, &m);
 	if ((rc = recover_add(d, &m, r->max_size, sfd)) != 0) {
 		log_warnx("state: table %.*s not loaded: %s; its file is kept "
 		    "as table-%" PRIu64 ".pts.bad", (int)r->name_len, r->name,

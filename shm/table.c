@@ -560,39 +560,35 @@ tbl_repair(struct tbl *t)
 	return 0;
 }
 
-/* Every shard, even after one failed: the more retired the better. */
-int
-tbl_retire(struct tbl *t)
+/* fn on every shard, even after one failed; the first error. */
+static int
+tbl_every_shard(struct tbl *t, int (*fn)(struct tbl *))
 {
 	struct tbl	v;
 	unsigned	k;
 	int		e, rc = 0;
 
 	if (!t->route)
-		return lk_retire(t);
+		return fn(t);
 	for (k = 0; k < t->nshards; k++) {
 		tbl_view(t, k, &v);
-		if ((e = lk_retire(&v)) != 0 && rc == 0)
+		if ((e = fn(&v)) != 0 && rc == 0)
 			rc = e;
 	}
 	return rc;
 }
 
+/* Every shard, even after one failed: the more retired the better. */
+int
+tbl_retire(struct tbl *t)
+{
+	return tbl_every_shard(t, lk_retire);
+}
+
 int
 tbl_unretire(struct tbl *t)
 {
-	struct tbl	v;
-	unsigned	k;
-	int		e, rc = 0;
-
-	if (!t->route)
-		return lk_unretire(t);
-	for (k = 0; k < t->nshards; k++) {
-		tbl_view(t, k, &v);
-		if ((e = lk_unretire(&v)) != 0 && rc == 0)
-			rc = e;
-	}
-	return rc;
+	return tbl_every_shard(t, lk_unretire);
 }
 
 /* Sharded: the shard this thread last failed on, else any holder. */

@@ -463,6 +463,81 @@ wait_acked(struct writer *w, int n)
 	ck_assert_int_ge(w->acked, n);
 }
 
+/* A daemon with a state directory and room for a writer's table. */
+#define WRITER_CONF	"state_dir = state\n[tables]\nmax_size = 1G\n[daemon]"
+
+/* Table name (128 MiB: room for every key the writer may try, 1M of
+ * some 48 bytes) and a writer on it, 1000 writes in. */
+static void
+writer_start(struct writer *w, pthread_t *th, const char *name)
+{
+	protets_opts	 o = { .type = PROTETS_SET, .max_size = 128 << 20 };
+	protets_t	*p = conn();
+
+	ck_assert_int_eq(protets_get(p, name, &o, &w->t), 0);
+	protets_disconnect(p);
+	ck_assert_int_eq(pthread_create(th, NULL, writer_main, w), 0);
+	wait_acked(w, 1000);
+}
+
+/*
+ * 1000 more writes after before, then the writer stops: it met no error,
+ * and a fresh client finds every write it was told succeeded, and none
+ * it was refused.
+ */
+static void
+writer_finish(struct writer *w, pthread_t th, const char *name, int before)
+{
+	protets_t	*p;
+	protets_table_t	*t;
+	char		 k[32], v[8];
+	size_t		 vlen;
+	int		 i;
+
+	wait_acked(w, before + 1000);
+	w->stop = 1;
+	pthread_join(th, NULL);
+	ck_assert_msg(w->errors == 0, "%d errors, the last %s", w->errors,
+	    protets_strerror(w->last_error));
+	protets_close(w->t);
+	p = conn();
+	ck_assert_int_eq(protets_open(p, name, &t), 0);
+	for (i = 0; i < w->n; i++) {
+		snprintf(k, sizeof(k), "w%d", i);
+		ck_assert_int_eq(protets_lookup(t, k, strlen(k), v, sizeof(v),
+		    &vlen), w->ok[i] ? 0 : PROTETS_NOTFOUND);
+	}
+	protets_close(t);
+	protets_disconnect(p);
+}
+
+/* A second table, beside the writer's, to find again after an upgrade. */
+static void
+other_make(protets_type type)
+{
+	protets_t	*p = conn();
+	protets_table_t	*t = make(p, "other", type, 0);
+
+	fill(t, 300);
+	protets_close(t);
+	protets_disconnect(p);
+}
+
+static void
+other_there(void)
+{
+	protets_t	*p = conn();
+	protets_table_t	*t;
+	char		 v[8];
+	size_t		 vlen;
+
+	ck_assert_int_eq(protets_open(p, "other", &t), 0);
+	ck_assert_int_eq(protets_lookup(t, "k0299", 5, v, sizeof(v), &vlen),
+	    0);
+	protets_close(t);
+	protets_disconnect(p);
+}
+
 /*
  * A writer holding its handle across stop + start follows the table into
  * the segment loaded from the state directory: no error, and every write
@@ -471,42 +546,15 @@ wait_acked(struct writer *w, int n)
 START_TEST(test_writer_follows)
 {
 	static struct writer	 w;
-	protets_t		*p;
-	protets_table_t		*t;
 	pthread_t		 th;
-	char			 k[32], v[8];
-	size_t			 vlen;
-	int			 i, before;
+	int			 before;
 
-	protets_opts		 o = { .type = PROTETS_SET,
-				       .max_size = 128 << 20 };
-
-	/* Room for every key the writer may try (1M, some 48 MB). */
-	td_start(&d, 2, "state_dir = state\n[tables]\nmax_size = 1G\n"
-	    "[daemon]", NULL);
-	p = conn();
-	ck_assert_int_eq(protets_get(p, "w", &o, &w.t), 0);
-	ck_assert_int_eq(pthread_create(&th, NULL, writer_main, &w), 0);
-	wait_acked(&w, 1000);
+	td_start(&d, 2, WRITER_CONF, NULL);
+	writer_start(&w, &th, "w");
 	ck_assert_int_eq(WEXITSTATUS(td_term(&d)), 0);
 	before = w.acked;
 	td_launch(&d, NULL);
-	wait_acked(&w, before + 1000);
-	w.stop = 1;
-	pthread_join(th, NULL);
-	ck_assert_msg(w.errors == 0, "%d errors, the last %s", w.errors,
-	    protets_strerror(w.last_error));
-	protets_close(w.t);
-	protets_disconnect(p);
-	p = conn();
-	ck_assert_int_eq(protets_open(p, "w", &t), 0);
-	for (i = 0; i < w.n; i++) {
-		snprintf(k, sizeof(k), "w%d", i);
-		ck_assert_int_eq(protets_lookup(t, k, strlen(k), v, sizeof(v),
-		    &vlen), w.ok[i] ? 0 : PROTETS_NOTFOUND);
-	}
-	protets_close(t);
-	protets_disconnect(p);
+	writer_finish(&w, th, "w", before);
 	td_stop(&d);
 }
 END_TEST
@@ -519,51 +567,21 @@ END_TEST
 START_TEST(test_upgrade_in_place)
 {
 	static struct writer	 w;
-	protets_t		*p;
-	protets_table_t		*t;
 	pthread_t		 th;
-	char			 k[32], v[8];
-	size_t			 vlen;
-	int			 i, before;
-	protets_opts		 o = { .type = PROTETS_SET,
-				       .max_size = 128 << 20 };
+	int			 before;
 
-	td_start(&d, 2, "state_dir = state\n[tables]\nmax_size = 1G\n"
-	    "[daemon]", NULL);
-	p = conn();
-	ck_assert_int_eq(protets_get(p, "u", &o, &w.t), 0);
-	t = make(p, "other", PROTETS_ORDERED_SET, 0);
-	fill(t, 300);
-	protets_close(t);
-	protets_disconnect(p);
-	ck_assert_int_eq(pthread_create(&th, NULL, writer_main, &w), 0);
-	wait_acked(&w, 1000);
+	td_start(&d, 2, WRITER_CONF, NULL);
+	other_make(PROTETS_ORDERED_SET);
+	writer_start(&w, &th, "u");
 	ck_assert_int_eq(kill(d.pid, SIGUSR2), 0);
 	wait_log("upgraded in place", 1);
 	wait_log("ready:", 2);
 	before = w.acked;
-	wait_acked(&w, before + 1000);
-	w.stop = 1;
-	pthread_join(th, NULL);
-	ck_assert_msg(w.errors == 0, "%d errors, the last %s", w.errors,
-	    protets_strerror(w.last_error));
+	writer_finish(&w, th, "u", before);
 	ck_assert(td_log_has(&d, "2 tables kept"));
 	ck_assert_int_eq(log_count("tables saved"), 0);	/* no file */
 	ck_assert_int_eq(waitpid(d.pid, NULL, WNOHANG), 0);	/* same pid */
-	protets_close(w.t);
-	p = conn();
-	ck_assert_int_eq(protets_open(p, "u", &t), 0);
-	for (i = 0; i < w.n; i++) {
-		snprintf(k, sizeof(k), "w%d", i);
-		ck_assert_int_eq(protets_lookup(t, k, strlen(k), v, sizeof(v),
-		    &vlen), w.ok[i] ? 0 : PROTETS_NOTFOUND);
-	}
-	protets_close(t);
-	ck_assert_int_eq(protets_open(p, "other", &t), 0);
-	ck_assert_int_eq(protets_lookup(t, "k0299", 5, v, sizeof(v), &vlen),
-	    0);
-	protets_close(t);
-	protets_disconnect(p);
+	other_there();
 	td_stop(&d);
 }
 END_TEST
@@ -578,19 +596,14 @@ END_TEST
 START_TEST(test_upgrade_other_layout)
 {
 	static struct writer	 w;
-	protets_t		*p;
-	protets_table_t		*t;
 	pthread_t		 th;
 	char			 real[PATH_MAX], bin[PATH_MAX], dir[] =
-				     "/tmp/protets-bin.XXXXXX", k[32], v[8],
+				     "/tmp/protets-bin.XXXXXX",
 				     path[PATH_MAX + 32], out[64];
 	const char		*old = getenv("BUILD");
 	char			 oldbuild[PATH_MAX];
 	FILE			*f;
-	size_t			 vlen;
-	int			 i, before;
-	protets_opts		 o = { .type = PROTETS_SET,
-				       .max_size = 128 << 20 };
+	int			 before;
 
 	snprintf(oldbuild, sizeof(oldbuild), "%s", old ? old : "");
 	ck_assert_ptr_nonnull(realpath(tu_bin("protetsd", bin, sizeof(bin)),
@@ -599,20 +612,13 @@ START_TEST(test_upgrade_other_layout)
 	ck_assert_int_eq(tu_sh(out, sizeof(out), "cp %s %s/protetsd", real,
 	    dir), 0);
 	setenv("BUILD", dir, 1);
-	td_start(&d, 2, "state_dir = state\n[tables]\nmax_size = 1G\n"
-	    "[daemon]", NULL);
+	td_start(&d, 2, WRITER_CONF, NULL);
 	if (oldbuild[0] != '\0')
 		setenv("BUILD", oldbuild, 1);
 	else
 		unsetenv("BUILD");
-	p = conn();
-	ck_assert_int_eq(protets_get(p, "u", &o, &w.t), 0);
-	t = make(p, "other", PROTETS_BAG, 0);
-	fill(t, 300);
-	protets_close(t);
-	protets_disconnect(p);
-	ck_assert_int_eq(pthread_create(&th, NULL, writer_main, &w), 0);
-	wait_acked(&w, 1000);
+	other_make(PROTETS_BAG);
+	writer_start(&w, &th, "u");
 	/* The "new binary", put in place as make install does. */
 	snprintf(path, sizeof(path), "%s/protetsd.new", dir);
 	ck_assert_ptr_nonnull(f = fopen(path, "w"));
@@ -628,26 +634,9 @@ START_TEST(test_upgrade_other_layout)
 	wait_log("ready:", 2);
 	ck_assert(td_log_has(&d, "another table layout"));
 	before = w.acked;
-	wait_acked(&w, before + 1000);
-	w.stop = 1;
-	pthread_join(th, NULL);
-	ck_assert_msg(w.errors == 0, "%d errors, the last %s", w.errors,
-	    protets_strerror(w.last_error));
+	writer_finish(&w, th, "u", before);
 	ck_assert_int_eq(waitpid(d.pid, NULL, WNOHANG), 0);	/* same pid */
-	protets_close(w.t);
-	p = conn();
-	ck_assert_int_eq(protets_open(p, "u", &t), 0);
-	for (i = 0; i < w.n; i++) {
-		snprintf(k, sizeof(k), "w%d", i);
-		ck_assert_int_eq(protets_lookup(t, k, strlen(k), v, sizeof(v),
-		    &vlen), w.ok[i] ? 0 : PROTETS_NOTFOUND);
-	}
-	protets_close(t);
-	ck_assert_int_eq(protets_open(p, "other", &t), 0);
-	ck_assert_int_eq(protets_lookup(t, "k0299", 5, v, sizeof(v), &vlen),
-	    0);
-	protets_close(t);
-	protets_disconnect(p);
+	other_there();
 	td_stop(&d);
 	tu_sh(out, sizeof(out), "rm -rf %s", dir);
 }

@@ -101,11 +101,14 @@ struct sv_load {
 	protets_kv	 kv[SV_BATCH];
 };
 
+/* fd -1: nothing written (the checksum alone, sf_save). */
 static int
 sv_write_all(int fd, const unsigned char *b, size_t n)
 {
 	ssize_t	 w;
 
+	if (fd == -1)
+		return 0;
 	while (n > 0) {
 		if ((w = write(fd, b, n)) == -1) {
 			if (errno == EINTR)
@@ -193,7 +196,8 @@ sv_write_once(struct sv_out *o, const struct sf_meta *m, sf_fold_fn fold,
 {
 	int	 rc;
 
-	if (ftruncate(o->fd, 0) == -1 || lseek(o->fd, 0, SEEK_SET) == -1)
+	if (o->fd != -1 &&
+	    (ftruncate(o->fd, 0) == -1 || lseek(o->fd, 0, SEEK_SET) == -1))
 		return errno;
 	o->err = 0;
 	o->len = 0;
@@ -271,6 +275,14 @@ sf_save(const char *path, const struct sf_meta *m, sf_fold_fn fold,
 	uint64_t	 now = 0;
 	int		 fd, rc;
 
+	/*
+	 * The file there may be the same: its checksum first, writing
+	 * nothing (an idle table's snapshot reads it, and writes no page).
+	 */
+	if (sum != NULL && *sum != 0 &&
+	    sv_write(-1, m, fold, src, &now) == 0 && now == *sum)
+		return 0;
+
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
 	    sizeof(tmp))
 		return ENAMETOOLONG;
@@ -278,11 +290,6 @@ sf_save(const char *path, const struct sf_meta *m, sf_fold_fn fold,
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
 		return errno;
 	rc = sv_write(fd, m, fold, src, &now);
-	if (rc == 0 && sum != NULL && *sum != 0 && *sum == now) {
-		close(fd);
-		unlink(tmp);
-		return 0;	/* the same file as the one there */
-	}
 	if (rc == 0 && fsync(fd) == -1)
 		rc = errno;
 	if (close(fd) == -1 && rc == 0)

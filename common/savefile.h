@@ -38,8 +38,9 @@ typedef int	(*sf_insert_fn)(void *dst, const protets_kv *kv, size_t n);
  * PROTETS_EAGAIN (a read-only fold met a dead writer) is begun again, a
  * few times.  0, an errno, or the fold's error; on failure path is as it
  * was.  sum (may be NULL): the checksum of the file last written there (0:
- * none) in, the new one out; when they are equal, path is left as it was
- * (nothing changed: no rename, no fsync).
+ * none) in, the new one out; when the entries would make the same file,
+ * path is left as it was and nothing is written (the entries are folded
+ * once for the checksum, and once more to write them if it differs).
  */
 int	sf_save(const char *path, const struct sf_meta *m, sf_fold_fn fold,
 	    void *src, uint64_t *sum);

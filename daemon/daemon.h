@@ -66,6 +66,12 @@ void	recover_fdstore(struct daemon *);
  */
 int	recover_add(struct daemon *, const struct tbl_meta *, uint64_t size,
 	    int fd);
+/*
+ * The segment fd retired by an orderly stop made the table's live copy
+ * again (retire: retired again); 0 or a protets error (PROTETS_ELOCKED: a
+ * stalled process holds its lock).
+ */
+int	recover_unretire(int fd, int retire);
 /* Put the catalog in systemd's fd store, in place of the old one. */
 void	recover_store_catalog(struct daemon *);
 /* 1 when segments go to systemd's fd store (fdstore = yes, under systemd). */
@@ -117,6 +123,11 @@ void	worker_main(struct daemon *, int slot, int sup_fd, int mon_fd)
 	    __attribute__((noreturn));
 
 /* proc.c: process helpers */
+/*
+ * What an upgrade compares between two binaries (protetsd --layout): the
+ * table segments' layout signature and the catalog's version.
+ */
+void	daemon_layout(char *buf, size_t sz);
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t	proc_now_ms(void);
 /* Close every fd >= 3 but those in keep[0..n-1]. */

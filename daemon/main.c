@@ -217,9 +217,9 @@ main(int argc, char *argv[])
 		argv[1] = "-V";
 	/* What an upgrade (SIGUSR2) asks the new binary first. */
 	if (argc == 2 && strcmp(argv[1], "--layout") == 0) {
-		char	sig[512];
+		char	sig[600];
 
-		tbl_signature(sig, sizeof(sig));
+		daemon_layout(sig, sizeof(sig));
 		printf("%s\n", sig);
 		return 0;
 	}

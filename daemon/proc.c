@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "seg.h"
 #include "log.h"
 
 int64_t
@@ -62,6 +63,15 @@ proc_title(const char *fmt, ...)
 	va_end(ap);
 	/* A leading '-' keeps libbsd from prepending the program name. */
 	setproctitle("-protetsd: %s", buf);
+}
+
+void
+daemon_layout(char *buf, size_t sz)
+{
+	char	sig[512];
+
+	tbl_signature(sig, sizeof(sig));
+	snprintf(buf, sz, "%s catalog=%d", sig, CAT_VERSION);
 }
 
 void

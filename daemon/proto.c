@@ -74,6 +74,12 @@ proto_owned(struct conn *c, const struct wire_hdr *h, const char *name,
 		proto_status(c, h, PROTETS_ECORRUPT);
 		return -1;
 	}
+	/*
+	 * Retired, yet ours to serve: its recovery found its lock held by a
+	 * stalled process (recover.c).  Live again once the lock is free.
+	 */
+	if (__builtin_expect(tbl_retired(&pt->t->tbl), 0))
+		(void)tbl_unretire(&pt->t->tbl);
 	return 0;
 }
 

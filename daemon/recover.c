@@ -70,7 +70,7 @@ rec_validate(int fd, const char *fdname, struct tbl_meta *m,
 		return PROTETS_ECORRUPT;
 	if ((rc = tbl_open(&t, base, len, 1)) == 0) {
 		t.lock_timeout_ms = REC_LOCK_WAIT_MS;
-		t.retired_ok = 1;	/* rec_unretire, once it is kept */
+		t.retired_ok = 1;	/* recover_unretire, once it is kept */
 		if ((rc = tbl_check(&t, msg, sizeof(msg))) == PROTETS_ELOCKED) {
 			log_warnx("segment %s: not checked: its lock is held",
 			    fdname);
@@ -94,8 +94,8 @@ rec_validate(int fd, const char *fdname, struct tbl_meta *m,
  * again.  retire: the other way, for one that was not kept after all.
  * 0, or a protets error (the segment is then set aside).
  */
-static int
-rec_unretire(int fd, int retire)
+int
+recover_unretire(int fd, int retire)
 {
 	struct tbl	 t;
 	void		*base;
@@ -300,7 +300,7 @@ recover_fdstore(struct daemon *d)
 	struct tbl_meta		 m;
 	struct rec_cat		 old = { NULL, 0, 0 };
 	uint64_t		 size, id;
-	int			 i, n, rc;
+	int			 i, n, rc, e;
 
 	if ((n = notify_listen_fds(&fds)) <= 0)
 		return;
@@ -326,9 +326,16 @@ recover_fdstore(struct daemon *d)
 			rec_finish_drop(d, fds[i].name, fds[i].fd);
 			continue;
 		}
-		if (rc == 0 && (rc = rec_unretire(fds[i].fd, 0)) == 0 &&
-		    (rc = recover_add(d, &m, size, fds[i].fd)) != 0)
-			(void)rec_unretire(fds[i].fd, 1);
+		if (rc == 0 && (e = recover_unretire(fds[i].fd, 0)) != 0) {
+			if (e != PROTETS_ELOCKED)
+				rc = e;
+			else	/* kept; its worker tries again (worker.c) */
+				log_warnx("segment %s: a stalled process holds "
+				    "its lock: the table stays retired until it "
+				    "lets go", fds[i].name);
+		}
+		if (rc == 0 && (rc = recover_add(d, &m, size, fds[i].fd)) != 0)
+			(void)recover_unretire(fds[i].fd, 1);
 		if (rc != 0) {
 			log_warnx("fd store: segment %s (%s) set aside: %s",
 			    fds[i].name, m.name[0] ? m.name : "?",

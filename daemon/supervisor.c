@@ -50,6 +50,7 @@ static int		 sup_quit;
 static int		 sup_save_failed;	/* a worker could not save */
 static int		 sup_snap = -1;		/* snapshot timer */
 static int		 sup_upgrade_req;	/* SIGUSR2 seen */
+static int		 sup_stop_req;		/* SIGTERM or SIGINT seen */
 static uint64_t		 sup_snap_wait;		/* workers saving, a bit each */
 static int		 sup_notified_ready;
 
@@ -483,7 +484,7 @@ sup_signal(int fd, uint32_t events, void *arg)
 		case SIGTERM:
 		case SIGINT:
 			log_info("signal %d: shutting down", si.ssi_signo);
-			sup_quit = 1;
+			sup_quit = sup_stop_req = 1;
 			break;
 		case SIGHUP:
 			sup_reload();
@@ -579,15 +580,21 @@ sup_shutdown(void)
  * leaves the running daemon as it was, and says why.
  */
 
-/* Run the binary at our path with arg..; its exit status or -1; out: the
- * first line it printed. */
+/*
+ * Run the binary at our path with a1.. (10 s at most); its exit status, or
+ * -1; out: the first line it printed.
+ */
+#define SUP_RUN_NEW_MS	10000
+
 static int
 sup_run_new(const char *a1, const char *a2, const char *a3, char *out,
     size_t outsz)
 {
-	ssize_t	 n, len = 0;
-	pid_t	 pid;
-	int	 p[2], st;
+	struct pollfd	 pfd;
+	int64_t		 deadline = proc_now_ms() + SUP_RUN_NEW_MS;
+	ssize_t		 n, len = 0;
+	pid_t		 pid;
+	int		 p[2], st;
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -1;
@@ -602,15 +609,26 @@ sup_run_new(const char *a1, const char *a2, const char *a3, char *out,
 		_exit(127);
 	}
 	close(p[1]);
-	while (len < (ssize_t)outsz - 1 &&
-	    (n = read(p[0], out + len, outsz - 1 - (size_t)len)) != 0)
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	while (len < (ssize_t)outsz - 1 && proc_now_ms() < deadline) {
+		if (poll(&pfd, 1, (int)(deadline - proc_now_ms())) <= 0)
+			continue;
+		if ((n = read(p[0], out + len, outsz - 1 - (size_t)len)) == 0)
+			break;
 		if (n > 0)
 			len += n;
 		else if (errno != EINTR)
 			break;
+	}
 	out[len] = '\0';
 	out[strcspn(out, "\n")] = '\0';
 	close(p[0]);
+	if (proc_now_ms() >= deadline) {
+		log_warnx("upgrade: %s %s did not answer in %d ms", sd->exe, a1,
+		    SUP_RUN_NEW_MS);
+		kill(pid, SIGKILL);
+	}
 	while (waitpid(pid, &st, 0) == -1)
 		if (errno != EINTR)
 			return -1;
@@ -641,31 +659,39 @@ sup_stop_workers(int saving)
 	}
 }
 
-/* Every segment from the monitor into *ids and *fds (ours); 0 or -1. */
+/*
+ * Every segment the monitor holds, added to *ids and *fds (*n of them,
+ * ours; one already there is not taken twice); 0, or -1 (what was taken
+ * is kept).
+ */
 static int
 sup_collect(uint64_t **ids, int **fds, int *n)
 {
 	struct ipc_hdr	 h;
 	struct pollfd	 pfd = { sup_mon.fd, POLLIN, 0 };
 	uint64_t	 bid[FDPASS_MAX];
-	int		 bfd[FDPASS_MAX], cap = 0, i;
+	int		 bfd[FDPASS_MAX], cap = *n, i, j, rc = -1;
 	ssize_t		 len;
 
-	*n = 0;
+	if (sup_mon.fd == -1)
+		return -1;
 	ev_del(sup_mon.fd);	/* read here, not by sup_child_msg */
 	if (ipc_send(sup_mon.fd, IPC_MON_GIVE, 0, NULL, 0, NULL, 0, 0) == -1)
-		goto fail;
+		goto out;
 	for (;;) {
+		notify_send("WATCHDOG=1");
 		if (poll(&pfd, 1, 10000) != 1)
-			goto fail;
+			goto out;
 		len = ipc_recv(sup_mon.fd, &h, bid, sizeof(bid), bfd,
 		    FDPASS_MAX);
 		if (len == -1 && errno == EAGAIN)
 			continue;
 		if (len == -1 || h.type == 0)
-			goto fail;
-		if (h.type == IPC_SEG_HANDOFF_DONE)
-			return 0;
+			goto out;
+		if (h.type == IPC_SEG_HANDOFF_DONE) {
+			rc = 0;
+			goto out;
+		}
 		if (h.type != IPC_SEG_HANDOFF ||
 		    (size_t)len != h.nfds * sizeof(uint64_t)) {
 			fdpass_close_all(bfd, (int)h.nfds);
@@ -680,18 +706,23 @@ sup_collect(uint64_t **ids, int **fds, int *n)
 				fatal("reallocarray");
 		}
 		for (i = 0; i < (int)h.nfds; i++) {
+			for (j = 0; j < *n && (*ids)[j] != bid[i]; j++)
+				;
+			if (j < *n) {
+				close(bfd[i]);	/* had it */
+				continue;
+			}
 			(*ids)[*n] = bid[i];
 			(*fds)[(*n)++] = bfd[i];
 		}
 	}
-fail:
-	log_warn("upgrade: the monitor's segments");
-	for (i = 0; i < *n; i++)
-		close((*fds)[i]);
-	*n = 0;
-	if (ev_add(sup_mon.fd, EPOLLIN, sup_child_msg, &sup_mon) == -1)
+out:
+	if (rc == -1)
+		log_warn("upgrade: the monitor's segments");
+	if (sup_mon.fd != -1 &&
+	    ev_add(sup_mon.fd, EPOLLIN, sup_child_msg, &sup_mon) == -1)
 		log_warn("ev_add");
-	return -1;
+	return rc;
 }
 
 /* Another layout: out of systemd's store, the old segments (the new
@@ -715,65 +746,140 @@ sup_unstore_all(void)
 	}
 }
 
-static void
-sup_upgrade(void)
+/* How many volatile tables (they never touch the disk). */
+static int
+sup_volatile_tables(void)
 {
-	char		 mine[512], theirs[512], line[512];
-	uint64_t	*ids = NULL;
-	int		*fds = NULL, n = 0, i, convert;
+	uint32_t	i;
+	int		n = 0;
 
-	sup_upgrade_req = 0;
+	cat_lock(&sd->cat);
+	for (i = 0; i < sd->cat.hdr->nentries; i++)
+		if (cat_state(&sd->cat.hdr->entries[i]) != CAT_FREE &&
+		    (sd->cat.hdr->entries[i].flags & CAT_VOLATILE))
+			n++;
+	cat_unlock(&sd->cat);
+	return n;
+}
+
+/* Whether the binary at our path may take over; *convert: another layout. */
+static int
+sup_upgrade_ok(int *convert)
+{
+	char	mine[600], theirs[600], line[512];
+	int	i, nv;
+
 	if (sup_run_new("-n", "-c", sd->confpath, line, sizeof(line)) != 0) {
 		log_warnx("upgrade refused: %s -n -c %s failed (above); "
 		    "running on", sd->exe, sd->confpath);
-		return;
+		return 0;
 	}
-	tbl_signature(mine, sizeof(mine));
+	daemon_layout(mine, sizeof(mine));
 	if (sup_run_new("--layout", NULL, NULL, theirs, sizeof(theirs)) !=
 	    0) {
 		log_warnx("upgrade refused: %s --layout failed; running on",
 		    sd->exe);
-		return;
+		return 0;
 	}
-	convert = strcmp(mine, theirs) != 0;
-	if (convert && !state_enabled(sd)) {
+	*convert = strcmp(mine, theirs) != 0;
+	if (*convert && !state_enabled(sd)) {
 		log_warnx("upgrade refused: %s has another table layout, and "
 		    "without state_dir the tables cannot go over; running on",
 		    sd->exe);
-		return;
+		return 0;
+	}
+	if (*convert && (nv = sup_volatile_tables()) > 0) {
+		log_warnx("upgrade refused: %s has another table layout, the "
+		    "tables go over through the disk, and %d volatile tables "
+		    "never do; running on", sd->exe, nv);
+		return 0;
 	}
 	for (i = 0; i < sd->nworkers; i++)
 		if (!sup_wrk[i].ready || sup_mon.pid == 0) {
 			log_warnx("upgrade refused: a child is restarting; "
 			    "try again");
-			return;
+			return 0;
 		}
+	return 1;
+}
+
+/* An upgrade that cannot go on: the workers (and the monitor) again. */
+static void
+sup_upgrade_undo(uint64_t *ids, int *fds, int n, int convert)
+{
+	int	i;
+
+	log_warnx("upgrade: failed; running on with this binary, every "
+	    "table kept");
+	for (i = 0; i < n; i++) {
+		/* Retired by the workers' save: the live copies again. */
+		if (convert && recover_unretire(fds[i], 0) != 0)
+			log_warnx("upgrade: segment %llu stays retired",
+			    (unsigned long long)ids[i]);
+		close(fds[i]);
+	}
+	free(ids);
+	free(fds);
+	__atomic_store_n(&sd->cat.hdr->stopping, 0, __ATOMIC_RELAXED);
+	sup_upgrade_req = 0;	/* a SIGUSR2 meanwhile: not again at once */
+	sup_quit = sup_stop_req;
+	if (sup_quit)
+		return;
+	if (sup_mon.pid == 0)
+		sup_spawn(&sup_mon);
+	for (i = 0; i < sd->nworkers; i++)
+		sup_spawn(&sup_wrk[i]);
+}
+
+static void
+sup_upgrade(void)
+{
+	uint64_t	*ids = NULL;
+	int		*fds = NULL, n = 0, convert = 0;
+
+	sup_upgrade_req = 0;
+	if (!sup_upgrade_ok(&convert))
+		return;
 	log_info("upgrade to %s: %s", sd->exe, convert ? "another table "
 	    "layout: every table through the state directory" : "every "
 	    "table kept in memory");
+	/*
+	 * The segments first, while the workers serve: a monitor that died
+	 * while they stop would take them with it.  What the workers create
+	 * meanwhile comes with the second collection.
+	 */
+	if (sup_collect(&ids, &fds, &n) == -1) {
+		sup_upgrade_undo(ids, fds, n, 0);
+		return;
+	}
 	sup_quit = 1;		/* no child restarted meanwhile */
 	if (convert) {
 		__atomic_store_n(&sd->cat.hdr->stopping, 1, __ATOMIC_RELAXED);
+		sup_save_failed = 0;
 		sup_stop_workers(1);
-		if (state_save_catalog(sd) == -1 || sup_save_failed)
-			log_warnx("upgrade: NOT EVERY TABLE WAS SAVED (above)");
-		sup_unstore_all();
-	} else {
-		sup_stop_workers(0);
-		if (sup_collect(&ids, &fds, &n) == -1) {
-			log_warnx("upgrade: failed; the workers start again, "
-			    "with every table");
-			sup_quit = 0;
-			for (i = 0; i < sd->nworkers; i++)
-				sup_spawn(&sup_wrk[i]);
-			free(ids);
-			free(fds);
+		if (sup_save_failed || state_save_catalog(sd) == -1) {
+			(void)sup_collect(&ids, &fds, &n);
+			sup_upgrade_undo(ids, fds, n, 1);
 			return;
 		}
+		sup_unstore_all();
+		/* The new binary loads the state directory, not these. */
+		while (n > 0)
+			close(fds[--n]);
+	} else {
+		sup_stop_workers(0);
+		if (sup_collect(&ids, &fds, &n) == -1)
+			log_warnx("upgrade: a segment created in the last "
+			    "moments may be missing");
 	}
-	kill(sup_mon.pid, SIGTERM);
-	while (waitpid(sup_mon.pid, NULL, 0) == -1 && errno == EINTR)
-		;
+	if (sup_mon.pid > 0) {
+		kill(sup_mon.pid, SIGTERM);
+		while (waitpid(sup_mon.pid, NULL, 0) == -1 && errno == EINTR)
+			;
+	}
+	/* A stop asked for meanwhile: pending (blocked) across the exec. */
+	if (sup_stop_req)
+		kill(getpid(), SIGTERM);
 	if (fds == NULL && (fds = calloc(1, sizeof(*fds))) == NULL)
 		fatal("calloc");
 	takeover_upgrade(sd, ids, fds, n);

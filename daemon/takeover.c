@@ -163,7 +163,11 @@ takeover_exec_as(const struct daemon *d, const char *path,
 	argv[argc++] = (char *)d->confpath;
 	argv[argc] = NULL;
 	execv(path, argv);
-	fatal("exec %s", path);
+	/* The tables are in our hands alone: never die with them. */
+	log_warn("exec %s; this binary again", path);
+	unsetenv("PROTETS_UPGRADED");
+	execv("/proc/self/exe", argv);
+	fatal("exec /proc/self/exe");
 }
 
 void

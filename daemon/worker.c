@@ -247,8 +247,9 @@ wrk_sup_msg(int fd, uint32_t events, void *arg)
 		wrk_new_monitor(fds[0]);
 		return;
 	}
-	if (h.type == IPC_WRK_SNAPSHOT && h.nfds == 0 && wk->handoff_done) {
-		wrk_snapshot();
+	if (h.type == IPC_WRK_SNAPSHOT && h.nfds == 0) {
+		/* From the main loop: this may be wrk_register's wait. */
+		wk->snap_pending = 1;
 		return;
 	}
 	log_warnx("supervisor: unexpected message %u", h.type);
@@ -561,7 +562,12 @@ worker_main(struct daemon *d, int slot, int sup_fd, int mon_fd)
 	if (ev_add(d->inbox[slot][0], EPOLLIN, conn_inbox_cb, NULL) == -1)
 		fatal("ev_add inbox");
 	conn_accepting(1);
-	for (;;)
+	for (;;) {
 		if (ev_dispatch(-1) == -1)
 			fatal("epoll_wait");
+		if (w.snap_pending) {
+			w.snap_pending = 0;
+			wrk_snapshot();
+		}
+	}
 }

@@ -57,6 +57,7 @@ struct worker {
 	uint32_t	 seq;		/* last IPC_SEG_ADD sent */
 	uint32_t	 acked;		/* last IPC_SEG_ACK received */
 	int		 handoff_done;
+	int		 snap_pending;	/* the supervisor asked for a snapshot */
 	struct wtables	 tables;
 	uint32_t	 ntables;
 	struct conns	 conns;

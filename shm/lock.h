@@ -126,6 +126,8 @@ int	lk_repair(struct tbl *t);
 int	lk_retire(struct tbl *t);
 /* Undo lk_retire: the segment is the daemon's copy of the table again. */
 int	lk_unretire(struct tbl *t);
+/* Is the shard retired (whoever reads it)? */
+int	lk_is_retired(struct tbl *t);
 
 /* Readers. */
 int	lk_rbegin(struct tbl *t, struct lk_rd *r);

@@ -397,6 +397,12 @@ lk_retire(struct tbl *t)
 }
 
 int
+lk_is_retired(struct tbl *t)
+{
+	return SH_LOAD(&lk_stripe(t)->retired) != 0;
+}
+
+int
 lk_unretire(struct tbl *t)
 {
 	struct tbl_stripe	*s = lk_stripe(t);

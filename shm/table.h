@@ -169,6 +169,8 @@ int tbl_retire(struct tbl *t);
  * across the stop work again.  0, or as tbl_retire.
  */
 int tbl_unretire(struct tbl *t);
+/* Is a shard of t retired? */
+int tbl_retired(struct tbl *t);
 
 /*
  * The pid of the process that held the write lock when this thread's last

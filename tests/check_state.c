@@ -340,14 +340,18 @@ fill_gen(protets_table_t *t, int n, int gen)
 	}
 }
 
-/* Every key of a table filled by fill_gen, of one generation >= min. */
+/*
+ * Every key of a table filled by fill_gen is there, of a generation >= min;
+ * the generation of them all, or -1 when they are of several (a snapshot
+ * is not a point in time: one taken while they were rewritten).
+ */
 static int
 gen_of(protets_t *p, const char *name, int n, int min)
 {
 	protets_table_t	*t;
 	char		 k[32], v[64];
 	size_t		 vlen;
-	int		 i, g, first = -1;
+	int		 i, g, first = -1, mixed = 0;
 
 	ck_assert_int_eq(protets_open(p, name, &t), 0);
 	for (i = 0; i < n; i++) {
@@ -357,11 +361,13 @@ gen_of(protets_t *p, const char *name, int n, int min)
 		v[vlen] = '\0';
 		ck_assert_int_eq(sscanf(v, "generation %d", &g), 1);
 		ck_assert_int_ge(g, min);
-		if (first == -1)
+		if (i == 0)
 			first = g;
+		else if (g != first)
+			mixed = 1;
 	}
 	protets_close(t);
-	return first;
+	return mixed ? -1 : first;
 }
 
 /*
@@ -411,6 +417,23 @@ START_TEST(test_snapshot_survives_kill)
 		(void)gen_of(p, "snap", n, 1);
 		protets_disconnect(p);
 	}
+	/*
+	 * A generation written whole, then a snapshot that finds the file
+	 * there the same as the table (unchanged: nothing written), so the
+	 * file holds all of that generation: what a kill finds after it.
+	 */
+	p = conn();
+	ck_assert_int_eq(protets_open(p, "snap", &t), 0);
+	fill_gen(t, n, 50);
+	protets_close(t);
+	protets_disconnect(p);
+	i = log_count("snapshot: 0 tables saved, 1 unchanged");
+	wait_log("snapshot: 0 tables saved, 1 unchanged", i + 1);
+	td_kill_all(&d);
+	td_launch(&d, NULL);
+	p = conn();
+	ck_assert_int_eq(gen_of(p, "snap", n, 1), 50);
+	protets_disconnect(p);
 	/* Once saved, a table that did not change is not written again. */
 	wait_log("snapshot: 0 tables saved, 1 unchanged", log_count(
 	    "snapshot: 0 tables saved, 1 unchanged") + 1);
@@ -474,6 +497,8 @@ writer_start(struct writer *w, pthread_t *th, const char *name)
 	protets_opts	 o = { .type = PROTETS_SET, .max_size = 128 << 20 };
 	protets_t	*p = conn();
 
+	/* The writer waits out a stop, exec or load on a loaded machine. */
+	setenv("PROTETS_CONNECT_TIMEOUT_MS", "30000", 1);
 	ck_assert_int_eq(protets_get(p, name, &o, &w->t), 0);
 	protets_disconnect(p);
 	ck_assert_int_eq(pthread_create(th, NULL, writer_main, w), 0);
@@ -497,6 +522,7 @@ writer_finish(struct writer *w, pthread_t th, const char *name, int before)
 	wait_acked(w, before + 1000);
 	w->stop = 1;
 	pthread_join(th, NULL);
+	unsetenv("PROTETS_CONNECT_TIMEOUT_MS");
 	ck_assert_msg(w->errors == 0, "%d errors, the last %s", w->errors,
 	    protets_strerror(w->last_error));
 	protets_close(w->t);
@@ -619,8 +645,19 @@ START_TEST(test_upgrade_other_layout)
 		unsetenv("BUILD");
 	other_make(PROTETS_BAG);
 	writer_start(&w, &th, "u");
-	/* The "new binary", put in place as make install does. */
+	/* A new binary that refuses the configuration: the daemon runs on. */
 	snprintf(path, sizeof(path), "%s/protetsd.new", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "#!/bin/sh\n[ \"$1\" = -n ] && exit 1\nexec %s \"$@\"\n",
+	    real);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "mv %s %s/protetsd", path,
+	    dir), 0);
+	ck_assert_int_eq(kill(d.pid, SIGUSR2), 0);
+	wait_log("upgrade refused", 1);
+	ck_assert_int_eq(log_count("ready:"), 1);
+	/* The "new binary", put in place as make install does. */
 	ck_assert_ptr_nonnull(f = fopen(path, "w"));
 	fprintf(f, "#!/bin/sh\n[ \"$1\" = --layout ] && "
 	    "{ echo 'protets layout 99 (a test)'; exit 0; }\n"

@@ -78,15 +78,17 @@ extern "C" {
 
 /*
  * PROTETS_ESTALE: the table's segment was retired (docs/FORMAT.md, §7): the
- * daemon stopped and saved the table (it comes back at the next start).
- * Nothing is written into a retired segment.  An operation that meets it
- * asks the daemon for the table by name (redialling for
- * connect_timeout_ms): when the daemon came back with the very segment
- * (systemctl restart, systemd's fd store keeping it), the operation is
- * done there and succeeds (a fold or select returns PROTETS_EAGAIN: fold
- * again); otherwise (the table was loaded from the state directory into a
- * new segment, dropped, or the daemon is not back) it fails with
- * PROTETS_ESTALE: close the handle and get the table again by name.
+ * daemon stopped and saved the table (it comes back at the next start), or
+ * an upgrade moved it.  Nothing is written into a retired segment.  An
+ * operation that meets it asks the daemon for the table by name
+ * (redialling for connect_timeout_ms) and, when the same table (same id)
+ * is back, in the same segment (systemctl restart: systemd's fd store kept
+ * it) or in a new one (loaded from the state directory), does the
+ * operation there and succeeds: the handle follows the table (a fold or
+ * select returns PROTETS_EAGAIN: fold again).  It fails with PROTETS_ESTALE
+ * when the daemon is not back in time, or the name is no table's or
+ * another table's now; then close the handle and get the table again.  A
+ * handle keeps the segments it followed from mapped until it is closed.
  */
 
 /* Table types (ETS semantics; keys and values are byte strings). */

@@ -391,8 +391,13 @@ START_TEST(test_snapshot_survives_kill)
 	fill_gen(t, n, 1);
 	protets_close(t);
 	protets_disconnect(p);
-	wait_log("snapshot: 1 tables saved", 1);
-	wait_log("catalog of 1 tables saved", 1);
+	/*
+	 * Not the first snapshot logged: it may have begun while the table
+	 * was being filled.  One that finds the table as its file (nothing
+	 * written) comes after a file of all of it, the catalog before it.
+	 */
+	wait_log("snapshot: 0 tables saved, 1 unchanged", 1);
+	ck_assert(td_log_has(&d, "catalog of 1 tables saved"));
 	td_kill_all(&d);
 	td_launch(&d, NULL);
 	p = conn();

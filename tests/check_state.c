@@ -618,6 +618,25 @@ START_TEST(test_upgrade_in_place)
 END_TEST
 
 /*
+ * Put at dir/protetsd, as make install does (a new file renamed over the
+ * old), a script that runs first, then execs the real protetsd.
+ */
+static void
+new_binary(const char *dir, const char *first, const char *real)
+{
+	char	path[PATH_MAX + 32], out[64];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/protetsd.new", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "#!/bin/sh\n%s\nexec %s \"$@\"\n", first, real);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "mv %s %s/protetsd", path,
+	    dir), 0);
+}
+
+/*
  * SIGUSR2 to a binary of another table layout: here a script put at
  * protetsd's path that says another layout to --layout and otherwise
  * execs the real protetsd.  Every table goes over through the state
@@ -629,11 +648,9 @@ START_TEST(test_upgrade_other_layout)
 	static struct writer	 w;
 	pthread_t		 th;
 	char			 real[PATH_MAX], bin[PATH_MAX], dir[] =
-				     "/tmp/protets-bin.XXXXXX",
-				     path[PATH_MAX + 32], out[64];
+				     "/tmp/protets-bin.XXXXXX", out[64];
 	const char		*old = getenv("BUILD");
 	char			 oldbuild[PATH_MAX];
-	FILE			*f;
 	int			 before;
 
 	snprintf(oldbuild, sizeof(oldbuild), "%s", old ? old : "");
@@ -651,26 +668,13 @@ START_TEST(test_upgrade_other_layout)
 	other_make(PROTETS_BAG);
 	writer_start(&w, &th, "u");
 	/* A new binary that refuses the configuration: the daemon runs on. */
-	snprintf(path, sizeof(path), "%s/protetsd.new", dir);
-	ck_assert_ptr_nonnull(f = fopen(path, "w"));
-	fprintf(f, "#!/bin/sh\n[ \"$1\" = -n ] && exit 1\nexec %s \"$@\"\n",
-	    real);
-	fclose(f);
-	ck_assert_int_eq(chmod(path, 0755), 0);
-	ck_assert_int_eq(tu_sh(out, sizeof(out), "mv %s %s/protetsd", path,
-	    dir), 0);
+	new_binary(dir, "[ \"$1\" = -n ] && exit 1", real);
 	ck_assert_int_eq(kill(d.pid, SIGUSR2), 0);
 	wait_log("upgrade refused", 1);
 	ck_assert_int_eq(log_count("ready:"), 1);
-	/* The "new binary", put in place as make install does. */
-	ck_assert_ptr_nonnull(f = fopen(path, "w"));
-	fprintf(f, "#!/bin/sh\n[ \"$1\" = --layout ] && "
-	    "{ echo 'protets layout 99 (a test)'; exit 0; }\n"
-	    "exec %s \"$@\"\n", real);
-	fclose(f);
-	ck_assert_int_eq(chmod(path, 0755), 0);
-	ck_assert_int_eq(tu_sh(out, sizeof(out), "mv %s %s/protetsd", path,
-	    dir), 0);
+	/* The "new binary" of another layout. */
+	new_binary(dir, "[ \"$1\" = --layout ] && "
+	    "{ echo 'protets layout 99 (a test)'; exit 0; }", real);
 	ck_assert_int_eq(kill(d.pid, SIGUSR2), 0);
 	wait_log("2 tables loaded from", 1);
 	wait_log("ready:", 2);

@@ -101,14 +101,12 @@ struct sv_load {
 	protets_kv	 kv[SV_BATCH];
 };
 
-/* fd -1: nothing written (the checksum alone, sf_save). */
-static int
-sv_write_all(int fd, const unsigned char *b, size_t n)
+int
+sf_write_all(int fd, const void *p, size_t n)
 {
-	ssize_t	 w;
+	const unsigned char	*b = p;
+	ssize_t			 w;
 
-	if (fd == -1)
-		return 0;
 	while (n > 0) {
 		if ((w = write(fd, b, n)) == -1) {
 			if (errno == EINTR)
@@ -119,6 +117,13 @@ sv_write_all(int fd, const unsigned char *b, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+/* fd -1: nothing written (the checksum alone, sf_save). */
+static int
+sv_write_all(int fd, const unsigned char *b, size_t n)
+{
+	return fd == -1 ? 0 : sf_write_all(fd, b, n);
 }
 
 static void
@@ -244,9 +249,8 @@ sv_write(int fd, const struct sf_meta *m, sf_fold_fn fold, void *src,
 	return rc;
 }
 
-/* fsync the directory of path, so that the rename is durable. */
-static int
-sv_sync_dir(const char *path)
+int
+sf_sync_dir(const char *path)
 {
 	char		 dir[PATH_MAX];
 	char		*slash;
@@ -300,7 +304,7 @@ sf_save(const char *path, const struct sf_meta *m, sf_fold_fn fold,
 		unlink(tmp);
 		return rc;
 	}
-	if ((rc = sv_sync_dir(path)) == 0 && sum != NULL)
+	if ((rc = sf_sync_dir(path)) == 0 && sum != NULL)
 		*sum = now;
 	return rc;
 }

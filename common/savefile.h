@@ -45,6 +45,15 @@ typedef int	(*sf_insert_fn)(void *dst, const protets_kv *kv, size_t n);
 int	sf_save(const char *path, const struct sf_meta *m, sf_fold_fn fold,
 	    void *src, uint64_t *sum);
 
+/*
+ * What sf_save does around its records, for the other files written the
+ * same way (the daemon's catalog, daemon/state.c): write all of n bytes
+ * (0 or an errno), and fsync the directory holding path, so that a rename
+ * into it is durable (0 or an errno).
+ */
+int	sf_write_all(int fd, const void *p, size_t n);
+int	sf_sync_dir(const char *path);
+
 /* A file verified by sf_verify: its header and how to read it back. */
 struct sf_plan;
 

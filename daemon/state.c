@@ -70,7 +70,6 @@ struct st_rec {
 };
 
 static void	st_set_aside(const char *);
-static int	st_sync_dir(const struct daemon *);
 
 int
 state_enabled(const struct daemon *d)
@@ -88,6 +87,12 @@ st_path(const struct daemon *d, char *buf, size_t sz, const char *fmt,
 	snprintf(name, sizeof(name), fmt, id);
 	n = snprintf(buf, sz, "%s/%s", d->conf.state_dir, name);
 	return n < 0 || (size_t)n >= sz ? -1 : 0;
+}
+
+static int
+st_table_path(const struct daemon *d, uint64_t id, char *buf, size_t sz)
+{
+	return st_path(d, buf, sz, "table-%" PRIu64 ".pts", id);
 }
 
 /* ---------------------------------------------------------------- */
@@ -108,8 +113,7 @@ state_save_table(const struct daemon *d, const struct tbl *t,
 	char		 path[PATH_MAX];
 	int		 rc;
 
-	if (st_path(d, path, sizeof(path), "table-%" PRIu64 ".pts",
-	    e->id) == -1)
+	if (st_table_path(d, e->id, path, sizeof(path)) == -1)
 		return ENAMETOOLONG;
 	/* At a stop, no write lands after the save: retired first. */
 	v.lock_timeout_ms = ST_FENCE_MS;
@@ -134,33 +138,13 @@ state_forget_table(const struct daemon *d, uint64_t id)
 {
 	char	path[PATH_MAX];
 
-	if (!state_enabled(d) || st_path(d, path, sizeof(path),
-	    "table-%" PRIu64 ".pts", id) == -1)
+	if (!state_enabled(d) || st_table_path(d, id, path, sizeof(path)) ==
+	    -1)
 		return;
 	if (unlink(path) == 0)
-		(void)st_sync_dir(d);	/* not back after a power loss */
+		(void)sf_sync_dir(path);	/* not back after a power loss */
 	else if (errno != ENOENT)
 		log_warn("unlink %s", path);
-}
-
-static int
-st_write_all(int fd, const void *p, size_t n, XXH3_state_t *xs)
-{
-	const unsigned char	*b = p;
-	ssize_t			 w;
-
-	if (xs != NULL)
-		XXH3_64bits_update(xs, p, n);
-	while (n > 0) {
-		if ((w = write(fd, b, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* The READY entries of the catalog, as records; *n of them. */
@@ -196,20 +180,6 @@ st_records(struct daemon *d, uint32_t *n, uint64_t *next_id)
 	return r;
 }
 
-static int
-st_sync_dir(const struct daemon *d)
-{
-	int	fd, rc = 0;
-
-	if ((fd = open(d->conf.state_dir, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
-		return -1;
-	if (fsync(fd) == -1 && errno != EINVAL)
-		rc = -1;
-	close(fd);
-	return rc;
-}
-
 /* The checksum of the catalog file last written by this process, 0. */
 static uint64_t	st_cat_sum;
 
@@ -238,30 +208,25 @@ state_save_catalog(struct daemon *d)
 	h.count = n;
 	h.next_id = next_id;
 	/* The same as the file there (a snapshot of an idle daemon): kept. */
-	if (XXH3_64bits_reset(xs) == XXH_OK) {
-		XXH3_64bits_update(xs, &h, sizeof(h));
-		XXH3_64bits_update(xs, r, sizeof(*r) * n);
-		if (st_cat_sum != 0 && XXH3_64bits_digest(xs) == st_cat_sum) {
-			XXH3_freeState(xs);
-			free(r);
-			return 0;
-		}
+	if (XXH3_64bits_reset(xs) != XXH_OK)
+		goto out;
+	XXH3_64bits_update(xs, &h, sizeof(h));
+	XXH3_64bits_update(xs, r, sizeof(*r) * n);
+	if ((sum = XXH3_64bits_digest(xs)) == st_cat_sum && sum != 0) {
+		rc = 0;
+		goto out;
 	}
-	if (XXH3_64bits_reset(xs) == XXH_OK &&
-	    (fd = mkostemp(tmp, O_CLOEXEC)) != -1 &&
-	    st_write_all(fd, &h, sizeof(h), xs) == 0 &&
-	    st_write_all(fd, r, sizeof(*r) * n, xs) == 0) {
-		sum = XXH3_64bits_digest(xs);
-		if (st_write_all(fd, &sum, sizeof(sum), NULL) == 0 &&
-		    fsync(fd) == 0)
-			rc = 0;
-	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) != -1 &&
+	    sf_write_all(fd, &h, sizeof(h)) == 0 &&
+	    sf_write_all(fd, r, sizeof(*r) * n) == 0 &&
+	    sf_write_all(fd, &sum, sizeof(sum)) == 0 && fsync(fd) == 0)
+		rc = 0;
 	if (fd != -1 && close(fd) == -1)
 		rc = -1;
 	if (rc == 0 && rename(tmp, path) == -1)
 		rc = -1;
-	if (rc == 0)
-		rc = st_sync_dir(d);
+	if (rc == 0 && sf_sync_dir(path) != 0)
+		rc = -1;
 	if (rc == -1) {
 		log_warn("state: write %s", path);
 		if (fd != -1)
@@ -271,6 +236,7 @@ state_save_catalog(struct daemon *d)
 		log_info("state: catalog of %u tables saved in %s", n,
 		    d->conf.state_dir);
 	}
+out:
 	XXH3_freeState(xs);
 	free(r);
 	return rc;
@@ -409,8 +375,7 @@ st_load_one(struct daemon *d, const struct st_rec *r)
 	char		 path[PATH_MAX];
 	int		 fd, sfd = -1, rc;
 
-	if (st_path(d, path, sizeof(path), "table-%" PRIu64 ".pts",
-	    r->id) == -1)
+	if (st_table_path(d, r->id, path, sizeof(path)) == -1)
 	{
 		log_warnx("state: %s: path too long", d->conf.state_dir);
 		return 1;

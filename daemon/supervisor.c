@@ -58,6 +58,7 @@ static void	sup_spawn(struct child *);
 static void	sup_child_msg(int, uint32_t, void *);
 static void	sup_snap_done(int);
 static void	sup_upgrade(void);
+static void	sup_stop_workers(int);
 
 static const char *
 sup_name(const struct child *c, char *buf, size_t sz)
@@ -506,16 +507,15 @@ sup_watchdog(int fd, uint32_t events, void *arg)
 }
 
 /*
- * SIGTERM every child, wait up to 5 s, then SIGKILL the rest.  With a
- * state directory, the workers save every table first (state.c), for as
- * long as that takes (systemd's TimeoutStopSec= bounds it); then the
- * catalog is saved, before the monitor is stopped.
+ * Stop the workers (sup_stop_workers: with a state directory each saves
+ * every table first), save the catalog, then stop the monitor (5 s, then
+ * SIGKILL).
  */
 static void
 sup_shutdown(void)
 {
-	int64_t	 deadline = proc_now_ms() + 5000, said = proc_now_ms();
-	int	 i, left, saving = state_enabled(sd), saved = 0;
+	int64_t	 deadline;
+	int	 i, saving = state_enabled(sd);
 
 	notify_send("STOPPING=1");
 	for (i = 0; saving && i < sd->nworkers; i++)
@@ -530,38 +530,15 @@ sup_shutdown(void)
 	 * the monitor, told we are stopping, does not report them gone.
 	 */
 	__atomic_store_n(&sd->cat.hdr->stopping, 1, __ATOMIC_RELAXED);
-	for (;;) {
-		left = 0;
-		for (i = 0; i < sd->nworkers; i++)
-			if (sup_wrk[i].pid)
-				left++, kill(sup_wrk[i].pid, SIGTERM);
-		if (left > 0 && saving) {
-			deadline = proc_now_ms() + 5000;
-			if (proc_now_ms() - said >= 5000) {
-				log_info("stop: %d workers still saving", left);
-				/* systemd's TimeoutStopSec= waits 15 s more */
-				notify_send("EXTEND_TIMEOUT_USEC=15000000");
-				said = proc_now_ms();
-			}
-		}
-		if (left == 0 && saving && !saved) {
-			saved = 1;
-			if (state_save_catalog(sd) == -1 || sup_save_failed)
-				log_warnx("stop: NOT EVERY TABLE WAS SAVED to "
-				    "%s (above): the next start loads what "
-				    "was", sd->conf.state_dir);
-		}
-		if (left == 0 && sup_mon.pid)
-			left++, kill(sup_mon.pid, SIGTERM);
-		if (left == 0 || proc_now_ms() > deadline)
-			break;
-		ev_dispatch(100);
-	}
+	sup_stop_workers(saving);
+	if (saving && (state_save_catalog(sd) == -1 || sup_save_failed))
+		log_warnx("stop: NOT EVERY TABLE WAS SAVED to %s (above): the "
+		    "next start loads what was", sd->conf.state_dir);
+	for (deadline = proc_now_ms() + 5000; sup_mon.pid &&
+	    proc_now_ms() <= deadline; ev_dispatch(100))
+		kill(sup_mon.pid, SIGTERM);
 	if (sup_mon.pid)
 		kill(sup_mon.pid, SIGKILL);
-	for (i = 0; i < sd->nworkers; i++)
-		if (sup_wrk[i].pid)
-			kill(sup_wrk[i].pid, SIGKILL);
 	while (waitpid(-1, NULL, 0) > 0)
 		;
 }
@@ -635,11 +612,15 @@ sup_run_new(const char *a1, const char *a2, const char *a3, char *out,
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* SIGTERM the workers and reap them all; saving: for as long as it takes. */
+/*
+ * SIGTERM the workers and reap them all: within 5 s, then SIGKILL; saving
+ * (each saves its tables first, state.c), for as long as that takes
+ * (systemd's TimeoutStopSec= bounds it, extended while they save).
+ */
 static void
 sup_stop_workers(int saving)
 {
-	int64_t	 deadline = proc_now_ms() + 5000;
+	int64_t	 deadline = proc_now_ms() + 5000, said = proc_now_ms();
 	int	 i, left;
 
 	for (;;) {
@@ -649,6 +630,12 @@ sup_stop_workers(int saving)
 				left++, kill(sup_wrk[i].pid, SIGTERM);
 		if (left == 0)
 			return;
+		if (saving && proc_now_ms() - said >= 5000) {
+			log_info("stop: %d workers still saving", left);
+			/* systemd's TimeoutStopSec= waits 15 s more */
+			notify_send("EXTEND_TIMEOUT_USEC=15000000");
+			said = proc_now_ms();
+		}
 		if (!saving && proc_now_ms() > deadline) {
 			for (i = 0; i < sd->nworkers; i++)
 				if (sup_wrk[i].pid)

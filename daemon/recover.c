@@ -92,7 +92,9 @@ rec_validate(int fd, const char *fdname, struct tbl_meta *m,
  * store), once it is known to be kept: nothing changed it since, so it is
  * the table's live copy again, and mappings held across the restart work
  * again.  retire: the other way, for one that was not kept after all.
- * 0, or a protets error (the segment is then set aside).
+ * 0, or a protets error: PROTETS_ELOCKED (a stalled process holds a
+ * shard's lock: the table is kept, retired until its next get), else the
+ * segment is set aside.
  */
 int
 recover_unretire(int fd, int retire)
@@ -329,7 +331,7 @@ recover_fdstore(struct daemon *d)
 		if (rc == 0 && (e = recover_unretire(fds[i].fd, 0)) != 0) {
 			if (e != PROTETS_ELOCKED)
 				rc = e;
-			else	/* kept; its worker tries again (worker.c) */
+			else	/* kept; its next get unretires it (proto.c) */
 				log_warnx("segment %s: a stalled process holds "
 				    "its lock: the table stays retired until it "
 				    "lets go", fds[i].name);

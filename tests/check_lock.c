@@ -1,7 +1,8 @@
 /*
  * tests/check_lock.c - a stalled lock holder: the writers' timeout, the
- * holder's pid, readers reading the last commit through the undo log, and
- * update_counter in place.
+ * holder's pid, readers reading the last commit through the undo log,
+ * update_counter in place, and a retired table (tbl_retire: PROTETS_ESTALE
+ * for every use).
  *
  * Self-contained (no daemon): segments are memfds mapped twice, writable
  * and read-only.  Holders are forked children stopped by a real SIGSTOP
@@ -1048,6 +1049,62 @@ START_TEST(test_reader_bad_log_at_once)
 END_TEST
 #endif
 
+/*
+ * _i: one lock, 4 shards.  A retired table answers every write, lock-free
+ * counter update (a sharded table's second update of a key goes
+ * lock-free) and read with PROTETS_ESTALE, through both mappings, and
+ * the daemon's view (retired_ok) still reads it as it was.
+ */
+START_TEST(test_retire)
+{
+	protets_counter_opts	 dflt = { .has_default = 1 };
+	protets_kv		 kv = { "k", 1, "v", 1 };
+	struct seg		 s;
+	struct tbl		 v, v0;
+	char			 buf[24];
+	uint64_t		 n, seq0;
+	int64_t			 r;
+
+	seg_new_shards(&s, 1 << 20, PROTETS_SET, _i ? 4 : 1);
+	ck_assert_int_eq(put(&s.t, "a", "1"), 0);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 1, &dflt, &r), 0);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 1, NULL, &r), 0);
+	tbl_view(&s.t, 0, &v0);
+	seq0 = lk_wseq(&v0);
+	ck_assert_int_eq(tbl_retire(&s.t), 0);
+	ck_assert_int_eq(tbl_retire(&s.t), 0);		/* idempotent */
+	ck_assert_int_eq(put(&s.t, "b", "2"), PROTETS_ESTALE);
+	ck_assert_int_eq(tbl_insert_many(&s.t, &kv, 1, 0), PROTETS_ESTALE);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 1, NULL, &r),
+	    PROTETS_ESTALE);
+	ck_assert_int_eq(tbl_delete(&s.t, "a", 1), PROTETS_ESTALE);
+	ck_assert_int_eq(tbl_clear(&s.t), PROTETS_ESTALE);
+	ck_assert_int_eq(get(&s.t, "a", buf, sizeof(buf)), PROTETS_ESTALE);
+	ck_assert_int_eq(get(&s.tro, "a", buf, sizeof(buf)), PROTETS_ESTALE);
+	ck_assert_int_eq(tbl_count(&s.tro, &n), PROTETS_ESTALE);
+	v = s.tro;
+	v.retired_ok = 1;
+	ck_assert_int_eq(tbl_count(&v, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(get(&v, "c", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "2");
+	check_ok(&v);
+	/* Unretired (a restart with the same segment): all as before, the
+	 * sequence on, never back to a value a reader saw. */
+	ck_assert_int_eq(tbl_unretire(&s.t), 0);
+	ck_assert_uint_gt(lk_wseq(&v0), seq0 + 2);
+	ck_assert_int_eq(put(&s.t, "b", "2"), 0);
+	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 1, NULL, &r), 0);
+	ck_assert_int_eq(r, 3);
+	ck_assert_int_eq(get(&s.tro, "c", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "3");
+	ck_assert_int_eq(tbl_count(&s.tro, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	check_ok(&s.t);
+	seg_free(&s);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1065,6 +1122,7 @@ main(void)
 	tcase_add_test(tc, test_counter_format);
 	tcase_add_test(tc, test_counter_inplace);
 	tcase_add_test(tc, test_counter_torn);
+	tcase_add_loop_test(tc, test_retire, 0, 2);
 #ifdef PROTETS_CRASHTEST
 	tcase_add_test(tc, test_stop_every_step);
 	tcase_add_test(tc, test_dead_in_slot);

@@ -24,9 +24,10 @@
  * polling it would pull it away from the holder as often.)
  *
  * Crashes.  The update is one CAS: done or not, no record needed.  An
- * updater killed in its slot leaves on set and the slot's robust mutex
- * owner-dead: a writer that waits long tries that mutex, and when it gets
- * it (the holder died, or left meanwhile) clears on.  Recovering a slot
+ * updater killed in its slot leaves on set and the slot's lock word
+ * naming a dead process (owner.c): a writer that waits long tries that
+ * lock, and when it gets it (the holder died, or left meanwhile) clears
+ * on.  Recovering a slot
  * is that one store, idempotent.  A live holder (preempted, stopped) is
  * waited for within what is left of the writer's lock timeout, as a lock
  * holder would be.  A writer that fails to take the shard (lock_mutex.c) leaves
@@ -44,6 +45,7 @@
 #include "crash.h"
 #include "fastpath.h"
 #include "lock.h"
+#include "owner.h"
 
 /* Pauses watching a slot before its mutex is tried, or busy. */
 #define FP_SPIN		200
@@ -112,18 +114,10 @@ fp_seat_set(const struct tbl *t, unsigned i)
 	*fp_seat(t) = (struct fp_seat){ tbl_view_id(t), i % TBL_FP_SLOTS };
 }
 
-int
-fp_format(struct tbl *t, const pthread_mutexattr_t *a)
+void
+fp_format(struct tbl *t)
 {
-	struct tbl_fp	*fp = fp_area(t);
-	unsigned	 i;
-	int		 e;
-
-	memset(fp, 0, sizeof(*fp));
-	for (i = 0; i < TBL_FP_SLOTS; i++)
-		if ((e = pthread_mutex_init(&fp->slot[i].mtx, a)) != 0)
-			return e;
-	return 0;
+	memset(fp_area(t), 0, sizeof(struct tbl_fp));
 }
 
 /*
@@ -196,11 +190,10 @@ fp_take(struct tbl *t)
 	if (seat->id != tbl_view_id(t))
 		return NULL;
 	s = &fp->slot[seat->slot];
-	e = pthread_mutex_trylock(&s->mtx);
+	e = ow_trylock(t, &s->lock);
 	if (e == EOWNERDEAD) {
 		/* Its last holder died in it: on is ours to set. */
 		TBL_CRASHPOINT();
-		(void)pthread_mutex_consistent(&s->mtx);
 	} else if (e != 0)
 		return NULL;
 	return s;
@@ -254,7 +247,7 @@ fp_leave(struct tbl_fpslot *s)
 	/* Release: a writer that sees on clear sees the CAS before it. */
 	__atomic_store_n(&s->on, 0, __ATOMIC_RELEASE);
 	fp_mine = NULL;
-	pthread_mutex_unlock(&s->mtx);
+	ow_unlock(&s->lock);
 	lk_fast_end();
 }
 
@@ -265,9 +258,10 @@ fp_leave(struct tbl_fpslot *s)
  * one fp_quiesce.  As fp_quiesce.
  */
 static int
-fp_wait(struct tbl_fpslot *s, int wait_ms, uint64_t *deadline, pid_t *pid)
+fp_wait(const struct tbl *t, struct tbl_fpslot *s, int wait_ms,
+    uint64_t *deadline, pid_t *pid)
 {
-	int	i, e, tid;
+	int	i, e;
 
 	for (i = 0;; i++) {
 		if (__atomic_load_n(&s->on, __ATOMIC_ACQUIRE) == 0)
@@ -278,26 +272,20 @@ fp_wait(struct tbl_fpslot *s, int wait_ms, uint64_t *deadline, pid_t *pid)
 			lk_relax();
 			continue;
 		}
-		e = pthread_mutex_trylock(&s->mtx);
+		e = ow_trylock(t, &s->lock);
 		if (e == 0 || e == EOWNERDEAD) {
 			/* No one in it: on was left by a dead holder. */
 			__atomic_store_n(&s->on, 0, __ATOMIC_RELEASE);
 			TBL_CRASHPOINT();
-			if (e == EOWNERDEAD)
-				(void)pthread_mutex_consistent(&s->mtx);
-			pthread_mutex_unlock(&s->mtx);
+			ow_unlock(&s->lock);
 			return 0;
 		}
-		if (e != EBUSY)
-			return PROTETS_ECORRUPT;
 		/* Alive, and not running: preempted, or stopped. */
 		if (*deadline == 0)
 			*deadline = lk_now_ms() + (uint64_t)(wait_ms > 0 ?
 			    wait_ms : 0);
 		else if (lk_now_ms() >= *deadline) {
-			tid = __atomic_load_n(&s->mtx.__data.__lock,
-			    __ATOMIC_RELAXED) & 0x3fffffff;
-			*pid = tid == 0 ? 0 : lk_tid_pid(tid);
+			*pid = ow_holder(t, &s->lock);
 			return ETIMEDOUT;
 		}
 		sched_yield();
@@ -318,7 +306,7 @@ fp_quiesce(struct tbl *t, int wait_ms, pid_t *pid)
 	for (; used != 0; used &= used - 1) {
 		i = (unsigned)__builtin_ctzll(used);
 		if (__atomic_load_n(&fp->slot[i].on, __ATOMIC_SEQ_CST) != 0 &&
-		    (e = fp_wait(&fp->slot[i], wait_ms, &deadline, pid)) != 0)
+		    (e = fp_wait(t, &fp->slot[i], wait_ms, &deadline, pid)) != 0)
 			return e;
 	}
 	return 0;

@@ -5,13 +5,12 @@
 #ifndef PROTETS_SHM_FASTPATH_H
 #define PROTETS_SHM_FASTPATH_H
 
-#include <pthread.h>
 #include <sys/types.h>
 
 #include "seg.h"
 
-/* Initialise the slots of a fresh shard with mutex attributes a. */
-int	fp_format(struct tbl *t, const pthread_mutexattr_t *a);
+/* Initialise the slots of a fresh shard. */
+void	fp_format(struct tbl *t);
 
 /*
  * Under t's mutex: give this thread a slot of t (its own, as long as
@@ -56,8 +55,7 @@ fp_in_use(const struct tbl *t)
  * updates (busy) and wait until no slot of t is in use.  Returns 0;
  * EDEADLK (this thread is in one: a signal handler's write interrupted
  * its update); ETIMEDOUT after wait_ms, *pid the slot holder's (0:
- * unknown); PROTETS_ECORRUPT (a slot's mutex unusable).  Whatever it
- * returns, t stays closed until fp_open.
+ * unknown).  Whatever it returns, t stays closed until fp_open.
  */
 int	fp_quiesce(struct tbl *t, int wait_ms, pid_t *pid);
 

@@ -2,9 +2,8 @@
  * shm/format.c - creating and opening segments: header, signature, meta.
  *
  * The format signature names everything a process must agree on to share
- * a segment: the layout version, the sizes and alignments of the shared
- * structures and of pthread_mutex_t (a different libc cannot share our
- * mutex), the byte order, the fixed geometry and the hash function.  It is
+ * a segment: the layout version, the sizes of the shared structures, the
+ * byte order, the fixed geometry and the hash function.  It is
  * kept both as text, for humans, and as its XXH3 hash, compared first.  As
  * with LMDB's lock-file format, a mismatch is refused before any lock in
  * the segment is touched.
@@ -27,7 +26,7 @@ tbl_signature(char *buf, size_t bufsz)
 	    "protets layout %d %s hash=%s hdr=%zu state=%zu/%d "
 	    "stripe=%zu/%d/%d/%d undo=%zu/%d/%d heap=%d bucket=%zu/%d "
 	    "ix=%d/%d/%d/%d classes=%d/%u entry=%d/%#x "
-	    "mutex=%zu/%zu ptr=%zu ordered=%d/%d/%d/%zu/%#x "
+	    "ns=%d/%d ptr=%zu ordered=%d/%d/%d/%zu/%#x "
 	    "shards=%d/%d/%d/%zu/%zu/%zu fp=%d/%d/%zu",
 	    TBL_LAYOUT_VERSION,
 	    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "le" : "be",
@@ -41,7 +40,7 @@ tbl_signature(char *buf, size_t bufsz)
 	    TBL_IX_NB0, TBL_IX_NCHUNK, TBL_IX_LOAD, TBL_TAG_SHIFT,
 	    TBL_NCLASS, TBL_CLASS_MAX,
 	    TBL_ENTRY_HDR, TBL_ENTRY_MARK,
-	    sizeof(pthread_mutex_t), _Alignof(pthread_mutex_t),
+	    TBL_NS_OFF, TBL_NS_SLOTS,
 	    sizeof(void *),
 	    TBL_OR_MAXH, TBL_OR_PREFIX, TBL_OR_HSHIFT,
 	    sizeof(struct tbl_onode), TBL_OR_MARK,

@@ -11,9 +11,10 @@
  *
  *	0		struct tbl_hdr		written once by tbl_format
  *	TBL_STATE_OFF	struct tbl_state	counters, index geometry, free lists
- *	TBL_STRIPE_OFF	struct tbl_stripe[]	robust mutex + seqlock (1 for now)
+ *	TBL_STRIPE_OFF	struct tbl_stripe[]	lock word + seqlock (1 for now)
  *	TBL_UNDO_OFF	struct tbl_undo[]	one undo log per stripe
  *	TBL_FP_OFF	struct tbl_fp		update_counter's lock-free slots
+ *	TBL_NS_OFF	uint64_t[]		lock words' pid namespaces (owner.c)
  *	TBL_HEAP_OFF	heap			entries, overflow buckets, free blocks
  *			... grows up from TBL_HEAP_OFF to state.top
  *			... free: state.top .. state.ceil
@@ -31,14 +32,13 @@
 #ifndef PROTETS_SHM_LAYOUT_H
 #define PROTETS_SHM_LAYOUT_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "protets.h"
 
 /* Bump on any change to the layout or to the meaning of a field. */
-#define TBL_LAYOUT_VERSION	7
+#define TBL_LAYOUT_VERSION	8
 #define TBL_HASH_NAME		"XXH3_64"
 
 /* "PROTETS\0", little-endian. */
@@ -56,6 +56,8 @@
 #define TBL_FP_OFF		24576	/* struct tbl_fp: update_counter's slots */
 #define TBL_FP_SLOTS		16
 #define TBL_FP_ALL		((1ULL << (TBL_FP_SLOTS - 1) << 1) - 1)
+#define TBL_NS_OFF		26880	/* pid namespaces of lock holders */
+#define TBL_NS_SLOTS		224	/* ... up to the heap (owner.h: <512) */
 #define TBL_HEAP_OFF		28672	/* page after the undo logs */
 #define TBL_MIN_SIZE		(TBL_HEAP_OFF + 8192)
 #define TBL_MAX_SIZE		(1ULL << 40)	/* slot offsets are 37 bits of 8 */
@@ -162,18 +164,19 @@ struct tbl_state {
 };
 
 /*
- * A lock stripe: the writers' robust mutex on one line, the readers'
- * sequence on the next, so that readers polling seq do not share a line
- * with writers contending for the mutex.  retired is set once, under the
- * mutex, when the daemon stops holding the segment as the table (tbl_retire):
+ * A lock stripe: the writers' lock word (owner.h: 0, or its holder's
+ * process) on one line, the readers' sequence on the next, so that
+ * readers polling seq do not share a line with writers contending for
+ * the lock.  retired is set once, under the
+ * lock, when the daemon stops holding the segment as the table (tbl_retire):
  * no write is taken and no read answered from then on (PROTETS_ESTALE).
  * The x words serve batches over
  * several shards that this shard leads (the lowest shard of the batch):
  * written under this stripe's mutex and never through the undo log.
  */
 struct tbl_stripe {
-	pthread_mutex_t	mtx;			/*    0 */
-	uint8_t		pad0[TBL_LINE - sizeof(pthread_mutex_t)];
+	uint64_t	lock;			/*    0: owner.h */
+	uint64_t	pad0[7];		/*    8 */
 	uint64_t	seq;			/*   64: odd while a writer writes */
 	uint64_t	xcommit;		/*   72: last batch committed */
 	uint64_t	xnext;			/*   80: last batch begun */
@@ -221,8 +224,8 @@ struct tbl_onode {
 /*
  * update_counter's lock-free path (fastpath.c), one area per shard.  A
  * thread changing a counter's last word without the shard's mutex holds
- * its slot (owner names the thread a slot was last given to): its robust
- * mutex, then on = 1 while it reads and changes the entry, unless busy.
+ * its slot (owner names the thread a slot was last given to): its lock
+ * word (owner.h), then on = 1 while it reads and changes the entry, unless busy.
  * A writer that takes the shard's mutex sets busy, then waits, before it
  * reads or changes anything, until no slot whose bit is set in used is
  * on; it clears busy before it unlocks.  busy is
@@ -232,8 +235,8 @@ struct tbl_onode {
  * used and no other.  None of these words is ever in the undo log.
  */
 struct tbl_fpslot {
-	pthread_mutex_t	mtx;			/*    0 */
-	uint8_t		pad0[48 - sizeof(pthread_mutex_t)];
+	uint64_t	lock;			/*    0: owner.h */
+	uint64_t	pad0[5];		/*    8 */
 	uint64_t	owner;			/*   48: the thread it is for */
 	uint64_t	on;			/*   56: 1 while in use */
 	uint64_t	pid;			/*   64: that thread's process, as
@@ -289,7 +292,6 @@ _Static_assert(offsetof(struct tbl_state, ix_level) == 64, "state line 1");
 _Static_assert(offsetof(struct tbl_state, al_free) == 448, "state free");
 _Static_assert(TBL_STATE_OFF + sizeof(struct tbl_state) <= TBL_STRIPE_OFF,
     "state overlaps stripes");
-_Static_assert(sizeof(pthread_mutex_t) <= TBL_LINE, "mutex too big");
 _Static_assert(sizeof(struct tbl_stripe) == 128, "tbl_stripe size");
 _Static_assert(offsetof(struct tbl_stripe, seq) == 64, "stripe seq");
 _Static_assert(sizeof(struct tbl_undo) == 64 + 16 * TBL_UNDO_CAP, "undo");
@@ -298,8 +300,10 @@ _Static_assert(TBL_UNDO_OFF + TBL_NSTRIPES * sizeof(struct tbl_undo) <=
 _Static_assert(TBL_UNDO_OFF + TBL_NSTRIPES * sizeof(struct tbl_undo) <=
     TBL_FP_OFF && TBL_FP_OFF + sizeof(struct tbl_fp) <= TBL_HEAP_OFF &&
     TBL_FP_OFF % TBL_LINE == 0, "fast-path slots");
-_Static_assert(sizeof(pthread_mutex_t) <= 48 &&
-    sizeof(struct tbl_fpslot) == 2 * TBL_LINE && TBL_FP_SLOTS <= 64 &&
+_Static_assert(TBL_FP_OFF + sizeof(struct tbl_fp) <= TBL_NS_OFF &&
+    TBL_NS_OFF + TBL_NS_SLOTS * 8 <= TBL_HEAP_OFF && TBL_NS_SLOTS < 512,
+    "namespace table");
+_Static_assert(sizeof(struct tbl_fpslot) == 2 * TBL_LINE && TBL_FP_SLOTS <= 64 &&
     offsetof(struct tbl_fp, slot) == 2 * TBL_LINE,
     "fast-path slot");
 _Static_assert(sizeof(struct tbl_bucket) == TBL_LINE, "bucket size");

@@ -3,7 +3,7 @@
  * lock module's interface to the engine (its files, and what they share,
  * are in lockint.h).
  *
- * Writers: lk_wbegin takes the stripe's robust mutex (then waits for
+ * Writers: lk_wbegin takes the stripe's lock word (owner.h; then waits for
  * update_counter's lock-free updaters to leave the shard, fastpath.c,
  * and recovers a dead holder's half-done write); every store to state
  * reachable from the last commit goes through lk_set or is preceded by
@@ -156,8 +156,6 @@ uint64_t lk_wseq(const struct tbl *t);
 uint64_t lk_xpending(const struct tbl *t);
 /* Did this thread's last attempt at a lock fail on t's? */
 int	lk_failed_on(const struct tbl *t);
-/* The pid of the thread whose id is tid (/proc): its Tgid, else tid. */
-pid_t	lk_tid_pid(pid_t tid);
 /* CLOCK_MONOTONIC in milliseconds (lock_mutex.c). */
 uint64_t lk_now_ms(void);
 /*

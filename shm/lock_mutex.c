@@ -1,25 +1,23 @@
 /*
- * shm/lock_mutex.c - taking the stripe's lock: its mutex within a
+ * shm/lock_mutex.c - taking the stripe's lock: its lock word within a
  * time-out, update_counter's lock-free updaters waited out (fastpath.c),
  * a dead holder's write recovered (lock_undo.c); the locks this thread
  * holds, naming the holder; the module's clocks.
  *
- * Writers serialise on a process-shared robust mutex.  A writer may be
- * SIGKILLed at any instruction; the kernel then marks the mutex
- * owner-dead, and the next locker gets EOWNERDEAD: it recovers what the
- * dead writer left (lock_undo.c) and only then calls
- * pthread_mutex_consistent (lk_mx_consistent): a mutex unlocked without
- * it would become ENOTRECOVERABLE forever.
+ * Writers serialise on the stripe's lock word (owner.c: the engine's own
+ * mutex, whose word names the holder's process and nothing any process
+ * follows).  A writer may be SIGKILLed at any instruction; the next
+ * locker finds the holder dead, takes the word over (EOWNERDEAD) and
+ * recovers what the dead writer left (lock_undo.c) before it does
+ * anything else.  Recovery is idempotent: a recoverer killed in it is
+ * recovered in turn.  A clean unlock always leaves the state clean, so a
+ * clean state is all a locker checks for, whoever held the lock before.
  *
- * A writer waits for the mutex at most t->lock_timeout_ms, then fails with
- * PROTETS_ELOCKED and records who held it: the robust mutex's futex word
- * holds the owner's thread id, which /proc maps to its process.  Most
- * operations hold the lock for well under a microsecond, and a futex
- * sleep costs tens of them to wake from: a held lock is watched a while
- * first (lk_spin_first).
- *
- * Everything the lock module knows of the mutex's kind is here (lk_mx_*,
- * lk_format, lk_owner_tid): replacing it changes this file only.
+ * A writer waits for the lock at most t->lock_timeout_ms, then fails with
+ * PROTETS_ELOCKED and records who held it (the pid in the lock word, when
+ * the holder is of this pid namespace).  Most operations hold the lock
+ * for well under a microsecond, and a futex sleep costs tens of them to
+ * wake from: a held lock is watched a while first (lk_spin_first).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,48 +31,21 @@
 #include "crash.h"
 #include "fastpath.h"
 #include "lockint.h"
+#include "owner.h"
 
 int
 lk_format(struct tbl *t)
 {
-	pthread_mutexattr_t	 a;
-	struct tbl_stripe	*s;
-	struct tbl_undo		*u;
-	int			 e, i;
+	int	i;
 
-	if ((e = pthread_mutexattr_init(&a)) != 0)
-		return e;
-	/* PTHREAD_MUTEX_ROBUST is an enum in glibc: no #ifdef. */
-	if ((e = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED)) ||
-	    (e = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)))
-		goto out;
 	for (i = 0; i < TBL_NSTRIPES; i++) {
-		s = lk_stripe(t) + i;
-		u = lk_undo(t) + i;
-		memset(s, 0, sizeof(*s));
-		memset(u, 0, offsetof(struct tbl_undo, rec));
-		u->cap = TBL_UNDO_CAP;
-		if ((e = pthread_mutex_init(&s->mtx, &a)) != 0)
-			goto out;
+		memset(lk_stripe(t) + i, 0, sizeof(struct tbl_stripe));
+		memset(lk_undo(t) + i, 0, offsetof(struct tbl_undo, rec));
+		lk_undo(t)[i].cap = TBL_UNDO_CAP;
 	}
-	e = fp_format(t, &a);
-out:
-	pthread_mutexattr_destroy(&a);
-	return e;
-}
-
-/*
- * The thread id in the mutex's futex word (glibc: the owner's tid in its
- * low 30 bits), 0 when unlocked or its owner died.  Shared memory: only
- * ever a hint.
- */
-static pid_t
-lk_owner_tid(const struct tbl *t)
-{
-	int	w = __atomic_load_n(&lk_stripe(t)->mtx.__data.__lock,
-		    __ATOMIC_RELAXED);
-
-	return (pid_t)((unsigned)w & 0x3fffffffu);
+	memset(t->base + TBL_NS_OFF, 0, TBL_NS_SLOTS * sizeof(uint64_t));
+	fp_format(t);
+	return 0;
 }
 
 /* Who held t's lock when this thread's last attempt at it failed. */
@@ -93,29 +64,23 @@ lk_note(const struct tbl *t, pid_t pid)
 static void
 lk_note_holder(const struct tbl *t)
 {
-	pid_t	tid = lk_owner_tid(t);
-
 	lk_last.base = t->base;
-	lk_last.pid = tid == 0 ? 0 : lk_tid_pid(tid);
+	lk_last.pid = ow_holder(t, &lk_stripe(t)->lock);
 }
 
 pid_t
 lk_holder(const struct tbl *t)
 {
-	pid_t	tid;
-
 	if (lk_last.base == t->base)
 		return lk_last.pid;
-	tid = lk_owner_tid(t);
-	return tid == 0 ? 0 : lk_tid_pid(tid);
+	return ow_holder(t, &lk_stripe(t)->lock);
 }
 
 /*
  * The tables whose lock this thread holds, so that a thread asking again
  * (a signal handler writing to the table whose write it interrupted) gets
- * EDEADLK instead of waiting for itself: a robust normal mutex would just
- * time out.  Kept here rather than read from the futex word, whose thread
- * id may be another pid namespace's.
+ * EDEADLK instead of waiting for itself: the lock word names processes,
+ * not threads (owner.c), and its own process's hold is a live one.
  */
 #define LK_HELD_MAX	(8 + TBL_SHARD_MAX)	/* a batch holds every shard */
 
@@ -193,7 +158,7 @@ lk_timedlock(struct tbl *t, struct timespec *ts)
 	if (lk_held_slot(t->base) >= 0)
 		return EDEADLK;
 	/* Free (the usual case): no clock, no timed wait. */
-	e = pthread_mutex_trylock(&s->mtx);
+	e = ow_take(t, &s->lock);
 	lk_count_busy(t, e == EBUSY);
 	if (e != EBUSY)
 		return e;
@@ -205,13 +170,12 @@ lk_timedlock(struct tbl *t, struct timespec *ts)
 	 * and a futex sleep costs tens of them to wake from: unless the lock
 	 * is contended all the time (lk_busy_avg), watch the futex word a
 	 * while first (reading it, so that the holder keeps its line) and
-	 * try again once it is free or its owner dead.
+	 * try again once it is free.
 	 */
 	for (i = 0; lk_spin_first(t) && i < LK_LOCK_SPIN; i++) {
 		lk_relax();
-		if (lk_owner_tid(t) == 0 &&
-		    (e = pthread_mutex_trylock(&s->mtx)) != EBUSY)
-			return e;
+		if (ow_free(&s->lock) && ow_take(t, &s->lock) == 0)
+			return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, ts);
 	ts->tv_sec += ms / 1000;
@@ -220,7 +184,7 @@ lk_timedlock(struct tbl *t, struct timespec *ts)
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000;
 	}
-	return pthread_mutex_clocklock(&s->mtx, CLOCK_MONOTONIC, ts);
+	return ow_lock(t, &s->lock, ts);
 }
 
 static int
@@ -238,21 +202,21 @@ lk_ms_left(const struct timespec *ts, int ms)
 }
 
 /*
- * Take t's mutex, at once (nowait) or within t->lock_timeout_ms.  Returns
- * 0 or EOWNERDEAD with it held (its last holder died: recover, then
- * lk_mx_consistent), this thread's last failure on t forgotten and the
- * lock counted as this thread's until lk_mx_unlock; else EBUSY (nowait),
- * EDEADLK (this thread holds it), PROTETS_ELOCKED (timed out, the holder
- * noted), PROTETS_ECORRUPT (not recoverable) or an errno.  *ts: the
- * deadline when the lock was waited for (tv_sec 0 when not).
+ * Take t's lock word, at once (nowait) or within t->lock_timeout_ms.
+ * Returns 0 or EOWNERDEAD with it held (its last holder died: recover),
+ * this thread's last failure on t forgotten and the lock counted as this
+ * thread's until lk_mx_unlock; else EBUSY (nowait, this thread's hold
+ * included), EDEADLK (this thread holds it), PROTETS_ELOCKED (timed out, the holder noted) or an errno.
+ * *ts: the deadline when the lock was waited for (tv_sec 0 when not).
  */
 static int
 lk_mx_lock(struct tbl *t, int nowait, struct timespec *ts)
 {
 	int	e;
 
-	if (nowait)
-		e = pthread_mutex_trylock(&lk_stripe(t)->mtx);
+	if (nowait)	/* held by this thread: busy, as a trylock says */
+		e = lk_held_slot(t->base) >= 0 ? EBUSY :
+		    ow_trylock(t, &lk_stripe(t)->lock);
 	else
 		e = lk_timedlock(t, ts);
 	switch (e) {
@@ -270,25 +234,16 @@ lk_mx_lock(struct tbl *t, int nowait, struct timespec *ts)
 	case EDEADLK:
 		lk_note(t, getpid());
 		return EDEADLK;
-	case ENOTRECOVERABLE:
-		return PROTETS_ECORRUPT;
 	default:
 		return e;
 	}
 }
 
 static void
-lk_mx_consistent(struct tbl *t)
-{
-	/* Even when the log was refused: never ENOTRECOVERABLE. */
-	(void)pthread_mutex_consistent(&lk_stripe(t)->mtx);
-}
-
-static void
 lk_mx_unlock(struct tbl *t)
 {
 	lk_held_set(t, 0);
-	pthread_mutex_unlock(&lk_stripe(t)->mtx);
+	ow_unlock(&lk_stripe(t)->lock);
 }
 
 /*
@@ -307,15 +262,14 @@ lk_unlock(struct tbl *t, int failed)
 }
 
 /*
- * The mutex just taken (e: 0 or EOWNERDEAD), and fp_in_use: wait for
- * update_counter's lock-free updaters to leave the shard (fastpath.c)
- * before anything is read or changed, recovery included, within what is
- * left of the lock timeout (deadline ts).  On failure the mutex is
- * released, made consistent first, with the state as it is: whoever
- * takes it next finds it unclean and recovers.
+ * The lock just taken, and fp_in_use: wait for update_counter's
+ * lock-free updaters to leave the shard (fastpath.c) before anything is
+ * read or changed, recovery included, within what is left of the lock
+ * timeout (deadline ts).  On failure the lock is released with the state
+ * as it is: whoever takes it next finds it unclean and recovers.
  */
 static int
-lk_quiesce(struct tbl *t, int e, int nowait, const struct timespec *ts)
+lk_quiesce(struct tbl *t, int nowait, const struct timespec *ts)
 {
 	pid_t	pid = 0;
 	int	q;
@@ -324,8 +278,6 @@ lk_quiesce(struct tbl *t, int e, int nowait, const struct timespec *ts)
 	    __atomic_load_n(&t->lock_timeout_ms, __ATOMIC_RELAXED)), &pid);
 	if (q == 0)
 		return 0;
-	if (e == EOWNERDEAD)
-		lk_mx_consistent(t);
 	lk_unlock(t, 1);
 	lk_note(t, q == EDEADLK ? getpid() : pid);
 	if (q == ETIMEDOUT || (q == EDEADLK && nowait))
@@ -341,18 +293,19 @@ lk_acquire(struct tbl *t, int nowait)
 
 	if ((e = lk_mx_lock(t, nowait, &ts)) != 0 && e != EOWNERDEAD)
 		return e;
-	if (fp_in_use(t) && (rc = lk_quiesce(t, e, nowait, &ts)) != 0)
+	if (fp_in_use(t) && (rc = lk_quiesce(t, nowait, &ts)) != 0)
 		return rc;
-	if (e == 0) {
-		/* A clean unlock always leaves this; else replay anyway. */
-		if (lk_clean(t))
-			return 0;
-		rc = lk_recover(t);
-	} else {
-		rc = lk_recover(t);
+	/*
+	 * A clean unlock always leaves the state clean; a dead holder may
+	 * have too (then there is nothing to replay), or not.  A taker
+	 * killed from here on is taken over in turn; one killed in
+	 * lk_recover leaves the log for the next.
+	 */
+	if (e == EOWNERDEAD)
 		TBL_CRASHPOINT();
-		lk_mx_consistent(t);	/* only once recovered */
-	}
+	if (lk_clean(t))
+		return 0;
+	rc = lk_recover(t);
 	if (rc != 0)
 		lk_unlock(t, 1);
 	return rc;
@@ -426,29 +379,6 @@ int
 lk_failed_on(const struct tbl *t)
 {
 	return lk_last.base != NULL && lk_last.base == t->base;
-}
-
-/* The pid of the thread whose id is tid: its Tgid, else tid itself. */
-pid_t
-lk_tid_pid(pid_t tid)
-{
-	char	path[64], buf[512], *p;
-	ssize_t	n;
-	long	v;
-	int	fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return tid;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return tid;
-	buf[n] = '\0';
-	if ((p = strstr(buf, "\nTgid:")) == NULL)
-		return tid;
-	v = strtol(p + 6, NULL, 10);
-	return v > 0 && v <= INT_MAX ? (pid_t)v : tid;
 }
 
 uint64_t

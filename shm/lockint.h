@@ -4,8 +4,8 @@
  *
  * The module, one file per responsibility:
  *
- *	lock_mutex.c	taking the stripe's lock: its mutex within a
- *			time-out (watch, then sleep), lock-free updaters
+ *	lock_mutex.c	taking the stripe's lock: its word (owner.c) within
+ *			a time-out (watch, then sleep), lock-free updaters
  *			waited out, a dead holder's write recovered; the
  *			locks this thread holds (EDEADLK), naming the
  *			holder (ELOCKED); the monotonic clock

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "owner.h"
 #include "protets_int.h"
 #include "testutil.h"
 #include "wire.h"
@@ -482,8 +484,8 @@ START_TEST(test_names_and_privacy)
 END_TEST
 
 /*
- * A writer of a public table jams its lock: a made-up owner in the mutex
- * (pid 1: alive, never unlocking), the sequence odd, the undo log
+ * A writer of a public table jams its lock: a made-up owner in the lock
+ * word (this test's process: alive, never unlocking), the sequence odd, the undo log
  * over-full.  REPAIR and INFO, which anyone may send, made the owning
  * worker wait up to 10 s each for that lock (trust issue); the worker now
  * never waits for a table's lock, nor spins on a log no writer leaves.
@@ -535,6 +537,33 @@ cpu_ms(pid_t pid)
 	return (ut + st) * 1000 / (uint64_t)sysconf(_SC_CLK_TCK);
 }
 
+/*
+ * A lock word (owner.h) naming this process, alive, as the holder of a
+ * lock of the segment mapped at base: its pid namespace in the table's
+ * first entry, its start time from /proc.
+ */
+static uint64_t
+forged_owner(unsigned char *base)
+{
+	struct stat		 st;
+	char			 buf[1024], *p;
+	unsigned long long	 start;
+	FILE			*f;
+	size_t			 n;
+
+	ck_assert_int_eq(stat("/proc/self/ns/pid", &st), 0);
+	*(uint64_t *)(void *)(base + TBL_NS_OFF) = (uint64_t)st.st_ino;
+	ck_assert((f = fopen("/proc/self/stat", "r")) != NULL);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	ck_assert((p = strrchr(buf, ')')) != NULL);
+	ck_assert_int_eq(sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &start), 1);
+	return (uint64_t)getpid() | 1ULL << OW_NS_SHIFT |
+	    (uint64_t)(uint32_t)start << OW_START_SHIFT;
+}
+
 START_TEST(test_jammed_lock_blocks_nobody)
 {
 	protets_t		*p = td_connect(&d);
@@ -554,7 +583,7 @@ START_TEST(test_jammed_lock_blocks_nobody)
 	ck_assert(base != MAP_FAILED);
 	s = (struct tbl_stripe *)(void *)(base + TBL_STRIPE_OFF);
 	u = (struct tbl_undo *)(void *)(base + TBL_UNDO_OFF);
-	s->mtx.__data.__lock = 1;
+	s->lock = forged_owner(base);
 	s->seq |= 1;
 	u->n = TBL_UNDO_CAP + 1;
 	w = td_pid(&d, "worker", td_table_worker(&d, "jam"));
@@ -605,10 +634,157 @@ START_TEST(test_jammed_lock_blocks_nobody)
 	}
 	/* unjammed, the table is whole again */
 	u->n = 0;
-	s->mtx.__data.__lock = 0;
+	s->lock = 0;
 	ck_assert_int_eq(pt_repair(d.sock, "jam"), 0);
 	ck_assert_int_eq(tu_present(t, "j", 10), 10);
 	munmap(base, TBL_HEAP_OFF);
+	protets_close(t);
+	protets_disconnect(p);
+}
+END_TEST
+
+/*
+ * A writer of a public table aims the locks at a victim's memory: a thread
+ * keeps writing, where glibc's robust mutex had them, a robust kind and
+ * robust-list links holding the address of the victim's canary (every
+ * stripe's lock line, every slot of update_counter's), and fills the
+ * namespace table with the same.  glibc wrote through those links when
+ * the victim or the worker unlocked (trust issue); the lock words are
+ * numbers, those bytes are padding, and nothing follows anything.  The
+ * victim writes on (each answer 0, or ELOCKED: a holder that cannot be
+ * judged counts as alive), its canary untouched; the worker answers
+ * REPAIR and INFO and lives on; the table is whole.
+ */
+static uint64_t	canary[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+
+struct aim {
+	unsigned char	*seg;
+	uint64_t	 nshards, shard_size;
+	int		 stop;
+};
+
+/* glibc's pthread_mutex_t: int kind at 16, list prev at 24, next at 32. */
+static void
+aim_mutex(unsigned char *m)
+{
+	uint32_t	kind = 16 | 128;	/* ROBUST_NORMAL | PSHARED */
+
+	__atomic_store_n((uint32_t *)(void *)(m + 16), kind,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n((uint64_t *)(void *)(m + 24),
+	    (uint64_t)(uintptr_t)&canary[0], __ATOMIC_RELAXED);
+	__atomic_store_n((uint64_t *)(void *)(m + 32),
+	    (uint64_t)(uintptr_t)&canary[2], __ATOMIC_RELAXED);
+}
+
+static void *
+aim_run(void *arg)
+{
+	struct aim	*a = arg;
+	uint64_t	 k, i;
+
+	while (!__atomic_load_n(&a->stop, __ATOMIC_RELAXED))
+		for (k = 0; k < a->nshards; k++) {
+			unsigned char	*b = a->seg + k * a->shard_size;
+
+			aim_mutex(b + TBL_STRIPE_OFF);
+			for (i = 0; i < TBL_FP_SLOTS; i++)
+				aim_mutex(b + TBL_FP_OFF + 128 + 128 * i);
+		}
+	return NULL;
+}
+
+static void
+aim_ns(struct aim *a)
+{
+	uint64_t	*w, k, i;
+
+	for (k = 0; k < a->nshards; k++) {
+		w = (uint64_t *)(void *)(a->seg + k * a->shard_size +
+		    TBL_NS_OFF);
+		for (i = 0; i < TBL_NS_SLOTS; i++)
+			w[i] = (uint64_t)(uintptr_t)&canary[i % 8];
+	}
+}
+
+/* The victim: writes, counters (lock-free ones too), deletes. */
+static int
+victim(const char *name)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t = NULL;
+	char		 k[32];
+	int64_t		 r;
+	int		 i, e, bad = 0;
+
+	if (protets_open(p, name, &t) != 0)
+		return 10;
+	protets_set_lock_timeout(t, 20);
+	for (i = 0; i < 300; i++) {
+		snprintf(k, sizeof(k), "v%d", i % 40);
+		e = i % 3 == 0 ? protets_insert(t, k, strlen(k), "x", 1) :
+		    i % 3 == 1 ? protets_update_counter(t, "n", 1, 1, NULL,
+		    &r) : protets_delete(t, k, strlen(k));
+		if (e != 0 && e != PROTETS_ELOCKED && e != PROTETS_NOTFOUND)
+			bad++;
+	}
+	for (i = 0; i < 8; i++)
+		if (canary[i] != (uint64_t)i + 1)
+			return 20;
+	protets_close(t);
+	protets_disconnect(p);
+	return bad ? 30 : 0;
+}
+
+START_TEST(test_lock_words_aimed_at_a_victim)
+{
+	protets_t		*p = td_connect(&d);
+	protets_opts		 o = { .access = PROTETS_PUBLIC,
+				       .write_concurrency = 4 };
+	protets_table_t		*t = NULL;
+	protets_info		 in;
+	struct tbl_hdr		*h;
+	struct stat		 st;
+	struct aim		 a;
+	pthread_t		 th;
+	pid_t			 w, c;
+	int			 fd, i, e;
+
+	ck_assert_int_eq(protets_get(p, "aim", &o, &t), 0);
+	tu_fill(t, "a", 50);
+	ck_assert_int_eq(protets_insert(t, "n", 1, "0", 1), 0);
+	ck_assert_int_ge(fd = tu_table_fd("aim"), 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	a.seg = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+	ck_assert(a.seg != MAP_FAILED);
+	h = (struct tbl_hdr *)(void *)a.seg;
+	ck_assert_uint_eq(h->nshards, 4);
+	a.nshards = h->nshards;
+	a.shard_size = h->shard_size;
+	a.stop = 0;
+	w = td_pid(&d, "worker", td_table_worker(&d, "aim"));
+	ck_assert_int_eq(pthread_create(&th, NULL, aim_run, &a), 0);
+	for (i = 0; i < 3; i++) {
+		if (i == 2)
+			aim_ns(&a);
+		if ((c = fork()) == 0)
+			_exit(victim("aim"));
+		e = pt_repair(d.sock, "aim");
+		ck_assert(e == 0 || e == PROTETS_ELOCKED);
+		ck_assert_int_eq(protets_info_get(p, "aim", &in), 0);
+		ck_assert_int_eq(tu_wait_child(c), 0);
+	}
+	__atomic_store_n(&a.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	/* the worker lived through it, and serves */
+	ck_assert_int_eq(td_pid(&d, "worker", td_table_worker(&d, "aim")), w);
+	td_serves(&d);
+	/* the table is whole, and takes writes */
+	ck_assert_int_eq(pt_repair(d.sock, "aim"), 0);
+	ck_assert_int_eq(tu_present(t, "a", 50), 50);
+	ck_assert_int_eq(protets_insert(t, "after", 5, "y", 1), 0);
+	munmap(a.seg, (size_t)st.st_size);
 	protets_close(t);
 	protets_disconnect(p);
 }
@@ -630,6 +806,7 @@ main(void)
 	tcase_add_test(tc, test_worker_out_of_fds);
 	tcase_add_test(tc, test_names_and_privacy);
 	tcase_add_test(tc, test_jammed_lock_blocks_nobody);
+	tcase_add_test(tc, test_lock_words_aimed_at_a_victim);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

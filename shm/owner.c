@@ -1,0 +1,365 @@
+/*
+ * shm/owner.c - the engine's mutex: a lock word in the segment naming its
+ * holder's process, a futex to sleep on, and the holder's death found out
+ * by asking the kernel whether that process still runs.
+ *
+ * Why not glibc's robust mutex.  glibc keeps a robust mutex's list links
+ * (__list.__prev/__next) in the mutex, that is in the segment, and writes
+ * through them on unlock; any writer of a table could aim them at another
+ * process's memory, the daemon's included, and a garbage mutex kind
+ * aborts every locker on an assertion.  The kernel's robust list cannot
+ * be used with entries of our own either: its entries sit at a fixed
+ * offset from the futex word (in the segment again) and the list head is
+ * glibc's.  Nothing here follows, or lets the kernel follow, a pointer
+ * read from a segment: a lock word is a number, and the worst a writer
+ * who forges one can do is to make a live holder look dead (two writers
+ * then change that table at once: its data is damaged, and every offset
+ * is bound-checked) or a dead one look alive (that table's writers time
+ * out with PROTETS_ELOCKED).  Either way, that table only.
+ *
+ * The word (owner.h): the holder's pid, its pid namespace as an index in
+ * the shard's namespace table (the namespaces' inode numbers, taken by
+ * the first writer of each, never given back), the low 32 bits of the
+ * process's start time (/proc/<pid>/stat, clock ticks since boot), and a
+ * waiters bit.  Locking is one compare-and-swap of 0 to the caller's
+ * word, unlocking one exchange to 0, and a FUTEX_WAKE when the waiters
+ * bit was set.  A thread that finds the word held sets the bit and sleeps
+ * on the word's low half (the futex word) with a time-out; the holder's
+ * unlock wakes it.  A dead holder never unlocks: at the first sleep, and
+ * after each sleep that timed out, the sleeper asks whether the holder is
+ * dead, and if so takes the word over by compare-and-swap (EOWNERDEAD:
+ * the caller recovers what the dead holder left, lock_undo.c).
+ *
+ * Dead, for sure: no process has the pid (kill(pid, 0): ESRCH), or the
+ * one that has it is a zombie or started at another time (the pid was
+ * reused).  Only a process of the holder's pid namespace can tell, and
+ * only through a /proc of that namespace (checked once per process: the
+ * /proc/self link names getpid()); any other caller counts the holder
+ * alive, so a holder from another namespace is never taken over by
+ * mistake, and a dead one is found by the next writer of its own
+ * namespace (or waited for until PROTETS_ELOCKED).  A /proc that hides
+ * other users' processes (hidepid) makes them alive too, unless kill says
+ * they are gone.
+ *
+ * Threads of one process share its word; a thread's own locks are told
+ * apart by the lock module (lock_mutex.c, EDEADLK).  A forked child is
+ * another process: the fork handler forgets the parent's identity.  Not
+ * covered: a thread that exits holding a lock, or whose process calls
+ * exec meanwhile (the process lives on under the same pid and start time:
+ * the lock stays held until it exits), and a child forked by a raw system
+ * call (no fork handler runs: it writes under its parent's identity).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "owner.h"
+
+/* Sleeps on a held word: the first, then doubling up to the last. */
+#define OW_SLEEP_MIN_NS		1000000L	/* 1 ms */
+#define OW_SLEEP_MAX_NS		16000000L	/* 16 ms */
+
+/*
+ * This process as lock words name it; known 0 until worked out (again
+ * after a fork).  ns 0: no /proc of this process's pid namespace, so its
+ * holders cannot be judged, nor can it judge.
+ */
+static struct {
+	int		known;
+	pid_t		pid;
+	uint64_t	ns;		/* pid namespace inode, 0: unknown */
+	uint32_t	start;		/* start time, low 32 bits */
+} ow_self;
+
+/* This thread's word for a shard (its namespace index is per shard). */
+#define OW_SEATS	64
+
+static __thread struct {
+	uint64_t	id;		/* tbl_view_id, 0: empty */
+	uint64_t	word;
+} ow_seats[OW_SEATS];
+
+static pthread_once_t	ow_once = PTHREAD_ONCE_INIT;
+
+static void
+ow_forked(void)
+{
+	__atomic_store_n(&ow_self.known, 0, __ATOMIC_RELAXED);
+	memset(ow_seats, 0, sizeof(ow_seats));
+}
+
+static void
+ow_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, ow_forked);
+}
+
+/*
+ * Process pid's state letter and start time, from /proc/<pid>/stat.  0,
+ * or -1 (gone, hidden, or unreadable).
+ */
+static int
+ow_stat(pid_t pid, char *state, uint64_t *start)
+{
+	char			path[64], buf[1024], *p;
+	unsigned long long	v;
+	ssize_t			n;
+	int			fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* after "(comm)", which may hold anything: state, then field 22 */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %c %*d %*d "
+	    "%*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d "
+	    "%llu", state, &v) != 2)
+		return -1;
+	*start = v;
+	return 0;
+}
+
+/*
+ * Work out ow_self: the pid, and the namespace and start time if /proc is
+ * this namespace's.  Threads may race here: each stores the same values,
+ * and none is ever seen half-made (no field goes through another value).
+ */
+static void
+ow_identify(void)
+{
+	struct stat	st;
+	char		buf[32];
+	uint64_t	start, ns = 0;
+	uint32_t	start32 = 0;
+	ssize_t		n;
+	pid_t		pid = getpid();
+	char		state;
+
+	pthread_once(&ow_once, ow_init);
+	n = readlink("/proc/self", buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		if (strtol(buf, NULL, 10) == (long)pid &&
+		    stat("/proc/self/ns/pid", &st) == 0 &&
+		    ow_stat(pid, &state, &start) == 0) {
+			ns = (uint64_t)st.st_ino;
+			start32 = (uint32_t)start;
+		}
+	}
+	__atomic_store_n(&ow_self.pid, pid, __ATOMIC_RELAXED);
+	__atomic_store_n(&ow_self.ns, ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&ow_self.start, start32, __ATOMIC_RELAXED);
+	__atomic_store_n(&ow_self.known, 1, __ATOMIC_RELEASE);
+}
+
+static uint64_t *
+ow_nstab(const struct tbl *t)
+{
+	return (uint64_t *)(void *)(t->base + TBL_NS_OFF);
+}
+
+/* This process's index in t's namespace table, taking one; 0: none. */
+static uint64_t
+ow_nsid(const struct tbl *t)
+{
+	uint64_t	*ns = ow_nstab(t), v;
+	unsigned	 i;
+
+	if (ow_self.ns == 0)
+		return 0;
+	for (i = 0; i < TBL_NS_SLOTS; i++) {
+		v = SH_LOAD(&ns[i]);
+		if (v == 0 && __atomic_compare_exchange_n(&ns[i], &v,
+		    ow_self.ns, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			return i + 1;
+		if (v == ow_self.ns)
+			return i + 1;
+	}
+	return 0;	/* full: this process's holds cannot be judged */
+}
+
+/* The word naming this process in t's shard (without the waiters bit). */
+static uint64_t
+ow_me(const struct tbl *t)
+{
+	uint64_t	id = tbl_view_id(t), w;
+	unsigned	k = (unsigned)(id % OW_SEATS);
+
+	if (__builtin_expect(ow_seats[k].id == id, 1))
+		return ow_seats[k].word;
+	if (!__atomic_load_n(&ow_self.known, __ATOMIC_ACQUIRE))
+		ow_identify();
+	w = (uint64_t)ow_self.pid | ow_nsid(t) << OW_NS_SHIFT |
+	    (uint64_t)ow_self.start << OW_START_SHIFT;
+	ow_seats[k].id = id;
+	ow_seats[k].word = w;
+	return w;
+}
+
+/*
+ * Is w's holder dead for sure?  full: the start time and zombies too (a
+ * read of /proc), else kill(pid, 0) alone.  Not dead: alive, or not for
+ * this process to judge.
+ */
+static int
+ow_dead(const struct tbl *t, uint64_t w, uint64_t me, int full)
+{
+	pid_t		pid = (pid_t)(w & OW_PID_MASK);
+	uint64_t	nsid = w >> OW_NS_SHIFT & OW_NS_MASK, start;
+	char		state;
+
+	if (((w ^ me) & ~OW_WAITERS) == 0)
+		return 0;		/* another thread of this process */
+	if (pid == 0 || nsid > TBL_NS_SLOTS)
+		return 1;		/* no locker writes that */
+	if (nsid == 0 || ow_self.ns == 0 ||
+	    SH_LOAD(&ow_nstab(t)[nsid - 1]) != ow_self.ns)
+		return 0;		/* another namespace: cannot tell */
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return 1;
+	if (!full || ow_stat(pid, &state, &start) != 0)
+		return 0;		/* hidden, or just gone: asked again */
+	return state == 'Z' || state == 'X' ||
+	    (uint32_t)start != (uint32_t)(w >> OW_START_SHIFT);
+}
+
+/* The futex: the word's low half. */
+static uint32_t *
+ow_futex(uint64_t *w)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return (uint32_t *)(void *)w + 1;
+#else
+	return (uint32_t *)(void *)w;
+#endif
+}
+
+static int
+ow_try(const struct tbl *t, uint64_t *w, uint64_t me, int full)
+{
+	uint64_t	cur = 0;
+
+	if (__atomic_compare_exchange_n(w, &cur, me, 0, __ATOMIC_ACQUIRE,
+	    __ATOMIC_RELAXED))
+		return 0;
+	if (!ow_dead(t, cur, me, full))
+		return EBUSY;
+	/* waiters kept: they sleep on it still */
+	if (__atomic_compare_exchange_n(w, &cur, me | (cur & OW_WAITERS), 0,
+	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return EOWNERDEAD;
+	cur = 0;	/* moved meanwhile: freed, perhaps */
+	return __atomic_compare_exchange_n(w, &cur, me, 0, __ATOMIC_ACQUIRE,
+	    __ATOMIC_RELAXED) ? 0 : EBUSY;
+}
+
+int
+ow_trylock(const struct tbl *t, uint64_t *w)
+{
+	return ow_try(t, w, ow_me(t), 1);
+}
+
+int
+ow_take(const struct tbl *t, uint64_t *w)
+{
+	uint64_t	cur = 0;
+
+	return __atomic_compare_exchange_n(w, &cur, ow_me(t), 0,
+	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED) ? 0 : EBUSY;
+}
+
+static long
+ow_ns_left(const struct timespec *deadline)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(deadline->tv_sec - now.tv_sec) * 1000000000L +
+	    (deadline->tv_nsec - now.tv_nsec);
+}
+
+int
+ow_lock(const struct tbl *t, uint64_t *w, const struct timespec *deadline)
+{
+	struct timespec	ts;
+	uint64_t	me = ow_me(t), cur;
+	long		sleep_ns = OW_SLEEP_MIN_NS, left;
+	int		full = 0, slept = 0;
+
+	for (;;) {
+		cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+		if (cur == 0 || ow_dead(t, cur, me, full)) {
+			/*
+			 * Free, or its holder gone: take it, the waiters
+			 * bit kept, and set after a sleep, as others may
+			 * sleep on it too (the unlock then wakes one for
+			 * nothing, at worst).
+			 */
+			if (__atomic_compare_exchange_n(w, &cur,
+			    me | (slept ? OW_WAITERS : cur & OW_WAITERS), 0,
+			    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				return cur == 0 ? 0 : EOWNERDEAD;
+			continue;
+		}
+		if ((cur & OW_WAITERS) == 0) {
+			if (!__atomic_compare_exchange_n(w, &cur,
+			    cur | OW_WAITERS, 0, __ATOMIC_RELAXED,
+			    __ATOMIC_RELAXED))
+				continue;
+			cur |= OW_WAITERS;
+		}
+		if ((left = ow_ns_left(deadline)) <= 0)
+			return ETIMEDOUT;
+		if (left > sleep_ns)
+			left = sleep_ns;
+		ts.tv_sec = left / 1000000000L;
+		ts.tv_nsec = left % 1000000000L;
+		full = syscall(SYS_futex, ow_futex(w), FUTEX_WAIT,
+		    (uint32_t)cur, &ts, NULL, 0) == -1 && errno == ETIMEDOUT;
+		slept = 1;
+		if (full && sleep_ns < OW_SLEEP_MAX_NS)
+			sleep_ns *= 2;
+	}
+}
+
+void
+ow_unlock(uint64_t *w)
+{
+	if (__atomic_exchange_n(w, 0, __ATOMIC_RELEASE) & OW_WAITERS)
+		(void)syscall(SYS_futex, ow_futex(w), FUTEX_WAKE, 1, NULL,
+		    NULL, 0);
+}
+
+int
+ow_free(const uint64_t *w)
+{
+	return __atomic_load_n(w, __ATOMIC_RELAXED) == 0;
+}
+
+pid_t
+ow_holder(const struct tbl *t, const uint64_t *w)
+{
+	uint64_t	v = __atomic_load_n(w, __ATOMIC_RELAXED);
+	uint64_t	nsid = v >> OW_NS_SHIFT & OW_NS_MASK;
+
+	if (v == 0 || nsid == 0 || nsid > TBL_NS_SLOTS)
+		return 0;
+	if (!__atomic_load_n(&ow_self.known, __ATOMIC_ACQUIRE))
+		ow_identify();
+	if (ow_self.ns == 0 || SH_LOAD(&ow_nstab(t)[nsid - 1]) != ow_self.ns)
+		return 0;
+	return (pid_t)(v & OW_PID_MASK);
+}

@@ -2,7 +2,7 @@
  * table.c - a table mapped into the caller's address space.
  *
  * fd ownership: the fd the daemon sends is the client's own open file
- * description of the segment, with a shared flock on it that marks the
+ * description of the segment, with an OFD read lock on it that marks the
  * table in use; it passes to the registry (registry.c), which keeps it
  * open as long as the mapping and closes it with the last handle.
  */

@@ -8,7 +8,6 @@
  * the fd handed out: others than the owner get an O_RDONLY fd of a
  * protected table.
  */
-#include <sys/file.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -146,10 +145,25 @@ proto_info_fill(const struct proto_tab *pt, protets_info *in)
 }
 
 /*
- * Hand the client its own open file description of the segment, holding
- * a shared flock on it: the table counts as in use until every process
- * holding that description has closed it, whatever way it dies.
+ * The mark that a description of a segment is held (proto_serve_get):
+ * an OFD read lock over the whole file.  Not a flock: any description,
+ * a read-only one too, may turn a shared flock into an exclusive one,
+ * and a reader of another uid's protected table could then lock every
+ * later get out (trust issue).  A write lock needs a writable
+ * description, and only a writer of the table, who may damage it anyway,
+ * can take one.  The lock lasts as long as the description, which a
+ * mapping holds too, whatever way its holder dies.
  */
+static int
+proto_held_lock(int fd, short type, int cmd)
+{
+	struct flock	fl = { .l_type = type, .l_whence = SEEK_SET };
+
+	if (fcntl(fd, cmd, &fl) == -1)
+		return -1;
+	return cmd == F_OFD_GETLK && fl.l_type != F_UNLCK;
+}
+
 /*
  * An existing table asked for with options of its own (want, as the
  * client sent them: 0 where it set none) that are not the table's: reply
@@ -193,8 +207,9 @@ proto_serve_get(struct conn *c, const struct wire_hdr *h,
 		proto_status(c, h, errno);
 		return;
 	}
-	if (flock(fd, LOCK_SH | LOCK_NB) == -1) {
-		proto_status(c, h, errno);
+	/* its own description, marked held until its last holder is gone */
+	if (proto_held_lock(fd, F_RDLCK, F_OFD_SETLK) == -1) {
+		proto_status(c, h, errno == EAGAIN ? PROTETS_EBUSY : errno);
 		close(fd);
 		return;
 	}
@@ -422,7 +437,7 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	return 0;
 }
 
-/* Is any process holding the table (see proto_serve_get)? */
+/* Is any process holding the table (proto_held_lock)?  -1: unknown. */
 static int
 proto_in_use(struct wtable *t)
 {
@@ -430,7 +445,7 @@ proto_in_use(struct wtable *t)
 
 	if ((fd = seg_reopen(t->fd, O_RDONLY)) == -1)
 		return -1;
-	busy = flock(fd, LOCK_EX | LOCK_NB) == -1;
+	busy = proto_held_lock(fd, F_WRLCK, F_OFD_GETLK);
 	close(fd);
 	return busy;
 }

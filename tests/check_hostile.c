@@ -4,6 +4,7 @@
  * flooding connections.  The daemon keeps serving everyone else and leaks
  * nothing.
  */
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -117,6 +118,66 @@ START_TEST(test_protected_is_read_only)
 		_exit(0);
 	}
 	ck_assert_int_eq(tu_wait_child(c), 0);
+}
+END_TEST
+
+/*
+ * A reader of another uid's protected table tries to lock it against
+ * everyone: an exclusive flock (which the daemon's old mark of a held
+ * table, a shared flock, let it take: every later get failed and drop
+ * said "in use" for as long as it lived), and an OFD write lock, which
+ * its read-only description may not take.  The owner's get goes on
+ * working; drop says "in use" while the reader holds the table, and
+ * drops it once the reader is gone.
+ */
+START_TEST(test_reader_cannot_lock_out)
+{
+	protets_t	*p;
+	protets_table_t	*t;
+	int		 rp[2], gp[2];
+	char		 ch;
+	pid_t		 c;
+
+	if (getuid() != 0) {
+		fprintf(stderr, "test_reader_cannot_lock_out: needs root\n");
+		return;
+	}
+	make_table("lk", PROTETS_PROTECTED);
+	ck_assert_int_eq(pipe(rp), 0);
+	ck_assert_int_eq(pipe(gp), 0);
+	c = fork();
+	if (c == 0) {
+		struct flock	 fl = { .l_type = F_WRLCK,
+				        .l_whence = SEEK_SET };
+		protets_t	*q;
+		protets_table_t	*u;
+		int		 fd;
+
+		CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+		CHILD_CHECK(protets_connect(d.sock, &q) == 0);
+		CHILD_CHECK(protets_open(q, "lk", &u) == 0);
+		CHILD_CHECK((fd = tu_table_fd("lk")) >= 0);
+		(void)flock(fd, LOCK_EX | LOCK_NB);
+		CHILD_CHECK(fcntl(fd, F_OFD_SETLK, &fl) == -1 &&
+		    errno == EBADF);
+		CHILD_CHECK(write(rp[1], "r", 1) == 1);
+		CHILD_CHECK(read(gp[0], &ch, 1) == 1);
+		_exit(0);
+	}
+	ck_assert_int_eq(read(rp[0], &ch, 1), 1);
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_open(p, "lk", &t), 0);
+	ck_assert_int_eq(protets_insert(t, "k2", 2, "v", 1), 0);
+	protets_close(t);
+	ck_assert_int_eq(protets_drop(p, "lk"), PROTETS_EBUSY);
+	ck_assert_int_eq(write(gp[1], "g", 1), 1);
+	ck_assert_int_eq(tu_wait_child(c), 0);
+	ck_assert_int_eq(protets_drop(p, "lk"), 0);
+	protets_disconnect(p);
+	close(rp[0]);
+	close(rp[1]);
+	close(gp[0]);
+	close(gp[1]);
 }
 END_TEST
 
@@ -799,6 +860,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_protected_is_read_only);
+	tcase_add_test(tc, test_reader_cannot_lock_out);
 	tcase_add_test(tc, test_killed_clients_leak_nothing);
 	tcase_add_test(tc, test_slow_and_flooding_clients);
 	tcase_add_test(tc, test_connection_bound);

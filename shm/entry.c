@@ -250,6 +250,13 @@ en_write(struct tbl *t, uint64_t off, unsigned cls, const void *key,
 	struct sh_wr	o = { tbl_word(t, off), 0, 0 };
 	uint64_t	w;
 
+	/*
+	 * off came from the allocator, which bounds it; a writer of the
+	 * table racing this one could still have handed it a block out of
+	 * the heap: write nothing (that table's damage) rather than outside.
+	 */
+	if (!tbl_inheap(t, off, en_size(klen, vlen), 8))
+		return;
 	w = (uint64_t)vlen | (uint64_t)klen << 32 | (uint64_t)cls << 48 |
 	    (uint64_t)TBL_ENTRY_MARK << 56;
 	sh_put(&o, &w, sizeof(w));

@@ -51,6 +51,8 @@ tbl_signature(char *buf, size_t bufsz)
 	return XXH3_64bits(buf, strlen(buf));
 }
 
+__thread uint64_t tbl_scratch[8] __attribute__((aligned(64)));
+
 size_t
 tbl_min_size(void)
 {

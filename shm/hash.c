@@ -14,10 +14,11 @@
 
 _Static_assert(IX_NEXT_OFF == offsetof(struct tbl_bucket, next), "next");
 
+/* The bucket at off (the scratch line if off is out of bounds: seg.h). */
 static inline struct tbl_bucket *
 ix_bk(const struct tbl *t, uint64_t off)
 {
-	return (struct tbl_bucket *)(void *)(t->base + off);
+	return tbl_line(t, off);
 }
 
 uint64_t

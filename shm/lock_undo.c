@@ -18,7 +18,6 @@
  * never match again), +1 from odd at the end.  No record may restore it
  * (lk_undo_valid): a value a reader saw is never taken again.
  */
-#include <stdlib.h>
 
 #include "crash.h"
 #include "lockint.h"
@@ -73,33 +72,46 @@ lk_op_new(void)
  * every record before any is applied, so a torn or hostile log is refused
  * whole rather than half replayed.
  */
+/* May a record restore the word at off (a word of the state or heap)? */
+static int
+lk_rec_ok(const struct tbl *t, uint64_t off)
+{
+	if (off >= TBL_STATE_OFF && (off & 7) == 0 &&
+	    off < TBL_STATE_OFF + sizeof(struct tbl_state))
+		return 1;
+	return tbl_inheap(t, off, 8, 8);
+}
+
 int
 lk_undo_valid(const struct tbl *t, const struct tbl_undo *u, uint64_t n)
 {
-	uint64_t	i, off;
+	uint64_t	i;
 
 	if (n > TBL_UNDO_CAP)
 		return 0;
-	for (i = 0; i < n; i++) {
-		off = SH_LOAD(&u->rec[i].off);
-		if (off >= TBL_STATE_OFF && (off & 7) == 0 &&
-		    off < TBL_STATE_OFF + sizeof(struct tbl_state))
-			continue;
-		if (!tbl_inheap(t, off, 8, 8))
+	for (i = 0; i < n; i++)
+		if (!lk_rec_ok(t, SH_LOAD(&u->rec[i].off)))
 			return 0;
-	}
 	return 1;
 }
 
-/* Replay records [from, n) newest first. */
+/*
+ * Replay records [from, n) newest first.  Each offset is read once and
+ * checked where it is used: the log is in memory any writer of the table
+ * may change under the replay, validated or not (a record it spoils is
+ * skipped: that table's damage, never a store outside it).
+ */
 static void
 lk_undo_apply(struct tbl *t, struct tbl_undo *u, uint64_t from, uint64_t n)
 {
 	uint64_t	i, off;
 
+	if (n > TBL_UNDO_CAP)
+		n = TBL_UNDO_CAP;
 	for (i = n; i > from; i--) {
 		off = SH_LOAD(&u->rec[i - 1].off);
-		SH_STORE(tbl_word(t, off), SH_LOAD(&u->rec[i - 1].old));
+		if (lk_rec_ok(t, off))
+			SH_STORE(tbl_word(t, off), SH_LOAD(&u->rec[i - 1].old));
 		TBL_CRASHPOINT();
 	}
 }
@@ -224,9 +236,13 @@ lk_log(struct tbl *t, uint64_t off)
 		lk_once.logged[w] = lk_once.epoch;
 	}
 	n = SH_LOAD(&u->n);
-	/* Every operation reserves its records first (lk_room): a bug. */
+	/*
+	 * Every operation reserves its records first (lk_room), so a full
+	 * log is another writer's doing, under this one's lock: nothing is
+	 * recorded (this table's damage), nothing written outside the log.
+	 */
 	if (n >= TBL_UNDO_CAP)
-		abort();
+		return;
 	SH_STORE(&u->rec[n].off, off);
 	SH_STORE(&u->rec[n].old, SH_LOAD(tbl_word(t, off)));
 	/* The record is complete before n covers it ... */
@@ -248,7 +264,9 @@ lk_set(struct tbl *t, uint64_t off, uint64_t v)
 uint64_t
 lk_room(const struct tbl *t)
 {
-	return TBL_UNDO_CAP - SH_LOAD(&lk_undo(t)->n);
+	uint64_t	n = SH_LOAD(&lk_undo(t)->n);
+
+	return n < TBL_UNDO_CAP ? TBL_UNDO_CAP - n : 0;
 }
 
 uint64_t

@@ -64,10 +64,33 @@ sh_rload(const uint64_t *p)
 	return v;
 }
 
+/*
+ * Where a word or bucket out of the segment, or misaligned, points
+ * instead (tbl_word, tbl_line): a line of this thread's own.  The code
+ * validates every offset it reads before it follows it, but a writer of
+ * the table may change a word under a lock holder between the check and
+ * a later read: that later access lands here, never outside the segment
+ * (the table's data is damaged, as the writer chose, and nothing else).
+ * Reads of it see what was last written to it, as good as any garbage.
+ */
+extern __thread uint64_t tbl_scratch[8];
+
+/* The 8-byte word at off; the scratch line if off is not one. */
 static inline uint64_t *
 tbl_word(const struct tbl *t, uint64_t off)
 {
+	if (__builtin_expect(off > t->size - 8 || (off & 7) != 0, 0))
+		return tbl_scratch;
 	return (uint64_t *)(void *)(t->base + off);
+}
+
+/* The 64-byte line at off (an index bucket), as tbl_word. */
+static inline void *
+tbl_line(const struct tbl *t, uint64_t off)
+{
+	if (__builtin_expect(off > t->size - 64 || (off & 7) != 0, 0))
+		return tbl_scratch;
+	return t->base + off;
 }
 
 static inline struct tbl_hdr *

@@ -57,6 +57,22 @@ struct recovered {
 	int		 slot;
 };
 
+/*
+ * How long recovery waits for a table's lock before it keeps the table
+ * unchecked (recover.c, sandbox.c).
+ */
+#define REC_LOCK_WAIT_MS	100
+
+/*
+ * sandbox.c: tbl_check of segment fd (fdname names it in the log, size
+ * its bytes) in a confined child of its own, within a time limit.
+ * Returns the check's result (0: whole, msg empty), PROTETS_ECORRUPT when
+ * the child died without answering, or an errno; 0 with *unchecked set
+ * when it could not check (the lock held, or out of time).  msg says why.
+ */
+int	sbx_check(int fd, const char *fdname, uint64_t size, char *msg,
+	    size_t msgsz, int *unchecked);
+
 /* recover.c: rebuild the catalog from the fds systemd passed us. */
 void	recover_fdstore(struct daemon *);
 /*

@@ -46,16 +46,16 @@ daemon_fdstore(const struct daemon *d)
 }
 
 /*
- * Validate one segment; fill m.  0, or a protets error code.  Its lock is
- * waited for REC_LOCK_WAIT_MS at most: a client may hold it as the service
- * restarts (for microseconds), or write a made-up owner into it (for
- * ever); the table is then kept unchecked, never set aside for its lock
- * (whoever jams the lock so skips the check at recovery: what is read
- * from the segment later is bounds-checked where it is used).  fdname
- * names the segment in the log.
+ * Validate one segment; fill m.  0, or a protets error code.  The full
+ * check runs in a confined child of its own (sandbox.c): a crash in it is
+ * this segment's, set aside, not the recovery's.  Its lock is waited for
+ * REC_LOCK_WAIT_MS at most: a client may hold it as the service restarts
+ * (for microseconds), or write a made-up owner into it (for ever); the
+ * table is then kept unchecked, never set aside for its lock (whoever
+ * jams the lock so skips the check at recovery: what is read from the
+ * segment later is bounds-checked where it is used), and so is one whose
+ * check ran out of time.  fdname names the segment in the log.
  */
-#define REC_LOCK_WAIT_MS	100
-
 static int
 rec_validate(int fd, const char *fdname, struct tbl_meta *m,
     uint64_t *size)
@@ -63,26 +63,18 @@ rec_validate(int fd, const char *fdname, struct tbl_meta *m,
 	struct tbl	 t;
 	void		*base;
 	size_t		 len;
-	char		 msg[256] = "";
-	int		 rc;
+	char		 msg[256];
+	int		 rc, unchecked;
 
-	if (seg_map(fd, 1, &base, &len) == -1)
+	if (seg_map(fd, 0, &base, &len) == -1)
 		return PROTETS_ECORRUPT;
-	if ((rc = tbl_open(&t, base, len, 1)) == 0) {
-		t.lock_timeout_ms = REC_LOCK_WAIT_MS;
-		t.retired_ok = 1;	/* recover_unretire, once it is kept */
-		if ((rc = tbl_check(&t, msg, sizeof(msg))) == PROTETS_ELOCKED) {
-			log_warnx("segment %s: not checked: its lock is held",
-			    fdname);
-			msg[0] = '\0';
-			rc = 0;
-		}
-	}
-	if (rc == 0)
-		rc = tbl_meta(&t, m);
-	if (rc != 0 && msg[0] != '\0')
-		log_warnx("segment %s: %s", fdname, msg);
 	*size = len;
+	rc = sbx_check(fd, fdname, len, msg, sizeof(msg), &unchecked);
+	if (msg[0] != '\0')
+		log_warnx("segment %s: %s", fdname, msg);
+	/* the header again, here: the table's identity, for the catalog */
+	if (rc == 0 && (rc = tbl_open(&t, base, len, 0)) == 0)
+		rc = tbl_meta(&t, m);
 	munmap(base, len);
 	return rc;
 }

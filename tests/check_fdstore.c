@@ -325,6 +325,51 @@ START_TEST(test_bad_segment_set_aside)
 END_TEST
 
 /*
+ * Each segment's full check runs in a confined child of its own: one that
+ * crashes sets that segment aside, one that hangs is killed at the time
+ * limit and leaves its table kept unchecked; the recovery goes on, the
+ * other tables come back whole.
+ */
+START_TEST(test_check_in_a_child)
+{
+	protets_t	*p;
+	protets_info	 in;
+	char		 crash[32], hang[32];
+
+	first_start();
+	make_tables();
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_info_get(p, "fs1", &in), 0);
+	snprintf(crash, sizeof(crash), "seg-%llu", (unsigned long long)in.id);
+	ck_assert_int_eq(protets_info_get(p, "fs2", &in), 0);
+	snprintf(hang, sizeof(hang), "seg-%llu", (unsigned long long)in.id);
+	protets_disconnect(p);
+	td_kill_all(&d);
+	setenv("PROTETS_TEST_CHECK_CRASH", crash, 1);
+	setenv("PROTETS_TEST_CHECK_HANG", hang, 1);
+	setenv("PROTETS_TEST_CHECK_MS", "500", 1);
+	start_with_store();
+	unsetenv("PROTETS_TEST_CHECK_CRASH");
+	unsetenv("PROTETS_TEST_CHECK_HANG");
+	unsetenv("PROTETS_TEST_CHECK_MS");
+	ck_assert_msg(strstr(status, "2 tables recovered from systemd's fd "
+	    "store, 1 set aside"), "status: %s", status);
+	ck_assert_int_eq(tu_sh(NULL, 0, "grep -q '%s: its check died of "
+	    "signal 11' %s", crash, d.log), 0);
+	ck_assert_int_eq(tu_sh(NULL, 0, "grep -q '%s: not checked: its check "
+	    "took longer than 500 ms' %s", hang, d.log), 0);
+	p = td_connect(&d);
+	ck_assert_int_eq(protets_info_get(p, "fs0", &in), 0);
+	ck_assert_uint_eq(in.entries, 500);
+	ck_assert_int_eq(protets_info_get(p, "fs2", &in), 0);
+	ck_assert_uint_eq(in.entries, 500);
+	ck_assert_int_eq(protets_info_get(p, "fs1", &in), PROTETS_NOTFOUND);
+	protets_disconnect(p);
+	td_serves(&d);
+}
+END_TEST
+
+/*
  * A worker and the monitor killed together: the supervisor fails on
  * purpose (exit 75) so that "systemd" restarts the service, and the store
  * brings every table back.
@@ -531,6 +576,7 @@ main(void)
 	tcase_add_test(tc, test_bad_segment_set_aside);
 	tcase_add_test(tc, test_worker_and_monitor_killed);
 	tcase_add_test(tc, test_header_lies_change_nothing);
+	tcase_add_test(tc, test_check_in_a_child);
 	tcase_add_test(tc, test_old_name_with_a_tab);
 	tcase_add_test(tc, test_drop_finished_after_death);
 	suite_add_tcase(s, tc);

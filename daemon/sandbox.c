@@ -1,0 +1,221 @@
+/*
+ * sandbox.c - a segment's full check, in a process of its own.
+ *
+ * When the service comes back from the fd store, or the monitor takes
+ * over from a dead supervisor, every segment is checked end to end
+ * (tbl_check) before its table is served again: the walk reads memory
+ * that any writer of the table may have written, hostile or not.  A bug
+ * in that walk must not take the whole recovery, and every other table,
+ * with it: so the check runs in a child forked for the one segment, as
+ * OpenBSD's daemons separate their parsers.  The child keeps the
+ * segment's fd and the pipe it answers on and nothing else (every other
+ * fd closed), gives up root for nobody (65534) when it has it, can gain
+ * no privilege (no_new_privs), dumps no core, and has a CPU limit; the
+ * supervisor waits for its answer at most SBX_CHECK_MS plus
+ * SBX_CHECK_MS_PER_GIB per GiB of segment, then kills it.
+ *
+ * The answer: the check's result and message.  A child that dies without
+ * one (a signal: a crash in the walk) leaves the segment set aside as
+ * damaged; one that runs out of time leaves it kept unchecked, as a held
+ * lock does (recover.c): what is read from it later is bounds-checked
+ * where it is used.
+ *
+ * Fault injection, for the tests only: PROTETS_TEST_CHECK_CRASH=<fdname>
+ * makes the child checking that segment die of SIGSEGV,
+ * PROTETS_TEST_CHECK_HANG=<fdname> makes it spin until killed, and
+ * PROTETS_TEST_CHECK_MS sets the time limit.
+ *
+ * fd ownership: fd stays the caller's; the child's copy dies with it.
+ */
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "segment.h"
+#include "table.h"
+
+#define SBX_CHECK_MS		30000
+#define SBX_CHECK_MS_PER_GIB	30000
+#define SBX_UID			65534	/* nobody */
+
+struct sbx_answer {
+	int	rc;
+	int	locked;			/* not checked: its lock is held */
+	char	msg[256];
+};
+
+/* Close every fd but a and b (and 0-2). */
+static void
+sbx_close_others(int a, int b)
+{
+	int	lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (lo > 3)
+		(void)syscall(SYS_close_range, 3U, (unsigned)lo - 1, 0U);
+	if (hi > lo + 1)
+		(void)syscall(SYS_close_range, (unsigned)lo + 1,
+		    (unsigned)hi - 1, 0U);
+	(void)syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0U);
+}
+
+static int
+sbx_injected(const char *var, const char *fdname)
+{
+	const char	*v = getenv(var);
+
+	return v != NULL && strcmp(v, fdname) == 0;
+}
+
+/* The child: confine itself, check, answer on out, exit. */
+static void __attribute__((noreturn))
+sbx_child(int fd, int out, const char *fdname, uint64_t cpu_s)
+{
+	struct rlimit		 rl = { (rlim_t)cpu_s, (rlim_t)cpu_s + 1 };
+	struct sbx_answer	 a;
+	struct tbl		 t;
+	void			*base;
+	size_t			 len;
+
+	memset(&a, 0, sizeof(a));
+	sbx_close_others(fd, out);
+	(void)prctl(PR_SET_DUMPABLE, 0);
+	(void)setrlimit(RLIMIT_CPU, &rl);
+	if (seg_map(fd, 1, &base, &len) == -1)
+		_exit(1);
+	if (geteuid() == 0 && (setgroups(0, NULL) == -1 ||
+	    setgid(SBX_UID) == -1 || setuid(SBX_UID) == -1))
+		_exit(1);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		_exit(1);
+	if (sbx_injected("PROTETS_TEST_CHECK_CRASH", fdname))
+		raise(SIGSEGV);
+	while (sbx_injected("PROTETS_TEST_CHECK_HANG", fdname))
+		;
+	if ((a.rc = tbl_open(&t, base, len, 1)) == 0) {
+		t.lock_timeout_ms = REC_LOCK_WAIT_MS;
+		t.retired_ok = 1;	/* recover_unretire, once it is kept */
+		a.rc = tbl_check(&t, a.msg, sizeof(a.msg));
+		if (a.rc == PROTETS_ELOCKED) {
+			a.rc = 0;
+			a.locked = 1;
+		}
+	}
+	_exit(write(out, &a, sizeof(a)) == (ssize_t)sizeof(a) ? 0 : 1);
+}
+
+/* Milliseconds left until deadline (CLOCK_MONOTONIC ms), 0 if none. */
+static int
+sbx_left(uint64_t deadline)
+{
+	struct timespec	ts;
+	uint64_t	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return now >= deadline ? 0 : deadline - now > 60000 ? 60000 :
+	    (int)(deadline - now);
+}
+
+/* Read the answer within the time limit: 1 read, 0 none (died), -1 late. */
+static int
+sbx_wait(int in, uint64_t deadline, struct sbx_answer *a)
+{
+	struct pollfd	pfd = { .fd = in, .events = POLLIN };
+	size_t		got = 0;
+	ssize_t		n;
+	int		left;
+
+	while (got < sizeof(*a)) {
+		if ((left = sbx_left(deadline)) == 0)
+			return -1;
+		if (poll(&pfd, 1, left) == -1) {
+			if (errno == EINTR)
+				continue;
+			return 0;
+		}
+		if (pfd.revents == 0)
+			continue;
+		if ((n = read(in, (char *)a + got, sizeof(*a) - got)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			return 0;
+		}
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+int
+sbx_check(int fd, const char *fdname, uint64_t size, char *msg,
+    size_t msgsz, int *unchecked)
+{
+	struct sbx_answer	a;
+	struct timespec		ts;
+	const char		*e = getenv("PROTETS_TEST_CHECK_MS");
+	uint64_t		ms, deadline;
+	pid_t			pid;
+	int			p[2], r, st;
+
+	*unchecked = 0;
+	msg[0] = '\0';
+	ms = SBX_CHECK_MS + size / (1ULL << 30) * SBX_CHECK_MS_PER_GIB;
+	if (e != NULL && *e != '\0')
+		ms = strtoull(e, NULL, 10);
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return errno;
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		return errno;
+	}
+	if (pid == 0)
+		sbx_child(fd, p[1], fdname, ms / 1000 + 1);
+	close(p[1]);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec /
+	    1000000 + ms;
+	memset(&a, 0, sizeof(a));
+	r = sbx_wait(p[0], deadline, &a);
+	close(p[0]);
+	if (r != 1)
+		(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		;
+	if (r == -1) {
+		snprintf(msg, msgsz, "not checked: its check took longer "
+		    "than %llu ms", (unsigned long long)ms);
+		*unchecked = 1;
+		return 0;
+	}
+	if (r == 0) {
+		if (WIFSIGNALED(st))
+			snprintf(msg, msgsz, "its check died of signal %d",
+			    WTERMSIG(st));
+		else
+			snprintf(msg, msgsz, "its check exited %d without "
+			    "an answer", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		return PROTETS_ECORRUPT;
+	}
+	a.msg[sizeof(a.msg) - 1] = '\0';
+	if (a.locked) {
+		snprintf(msg, msgsz, "not checked: its lock is held");
+		*unchecked = 1;
+	} else
+		snprintf(msg, msgsz, "%s", a.msg);
+	return a.rc;
+}

@@ -21,6 +21,24 @@ ix_bk(const struct tbl *t, uint64_t off)
 	return tbl_line(t, off);
 }
 
+/*
+ * Has a walk of a chain under the lock gone round, n buckets in?  A chain
+ * holds its home bucket and at most every overflow bucket there is
+ * (state.overflow, which tbl_check keeps honest), and one being linked:
+ * a cycle is found after that many, not after as many buckets as fit in
+ * the segment.  A writer who spoils the count only lengthens this walk,
+ * bounded by the segment still.  The state's line is read only for
+ * chains longer than any the load factor makes.
+ */
+static int
+ix_too_long(const struct tbl *t, uint64_t n)
+{
+	if (n <= 8)
+		return 0;
+	return n > t->size / sizeof(struct tbl_bucket) ||
+	    n > SH_LOAD(&tbl_state(t)->overflow) + 2;
+}
+
 uint64_t
 ix_bitrev(uint64_t x)
 {
@@ -299,7 +317,7 @@ ix_add(struct tbl *t, uint64_t home, uint64_t slot)
 			return e;
 		if (next == 0)
 			break;
-		if (n > t->size / sizeof(*bk))
+		if (ix_too_long(t, n))
 			return PROTETS_ECORRUPT;
 		boff = next;
 	}
@@ -327,7 +345,7 @@ ix_remove(struct tbl *t, uint64_t home, uint64_t off)
 			return e;
 		if (next == 0)
 			break;
-		if (n > t->size / sizeof(struct tbl_bucket))
+		if (ix_too_long(t, n))
 			return PROTETS_ECORRUPT;
 		prev = last;
 		last = next;
@@ -437,7 +455,7 @@ ix_chain_size(const struct tbl *t, uint64_t home, uint64_t *slots,
 			return e;
 		if (boff == 0)
 			break;
-		if (nb > t->size / sizeof(struct tbl_bucket))
+		if (ix_too_long(t, nb))
 			return PROTETS_ECORRUPT;
 	}
 	*buckets = nb;
@@ -464,7 +482,7 @@ ix_filter(struct tbl *t, uint64_t home, ix_filter_fn fn, void *arg,
 
 	*nrem = 0;
 	for (rb = home; rb != 0; rb = next) {
-		if (nb++ > t->size / sizeof(struct tbl_bucket))
+		if (ix_too_long(t, nb++))
 			return PROTETS_ECORRUPT;
 		if ((e = ix_next(t, rb, &next)) != 0)
 			return e;
@@ -607,7 +625,7 @@ ix_split_need(const struct tbl *t, uint64_t old, uint64_t m, uint64_t *need)
 	int		e;
 
 	for (rb = old; rb != 0;) {
-		if (nb++ > t->size / sizeof(struct tbl_bucket))
+		if (ix_too_long(t, nb++))
 			return PROTETS_ECORRUPT;
 		for (i = 0; i < TBL_BUCKET_SLOTS; i++, slots++)
 			if (SH_LOAD(&ix_bk(t, rb)->slot[i]) == 0)

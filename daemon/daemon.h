@@ -72,6 +72,13 @@ struct recovered {
  */
 int	sbx_check(int fd, const char *fdname, uint64_t size, char *msg,
 	    size_t msgsz, int *unchecked);
+/*
+ * The same for a REPAIR of table name's segment fd (tbl_repair, its locks
+ * tried without waiting): its result, PROTETS_ECORRUPT when the child
+ * died without answering, PROTETS_EAGAIN when it ran out of time (msg
+ * says so), or an errno.
+ */
+int	sbx_repair(int fd, const char *name, char *msg, size_t msgsz);
 
 /* recover.c: rebuild the catalog from the fds systemd passed us. */
 void	recover_fdstore(struct daemon *);

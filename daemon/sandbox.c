@@ -1,5 +1,6 @@
 /*
- * sandbox.c - a segment's full check, in a process of its own.
+ * sandbox.c - a segment's full check, and a table's repair, in a process
+ * of its own.
  *
  * When the service comes back from the fd store, or the monitor takes
  * over from a dead supervisor, every segment is checked end to end
@@ -21,10 +22,15 @@
  * lock does (recover.c): what is read from it later is bounds-checked
  * where it is used.
  *
- * Fault injection, for the tests only: PROTETS_TEST_CHECK_CRASH=<fdname>
- * makes the child checking that segment die of SIGSEGV,
- * PROTETS_TEST_CHECK_HANG=<fdname> makes it spin until killed, and
- * PROTETS_TEST_CHECK_MS sets the time limit.
+ * A worker's REPAIR (anyone may send one) runs the same way: the lock
+ * taken without waiting and what a dead holder left replayed, in a child
+ * that has the one segment, within SBX_REPAIR_MS; a repair that crashes
+ * answers PROTETS_ECORRUPT and costs the worker nothing.
+ *
+ * Fault injection, for the tests only: PROTETS_TEST_CHECK_CRASH=<what>
+ * (the fdname of a check, the table's name for a repair) makes the child
+ * die of SIGSEGV, PROTETS_TEST_CHECK_HANG=<what> makes it spin until
+ * killed, and PROTETS_TEST_CHECK_MS sets the checks' time limit.
  *
  * fd ownership: fd stays the caller's; the child's copy dies with it.
  */
@@ -52,6 +58,7 @@
 
 #define SBX_CHECK_MS		30000
 #define SBX_CHECK_MS_PER_GIB	30000
+#define SBX_REPAIR_MS		2000
 #define SBX_UID			65534	/* nobody */
 
 struct sbx_answer {
@@ -82,9 +89,9 @@ sbx_injected(const char *var, const char *fdname)
 	return v != NULL && strcmp(v, fdname) == 0;
 }
 
-/* The child: confine itself, check, answer on out, exit. */
+/* The child: confine itself, check or repair, answer on out, exit. */
 static void __attribute__((noreturn))
-sbx_child(int fd, int out, const char *fdname, uint64_t cpu_s)
+sbx_child(int fd, int out, const char *fdname, int repair, uint64_t cpu_s)
 {
 	struct rlimit		 rl = { (rlim_t)cpu_s, (rlim_t)cpu_s + 1 };
 	struct sbx_answer	 a;
@@ -109,7 +116,10 @@ sbx_child(int fd, int out, const char *fdname, uint64_t cpu_s)
 		raise(SIGSEGV);
 	while (sbx_injected("PROTETS_TEST_CHECK_HANG", fdname))
 		;
-	if ((a.rc = tbl_open(&t, base, len, 1)) == 0) {
+	if ((a.rc = tbl_open(&t, base, len, 1)) == 0 && repair) {
+		t.lock_timeout_ms = 0;	/* the worker never waits for it */
+		a.rc = tbl_repair(&t);
+	} else if (a.rc == 0) {
 		t.lock_timeout_ms = REC_LOCK_WAIT_MS;
 		t.retired_ok = 1;	/* recover_unretire, once it is kept */
 		a.rc = tbl_check(&t, a.msg, sizeof(a.msg));
@@ -163,22 +173,19 @@ sbx_wait(int in, uint64_t deadline, struct sbx_answer *a)
 	return 1;
 }
 
-int
-sbx_check(int fd, const char *fdname, uint64_t size, char *msg,
+static int
+sbx_run(int fd, const char *fdname, int repair, uint64_t ms, char *msg,
     size_t msgsz, int *unchecked)
 {
 	struct sbx_answer	a;
 	struct timespec		ts;
-	const char		*e = getenv("PROTETS_TEST_CHECK_MS");
-	uint64_t		ms, deadline;
+	uint64_t		deadline;
 	pid_t			pid;
 	int			p[2], r, st;
+	const char		*what = repair ? "repair" : "check";
 
 	*unchecked = 0;
 	msg[0] = '\0';
-	ms = SBX_CHECK_MS + size / (1ULL << 30) * SBX_CHECK_MS_PER_GIB;
-	if (e != NULL && *e != '\0')
-		ms = strtoull(e, NULL, 10);
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return errno;
 	if ((pid = fork()) == -1) {
@@ -187,7 +194,7 @@ sbx_check(int fd, const char *fdname, uint64_t size, char *msg,
 		return errno;
 	}
 	if (pid == 0)
-		sbx_child(fd, p[1], fdname, ms / 1000 + 1);
+		sbx_child(fd, p[1], fdname, repair, ms / 1000 + 1);
 	close(p[1]);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	deadline = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec /
@@ -200,18 +207,20 @@ sbx_check(int fd, const char *fdname, uint64_t size, char *msg,
 	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 		;
 	if (r == -1) {
-		snprintf(msg, msgsz, "not checked: its check took longer "
-		    "than %llu ms", (unsigned long long)ms);
+		snprintf(msg, msgsz, "not %s: its %s took longer than %llu "
+		    "ms", repair ? "repaired" : "checked", what,
+		    (unsigned long long)ms);
 		*unchecked = 1;
-		return 0;
+		return repair ? PROTETS_EAGAIN : 0;
 	}
 	if (r == 0) {
 		if (WIFSIGNALED(st))
-			snprintf(msg, msgsz, "its check died of signal %d",
+			snprintf(msg, msgsz, "its %s died of signal %d", what,
 			    WTERMSIG(st));
 		else
-			snprintf(msg, msgsz, "its check exited %d without "
-			    "an answer", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+			snprintf(msg, msgsz, "its %s exited %d without an "
+			    "answer", what, WIFEXITED(st) ?
+			    WEXITSTATUS(st) : -1);
 		return PROTETS_ECORRUPT;
 	}
 	a.msg[sizeof(a.msg) - 1] = '\0';
@@ -221,4 +230,25 @@ sbx_check(int fd, const char *fdname, uint64_t size, char *msg,
 	} else
 		snprintf(msg, msgsz, "%s", a.msg);
 	return a.rc;
+}
+
+int
+sbx_check(int fd, const char *fdname, uint64_t size, char *msg,
+    size_t msgsz, int *unchecked)
+{
+	const char	*e = getenv("PROTETS_TEST_CHECK_MS");
+	uint64_t	 ms;
+
+	ms = SBX_CHECK_MS + size / (1ULL << 30) * SBX_CHECK_MS_PER_GIB;
+	if (e != NULL && *e != '\0')
+		ms = strtoull(e, NULL, 10);
+	return sbx_run(fd, fdname, 0, ms, msg, msgsz, unchecked);
+}
+
+int
+sbx_repair(int fd, const char *name, char *msg, size_t msgsz)
+{
+	int	unchecked;
+
+	return sbx_run(fd, name, 1, SBX_REPAIR_MS, msg, msgsz, &unchecked);
 }

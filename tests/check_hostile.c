@@ -851,6 +851,43 @@ START_TEST(test_lock_words_aimed_at_a_victim)
 }
 END_TEST
 
+/*
+ * REPAIR, which anyone may send, runs in a confined child of the worker's:
+ * a repair that crashes (fault injected: PROTETS_TEST_CHECK_CRASH, see
+ * daemon/sandbox.c) answers PROTETS_ECORRUPT, is logged, and the worker
+ * lives on and serves; other tables repair as before.
+ */
+START_TEST(test_repair_in_a_child)
+{
+	pid_t	w;
+
+	td_stop(&d);
+	td_start(&d, 2, NULL, "PROTETS_TEST_CHECK_CRASH=crashme");
+	make_table("crashme", PROTETS_PUBLIC);
+	make_table("fine", PROTETS_PUBLIC);
+	w = td_pid(&d, "worker", td_table_worker(&d, "crashme"));
+	ck_assert_int_eq(pt_repair(d.sock, "crashme"), PROTETS_ECORRUPT);
+	ck_assert_int_eq(pt_repair(d.sock, "fine"), 0);
+	ck_assert_int_eq(td_pid(&d, "worker", td_table_worker(&d,
+	    "crashme")), w);
+	td_serves(&d);
+	ck_assert(td_log_has(&d, "table crashme: its repair died of signal "
+	    "11"));
+	{
+		protets_t	*p = td_connect(&d);
+		protets_table_t	*t;
+		char		 buf[8];
+		size_t		 n;
+
+		ck_assert_int_eq(protets_open(p, "crashme", &t), 0);
+		ck_assert_int_eq(protets_lookup(t, "k", 1, buf, sizeof(buf),
+		    &n), 0);
+		protets_close(t);
+		protets_disconnect(p);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -869,6 +906,7 @@ main(void)
 	tcase_add_test(tc, test_names_and_privacy);
 	tcase_add_test(tc, test_jammed_lock_blocks_nobody);
 	tcase_add_test(tc, test_lock_words_aimed_at_a_victim);
+	tcase_add_test(tc, test_repair_in_a_child);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

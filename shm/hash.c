@@ -226,9 +226,16 @@ ix_match_ov(const struct tbl *t, const struct lk_rd *r, uint64_t h,
 		it->i = 0;
 		if (it->boff == 0)
 			return PROTETS_NOTFOUND;
-		/* Cycles: a chain cannot hold more buckets than fit. */
+		/*
+		 * Cycles: a chain holds at most every overflow bucket (as
+		 * ix_too_long; the count as this read sees it: a torn one
+		 * fails the read's validation and it is read again), and
+		 * never more buckets than fit.
+		 */
 		it->n++;
 		if (it->n > t->size / sizeof(struct tbl_bucket) ||
+		    (it->n > 8 && it->n > SH_OVLOAD(ov,
+		    &tbl_state(t)->overflow) + 2) ||
 		    ((it->n & 15) == 15 && lk_rstale(t, r)))
 			return PROTETS_ECORRUPT;
 	}

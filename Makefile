@@ -153,7 +153,8 @@ $(BUILD)/crash/%.o: %.c
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -DPROTETS_CRASHTEST -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/check_shm: $(SHM_TEST_SRC:%.c=$(BUILD)/%.o)
-$(BUILD)/tests/check_lock $(BUILD)/tests/check_shards: $(BUILD)/tests/shmutil.o
+$(BUILD)/tests/check_lock $(BUILD)/tests/check_shards $(BUILD)/tests/check_owner: \
+    $(BUILD)/tests/shmutil.o
 
 $(BUILD)/tests/check_shm_crash: $(BUILD)/crash/tests/check_shm.o \
     $(SHM_TEST_SRC:%.c=$(BUILD)/crash/%.o) $(CRASH_OBJ)

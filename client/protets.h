@@ -17,8 +17,9 @@
  *
  * Threads.  A protets_t connection may be shared by threads: requests on it
  * are serialised.  A protets_table_t may be used by many threads and many
- * processes at once; writers serialise on a process-shared robust mutex in
- * the segment, readers never take it.
+ * processes at once; writers serialise on a lock word in the segment that
+ * names the holder's process (a dead holder's is taken over and its
+ * half-done write rolled back), readers never take it.
  *
  * The segment layout is described in docs/FORMAT.md and the wire protocol
  * in docs/PROTOCOL.md.

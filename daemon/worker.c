@@ -10,9 +10,9 @@
  *
  * A table's lock lives in memory its writers share: a writer may hold it
  * for ever, or write a made-up owner into it.  The worker never waits for
- * it (wrk_open: lock_timeout_ms 0): a REPAIR finds a dead holder at once
- * (the kernel marks its mutex), and a live one is not the daemon's to
- * wait for (ELOCKED: the client reads again).  INFO reads through the
+ * it (wrk_open: lock_timeout_ms 0): a REPAIR (in a child, sandbox.c)
+ * finds a dead holder at once (its process gone, shm/owner.c), and a live
+ * one is not the daemon's to wait for (ELOCKED: the client reads again).  INFO reads through the
  * seqlock and its overlay, and gives up on the entry count after
  * WRK_READ_WAIT_MS of its CPU (a writer may move the sequence for ever).
  */

@@ -190,7 +190,7 @@ fp_take(struct tbl *t)
 	if (seat->id != tbl_view_id(t))
 		return NULL;
 	s = &fp->slot[seat->slot];
-	e = ow_trylock(t, &s->lock);
+	e = ow_trylock(t, &s->lock, 0);	/* at every update: no /proc */
 	if (e == EOWNERDEAD) {
 		/* Its last holder died in it: on is ours to set. */
 		TBL_CRASHPOINT();
@@ -272,7 +272,8 @@ fp_wait(const struct tbl *t, struct tbl_fpslot *s, int wait_ms,
 			lk_relax();
 			continue;
 		}
-		e = ow_trylock(t, &s->lock);
+		/* /proc read (a zombie, a reused pid) every 64th time */
+		e = ow_trylock(t, &s->lock, (i - FP_SPIN) % 64 == 0);
 		if (e == 0 || e == EOWNERDEAD) {
 			/* No one in it: on was left by a dead holder. */
 			__atomic_store_n(&s->on, 0, __ATOMIC_RELEASE);

@@ -16,6 +16,7 @@
 #include "alloc.h"
 #include "hash.h"
 #include "lock.h"
+#include "owner.h"
 
 #define SIGSTR_SIZE	sizeof(((struct tbl_hdr *)0)->sigstr)
 
@@ -252,11 +253,13 @@ tbl_open(struct tbl *t, void *base, size_t size, int writable)
 	/*
 	 * Tables made for concurrent writers: there a lock-free counter
 	 * update saves a cache line moving between CPUs at every update;
-	 * alone, it costs more than the lock (the slot's own mutex).
+	 * alone, it costs more than the lock (the slot's own lock word).
 	 */
 	t->fast = h.nshards > 1;
 	/* Per-thread caches (ordered.c's finger) tell mappings apart by it. */
 	t->gen = __atomic_add_fetch(&tbl_gens, 1, __ATOMIC_RELAXED);
+	if (t->writable)	/* a lock word's identity, while fds are free */
+		ow_prepare();
 	return 0;
 }
 

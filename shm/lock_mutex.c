@@ -163,8 +163,9 @@ lk_timedlock(struct tbl *t, struct timespec *ts)
 	if (e != EBUSY)
 		return e;
 	ms = __atomic_load_n(&t->lock_timeout_ms, __ATOMIC_RELAXED);
-	if (ms <= 0)
-		return ETIMEDOUT;
+	if (ms <= 0)	/* one try, which a dead holder does not fail */
+		return (e = ow_trylock(t, &s->lock, 1)) == EBUSY ? ETIMEDOUT :
+		    e;
 	/*
 	 * Held.  Most operations hold the lock for well under a microsecond
 	 * and a futex sleep costs tens of them to wake from: unless the lock
@@ -214,9 +215,14 @@ lk_mx_lock(struct tbl *t, int nowait, struct timespec *ts)
 {
 	int	e;
 
-	if (nowait)	/* held by this thread: busy, as a trylock says */
+	/*
+	 * nowait: a reader trying again and again; kill(pid, 0) alone says
+	 * whether the holder is gone (a writer, or REPAIR, reads /proc).
+	 * Held by this thread: busy, as a trylock says.
+	 */
+	if (nowait)
 		e = lk_held_slot(t->base) >= 0 ? EBUSY :
-		    ow_trylock(t, &lk_stripe(t)->lock);
+		    ow_trylock(t, &lk_stripe(t)->lock, 0);
 	else
 		e = lk_timedlock(t, ts);
 	switch (e) {

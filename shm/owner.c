@@ -31,15 +31,17 @@
  * the caller recovers what the dead holder left, lock_undo.c).
  *
  * Dead, for sure: no process has the pid (kill(pid, 0): ESRCH), or the
- * one that has it is a zombie or started at another time (the pid was
- * reused).  Only a process of the holder's pid namespace can tell, and
- * only through a /proc of that namespace (checked once per process: the
- * /proc/self link names getpid()); any other caller counts the holder
- * alive, so a holder from another namespace is never taken over by
- * mistake, and a dead one is found by the next writer of its own
- * namespace (or waited for until PROTETS_ELOCKED).  A /proc that hides
- * other users' processes (hidepid) makes them alive too, unless kill says
- * they are gone.
+ * one that has it is a zombie with no thread left running, or started at
+ * another time (the pid was reused).  Only a process of the holder's pid
+ * namespace can tell, and only through a /proc of that namespace
+ * (checked once per process: NSpid in /proc/self/status names one pid);
+ * any other caller counts the holder alive, so a holder from another
+ * namespace is never taken over by mistake, and a dead one is found by
+ * the next writer of its own namespace (or waited for until
+ * PROTETS_ELOCKED).  Start times are compared less each reader's
+ * boot-time offset: time namespaces see other figures.  A /proc that
+ * hides other users' processes (hidepid) makes them alive too, unless
+ * kill says they are gone.
  *
  * Threads of one process share its word; a thread's own locks are told
  * apart by the lock module (lock_mutex.c, EDEADLK).  A forked child is
@@ -55,9 +57,9 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -69,16 +71,24 @@
 #define OW_SLEEP_MAX_NS		16000000L	/* 16 ms */
 
 /*
- * This process as lock words name it; known 0 until worked out (again
- * after a fork).  ns 0: no /proc of this process's pid namespace, so its
- * holders cannot be judged, nor can it judge.
+ * This process as lock words name it; known 0 until worked out (again in
+ * a forked child).  ns 0: no /proc of its own pid namespace, so its holds
+ * cannot be judged, nor can it judge.  start: its start time in clock
+ * ticks since boot as the initial time namespace counts them (the
+ * /proc/<pid>/stat figure less this process's boot-time offset, boff:
+ * each time namespace sees another figure).  Worked out under ow_id_mtx
+ * and published once, complete, known last; a failure that may pass (no
+ * fd free) leaves known 0, and the next lock tries again.
  */
 static struct {
 	int		known;
 	pid_t		pid;
 	uint64_t	ns;		/* pid namespace inode, 0: unknown */
 	uint32_t	start;		/* start time, low 32 bits */
+	int64_t		boff;		/* boot-time offset, clock ticks */
 } ow_self;
+
+static pthread_mutex_t	ow_id_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 /* This thread's word for a shard (its namespace index is per shard). */
 #define OW_SEATS	64
@@ -90,11 +100,183 @@ static __thread struct {
 
 static pthread_once_t	ow_once = PTHREAD_ONCE_INIT;
 
+/*
+ * /proc reading without stdio or malloc: it also runs in a forked child
+ * before fork returns (ow_forked), where only async-signal-safe calls may.
+ */
+
+/* "/proc/<pid>/<tail>" into buf (64 bytes). */
+static const char *
+ow_path(char *buf, pid_t pid, const char *tail)
+{
+	char		 d[16];
+	unsigned	 v = (unsigned)pid, n = 0;
+	size_t		 k;
+
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0 && n < sizeof(d));
+	memcpy(buf, "/proc/", 6);
+	for (k = 6; n > 0; )
+		buf[k++] = d[--n];
+	buf[k++] = '/';
+	while (*tail != '\0' && k < 63)
+		buf[k++] = *tail++;
+	buf[k] = '\0';
+	return buf;
+}
+
+/* Read path into buf (NUL-terminated); its length, or -1 (errno set). */
+static ssize_t
+ow_read(const char *path, char *buf, size_t sz)
+{
+	ssize_t	n;
+	int	fd, e;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sz - 1);
+	e = errno;
+	close(fd);
+	errno = e;
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/* The signed decimal at *p, spaces first skipped; *p moved past it. */
+static int
+ow_num(const char **p, int64_t *v)
+{
+	const char	*q = *p;
+	int64_t		 x = 0;
+	int		 neg = 0, any = 0;
+
+	while (*q == ' ' || *q == '\t')
+		q++;
+	if (*q == '-') {
+		neg = 1;
+		q++;
+	}
+	for (; *q >= '0' && *q <= '9'; q++, any = 1)
+		x = x * 10 + (*q - '0');
+	*p = q;
+	*v = neg ? -x : x;
+	return any ? 0 : -1;
+}
+
+/*
+ * Process pid's state letter, threads and start time (as this time
+ * namespace sees it), from /proc/<pid>/stat.  0, or -1 (errno set: gone,
+ * hidden, unreadable).
+ */
+static int
+ow_stat(pid_t pid, char *state, int64_t *threads, int64_t *start)
+{
+	char		 path[64], buf[1024];
+	const char	*p;
+	int64_t		 v;
+	int		 f;
+
+	if (ow_read(ow_path(path, pid, "stat"), buf, sizeof(buf)) == -1)
+		return -1;
+	/* after "(comm)", which may hold anything: field 3, the state */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ' || p[2] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	*state = p[2];
+	p += 3;
+	for (f = 4; f <= 22; f++) {
+		if (ow_num(&p, &v) == -1) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (f == 20)
+			*threads = v;
+	}
+	*start = v;
+	return 0;
+}
+
+/* This process's boot-time offset (its time namespace's), in ticks. */
+static int64_t
+ow_boot_offset(void)
+{
+	char		 buf[256];
+	const char	*p;
+	int64_t		 sec, nsec, hz = (int64_t)getauxval(AT_CLKTCK);
+
+	if (ow_read("/proc/self/timens_offsets", buf, sizeof(buf)) == -1 ||
+	    (p = strstr(buf, "boottime")) == NULL)
+		return 0;	/* no time namespaces: no offset */
+	p += 8;
+	if (ow_num(&p, &sec) == -1 || ow_num(&p, &nsec) == -1)
+		return 0;
+	if (hz <= 0)
+		hz = 100;
+	return sec * hz + nsec * hz / 1000000000;
+}
+
+/* Is /proc this process's own pid namespace's (NSpid names one pid)? */
+static int
+ow_proc_ours(pid_t pid)
+{
+	char		 buf[4096];
+	const char	*p;
+	int64_t		 v;
+	int		 n = 0;
+
+	if (ow_read("/proc/self/status", buf, sizeof(buf)) == -1 ||
+	    (p = strstr(buf, "\nNSpid:")) == NULL)
+		return 0;
+	p += 7;
+	while (ow_num(&p, &v) == 0)
+		if (++n == 1 && v != (int64_t)pid)
+			return 0;
+	return n == 1;
+}
+
+/* Work out ow_self; under ow_id_mtx, or in a child before fork returns. */
+static void
+ow_work_out(void)
+{
+	struct stat	st;
+	int64_t		start = 0, thr, boff = 0;
+	uint64_t	ns = 0;
+	pid_t		pid = getpid();
+	char		state;
+	int		passing = 0;
+
+	if (ow_proc_ours(pid) && stat("/proc/self/ns/pid", &st) == 0) {
+		boff = ow_boot_offset();
+		if (ow_stat(pid, &state, &thr, &start) == 0)
+			ns = (uint64_t)st.st_ino;
+	}
+	if (ns == 0)	/* an fd or memory short: may pass; else for good */
+		passing = errno == EMFILE || errno == ENFILE ||
+		    errno == ENOMEM || errno == EINTR || errno == EAGAIN;
+	ow_self.pid = pid;
+	ow_self.ns = ns;
+	ow_self.start = (uint32_t)(start - boff);
+	ow_self.boff = boff;
+	if (!passing)
+		__atomic_store_n(&ow_self.known, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * A forked child is another process: its identity is worked out at once,
+ * while the parent's fds are still all it has (not at its first lock,
+ * when it may have used them up).
+ */
 static void
 ow_forked(void)
 {
+	pthread_mutex_init(&ow_id_mtx, NULL);
 	__atomic_store_n(&ow_self.known, 0, __ATOMIC_RELAXED);
 	memset(ow_seats, 0, sizeof(ow_seats));
+	ow_work_out();
 }
 
 static void
@@ -103,66 +285,21 @@ ow_init(void)
 	(void)pthread_atfork(NULL, NULL, ow_forked);
 }
 
-/*
- * Process pid's state letter and start time, from /proc/<pid>/stat.  0,
- * or -1 (gone, hidden, or unreadable).
- */
-static int
-ow_stat(pid_t pid, char *state, uint64_t *start)
-{
-	char			path[64], buf[1024], *p;
-	unsigned long long	v;
-	ssize_t			n;
-	int			fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* after "(comm)", which may hold anything: state, then field 22 */
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %c %*d %*d "
-	    "%*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d "
-	    "%llu", state, &v) != 2)
-		return -1;
-	*start = v;
-	return 0;
-}
-
-/*
- * Work out ow_self: the pid, and the namespace and start time if /proc is
- * this namespace's.  Threads may race here: each stores the same values,
- * and none is ever seen half-made (no field goes through another value).
- */
 static void
 ow_identify(void)
 {
-	struct stat	st;
-	char		buf[32];
-	uint64_t	start, ns = 0;
-	uint32_t	start32 = 0;
-	ssize_t		n;
-	pid_t		pid = getpid();
-	char		state;
-
 	pthread_once(&ow_once, ow_init);
-	n = readlink("/proc/self", buf, sizeof(buf) - 1);
-	if (n > 0) {
-		buf[n] = '\0';
-		if (strtol(buf, NULL, 10) == (long)pid &&
-		    stat("/proc/self/ns/pid", &st) == 0 &&
-		    ow_stat(pid, &state, &start) == 0) {
-			ns = (uint64_t)st.st_ino;
-			start32 = (uint32_t)start;
-		}
-	}
-	__atomic_store_n(&ow_self.pid, pid, __ATOMIC_RELAXED);
-	__atomic_store_n(&ow_self.ns, ns, __ATOMIC_RELAXED);
-	__atomic_store_n(&ow_self.start, start32, __ATOMIC_RELAXED);
-	__atomic_store_n(&ow_self.known, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&ow_id_mtx);
+	if (!__atomic_load_n(&ow_self.known, __ATOMIC_ACQUIRE))
+		ow_work_out();
+	pthread_mutex_unlock(&ow_id_mtx);
+}
+
+void
+ow_prepare(void)
+{
+	if (!__atomic_load_n(&ow_self.known, __ATOMIC_ACQUIRE))
+		ow_identify();
 }
 
 static uint64_t *
@@ -200,25 +337,27 @@ ow_me(const struct tbl *t)
 
 	if (__builtin_expect(ow_seats[k].id == id, 1))
 		return ow_seats[k].word;
-	if (!__atomic_load_n(&ow_self.known, __ATOMIC_ACQUIRE))
-		ow_identify();
+	ow_prepare();
 	w = (uint64_t)ow_self.pid | ow_nsid(t) << OW_NS_SHIFT |
 	    (uint64_t)ow_self.start << OW_START_SHIFT;
-	ow_seats[k].id = id;
-	ow_seats[k].word = w;
+	if (__atomic_load_n(&ow_self.known, __ATOMIC_ACQUIRE)) {
+		ow_seats[k].id = id;
+		ow_seats[k].word = w;
+	}
 	return w;
 }
 
 /*
- * Is w's holder dead for sure?  full: the start time and zombies too (a
- * read of /proc), else kill(pid, 0) alone.  Not dead: alive, or not for
- * this process to judge.
+ * Is w's holder dead for sure?  full: zombies and reused pids too (a read
+ * of /proc), else kill(pid, 0) alone.  Not dead: alive, or not for this
+ * process to judge.
  */
 static int
 ow_dead(const struct tbl *t, uint64_t w, uint64_t me, int full)
 {
 	pid_t		pid = (pid_t)(w & OW_PID_MASK);
-	uint64_t	nsid = w >> OW_NS_SHIFT & OW_NS_MASK, start;
+	uint64_t	nsid = w >> OW_NS_SHIFT & OW_NS_MASK;
+	int64_t		start, thr = 0;
 	char		state;
 
 	if (((w ^ me) & ~OW_WAITERS) == 0)
@@ -230,10 +369,13 @@ ow_dead(const struct tbl *t, uint64_t w, uint64_t me, int full)
 		return 0;		/* another namespace: cannot tell */
 	if (kill(pid, 0) == -1 && errno == ESRCH)
 		return 1;
-	if (!full || ow_stat(pid, &state, &start) != 0)
+	if (!full || ow_stat(pid, &state, &thr, &start) != 0)
 		return 0;		/* hidden, or just gone: asked again */
-	return state == 'Z' || state == 'X' ||
-	    (uint32_t)start != (uint32_t)(w >> OW_START_SHIFT);
+	/* a zombie leader whose other threads run is alive */
+	if ((state == 'Z' || state == 'X') && thr <= 1)
+		return 1;
+	return (uint32_t)(start - ow_self.boff) !=
+	    (uint32_t)(w >> OW_START_SHIFT);
 }
 
 /* The futex: the word's low half. */
@@ -267,9 +409,9 @@ ow_try(const struct tbl *t, uint64_t *w, uint64_t me, int full)
 }
 
 int
-ow_trylock(const struct tbl *t, uint64_t *w)
+ow_trylock(const struct tbl *t, uint64_t *w, int full)
 {
-	return ow_try(t, w, ow_me(t), 1);
+	return ow_try(t, w, ow_me(t), full);
 }
 
 int
@@ -338,7 +480,20 @@ ow_lock(const struct tbl *t, uint64_t *w, const struct timespec *deadline)
 void
 ow_unlock(uint64_t *w)
 {
-	if (__atomic_exchange_n(w, 0, __ATOMIC_RELEASE) & OW_WAITERS)
+	uint64_t	cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+
+	/*
+	 * Only this process's hold: one taken over from it meanwhile (a
+	 * forged word made it look dead) is the taker's, and a forked child
+	 * that inherited a held lock's bookkeeping does not free its parent's.
+	 */
+	do
+		if ((cur & OW_PID_MASK) != (uint64_t)ow_self.pid ||
+		    (uint32_t)(cur >> OW_START_SHIFT) != ow_self.start)
+			return;
+	while (!__atomic_compare_exchange_n(w, &cur, 0, 0, __ATOMIC_RELEASE,
+	    __ATOMIC_RELAXED));
+	if (cur & OW_WAITERS)
 		(void)syscall(SYS_futex, ow_futex(w), FUTEX_WAKE, 1, NULL,
 		    NULL, 0);
 }
@@ -357,8 +512,7 @@ ow_holder(const struct tbl *t, const uint64_t *w)
 
 	if (v == 0 || nsid == 0 || nsid > TBL_NS_SLOTS)
 		return 0;
-	if (!__atomic_load_n(&ow_self.known, __ATOMIC_ACQUIRE))
-		ow_identify();
+	ow_prepare();
 	if (ow_self.ns == 0 || SH_LOAD(&ow_nstab(t)[nsid - 1]) != ow_self.ns)
 		return 0;
 	return (pid_t)(v & OW_PID_MASK);

@@ -28,9 +28,10 @@
  * Take the lock word w of t's shard without waiting: 0 taken; EOWNERDEAD
  * taken from a holder found dead (what it left is the taker's to
  * recover); EBUSY held by a live process, or by one this process cannot
- * judge (another pid namespace).
+ * judge (another pid namespace).  full: a zombie or a reused pid counts
+ * as dead too (a read of /proc); else only a pid that names no process.
  */
-int	ow_trylock(const struct tbl *t, uint64_t *w);
+int	ow_trylock(const struct tbl *t, uint64_t *w, int full);
 /* Take w if it is free (one compare-and-swap): 0, or EBUSY. */
 int	ow_take(const struct tbl *t, uint64_t *w);
 /*
@@ -40,7 +41,13 @@ int	ow_take(const struct tbl *t, uint64_t *w);
  */
 int	ow_lock(const struct tbl *t, uint64_t *w,
 	    const struct timespec *deadline);
+/* Unlock w, if this process holds it. */
 void	ow_unlock(uint64_t *w);
+/*
+ * Work out this process's identity now, if it is not known (tbl_open of
+ * a writable mapping: before the process may run short of fds).
+ */
+void	ow_prepare(void);
 /* Is the word free (a hint, for watching it)? */
 int	ow_free(const uint64_t *w);
 /*

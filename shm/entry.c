@@ -216,7 +216,7 @@ en_read_ov(const struct tbl *t, uint64_t off, struct en_hdr *h, int ov)
 
 	if (!tbl_inheap(t, off, TBL_ENTRY_HDR, 8))
 		return PROTETS_ECORRUPT;
-	w = SH_OVLOAD(ov, tbl_word(t, off));
+	w = SH_OVLOAD(ov, tbl_word_in(t, off));
 	h->vlen = (uint32_t)w;
 	h->klen = (uint32_t)(w >> 32) & 0xffff;
 	h->cls = (unsigned)(w >> 48) & 0xff;

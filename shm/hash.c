@@ -21,6 +21,13 @@ ix_bk(const struct tbl *t, uint64_t off)
 	return tbl_line(t, off);
 }
 
+/* The bucket at off, just bounded by the caller (tbl_word_in). */
+static inline const struct tbl_bucket *
+ix_bk_in(const struct tbl *t, uint64_t off)
+{
+	return (const struct tbl_bucket *)(const void *)tbl_word_in(t, off);
+}
+
 /*
  * Has a walk of a chain under the lock gone round, n buckets in?  A chain
  * holds its home bucket and at most every overflow bucket there is
@@ -161,7 +168,7 @@ ix_cursor(const struct tbl *t, uint64_t c, uint64_t *boffp, unsigned *bitsp)
 static inline __attribute__((always_inline)) int
 ix_next_ov(const struct tbl *t, uint64_t boff, uint64_t *nextp, int ov)
 {
-	uint64_t	next = SH_OVLOAD(ov, &ix_bk(t, boff)->next);
+	uint64_t	next = SH_OVLOAD(ov, &ix_bk_in(t, boff)->next);
 
 	if (next != 0 && !tbl_inheap(t, next, sizeof(struct tbl_bucket), 8))
 		return PROTETS_ECORRUPT;
@@ -201,7 +208,7 @@ ix_match_ov(const struct tbl *t, const struct lk_rd *r, uint64_t h,
 		return PROTETS_NOTFOUND;
 	pos->home = it->home;
 	for (;;) {
-		bk = ix_bk(t, it->boff);
+		bk = ix_bk_in(t, it->boff);	/* home, or ix_next_ov's */
 		for (i = it->i; i < TBL_BUCKET_SLOTS; i++) {
 			v = SH_OVLOAD(ov, &bk->slot[i]);
 			if (v == 0) {
@@ -449,14 +456,16 @@ int
 ix_chain_size(const struct tbl *t, uint64_t home, uint64_t *slots,
     uint64_t *buckets)
 {
+	struct tbl_bucket	*bk;
 	uint64_t	boff = home, nb;
 	unsigned	i;
 	int		e;
 
 	*slots = 0;
 	for (nb = 1;; nb++) {
+		bk = ix_bk(t, boff);
 		for (i = 0; i < TBL_BUCKET_SLOTS; i++)
-			if (SH_LOAD(&ix_bk(t, boff)->slot[i]) != 0)
+			if (SH_LOAD(&bk->slot[i]) != 0)
 				(*slots)++;
 		if ((e = ix_next(t, boff, &boff)) != 0)
 			return e;
@@ -481,6 +490,7 @@ int
 ix_filter(struct tbl *t, uint64_t home, ix_filter_fn fn, void *arg,
     uint64_t *nrem)
 {
+	struct tbl_bucket	*bk;
 	struct ix_cur	 a = { home, 0 };
 	struct en_hdr	 eh;
 	uint64_t	 rb, v, next, n = 0, nb = 0;
@@ -493,8 +503,9 @@ ix_filter(struct tbl *t, uint64_t home, ix_filter_fn fn, void *arg,
 			return PROTETS_ECORRUPT;
 		if ((e = ix_next(t, rb, &next)) != 0)
 			return e;
+		bk = ix_bk(t, rb);
 		for (i = 0; i < TBL_BUCKET_SLOTS; i++) {
-			v = SH_LOAD(&ix_bk(t, rb)->slot[i]);
+			v = SH_LOAD(&bk->slot[i]);
 			if (v == 0)
 				break;
 			if ((e = en_read(t, ix_slot_off(v), &eh)) != 0)
@@ -539,18 +550,21 @@ ix_moves(const struct tbl *t, uint64_t v, uint64_t m, int *mv)
 static int
 ix_split_chain(struct tbl *t, uint64_t old, uint64_t nbk, uint64_t m)
 {
+	struct tbl_bucket	*bk;
 	struct ix_cur	 a = { old, 0 }, b = { nbk, 0 };
 	uint64_t	 rb, v, next;
 	unsigned	 i;
 	int		 e, mv;
 
+	bk = ix_bk(t, nbk);
 	for (i = 0; i < TBL_BUCKET_SLOTS; i++)
-		SH_STORE(&ix_bk(t, nbk)->slot[i], 0);
-	SH_STORE(&ix_bk(t, nbk)->next, 0);
+		SH_STORE(&bk->slot[i], 0);
+	SH_STORE(&bk->next, 0);
 	for (rb = old; rb != 0; rb = next) {
-		next = SH_LOAD(&ix_bk(t, rb)->next);
+		bk = ix_bk(t, rb);
+		next = SH_LOAD(&bk->next);
 		for (i = 0; i < TBL_BUCKET_SLOTS; i++) {
-			v = SH_LOAD(&ix_bk(t, rb)->slot[i]);
+			v = SH_LOAD(&bk->slot[i]);
 			if (v == 0)
 				break;
 			if ((e = ix_moves(t, v, m, &mv)) != 0)
@@ -593,14 +607,16 @@ static int
 ix_split_exact(const struct tbl *t, uint64_t old, uint64_t m,
     uint64_t nb, uint64_t *need)
 {
+	struct tbl_bucket	*bk;
 	uint64_t	rb, v, b, kept = 0, moved = 0, pos = 0, moves = 0;
 	unsigned	i;
 	int		e, mv;
 
 	/* The nb buckets ix_split_need walked. */
 	for (rb = old, b = 0; rb != 0 && b < nb; b++) {
+		bk = ix_bk(t, rb);
 		for (i = 0; i < TBL_BUCKET_SLOTS; i++, pos++) {
-			v = SH_LOAD(&ix_bk(t, rb)->slot[i]);
+			v = SH_LOAD(&bk->slot[i]);
 			if (v == 0)
 				break;
 			if ((e = ix_moves(t, v, m, &mv)) != 0)
@@ -627,6 +643,7 @@ ix_split_exact(const struct tbl *t, uint64_t old, uint64_t m,
 static int
 ix_split_need(const struct tbl *t, uint64_t old, uint64_t m, uint64_t *need)
 {
+	struct tbl_bucket	*bk;
 	uint64_t	rb, nb = 0, slots = 0;
 	unsigned	i;
 	int		e;
@@ -634,8 +651,9 @@ ix_split_need(const struct tbl *t, uint64_t old, uint64_t m, uint64_t *need)
 	for (rb = old; rb != 0;) {
 		if (ix_too_long(t, nb++))
 			return PROTETS_ECORRUPT;
+		bk = ix_bk(t, rb);
 		for (i = 0; i < TBL_BUCKET_SLOTS; i++, slots++)
-			if (SH_LOAD(&ix_bk(t, rb)->slot[i]) == 0)
+			if (SH_LOAD(&bk->slot[i]) == 0)
 				break;
 		if ((e = ix_next(t, rb, &rb)) != 0)
 			return e;

@@ -221,18 +221,19 @@ lk_clean(const struct tbl *t)
 	    SH_LOAD(&u->tag) == 0 && SH_LOAD(&s->xmask) == 0;
 }
 
-void
-lk_log(struct tbl *t, uint64_t off)
+/* lk_log; the word's address (tbl_word: bounded once, for lk_set too). */
+static inline uint64_t *
+lk_log_in(struct tbl *t, uint64_t off)
 {
 	struct tbl_undo	*u = lk_undo(t);
-	uint64_t	 n, w;
+	uint64_t	*p = tbl_word(t, off), n, w;
 
 	lk_dirty_in(t);
 	if (off >= TBL_STATE_OFF && off < TBL_STATE_OFF +
 	    sizeof(struct tbl_state)) {
 		w = (off - TBL_STATE_OFF) / 8;
 		if (lk_once.logged[w] == lk_once.epoch)
-			return;		/* its oldest value is in the log */
+			return p;	/* its oldest value is in the log */
 		lk_once.logged[w] = lk_once.epoch;
 	}
 	n = SH_LOAD(&u->n);
@@ -242,22 +243,28 @@ lk_log(struct tbl *t, uint64_t off)
 	 * recorded (this table's damage), nothing written outside the log.
 	 */
 	if (n >= TBL_UNDO_CAP)
-		return;
+		return p;
 	SH_STORE(&u->rec[n].off, off);
-	SH_STORE(&u->rec[n].old, SH_LOAD(tbl_word(t, off)));
+	SH_STORE(&u->rec[n].old, SH_LOAD(p));
 	/* The record is complete before n covers it ... */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	SH_STORE(&u->n, n + 1);
 	/* ... and n covers it before the caller changes the word. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	TBL_CRASHPOINT();
+	return p;
+}
+
+void
+lk_log(struct tbl *t, uint64_t off)
+{
+	(void)lk_log_in(t, off);
 }
 
 void
 lk_set(struct tbl *t, uint64_t off, uint64_t v)
 {
-	lk_log(t, off);
-	SH_STORE(tbl_word(t, off), v);
+	SH_STORE(lk_log_in(t, off), v);
 	TBL_CRASHPOINT();
 }
 

@@ -84,6 +84,16 @@ tbl_word(const struct tbl *t, uint64_t off)
 	return (uint64_t *)(void *)(t->base + off);
 }
 
+/*
+ * The word at off, which the caller has just bounded (tbl_inheap) and
+ * holds in a local: no second check on a reader's hot path.
+ */
+static inline uint64_t *
+tbl_word_in(const struct tbl *t, uint64_t off)
+{
+	return (uint64_t *)(void *)(t->base + off);
+}
+
 /* The 64-byte line at off (an index bucket), as tbl_word. */
 static inline void *
 tbl_line(const struct tbl *t, uint64_t off)

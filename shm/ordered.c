@@ -236,8 +236,13 @@ or_node_walk(const struct tbl *t, uint64_t off, unsigned lv,
  * on that level): on each level, move right while the next node's key is
  * before key (mode OR_GT: not after it; key NULL: always).  upd (may be
  * NULL) receives each level's last position, *posp level 0's.  Bounded: a
- * level holds at most a node per 40 heap bytes.
+ * level holds at most a node per entry (state.entries, as this view reads
+ * it: a torn count fails the read's validation), and per 40 heap bytes;
+ * the count is read only past OR_STEPS_CHEAP steps, more than a descent
+ * through any table takes, so that lookups leave the counters' line alone.
  */
+#define OR_STEPS_CHEAP	4096
+
 static int
 or_descend_from(const struct tbl *t, const struct lk_rd *r, const void *key,
     size_t klen, int strict, unsigned top, uint64_t pos, uint64_t *upd,
@@ -266,7 +271,9 @@ or_descend_from(const struct tbl *t, const struct lk_rd *r, const void *key,
 			}
 			pos = nx + OR_LINKS;
 			if (++steps > limit ||
-			    ((steps & 63) == 0 && lk_rstale(t, r)))
+			    ((steps & 63) == 0 && lk_rstale(t, r)) ||
+			    (steps > OR_STEPS_CHEAP && steps > (SH_RLOAD(
+			    &tbl_state(t)->entries) + 2) * TBL_OR_MAXH))
 				return PROTETS_ECORRUPT;
 		}
 		if (upd != NULL)

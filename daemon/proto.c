@@ -124,6 +124,7 @@ static void
 proto_info_fill(const struct proto_tab *pt, protets_info *in)
 {
 	struct tbl_stats	 st;
+	struct tbl		 ro;
 
 	memset(in, 0, sizeof(*in));
 	memcpy(in->name, pt->e.name, pt->e.name_len);
@@ -135,8 +136,16 @@ proto_info_fill(const struct proto_tab *pt, protets_info *in)
 	in->id = pt->e.id;
 	in->created = pt->e.created;
 	in->bytes_size = pt->e.max_size;
-	if (pt->t != NULL && !pt->t->bad &&
-	    tbl_stats(&pt->t->tbl, &st) == 0) {
+	/*
+	 * Read as a read-only reader would: never through the lock, which a
+	 * writable reader takes when a write stays half done (and would then
+	 * replay a dead writer's log here, in the worker: sandbox.c's job).
+	 */
+	if (pt->t != NULL) {
+		ro = pt->t->tbl;
+		ro.writable = 0;
+	}
+	if (pt->t != NULL && !pt->t->bad && tbl_stats(&ro, &st) == 0) {
 		in->entries = st.entries;
 		in->bytes_used = st.bytes_used;
 		in->bytes_size = st.bytes_size;
@@ -515,8 +524,14 @@ proto_repair(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 		proto_status(c, h, PROTETS_EACCES);
 		return 0;
 	}
-	/* in a confined child: what anyone may ask costs the worker nothing */
-	rc = sbx_repair(pt.t->fd, pt.e.name, msg, sizeof(msg));
+	/*
+	 * Nothing to repair (a few words read): answered at once.  Else in a
+	 * confined child, so that what anyone may ask costs the worker
+	 * nothing but a fork.
+	 */
+	msg[0] = '\0';
+	rc = tbl_quiet(&pt.t->tbl) ? 0 : sbx_repair(pt.t->fd, pt.e.name, msg,
+	    sizeof(msg));
 	if (msg[0] != '\0')
 		log_warnx("table %s: %s", pt.e.name, msg);
 	proto_status(c, h, rc);

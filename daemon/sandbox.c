@@ -16,11 +16,12 @@
  * supervisor waits for its answer at most SBX_CHECK_MS plus
  * SBX_CHECK_MS_PER_GIB per GiB of segment, then kills it.
  *
- * The answer: the check's result and message.  A child that dies without
- * one (a signal: a crash in the walk) leaves the segment set aside as
- * damaged; one that runs out of time leaves it kept unchecked, as a held
- * lock does (recover.c): what is read from it later is bounds-checked
- * where it is used.
+ * The answer: the check's result and message.  A child that crashes
+ * without one (SIGSEGV, SIGBUS, SIGABRT...: the walk went wrong) leaves
+ * the segment set aside as damaged; one that runs out of time, or is
+ * killed, or could not be made, leaves it kept unchecked, as a held lock
+ * does (recover.c): what is read from it later is bounds-checked where it
+ * is used.
  *
  * A worker's REPAIR (anyone may send one) runs the same way: the lock
  * taken without waiting and what a dead holder left replayed, in a child
@@ -67,18 +68,33 @@ struct sbx_answer {
 	char	msg[256];
 };
 
+/* Close fds [from, to] (close_range, else one by one up to the limit). */
+static void
+sbx_close(unsigned from, unsigned to)
+{
+	struct rlimit	rl;
+	unsigned	fd;
+
+	if (from > to || syscall(SYS_close_range, from, to, 0U) == 0)
+		return;
+	/* ENOSYS (before 5.9), or EPERM from a seccomp filter */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < to)
+		to = rl.rlim_cur > (1U << 20) ? 1U << 20 : (unsigned)rl.rlim_cur;
+	for (fd = from; fd <= to && fd < (1U << 20); fd++)
+		(void)close((int)fd);
+}
+
 /* Close every fd but a and b (and 0-2). */
 static void
 sbx_close_others(int a, int b)
 {
-	int	lo = a < b ? a : b, hi = a < b ? b : a;
+	unsigned	lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ?
+			    b : a);
 
 	if (lo > 3)
-		(void)syscall(SYS_close_range, 3U, (unsigned)lo - 1, 0U);
-	if (hi > lo + 1)
-		(void)syscall(SYS_close_range, (unsigned)lo + 1,
-		    (unsigned)hi - 1, 0U);
-	(void)syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0U);
+		sbx_close(3, lo - 1);
+	sbx_close(lo + 1, hi - 1);
+	sbx_close(hi + 1, ~0U);
 }
 
 static int
@@ -91,7 +107,8 @@ sbx_injected(const char *var, const char *fdname)
 
 /* The child: confine itself, check or repair, answer on out, exit. */
 static void __attribute__((noreturn))
-sbx_child(int fd, int out, const char *fdname, int repair, uint64_t cpu_s)
+sbx_child(int fd, int out, const char *fdname, int repair, uint64_t cpu_s,
+    pid_t parent)
 {
 	struct rlimit		 rl = { (rlim_t)cpu_s, (rlim_t)cpu_s + 1 };
 	struct sbx_answer	 a;
@@ -100,6 +117,10 @@ sbx_child(int fd, int out, const char *fdname, int repair, uint64_t cpu_s)
 	size_t			 len;
 
 	memset(&a, 0, sizeof(a));
+	/* not a minute past a parent killed meanwhile */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
 	sbx_close_others(fd, out);
 	(void)prctl(PR_SET_DUMPABLE, 0);
 	(void)setrlimit(RLIMIT_CPU, &rl);
@@ -173,6 +194,29 @@ sbx_wait(int in, uint64_t deadline, struct sbx_answer *a)
 	return 1;
 }
 
+/*
+ * A signal that says the walk itself went wrong: the segment's damage.
+ * Any other death (SIGKILL from the OOM killer or an admin, the CPU
+ * limit) says nothing of the segment.
+ */
+static int
+sbx_crash(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+	    sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
+	    sig == SIGTRAP;
+}
+
+/* No child could be made (errno e): not checked, or not repaired. */
+static int
+sbx_not_run(int repair, int e, char *msg, size_t msgsz, int *unchecked)
+{
+	snprintf(msg, msgsz, "not %s: no child to do it: %s", repair ?
+	    "repaired" : "checked", strerror(e));
+	*unchecked = 1;
+	return repair ? e : 0;
+}
+
 static int
 sbx_run(int fd, const char *fdname, int repair, uint64_t ms, char *msg,
     size_t msgsz, int *unchecked)
@@ -180,21 +224,22 @@ sbx_run(int fd, const char *fdname, int repair, uint64_t ms, char *msg,
 	struct sbx_answer	a;
 	struct timespec		ts;
 	uint64_t		deadline;
-	pid_t			pid;
-	int			p[2], r, st;
+	pid_t			pid, parent = getpid();
+	int			p[2], r, st = 0, e;
 	const char		*what = repair ? "repair" : "check";
 
 	*unchecked = 0;
 	msg[0] = '\0';
 	if (pipe2(p, O_CLOEXEC) == -1)
-		return errno;
+		return sbx_not_run(repair, errno, msg, msgsz, unchecked);
 	if ((pid = fork()) == -1) {
+		e = errno;
 		close(p[0]);
 		close(p[1]);
-		return errno;
+		return sbx_not_run(repair, e, msg, msgsz, unchecked);
 	}
 	if (pid == 0)
-		sbx_child(fd, p[1], fdname, repair, ms / 1000 + 1);
+		sbx_child(fd, p[1], fdname, repair, ms / 1000 + 1, parent);
 	close(p[1]);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	deadline = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec /
@@ -205,7 +250,7 @@ sbx_run(int fd, const char *fdname, int repair, uint64_t ms, char *msg,
 	if (r != 1)
 		(void)kill(pid, SIGKILL);
 	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
-		;
+		;	/* ECHILD (SIGCHLD ignored): st stays 0, "exited 0" */
 	if (r == -1) {
 		snprintf(msg, msgsz, "not %s: its %s took longer than %llu "
 		    "ms", repair ? "repaired" : "checked", what,
@@ -213,15 +258,23 @@ sbx_run(int fd, const char *fdname, int repair, uint64_t ms, char *msg,
 		*unchecked = 1;
 		return repair ? PROTETS_EAGAIN : 0;
 	}
-	if (r == 0) {
-		if (WIFSIGNALED(st))
-			snprintf(msg, msgsz, "its %s died of signal %d", what,
-			    WTERMSIG(st));
-		else
-			snprintf(msg, msgsz, "its %s exited %d without an "
-			    "answer", what, WIFEXITED(st) ?
-			    WEXITSTATUS(st) : -1);
+	if (r == 0 && WIFSIGNALED(st) && sbx_crash(WTERMSIG(st))) {
+		snprintf(msg, msgsz, "its %s died of signal %d", what,
+		    WTERMSIG(st));
 		return PROTETS_ECORRUPT;
+	}
+	if (r == 0) {	/* killed (OOM, an admin), out of memory: not damage */
+		if (WIFSIGNALED(st))
+			snprintf(msg, msgsz, "not %s: its %s was killed "
+			    "(signal %d)", repair ? "repaired" : "checked",
+			    what, WTERMSIG(st));
+		else
+			snprintf(msg, msgsz, "not %s: its %s exited %d "
+			    "without an answer", repair ? "repaired" :
+			    "checked", what, WIFEXITED(st) ?
+			    WEXITSTATUS(st) : -1);
+		*unchecked = 1;
+		return repair ? PROTETS_EAGAIN : 0;
 	}
 	a.msg[sizeof(a.msg) - 1] = '\0';
 	if (a.locked) {

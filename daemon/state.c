@@ -124,6 +124,8 @@ state_save_table(const struct daemon *d, const struct tbl *t,
 		    (int)tbl_lock_holder(&v), protets_strerror(rc));
 	v.retired_ok = 1;
 	v.read_wait_ms = ST_READ_MS;
+	/* read past a stalled or dead writer, never through its lock */
+	v.writable = 0;
 	memset(&m, 0, sizeof(m));
 	m.type = e->type;
 	m.access = e->access;

@@ -33,8 +33,9 @@ ix_bk_in(const struct tbl *t, uint64_t off)
  * holds its home bucket and at most every overflow bucket there is
  * (state.overflow, which tbl_check keeps honest), and one being linked:
  * a cycle is found after that many, not after as many buckets as fit in
- * the segment.  A writer who spoils the count only lengthens this walk,
- * bounded by the segment still.  The state's line is read only for
+ * the segment.  A writer who spoils the count spoils its own table: a
+ * count too high lengthens this walk (bounded by the segment still), one
+ * too low fails its long chains.  The state's line is read only for
  * chains longer than any the load factor makes.
  */
 static int
@@ -432,7 +433,7 @@ ix_put_old(struct tbl *t, struct ix_cur *a, uint64_t v, uint64_t from)
 static void
 ix_trim(struct tbl *t, struct ix_cur *a)
 {
-	uint64_t	next, f;
+	uint64_t	next, f, n, lim;
 	unsigned	i;
 
 	/* a->boff is home, or a bucket ix_put_old wrote to. */
@@ -443,7 +444,15 @@ ix_trim(struct tbl *t, struct ix_cur *a)
 	if (f == 0)
 		return;
 	lk_set(t, a->boff + IX_NEXT_OFF, 0);
-	while (f != 0) {
+	/*
+	 * The tail was walked and checked (ix_filter), but another writer of
+	 * the table may have relinked it since: each link checked again, the
+	 * walk bounded by the overflow buckets there were (the count goes
+	 * down as they are freed).
+	 */
+	lim = SH_LOAD(&tbl_state(t)->overflow) + 2;
+	for (n = 1; f != 0 && tbl_inheap(t, f, sizeof(struct tbl_bucket), 8) &&
+	    n <= lim && n <= t->size / sizeof(struct tbl_bucket); n++) {
 		next = SH_LOAD(&ix_bk(t, f)->next);
 		al_free(t, f, IX_OVF_CLASS);
 		ix_count_overflow(t, -1);

@@ -128,6 +128,8 @@ int	lk_retire(struct tbl *t);
 int	lk_unretire(struct tbl *t);
 /* Is the shard retired (whoever reads it)? */
 int	lk_is_retired(struct tbl *t);
+/* 1 if the shard's lock is held or its state unclean, else 0 (a hint). */
+int	lk_busy(struct tbl *t);
 
 /* Readers. */
 int	lk_rbegin(struct tbl *t, struct lk_rd *r);

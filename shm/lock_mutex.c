@@ -356,6 +356,12 @@ lk_retire(struct tbl *t)
 }
 
 int
+lk_busy(struct tbl *t)
+{
+	return !ow_free(&lk_stripe(t)->lock) || !lk_clean(t);
+}
+
+int
 lk_is_retired(struct tbl *t)
 {
 	return SH_LOAD(&lk_stripe(t)->retired) != 0;

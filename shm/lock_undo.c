@@ -242,8 +242,8 @@ lk_log_in(struct tbl *t, uint64_t off)
 	 * log is another writer's doing, under this one's lock: nothing is
 	 * recorded (this table's damage), nothing written outside the log.
 	 */
-	if (n >= TBL_UNDO_CAP)
-		return p;
+	if (n >= TBL_UNDO_CAP || p == tbl_scratch)
+		return p;	/* (no record of a word out of the table) */
 	SH_STORE(&u->rec[n].off, off);
 	SH_STORE(&u->rec[n].old, SH_LOAD(p));
 	/* The record is complete before n covers it ... */

@@ -200,23 +200,30 @@ ow_stat(pid_t pid, char *state, int64_t *threads, int64_t *start)
 	return 0;
 }
 
-/* This process's boot-time offset (its time namespace's), in ticks. */
-static int64_t
-ow_boot_offset(void)
+/*
+ * This process's boot-time offset (its time namespace's), in ticks, in
+ * *off: 0, or -1 when it could not be read (errno set; none to read, on
+ * a kernel without time namespaces, is an offset of 0).
+ */
+static int
+ow_boot_offset(int64_t *off)
 {
 	char		 buf[256];
 	const char	*p;
 	int64_t		 sec, nsec, hz = (int64_t)getauxval(AT_CLKTCK);
 
-	if (ow_read("/proc/self/timens_offsets", buf, sizeof(buf)) == -1 ||
-	    (p = strstr(buf, "boottime")) == NULL)
-		return 0;	/* no time namespaces: no offset */
+	*off = 0;
+	if (ow_read("/proc/self/timens_offsets", buf, sizeof(buf)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((p = strstr(buf, "boottime")) == NULL)
+		return 0;
 	p += 8;
 	if (ow_num(&p, &sec) == -1 || ow_num(&p, &nsec) == -1)
 		return 0;
 	if (hz <= 0)
 		hz = 100;
-	return sec * hz + nsec * hz / 1000000000;
+	*off = sec * hz + nsec * hz / 1000000000;
+	return 0;
 }
 
 /* Is /proc this process's own pid namespace's (NSpid names one pid)? */
@@ -249,11 +256,12 @@ ow_work_out(void)
 	char		state;
 	int		passing = 0;
 
-	if (ow_proc_ours(pid) && stat("/proc/self/ns/pid", &st) == 0) {
-		boff = ow_boot_offset();
-		if (ow_stat(pid, &state, &thr, &start) == 0)
-			ns = (uint64_t)st.st_ino;
-	}
+	/* errno 0 first: a step that fails without setting it fails for good */
+	errno = 0;
+	if (ow_proc_ours(pid) && stat("/proc/self/ns/pid", &st) == 0 &&
+	    ow_boot_offset(&boff) == 0 &&
+	    ow_stat(pid, &state, &thr, &start) == 0)
+		ns = (uint64_t)st.st_ino;
 	if (ns == 0)	/* an fd or memory short: may pass; else for good */
 		passing = errno == EMFILE || errno == ENFILE ||
 		    errno == ENOMEM || errno == EINTR || errno == EAGAIN;
@@ -374,8 +382,13 @@ ow_dead(const struct tbl *t, uint64_t w, uint64_t me, int full)
 	/* a zombie leader whose other threads run is alive */
 	if ((state == 'Z' || state == 'X') && thr <= 1)
 		return 1;
-	return (uint32_t)(start - ow_self.boff) !=
-	    (uint32_t)(w >> OW_START_SHIFT);
+	/*
+	 * Another start time: the pid was reused.  Within a tick is the same:
+	 * the kernel rounds the start time after adding the reader's offset,
+	 * and offsets need not be whole ticks.
+	 */
+	return (uint32_t)((uint32_t)(start - ow_self.boff) -
+	    (uint32_t)(w >> OW_START_SHIFT) + 1) > 2;
 }
 
 /* The futex: the word's low half. */
@@ -483,13 +496,14 @@ ow_unlock(uint64_t *w)
 	uint64_t	cur = __atomic_load_n(w, __ATOMIC_RELAXED);
 
 	/*
-	 * Only this process's hold: one taken over from it meanwhile (a
-	 * forged word made it look dead) is the taker's, and a forked child
-	 * that inherited a held lock's bookkeeping does not free its parent's.
+	 * Only this process's hold, by its pid (its start time may have been
+	 * worked out only since it locked): one taken over from it meanwhile
+	 * (a forged word made it look dead) is the taker's, and a forked
+	 * child that inherited a held lock's bookkeeping does not free its
+	 * parent's.
 	 */
 	do
-		if ((cur & OW_PID_MASK) != (uint64_t)ow_self.pid ||
-		    (uint32_t)(cur >> OW_START_SHIFT) != ow_self.start)
+		if ((cur & OW_PID_MASK) != (uint64_t)ow_self.pid)
 			return;
 	while (!__atomic_compare_exchange_n(w, &cur, 0, 0, __ATOMIC_RELEASE,
 	    __ATOMIC_RELAXED));

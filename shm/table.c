@@ -597,6 +597,12 @@ tbl_retired(struct tbl *t)
 	return tbl_every_shard(t, lk_is_retired) != 0;
 }
 
+int
+tbl_quiet(struct tbl *t)
+{
+	return tbl_every_shard(t, lk_busy) == 0;
+}
+
 /* Sharded: the shard this thread last failed on, else any holder. */
 pid_t
 tbl_lock_holder(const struct tbl *t)

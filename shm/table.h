@@ -171,6 +171,12 @@ int tbl_retire(struct tbl *t);
 int tbl_unretire(struct tbl *t);
 /* Is a shard of t retired? */
 int tbl_retired(struct tbl *t);
+/*
+ * Is there nothing for a repair to do: every shard's lock free and its
+ * state clean?  Reads a few words, takes nothing (the daemon asks before
+ * it forks a repair; a hint, as anything read without the lock).
+ */
+int tbl_quiet(struct tbl *t);
 
 /*
  * The pid of the process that held the write lock when this thread's last

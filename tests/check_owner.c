@@ -243,8 +243,6 @@ main(void)
 {
 	Suite	*su = suite_create("owner");
 	TCase	*tc = tcase_create("owner");
-	SRunner	*sr;
-	int	 nf;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -253,9 +251,5 @@ main(void)
 	tcase_add_test(tc, test_holder_out_of_fds);
 	tcase_add_test(tc, test_other_time_namespace);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(su);
 }

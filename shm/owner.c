@@ -20,10 +20,10 @@
  * The word (owner.h): the holder's pid, its pid namespace as an index in
  * the shard's namespace table (the namespaces' inode numbers, taken by
  * the first writer of each, never given back), the low 32 bits of the
- * process's start time (/proc/<pid>/stat, clock ticks since boot), and a
- * waiters bit.  Locking is one compare-and-swap of 0 to the caller's
- * word, unlocking one exchange to 0, and a FUTEX_WAKE when the waiters
- * bit was set.  A thread that finds the word held sets the bit and sleeps
+ * process's start time (/proc/<pid>/stat, clock ticks since boot, less
+ * its time namespace's boot offset), and a waiters bit.  Locking is one compare-and-swap of 0 to the caller's
+ * word, unlocking one compare-and-swap back to 0 (of a word naming this
+ * process only), and a FUTEX_WAKE when the waiters bit was set.  A thread that finds the word held sets the bit and sleeps
  * on the word's low half (the futex word) with a time-out; the holder's
  * unlock wakes it.  A dead holder never unlocks: at the first sleep, and
  * after each sleep that timed out, the sleeper asks whether the holder is
@@ -45,8 +45,8 @@
  *
  * Threads of one process share its word; a thread's own locks are told
  * apart by the lock module (lock_mutex.c, EDEADLK).  A forked child is
- * another process: the fork handler forgets the parent's identity.  Not
- * covered: a thread that exits holding a lock, or whose process calls
+ * another process: the fork handler works out its own identity at once.
+ * Not covered: a thread that exits holding a lock, or whose process calls
  * exec meanwhile (the process lives on under the same pid and start time:
  * the lock stays held until it exits), and a child forked by a raw system
  * call (no fork handler runs: it writes under its parent's identity).

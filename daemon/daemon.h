@@ -66,17 +66,17 @@ struct recovered {
 /*
  * sandbox.c: tbl_check of segment fd (fdname names it in the log, size
  * its bytes) in a confined child of its own, within a time limit.
- * Returns the check's result (0: whole, msg empty), PROTETS_ECORRUPT when
- * the child died without answering, or an errno; 0 with *unchecked set
- * when it could not check (the lock held, or out of time).  msg says why.
+ * Returns the check's result (0: whole, msg empty, or msg "not checked:
+ * ..." when it could not be made: the lock held, out of time, no child),
+ * or PROTETS_ECORRUPT when the child crashed.  msg says why.
  */
 int	sbx_check(int fd, const char *fdname, uint64_t size, char *msg,
-	    size_t msgsz, int *unchecked);
+	    size_t msgsz);
 /*
  * The same for a REPAIR of table name's segment fd (tbl_repair, its locks
  * tried without waiting): its result, PROTETS_ECORRUPT when the child
- * died without answering, PROTETS_EAGAIN when it ran out of time (msg
- * says so), or an errno.
+ * crashed, PROTETS_EAGAIN when it ran out of time or was killed, or an
+ * errno (no child); msg says why.
  */
 int	sbx_repair(int fd, const char *name, char *msg, size_t msgsz);
 

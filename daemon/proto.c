@@ -136,16 +136,16 @@ proto_info_fill(const struct proto_tab *pt, protets_info *in)
 	in->id = pt->e.id;
 	in->created = pt->e.created;
 	in->bytes_size = pt->e.max_size;
+	if (pt->t == NULL || pt->t->bad)
+		return;
 	/*
 	 * Read as a read-only reader would: never through the lock, which a
 	 * writable reader takes when a write stays half done (and would then
 	 * replay a dead writer's log here, in the worker: sandbox.c's job).
 	 */
-	if (pt->t != NULL) {
-		ro = pt->t->tbl;
-		ro.writable = 0;
-	}
-	if (pt->t != NULL && !pt->t->bad && tbl_stats(&ro, &st) == 0) {
+	ro = pt->t->tbl;
+	ro.writable = 0;
+	if (tbl_stats(&ro, &st) == 0) {
 		in->entries = st.entries;
 		in->bytes_used = st.bytes_used;
 		in->bytes_size = st.bytes_size;

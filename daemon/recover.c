@@ -64,12 +64,12 @@ rec_validate(int fd, const char *fdname, struct tbl_meta *m,
 	void		*base;
 	size_t		 len;
 	char		 msg[256];
-	int		 rc, unchecked;
+	int		 rc;
 
 	if (seg_map(fd, 0, &base, &len) == -1)
 		return PROTETS_ECORRUPT;
 	*size = len;
-	rc = sbx_check(fd, fdname, len, msg, sizeof(msg), &unchecked);
+	rc = sbx_check(fd, fdname, len, msg, sizeof(msg));
 	if (msg[0] != '\0')
 		log_warnx("segment %s: %s", fdname, msg);
 	/* the header again, here: the table's identity, for the catalog */

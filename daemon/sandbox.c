@@ -46,10 +46,10 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -152,22 +152,18 @@ sbx_child(int fd, int out, const char *fdname, int repair, uint64_t cpu_s,
 	_exit(write(out, &a, sizeof(a)) == (ssize_t)sizeof(a) ? 0 : 1);
 }
 
-/* Milliseconds left until deadline (CLOCK_MONOTONIC ms), 0 if none. */
+/* Milliseconds left until deadline (proc_now_ms time), 0 if none. */
 static int
-sbx_left(uint64_t deadline)
+sbx_left(int64_t deadline)
 {
-	struct timespec	ts;
-	uint64_t	now;
+	int64_t	left = deadline - proc_now_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	return now >= deadline ? 0 : deadline - now > 60000 ? 60000 :
-	    (int)(deadline - now);
+	return left <= 0 ? 0 : left > 60000 ? 60000 : (int)left;
 }
 
 /* Read the answer within the time limit: 1 read, 0 none (died), -1 late. */
 static int
-sbx_wait(int in, uint64_t deadline, struct sbx_answer *a)
+sbx_wait(int in, int64_t deadline, struct sbx_answer *a)
 {
 	struct pollfd	pfd = { .fd = in, .events = POLLIN };
 	size_t		got = 0;
@@ -207,43 +203,51 @@ sbx_crash(int sig)
 	    sig == SIGTRAP;
 }
 
-/* No child could be made (errno e): not checked, or not repaired. */
-static int
-sbx_not_run(int repair, int e, char *msg, size_t msgsz, int *unchecked)
+/*
+ * The check or repair was not done (no child, out of time, the child
+ * killed): "not checked: " or "not repaired: " and why, in msg.  A check
+ * leaves the table kept unchecked (0); a repair answers rc.
+ */
+static int __attribute__((format(printf, 5, 6)))
+sbx_undone(int repair, int rc, char *msg, size_t msgsz, const char *fmt,
+    ...)
 {
-	snprintf(msg, msgsz, "not %s: no child to do it: %s", repair ?
-	    "repaired" : "checked", strerror(e));
-	*unchecked = 1;
-	return repair ? e : 0;
+	va_list	ap;
+	int	n;
+
+	n = snprintf(msg, msgsz, "not %s: ", repair ? "repaired" : "checked");
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < msgsz)
+		vsnprintf(msg + n, msgsz - (size_t)n, fmt, ap);
+	va_end(ap);
+	return repair ? rc : 0;
 }
 
 static int
 sbx_run(int fd, const char *fdname, int repair, uint64_t ms, char *msg,
-    size_t msgsz, int *unchecked)
+    size_t msgsz)
 {
 	struct sbx_answer	a;
-	struct timespec		ts;
-	uint64_t		deadline;
+	int64_t			deadline;
 	pid_t			pid, parent = getpid();
 	int			p[2], r, st = 0, e;
 	const char		*what = repair ? "repair" : "check";
 
-	*unchecked = 0;
 	msg[0] = '\0';
 	if (pipe2(p, O_CLOEXEC) == -1)
-		return sbx_not_run(repair, errno, msg, msgsz, unchecked);
+		return sbx_undone(repair, errno, msg, msgsz,
+		    "no child to do it: %s", strerror(errno));
 	if ((pid = fork()) == -1) {
 		e = errno;
 		close(p[0]);
 		close(p[1]);
-		return sbx_not_run(repair, e, msg, msgsz, unchecked);
+		return sbx_undone(repair, e, msg, msgsz,
+		    "no child to do it: %s", strerror(e));
 	}
 	if (pid == 0)
 		sbx_child(fd, p[1], fdname, repair, ms / 1000 + 1, parent);
 	close(p[1]);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec /
-	    1000000 + ms;
+	deadline = proc_now_ms() + (int64_t)ms;
 	memset(&a, 0, sizeof(a));
 	r = sbx_wait(p[0], deadline, &a);
 	close(p[0]);
@@ -251,43 +255,35 @@ sbx_run(int fd, const char *fdname, int repair, uint64_t ms, char *msg,
 		(void)kill(pid, SIGKILL);
 	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 		;	/* ECHILD (SIGCHLD ignored): st stays 0, "exited 0" */
-	if (r == -1) {
-		snprintf(msg, msgsz, "not %s: its %s took longer than %llu "
-		    "ms", repair ? "repaired" : "checked", what,
+	if (r == -1)
+		return sbx_undone(repair, PROTETS_EAGAIN, msg, msgsz,
+		    "its %s took longer than %llu ms", what,
 		    (unsigned long long)ms);
-		*unchecked = 1;
-		return repair ? PROTETS_EAGAIN : 0;
-	}
 	if (r == 0 && WIFSIGNALED(st) && sbx_crash(WTERMSIG(st))) {
 		snprintf(msg, msgsz, "its %s died of signal %d", what,
 		    WTERMSIG(st));
 		return PROTETS_ECORRUPT;
 	}
-	if (r == 0) {	/* killed (OOM, an admin), out of memory: not damage */
-		if (WIFSIGNALED(st))
-			snprintf(msg, msgsz, "not %s: its %s was killed "
-			    "(signal %d)", repair ? "repaired" : "checked",
-			    what, WTERMSIG(st));
-		else
-			snprintf(msg, msgsz, "not %s: its %s exited %d "
-			    "without an answer", repair ? "repaired" :
-			    "checked", what, WIFEXITED(st) ?
-			    WEXITSTATUS(st) : -1);
-		*unchecked = 1;
-		return repair ? PROTETS_EAGAIN : 0;
-	}
+	/* killed (OOM, an admin), out of memory: not damage */
+	if (r == 0 && WIFSIGNALED(st))
+		return sbx_undone(repair, PROTETS_EAGAIN, msg, msgsz,
+		    "its %s was killed (signal %d)", what,
+		    WTERMSIG(st));
+	if (r == 0)
+		return sbx_undone(repair, PROTETS_EAGAIN, msg, msgsz,
+		    "its %s exited %d without an answer", what,
+		    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	if (a.locked)
+		return sbx_undone(repair, a.rc, msg, msgsz,
+		    "its lock is held");
 	a.msg[sizeof(a.msg) - 1] = '\0';
-	if (a.locked) {
-		snprintf(msg, msgsz, "not checked: its lock is held");
-		*unchecked = 1;
-	} else
-		snprintf(msg, msgsz, "%s", a.msg);
+	snprintf(msg, msgsz, "%s", a.msg);
 	return a.rc;
 }
 
 int
 sbx_check(int fd, const char *fdname, uint64_t size, char *msg,
-    size_t msgsz, int *unchecked)
+    size_t msgsz)
 {
 	const char	*e = getenv("PROTETS_TEST_CHECK_MS");
 	uint64_t	 ms;
@@ -295,13 +291,11 @@ sbx_check(int fd, const char *fdname, uint64_t size, char *msg,
 	ms = SBX_CHECK_MS + size / (1ULL << 30) * SBX_CHECK_MS_PER_GIB;
 	if (e != NULL && *e != '\0')
 		ms = strtoull(e, NULL, 10);
-	return sbx_run(fd, fdname, 0, ms, msg, msgsz, unchecked);
+	return sbx_run(fd, fdname, 0, ms, msg, msgsz);
 }
 
 int
 sbx_repair(int fd, const char *name, char *msg, size_t msgsz)
 {
-	int	unchecked;
-
-	return sbx_run(fd, name, 1, SBX_REPAIR_MS, msg, msgsz, &unchecked);
+	return sbx_run(fd, name, 1, SBX_REPAIR_MS, msg, msgsz);
 }

@@ -108,7 +108,7 @@ tbl_min_size_shards(uint32_t nshards)
 }
 
 /* Format shard k of ns (size bytes at base) as a table of its own. */
-static int
+static void
 tbl_format_one(unsigned char *base, size_t size, const struct tbl_meta *m,
     uint32_t k, uint32_t ns)
 {
@@ -117,7 +117,6 @@ tbl_format_one(unsigned char *base, size_t size, const struct tbl_meta *m,
 	    .read_wait_ms = TBL_READ_WAIT_MS,
 	    .nshards = ns, .shard = k, .shard_size = size };
 	struct tbl_hdr	*h = (struct tbl_hdr *)(void *)base;
-	int		 e;
 
 	/* Nobody else may look until the magic is written, last. */
 	memset(base, 0, TBL_HEAP_OFF);
@@ -140,12 +139,10 @@ tbl_format_one(unsigned char *base, size_t size, const struct tbl_meta *m,
 	h->shard = k;
 	h->shard_size = size;
 	memcpy(h->name, m->name, strnlen(m->name, sizeof(h->name)));
-	if ((e = lk_format(&t)) != 0)
-		return e;
+	lk_format(&t);
 	al_format(&t);
 	ix_format(&t);
 	__atomic_store_n(&h->magic, TBL_MAGIC, __ATOMIC_RELEASE);
-	return 0;
 }
 
 /* tbl_open's count: each struct tbl it fills gets a gen of its own. */
@@ -156,7 +153,6 @@ tbl_format(void *base, size_t size, const struct tbl_meta *m)
 {
 	uint32_t	ns, k;
 	size_t		ss;
-	int		e;
 
 	if (base == NULL || m == NULL || ((uintptr_t)base & 4095) != 0 ||
 	    size < TBL_MIN_SIZE || size > TBL_MAX_SIZE || !tbl_meta_valid(m))
@@ -166,9 +162,7 @@ tbl_format(void *base, size_t size, const struct tbl_meta *m)
 		return PROTETS_EINVAL;
 	/* Shard 0 last: its magic, at offset 0, says the whole is ready. */
 	for (k = ns; k-- > 0;)
-		if ((e = tbl_format_one((unsigned char *)base + k * ss, ss, m,
-		    k, ns)) != 0)
-			return e;
+		tbl_format_one((unsigned char *)base + k * ss, ss, m, k, ns);
 	return 0;
 }
 

@@ -29,22 +29,36 @@ ix_bk_in(const struct tbl *t, uint64_t off)
 }
 
 /*
- * Has a walk of a chain under the lock gone round, n buckets in?  A chain
- * holds its home bucket and at most every overflow bucket there is
- * (state.overflow, which tbl_check keeps honest), and one being linked:
- * a cycle is found after that many, not after as many buckets as fit in
- * the segment.  A writer who spoils the count spoils its own table: a
- * count too high lengthens this walk (bounded by the segment still), one
- * too low fails its long chains.  The state's line is read only for
- * chains longer than any the load factor makes.
+ * Has a walk of a chain gone round, n buckets in?  A chain holds its home
+ * bucket and at most every overflow bucket there is (state.overflow,
+ * which tbl_check keeps honest), and one being linked: a cycle is found
+ * after that many, not after as many buckets as fit in the segment.  A
+ * writer who spoils the count spoils its own table: a count too high
+ * lengthens this walk (bounded by the segment still), one too low fails
+ * its long chains.  The state's line is read only for chains longer than
+ * any the load factor makes.  ov: a reader's count, as its view has it
+ * (through the overlay; a torn one fails the read's validation, and the
+ * read is done again); else a writer's, under the lock.
  */
-static int
-ix_too_long(const struct tbl *t, uint64_t n)
+static inline __attribute__((always_inline)) int
+ix_too_long_ov(const struct tbl *t, uint64_t n, int ov)
 {
 	if (n <= 8)
 		return 0;
 	return n > t->size / sizeof(struct tbl_bucket) ||
-	    n > SH_LOAD(&tbl_state(t)->overflow) + 2;
+	    n > SH_OVLOAD(ov, &tbl_state(t)->overflow) + 2;
+}
+
+static int
+ix_too_long(const struct tbl *t, uint64_t n)
+{
+	return ix_too_long_ov(t, n, 0);
+}
+
+int
+ix_read_too_long(const struct tbl *t, uint64_t n)
+{
+	return ix_too_long_ov(t, n, 1);
 }
 
 uint64_t
@@ -234,16 +248,9 @@ ix_match_ov(const struct tbl *t, const struct lk_rd *r, uint64_t h,
 		it->i = 0;
 		if (it->boff == 0)
 			return PROTETS_NOTFOUND;
-		/*
-		 * Cycles: a chain holds at most every overflow bucket (as
-		 * ix_too_long; the count as this read sees it: a torn one
-		 * fails the read's validation and it is read again), and
-		 * never more buckets than fit.
-		 */
+		/* Cycles (ix_too_long_ov), or the writer moved. */
 		it->n++;
-		if (it->n > t->size / sizeof(struct tbl_bucket) ||
-		    (it->n > 8 && it->n > SH_OVLOAD(ov,
-		    &tbl_state(t)->overflow) + 2) ||
+		if (ix_too_long_ov(t, it->n, ov) ||
 		    ((it->n & 15) == 15 && lk_rstale(t, r)))
 			return PROTETS_ECORRUPT;
 	}

@@ -86,6 +86,11 @@ typedef int (*ix_filter_fn)(struct tbl *t, uint64_t slot, uint64_t eoff,
     const struct en_hdr *eh, void *arg);
 int	ix_chain_size(const struct tbl *t, uint64_t home, uint64_t *slots,
 	    uint64_t *buckets);
+/*
+ * Has a reader's walk of a chain gone round, n buckets in (more than
+ * every overflow bucket there is, as its view reads the count)?
+ */
+int	ix_read_too_long(const struct tbl *t, uint64_t n);
 int	ix_filter(struct tbl *t, uint64_t home, ix_filter_fn fn, void *arg,
 	    uint64_t *nrem);
 /*

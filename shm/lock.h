@@ -74,7 +74,7 @@ struct lk_rd {
 };
 
 /* Initialise the stripes and undo logs of a fresh segment. */
-int	lk_format(struct tbl *t);
+void	lk_format(struct tbl *t);
 
 /* Writers. */
 int	lk_wbegin(struct tbl *t);

@@ -20,10 +20,7 @@
  * wake from: a held lock is watched a while first (lk_spin_first).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +30,7 @@
 #include "lockint.h"
 #include "owner.h"
 
-int
+void
 lk_format(struct tbl *t)
 {
 	int	i;
@@ -45,7 +42,6 @@ lk_format(struct tbl *t)
 	}
 	memset(t->base + TBL_NS_OFF, 0, TBL_NS_SLOTS * sizeof(uint64_t));
 	fp_format(t);
-	return 0;
 }
 
 /* Who held t's lock when this thread's last attempt at it failed. */

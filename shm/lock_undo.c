@@ -111,7 +111,8 @@ lk_undo_apply(struct tbl *t, struct tbl_undo *u, uint64_t from, uint64_t n)
 	for (i = n; i > from; i--) {
 		off = SH_LOAD(&u->rec[i - 1].off);
 		if (lk_rec_ok(t, off))
-			SH_STORE(tbl_word(t, off), SH_LOAD(&u->rec[i - 1].old));
+			SH_STORE(tbl_word_in(t, off),
+			    SH_LOAD(&u->rec[i - 1].old));
 		TBL_CRASHPOINT();
 	}
 }

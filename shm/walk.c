@@ -96,10 +96,7 @@ fold_bucket(const struct tbl *t, const struct lk_rd *r, uint64_t c,
 	mask = bits >= 64 ? 0 : ~0ULL >> bits;
 	*hip = (c & ~mask) | mask;
 	for (n = 0; boff != 0; n++) {
-		/* at most every overflow bucket (hash.c, ix_too_long) */
-		if (n > t->size / sizeof(struct tbl_bucket) || (n > 8 &&
-		    n > SH_RLOAD(&tbl_state(t)->overflow) + 2) ||
-		    lk_rstale(t, r))
+		if (ix_read_too_long(t, n) || lk_rstale(t, r))
 			return PROTETS_ECORRUPT;
 		for (i = 0; i < TBL_BUCKET_SLOTS; i++) {
 			v = SH_RLOAD(tbl_word(t, boff + i * 8));

@@ -147,7 +147,7 @@ $(BUILD)/tests/%.o: tests/%.c
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TEST_UTIL) $(DAEMON_OBJ) $(LIB_A)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
 
-# The crash-point build: the engine with TBL_CRASHPOINT live, never shipped.
+# The crash-point build: the engine with CRASH_POINT live, never shipped.
 $(BUILD)/crash/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -DPROTETS_CRASHTEST -MMD -MP -c $< -o $@

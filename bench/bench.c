@@ -30,8 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "protets.h"
 #include "peers/peer.h"
+#include "protets.h"
 
 static char	 sock[PATH_MAX];
 static char	 dir[PATH_MAX];

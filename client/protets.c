@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "fdpass.h"
 #include "lock.h"
@@ -296,14 +297,14 @@ pt_dial(protets_t *p)
 static int
 pt_dial_retry(protets_t *p)
 {
-	uint64_t	 deadline = 0;
+	int64_t		 deadline = 0;
 	unsigned	 step = 1;
 	int		 rc;
 
 	while ((rc = pt_dial(p)) == PROTETS_ECONNECT) {
 		if (deadline == 0)
-			deadline = lk_now_ms() + (uint64_t)pt_connect_timeout();
-		if (lk_now_ms() >= deadline)
+			deadline = clk_now_ms() + pt_connect_timeout();
+		if (clk_now_ms() >= deadline)
 			break;
 		usleep(step * 1000);
 		if (step < 32)

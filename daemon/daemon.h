@@ -151,8 +151,6 @@ void	worker_main(struct daemon *, int slot, int sup_fd, int mon_fd)
  * table segments' layout signature and the catalog's version.
  */
 void	daemon_layout(char *buf, size_t sz);
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t	proc_now_ms(void);
 /* Close every fd >= 3 but those in keep[0..n-1]. */
 void	proc_close_except(const int *keep, int n);
 /* Set the process title ("protetsd: ..."). */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "ipc.h"
 #include "log.h"
@@ -209,7 +210,7 @@ main(int argc, char *argv[])
 	char			 err[512];
 	int			 ch, debug = 0, check = 0, i, rc;
 
-	d.started_ms = proc_now_ms();
+	d.started_ms = clk_now_ms();
 	/* The long forms everyone tries first. */
 	if (argc == 2 && strcmp(argv[1], "--help") == 0)
 		usage(stdout, 0);

@@ -11,17 +11,9 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "seg.h"
 #include "log.h"
+#include "table.h"
 
-int64_t
-proc_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 proc_int_cmp(const void *a, const void *b)

@@ -52,6 +52,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "log.h"
 #include "segment.h"
@@ -152,11 +153,11 @@ sbx_child(int fd, int out, const char *fdname, int repair, uint64_t cpu_s,
 	_exit(write(out, &a, sizeof(a)) == (ssize_t)sizeof(a) ? 0 : 1);
 }
 
-/* Milliseconds left until deadline (proc_now_ms time), 0 if none. */
+/* Milliseconds left until deadline (clk_now_ms time), 0 if none. */
 static int
 sbx_left(int64_t deadline)
 {
-	int64_t	left = deadline - proc_now_ms();
+	int64_t	left = deadline - clk_now_ms();
 
 	return left <= 0 ? 0 : left > 60000 ? 60000 : (int)left;
 }
@@ -247,7 +248,7 @@ sbx_run(int fd, const char *fdname, int repair, uint64_t ms, char *msg,
 	if (pid == 0)
 		sbx_child(fd, p[1], fdname, repair, ms / 1000 + 1, parent);
 	close(p[1]);
-	deadline = proc_now_ms() + (int64_t)ms;
+	deadline = clk_now_ms() + (int64_t)ms;
 	memset(&a, 0, sizeof(a));
 	r = sbx_wait(p[0], deadline, &a);
 	close(p[0]);

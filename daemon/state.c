@@ -39,6 +39,7 @@
 
 #include <xxhash.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
@@ -480,12 +481,12 @@ state_load(struct daemon *d)
 	    NULL)
 		fatal("calloc");
 	cat_lock(&d->cat);
-	for (i = 0, t0 = proc_now_ms(); i < h.count; i++) {
+	for (i = 0, t0 = clk_now_ms(); i < h.count; i++) {
 		(void)st_load_one(d, &r[i]);
 		/* A long load: systemd's TimeoutStartSec= waits 15 s more. */
-		if (proc_now_ms() - t0 >= 5000) {
+		if (clk_now_ms() - t0 >= 5000) {
 			notify_send("EXTEND_TIMEOUT_USEC=15000000");
-			t0 = proc_now_ms();
+			t0 = clk_now_ms();
 		}
 	}
 	if (h.next_id > d->cat.hdr->next_id)

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "ev.h"
 #include "ipc.h"
@@ -158,7 +159,7 @@ sup_fork(struct child *c)
 	c->pid = pid;
 	c->fd = chan[0];
 	c->ready = 0;
-	c->history[c->starts++ % SUP_HISTORY] = proc_now_ms();
+	c->history[c->starts++ % SUP_HISTORY] = clk_now_ms();
 	if (ev_add(c->fd, EPOLLIN, sup_child_msg, c) == -1)
 		log_warn("ev_add");
 	if (c->slot == SUP_MONITOR) {
@@ -238,7 +239,7 @@ static void
 sup_schedule(struct child *c)
 {
 	const struct conf	*cf = &sd->conf;
-	int64_t			 now = proc_now_ms();
+	int64_t			 now = clk_now_ms();
 	unsigned		 i, recent = 0, n;
 	char			 name[32];
 
@@ -294,7 +295,7 @@ sup_child_died(pid_t pid, int status)
 		    WEXITSTATUS(status));
 	c->pid = 0;
 	c->ready = 0;
-	c->died_ms = proc_now_ms();
+	c->died_ms = clk_now_ms();
 	if (c->slot != SUP_MONITOR)
 		sup_snap_done(c->slot);
 	if (c->fd != -1) {
@@ -401,7 +402,7 @@ sup_child_msg(int fd, uint32_t events, void *arg)
 		if (c->died_ms)
 			log_info("worker %d back with %u tables %lld ms after "
 			    "its predecessor died", c->slot, m.r.tables,
-			    (long long)(proc_now_ms() - c->died_ms));
+			    (long long)(clk_now_ms() - c->died_ms));
 		sup_all_ready();
 		sup_status();
 		break;
@@ -431,7 +432,7 @@ sup_child_msg(int fd, uint32_t events, void *arg)
 			break;
 		log_info("monitor re-collected worker %d's segments %lld ms "
 		    "after the previous monitor died", m.slot,
-		    (long long)(proc_now_ms() - c->died_ms));
+		    (long long)(clk_now_ms() - c->died_ms));
 		break;
 	default:
 		log_warnx("unexpected message %u", h.type);
@@ -534,8 +535,8 @@ sup_shutdown(void)
 	if (saving && (state_save_catalog(sd) == -1 || sup_save_failed))
 		log_warnx("stop: NOT EVERY TABLE WAS SAVED to %s (above): the "
 		    "next start loads what was", sd->conf.state_dir);
-	for (deadline = proc_now_ms() + 5000; sup_mon.pid &&
-	    proc_now_ms() <= deadline; ev_dispatch(100))
+	for (deadline = clk_now_ms() + 5000; sup_mon.pid &&
+	    clk_now_ms() <= deadline; ev_dispatch(100))
 		kill(sup_mon.pid, SIGTERM);
 	if (sup_mon.pid)
 		kill(sup_mon.pid, SIGKILL);
@@ -568,7 +569,7 @@ sup_run_new(const char *a1, const char *a2, const char *a3, char *out,
     size_t outsz)
 {
 	struct pollfd	 pfd;
-	int64_t		 deadline = proc_now_ms() + SUP_RUN_NEW_MS;
+	int64_t		 deadline = clk_now_ms() + SUP_RUN_NEW_MS;
 	ssize_t		 n, len = 0;
 	pid_t		 pid;
 	int		 p[2], st;
@@ -588,8 +589,8 @@ sup_run_new(const char *a1, const char *a2, const char *a3, char *out,
 	close(p[1]);
 	pfd.fd = p[0];
 	pfd.events = POLLIN;
-	while (len < (ssize_t)outsz - 1 && proc_now_ms() < deadline) {
-		if (poll(&pfd, 1, (int)(deadline - proc_now_ms())) <= 0)
+	while (len < (ssize_t)outsz - 1 && clk_now_ms() < deadline) {
+		if (poll(&pfd, 1, (int)(deadline - clk_now_ms())) <= 0)
 			continue;
 		if ((n = read(p[0], out + len, outsz - 1 - (size_t)len)) == 0)
 			break;
@@ -601,7 +602,7 @@ sup_run_new(const char *a1, const char *a2, const char *a3, char *out,
 	out[len] = '\0';
 	out[strcspn(out, "\n")] = '\0';
 	close(p[0]);
-	if (proc_now_ms() >= deadline) {
+	if (clk_now_ms() >= deadline) {
 		log_warnx("upgrade: %s %s did not answer in %d ms", sd->exe, a1,
 		    SUP_RUN_NEW_MS);
 		kill(pid, SIGKILL);
@@ -620,7 +621,7 @@ sup_run_new(const char *a1, const char *a2, const char *a3, char *out,
 static void
 sup_stop_workers(int saving)
 {
-	int64_t	 deadline = proc_now_ms() + 5000, said = proc_now_ms();
+	int64_t	 deadline = clk_now_ms() + 5000, said = clk_now_ms();
 	int	 i, left;
 
 	for (;;) {
@@ -630,13 +631,13 @@ sup_stop_workers(int saving)
 				left++, kill(sup_wrk[i].pid, SIGTERM);
 		if (left == 0)
 			return;
-		if (saving && proc_now_ms() - said >= 5000) {
+		if (saving && clk_now_ms() - said >= 5000) {
 			log_info("stop: %d workers still saving", left);
 			/* systemd's TimeoutStopSec= waits 15 s more */
 			notify_send("EXTEND_TIMEOUT_USEC=15000000");
-			said = proc_now_ms();
+			said = clk_now_ms();
 		}
-		if (!saving && proc_now_ms() > deadline) {
+		if (!saving && clk_now_ms() > deadline) {
 			for (i = 0; i < sd->nworkers; i++)
 				if (sup_wrk[i].pid)
 					kill(sup_wrk[i].pid, SIGKILL);

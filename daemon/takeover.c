@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
@@ -68,7 +69,7 @@ takeover_wait(const int *pidfds, int n, int64_t deadline)
 		pfd.fd = pidfds[i];
 		pfd.events = POLLIN;
 		do {
-			if ((now = proc_now_ms()) >= deadline)
+			if ((now = clk_now_ms()) >= deadline)
 				return -1;
 			r = poll(&pfd, 1, (int)(deadline - now));
 		} while (r == 0 || (r == -1 && errno == EINTR));
@@ -90,10 +91,10 @@ takeover_prepare(const struct daemon *d, const int *pidfds)
 	int64_t	 early;
 	int	 i, n = d->nworkers;
 
-	early = d->started_ms + TAKEOVER_MIN_LIFE_MS - proc_now_ms();
+	early = d->started_ms + TAKEOVER_MIN_LIFE_MS - clk_now_ms();
 	if (early > 0)
 		usleep((useconds_t)early * 1000);
-	if (takeover_wait(pidfds, n, proc_now_ms() + TAKEOVER_WAIT_MS)
+	if (takeover_wait(pidfds, n, clk_now_ms() + TAKEOVER_WAIT_MS)
 	    == 0)
 		return;
 	log_warnx("takeover: old workers still running; killing them");
@@ -101,7 +102,7 @@ takeover_prepare(const struct daemon *d, const int *pidfds)
 		if (pidfds[i] != -1)
 			(void)syscall(SYS_pidfd_send_signal, pidfds[i], SIGKILL,
 			    NULL, 0);
-	if (takeover_wait(pidfds, n, proc_now_ms() + 1000) == -1)
+	if (takeover_wait(pidfds, n, clk_now_ms() + 1000) == -1)
 		fatalx("takeover: old workers would not die");
 }
 

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ev.h"
 #include "ipc.h"
 #include "log.h"
@@ -273,9 +274,9 @@ wrk_register(struct wtable *t)
 	if (wk->mon_fd != -1 && ipc_send(wk->mon_fd, IPC_SEG_ADD, seq, &t->id,
 	    sizeof(t->id), &t->fd, 1, 0) == -1)
 		log_warn("register segment with monitor");
-	deadline = proc_now_ms() + wk->d->conf.handoff_timeout_ms;
+	deadline = clk_now_ms() + wk->d->conf.handoff_timeout_ms;
 	while ((int32_t)(wk->acked - seq) < 0) {
-		int64_t left = deadline - proc_now_ms();
+		int64_t left = deadline - clk_now_ms();
 
 		if (left <= 0) {
 			log_warnx("monitor did not acknowledge segment %llu",
@@ -429,7 +430,7 @@ wrk_save(int stopping)
 	struct wtable		*t;
 	uint64_t		 sum;
 	int			 rc, failed = 0, saved = 0, same = 0;
-	int64_t			 t0 = proc_now_ms();
+	int64_t			 t0 = clk_now_ms();
 
 	if (stopping)
 		conn_accepting(0);
@@ -470,7 +471,7 @@ wrk_save(int stopping)
 	(stopping || saved || failed ? log_info : log_debug)("%s: %d tables "
 	    "saved, %d unchanged, %d not, in %lld ms", stopping ? "stop" :
 	    "snapshot", saved, same, failed,
-	    (long long)(proc_now_ms() - t0));
+	    (long long)(clk_now_ms() - t0));
 	return failed;
 }
 
@@ -525,7 +526,7 @@ worker_main(struct daemon *d, int slot, int sup_fd, int mon_fd)
 	static struct worker	 w;
 	struct ipc_ready	 r;
 	char			 role[32];
-	int64_t			 waited = proc_now_ms();
+	int64_t			 waited = clk_now_ms();
 
 	wk = &w;
 	w.d = d;
@@ -546,9 +547,9 @@ worker_main(struct daemon *d, int slot, int sup_fd, int mon_fd)
 	while (!w.handoff_done) {
 		if (ev_dispatch(1000) == -1)
 			fatal("epoll_wait");
-		if (!w.handoff_done && proc_now_ms() - waited > 5000) {
+		if (!w.handoff_done && clk_now_ms() - waited > 5000) {
 			log_warnx("still waiting for the monitor's handoff");
-			waited = proc_now_ms();
+			waited = clk_now_ms();
 		}
 	}
 	wrk_reconcile();

@@ -161,7 +161,7 @@ al_bump(struct tbl *t, unsigned cls, uint64_t *offp, unsigned *clsp)
 		return PROTETS_EFULL;
 	lk_set(t, TBL_STATE_FIELD(top), top + csz);
 	al_add_used(t, csz);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	*offp = top;
 	*clsp = cls;
 	return 0;
@@ -285,7 +285,7 @@ al_split(struct tbl *t, unsigned cls, int flags, uint64_t *offp,
 				continue;	/* only blocks freed by this op */
 			return e;
 		}
-		TBL_CRASHPOINT();
+		CRASH_POINT();
 		for (i = 0, p = off + al_csize(u); i < n; i++) {
 			al_free(t, p, pc[i]);
 			p += al_csize(pc[i]);
@@ -353,7 +353,7 @@ al_free(struct tbl *t, uint64_t off, unsigned cls)
 	lk_set(t, off, SH_LOAD(&st->al_free[cls]));
 	lk_set(t, TBL_STATE_FIELD(al_free[cls]), off);
 	al_add_used(t, -al_csize(cls));
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 }
 
 int
@@ -368,7 +368,7 @@ al_chunk(struct tbl *t, uint64_t sz, uint64_t *offp)
 		return PROTETS_EFULL;
 	lk_set(t, TBL_STATE_FIELD(ceil), ceil - sz);
 	al_add_used(t, sz);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	*offp = ceil - sz;
 	return 0;
 }

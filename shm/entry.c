@@ -351,7 +351,7 @@ en_setval(struct tbl *t, uint64_t off, const struct en_hdr *h,
 		memcpy((unsigned char *)ws + lo, p + (w + lo - start), hi - lo);
 		for (j = 0; j < n; j++) {
 			SH_STORE(tbl_word(t, w + 8 * j), ws[j]);
-			TBL_CRASHPOINT();
+			CRASH_POINT();
 		}
 	}
 }

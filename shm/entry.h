@@ -8,7 +8,7 @@
  * swaps the slot.  Its value changes only in place, by update_counter with
  * a result of the same length, under the seqlock like every write, so
  * readers still see a value whole: through the undo log (en_setval), or,
- * when one aligned word changes, by that word's one store (counter.c).
+ * when one aligned word changes, by that word's one store (table_counter.c).
  *
  * Readers may look at an entry while a writer frees and reuses its block,
  * so everything here reads with SH_LOAD and validates before trusting.

@@ -5,7 +5,7 @@
  * share at least one written cache line per update if each took the
  * shard's mutex: its line, which moves between the CPUs' caches at about
  * every other update and costs more than the update itself.  So the usual
- * update, one that this thread's hint locates (counter.c) and that
+ * update, one that this thread's hint locates (table_counter.c) and that
  * changes only its text's last word, takes a slot instead: a line of the
  * shard's struct tbl_fp that this thread alone writes.
  *
@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "crash.h"
 #include "fastpath.h"
 #include "lock.h"
@@ -193,7 +194,7 @@ fp_take(struct tbl *t)
 	e = ow_trylock(t, &s->lock, 0);	/* at every update: no /proc */
 	if (e == EOWNERDEAD) {
 		/* Its last holder died in it: on is ours to set. */
-		TBL_CRASHPOINT();
+		CRASH_POINT();
 	} else if (e != 0)
 		return NULL;
 	return s;
@@ -221,7 +222,7 @@ fp_enter(struct tbl *t)
 		 * visible once it is seen clear.
 		 */
 		(void)__atomic_exchange_n(&s->on, 1, __ATOMIC_SEQ_CST);
-		TBL_CRASHPOINT();
+		CRASH_POINT();
 		if (__atomic_load_n(&fp->busy, __ATOMIC_SEQ_CST) == 0)
 			return s;
 		/*
@@ -253,13 +254,13 @@ fp_leave(struct tbl_fpslot *s)
 
 /*
  * Wait until slot s is out of use: its holder leaves, or is found dead
- * (its on cleared here).  *deadline: when to give up, in lk_now_ms time,
+ * (its on cleared here).  *deadline: when to give up, in clk_now_ms time,
  * 0 until one is needed (then wait_ms from now), shared by the slots of
  * one fp_quiesce.  As fp_quiesce.
  */
 static int
 fp_wait(const struct tbl *t, struct tbl_fpslot *s, int wait_ms,
-    uint64_t *deadline, pid_t *pid)
+    int64_t *deadline, pid_t *pid)
 {
 	int	i, e;
 
@@ -277,15 +278,15 @@ fp_wait(const struct tbl *t, struct tbl_fpslot *s, int wait_ms,
 		if (e == 0 || e == EOWNERDEAD) {
 			/* No one in it: on was left by a dead holder. */
 			__atomic_store_n(&s->on, 0, __ATOMIC_RELEASE);
-			TBL_CRASHPOINT();
+			CRASH_POINT();
 			ow_unlock(&s->lock);
 			return 0;
 		}
 		/* Alive, and not running: preempted, or stopped. */
 		if (*deadline == 0)
-			*deadline = lk_now_ms() + (uint64_t)(wait_ms > 0 ?
+			*deadline = clk_now_ms() + (wait_ms > 0 ?
 			    wait_ms : 0);
-		else if (lk_now_ms() >= *deadline) {
+		else if (clk_now_ms() >= *deadline) {
 			*pid = ow_holder(t, &s->lock);
 			return ETIMEDOUT;
 		}
@@ -297,7 +298,8 @@ int
 fp_quiesce(struct tbl *t, int wait_ms, pid_t *pid)
 {
 	struct tbl_fp	*fp = fp_area(t);
-	uint64_t	 used = SH_LOAD(&fp->used), deadline = 0;
+	uint64_t	 used = SH_LOAD(&fp->used);
+	int64_t		 deadline = 0;
 	unsigned	 i;
 	int		 e;
 

@@ -141,7 +141,7 @@ struct tbl_hdr {
  * free-list link (never an entry mark), and a roll back restores it; so
  * while recast keeps its value, a block that once held a linked entry
  * and still holds an entry header with the same key is that key's linked
- * entry (update_counter's hints, counter.c).
+ * entry (update_counter's hints, table_counter.c).
  */
 struct tbl_state {
 	/* line 0: counters */

@@ -49,7 +49,7 @@ lk_wbegin_in(struct tbl *t, int batch)
 	}
 	lk_nwriting++;
 	lk_op_new();
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	return 0;
 }
 
@@ -88,7 +88,7 @@ lk_wend(struct tbl *t)
 
 	if (seq & 1)
 		__atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	lk_nwriting--;
 	lk_release(t);
 }
@@ -96,7 +96,7 @@ lk_wend(struct tbl *t)
 void
 lk_wcommit(struct tbl *t)
 {
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	/*
 	 * The commit point: from here on recovery keeps the new state.  The
 	 * sequence moves first (lk_bump: overlay readers).  An operation that
@@ -107,7 +107,7 @@ lk_wcommit(struct tbl *t)
 		lk_bump(t);
 		__atomic_store_n(&lk_undo(t)->n, 0, __ATOMIC_RELEASE);
 	}
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	lk_wend(t);
 }
 

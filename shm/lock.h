@@ -66,7 +66,7 @@ struct lk_rd {
 	uint64_t	seq;		/* sequence seen at begin (odd: overlay) */
 	uint64_t	cpu0_ms;	/* its CPU time when it began to wait,
 					   0: not yet (lk_cpu_ms() + 1) */
-	uint64_t	wall0_ms;	/* lk_now_ms() then */
+	uint64_t	wall0_ms;	/* clk_now_ms() then */
 	unsigned	waits;		/* failed attempts since */
 	unsigned	tries;		/* failed validations */
 	int		locked;		/* reading under the writer lock */
@@ -158,8 +158,6 @@ uint64_t lk_wseq(const struct tbl *t);
 uint64_t lk_xpending(const struct tbl *t);
 /* Did this thread's last attempt at a lock fail on t's? */
 int	lk_failed_on(const struct tbl *t);
-/* CLOCK_MONOTONIC in milliseconds (lock_mutex.c). */
-uint64_t lk_now_ms(void);
 /*
  * The calling thread's CPU time in milliseconds (CLOCK_THREAD_CPUTIME_ID,
  * lock_read.c); 0 where that clock cannot be read.

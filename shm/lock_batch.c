@@ -63,7 +63,7 @@ lk_xrepair(struct tbl *t, uint64_t mask)
 		tbl_view(t, k, &v);
 		if ((e = lk_repair(&v)) != 0)
 			return e;
-		TBL_CRASHPOINT();
+		CRASH_POINT();
 	}
 	return 0;
 }
@@ -77,7 +77,7 @@ lk_tag(struct tbl *t, uint64_t tag)
 	__atomic_store_n(&lk_undo(t)->tag, tag, __ATOMIC_RELEASE);
 	/* The tag is in place before any record of the batch. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 }
 
 /* The end of one shard's part: log emptied, then untagged, unlocked. */
@@ -89,10 +89,10 @@ lk_xend(struct tbl *t, int rollback)
 	else {
 		lk_bump(t);
 		__atomic_store_n(&lk_undo(t)->n, 0, __ATOMIC_RELEASE);
-		TBL_CRASHPOINT();
+		CRASH_POINT();
 	}
 	__atomic_store_n(&lk_undo(t)->tag, 0, __ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	lk_wend(t);
 }
 
@@ -103,7 +103,7 @@ lk_xfinish(struct tbl *v, unsigned n, int rollback)
 	while (n-- > 1)
 		lk_xend(&v[n], rollback);
 	__atomic_store_n(&lk_stripe(&v[0])->xmask, 0, __ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	lk_xend(&v[0], rollback);
 }
 
@@ -126,7 +126,7 @@ lk_xbegin(struct tbl *v, unsigned n)
 	seq = SH_LOAD(&ls->xnext) + 1;
 	__atomic_store_n(&ls->xnext, seq, __ATOMIC_RELEASE);
 	__atomic_store_n(&ls->xmask, mask, __ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	tag = TBL_XTAG(seq, v[0].shard);
 	lk_tag(&v[0], tag);
 	for (i = 1; i < n; i++) {
@@ -144,11 +144,11 @@ lk_xcommit(struct tbl *v, unsigned n)
 {
 	uint64_t	tag = SH_LOAD(&lk_undo(&v[0])->tag);
 
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	/* The commit point of the whole batch. */
 	__atomic_store_n(&lk_stripe(&v[0])->xcommit, TBL_XTAG_SEQ(tag),
 	    __ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	lk_xfinish(v, n, 0);
 }
 

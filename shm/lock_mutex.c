@@ -304,7 +304,7 @@ lk_acquire(struct tbl *t, int nowait)
 	 * lk_recover leaves the log for the next.
 	 */
 	if (e == EOWNERDEAD)
-		TBL_CRASHPOINT();
+		CRASH_POINT();
 	if (lk_clean(t))
 		return 0;
 	rc = lk_recover(t);
@@ -389,11 +389,3 @@ lk_failed_on(const struct tbl *t)
 	return lk_last.base != NULL && lk_last.base == t->base;
 }
 
-uint64_t
-lk_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}

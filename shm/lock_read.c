@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "crash.h"
 #include "lockint.h"
 
@@ -95,18 +96,18 @@ lk_ovrec_cmp(const void *a, const void *b)
  * clock ends the wait too: after LK_READ_WALL_MS, once LK_READ_WALL_TRIES
  * attempts have failed (a reader preempted past it does not give up for
  * that alone).  The first call starts both counts (a test may stop the
- * reader there: TBL_READPOINT).
+ * reader there: CRASH_READ_POINT).
  */
 static int
 lk_waited_too_long(const struct tbl *t, struct lk_rd *r)
 {
-	uint64_t	cpu = lk_cpu_ms() + 1, wall = lk_now_ms();
+	uint64_t	cpu = lk_cpu_ms() + 1, wall = (uint64_t)clk_now_ms();
 
 	if (r->cpu0_ms == 0) {
 		r->cpu0_ms = cpu;
 		r->wall0_ms = wall;
 		r->waits = 0;
-		TBL_READPOINT();
+		CRASH_READ_POINT();
 		return 0;
 	}
 	r->waits++;
@@ -179,7 +180,7 @@ lk_ov_enter(struct tbl *t, struct lk_rd *r, uint64_t seq)
 	/* Loads of the records before the checks (see lk_rend). */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&u->n, __ATOMIC_ACQUIRE) != n ||
-	    SH_LOAD(&lk_stripe(t)->seq) != seq || TBL_OV_VOIDED()) {
+	    SH_LOAD(&lk_stripe(t)->seq) != seq || CRASH_OV_VOIDED()) {
 		free(ov);
 		return 1;
 	}

@@ -113,7 +113,7 @@ lk_undo_apply(struct tbl *t, struct tbl_undo *u, uint64_t from, uint64_t n)
 		if (lk_rec_ok(t, off))
 			SH_STORE(tbl_word_in(t, off),
 			    SH_LOAD(&u->rec[i - 1].old));
-		TBL_CRASHPOINT();
+		CRASH_POINT();
 	}
 }
 
@@ -133,7 +133,7 @@ lk_bump(struct tbl *t)
 		return;		/* nothing changed: no reader to warn */
 	SH_STORE(&s->seq, seq + 2);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 }
 
 /*
@@ -155,7 +155,7 @@ lk_dirty_in(struct tbl *t)
 	SH_STORE(&s->seq, seq + 1);
 	/* Readers must see the odd sequence before any change. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 }
 
 /* The same for lock_batch.c (lk_log's own is inlined: every record). */
@@ -186,7 +186,7 @@ lk_recover(struct tbl *t)
 		if ((e = lk_xrepair(t, mask)) != 0)
 			return e;
 		__atomic_store_n(&s->xmask, 0, __ATOMIC_RELEASE);
-		TBL_CRASHPOINT();
+		CRASH_POINT();
 	}
 	n = SH_LOAD(&u->n);
 	tag = SH_LOAD(&u->tag);
@@ -202,13 +202,13 @@ lk_recover(struct tbl *t)
 	if (!done)
 		lk_undo_apply(t, u, 0, n);
 	__atomic_store_n(&u->n, 0, __ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	__atomic_store_n(&u->tag, 0, __ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	seq = SH_LOAD(&s->seq);
 	if (seq & 1)
 		__atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	return 0;
 }
 
@@ -252,7 +252,7 @@ lk_log_in(struct tbl *t, uint64_t off)
 	SH_STORE(&u->n, n + 1);
 	/* ... and n covers it before the caller changes the word. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	return p;
 }
 
@@ -266,7 +266,7 @@ void
 lk_set(struct tbl *t, uint64_t off, uint64_t v)
 {
 	SH_STORE(lk_log_in(t, off), v);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 }
 
 uint64_t
@@ -294,5 +294,5 @@ lk_rollback_to(struct tbl *t, uint64_t sp)
 	lk_bump(t);
 	lk_undo_apply(t, u, sp, SH_LOAD(&u->n));
 	__atomic_store_n(&u->n, sp, __ATOMIC_RELEASE);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 }

@@ -723,7 +723,7 @@ or_insert(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	if ((e = al_alloc(t, or_node_size(hgt), AL_FALLBACK, &off, &cls)))
 		return e;
 	or_fill(t, off, hgt, cls, key, klen, eoff, upd);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	for (i = 0; i < hgt; i++) {
 		lk_set(t, upd[i] + 8 * i, off);
 		upd[i] = off + OR_LINKS;	/* the path to the next key */
@@ -781,7 +781,7 @@ or_delete(struct tbl *t, const void *key, size_t klen, uint64_t eoff)
 			return PROTETS_ECORRUPT;
 	for (i = 0; i < hgt; i++)
 		lk_set(t, upd[i] + 8 * i, or_link(t, node + OR_LINKS, i));
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	al_free(t, node, cls);
 	or_wf_take(t, upd);	/* the next key's path too */
 	return 0;

@@ -23,8 +23,8 @@
 
 #include "alloc.h"
 #include "entry.h"
-#include "seg.h"
 #include "lock.h"
+#include "seg.h"
 
 #define OR_HEAD		TBL_STATE_FIELD(or_head[0])
 #define OR_LINKS	offsetof(struct tbl_onode, next)

@@ -182,12 +182,4 @@ tbl_inheap(const struct tbl *t, uint64_t off, uint64_t len, uint64_t align)
 	    len <= t->size - off && (off & (align - 1)) == 0;
 }
 
-/*
- * Build the format signature string into buf and return its 64-bit hash.
- * Defined in format.c.
- */
-uint64_t tbl_signature(char *buf, size_t bufsz);
-/* Is type one the engine implements (all four)? */
-int	tbl_type_ok(uint32_t type);
-
 #endif /* PROTETS_SHM_SEG_H */

@@ -1,7 +1,7 @@
 /*
  * shm/table.c - the operations of a table on keys: insert (one, and
  * batches), lookup, member, delete, delete_object, take, clear, count;
- * the walks are in walk.c, update_counter in counter.c.
+ * the walks are in table_walk.c, update_counter in table_counter.c.
  *
  * Writes: validate arguments, take the lock, do the whole operation
  * through the undo log, and commit; any failure on the way (EFULL,
@@ -15,10 +15,9 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "counter.h"
 #include "crash.h"
 #include "entry.h"
-#include "hash.h"
+#include "index.h"
 #include "lock.h"
 #include "ordered.h"
 #include "tblint.h"
@@ -78,7 +77,7 @@ tbl_insert_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	    (flags & TBL_INS_LINE ? AL_LINE : 0), &off, &cls)))
 		return e;
 	en_write(t, off, cls, key, klen, val, vlen);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	if (eoffp != NULL)
 		*eoffp = off;
 	slot = ix_slot(h, off);
@@ -226,7 +225,7 @@ batch_one(struct tbl *t, const struct batch *b, int only_new)
 		return e;
 	if (only_new)
 		e = batch_absent(t, b);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	if (e == 0)
 		e = batch_insert(t, b);
 	if (e != 0)
@@ -252,7 +251,7 @@ batch_cross(struct tbl *t, const struct batch *b, uint64_t mask,
 		return e;
 	for (k = 0; only_new && e == 0 && k < n; k++)
 		e = batch_absent(&v[k], b);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	for (k = 0; e == 0 && k < n; k++)
 		e = batch_insert(&v[k], b);
 	if (e != 0)
@@ -373,7 +372,7 @@ tbl_rm_match(struct tbl *t, uint64_t slot, uint64_t eoff,
 	    (e = or_delete(t, a->key, a->klen, eoff)) != 0)
 		return e;
 	if (a->fb != NULL) {
-		if ((e = fold_reserve(a->fb, eh->vlen)) != 0)
+		if ((e = tbl_fold_reserve(a->fb, eh->vlen)) != 0)
 			return e > 0 ? -e : e;
 		fe = &a->fb->ent[a->fb->nent++];
 		fe->off = a->fb->len;
@@ -690,7 +689,7 @@ tbl_clear_locked(struct tbl *t)
 		return PROTETS_ECORRUPT;
 	for (w = c0; w < c0 + sz0; w += 8)
 		tbl_reset_word(t, w, 0);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	for (j = 1; j < TBL_IX_NCHUNK; j++)
 		tbl_reset_word(t, TBL_STATE_FIELD(ix_chunk[j]), 0);
 	for (j = 0; j < TBL_NCLASS_PAD; j++)
@@ -821,7 +820,7 @@ tbl_values_read(struct tbl *t, const struct lk_rd *r, uint64_t h,
 			return 0;
 		if (e != 0)
 			return e;
-		if ((e = fold_reserve(fb, pos.eh.vlen)) != 0)
+		if ((e = tbl_fold_reserve(fb, pos.eh.vlen)) != 0)
 			return e;
 		fe = &fb->ent[fb->nent++];
 		fe->off = fb->len;
@@ -878,7 +877,7 @@ tbl_member(struct tbl *t, const void *key, size_t klen)
 }
 
 /* ---------------------------------------------------------------- */
-/* Counters: shm/counter.c. */
+/* Counters: shm/table_counter.c. */
 
 int
 tbl_update_counter(struct tbl *t, const void *key, size_t klen, int64_t incr,

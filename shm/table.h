@@ -67,6 +67,12 @@ struct tbl {
 #define TBL_LOCK_TIMEOUT_MS	PROTETS_LOCK_TIMEOUT_MS
 #define TBL_READ_WAIT_MS	100
 
+/*
+ * Build the format signature string into buf and return its 64-bit hash:
+ * what a segment's header must carry for this build to open it.
+ */
+uint64_t tbl_signature(char *buf, size_t bufsz);
+
 /* Smallest segment size tbl_format accepts. */
 size_t tbl_min_size(void);
 /* The same for a table of nshards shards (tbl_meta.nshards). */

@@ -16,7 +16,7 @@
 
 /* test_stalled_lock_cli holds a table's lock through the engine. */
 #include "entry.h"
-#include "hash.h"
+#include "index.h"
 #include "lock.h"
 #include "table.h"
 

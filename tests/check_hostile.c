@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "layout.h"
 #include "owner.h"
 #include "protets_int.h"
@@ -648,7 +649,7 @@ START_TEST(test_jammed_lock_blocks_nobody)
 	s->seq |= 1;
 	u->n = TBL_UNDO_CAP + 1;
 	w = td_pid(&d, "worker", td_table_worker(&d, "jam"));
-	t0 = tu_now_ms();
+	t0 = clk_now_ms();
 	cpu0 = cpu_ms(w);
 	for (i = 0; i < 20; i++) {
 		ck_assert_int_eq(pt_repair(d.sock, "jam"), PROTETS_ELOCKED);
@@ -656,7 +657,7 @@ START_TEST(test_jammed_lock_blocks_nobody)
 	}
 	td_serves(&d);
 	cpu = cpu_ms(w) - cpu0;
-	ms = tu_now_ms() - t0;
+	ms = clk_now_ms() - t0;
 	fprintf(stderr, "jammed lock: 20 REPAIR + 20 INFO in %llu ms, the "
 	    "worker's CPU %llu ms\n", (unsigned long long)ms,
 	    (unsigned long long)cpu);

@@ -27,28 +27,21 @@
 
 #include <check.h>
 
-#include "protets.h"
-#include "table.h"
-#include "seg.h"
-#include "lock.h"
-#include "hash.h"
-#include "entry.h"
+#include "clock.h"
 #include "crash.h"
+#include "entry.h"
 #include "fastpath.h"
+#include "index.h"
+#include "lock.h"
+#include "protets.h"
+#include "seg.h"
+#include "table.h"
 
 #include "shmutil.h"
 
 #define NKEYS		40
 #define WALL_MS		5000	/* liveness bound for one read, not speed */
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The value of k, "" when absent, "!<code>" on an error. */
 static void
@@ -114,14 +107,14 @@ view_read(struct tbl *t, struct view *v)
 	int		i;
 
 	for (i = 0; i < NKEYS + 3; i++) {
-		t0 = now_ms();
+		t0 = clk_now_ms();
 		val_of(t, view_key(i, k, sizeof(k)), v->val[i],
 		    sizeof(v->val[i]));
-		ck_assert_uint_lt(now_ms() - t0, WALL_MS);
+		ck_assert_uint_lt(clk_now_ms() - t0, WALL_MS);
 	}
-	t0 = now_ms();
+	t0 = clk_now_ms();
 	ck_assert_int_eq(tbl_count(t, &v->count), 0);
-	ck_assert_uint_lt(now_ms() - t0, WALL_MS);
+	ck_assert_uint_lt(clk_now_ms() - t0, WALL_MS);
 }
 
 static int
@@ -154,9 +147,9 @@ writer_locked(struct seg *s, int ms, pid_t holder)
 	uint64_t	t0;
 
 	s->t.lock_timeout_ms = ms;
-	t0 = now_ms();
+	t0 = clk_now_ms();
 	ck_assert_int_eq(put(&s->t, "w", "x"), PROTETS_ELOCKED);
-	ck_assert_uint_ge(now_ms() - t0, (uint64_t)ms);
+	ck_assert_uint_ge(clk_now_ms() - t0, (uint64_t)ms);
 	ck_assert_int_eq(tbl_lock_holder(&s->t), holder);
 	ck_assert_int_eq(tbl_update_counter(&s->t, "c", 1, 1, NULL, NULL),
 	    PROTETS_ELOCKED);
@@ -327,9 +320,9 @@ START_TEST(test_self_holder)
 	view_read(&s.t, &before);
 	ck_assert_int_eq(lk_wbegin(&s.t), 0);
 	lk_set(&s.t, TBL_STATE_FIELD(entries), 9999);
-	t0 = now_ms();
+	t0 = clk_now_ms();
 	ck_assert_int_eq(put(&s.t, "w", "x"), EDEADLK);
-	ck_assert_uint_lt(now_ms() - t0, TBL_LOCK_TIMEOUT_MS);
+	ck_assert_uint_lt(clk_now_ms() - t0, TBL_LOCK_TIMEOUT_MS);
 	ck_assert_int_eq(tbl_lock_holder(&s.t), getpid());
 	view_read(&s.t, &v);
 	ck_assert(view_eq(&v, &before));
@@ -574,10 +567,10 @@ op_steps(unsigned type, int op)
 	populate(&s);
 	ck_assert_int_eq(pipe(p), 0);
 	if ((pid = fork()) == 0) {
-		tbl_crash_at(0);
+		crash_at(0);
 		if (run_op(&s.t, op) != 0)
 			_exit(2);
-		n = tbl_crash_steps();
+		n = crash_steps();
 		_exit(write(p[1], &n, sizeof(n)) == sizeof(n) ? 0 : 3);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
@@ -614,8 +607,8 @@ stop_at(unsigned type, int op, unsigned long k, const struct view *before,
 	seg_new_type(&s, 1 << 20, type);
 	populate(&s);
 	if ((pid = fork()) == 0) {
-		tbl_crash_signal(SIGSTOP);
-		tbl_crash_at(k);
+		crash_signal(SIGSTOP);
+		crash_at(k);
 		_exit(run_op(&s.t, op) == 0 ? 0 : 2);
 	}
 	ck_assert_int_eq(wait_stop(pid, &st), 1);
@@ -719,7 +712,7 @@ die_in_slot(struct seg *s)
 		/* +0 leaves a hint and registers the child's slot */
 		if (tbl_update_counter(&s->t, "c", 1, 0, NULL, NULL) != 0)
 			_exit(2);
-		tbl_crash_at(1);	/* fp_enter's point: on is set */
+		crash_at(1);	/* fp_enter's point: on is set */
 		tbl_update_counter(&s->t, "c", 1, 1, NULL, NULL);
 		_exit(3);
 	}
@@ -761,9 +754,9 @@ START_TEST(test_dead_in_slot)
 	s.t.fast = 1;
 	die_in_slot(&s);
 	ck_assert_int_eq(counter_of(&s.tro, "c"), 1000);
-	t0 = now_ms();
+	t0 = clk_now_ms();
 	ck_assert_int_eq(put(&s.t, "w", "x"), 0);
-	ck_assert_uint_lt(now_ms() - t0, TBL_LOCK_TIMEOUT_MS / 2);
+	ck_assert_uint_lt(clk_now_ms() - t0, TBL_LOCK_TIMEOUT_MS / 2);
 	ck_assert_int_eq(slot_on(&s), -1);
 	check_ok(&s.t);
 
@@ -775,10 +768,10 @@ START_TEST(test_dead_in_slot)
 	ck_assert_int_eq(r, 1000);
 	i = die_in_slot(&s);
 	fp_seat_set(&s.t, (unsigned)i);
-	tbl_crash_at(0);	/* count the steps, kill at none */
+	crash_at(0);	/* count the steps, kill at none */
 	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 5, NULL, &r), 0);
 	/* the slot taken over, entered, the CAS: no lock */
-	ck_assert_uint_eq(tbl_crash_steps(), 3);
+	ck_assert_uint_eq(crash_steps(), 3);
 	ck_assert_int_eq(r, 1005);
 	ck_assert_int_eq(slot_on(&s), -1);
 	ck_assert_int_eq(counter_of(&s.tro, "c"), 1005);
@@ -807,8 +800,8 @@ START_TEST(test_slot_vs_writer)
 	/* a hint for c, and a slot in use: writers close the table */
 	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 0, NULL, &r), 0);
 	if ((pid = fork()) == 0) {
-		tbl_crash_signal(SIGSTOP);
-		tbl_crash_at(4);	/* locked, odd, first word logged */
+		crash_signal(SIGSTOP);
+		crash_at(4);	/* locked, odd, first word logged */
 		_exit(tbl_update_counter(&s.t, "cw", 2, 1, NULL, NULL) ? 2 :
 		    0);
 	}
@@ -823,9 +816,9 @@ START_TEST(test_slot_vs_writer)
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	ck_assert_int_eq(counter_of(&s.tro, "cw"), 200000000);
-	tbl_crash_at(0);
+	crash_at(0);
 	ck_assert_int_eq(tbl_update_counter(&s.t, "c", 1, 1, NULL, &r), 0);
-	ck_assert_uint_eq(tbl_crash_steps(), 2);	/* lock-free */
+	ck_assert_uint_eq(crash_steps(), 2);	/* lock-free */
 	ck_assert_int_eq(r, 1001);
 	check_ok(&s.t);
 	seg_free(&s);
@@ -891,8 +884,8 @@ struct rd_out {
 
 /*
  * Fork a child that runs tbl_check on the read-only mapping, stopped by
- * SIGSTOP at its k-th reader point (TBL_READPOINT); returns once it is
- * (k 0: never stopped; once it is done, then, with no rd_finish).  voided: every overlay it tries is voided (TBL_OV_VOIDED).
+ * SIGSTOP at its k-th reader point (CRASH_READ_POINT); returns once it is
+ * (k 0: never stopped; once it is done, then, with no rd_finish).  voided: every overlay it tries is voided (CRASH_OV_VOIDED).
  */
 static pid_t
 rd_check_stopped(struct seg *s, unsigned long k, int voided,
@@ -904,14 +897,14 @@ rd_check_stopped(struct seg *s, unsigned long k, int voided,
 	if ((pid = fork()) == 0) {
 		uint64_t	c0, w0;
 
-		tbl_crash_signal(SIGSTOP);
-		tbl_crash_read_at(k);
-		tbl_crash_ov_voided(voided);
+		crash_signal(SIGSTOP);
+		crash_read_at(k);
+		crash_ov_void(voided);
 		c0 = lk_cpu_ms();
-		w0 = now_ms();
+		w0 = clk_now_ms();
 		o->rc = tbl_check(&s->tro, o->msg, sizeof(o->msg));
 		o->cpu_ms = lk_cpu_ms() - c0;
-		o->wall_ms = now_ms() - w0;
+		o->wall_ms = clk_now_ms() - w0;
 		_exit(0);
 	}
 	ck_assert_int_gt(pid, 0);
@@ -1009,8 +1002,8 @@ START_TEST(test_reader_tries_own_cpu)
 	/* reader points: none in lk_rbegin; 1, it begins to count */
 	pid = rd_check_stopped(&s, 1, 1, o);
 	/* stopped for more than the whole budget, by the clock */
-	t0 = now_ms();
-	while (now_ms() - t0 <= 2 * LK_READ_WAIT_MS)
+	t0 = clk_now_ms();
+	while (clk_now_ms() - t0 <= 2 * LK_READ_WAIT_MS)
 		usleep(10000);
 	rd_finish(pid);
 	ck_assert_int_eq(o->rc, PROTETS_EAGAIN);

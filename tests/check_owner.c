@@ -26,10 +26,10 @@
 
 #include <check.h>
 
-#include "protets.h"
-#include "table.h"
-#include "seg.h"
 #include "lock.h"
+#include "protets.h"
+#include "seg.h"
+#include "table.h"
 
 #include "shmutil.h"
 #include "testutil.h"

@@ -22,13 +22,13 @@
 
 #include <check.h>
 
-#include "protets.h"
-#include "table.h"
-#include "seg.h"
-#include "entry.h"
 #include "crash.h"
+#include "entry.h"
 #include "fastpath.h"
 #include "lock.h"
+#include "protets.h"
+#include "seg.h"
+#include "table.h"
 
 #include "shmutil.h"
 
@@ -614,8 +614,8 @@ crash_child(struct tbl *t, const protets_kv *kv, size_t n, unsigned long k,
 	pid_t	pid;
 
 	if ((pid = fork()) == 0) {
-		tbl_crash_signal(SIGKILL);
-		tbl_crash_at(k);
+		crash_signal(SIGKILL);
+		crash_at(k);
 		if (repair)
 			_exit(tbl_repair(t) == 0 ? 0 : 3);
 		_exit(tbl_insert_many(t, kv, n, 0) == 0 ? 0 : 2);
@@ -624,20 +624,6 @@ crash_child(struct tbl *t, const protets_kv *kv, size_t n, unsigned long k,
 	return pid;
 }
 
-/* 1: the child was killed, 0: it finished its operation. */
-static int
-crash_wait(pid_t pid)
-{
-	int	st;
-
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	if (WIFSIGNALED(st)) {
-		ck_assert_int_eq(WTERMSIG(st), SIGKILL);
-		return 1;
-	}
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child failed");
-	return 0;
-}
 
 /* Read-only, before any recovery: the batch's keys all there or none. */
 static int
@@ -761,10 +747,10 @@ START_TEST(test_dirty_shard_closed)
 	/* a counter in shard 0; the second update goes lock-free */
 	ck_assert_int_eq(tbl_update_counter(&s.t, ctr, strlen(ctr), 1, &dflt,
 	    &r), 0);
-	tbl_crash_at(0);
+	crash_at(0);
 	ck_assert_int_eq(tbl_update_counter(&s.t, ctr, strlen(ctr), 1, NULL,
 	    &r), 0);
-	ck_assert_uint_eq(tbl_crash_steps(), 2);	/* in a slot */
+	ck_assert_uint_eq(crash_steps(), 2);	/* in a slot */
 	tbl_view(&s.t, 0, &v0);
 	fp = fp_area(&v0);
 	/* a batch over both shards, killed once shard 0 holds records */
@@ -777,8 +763,8 @@ START_TEST(test_dirty_shard_closed)
 	}
 	/* a writer of shard 1 recovers it, and stops holding its lock */
 	if ((pid = fork()) == 0) {
-		tbl_crash_signal(SIGSTOP);
-		tbl_crash_at(1);
+		crash_signal(SIGSTOP);
+		crash_at(1);
 		_exit(put(&s.t, k1, "w") ? 2 : 0);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
@@ -799,11 +785,11 @@ START_TEST(test_dirty_shard_closed)
 	s.t.lock_timeout_ms = TBL_LOCK_TIMEOUT_MS;
 	ck_assert_int_eq(put(&s.t, k0, "v"), 0);
 	ck_assert_uint_eq(SH_LOAD(&fp->busy), 0);
-	tbl_crash_at(0);
+	crash_at(0);
 	ck_assert_int_eq(tbl_update_counter(&s.t, ctr, strlen(ctr), 1, NULL,
 	    &r), 0);
 	ck_assert_int_eq(r, 3);
-	ck_assert_uint_eq(tbl_crash_steps(), 2);	/* lock-free again */
+	ck_assert_uint_eq(crash_steps(), 2);	/* lock-free again */
 	ck_assert_int_eq(batch_seen(&s.tro, kv, n), 0);
 	check_ok(&s.t);
 	seg_free(&s);
@@ -831,8 +817,8 @@ START_TEST(test_stopped_shard)
 	key_in(&s.t, 1, "a", &seed, k1, sizeof(k1));
 	ck_assert_int_eq(tbl_insert(&s.t, k1, strlen(k1), "old", 3), 0);
 	if ((pid = fork()) == 0) {
-		tbl_crash_signal(SIGSTOP);
-		tbl_crash_at(3);
+		crash_signal(SIGSTOP);
+		crash_at(3);
 		_exit(tbl_insert(&s.t, k1, strlen(k1), "new", 3) == 0 ? 0 : 2);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);

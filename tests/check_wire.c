@@ -13,8 +13,8 @@
 
 #include "protets.h"
 
-#include "wire.h"
 #include "testutil.h"
+#include "wire.h"
 
 START_TEST(test_get_roundtrip)
 {

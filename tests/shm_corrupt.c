@@ -17,13 +17,13 @@
 #include <check.h>
 #include <xxhash.h>
 
-#include "protets.h"
-#include "table.h"
-#include "seg.h"
 #include "crash.h"
+#include "protets.h"
+#include "seg.h"
+#include "table.h"
 
-#include "counter.h"
 #include "shmutil.h"
+#include "tblint.h"
 
 /* ---------------------------------------------------------------- */
 /* Corruption: no crash, ECORRUPT reported. */

@@ -11,8 +11,8 @@
 #include <check.h>
 
 #include "protets.h"
-#include "table.h"
 #include "seg.h"
+#include "table.h"
 
 #include "shmutil.h"
 
@@ -119,7 +119,7 @@ ctr_from(struct tbl *t, const char *k, int64_t incr, int64_t dflt, int *e)
 
 /*
  * update_counter goes straight to an entry this thread found before (a
- * hint, counter.c) only while that is provably still the key's entry:
+ * hint, table_counter.c) only while that is provably still the key's entry:
  * never to a deleted, replaced or cleared one, through another handle, in
  * a child, or after the block became an overflow bucket.
  */

@@ -17,12 +17,12 @@
 #include <check.h>
 #include <xxhash.h>
 
-#include "protets.h"
-#include "table.h"
-#include "seg.h"
-#include "counter.h"
-#include "crash.h"
 #include "alloc.h"
+#include "crash.h"
+#include "protets.h"
+#include "seg.h"
+#include "table.h"
+#include "tblint.h"
 
 #include "shmutil.h"
 
@@ -176,7 +176,7 @@ crash_op(struct tbl *t, const struct crash_sc *sc, int op)
 	case OP_COUNTER_LONGER:
 		/*
 		 * An increment of 0 changes nothing but leaves this
-		 * process a hint (counter.c): the update goes through it,
+		 * process a hint (table_counter.c): the update goes through it,
 		 * in place (42: lock-free, in a slot, as on a sharded
 		 * table) or as a new entry ("100", longer: the lock).
 		 */
@@ -240,27 +240,12 @@ crash_child(struct seg *s, const struct crash_sc *sc, int op, unsigned long k)
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		tbl_crash_at(k);
+		crash_at(k);
 		_exit(crash_op(&s->t, sc, op) == 0 ? 0 : 2);
 	}
 	return pid;
 }
 
-/* Wait for a child; 1 if it was killed, 0 if it exited cleanly. */
-static int
-crash_wait(pid_t pid)
-{
-	int	status;
-
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	if (WIFSIGNALED(status)) {
-		ck_assert_int_eq(WTERMSIG(status), SIGKILL);
-		return 1;
-	}
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
-	return 0;
-}
 
 static void
 crash_verify(struct seg *s, const uint64_t *d0, const uint64_t *d1,
@@ -301,9 +286,9 @@ crash_enumerate_ops(unsigned type, int nchain, int nfill, int test_recovery,
 		op = ops[oi];
 		memcpy(s.rw, snap, s.size);
 		digest(&s.tro, d0);
-		tbl_crash_at(0);	/* count, never kill */
+		crash_at(0);	/* count, never kill */
 		ck_assert_int_eq(crash_op(&s.t, &sc, op), 0);
-		steps = tbl_crash_steps();
+		steps = crash_steps();
 		allsteps[op] = steps;
 		total += steps;
 		digest(&s.tro, d1);
@@ -327,7 +312,7 @@ crash_enumerate_ops(unsigned type, int nchain, int nfill, int test_recovery,
 				for (j = 1; j < 10000; j++) {
 					pid_t p = fork();
 					if (p == 0) {
-						tbl_crash_at(j);
+						crash_at(j);
 						_exit(tbl_repair(&s.t) ? 2 : 0);
 					}
 					if (!crash_wait(p))
@@ -487,9 +472,9 @@ START_TEST(test_crash_split)
 	big_cls = al_class(8 + strlen("big-0") + 3000);
 	nbig = free_blocks(&s, big_cls);
 	ck_assert_uint_ge(nbig, (uint64_t)n / 2 - 1);
-	tbl_crash_at(0);	/* count, never kill */
+	crash_at(0);	/* count, never kill */
 	ck_assert_int_eq(split_op(&s.t), 0);
-	steps = tbl_crash_steps();
+	steps = crash_steps();
 	digest(&s.tro, d1);
 	check_ok(&s.t);
 	/* the blocks came out of big ones (the top had a few bytes left) */
@@ -504,7 +489,7 @@ START_TEST(test_crash_split)
 		memcpy(s.rw, snap, s.size);
 		tbl_hints_forget();
 		if ((pid = fork()) == 0) {
-			tbl_crash_at(k);
+			crash_at(k);
 			_exit(split_op(&s.t) == 0 ? 0 : 2);
 		}
 		ck_assert_int_gt(pid, 0);
@@ -513,7 +498,7 @@ START_TEST(test_crash_split)
 		    j++) {
 			memcpy(dead, s.rw, s.size);
 			if ((pid = fork()) == 0) {
-				tbl_crash_at(j);
+				crash_at(j);
 				_exit(tbl_repair(&s.t) ? 2 : 0);
 			}
 			if (!crash_wait(pid))
@@ -597,8 +582,8 @@ pr_recoverer(struct seg *s, unsigned long j)
 	int	st;
 
 	if ((pid = fork()) == 0) {
-		tbl_crash_signal(SIGSTOP);
-		tbl_crash_at(j);
+		crash_signal(SIGSTOP);
+		crash_at(j);
 		_exit(tbl_repair(&s->t) == 0 ? 0 : 2);
 	}
 	ck_assert_int_gt(pid, 0);
@@ -703,9 +688,9 @@ pr_enumerate(unsigned type, int nchain, int nfill, const int *ops, int nops)
 		memcpy(s.rw, snap, s.size);
 		tbl_hints_forget();
 		digest(&s.tro, d0);
-		tbl_crash_at(0);	/* count, never kill */
+		crash_at(0);	/* count, never kill */
 		ck_assert_int_eq(crash_op(&s.t, &sc, ops[oi]), 0);
-		steps = tbl_crash_steps();
+		steps = crash_steps();
 		digest(&s.tro, d1);
 		for (k = 1; k <= steps; k++)
 			pairs += pr_step(&s, &sc, snap, dead, ops[oi], k, d0,

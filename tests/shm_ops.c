@@ -18,10 +18,10 @@
 #include <check.h>
 #include <xxhash.h>
 
-#include "protets.h"
-#include "table.h"
-#include "seg.h"
 #include "crash.h"
+#include "protets.h"
+#include "seg.h"
+#include "table.h"
 
 #include "shmutil.h"
 

@@ -18,10 +18,10 @@
 #include <check.h>
 #include <xxhash.h>
 
-#include "protets.h"
-#include "table.h"
-#include "seg.h"
 #include "crash.h"
+#include "protets.h"
+#include "seg.h"
+#include "table.h"
 
 #include "shmutil.h"
 
@@ -248,4 +248,19 @@ cb_count_true(const void *k UNUSED, size_t klen UNUSED, const void *v UNUSED,
 {
 	(*(int *)arg)++;
 	return 1;
+}
+
+int
+crash_wait(pid_t pid)
+{
+	int	st;
+
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st)) {
+		ck_assert_int_eq(WTERMSIG(st), SIGKILL);
+		return 1;
+	}
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "child exited with %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	return 0;
 }

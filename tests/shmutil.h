@@ -10,12 +10,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <check.h>
 
 #include "protets.h"
-#include "table.h"
 #include "seg.h"
+#include "table.h"
 
 struct seg {
 	int		 fd;
@@ -55,6 +56,11 @@ int	get(struct tbl *t, const char *k, char *buf, size_t bufsz);
 int	fill_keys(struct tbl *t, const char *pfx, size_t vlen, int *ep);
 /* Delete "<pfx><i>" for i = 0, every, 2 * every, ... below n: each is there. */
 void	delete_every(struct tbl *t, const char *pfx, int n, int every);
+/*
+ * Reap the crash-test child pid: 1 if it was killed by SIGKILL, 0 if it
+ * exited with 0; anything else fails the test.
+ */
+int	crash_wait(pid_t pid);
 /* A small reproducible random number generator. */
 unsigned rnd(unsigned *st);
 /* The first key "<pfx><n>", n from *seed on, with (hash & mask) == want. */

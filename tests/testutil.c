@@ -31,14 +31,6 @@ tu_bin(const char *name, char *buf, size_t sz)
 	return buf;
 }
 
-uint64_t
-tu_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void
 tu_msleep(int ms)

@@ -86,7 +86,5 @@ int	tu_wait_child(pid_t pid);
 int	tu_table_fd(const char *name);
 /* Sleep ms milliseconds. */
 void	tu_msleep(int ms);
-/* CLOCK_MONOTONIC, in ms. */
-uint64_t tu_now_ms(void);
 
 #endif

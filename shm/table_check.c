@@ -1,5 +1,5 @@
 /*
- * shm/check.c - tbl_check: verify a whole segment.
+ * shm/table_check.c - tbl_check: verify a whole segment.
  *
  * Checks the header and signature, the state, the undo log and sequence,
  * every chain of the index (packed, every entry valid, in the bucket its
@@ -25,10 +25,11 @@
 #include "alloc.h"
 #include "crash.h"
 #include "entry.h"
-#include "hash.h"
 #include "fastpath.h"
+#include "index.h"
 #include "lock.h"
 #include "ordered.h"
+#include "tblint.h"
 
 struct ck_iv {
 	uint64_t	off;
@@ -558,7 +559,7 @@ ck_all(struct ck *k)
 	/* What an attempt that a writer then invalidates found is nothing. */
 	if (k->msg != NULL && k->msgsz > 0)
 		k->msg[0] = '\0';
-	TBL_READPOINT();
+	CRASH_READ_POINT();
 	k->niv = 0;
 	k->entries = k->overflow = k->chunk_bytes = 0;
 	if ((e = ck_header(k)) != 0 || (e = ck_locks(k)) != 0 ||

@@ -1,5 +1,5 @@
 /*
- * shm/format.c - creating and opening segments: header, signature, meta.
+ * shm/table_format.c - creating and opening segments: header, signature, meta.
  *
  * The format signature names everything a process must agree on to share
  * a segment: the layout version, the sizes of the shared structures, the
@@ -14,9 +14,10 @@
 #include <xxhash.h>
 
 #include "alloc.h"
-#include "hash.h"
+#include "index.h"
 #include "lock.h"
 #include "owner.h"
+#include "tblint.h"
 
 #define SIGSTR_SIZE	sizeof(((struct tbl_hdr *)0)->sigstr)
 

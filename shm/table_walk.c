@@ -1,5 +1,5 @@
 /*
- * shm/walk.c - the walks over a table: foldl, first/next/last/prev, and
+ * shm/table_walk.c - the walks over a table: foldl, first/next/last/prev, and
  * select, select_count and select_delete (by key prefix, key range or
  * predicate).  Readers copy out under seqlock validation and call back
  * with no lock held; select_delete writes, through the undo log.
@@ -12,13 +12,13 @@
 #include "alloc.h"
 #include "crash.h"
 #include "entry.h"
-#include "hash.h"
+#include "index.h"
 #include "lock.h"
 #include "ordered.h"
 #include "tblint.h"
 
 int
-fold_reserve(struct fold_buf *fb, size_t need)
+tbl_fold_reserve(struct fold_buf *fb, size_t need)
 {
 	unsigned char	*p;
 	struct fold_ent	*pe;
@@ -64,7 +64,7 @@ fold_copy(const struct tbl *t, uint64_t eoff, uint64_t lo, uint64_t hi,
 
 	if ((e = en_read(t, eoff, &eh)) != 0)
 		return e;
-	if ((e = fold_reserve(fb, (size_t)eh.klen + eh.vlen)) != 0)
+	if ((e = tbl_fold_reserve(fb, (size_t)eh.klen + eh.vlen)) != 0)
 		return e;
 	fe = &fb->ent[fb->nent];
 	fe->off = fb->len;
@@ -127,7 +127,7 @@ fold_read(struct tbl *t, uint64_t c, struct fold_buf *fb, uint64_t *hip)
 	return e != 0 ? e : rc;
 }
 
-static int ord_fold(struct tbl *, const protets_match *, protets_fold_fn,
+static int fold_ordered(struct tbl *, const protets_match *, protets_fold_fn,
     void *);
 
 /* By hash, then key, then position: equal keys together, in chain order. */
@@ -189,7 +189,7 @@ tbl_foldl(struct tbl *t, protets_fold_fn fn, void *arg)
 	if (fn == NULL)
 		return PROTETS_EINVAL;
 	if (t->type == PROTETS_ORDERED_SET)
-		return ord_fold(t, NULL, fn, arg);
+		return fold_ordered(t, NULL, fn, arg);
 	if (t->route)
 		return tbl_foldl_route(t, fn, arg);
 	memset(&fb, 0, sizeof(fb));
@@ -283,7 +283,7 @@ tbl_seek(struct tbl *t, const void *key, size_t klen, void *kbuf,
  * moves on and ends.
  */
 static int
-ord_placed(const void *k, size_t klen, const void *key, size_t keylen,
+seek_placed(const void *k, size_t klen, const void *key, size_t keylen,
     enum or_mode mode)
 {
 	int	c;
@@ -298,7 +298,7 @@ ord_placed(const void *k, size_t klen, const void *key, size_t keylen,
 
 /* ordered_set: the key mode asks for, through the ordered index. */
 static int
-ord_seek(struct tbl *t, const void *key, size_t klen, enum or_mode mode,
+seek_ordered(struct tbl *t, const void *key, size_t klen, enum or_mode mode,
     void *kbuf, size_t kbufsz, size_t *outlen)
 {
 	unsigned char	kb[PROTETS_KEY_MAX];
@@ -320,7 +320,7 @@ ord_seek(struct tbl *t, const void *key, size_t klen, enum or_mode mode,
 		if (rc == 0 && (rc = or_entry(t, p.node, &eoff, &eh)) == 0) {
 			n = eh.klen;
 			en_getkey(t, eoff, &eh, kb);
-			rc = ord_placed(kb, n, key, klen, mode);
+			rc = seek_placed(kb, n, key, klen, mode);
 		}
 	} while ((e = lk_rend(t, &r)) == 1);
 	/* Validated: where the walk's next step can start. */
@@ -371,7 +371,7 @@ tbl_step(struct tbl *t, const void *key, size_t klen, enum or_mode mode,
     void *kbuf, size_t kbufsz, size_t *outlen)
 {
 	if (t->type == PROTETS_ORDERED_SET)
-		return ord_seek(t, key, klen, mode, kbuf, kbufsz, outlen);
+		return seek_ordered(t, key, klen, mode, kbuf, kbufsz, outlen);
 	if (t->route)
 		return tbl_seek_route(t, key, klen, kbuf, kbufsz, outlen);
 	return tbl_seek(t, key, klen, kbuf, kbufsz, outlen);
@@ -423,14 +423,14 @@ tbl_prev(struct tbl *t, const void *key, size_t klen, void *kbuf,
 #define ORD_BATCH_BYTES	(256 * 1024)
 
 /* A key range: from lo (inclusive unless lostrict) to hi, with prefix. */
-struct ord_range {
+struct key_range {
 	const void	*lo, *hi, *pfx;
 	size_t		 lolen, hilen, plen;
 	int		 lostrict;
 };
 
 static void
-ord_range_of(const protets_match *m, struct ord_range *g)
+range_of(const protets_match *m, struct key_range *g)
 {
 	memset(g, 0, sizeof(*g));
 	if (m == NULL)
@@ -451,7 +451,7 @@ ord_range_of(const protets_match *m, struct ord_range *g)
 
 /* Is k past the range?  The keys with the prefix are contiguous. */
 static int
-ord_past(const struct ord_range *g, const void *k, size_t klen)
+range_past(const struct key_range *g, const void *k, size_t klen)
 {
 	if (g->hi != NULL && or_keycmp(k, klen, g->hi, g->hilen) > 0)
 		return 1;
@@ -460,8 +460,8 @@ ord_past(const struct ord_range *g, const void *k, size_t klen)
 
 /* Copy out the next batch of g; *endp: the range is exhausted. */
 static int
-ord_batch(const struct tbl *t, const struct lk_rd *r,
-    const struct ord_range *g, struct fold_buf *fb, int *endp)
+fold_ordered_batch(const struct tbl *t, const struct lk_rd *r,
+    const struct key_range *g, struct fold_buf *fb, int *endp)
 {
 	struct en_hdr	 eh;
 	struct fold_ent	*fe;
@@ -480,7 +480,7 @@ ord_batch(const struct tbl *t, const struct lk_rd *r,
 		    ((n & 63) == 63 && lk_rstale(t, r)))
 			return PROTETS_ECORRUPT;
 		if ((e = or_entry(t, node, &eoff, &eh)) != 0 ||
-		    (e = fold_reserve(fb, (size_t)eh.klen + eh.vlen)) != 0)
+		    (e = tbl_fold_reserve(fb, (size_t)eh.klen + eh.vlen)) != 0)
 			return e;
 		fe = &fb->ent[fb->nent];
 		fe->off = fb->len;
@@ -491,10 +491,10 @@ ord_batch(const struct tbl *t, const struct lk_rd *r,
 		/* a list out of order (or cyclic) is damage, or torn */
 		if (fb->nent > 0 ? or_keycmp(fb->data + fe[-1].off,
 		    fe[-1].klen, fb->data + fe->off, eh.klen) >= 0 :
-		    ord_placed(fb->data + fe->off, eh.klen, g->lo, g->lolen,
+		    seek_placed(fb->data + fe->off, eh.klen, g->lo, g->lolen,
 		    g->lostrict ? OR_GT : OR_GE) != 0)
 			return PROTETS_ECORRUPT;
-		if (ord_past(g, fb->data + fe->off, eh.klen))
+		if (range_past(g, fb->data + fe->off, eh.klen))
 			break;
 		en_getval(t, eoff, &eh, fb->data + fe->off + eh.klen, eh.vlen);
 		fb->len += fe->klen + fe->vlen;
@@ -508,24 +508,24 @@ ord_batch(const struct tbl *t, const struct lk_rd *r,
 
 /* Call fn on the entries m selects by key range and prefix, in order. */
 static int
-ord_fold(struct tbl *t, const protets_match *m, protets_fold_fn fn,
+fold_ordered(struct tbl *t, const protets_match *m, protets_fold_fn fn,
     void *arg)
 {
 	unsigned char	 cur[PROTETS_KEY_MAX];
-	struct ord_range g;
+	struct key_range g;
 	struct fold_buf	 fb;
 	struct fold_ent	*fe;
 	struct lk_rd	 r;
 	size_t		 i;
 	int		 e, rc, end = 0;
 
-	ord_range_of(m, &g);
+	range_of(m, &g);
 	memset(&fb, 0, sizeof(fb));
 	while (!end) {
 		if ((e = lk_rbegin(t, &r)) != 0)
 			break;
 		do
-			rc = ord_batch(t, &r, &g, &fb, &end);
+			rc = fold_ordered_batch(t, &r, &g, &fb, &end);
 		while ((e = lk_rend(t, &r)) == 1);
 		lk_rdone(t, &r);
 		if (e != 0 || (e = rc) != 0)
@@ -602,7 +602,7 @@ sel_walk(struct tbl *t, const protets_match *m, protets_fold_fn fn,
     struct sel_arg *s)
 {
 	if (t->type == PROTETS_ORDERED_SET)
-		return ord_fold(t, m, fn, s);
+		return fold_ordered(t, m, fn, s);
 	return tbl_foldl(t, fn, s);
 }
 
@@ -639,7 +639,7 @@ sel_keep(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
 
 	if ((e = sel_match(s->m, k, klen, v, vlen)) != 1)
 		return e;
-	if ((e = fold_reserve(&s->fb, klen + vlen)) != 0)
+	if ((e = tbl_fold_reserve(&s->fb, klen + vlen)) != 0)
 		return e;
 	fe = &s->fb.ent[s->fb.nent++];
 	fe->off = s->fb.len;

@@ -1,5 +1,5 @@
 /*
- * shm/hash.c - the hash index (see hash.h).
+ * shm/index.c - the hash index (see index.h).
  *
  * Lookup cost: the geometry line of the state (hot), the home bucket (one
  * line) and the entry (one line for short entries): two dependent misses
@@ -10,7 +10,7 @@
 
 #include "alloc.h"
 #include "crash.h"
-#include "hash.h"
+#include "index.h"
 
 _Static_assert(IX_NEXT_OFF == offsetof(struct tbl_bucket, next), "next");
 
@@ -306,7 +306,7 @@ ix_newbucket(struct tbl *t, uint64_t slot, int flags, uint64_t *offp)
 	for (i = 1; i < TBL_BUCKET_SLOTS; i++)
 		SH_STORE(&bk->slot[i], 0);
 	SH_STORE(&bk->next, 0);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	return 0;
 }
 
@@ -534,7 +534,7 @@ ix_filter(struct tbl *t, uint64_t home, ix_filter_fn fn, void *arg,
 			} else
 				ix_put_old(t, &a, v, rb + i * 8);
 		}
-		TBL_CRASHPOINT();
+		CRASH_POINT();
 	}
 	if (n > 0)
 		ix_trim(t, &a);
@@ -591,7 +591,7 @@ ix_split_chain(struct tbl *t, uint64_t old, uint64_t nbk, uint64_t m)
 			} else
 				ix_put_old(t, &a, v, rb + i * 8);
 		}
-		TBL_CRASHPOINT();
+		CRASH_POINT();
 	}
 	ix_trim(t, &a);
 	return 0;

@@ -1,5 +1,5 @@
 /*
- * shm/hash.h - the hash index: linear hashing over cache-line buckets.
+ * shm/index.h - the hash index: linear hashing over cache-line buckets.
  *
  * Bucket b of a table at level L with split pointer p holds the entries
  * whose hash h has h mod M == b, M = NB0 << L, or h mod 2M == b for the
@@ -16,15 +16,15 @@
  * A bucket chain's slots are filled from the first: the first empty slot
  * ends the chain.
  */
-#ifndef PROTETS_SHM_HASH_H
-#define PROTETS_SHM_HASH_H
+#ifndef PROTETS_SHM_INDEX_H
+#define PROTETS_SHM_INDEX_H
 
 #include <stdint.h>
 
 #include "alloc.h"
 #include "entry.h"
-#include "seg.h"
 #include "lock.h"
+#include "seg.h"
 
 /* Where ix_find found a key (or, on NOTFOUND, where it would go). */
 struct ix_pos {
@@ -134,4 +134,4 @@ uint64_t ix_bitrev(uint64_t x);
 #define IX_OVF_CLASS	6
 #define IX_NEXT_OFF	(TBL_BUCKET_SLOTS * 8)
 
-#endif /* PROTETS_SHM_HASH_H */
+#endif /* PROTETS_SHM_INDEX_H */

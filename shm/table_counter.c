@@ -1,5 +1,5 @@
 /*
- * shm/counter.c - update_counter: the value is the decimal text of an
+ * shm/table_counter.c - update_counter: the value is the decimal text of an
  * int64, changed in place when the result has the length of the old text
  * (the usual case), else written as a new entry by an insert.
  *
@@ -18,13 +18,13 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "counter.h"
-#include "ordered.h"
 #include "crash.h"
 #include "entry.h"
 #include "fastpath.h"
-#include "hash.h"
+#include "index.h"
 #include "lock.h"
+#include "ordered.h"
+#include "tblint.h"
 
 int
 tbl_counter_parse(const void *val, size_t vlen, int64_t *v)
@@ -407,7 +407,7 @@ ct_inplace(struct tbl *t, uint64_t off, const struct en_hdr *eh,
 
 	if ((e = ct_calc(t, off, eh, incr, o, res, &c)) != 0)
 		return e;
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	*textlen = c.len;
 	if (c.len != eh->vlen) {
 		memcpy(text, c.p, c.len);
@@ -428,7 +428,7 @@ ct_inplace(struct tbl *t, uint64_t off, const struct en_hdr *eh,
 	if (ct_last_word(&c, eh)) {
 		if (c.changed == 1) {
 			SH_STORE(tbl_word(t, c.w0 + 8 * c.k), c.ws[c.k]);
-			TBL_CRASHPOINT();
+			CRASH_POINT();
 		}
 	} else
 		en_setval(t, off, eh, c.p);
@@ -459,7 +459,7 @@ ct_cas(struct tbl *t, uint64_t off, const struct en_hdr *eh, int64_t incr,
 		if (__atomic_compare_exchange_n(tbl_word(t, c.w0 + 8 * c.k),
 		    &c.old[c.k], c.ws[c.k], 0, __ATOMIC_RELAXED,
 		    __ATOMIC_RELAXED)) {
-			TBL_CRASHPOINT();
+			CRASH_POINT();
 			return 0;
 		}
 	}
@@ -538,6 +538,6 @@ tbl_counter_locked(struct tbl *t, uint64_t h, const void *key, size_t klen,
 	if ((e = ct_add(o->dflt, incr, o, res)) != 0)
 		return e;
 	p = ct_format(*res, tmp);
-	TBL_CRASHPOINT();
+	CRASH_POINT();
 	return ct_insert(t, h, key, klen, p, (size_t)(tmp + CT_TEXT_MAX - p));
 }

@@ -73,6 +73,8 @@ usage(FILE *f, int status)
 "           [--write-concurrency N]\n"
 "                          create the table saved in FILE (as NAME), with\n"
 "                          every entry, or nothing (exit 5 if NAME exists)\n"
+"  resize NAME SIZE        set the table's size (a quota: what it may hold;\n"
+"                          none: up to what it can ever hold), online\n"
 "  set-access NAME public|protected|private\n"
 "                          change the table's access (owner or root)\n"
 "  ls [-l]                 one table per line: NAME TYPE ACCESS ENTRIES\n"
@@ -544,6 +546,21 @@ cli_set_access(protets_t *p, char **argv)
 	return 0;
 }
 
+/* resize NAME SIZE: the table's quota, online; 0 or "none": no quota. */
+static int
+cli_resize(protets_t *p, char **argv)
+{
+	uint64_t	 size = 0;
+	int		 rc;
+
+	/* cli_resize_check vetted it */
+	if (strcmp(argv[1], "none") != 0)
+		(void)conf_parse_size(argv[1], &size);
+	if ((rc = protets_resize(p, argv[0], size)) != 0)
+		return cli_fail(argv[0], rc);
+	return 0;
+}
+
 static int
 cli_drop(protets_t *p, char **argv)
 {
@@ -642,6 +659,13 @@ cli_info(protets_t *p, char **argv)
 	if (in.write_concurrency != 0)
 		printf("write_concurrency: %u\n", in.write_concurrency);
 	cli_human("bytes", in.bytes_used);
+	if (in.bytes_quota != 0)
+		cli_human("quota", in.bytes_quota);
+	else
+		printf("quota: none\n");
+	cli_human("free", in.bytes_free);
+	cli_human("largest_fit", in.largest_fit);
+	cli_human("memory", in.bytes_memory);
 	cli_human("size", in.bytes_size);
 	printf("worker: %d\n", (int)in.worker);
 	printf("worker_pid: %d\n", (int)in.worker_pid);
@@ -745,6 +769,18 @@ cli_access_check(int argc, char **argv)
 		    "private", argv[2]);
 }
 
+static void
+cli_resize_check(int argc, char **argv)
+{
+	uint64_t	size;
+
+	(void)argc;
+	if (strcmp(argv[2], "none") != 0 &&
+	    conf_parse_size(argv[2], &size) != 0)
+		cli_usage_error("resize: %s: not a size in bytes (a number, K, "
+		    "M, G or T after it; none or 0: no quota)", argv[2]);
+}
+
 /*
  * The commands: their operand count (-1: variable, at least one; -2: any)
  * and the handler, of one of two kinds: the operands after the command
@@ -782,6 +818,7 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "select", -1, "NAME [options]", cli_select_check, NULL, cli_select },
 	{ "set-access", 2, "NAME public|protected|private", cli_access_check,
 	    cli_set_access, NULL },
+	{ "resize", 2, "NAME SIZE", cli_resize_check, cli_resize, NULL },
 	{ "save", 2, "NAME FILE", NULL, cli_save, NULL },
 	{ "load", -1, "FILE [NAME] [options]", cli_load_check, NULL, cli_load },
 	{ NULL, 0, NULL, NULL, NULL, NULL }

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,7 +38,7 @@ static const char *const pt_errors[] = {
 	"key or table already exists",			/* EXISTS */
 	"invalid argument",				/* EINVAL */
 	"permission denied by the table's access mode",	/* EACCES */
-	"table full: its max size is reached",		/* EFULL */
+	"table full: its size (quota) is reached",		/* EFULL */
 	"key or value too large",			/* ETOOBIG */
 	"segment is corrupt",				/* ECORRUPT */
 	"segment has an incompatible layout",		/* EFORMAT */
@@ -70,6 +72,16 @@ void
 pt_errclear(void)
 {
 	pt_errbuf[0] = '\0';
+}
+
+void
+pt_errset(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(pt_errbuf, sizeof(pt_errbuf), fmt, ap);
+	va_end(ap);
 }
 
 /* No daemon at path: said so for protets_errmsg. */
@@ -641,6 +653,25 @@ protets_set_access(protets_t *p, const char *name, protets_access access)
 }
 
 int
+protets_resize(protets_t *p, const char *name, uint64_t size)
+{
+	struct wbuf	 req, reply;
+	int		 rc;
+
+	pt_errclear();
+	if (name == NULL || wire_name_valid(name, strlen(name)) != 0)
+		return PROTETS_EINVAL;
+	wbuf_init(&req);
+	wbuf_init(&reply);
+	wire_put_name(&req, name);
+	wbuf_u64(&req, size);
+	rc = pt_request(p, WIRE_RESIZE, &req, &reply, NULL);
+	wbuf_free(&req);
+	wbuf_free(&reply);
+	return rc;
+}
+
+int
 pt_repair(const char *sockpath, const char *name)
 {
 	protets_t	*p;
@@ -656,6 +687,28 @@ pt_repair(const char *sockpath, const char *name)
 	return rc;
 }
 
+/*
+ * INFO, asking for the growth figures (WIRE_REQ_EXT); a daemon from
+ * before them refuses the longer request, and is asked again without.
+ */
+static int
+pt_info_req(protets_t *p, const char *name, int ext, struct wbuf *reply)
+{
+	struct wbuf	 req;
+	int		 rc;
+
+	pt_errclear();
+	if (name == NULL || wire_name_valid(name, strlen(name)) != 0)
+		return PROTETS_EINVAL;
+	wbuf_init(&req);
+	wire_put_name(&req, name);
+	if (ext)
+		wbuf_u32(&req, WIRE_REQ_EXT);
+	rc = pt_request(p, WIRE_INFO, &req, reply, NULL);
+	wbuf_free(&req);
+	return rc;
+}
+
 int
 protets_info_get(protets_t *p, const char *name, protets_info *out)
 {
@@ -664,7 +717,12 @@ protets_info_get(protets_t *p, const char *name, protets_info *out)
 	int		 rc;
 
 	wbuf_init(&reply);
-	if ((rc = pt_name_req(p, WIRE_INFO, name, &reply)) == 0) {
+	if ((rc = pt_info_req(p, name, 1, &reply)) == PROTETS_EPROTO) {
+		wbuf_free(&reply);
+		wbuf_init(&reply);
+		rc = pt_info_req(p, name, 0, &reply);
+	}
+	if (rc == 0) {
 		rbuf_init(&r, reply.data, reply.len);
 		if (wire_get_info(&r, out, NULL) != 0 || rbuf_end(&r) != 0)
 			rc = PROTETS_EPROTO;
@@ -673,16 +731,18 @@ protets_info_get(protets_t *p, const char *name, protets_info *out)
 	return rc;
 }
 
-/* LIST and PROCS: a u32 count, then records. */
+/* LIST (with its optional flags, ext) and PROCS: a u32 count, then records. */
 static int
-pt_records(protets_t *p, uint16_t op, struct wbuf *reply, struct rbuf *r,
-    uint32_t *n)
+pt_records(protets_t *p, uint16_t op, int ext, struct wbuf *reply,
+    struct rbuf *r, uint32_t *n)
 {
 	struct wbuf	 req;
 	int		 rc;
 
 	wbuf_init(&req);
 	wbuf_put(&req, NULL, 0);
+	if (ext)
+		wbuf_u32(&req, WIRE_REQ_EXT);
 	rc = pt_request(p, op, &req, reply, NULL);
 	wbuf_free(&req);
 	if (rc != 0)
@@ -703,7 +763,13 @@ protets_list(protets_t *p, protets_list_fn fn, void *arg)
 
 	pt_errclear();
 	wbuf_init(&reply);
-	if ((rc = pt_records(p, WIRE_LIST, &reply, &r, &n)) == 0) {
+	if ((rc = pt_records(p, WIRE_LIST, 1, &reply, &r, &n)) ==
+	    PROTETS_EPROTO) {
+		wbuf_free(&reply);
+		wbuf_init(&reply);
+		rc = pt_records(p, WIRE_LIST, 0, &reply, &r, &n);
+	}
+	if (rc == 0) {
 		for (i = 0; i < n && rc == 0; i++) {
 			if (wire_get_info(&r, &in, NULL) != 0)
 				rc = PROTETS_EPROTO;
@@ -728,7 +794,7 @@ protets_procs(protets_t *p, protets_procs_fn fn, void *arg)
 
 	pt_errclear();
 	wbuf_init(&reply);
-	if ((rc = pt_records(p, WIRE_PROCS, &reply, &r, &n)) == 0) {
+	if ((rc = pt_records(p, WIRE_PROCS, 0, &reply, &r, &n)) == 0) {
 		for (i = 0; i < n && rc == 0; i++) {
 			if (wire_get_proc(&r, &pr) != 0)
 				rc = PROTETS_EPROTO;

@@ -121,12 +121,19 @@ typedef enum protets_access {
 typedef struct protets_opts {
 	protets_type	type;		/* default PROTETS_SET */
 	protets_access	access;		/* default PROTETS_PROTECTED, as ETS */
-	uint64_t	max_size;	/* segment bytes; 0: the daemon's default */
+	/*
+	 * A quota: the bytes the table may hold (its entries, their index
+	 * and the free space between them), which protets_resize changes
+	 * online; 0: the daemon's default_size, none unless configured: the
+	 * table then grows as entries are written, up to the daemon's
+	 * max_size.  Not a reservation: memory is used as entries are.
+	 */
+	uint64_t	max_size;
 	/*
 	 * Writers that may write at once: the table is split into this
-	 * many shards (a power of two, 2..16, each at least tbl_min_size
-	 * bytes of max_size), each with a lock of its own, routed to by the
-	 * key's hash.  0 and 1: one lock.  Hash types only (an ordered_set
+	 * many shards (a power of two, 2..16, each taking its share of the
+	 * quota, at least 36,864 bytes), each with a lock of its own, routed
+	 * to by the key's hash.  0 and 1: one lock.  Hash types only (an ordered_set
 	 * refuses more than 1 with PROTETS_EINVAL).  Fixed at creation;
 	 * when the table exists, anything but 0 must be its own
 	 * (PROTETS_EMISMATCH).  Batches over several shards stay
@@ -163,10 +170,22 @@ typedef struct protets_info {
 	uint64_t	id;		/* unique table id */
 	uint64_t	created;	/* unix time, seconds */
 	uint64_t	entries;
-	uint64_t	bytes_used;	/* allocated to entries and index */
-	uint64_t	bytes_size;	/* segment size (max table size) */
+	uint64_t	bytes_used;	/* in use: what the quota counts (the
+					 * heap and the index, free blocks
+					 * inside them too) */
+	uint64_t	bytes_size;	/* the most the table can ever hold:
+					 * its segment, max_size when made */
 	uint32_t	write_concurrency;	/* shards; 1: one lock; 0: not
 					 * known (protets_list) */
+	uint64_t	bytes_quota;	/* the size it was given, which
+					 * protets_resize changes; 0: none */
+	uint64_t	bytes_free;	/* what more entries can use: free
+					 * blocks, and the room under the
+					 * quota (or bytes_size) */
+	uint64_t	largest_fit;	/* the largest entry (key + value +
+					 * 8 bytes) that fits now, any key */
+	uint64_t	bytes_memory;	/* the pages the kernel holds for it
+					 * (what max_bytes_per_uid counts) */
 } protets_info;
 
 typedef struct protets protets_t;		/* a connection to protetsd */
@@ -183,7 +202,9 @@ const char *protets_strerror(int err);
  * there are none.  The calls that talk to the daemon set it (connect,
  * get, open, drop, set_access, info_get, list, procs, load): read it
  * right after one of them failed, before this thread's next such call.
- * Operations on a mapped table never touch it.  Never NULL.
+ * Operations on a mapped table touch it only when they fail with
+ * PROTETS_EFULL: it then names the table's quota (or what it can ever
+ * hold), the bytes in use and the largest entry that fits.  Never NULL.
  */
 const char *protets_errmsg(void);
 
@@ -277,6 +298,23 @@ int protets_drop(protets_t *p, const char *name);
  * PROTETS_EPROTO.
  */
 int protets_set_access(protets_t *p, const char *name, protets_access access);
+
+/*
+ * Set the quota of the table called name (opts.max_size at creation) to
+ * size bytes, rounded up to whole pages; 0: none (the table may grow to
+ * what it can ever hold, protets_info's bytes_size: the daemon's
+ * max_size when it was made).  Only its owner uid (or root) may.  Online:
+ * processes holding the table, writing meanwhile, see the new quota at
+ * their next allocation; nothing is copied, nothing waits for the table's
+ * size.  A quota below what the table holds frees nothing: inserts that
+ * need more room fail with PROTETS_EFULL until entries are deleted or it
+ * is raised.  A sharded table gives each shard its share.  Returns 0,
+ * PROTETS_NOTFOUND, PROTETS_EACCES (not the owner), PROTETS_ELIMIT (above
+ * bytes_size), PROTETS_EINVAL (bad name; a size below the minimum, 36,864
+ * bytes a shard), PROTETS_ECONNECT, PROTETS_EPROTO; protets_errmsg() says
+ * which limit.
+ */
+int protets_resize(protets_t *p, const char *name, uint64_t size);
 
 /*
  * Describe the table called name.  Returns 0, PROTETS_NOTFOUND,

@@ -28,11 +28,16 @@ int		 pt_lock_timeout_default(void);
 
 /* protets.c: forget this thread's last daemon message (protets_errmsg). */
 void		 pt_errclear(void);
+/* protets.c: set this thread's protets_errmsg (a full table). */
+void		 pt_errset(const char *fmt, ...)
+		    __attribute__((format(printf, 1, 2)));
 
 /* table.c: map a received segment; takes ownership of fd. */
 int		 pt_table_map(int fd, const protets_info *info, int writable,
 		    const char *sockpath, protets_table_t **out);
 /* table.c: what the daemon said of the table when it was mapped. */
 const protets_info *pt_table_info(const protets_table_t *);
+/* table.c: the table's quota as its segment holds it now, 0: none. */
+uint64_t	 pt_table_quota(protets_table_t *);
 
 #endif

@@ -37,7 +37,7 @@ protets_save(protets_table_t *t, const char *path)
 	m.type = (uint32_t)protets_table_type(t);
 	m.access = (uint32_t)protets_table_access(t);
 	m.wc = info->write_concurrency;
-	m.size = info->bytes_size;
+	m.size = pt_table_quota(t);	/* the size asked for, 0: none */
 	strlcpy(m.name, protets_table_name(t), sizeof(m.name));
 	return sf_save(path, &m, sv_fold, t, NULL);
 }

@@ -151,6 +151,14 @@ protets_lock_holder(const protets_table_t *t)
 	return tbl_lock_holder(PT_TBL(t));
 }
 
+uint64_t
+pt_table_quota(protets_table_t *t)
+{
+	struct tbl_meta	m;
+
+	return tbl_meta(PT_TBL(t), &m) == 0 ? m.quota : 0;
+}
+
 const protets_info *
 pt_table_info(const protets_table_t *t)
 {
@@ -219,8 +227,37 @@ pt_follow(protets_table_t *t, const struct pt_view *was)
 	int		 rc_ = (call);					\
 	if (rc_ == PROTETS_ESTALE && pt_follow(t, was_) == 0)		\
 		rc_ = (call);						\
+	if (__builtin_expect(rc_ == PROTETS_EFULL, 0))			\
+		pt_full(t);						\
 	return rc_;							\
 } while (0)
+
+/*
+ * PROTETS_EFULL: protets_errmsg says which limit, and what the table
+ * holds.  The figures are read after the failure, so another writer may
+ * have changed them since.
+ */
+static void
+pt_full(protets_table_t *t)
+{
+	struct tbl_stats	st;
+
+	if (tbl_stats(PT_TBL(t), &st) != 0)
+		return;
+	if (st.bytes_quota != 0)
+		pt_errset("table %s: quota %llu bytes, %llu in use, the largest "
+		    "entry that fits now %llu bytes", t->info.name,
+		    (unsigned long long)st.bytes_quota,
+		    (unsigned long long)st.bytes_held,
+		    (unsigned long long)st.largest_fit);
+	else
+		pt_errset("table %s: %llu bytes in use of the %llu it can ever "
+		    "hold (max_size when it was made), the largest entry that "
+		    "fits now %llu bytes", t->info.name,
+		    (unsigned long long)st.bytes_held,
+		    (unsigned long long)st.bytes_size,
+		    (unsigned long long)st.largest_fit);
+}
 
 int
 protets_insert(protets_table_t *t, const void *key, size_t klen,

@@ -50,8 +50,8 @@ conf_defaults(struct conf *c)
 	c->handoff_timeout_ms = 10000;
 	c->snapshot_interval = CONF_SNAPSHOT_INTERVAL;
 	c->connect_timeout_ms = CONF_CONNECT_TIMEOUT_MS;
-	c->default_size = 64ull << 20;
-	c->max_size = 64ull << 30;
+	c->default_size = 0;
+	c->max_size = 16ull << 30;
 	c->max_tables = 1024;
 	c->max_connections_per_uid = CONF_AUTO;
 	c->max_tables_per_uid = CONF_AUTO;
@@ -75,10 +75,7 @@ conf_resolve(struct conf *c)
 	if (c->max_bytes_per_uid == (uint64_t)CONF_AUTO) {
 		half = pages > 0 && psz > 0 ?
 		    (uint64_t)pages * (uint64_t)psz / 2 : 0;
-		/*
-		 * Never below one table of max_size: sizes are what tables
-		 * may grow to, not memory in use (sparse until written).
-		 */
+		/* Memory in use (pages), never below one full table. */
 		c->max_bytes_per_uid = MAX(half, c->max_size);
 	}
 }
@@ -313,6 +310,18 @@ conf_read(struct conf *c, const char *path, char *err, size_t errsz,
 	}
 	if (c->default_size > c->max_size) {
 		snprintf(err, errsz, "%s: default_size exceeds max_size", path);
+		return -1;
+	}
+	/* The engine's offsets: 37 bits of 8-byte words (shm/layout.h). */
+	if (c->max_size > CONF_MAX_SIZE || c->max_size < CONF_MIN_SIZE) {
+		snprintf(err, errsz, "%s: max_size must be between 64K and 1T",
+		    path);
+		return -1;
+	}
+	if (c->preallocate && c->default_size == 0) {
+		snprintf(err, errsz, "%s: preallocate = yes needs a "
+		    "default_size (what to allocate for a table made without "
+		    "a size)", path);
 		return -1;
 	}
 	if (!client)		/* the daemon's limits: sysconf, not the client's */

@@ -42,8 +42,10 @@ struct conf {
 	char		state_dir[PATH_MAX];	/* tables saved at stop; "": none */
 	int		snapshot_interval;	/* s between snapshots; 0: none */
 	/* [tables] */
-	uint64_t	default_size;
-	uint64_t	max_size;
+	uint64_t	default_size;		/* quota of a table made with
+						   no size; 0: none */
+	uint64_t	max_size;		/* the most a table can hold:
+						   each segment's reservation */
 	int		max_tables;
 	int		max_tables_per_uid;	/* 0: no limit */
 	uint64_t	max_bytes_per_uid;	/* 0: no limit */
@@ -55,12 +57,16 @@ struct conf {
  * The per-uid limits are on by default ("auto", resolved by conf_load once
  * the file is read): a uid may hold half of the daemon's connections
  * (workers x max_connections), a quarter of its tables (max_tables), and
- * tables whose sizes add up to half of the machine's memory, or max_size
- * if that is more.  A normal
+ * tables holding half of the machine's memory (pages in use, not sizes),
+ * or max_size if that is more.  A normal
  * user never meets them; one uid cannot take the daemon from the others.
  * 0 turns a limit off.  Root is never limited.
  */
 #define CONF_AUTO	(-1)
+
+/* Bounds of max_size: one shard's minimum, and the engine's offsets. */
+#define CONF_MIN_SIZE	(64ull << 10)
+#define CONF_MAX_SIZE	(1ull << 40)
 
 /*
  * Seconds between snapshots of the tables to state_dir: what a power loss

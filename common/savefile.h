@@ -23,7 +23,8 @@ struct sf_meta {
 	uint32_t	type;		/* protets_type */
 	uint32_t	access;		/* protets_access */
 	uint32_t	wc;		/* write_concurrency; 0: not saved (v1) */
-	uint64_t	size;		/* segment bytes */
+	uint64_t	size;		/* the size asked for (a quota; before
+				 * quotas, the segment's bytes), 0: none */
 	char		name[PROTETS_NAME_MAX + 1];
 };
 

@@ -264,6 +264,12 @@ wire_put_info(struct wbuf *w, const protets_info *in, uint32_t flags)
 	wbuf_u64(w, in->entries);
 	wbuf_u64(w, in->bytes_used);
 	wbuf_u64(w, in->bytes_size);
+	if (flags & WIRE_INFO_EXT) {
+		wbuf_u64(w, in->bytes_quota);
+		wbuf_u64(w, in->bytes_free);
+		wbuf_u64(w, in->largest_fit);
+		wbuf_u64(w, in->bytes_memory);
+	}
 }
 
 int
@@ -288,6 +294,12 @@ wire_get_info(struct rbuf *r, protets_info *in, uint32_t *flags)
 	in->entries = rbuf_u64(r);
 	in->bytes_used = rbuf_u64(r);
 	in->bytes_size = rbuf_u64(r);
+	if (f & WIRE_INFO_EXT) {
+		in->bytes_quota = rbuf_u64(r);
+		in->bytes_free = rbuf_u64(r);
+		in->largest_fit = rbuf_u64(r);
+		in->bytes_memory = rbuf_u64(r);
+	}
 	return r->err ? PROTETS_EPROTO : 0;
 }
 

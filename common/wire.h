@@ -36,7 +36,8 @@ enum wire_op {
 	WIRE_PROCS = 5,		/* - -> count, proc... */
 	WIRE_REPAIR = 6,	/* name -> status */
 	WIRE_SETACCESS = 7,	/* name, access -> status */
-	WIRE_OP_MAX = 7
+	WIRE_RESIZE = 8,	/* name, quota -> status */
+	WIRE_OP_MAX = 8
 };
 
 /* WIRE_GET flags. */
@@ -45,6 +46,14 @@ enum wire_op {
 #define WIRE_GET_VOLATILE	0x4	/* with CREATE: never saved to disk */
 /* WIRE_GET reply flags (in the info record's flags). */
 #define WIRE_INFO_WRITABLE	0x1	/* the fd attached is read-write */
+#define WIRE_INFO_EXT		0x2	/* the growth figures follow */
+/*
+ * INFO and LIST requests: an optional u32 after the name (INFO) or as the
+ * whole payload (LIST).  WIRE_REQ_EXT asks for WIRE_INFO_EXT records; a
+ * daemon before it refuses the longer request (PROTETS_EPROTO), and the
+ * library asks again without.
+ */
+#define WIRE_REQ_EXT		0x1
 
 /* A growing output buffer. */
 struct wbuf {

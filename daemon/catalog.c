@@ -207,7 +207,8 @@ cat_bytes_uid(struct catalog *c, uint32_t uid)
 	for (i = 0; i < c->hdr->nentries; i++)
 		if (cat_state(&c->hdr->entries[i]) != CAT_FREE &&
 		    c->hdr->entries[i].owner_uid == uid)
-			sum += c->hdr->entries[i].max_size;
+			sum += __atomic_load_n(&c->hdr->entries[i].used,
+			    __ATOMIC_RELAXED);
 	return sum;
 }
 

@@ -21,7 +21,7 @@
 #include "protets.h"
 
 #define CAT_MAGIC	0x3154414353544550ull	/* "PETSCAT1" */
-#define CAT_VERSION	2	/* 2: flags */
+#define CAT_VERSION	3	/* 2: flags; 3: quota, used */
 
 enum cat_state {
 	CAT_FREE = 0,
@@ -38,7 +38,13 @@ struct cat_entry {
 	uint32_t	name_len;
 	uint64_t	id;
 	uint64_t	created;
-	uint64_t	max_size;
+	uint64_t	size;		/* its segment's bytes: the most it
+					   can ever hold */
+	uint64_t	quota;		/* bytes it may hold, 0: all of its
+					   segment (tbl_set_quota) */
+	uint64_t	used;		/* atomic: bytes of memory its pages
+					   hold, as its worker last saw
+					   (max_bytes_per_uid) */
 	uint32_t	flags;		/* CAT_VOLATILE */
 	uint32_t	pad;
 	char		name[PROTETS_NAME_MAX + 1];
@@ -99,7 +105,7 @@ void	cat_set_state(struct cat_entry *, uint32_t);
 /* Number of live tables owned by slot. */
 uint32_t cat_count_slot(struct catalog *, int slot);
 uint32_t cat_count_uid(struct catalog *, uint32_t uid);
-/* Sum of the segment sizes of the live tables uid owns. */
+/* Memory the live tables uid owns hold (cat_entry.used, as last seen). */
 uint64_t cat_bytes_uid(struct catalog *, uint32_t uid);
 /* Slot owning the fewest tables. */
 int	cat_least_loaded(struct catalog *);

@@ -135,9 +135,12 @@ proto_info_fill(const struct proto_tab *pt, protets_info *in)
 	in->worker_pid = cat_proc_pid(&wk->d->cat.hdr->workers[pt->e.worker]);
 	in->id = pt->e.id;
 	in->created = pt->e.created;
-	in->bytes_size = pt->e.max_size;
+	in->bytes_size = pt->e.size;
+	in->bytes_quota = pt->e.quota;
+	in->bytes_memory = __atomic_load_n(&pt->e.used, __ATOMIC_RELAXED);
 	if (pt->t == NULL || pt->t->bad)
 		return;
+	in->bytes_memory = worker_table_memory(pt->t);
 	/*
 	 * Read as a read-only reader would: never through the lock, which a
 	 * writable reader takes when a write stays half done (and would then
@@ -147,8 +150,10 @@ proto_info_fill(const struct proto_tab *pt, protets_info *in)
 	ro.writable = 0;
 	if (tbl_stats(&ro, &st) == 0) {
 		in->entries = st.entries;
-		in->bytes_used = st.bytes_used;
+		in->bytes_used = st.bytes_held;
 		in->bytes_size = st.bytes_size;
+		in->bytes_free = st.bytes_free;
+		in->largest_fit = st.largest_fit;
 		in->write_concurrency = pt->t->tbl.nshards;
 	}
 }
@@ -251,10 +256,13 @@ proto_wc_check(struct conn *c, const struct wire_hdr *h,
 	return 0;
 }
 
-/* Validate GET's options; on error reply saying which, and return -1. */
+/*
+ * Validate GET's options; on error reply saying which, and return -1.
+ * *quota: the size asked for, else default_size; 0: none.
+ */
 static int
 proto_get_opts(struct conn *c, const struct wire_hdr *h, struct wire_get *g,
-    uint64_t *size)
+    uint64_t *quota)
 {
 	const struct conf	*cf = &wk->d->conf;
 
@@ -281,38 +289,47 @@ proto_get_opts(struct conn *c, const struct wire_hdr *h, struct wire_get *g,
 		    g->access);
 		return -1;
 	}
-	*size = g->max_size ? g->max_size : cf->default_size;
-	if (*size > cf->max_size) {
+	*quota = g->max_size ? g->max_size : cf->default_size;
+	if (*quota > cf->max_size) {
 		conn_error(c, h, PROTETS_ELIMIT, "size %llu exceeds max_size "
-		    "(%llu)", (unsigned long long)*size,
+		    "(%llu)", (unsigned long long)*quota,
 		    (unsigned long long)cf->max_size);
 		return -1;
 	}
 	if (proto_wc_check(c, h, g) == -1)
 		return -1;
-	if (*size < tbl_min_size_shards(g->write_concurrency)) {
+	if (*quota != 0 && *quota < tbl_min_size_shards(g->write_concurrency)) {
 		conn_error(c, h, PROTETS_EINVAL, "size %llu is below the "
-		    "minimum (%zu%s)", (unsigned long long)*size,
+		    "minimum (%zu%s)", (unsigned long long)*quota,
 		    tbl_min_size_shards(g->write_concurrency),
 		    g->write_concurrency > 1 ? " for that write_concurrency" :
 		    "");
 		return -1;
 	}
-	*size = (*size + 4095) & ~(uint64_t)4095;
+	*quota = (*quota + 4095) & ~(uint64_t)4095;
+	if (seg_reserve(cf, *quota) < tbl_min_size_shards(g->write_concurrency)) {
+		conn_error(c, h, PROTETS_ELIMIT, "max_size (%llu) is below the "
+		    "minimum of a table of write_concurrency %u (%zu)",
+		    (unsigned long long)cf->max_size, g->write_concurrency,
+		    tbl_min_size_shards(g->write_concurrency));
+		return -1;
+	}
 	return 0;
 }
 
 /*
- * The limits on creating a table of size bytes for c's uid (root is not
- * limited per uid); under the catalog lock.  On error reply naming the
- * limit, and return -1.
+ * The limits on creating a table for c's uid (root is not limited per
+ * uid); under the catalog lock.  Memory is what the uid's tables hold
+ * now (a new table holds next to nothing until written).  On error reply
+ * naming the limit, and return -1.
  */
 static int
-proto_limits(struct conn *c, const struct wire_hdr *h, uint64_t size)
+proto_limits(struct conn *c, const struct wire_hdr *h)
 {
 	const struct conf	*cf = &wk->d->conf;
 	struct catalog		*cat = &wk->d->cat;
-	char			 msg[160];
+	uint64_t		 held;
+	char			 msg[200];
 
 	msg[0] = '\0';
 	if (c->uid != 0 && cf->max_tables_per_uid > 0 &&
@@ -320,10 +337,11 @@ proto_limits(struct conn *c, const struct wire_hdr *h, uint64_t size)
 		snprintf(msg, sizeof(msg), "max_tables_per_uid (%d) reached "
 		    "for uid %u", cf->max_tables_per_uid, (unsigned)c->uid);
 	else if (c->uid != 0 && cf->max_bytes_per_uid > 0 &&
-	    cat_bytes_uid(cat, c->uid) + size > cf->max_bytes_per_uid)
-		snprintf(msg, sizeof(msg), "max_bytes_per_uid (%llu) would be "
-		    "exceeded for uid %u", (unsigned long long)
-		    cf->max_bytes_per_uid, (unsigned)c->uid);
+	    (held = cat_bytes_uid(cat, c->uid)) >= cf->max_bytes_per_uid)
+		snprintf(msg, sizeof(msg), "max_bytes_per_uid (%llu) reached "
+		    "for uid %u: its tables hold %llu bytes", (unsigned long long)
+		    cf->max_bytes_per_uid, (unsigned)c->uid,
+		    (unsigned long long)held);
 	if (msg[0] == '\0')
 		return 0;
 	log_warnx("%s", msg);
@@ -333,7 +351,7 @@ proto_limits(struct conn *c, const struct wire_hdr *h, uint64_t size)
 
 /* Create the table here; the catalog entry was allocated by the caller. */
 static int
-proto_create(struct conn *c, const struct wire_get *g, uint64_t size,
+proto_create(struct conn *c, const struct wire_get *g, uint64_t quota,
     struct cat_entry *e, struct proto_tab *pt)
 {
 	struct catalog	*cat = &wk->d->cat;
@@ -345,7 +363,9 @@ proto_create(struct conn *c, const struct wire_get *g, uint64_t size,
 	e->owner_uid = c->uid;
 	e->worker = wk->slot;
 	e->created = (uint64_t)time(NULL);
-	e->max_size = size;
+	e->quota = quota;
+	e->size = seg_reserve(&wk->d->conf, quota);
+	e->used = 0;
 	e->flags = (g->flags & WIRE_GET_VOLATILE) ? CAT_VOLATILE : 0;
 	e->name_len = (uint32_t)strlen(g->name);
 	memcpy(e->name, g->name, e->name_len + 1);
@@ -361,8 +381,9 @@ proto_create(struct conn *c, const struct wire_get *g, uint64_t size,
 	m.created = e->created;
 	m.nshards = g->write_concurrency;
 	m.flags = (e->flags & CAT_VOLATILE) ? TBL_VOLATILE : 0;
+	m.quota = quota;
 	memcpy(m.name, e->name, e->name_len + 1);
-	rc = worker_table_create(&m, size, &pt->t);
+	rc = worker_table_create(&m, e->size, &pt->t);
 
 	cat_lock(cat);
 	cat_set_state(e, rc == 0 ? CAT_READY : CAT_FREE);
@@ -381,7 +402,7 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	struct cat_entry	*e;
 	struct proto_tab	 pt;
 	struct wire_get		 want;
-	uint64_t		 size;
+	uint64_t		 quota;
 	int			 rc, target;
 
 	if ((rc = wire_get_get(r, &g)) != 0) {
@@ -389,7 +410,7 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 		return 0;
 	}
 	want = g;	/* before the defaults */
-	if (proto_get_opts(c, h, &g, &size) == -1)
+	if (proto_get_opts(c, h, &g, &quota) == -1)
 		return 0;
 	cat_lock(cat);
 	if ((e = cat_find(cat, g.name)) != NULL) {
@@ -420,7 +441,7 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 		cat_unlock(cat);
 		return proto_forward(c, h, target, 1);
 	}
-	if (proto_limits(c, h, size) == -1) {
+	if (proto_limits(c, h) == -1) {
 		cat_unlock(cat);
 		return 0;
 	}
@@ -433,11 +454,12 @@ proto_get(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 		return 0;
 	}
 	/* proto_create unlocks the catalog. */
-	if ((rc = proto_create(c, &g, size, e, &pt)) != 0) {
+	if ((rc = proto_create(c, &g, quota, e, &pt)) != 0) {
 		if ((rc == ENOSPC || rc == ENOMEM) && wk->d->conf.preallocate)
 			conn_error(c, h, rc, "cannot allocate the %llu bytes "
 			    "of table %s (preallocate = yes): %s",
-			    (unsigned long long)size, g.name, strerror(rc));
+			    (unsigned long long)seg_reserve(&wk->d->conf, quota), g.name,
+			    strerror(rc));
 		else
 			proto_status(c, h, rc);
 		return 0;
@@ -490,6 +512,15 @@ proto_drop(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	return 0;
 }
 
+/* The optional u32 of INFO and LIST: the info record flags it asks for. */
+static uint32_t
+proto_info_flags(struct rbuf *r)
+{
+	if (r->err == 0 && r->len - r->off >= 4)
+		return (rbuf_u32(r) & WIRE_REQ_EXT) ? WIRE_INFO_EXT : 0;
+	return 0;
+}
+
 static int
 proto_info(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 {
@@ -497,15 +528,21 @@ proto_info(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	protets_info		 in;
 	struct wbuf		 w;
 	char			 name[PROTETS_NAME_MAX + 1];
+	uint32_t		 flags;
 	int			 rc;
 
-	if ((rc = proto_name_owned(c, h, r, name, &pt)) != 0)
+	if ((rc = wire_get_name(r, name)) != 0 ||
+	    (flags = proto_info_flags(r), rc = rbuf_end(r)) != 0) {
+		proto_status(c, h, rc);
+		return 0;
+	}
+	if ((rc = proto_owned(c, h, name, &pt)) != 0)
 		return rc == 1;
 	if (proto_hidden(c, h, &pt.e))
 		return 0;
 	proto_info_fill(&pt, &in);
 	wbuf_init(&w);
-	wire_put_info(&w, &in, 0);
+	wire_put_info(&w, &in, flags);
 	conn_reply(c, h, w.err ? ENOMEM : 0, w.data, w.err ? 0 : w.len, -1);
 	wbuf_free(&w);
 	return 0;
@@ -590,8 +627,63 @@ proto_setaccess(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	return 0;
 }
 
+/*
+ * Change a table's quota, online: its owner or root only.  One store in
+ * each shard's header (tbl_set_quota): holders see it at their next
+ * allocation, nothing is copied.  The catalog keeps it for the next save
+ * and for INFO.
+ */
+static int
+proto_resize(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
+{
+	struct catalog		*cat = &wk->d->cat;
+	struct cat_entry	*e;
+	struct proto_tab	 pt;
+	char			 name[PROTETS_NAME_MAX + 1];
+	uint64_t		 quota;
+	int			 rc;
+
+	if ((rc = wire_get_name(r, name)) != 0 ||
+	    (quota = rbuf_u64(r), rc = rbuf_end(r)) != 0) {
+		proto_status(c, h, rc);
+		return 0;
+	}
+	if ((rc = proto_owned(c, h, name, &pt)) != 0)
+		return rc == 1;
+	if (!proto_is_owner(c, &pt.e)) {
+		conn_error(c, h, PROTETS_EACCES, "only its owner or root may "
+		    "resize %s", name);
+		return 0;
+	}
+	quota = (quota + 4095) & ~(uint64_t)4095;
+	if (quota > pt.t->size) {
+		conn_error(c, h, PROTETS_ELIMIT, "size %llu exceeds what %s "
+		    "can ever hold (%llu bytes: max_size when it was made)",
+		    (unsigned long long)quota, name,
+		    (unsigned long long)pt.t->size);
+		return 0;
+	}
+	if ((rc = tbl_set_quota(&pt.t->tbl, quota)) != 0) {
+		if (rc == PROTETS_EINVAL)
+			conn_error(c, h, rc, "size %llu is below the minimum "
+			    "(%zu)", (unsigned long long)quota,
+			    tbl_min_size_shards(pt.t->tbl.nshards));
+		else
+			proto_status(c, h, rc);
+		return 0;
+	}
+	cat_lock(cat);
+	if ((e = cat_find_id(cat, pt.e.id)) != NULL)
+		e->quota = quota;
+	cat_unlock(cat);
+	log_info("table %s: size %llu by uid %u", name,
+	    (unsigned long long)quota, (unsigned)c->uid);
+	proto_status(c, h, 0);
+	return 0;
+}
+
 static void
-proto_list(struct conn *c, const struct wire_hdr *h)
+proto_list(struct conn *c, const struct wire_hdr *h, uint32_t flags)
 {
 	struct catalog	*cat = &wk->d->cat;
 	struct wbuf	 w;
@@ -612,7 +704,7 @@ proto_list(struct conn *c, const struct wire_hdr *h)
 		if (!proto_may_see(c, &pt.e))
 			continue;
 		proto_info_fill(&pt, &in);
-		wire_put_info(&w, &in, 0);
+		wire_put_info(&w, &in, flags);
 		n++;
 	}
 	cat_unlock(cat);
@@ -677,12 +769,17 @@ proto_request(struct conn *c, const struct wire_hdr *h,
 		return proto_repair(c, h, &r);
 	case WIRE_SETACCESS:
 		return proto_setaccess(c, h, &r);
+	case WIRE_RESIZE:
+		return proto_resize(c, h, &r);
 	case WIRE_LIST:
+		if (h->len != 0 && h->len != 4)
+			proto_status(c, h, PROTETS_EPROTO);
+		else
+			proto_list(c, h, proto_info_flags(&r));
+		return 0;
 	case WIRE_PROCS:
 		if (h->len != 0)
 			proto_status(c, h, PROTETS_EPROTO);
-		else if (h->op == WIRE_LIST)
-			proto_list(c, h);
 		else
 			proto_procs(c, h);
 		return 0;

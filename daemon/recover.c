@@ -194,6 +194,9 @@ rec_cat_apply(const struct rec_cat *rc, struct tbl_meta *m)
 	m->access = e.access;
 	m->created = e.created;
 	m->flags = (e.flags & CAT_VOLATILE) ? TBL_VOLATILE : 0;
+	/* The size asked for, exactly (the headers hold its shares). */
+	if (e.quota != 0 && m->quota != 0)
+		m->quota = e.quota;
 	return 0;
 }
 
@@ -213,7 +216,9 @@ recover_add(struct daemon *d, const struct tbl_meta *m, uint64_t size, int fd)
 	e->access = m->access;
 	e->owner_uid = m->owner_uid;
 	e->created = m->created;
-	e->max_size = size;
+	e->size = size;
+	e->quota = m->quota;
+	e->used = 0;
 	e->flags = (m->flags & TBL_VOLATILE) ? CAT_VOLATILE : 0;
 	e->worker = cat_least_loaded(cat);
 	e->name_len = (uint32_t)strnlen(m->name, PROTETS_NAME_MAX);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "segment.h"
 
 int
@@ -47,6 +48,18 @@ fail:
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+uint64_t
+seg_reserve(const struct conf *cf, uint64_t quota)
+{
+	uint64_t	r;
+
+	if (cf->preallocate)
+		r = quota != 0 ? quota : cf->default_size;
+	else
+		r = quota > cf->max_size ? quota : cf->max_size;
+	return (r + 4095) & ~(uint64_t)4095;
 }
 
 int

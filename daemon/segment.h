@@ -20,6 +20,16 @@
  */
 int	seg_create(const char *name, uint64_t size, int prealloc);
 
+struct conf;
+/*
+ * The bytes to reserve for a table of quota bytes (0: none): the most it
+ * may ever hold, max_size (or the quota, when it asks more: a table
+ * loaded after max_size was lowered); with preallocate the quota
+ * (default_size when none), all of it allocated at creation.  Rounded
+ * up to whole pages.
+ */
+uint64_t seg_reserve(const struct conf *cf, uint64_t quota);
+
 /* Map fd whole; 0 or -1 with errno. */
 int	seg_map(int fd, int writable, void **base, size_t *size);
 

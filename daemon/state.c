@@ -62,7 +62,8 @@ struct st_head {
 struct st_rec {
 	uint64_t	id;
 	uint64_t	created;
-	uint64_t	max_size;
+	uint64_t	quota;		/* the size asked for (before: the
+					   segment's), 0: none */
 	uint32_t	type;
 	uint32_t	access;
 	uint32_t	owner_uid;
@@ -131,7 +132,7 @@ state_save_table(const struct daemon *d, const struct tbl *t,
 	m.type = e->type;
 	m.access = e->access;
 	m.wc = t->nshards > 1 ? t->nshards : 1;
-	m.size = e->max_size;
+	m.size = e->quota;
 	memcpy(m.name, e->name, e->name_len);
 	return sf_save(path, &m, st_fold, &v, sum);
 }
@@ -171,7 +172,7 @@ st_records(struct daemon *d, uint32_t *n, uint64_t *next_id)
 			continue;
 		r[*n].id = e->id;
 		r[*n].created = e->created;
-		r[*n].max_size = e->max_size;
+		r[*n].quota = e->quota;
 		r[*n].type = e->type;
 		r[*n].access = e->access;
 		r[*n].owner_uid = e->owner_uid;
@@ -316,6 +317,7 @@ st_rec_meta(const struct st_rec *r, struct tbl_meta *m)
 	m->access = r->access;
 	m->owner_uid = r->owner_uid;
 	m->created = r->created;
+	m->quota = r->quota;
 	memcpy(m->name, r->name, r->name_len);
 }
 
@@ -337,8 +339,8 @@ st_segment(const struct daemon *d, const struct st_rec *r, int fd,
 		*rc = PROTETS_EFILE;
 		return -1;
 	}
-	if ((sfd = seg_create(m.name, r->max_size, d->conf.preallocate)) ==
-	    -1) {
+	if ((sfd = seg_create(m.name, seg_reserve(&d->conf, r->quota),
+	    d->conf.preallocate)) == -1) {
 		*rc = errno;
 		return -1;
 	}
@@ -387,11 +389,8 @@ st_load_one(struct daemon *d, const struct st_rec *r)
 	    memchr(r->name, '\0', r->name_len) != NULL ||
 	    r->type < PROTETS_SET || r->type > PROTETS_DUPLICATE_BAG ||
 	    r->access < PROTETS_PUBLIC || r->access > PROTETS_PRIVATE ||
-	    r->max_size < tbl_min_size()) {
+	    (r->quota != 0 && r->quota < tbl_min_size())) {
 		rc = PROTETS_EFILE;
-		st_set_aside(path);
-	} else if (r->max_size > d->conf.max_size) {
-		rc = PROTETS_ELIMIT;	/* max_size lowered since */
 		st_set_aside(path);
 	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		if (errno == ENOENT) {
@@ -420,7 +419,7 @@ st_load_one(struct daemon *d, const struct st_rec *r)
 		return 1;
 	}
 	st_rec_meta(r, &m);
-	if ((rc = recover_add(d, &m, r->max_size, sfd)) != 0) {
+	if ((rc = recover_add(d, &m, seg_reserve(&d->conf, r->quota), sfd)) != 0) {
 		log_warnx("state: table %.*s not loaded: %s; its file is kept "
 		    "as table-%" PRIu64 ".pts.bad", (int)r->name_len, r->name,
 		    protets_strerror(rc), r->id);

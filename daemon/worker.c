@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -300,6 +301,39 @@ wrk_register(struct wtable *t)
 	return 0;
 }
 
+uint64_t
+worker_table_memory(const struct wtable *t)
+{
+	struct stat	st;
+
+	if (fstat(t->fd, &st) == -1)
+		return 0;
+	return (uint64_t)st.st_blocks * 512;
+}
+
+/*
+ * Every second: what each of our tables holds, into its catalog entry,
+ * where max_bytes_per_uid sums it (clients write without us: the kernel's
+ * count of the memfd's pages is the one figure they cannot fake).
+ */
+static void
+wrk_account(int fd, uint32_t events, void *arg)
+{
+	struct catalog		*cat = &wk->d->cat;
+	struct cat_entry	*e;
+	struct wtable		*t;
+
+	(void)events;
+	(void)arg;
+	ev_timer_ack(fd);
+	cat_lock(cat);
+	RB_FOREACH(t, wtables, &wk->tables)
+		if ((e = cat_find_id(cat, t->id)) != NULL)
+			__atomic_store_n(&e->used, worker_table_memory(t),
+			    __ATOMIC_RELAXED);
+	cat_unlock(cat);
+}
+
 int
 worker_table_create(const struct tbl_meta *m, uint64_t size,
     struct wtable **out)
@@ -527,6 +561,7 @@ worker_main(struct daemon *d, int slot, int sup_fd, int mon_fd)
 	struct ipc_ready	 r;
 	char			 role[32];
 	int64_t			 waited = clk_now_ms();
+	int			 acct;
 
 	wk = &w;
 	w.d = d;
@@ -562,6 +597,9 @@ worker_main(struct daemon *d, int slot, int sup_fd, int mon_fd)
 		log_warn("ready");
 	if (ev_add(d->inbox[slot][0], EPOLLIN, conn_inbox_cb, NULL) == -1)
 		fatal("ev_add inbox");
+	if ((acct = ev_timer_every(1000)) == -1 ||
+	    ev_add(acct, EPOLLIN, wrk_account, NULL) == -1)
+		fatal("accounting timer");
 	conn_accepting(1);
 	for (;;) {
 		if (ev_dispatch(-1) == -1)

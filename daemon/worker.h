@@ -73,6 +73,8 @@ struct wtable	*worker_table(uint64_t id);
 /* Create, map, format and register (with the monitor) a new segment. */
 int		 worker_table_create(const struct tbl_meta *, uint64_t size,
 		    struct wtable **out);
+/* The bytes of memory the kernel holds for t's pages. */
+uint64_t	 worker_table_memory(const struct wtable *t);
 /* Forget a table: tell the monitor, unmap, close. */
 void		 worker_table_drop(struct wtable *);
 void		 worker_title(void);

@@ -55,7 +55,8 @@ fz_table(const char *name, uint32_t access)
 	e->access = access;
 	e->owner_uid = m.owner_uid;
 	e->worker = 0;
-	e->max_size = 1 << 20;
+	e->size = 1 << 20;
+	e->quota = 0;
 	e->name_len = (uint32_t)strlen(name);
 	memcpy(e->name, name, e->name_len + 1);
 	cat_set_state(e, CAT_READY);
@@ -68,6 +69,7 @@ fz_init(void)
 	conf_defaults(&fz_d.conf);
 	fz_d.conf.handoff_timeout_ms = 0;	/* no monitor: fail fast */
 	fz_d.conf.max_tables = 16;
+	fz_d.conf.max_size = 4 << 20;	/* each GET's reservation */
 	fz_d.nworkers = 1;
 	fz_d.listen_fd = -1;
 	if (cat_create(&fz_d.cat, 16, 1) == -1 || ipc_pair(fz_d.inbox[0]) ==

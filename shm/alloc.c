@@ -133,18 +133,33 @@ al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
  * chunks: read once, and bounded by the segment before any arithmetic (a
  * writer of a public table may write anything there: a top above the
  * ceiling made csz > ceil - top wrap, and blocks go past the mapping).
- * Returns 0 with *topp, *ceilp; PROTETS_ECORRUPT.
+ * *roomp: what may still be taken from it, ceil - top cut to the quota
+ * (layout.h, tbl_hdr): the heap and the chunks together hold at most
+ * quota bytes, counted from the segment's start.  The quota is read once
+ * too; any value is safe (it only ever lowers the room).
+ * Returns 0 with *topp, *ceilp, *roomp; PROTETS_ECORRUPT.
  */
 static int
-al_room(const struct tbl *t, uint64_t *topp, uint64_t *ceilp)
+al_room(const struct tbl *t, uint64_t *topp, uint64_t *ceilp,
+    uint64_t *roomp)
 {
 	struct tbl_state	*st = tbl_state(t);
 	uint64_t		 top = SH_LOAD(&st->top), ceil = SH_LOAD(&st->ceil);
+	uint64_t		 held, quota;
 
 	if (top < TBL_HEAP_OFF || top > ceil || ceil > t->size)
 		return PROTETS_ECORRUPT;
 	*topp = top;
 	*ceilp = ceil;
+	*roomp = ceil - top;
+	quota = __atomic_load_n(&tbl_hdr(t)->quota, __ATOMIC_RELAXED);
+	if (quota != 0) {
+		held = top + (t->size - ceil);
+		if (quota <= held)
+			*roomp = 0;
+		else if (quota - held < *roomp)
+			*roomp = quota - held;
+	}
 	return 0;
 }
 
@@ -152,12 +167,12 @@ al_room(const struct tbl *t, uint64_t *topp, uint64_t *ceilp)
 static int
 al_bump(struct tbl *t, unsigned cls, uint64_t *offp, unsigned *clsp)
 {
-	uint64_t	top, ceil, csz = al_csize(cls);
+	uint64_t	top, ceil, room, csz = al_csize(cls);
 	int		e;
 
-	if ((e = al_room(t, &top, &ceil)) != 0)
+	if ((e = al_room(t, &top, &ceil, &room)) != 0)
 		return e;
-	if (csz > ceil - top)
+	if (csz > room)
 		return PROTETS_EFULL;
 	lk_set(t, TBL_STATE_FIELD(top), top + csz);
 	al_add_used(t, csz);
@@ -175,17 +190,17 @@ al_bump(struct tbl *t, unsigned cls, uint64_t *offp, unsigned *clsp)
 static int
 al_align_top(struct tbl *t, uint64_t csz)
 {
-	uint64_t	top, ceil, gap;
+	uint64_t	top, ceil, room, gap;
 	unsigned	gcls;
 	int		e;
 
-	if ((e = al_room(t, &top, &ceil)) != 0)
+	if ((e = al_room(t, &top, &ceil, &room)) != 0)
 		return e;
 	if ((gap = (TBL_LINE - top % TBL_LINE) % TBL_LINE) == 0)
-		return csz <= ceil - top ? 0 : PROTETS_EFULL;
+		return csz <= room ? 0 : PROTETS_EFULL;
 	if (gap < 16)
 		gap += TBL_LINE;
-	if (csz > ceil - top || gap > ceil - top - csz)
+	if (csz > room || gap > room - csz)
 		return PROTETS_EFULL;
 	gcls = al_class(gap);
 	lk_set(t, TBL_STATE_FIELD(top), top + gap);
@@ -359,16 +374,49 @@ al_free(struct tbl *t, uint64_t off, unsigned cls)
 int
 al_chunk(struct tbl *t, uint64_t sz, uint64_t *offp)
 {
-	uint64_t	top, ceil;
+	uint64_t	top, ceil, room;
 	int		e;
 
-	if ((e = al_room(t, &top, &ceil)) != 0)
+	if ((e = al_room(t, &top, &ceil, &room)) != 0)
 		return e;
-	if (sz > ceil - top)
+	if (sz > room)
 		return PROTETS_EFULL;
 	lk_set(t, TBL_STATE_FIELD(ceil), ceil - sz);
 	al_add_used(t, sz);
 	CRASH_POINT();
 	*offp = ceil - sz;
 	return 0;
+}
+
+void
+al_figures(const struct tbl *t, struct al_figures *f)
+{
+	struct tbl_state	*st = tbl_state(t);
+	uint64_t		 top, ceil, room;
+	unsigned		 c;
+
+	memset(f, 0, sizeof(*f));
+	f->quota = __atomic_load_n(&tbl_hdr(t)->quota, __ATOMIC_RELAXED);
+	top = SH_RLOAD(&st->top);
+	ceil = SH_RLOAD(&st->ceil);
+	if (top < TBL_HEAP_OFF || top > ceil || ceil > t->size)
+		return;		/* torn or damaged: the reader retries */
+	f->held = top + (t->size - ceil);
+	room = ceil - top;
+	if (f->quota != 0)
+		room = f->quota <= f->held ? 0 :
+		    f->quota - f->held < room ? f->quota - f->held : room;
+	f->room = room;
+	/* Off the top: the largest class that fits the room. */
+	if (room >= 16) {
+		c = al_class(room < TBL_CLASS_MAX ? room : TBL_CLASS_MAX);
+		if (al_csize(c) > room)
+			c--;
+		f->largest = al_csize(c);
+	}
+	for (c = TBL_NCLASS; c-- > 0 && al_csize(c) > f->largest;)
+		if (SH_RLOAD(&st->al_free[c]) != 0) {
+			f->largest = al_csize(c);
+			break;
+		}
 }

@@ -63,6 +63,22 @@ void	al_free(struct tbl *t, uint64_t off, unsigned cls);
 /* Allocate an index chunk of sz bytes (a multiple of 1024). */
 int	al_chunk(struct tbl *t, uint64_t sz, uint64_t *offp);
 
+/*
+ * What the allocator holds and could still give, read by a reader (under
+ * its seqlock validation, through SH_RLOAD):
+ * held: the heap below state.top and the chunks above state.ceil, what
+ * the quota counts; room: what may still be taken between them (cut to
+ * the quota); largest: the largest block to be had now, off the top or
+ * from a free list (0: none).  The quota is the header's, 0: none.
+ */
+struct al_figures {
+	uint64_t	held;
+	uint64_t	room;
+	uint64_t	largest;
+	uint64_t	quota;
+};
+void	al_figures(const struct tbl *t, struct al_figures *f);
+
 /* Undo records al_alloc/al_free/al_chunk may need. */
 #define AL_UNDO_MAX	8
 

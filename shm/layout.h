@@ -38,7 +38,7 @@
 #include "protets.h"
 
 /* Bump on any change to the layout or to the meaning of a field. */
-#define TBL_LAYOUT_VERSION	8
+#define TBL_LAYOUT_VERSION	9
 #define TBL_HASH_NAME		"XXH3_64"
 
 /* "PROTETS\0", little-endian. */
@@ -97,8 +97,16 @@
 /*
  * The header: identity, format signature and the table's metadata.  It is
  * written by tbl_format before the magic, and never again, so reading it
- * needs no synchronisation once the magic is seen; the one exception is
- * access, which tbl_set_access changes with one atomic aligned store.
+ * needs no synchronisation once the magic is seen; the exceptions are
+ * access and quota, which tbl_set_access and tbl_set_quota change with
+ * one atomic aligned store each.
+ *
+ * size is the segment's reservation: a sparse memfd whose pages cost
+ * nothing until written, sealed at that size, the most the shard can ever
+ * hold.  quota is the limit the allocator keeps (alloc.c, al_room): the
+ * heap below state.top plus the index chunks above state.ceil.  It can
+ * be raised up to size or lowered at any time, with no copy; a writer
+ * that bypasses the library can ignore it, never the kernel's size.
  */
 struct tbl_hdr {
 	uint64_t	magic;			/*    0: TBL_MAGIC, written last */
@@ -123,7 +131,11 @@ struct tbl_hdr {
 	uint32_t	shard;			/*  860: this region's index */
 	uint64_t	shard_size;		/*  864: bytes per shard */
 	uint32_t	flags;			/*  872: tbl_meta.flags */
-	uint8_t		reserved[1024 - 876];	/*  876 */
+	uint32_t	pad1;			/*  876 */
+	uint64_t	quota;			/*  880: bytes this shard may
+						    hold (heap and index), 0:
+						    all of size; see below */
+	uint8_t		reserved[1024 - 888];	/*  888 */
 };
 
 /*
@@ -271,6 +283,7 @@ struct tbl_bucket {
 _Static_assert(sizeof(struct tbl_hdr) == 1024, "tbl_hdr size");
 _Static_assert(offsetof(struct tbl_hdr, name) == 600, "tbl_hdr name");
 _Static_assert(offsetof(struct tbl_hdr, id) == 568, "tbl_hdr id");
+_Static_assert(offsetof(struct tbl_hdr, quota) == 880, "tbl_hdr quota");
 _Static_assert(offsetof(struct tbl_hdr, nshards) == 856 &&
     offsetof(struct tbl_hdr, shard_size) == 864, "tbl_hdr shards");
 _Static_assert(TBL_SHARD_MAX <= 64 && TBL_SHARD_MAX <= 255 &&

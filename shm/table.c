@@ -481,7 +481,10 @@ tbl_lookup(struct tbl *t, const void *key, size_t klen, void *buf,
 	return rc;
 }
 
-/* The sums over the shards, each read on its own. */
+/*
+ * The sums over the shards, each read on its own; the largest entry is
+ * the smallest shard's (a key goes to the shard its hash names).
+ */
 static int
 tbl_stats_route(struct tbl *t, struct tbl_stats *st)
 {
@@ -497,6 +500,12 @@ tbl_stats_route(struct tbl *t, struct tbl_stats *st)
 			return e;
 		st->entries += s1.entries;
 		st->bytes_used += s1.bytes_used;
+		st->bytes_held += s1.bytes_held;
+		st->bytes_free += s1.bytes_free;
+		st->bytes_quota = k == 0 || (st->bytes_quota != 0 &&
+		    s1.bytes_quota != 0) ? st->bytes_quota + s1.bytes_quota : 0;
+		if (k == 0 || s1.largest_fit < st->largest_fit)
+			st->largest_fit = s1.largest_fit;
 	}
 	st->bytes_size = t->size;
 	return 0;
@@ -526,8 +535,9 @@ tbl_count(struct tbl *t, uint64_t *n)
 int
 tbl_stats(struct tbl *t, struct tbl_stats *st)
 {
-	struct lk_rd	r;
-	int		e;
+	struct al_figures	f;
+	struct lk_rd		r;
+	int			e;
 
 	if (t->route)
 		return tbl_stats_route(t, st);
@@ -536,10 +546,19 @@ tbl_stats(struct tbl *t, struct tbl_stats *st)
 	do {
 		st->entries = SH_RLOAD(&tbl_state(t)->entries);
 		st->bytes_used = SH_RLOAD(&tbl_state(t)->used);
-		st->bytes_size = t->size;
+		al_figures(t, &f);
 	} while ((e = lk_rend(t, &r)) == 1);
 	lk_rdone(t, &r);
-	return e;
+	if (e != 0)
+		return e;
+	st->bytes_size = t->size;
+	st->bytes_held = f.held;
+	st->bytes_quota = f.quota;
+	/* Held but in no block: free blocks, and the room above. */
+	st->bytes_free = f.room + (f.held > TBL_HEAP_OFF + st->bytes_used ?
+	    f.held - TBL_HEAP_OFF - st->bytes_used : 0);
+	st->largest_fit = f.largest;
+	return 0;
 }
 
 int

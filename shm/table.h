@@ -28,15 +28,25 @@ struct tbl_meta {
 	char		name[PROTETS_NAME_MAX + 1];	/* NUL-terminated */
 	uint32_t	nshards;	/* write_concurrency; 0 and 1: one lock */
 	uint32_t	flags;		/* TBL_VOLATILE */
+	uint64_t	quota;		/* bytes the table may hold, 0: its
+					   whole size (layout.h, tbl_hdr) */
 };
 
 /* tbl_meta.flags (the header's): never written to disk (PROTETS_VOLATILE). */
 #define TBL_VOLATILE	0x1
 
+/* What tbl_stats reports; a sharded table's are the sums of its shards'. */
 struct tbl_stats {
 	uint64_t	entries;
-	uint64_t	bytes_used;	/* bytes handed out by the allocator */
-	uint64_t	bytes_size;	/* segment size */
+	uint64_t	bytes_used;	/* in blocks handed out by the allocator */
+	uint64_t	bytes_size;	/* segment size: the most it can hold */
+	uint64_t	bytes_held;	/* heap and index: memory in use, what
+					   the quota counts */
+	uint64_t	bytes_quota;	/* 0: none (bytes_size) */
+	uint64_t	bytes_free;	/* held but not used, and the room left
+					   under the quota */
+	uint64_t	largest_fit;	/* the largest entry (key, value and
+					   header) any key can take now */
 };
 
 /*
@@ -72,6 +82,15 @@ struct tbl {
  * what a segment's header must carry for this build to open it.
  */
 uint64_t tbl_signature(char *buf, size_t bufsz);
+
+/*
+ * Set the quota of t (0: none) in every shard's header, each shard
+ * taking its share: one atomic store each, seen by the next allocation of
+ * every writer.  Lowering it below what the table holds frees nothing:
+ * inserts that need more room then fail with PROTETS_EFULL.  Returns 0,
+ * PROTETS_EINVAL (a share below tbl_min_size()), PROTETS_EACCES.
+ */
+int tbl_set_quota(struct tbl *t, uint64_t quota);
 
 /* Smallest segment size tbl_format accepts. */
 size_t tbl_min_size(void);

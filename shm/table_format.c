@@ -29,7 +29,7 @@ tbl_signature(char *buf, size_t bufsz)
 	    "stripe=%zu/%d/%d/%d undo=%zu/%d/%d heap=%d bucket=%zu/%d "
 	    "ix=%d/%d/%d/%d classes=%d/%u entry=%d/%#x "
 	    "ns=%d/%d ptr=%zu ordered=%d/%d/%d/%zu/%#x "
-	    "shards=%d/%d/%d/%zu/%zu/%zu fp=%d/%d/%zu",
+	    "shards=%d/%d/%d/%zu/%zu/%zu fp=%d/%d/%zu quota=%zu",
 	    TBL_LAYOUT_VERSION,
 	    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "le" : "be",
 	    TBL_HASH_NAME,
@@ -49,7 +49,8 @@ tbl_signature(char *buf, size_t bufsz)
 	    TBL_SHARD_MAX, TBL_SHARD_SHIFT, TBL_SHARD_ALIGN,
 	    offsetof(struct tbl_hdr, nshards), offsetof(struct tbl_stripe,
 	    xcommit), offsetof(struct tbl_undo, tag),
-	    TBL_FP_OFF, TBL_FP_SLOTS, sizeof(struct tbl_fpslot));
+	    TBL_FP_OFF, TBL_FP_SLOTS, sizeof(struct tbl_fpslot),
+	    offsetof(struct tbl_hdr, quota));
 	return XXH3_64bits(buf, strlen(buf));
 }
 
@@ -108,6 +109,17 @@ tbl_min_size_shards(uint32_t nshards)
 	return (size_t)(nshards > 1 ? nshards : 1) * TBL_MIN_SIZE;
 }
 
+/*
+ * A shard's part of a table's quota q (0: none): its share, so that the
+ * shards hold q at most between them (each key goes to one shard, by its
+ * hash: a shard can be full a little before the table is).
+ */
+static uint64_t
+tbl_quota_share(uint64_t q, uint32_t ns)
+{
+	return q / ns;
+}
+
 /* Format shard k of ns (size bytes at base) as a table of its own. */
 static void
 tbl_format_one(unsigned char *base, size_t size, const struct tbl_meta *m,
@@ -139,6 +151,8 @@ tbl_format_one(unsigned char *base, size_t size, const struct tbl_meta *m,
 	h->flags = m->flags;
 	h->shard = k;
 	h->shard_size = size;
+	h->quota = tbl_quota_share(m->quota, ns) >= size ? 0 :
+	    tbl_quota_share(m->quota, ns);
 	memcpy(h->name, m->name, strnlen(m->name, sizeof(h->name)));
 	lk_format(&t);
 	al_format(&t);
@@ -160,6 +174,8 @@ tbl_format(void *base, size_t size, const struct tbl_meta *m)
 		return PROTETS_EINVAL;
 	ns = m->nshards > 1 ? m->nshards : 1;
 	if (!tbl_nshards_ok(ns, m->type) || (ss = tbl_shard_size(size, ns)) == 0)
+		return PROTETS_EINVAL;
+	if (m->quota != 0 && tbl_quota_share(m->quota, ns) < TBL_MIN_SIZE)
 		return PROTETS_EINVAL;
 	/* Shard 0 last: its magic, at offset 0, says the whole is ready. */
 	for (k = ns; k-- > 0;)
@@ -276,6 +292,46 @@ tbl_set_access(struct tbl *t, uint32_t access)
 }
 
 int
+tbl_set_quota(struct tbl *t, uint64_t quota)
+{
+	struct tbl	v;
+	uint32_t	ns = t->route ? t->nshards : 1, k;
+	uint64_t	share = tbl_quota_share(quota, ns);
+
+	if (quota != 0 && share < TBL_MIN_SIZE)
+		return PROTETS_EINVAL;
+	if (!t->writable)
+		return PROTETS_EACCES;
+	for (k = 0; k < ns; k++) {
+		if (t->route)
+			tbl_view(t, k, &v);
+		__atomic_store_n(&tbl_hdr(t->route ? &v : t)->quota,
+		    share >= t->shard_size ? 0 : share, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/* The table's quota: its shards' shares added up (0: none). */
+static uint64_t
+tbl_quota_sum(const struct tbl *t)
+{
+	struct tbl	v;
+	uint32_t	ns = t->route ? t->nshards : 1, k;
+	uint64_t	q, sum = 0;
+
+	for (k = 0; k < ns; k++) {
+		if (t->route)
+			tbl_view(t, k, &v);
+		q = __atomic_load_n(&tbl_hdr(t->route ? &v : t)->quota,
+		    __ATOMIC_RELAXED);
+		if (q == 0)
+			return 0;
+		sum += q;
+	}
+	return sum;
+}
+
+int
 tbl_meta(const struct tbl *t, struct tbl_meta *m)
 {
 	struct tbl_hdr	h;
@@ -292,5 +348,6 @@ tbl_meta(const struct tbl *t, struct tbl_meta *m)
 	memcpy(m->name, h.name, sizeof(m->name));
 	m->nshards = h.nshards;
 	m->flags = h.flags;
+	m->quota = tbl_quota_sum(t);
 	return 0;
 }

@@ -490,7 +490,7 @@ START_TEST(test_save_load_cli)
 	ck_assert_int_eq(run(cmd), 0);
 	ck_assert_int_eq(run("info sv3"), 0);
 	ck_assert_ptr_nonnull(strstr(out, "access: public\n"));
-	ck_assert_ptr_nonnull(strstr(out, "size: 1048576 "));
+	ck_assert_ptr_nonnull(strstr(out, "quota: 1048576 "));
 	ck_assert_int_eq(run("count sv3"), 0);
 	ck_assert_str_eq(out, "3\n");
 	/* A corrupt file: exit 5, no table. */
@@ -564,14 +564,17 @@ cli_stopped_holder(protets_table_t *t)
 {
 	struct tbl	 tb;
 	struct ix_pos	 pos;
+	struct stat	 sb;
 	void		*base;
 	pid_t		 pid;
 	int		 fd, st;
 
 	ck_assert_int_ge(fd = tu_table_fd("lk"), 0);
-	base = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	base = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
 	ck_assert_ptr_ne(base, MAP_FAILED);
-	ck_assert_int_eq(tbl_open(&tb, base, 1 << 20, 1), 0);
+	ck_assert_int_eq(tbl_open(&tb, base, (size_t)sb.st_size, 1), 0);
 	if ((pid = fork()) == 0) {
 		CHILD_CHECK(lk_wbegin(&tb) == 0);
 		CHILD_CHECK(ix_find(&tb, NULL, en_hash("k", 1), "k", 1,
@@ -583,7 +586,7 @@ cli_stopped_holder(protets_table_t *t)
 	ck_assert_int_gt(pid, 0);
 	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
 	ck_assert(WIFSTOPPED(st));
-	munmap(base, 1 << 20);
+	munmap(base, (size_t)sb.st_size);
 	(void)t;
 	return pid;
 }

@@ -47,7 +47,8 @@ START_TEST(test_repo_conf)
 	ck_assert_int_eq(c.workers, 3);
 	ck_assert_ptr_nonnull(strstr(c.socket, "/run/protets.sock"));
 	ck_assert_int_eq(c.socket[0], '/');
-	ck_assert_uint_eq(c.default_size, 64ull << 20);
+	ck_assert_uint_eq(c.default_size, 0);
+	ck_assert_uint_eq(c.max_size, 16ull << 30);
 	ck_assert_int_eq(c.preallocate, 0);
 	ck_assert_int_eq(c.connect_timeout_ms, 5000);
 }

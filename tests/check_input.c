@@ -145,7 +145,7 @@ START_TEST(test_bad_frames)
 		ck_assert_int_eq(h.status, PROTETS_EINVAL);
 		wbuf_init(&w);
 		wbuf_str(&w, "x", 1);
-		wbuf_u32(&w, 7);		/* trailing bytes */
+		wbuf_u64(&w, 7);	/* past the optional flags */
 		raw_send(s, WIRE_VERSION, WIRE_INFO, (uint32_t)w.len, w.data,
 		    w.len);
 		ck_assert_int_eq(raw_reply(s, &h), 0);

@@ -723,19 +723,26 @@ START_TEST(test_uid_limits)
 		CHILD_CHECK(protets_get(q[0], "u2", &o, &u) == 0);
 		protets_close(u);
 		CHILD_CHECK(protets_get(q[0], "u3", &o, &u) == PROTETS_ELIMIT);
-		/* Bytes: 1M + 3M would exceed 3M. */
+		/*
+		 * Bytes: the memory the uid's tables hold.  Once u4 holds
+		 * over 3M (its worker counts every second), no new table.
+		 */
 		CHILD_CHECK(protets_drop(q[0], "u2") == 0);
-		o.max_size = 3 << 20;
-		CHILD_CHECK(protets_get(q[0], "u4", &o, &u) == PROTETS_ELIMIT);
-		o.max_size = 2 << 20;
+		CHILD_CHECK(protets_drop(q[0], "u1") == 0);
+		o.max_size = 0;
 		CHILD_CHECK(protets_get(q[0], "u4", &o, &u) == 0);
+		CHILD_CHECK(tu_fill_bytes(u, 4 << 20) == 0);
+		protets_close(u);
+		CHILD_CHECK(tu_get_until(q[0], "u5", &o, PROTETS_ELIMIT) == 0);
+		CHILD_CHECK(protets_drop(q[0], "u4") == 0);
+		CHILD_CHECK(protets_get(q[0], "u5", &o, &u) == 0);
 		protets_close(u);
 		_exit(0);
 	}
 	ck_assert_int_eq(tu_wait_child(c), 0);
 	ck_assert(td_log_has(&d, "max_tables_per_uid (2) reached for uid"));
 	ck_assert(td_log_has(&d, "max_connections_per_uid (3) reached for uid"));
-	ck_assert(td_log_has(&d, "max_bytes_per_uid (3145728) would be exceeded"));
+	ck_assert(td_log_has(&d, "max_bytes_per_uid (3145728) reached for uid"));
 	/* Root is not limited. */
 	td_serves(&d);
 	td_stop(&d);

@@ -20,6 +20,7 @@
 
 #include <xxhash.h>
 
+#include "clock.h"
 #include "testutil.h"
 
 static struct td	 d;
@@ -469,7 +470,7 @@ START_TEST(test_opts)
 	ck_assert_int_eq(protets_load(p, fpath("o"), "o2", &o, &u), 0);
 	ck_assert_int_eq(protets_table_access(u), PROTETS_PRIVATE);
 	ck_assert_int_eq(protets_info_get(p, "o2", &in), 0);
-	ck_assert_uint_eq(in.bytes_size, 1 << 20);
+	ck_assert_uint_eq(in.bytes_quota, 1 << 20);
 	same_entries(t, u);
 	protets_close(u);
 	/* The type is the file's. */
@@ -849,7 +850,10 @@ START_TEST(test_atomic_save)
 }
 END_TEST
 
-/* A load refused by the per-uid byte limit creates nothing. */
+/*
+ * A load refused by the per-uid byte limit (the memory the uid's tables
+ * hold) creates nothing; once the uid holds less, the load goes through.
+ */
 START_TEST(test_uid_limit)
 {
 	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 8 << 20 };
@@ -868,22 +872,34 @@ START_TEST(test_uid_limit)
 	protets_close(t);
 	c = fork();
 	if (c == 0) {
-		protets_opts	 small = { .max_size = 1 << 20 };
+		protets_opts	 none = { .max_size = 0 };
+		protets_table_t	*big;
 		protets_info	 in;
 		protets_t	*q;
+		int64_t		 end = clk_now_ms() + 10000;
+		int		 rc;
 
 		if (getuid() == 0)
 			CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
 		CHILD_CHECK(protets_connect(d.sock, &q) == 0);
-		/* The saved size, 8M, is over the uid's 3M. */
-		CHILD_CHECK(protets_load(q, fpath("u"), "u2", NULL, NULL) ==
-		    PROTETS_ELIMIT);
+		/* The uid's tables hold over 3M: no load. */
+		CHILD_CHECK(protets_get(q, "big", &none, &big) == 0);
+		CHILD_CHECK(tu_fill_bytes(big, 4 << 20) == 0);
+		protets_close(big);
+		while ((rc = protets_load(q, fpath("u"), "u2", NULL, NULL)) ==
+		    0 && clk_now_ms() < end) {
+			CHILD_CHECK(protets_drop(q, "u2") == 0);
+			tu_msleep(10);
+		}
+		CHILD_CHECK(rc == PROTETS_ELIMIT);
 		CHILD_CHECK(protets_info_get(q, "u2", &in) ==
 		    PROTETS_NOTFOUND);
-		CHILD_CHECK(protets_load(q, fpath("u"), "u2", &small, NULL) ==
+		CHILD_CHECK(protets_drop(q, "big") == 0);
+		CHILD_CHECK(protets_load(q, fpath("u"), "u2", NULL, NULL) ==
 		    0);
 		CHILD_CHECK(protets_info_get(q, "u2", &in) == 0);
-		CHILD_CHECK(in.entries == 503 && in.owner_uid == getuid());
+		CHILD_CHECK(in.entries == 503 && in.owner_uid == getuid() &&
+		    in.bytes_quota == 8 << 20);
 		_exit(0);
 	}
 	ck_assert_int_eq(tu_wait_child(c), 0);

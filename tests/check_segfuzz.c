@@ -288,7 +288,8 @@ victim(uint64_t seed)
 static void
 setup(void)
 {
-	td_start(&d, 2, NULL, NULL);
+	/* a reservation the test can copy whole, and restore, every round */
+	td_start(&d, 2, "[tables]\nmax_size = 4M\ndefault_size = 1M", NULL);
 }
 
 static void

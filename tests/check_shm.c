@@ -62,6 +62,11 @@ shm_suite(void)
 	shm_tests_corrupt(tc);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("grow");
+	tcase_set_timeout(tc, 600);	/* 10M inserts under ASan */
+	shm_tests_grow(tc);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("kill");
 	tcase_set_timeout(tc, 900);	/* 10,000 forks under ASan on a loaded machine */
 	shm_tests_kill(tc);

@@ -285,19 +285,25 @@ START_TEST(test_bad_file_set_aside)
 	ck_assert_uint_eq(info.entries, 100);
 	id = info.id;
 	protets_disconnect(p);
-	/* A valid file the new configuration refuses (max_size lowered
-	 * below the table's size): kept as .bad too, not lost at the stop. */
+	/*
+	 * A configuration that lowered max_size below the table's size (its
+	 * quota, 16M) loses nothing: the table is loaded with its quota, in
+	 * a segment of that size.
+	 */
 	ck_assert_int_eq(WEXITSTATUS(td_term(&d)), 0);
 	FILE *f = fopen(d.conf, "a");
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "max_size = 8M\ndefault_size = 4M\n");
+	fprintf(f, "[tables]\nmax_size = 8M\ndefault_size = 4M\n");
 	fclose(f);
 	td_launch(&d, NULL);
-	ck_assert(td_log_has(&d, "0 tables loaded"));
-	ck_assert_int_eq(WEXITSTATUS(td_term(&d)), 0);
-	snprintf(path, sizeof(path), "%s/state/table-%llu.pts.bad", d.dir,
-	    (unsigned long long)id);
-	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert(td_log_has(&d, "1 tables loaded"));
+	p = conn();
+	ck_assert_int_eq(protets_info_get(p, "b", &info), 0);
+	ck_assert_uint_eq(info.entries, 100);
+	ck_assert_uint_eq(info.id, id);
+	ck_assert_uint_eq(info.bytes_quota, 16 << 20);
+	ck_assert_uint_eq(info.bytes_size, 16 << 20);
+	protets_disconnect(p);
 	td_stop(&d);
 }
 END_TEST

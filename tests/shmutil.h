@@ -91,5 +91,6 @@ void	shm_tests_ordered(TCase *tc);
 void	shm_tests_corrupt(TCase *tc);
 void	shm_tests_kill(TCase *tc);
 void	shm_tests_crash(TCase *tc);
+void	shm_tests_grow(TCase *tc);
 
 #endif /* PROTETS_TESTS_SHMUTIL_H */

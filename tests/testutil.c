@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "testutil.h"
 
 const char *
@@ -31,6 +32,43 @@ tu_bin(const char *name, char *buf, size_t sz)
 	return buf;
 }
 
+
+int
+tu_fill_bytes(protets_table_t *t, uint64_t n)
+{
+	char		k[32], v[1000];
+	uint64_t	i;
+	int		e;
+
+	memset(v, 'f', sizeof(v));
+	for (i = 0; i * sizeof(v) < n; i++) {
+		snprintf(k, sizeof(k), "fill%llu", (unsigned long long)i);
+		if ((e = protets_insert(t, k, strlen(k), v, sizeof(v))) != 0)
+			return e;
+	}
+	return 0;
+}
+
+int
+tu_get_until(protets_t *p, const char *name, const protets_opts *o,
+    int want)
+{
+	protets_table_t	*t;
+	int64_t		 end = clk_now_ms() + 10000;
+	int		 rc;
+
+	while ((rc = protets_get(p, name, o, &t)) != want &&
+	    clk_now_ms() < end) {
+		if (rc == 0) {
+			protets_close(t);
+			(void)protets_drop(p, name);
+		}
+		tu_msleep(10);
+	}
+	if (rc == 0 && want == 0)
+		protets_close(t);
+	return rc == want ? 0 : rc;
+}
 
 void
 tu_msleep(int ms)
@@ -132,10 +170,10 @@ td_write_conf(struct td *d, int workers, const char *extra)
 	FILE	*f;
 
 	ck_assert_ptr_nonnull(f = fopen(d->conf, "w"));
-	fprintf(f, "[daemon]\nsocket = sock\npidfile = protetsd.pid\n"
-	    "workers = %d\nrestart_burst = 1000\nrestart_window_ms = 1000\n"
-	    "%s\n[tables]\ndefault_size = 16M\n", workers,
-	    extra ? extra : "");
+	/* extra last, in [daemon]; it may open [tables] and override */
+	fprintf(f, "[tables]\ndefault_size = 16M\n[daemon]\nsocket = sock\n"
+	    "pidfile = protetsd.pid\nworkers = %d\nrestart_burst = 1000\n"
+	    "restart_window_ms = 1000\n%s\n", workers, extra ? extra : "");
 	fclose(f);
 }
 

@@ -84,6 +84,18 @@ int	tu_wait_child(pid_t pid);
 /* The fd this process holds for a mapped table (through /proc/self/fd),
  * or -1. */
 int	tu_table_fd(const char *name);
+/*
+ * Insert 1000-byte values under "fill<i>" until at least n bytes went in:
+ * 0, or the first error.
+ */
+int	tu_fill_bytes(protets_table_t *t, uint64_t n);
+/*
+ * protets_get name with o until it answers want, dropping what a get
+ * created meanwhile: the daemon's per-uid figures are counted every
+ * second.  0, or the last answer when 10 s went by.
+ */
+int	tu_get_until(protets_t *p, const char *name, const protets_opts *o,
+	    int want);
 /* Sleep ms milliseconds. */
 void	tu_msleep(int ms);
 

@@ -596,7 +596,7 @@ run_table(protets_t *p, const struct phases *ph, uint64_t size, int run,
 	record(ph->insert, phase_insert(t));
 	if ((rc = protets_info_get(p, name, &in)) != 0)
 		die("info", rc);
-	mem = (double)in.bytes_used / (double)n;
+	mem = (double)in.bytes_memory / (double)n;
 	record(ph->hit, phase_lookup(t, hit0, 1));
 	if (ph->miss)
 		record(ph->miss, phase_lookup(t, miss, 0));
@@ -713,6 +713,50 @@ bench_readonly(protets_t *p, uint64_t size)
 		}
 	}
 	report("protets");
+}
+
+/*
+ * A table made with no size takes 10 x N entries of the standard shape
+ * (14-byte keys, 32-byte values: 10,000,000 at the default N) through the
+ * daemon: their insert rate, and the memory its pages hold per entry at
+ * a tenth of them and at all of them (docs/FORMAT.md §8).  Once, not a
+ * median: the keys are made as they go (not the workload's).
+ */
+static void
+bench_grow(protets_t *p)
+{
+	protets_table_t	*t;
+	protets_info	 in;
+	char		 k[32], v[VALLEN];
+	size_t		 i, total = 10 * n;
+	double		 t0, rate, at10 = 0;
+	int		 rc;
+
+	memset(v, 'v', sizeof(v));
+	t = table_get(p, "bench-grow", NULL);
+	t0 = now();
+	for (i = 0; i < total; i++) {
+		snprintf(k, sizeof(k), "g%013zu", i);
+		if ((rc = protets_insert(t, k, KEYLEN, v, VALLEN)) != 0)
+			die("grow insert", rc);
+		if (i + 1 == total / 10) {
+			rate = now();
+			if ((rc = protets_info_get(p, "bench-grow", &in)) != 0)
+				die("info", rc);
+			at10 = (double)in.bytes_memory / (double)(i + 1);
+			t0 += now() - rate;	/* the info is not timed */
+		}
+	}
+	rate = (double)total / (now() - t0);
+	if ((rc = protets_info_get(p, "bench-grow", &in)) != 0)
+		die("info", rc);
+	printf("protets grow_%zu_insert %.0f\n", total, rate);
+	printf("protets grow_bytes_per_entry_at_%zu %.1f\n", total / 10, at10);
+	printf("protets grow_bytes_per_entry_at_%zu %.1f\n", total,
+	    (double)in.bytes_memory / (double)total);
+	protets_close(t);
+	if ((rc = protets_drop(p, "bench-grow")) != 0)
+		die("drop", rc);
 }
 
 /* kill -9 the worker owning 100 tables of 10,000 entries; time until a
@@ -945,11 +989,14 @@ main(int argc, char *argv[])
 		fprintf(stderr, "bench: no operands expected\n");
 		return 2;
 	}
-	/* Room for N entries and the index, with slack. */
+	/*
+	 * Room for N entries and the index, with slack: each table's size;
+	 * the daemon's max_size room for 10 x N more (bench_grow).
+	 */
 	size = ((uint64_t)n * 200 + (64u << 20) + 4095) & ~4095ull;
 	fprintf(stderr, "bench: generating %zu keys\n", n);
 	workload_init();
-	daemon_start(opt_protetsd, size, NULL);
+	daemon_start(opt_protetsd, size + (uint64_t)n * 10 * 200, NULL);
 	if ((rc = protets_connect(sock, &p)) != 0)
 		die("connect", rc);
 	if (opt_cg) {
@@ -974,6 +1021,8 @@ main(int argc, char *argv[])
 	bench_cpu();
 	bench_write_concurrency(p, size);
 	bench_readonly(p, size);
+	fprintf(stderr, "bench: a table with no size, %zu entries\n", 10 * n);
+	bench_grow(p);
 	fprintf(stderr, "bench: recovery, %d kills\n", opt_kills);
 	bench_recovery(p, opt_kills);
 	fprintf(stderr, "bench: the state directory, %zu entries\n", n);

@@ -17,7 +17,6 @@
 #include "clock.h"
 #include "conf.h"
 #include "fdpass.h"
-#include "lock.h"
 #include "protets_int.h"
 #include "table.h"
 #include "wire.h"

@@ -22,7 +22,6 @@
 #include "daemon.h"
 #include "ipc.h"
 #include "log.h"
-#include "seg.h"
 
 extern char	**environ;
 

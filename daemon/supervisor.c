@@ -26,7 +26,6 @@
 #include "ipc.h"
 #include "log.h"
 #include "notify.h"
-#include "seg.h"
 
 #define SUP_MONITOR	(-1)		/* slot number of the monitor */
 #define SUP_HISTORY	64		/* restart times remembered */

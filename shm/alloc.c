@@ -139,7 +139,7 @@ al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
  * too; any value is safe (it only ever lowers the room).
  * Returns 0 with *topp, *ceilp, *roomp; PROTETS_ECORRUPT.
  */
-static int
+static inline __attribute__((always_inline)) int
 al_room(const struct tbl *t, uint64_t *topp, uint64_t *ceilp,
     uint64_t *roomp)
 {

@@ -659,13 +659,16 @@ cli_info(protets_t *p, char **argv)
 	if (in.write_concurrency != 0)
 		printf("write_concurrency: %u\n", in.write_concurrency);
 	cli_human("bytes", in.bytes_used);
-	if (in.bytes_quota != 0)
-		cli_human("quota", in.bytes_quota);
-	else
-		printf("quota: none\n");
-	cli_human("free", in.bytes_free);
-	cli_human("largest_fit", in.largest_fit);
-	cli_human("memory", in.bytes_memory);
+	/* A daemon from before quotas sends none of these: memory is 0. */
+	if (in.bytes_memory != 0) {
+		if (in.bytes_quota != 0)
+			cli_human("quota", in.bytes_quota);
+		else
+			printf("quota: none\n");
+		cli_human("free", in.bytes_free);
+		cli_human("largest_fit", in.largest_fit);
+		cli_human("memory", in.bytes_memory);
+	}
 	cli_human("size", in.bytes_size);
 	printf("worker: %d\n", (int)in.worker);
 	printf("worker_pid: %d\n", (int)in.worker_pid);

@@ -197,10 +197,10 @@ const char *protets_strerror(int err);
 /*
  * The daemon's own words on the last error a call of this thread got from
  * it (e.g. "size 4096 is below the minimum (69632)", "max_bytes_per_uid
- * ... would be exceeded for uid 1000"), or, for PROTETS_ECONNECT, the
- * socket ("nothing listening at /run/protets/protets.sock"); "" when
- * there are none.  The calls that talk to the daemon set it (connect,
- * get, open, drop, set_access, info_get, list, procs, load): read it
+ * ... reached for uid 1000"), or, for PROTETS_ECONNECT, the socket
+ * ("nothing listening at /run/protets/protets.sock"); "" when there are
+ * none.  The calls that talk to the daemon set it (connect, get, open,
+ * drop, set_access, resize, info_get, list, procs, load): read it
  * right after one of them failed, before this thread's next such call.
  * Operations on a mapped table touch it only when they fail with
  * PROTETS_EFULL: it then names the table's quota (or what it can ever

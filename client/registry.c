@@ -117,6 +117,12 @@ reg_map(struct reg_entry *e, int fd, size_t size, int writable)
 		e->map.base = NULL;
 		return errno;
 	}
+	/*
+	 * Never in a core dump: dumping the reservation would fault in
+	 * every page of it (a read fault on a memfd's hole allocates), up to
+	 * max_size bytes of memory, and write them out.
+	 */
+	(void)madvise(e->map.base, size, MADV_DONTDUMP);
 	return tbl_open(&e->map.tbl, e->map.base, size, writable);
 }
 

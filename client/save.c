@@ -79,7 +79,7 @@ sv_create(protets_t *p, int fd, const struct sf_plan *pl, const char *name,
 	protets_opts	 o;
 	protets_access	 access;
 	const char	*tname;
-	int		 rc;
+	int		 rc, saved;
 
 	if ((rc = sv_opts(sf_plan_meta(pl), name, opts, &o, &tname)) != 0)
 		return rc;
@@ -87,9 +87,22 @@ sv_create(protets_t *p, int fd, const struct sf_plan *pl, const char *name,
 	o.access = PROTETS_PRIVATE;
 	if ((rc = pt_create(p, tname, &o, &t)) != 0)
 		return rc;
-	rc = sf_fill(fd, pl, sv_insert, t);
+	/*
+	 * At its saved size: filled with no quota, then given it, so that a
+	 * table saved holding more than its size (resized down since) loads
+	 * whole, as does a full one whose entries land in another order.  A
+	 * size the caller gives is kept while filling: too small, the load
+	 * fails (PROTETS_EFULL) and leaves nothing.
+	 */
+	saved = o.max_size != 0 && (opts == NULL || opts->max_size == 0);
+	if (saved)
+		rc = protets_resize(p, tname, 0);
+	if (rc == 0)
+		rc = sf_fill(fd, pl, sv_insert, t);
 	/* Our handle first: a table held open cannot be dropped. */
 	protets_close(t);
+	if (rc == 0 && saved)
+		rc = protets_resize(p, tname, o.max_size);
 	if (rc == 0 && access != PROTETS_PRIVATE)
 		rc = protets_set_access(p, tname, access);
 	if (rc != 0) {

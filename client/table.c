@@ -252,8 +252,8 @@ pt_full(protets_table_t *t)
 		    (unsigned long long)st.largest_fit);
 	else
 		pt_errset("table %s: %llu bytes in use of the %llu it can ever "
-		    "hold (max_size when it was made), the largest entry that "
-		    "fits now %llu bytes", t->info.name,
+		    "hold (its segment), the largest entry that fits now %llu "
+		    "bytes", t->info.name,
 		    (unsigned long long)st.bytes_held,
 		    (unsigned long long)st.bytes_size,
 		    (unsigned long long)st.largest_fit);

@@ -65,7 +65,8 @@ struct recovered {
 
 /*
  * sandbox.c: tbl_check of segment fd (fdname names it in the log, size
- * its bytes) in a confined child of its own, within a time limit.
+ * the bytes it holds: the time limit grows with it) in a confined child
+ * of its own, within a time limit.
  * Returns the check's result (0: whole, msg empty, or msg "not checked:
  * ..." when it could not be made: the lock held, out of time, no child),
  * or PROTETS_ECORRUPT when the child crashed.  msg says why.

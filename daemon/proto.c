@@ -655,14 +655,14 @@ proto_resize(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 		    "resize %s", name);
 		return 0;
 	}
-	quota = (quota + 4095) & ~(uint64_t)4095;
-	if (quota > pt.t->size) {
+	if (quota > pt.t->size) {	/* before rounding: no wrap */
 		conn_error(c, h, PROTETS_ELIMIT, "size %llu exceeds what %s "
-		    "can ever hold (%llu bytes: max_size when it was made)",
+		    "can ever hold (%llu bytes, its segment)",
 		    (unsigned long long)quota, name,
 		    (unsigned long long)pt.t->size);
 		return 0;
 	}
+	quota = (quota + 4095) & ~(uint64_t)4095;
 	if ((rc = tbl_set_quota(&pt.t->tbl, quota)) != 0) {
 		if (rc == PROTETS_EINVAL)
 			conn_error(c, h, rc, "size %llu is below the minimum "

@@ -26,6 +26,7 @@
  * closed once read.
  */
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -61,6 +62,7 @@ rec_validate(int fd, const char *fdname, struct tbl_meta *m,
     uint64_t *size)
 {
 	struct tbl	 t;
+	struct stat	 sb;
 	void		*base;
 	size_t		 len;
 	char		 msg[256];
@@ -69,7 +71,9 @@ rec_validate(int fd, const char *fdname, struct tbl_meta *m,
 	if (seg_map(fd, 0, &base, &len) == -1)
 		return PROTETS_ECORRUPT;
 	*size = len;
-	rc = sbx_check(fd, fdname, len, msg, sizeof(msg));
+	/* its time limit by what it holds (pages), not by its reservation */
+	rc = sbx_check(fd, fdname, fstat(fd, &sb) == 0 ?
+	    (uint64_t)sb.st_blocks * 512 : len, msg, sizeof(msg));
 	if (msg[0] != '\0')
 		log_warnx("segment %s: %s", fdname, msg);
 	/* the header again, here: the table's identity, for the catalog */
@@ -194,9 +198,12 @@ rec_cat_apply(const struct rec_cat *rc, struct tbl_meta *m)
 	m->access = e.access;
 	m->created = e.created;
 	m->flags = (e.flags & CAT_VOLATILE) ? TBL_VOLATILE : 0;
-	/* The size asked for, exactly (the headers hold its shares). */
-	if (e.quota != 0 && m->quota != 0)
-		m->quota = e.quota;
+	/*
+	 * The size asked for, as the catalog kept it: the headers hold its
+	 * shares (0 where one is the whole shard), in memory any writer may
+	 * change; the worker that adopts the segment writes it back.
+	 */
+	m->quota = e.quota;
 	return 0;
 }
 

@@ -78,6 +78,8 @@ seg_map(int fd, int writable, void **base, size_t *size)
 	    PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return -1;
+	/* Not dumped: that would allocate every page of the reservation. */
+	(void)madvise(p, (size_t)st.st_size, MADV_DONTDUMP);
 	*base = p;
 	*size = (size_t)st.st_size;
 	return 0;

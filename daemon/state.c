@@ -321,26 +321,57 @@ st_rec_meta(const struct st_rec *r, struct tbl_meta *m)
 	memcpy(m->name, r->name, r->name_len);
 }
 
-/* A new segment for r, filled from the verified file fd; its fd or -1. */
+/*
+ * The reservation of a table loaded from a file of fsize bytes: what the
+ * configuration gives a table of its quota, and room enough for what the
+ * file holds (about 4 times its bytes at worst: tiny entries, their
+ * index), for a table that held more than its quota (resized down) or
+ * than a max_size lowered since.  With preallocate, its size as asked.
+ */
+static uint64_t
+st_reserve(const struct daemon *d, uint64_t quota, uint64_t fsize)
+{
+	uint64_t	r = seg_reserve(&d->conf, quota), need;
+
+	if (d->conf.preallocate)
+		return r;
+	need = fsize < CONF_MAX_SIZE / 4 ? fsize * 4 + (64ull << 20) :
+	    CONF_MAX_SIZE;
+	if (need > CONF_MAX_SIZE)
+		need = CONF_MAX_SIZE;
+	return r > need ? r : (need + 4095) & ~(uint64_t)4095;
+}
+
+/*
+ * A new segment for r, filled from the verified file fd, with no quota
+ * until it is whole (an order other than the saved one may need more
+ * room); its fd, its size in *sizep, or -1.
+ */
 static int
 st_segment(const struct daemon *d, const struct st_rec *r, int fd,
-    const struct sf_plan *pl, int *rc)
+    const struct sf_plan *pl, uint64_t *sizep, int *rc)
 {
 	const struct sf_meta	*fm = sf_plan_meta(pl);
 	struct tbl_meta		 m;
 	struct tbl		 t;
+	struct stat		 sb;
 	void			*base;
 	size_t			 len;
 	int			 sfd;
 
 	st_rec_meta(r, &m);
 	m.nshards = fm->wc;
+	m.quota = 0;
 	if (fm->type != r->type) {
 		*rc = PROTETS_EFILE;
 		return -1;
 	}
-	if ((sfd = seg_create(m.name, seg_reserve(&d->conf, r->quota),
-	    d->conf.preallocate)) == -1) {
+	if (fstat(fd, &sb) == -1) {
+		*rc = errno;
+		return -1;
+	}
+	*sizep = st_reserve(d, r->quota, (uint64_t)sb.st_size);
+	if ((sfd = seg_create(m.name, *sizep, d->conf.preallocate)) == -1) {
 		*rc = errno;
 		return -1;
 	}
@@ -350,8 +381,12 @@ st_segment(const struct daemon *d, const struct st_rec *r, int fd,
 		return -1;
 	}
 	if ((*rc = tbl_format(base, len, &m)) == 0 &&
-	    (*rc = tbl_open(&t, base, len, 1)) == 0)
-		*rc = sf_fill(fd, pl, st_insert, &t);
+	    (*rc = tbl_open(&t, base, len, 1)) == 0 &&
+	    (*rc = sf_fill(fd, pl, st_insert, &t)) == 0 &&
+	    tbl_set_quota(&t, r->quota) != 0)
+		log_warnx("state: table %.*s: its size %" PRIu64 " is below "
+		    "the minimum of its shards: loaded without one",
+		    (int)r->name_len, r->name, r->quota);
 	munmap(base, len);
 	if (*rc != 0) {
 		close(sfd);
@@ -378,6 +413,7 @@ st_load_one(struct daemon *d, const struct st_rec *r)
 	struct tbl_meta	 m;
 	struct sf_plan	*pl = NULL;
 	char		 path[PATH_MAX];
+	uint64_t	 size = 0;
 	int		 fd, sfd = -1, rc;
 
 	if (st_table_path(d, r->id, path, sizeof(path)) == -1)
@@ -389,7 +425,8 @@ st_load_one(struct daemon *d, const struct st_rec *r)
 	    memchr(r->name, '\0', r->name_len) != NULL ||
 	    r->type < PROTETS_SET || r->type > PROTETS_DUPLICATE_BAG ||
 	    r->access < PROTETS_PUBLIC || r->access > PROTETS_PRIVATE ||
-	    (r->quota != 0 && r->quota < tbl_min_size())) {
+	    (r->quota != 0 && (r->quota < tbl_min_size() ||
+	    r->quota > CONF_MAX_SIZE))) {
 		rc = PROTETS_EFILE;
 		st_set_aside(path);
 	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
@@ -403,7 +440,7 @@ st_load_one(struct daemon *d, const struct st_rec *r)
 		rc = errno;
 	} else {
 		if ((rc = sf_verify(fd, &pl)) == 0)
-			sfd = st_segment(d, r, fd, pl, &rc);
+			sfd = st_segment(d, r, fd, pl, &size, &rc);
 		sf_free(pl);
 		close(fd);
 		/* Whatever failed, the file is kept out of the next save's way. */
@@ -419,7 +456,7 @@ st_load_one(struct daemon *d, const struct st_rec *r)
 		return 1;
 	}
 	st_rec_meta(r, &m);
-	if ((rc = recover_add(d, &m, seg_reserve(&d->conf, r->quota), sfd)) != 0) {
+	if ((rc = recover_add(d, &m, size, sfd)) != 0) {
 		log_warnx("state: table %.*s not loaded: %s; its file is kept "
 		    "as table-%" PRIu64 ".pts.bad", (int)r->name_len, r->name,
 		    protets_strerror(rc), r->id);

@@ -89,6 +89,27 @@ wrk_table_free(struct wtable *t)
 	free(t);
 }
 
+/*
+ * The catalog's quota into the headers of a segment we adopt: the
+ * headers are memory any writer may have changed, the catalog is ours.
+ */
+static void
+wrk_requota(struct wtable *t)
+{
+	struct catalog		*cat = &wk->d->cat;
+	struct cat_entry	*e;
+	uint64_t		 q = 0;
+	int			 found;
+
+	cat_lock(cat);
+	if ((found = (e = cat_find_id(cat, t->id)) != NULL))
+		q = e->quota;
+	cat_unlock(cat);
+	if (found && tbl_set_quota(&t->tbl, q) != 0)
+		log_warnx("segment %llu: quota %llu refused",
+		    (unsigned long long)t->id, (unsigned long long)q);
+}
+
 /* Take ownership of a segment fd received from the monitor. */
 static void
 wrk_adopt(uint64_t id, int fd)
@@ -112,7 +133,8 @@ wrk_adopt(uint64_t id, int fd)
 		log_warnx("segment %llu: %s; set aside",
 		    (unsigned long long)id, protets_strerror(rc));
 		t->bad = 1;
-	}
+	} else
+		wrk_requota(t);
 	RB_INSERT(wtables, &wk->tables, t);
 	wk->ntables++;
 }
@@ -311,6 +333,39 @@ worker_table_memory(const struct wtable *t)
 	return (uint64_t)st.st_blocks * 512;
 }
 
+static void
+wrk_punch(uint64_t off, uint64_t len, void *arg)
+{
+	struct wtable	*t = arg;
+
+	if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	    (off_t)off, (off_t)len) == -1)
+		log_warn("segment %llu: punch %llu bytes",
+		    (unsigned long long)t->id, (unsigned long long)len);
+}
+
+/*
+ * A table whose pages hold more than its heap and index (a reader's fault
+ * in the free middle allocates a page; so does a write rolled back): the
+ * middle punched out again, so that reading a table cannot make it hold
+ * its whole reservation for long.
+ */
+static uint64_t
+wrk_trim(struct wtable *t, uint64_t mem)
+{
+	struct tbl_stats	st;
+	struct tbl		ro;
+
+	if (t->bad)
+		return mem;
+	ro = t->tbl;
+	ro.writable = 0;
+	if (tbl_stats(&ro, &st) != 0 || mem <= st.bytes_held + (4u << 20))
+		return mem;
+	tbl_trim(&t->tbl, wrk_punch, t);
+	return worker_table_memory(t);
+}
+
 /*
  * Every second: what each of our tables holds, into its catalog entry,
  * where max_bytes_per_uid sums it (clients write without us: the kernel's
@@ -322,16 +377,18 @@ wrk_account(int fd, uint32_t events, void *arg)
 	struct catalog		*cat = &wk->d->cat;
 	struct cat_entry	*e;
 	struct wtable		*t;
+	uint64_t		 mem;
 
 	(void)events;
 	(void)arg;
 	ev_timer_ack(fd);
-	cat_lock(cat);
-	RB_FOREACH(t, wtables, &wk->tables)
+	RB_FOREACH(t, wtables, &wk->tables) {
+		mem = wrk_trim(t, worker_table_memory(t));
+		cat_lock(cat);
 		if ((e = cat_find_id(cat, t->id)) != NULL)
-			__atomic_store_n(&e->used, worker_table_memory(t),
-			    __ATOMIC_RELAXED);
-	cat_unlock(cat);
+			__atomic_store_n(&e->used, mem, __ATOMIC_RELAXED);
+		cat_unlock(cat);
+	}
 }
 
 int

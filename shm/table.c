@@ -615,6 +615,41 @@ tbl_retired(struct tbl *t)
 	return tbl_every_shard(t, lk_is_retired) != 0;
 }
 
+/* tbl_trim of one shard, k, at k * shard_size in the segment. */
+static void
+tbl_trim_one(struct tbl *v, unsigned k, tbl_trim_fn fn, void *arg)
+{
+	uint64_t	top, ceil, lo, hi;
+
+	if (lk_busy(v) || lk_wbegin(v) != 0)
+		return;
+	top = SH_LOAD(&tbl_state(v)->top);
+	ceil = SH_LOAD(&tbl_state(v)->ceil);
+	if (top >= TBL_HEAP_OFF && top <= ceil && ceil <= v->size) {
+		lo = (top + 4095) & ~(uint64_t)4095;
+		hi = ceil & ~(uint64_t)4095;
+		if (hi > lo && hi - lo > (1u << 20))
+			fn((uint64_t)k * v->shard_size + lo, hi - lo, arg);
+	}
+	lk_wabort(v);		/* nothing was written */
+}
+
+void
+tbl_trim(struct tbl *t, tbl_trim_fn fn, void *arg)
+{
+	struct tbl	v;
+	unsigned	k;
+
+	if (!t->route) {
+		tbl_trim_one(t, 0, fn, arg);
+		return;
+	}
+	for (k = 0; k < t->nshards; k++) {
+		tbl_view(t, k, &v);
+		tbl_trim_one(&v, k, fn, arg);
+	}
+}
+
 int
 tbl_quiet(struct tbl *t)
 {

@@ -92,6 +92,18 @@ uint64_t tbl_signature(char *buf, size_t bufsz);
  */
 int tbl_set_quota(struct tbl *t, uint64_t quota);
 
+/*
+ * Give back the pages of t's free middle, between the heap's top and the
+ * index chunks (a reader's fault in a hole allocates a page, as does a
+ * write rolled back): fn(off, len, arg) for each page-aligned run of
+ * more than 1 MiB, offsets from t's base, called while that shard's lock
+ * is held so that no writer takes from it meanwhile; fn punches the hole
+ * (fallocate).  A shard whose lock is held, or that needs a recovery, is
+ * left for the next time.
+ */
+typedef void (*tbl_trim_fn)(uint64_t off, uint64_t len, void *arg);
+void tbl_trim(struct tbl *t, tbl_trim_fn fn, void *arg);
+
 /* Smallest segment size tbl_format accepts. */
 size_t tbl_min_size(void);
 /* The same for a table of nshards shards (tbl_meta.nshards). */

@@ -57,7 +57,32 @@ static const struct {
 	{ "frobnicate", "protets: frobnicate: unknown command" },
 	{ "insert onlyname", "protets: insert takes NAME KEY VALUE" },
 	{ "insert t k v x", "protets: insert takes NAME KEY VALUE; too many" },
-	{ "ls x", "protets: ls takes -l or nothing" },
+	{ "ls x", "protets: ls takes [-l] [--format F]; too many given" },
+	{ "dump t --format xml", "protets: dump: --format xml: not raw, tsv "
+	    "or json" },
+	{ "lookup t a --format tsv", "protets: lookup takes NAME KEY; too many "
+	    "given (options go before NAME)" },
+	{ "member --format tsv t a", "protets: member: --format: not an option "
+	    "of member" },
+	{ "lookup -e t 'a\\q'", "protets: KEY a\\\\q: a bad escape (-e: C "
+	    "escapes" },
+	{ "lookup -e t 'a\\'", "protets: KEY a\\\\: a bad escape" },
+	{ "insert --format raw t -", "protets: insert: --format raw: records "
+	    "are read as tsv or json" },
+	{ "select t --limit x", "protets: --limit: x: not an integer" },
+	{ "select t --limit -1", "protets: --limit: -1: not a count" },
+	{ "select t --default 1", "protets: select: --default: not an option "
+	    "of select" },
+	{ "update-counter --threshold 1 t c 1", "protets: update-counter: "
+	    "--threshold and --set-value go together" },
+	{ "update-counter --set-value 1 t c 1", "protets: update-counter: "
+	    "--threshold and --set-value go together" },
+	{ "update-counter --default x t c 1", "protets: --default: x: not an "
+	    "integer" },
+	{ "select-count t --from ''", "protets: select-count: a key of 0 "
+	    "bytes" },
+	{ "first t k", "protets: first takes NAME; too many given" },
+	{ "next t", "protets: next takes NAME KEY" },
 	{ "get foo --bogus", "protets: --bogus: unknown option" },
 	{ "get foo --type", "protets: --type needs a value" },
 	{ "get foo --type hash", "protets: --type hash: not set, ordered_set, "

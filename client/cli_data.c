@@ -97,12 +97,15 @@ int
 cld_lookup(protets_t *p, struct cli_args *a)
 {
 	protets_table_t	*t = cli_open(p, a->name);
+	char		 vis[4 * 64 + 1];
 	int		 rc;
+
 
 	rc = protets_lookup_each(t, a->key.p, a->key.len, cld_print_value,
 	    &a->fmt);
 	protets_close(t);
-	return rc ? cli_fail("lookup", rc) : 0;
+	/* the key named, as ever (a NUL in it ends what is shown) */
+	return rc ? cli_fail(escape_line(a->key.p, vis, sizeof(vis)), rc) : 0;
 }
 
 int

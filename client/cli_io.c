@@ -29,6 +29,7 @@
 #include <vis.h>
 
 #include <arpa/nameser.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <jansson.h>
@@ -514,6 +515,101 @@ cio_json_field(struct cio_in *in, const char *name, json_t *v,
 	return 0;
 }
 
+/*
+ * The fast path of a json line: the form this command writes, ASCII,
+ * {"key":"...","value":"..."} (either order, either _base64), no
+ * space; a string with only the escapes \" \\ \/ \b \f \n \r \t and
+ * \u0000 to \u007f.  Anything else (another byte, a space, another
+ * escape, a bad base64) returns 0 having kept nothing, and jansson,
+ * which has the last word on JSON, reads the line.  Returns 1 with kv
+ * filled, or 0.
+ */
+static const char *
+cio_fast_str(const char *s, const char *end, char *dst, size_t *len)
+{
+	static const char	from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char		*e;
+	size_t			 o = 0;
+	unsigned int		 u;
+
+	if (s >= end || *s++ != '"')
+		return NULL;
+	while (s < end && *s != '"') {
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return NULL;
+		if (*s != '\\') {
+			dst[o++] = *s++;
+			continue;
+		}
+		if (++s >= end)
+			return NULL;
+		if ((e = strchr(from, *s)) != NULL && *s != '\0') {
+			dst[o++] = to[e - from];
+			s++;
+			continue;
+		}
+		if (*s != 'u' || end - s < 5 || sscanf(s + 1, "%4x", &u) != 1 ||
+		    u >= 0x80 || !isxdigit((unsigned char)s[4]))
+			return NULL;
+		dst[o++] = (char)u;
+		s += 5;
+	}
+	if (s >= end)
+		return NULL;
+	*len = o;
+	return s + 1;
+}
+
+static int
+cio_json_fast(struct cio_in *in, const char *s, size_t n, protets_kv *kv)
+{
+	static const char *const names[] = { "\"key\":", "\"key_base64\":",
+	    "\"value\":", "\"value_base64\":" };
+	const char	*end = s + n;
+	char		*dst = in->arena + in->used, *b64;
+	size_t		 i, len, l, off = 0;
+	int		 seen = 0, dec;
+
+	if (n < 2 || s[0] != '{' || end[-1] != '}')
+		return 0;
+	for (s++; s < end - 1;) {
+		for (i = 0; i < 4; i++)
+			if ((size_t)(end - s) > (l = strlen(names[i])) &&
+			    memcmp(s, names[i], l) == 0)
+				break;
+		if (i == 4 || (seen & (i < 2 ? 1 : 2)))
+			return 0;
+		seen |= i < 2 ? 1 : 2;
+		if ((s = cio_fast_str(s + l, end, dst + off, &len)) == NULL)
+			return 0;
+		if (i % 2 == 1) {	/* base64: decoded in place */
+			b64 = dst + off;
+			b64[len] = '\0';	/* (room: the line had quotes) */
+			if (strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
+			    "klmnopqrstuvwxyz0123456789+/=") != len ||
+			    (dec = b64_pton(b64, (unsigned char *)b64,
+			    len + 1)) < 0)
+				return 0;
+			len = (size_t)dec;
+		}
+		if (i < 2) {
+			kv->key = dst + off;
+			kv->klen = len;
+		} else {
+			kv->val = dst + off;
+			kv->vlen = len;
+		}
+		off += len;
+		if (s < end - 1 && (*s++ != ',' || s == end - 1))
+			return 0;	/* no comma, or one before the '}' */
+	}
+	if (s != end - 1 || !(seen & 1) || (!(seen & 2) &&
+	    in->op != CIO_DELETE))
+		return 0;
+	in->used += off;
+	return 1;
+}
+
 static int
 cio_json_line(struct cio_in *in, const char *s, size_t n, protets_kv *kv)
 {
@@ -522,6 +618,9 @@ cio_json_line(struct cio_in *in, const char *s, size_t n, protets_kv *kv)
 	const char	*name;
 	int		 seen = 0, rc = 0;
 
+	if (cio_json_fast(in, s, n, kv))
+		return 0;
+	memset(kv, 0, sizeof(*kv));
 	if ((o = json_loadb(s, n, JSON_ALLOW_NUL, &e)) == NULL)
 		return cio_bad(in, "not JSON: %.80s (column %d)", e.text,
 		    e.column);

@@ -86,7 +86,8 @@ usage(FILE *f, int status)
 "  ls [-l]                 one table per line: NAME TYPE ACCESS ENTRIES\n"
 "                          [USED SIZE] OWNER_UID WORKER_PID (tab-separated;\n"
 "                          -l: with a header, bytes in use and size)\n"
-"  info NAME               \"key: value\" lines\n"
+"  info NAME               \"key: value\" lines, the last \"holders:\" and\n"
+"                          the pids holding the table\n"
 "  procs [-l]              one line per daemon process: ROLE PID (-l: with\n"
 "                          a header, and the tables each holds)\n"
 "\n"
@@ -368,6 +369,23 @@ cli_human(const char *key, uint64_t v)
 	printf("%s: %llu (%s)\n", key, (unsigned long long)v, buf);
 }
 
+/* info's last line: "holders: PID ..." (nothing after: none). */
+static int
+cli_info_holders(protets_t *p, const char *name)
+{
+	pid_t	 pids[64];
+	size_t	 n, i;
+	int	 more = 0, rc;
+
+	if ((rc = protets_holders(p, name, pids, 64, &n, &more)) != 0)
+		return cli_fail(name, rc);
+	fputs("holders:", stdout);
+	for (i = 0; i < n; i++)
+		printf(" %d", (int)pids[i]);
+	puts(more ? " ..." : "");
+	return 0;
+}
+
 static int
 cli_info(protets_t *p, char **argv)
 {
@@ -393,7 +411,7 @@ cli_info(protets_t *p, char **argv)
 	printf("worker: %d\n", (int)in.worker);
 	printf("worker_pid: %d\n", (int)in.worker_pid);
 	printf("created: %s\n", when);
-	return 0;
+	return cli_info_holders(p, argv[0]);
 }
 
 /* procs: nothing, or -l. */

@@ -97,16 +97,25 @@ cio_tsv_needs(const unsigned char *b, size_t n)
 void
 cio_tsv(const void *s, size_t n)
 {
-	char	*dst;
+	char	*src, *dst;
 	int	 len;
 
 	if (!cio_tsv_needs(s, n)) {
 		fwrite(s, 1, n, stdout);
 		return;
 	}
-	dst = cio_room(4 * n + 1);
-	len = strnvisx(dst, 4 * n + 1, s, n, CIO_VIS);
-	fwrite(dst, 1, (size_t)len, stdout);
+	/*
+	 * vis(3) writes a NUL as \0, or \000 before a digit: it looks at
+	 * the byte after each, and libbsd's looks past the end after the
+	 * last one.  So the field is copied with a letter after it, which
+	 * encodes as itself and is not written.
+	 */
+	src = cio_room(5 * (n + 1) + 1);
+	dst = src + n + 1;
+	memcpy(src, s, n);
+	src[n] = 'x';
+	len = strnvisx(dst, 4 * (n + 1) + 1, src, n + 1, CIO_VIS);
+	fwrite(dst, 1, (size_t)len - 1, stdout);
 }
 
 /* Is s, n bytes, well-formed UTF-8 (no overlong form, no surrogate)? */

@@ -36,7 +36,8 @@ enum wire_op {
 	WIRE_PROCS = 5,		/* - -> count, proc... */
 	WIRE_REPAIR = 6,	/* name -> status */
 	WIRE_SETACCESS = 7,	/* name, access -> status */
-	WIRE_OP_MAX = 7
+	WIRE_HOLDERS = 8,	/* name -> flags, count, pid... */
+	WIRE_OP_MAX = 8
 };
 
 /* WIRE_GET flags. */

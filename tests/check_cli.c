@@ -939,6 +939,94 @@ START_TEST(test_binary_roundtrip)
 END_TEST
 
 /*
+ * A process holding a table: opens it, says so on ready, closes it when
+ * told on go (a byte), says so again, waits for go to close.  fork_too:
+ * it forks a child that inherits the mapping and keeps it, and exits
+ * (the child waits on go): a holder the daemon never handed the table.
+ */
+static pid_t
+holder_start(const char *name, int ready[2], int go[2], int fork_too)
+{
+	protets_t	*p;
+	protets_table_t	*t;
+	pid_t		 pid;
+	char		 c;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	if ((pid = fork()) != 0) {
+		close(ready[1]);
+		close(go[0]);
+		ck_assert_int_eq(read(ready[0], &c, 1), 1);
+		return pid;
+	}
+	close(ready[0]);
+	close(go[1]);
+	CHILD_CHECK(protets_connect(d.sock, &p) == 0);
+	CHILD_CHECK(protets_open(p, name, &t) == 0);
+	protets_disconnect(p);
+	if (fork_too && fork() != 0)
+		_exit(0);	/* the child holds it now */
+	CHILD_CHECK(write(ready[1], "r", 1) == 1);
+	CHILD_CHECK(read(go[0], &c, 1) == 1);
+	protets_close(t);
+	CHILD_CHECK(write(ready[1], "c", 1) == 1);
+	(void)read(go[0], &c, 1);	/* EOF: the test is done */
+	_exit(0);
+}
+
+/*
+ * info names the processes holding a table, drop in use names them
+ * too; one that closed the table and lives on is not named; a child
+ * forked by a holder is not known by pid, and drop says so.
+ */
+START_TEST(test_holders)
+{
+	char	 want[128], c;
+	int	 ready[2], go[2];
+	pid_t	 pid;
+
+	ck_assert_int_eq(run("get ht"), 0);
+	ck_assert_int_eq(run("info ht | tail -1"), 0);
+	ck_assert_str_eq(out, "holders:\n");
+	pid = holder_start("ht", ready, go, 0);
+	snprintf(want, sizeof(want), "holders: %d\n", (int)pid);
+	ck_assert_int_eq(run("info ht | tail -1"), 0);
+	ck_assert_str_eq(out, want);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s drop ht 2>&1", cli,
+	    d.sock), 5);
+	snprintf(want, sizeof(want), "protets: ht: table in use: ht is held "
+	    "open by pid %d\n", (int)pid);
+	ck_assert_str_eq(out, want);
+	/* closed, alive: not named, and the table may go */
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(run("info ht | tail -1"), 0);
+	ck_assert_str_eq(out, "holders:\n");
+	ck_assert_int_eq(run("drop ht"), 0);
+	close(go[1]);
+	close(ready[0]);
+	ck_assert_int_eq(tu_wait_child(pid), 0);
+	/* held by a child the daemon never handed it to */
+	ck_assert_int_eq(run("get hf"), 0);
+	pid = holder_start("hf", ready, go, 1);
+	ck_assert_int_eq(tu_wait_child(pid), 0);	/* the parent is gone */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s drop hf 2>&1", cli,
+	    d.sock), 5);
+	ck_assert_str_eq(out, "protets: hf: table in use: hf is held open by "
+	    "no process it was handed to (a child forked by one, or one from "
+	    "before a worker restart)\n");
+	ck_assert_int_eq(run("info hf | tail -1"), 0);
+	ck_assert_str_eq(out, "holders:\n");
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(go[1]);
+	close(ready[0]);
+	ck_assert_int_eq(run("drop hf"), 0);
+}
+END_TEST
+
+/*
  * A table whose write lock a stopped process holds mid-operation: a
  * writer fails after PROTETS_LOCK_TIMEOUT_MS naming the holder, a reader
  * answers the committed value, and once the holder is killed writers
@@ -1036,6 +1124,7 @@ main(void)
 	tcase_add_test(tc, test_stalled_lock_cli);
 	tcase_add_test(tc, test_data_cases);
 	tcase_add_test(tc, test_binary_roundtrip);
+	tcase_add_test(tc, test_holders);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

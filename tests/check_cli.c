@@ -594,6 +594,17 @@ static const struct {
 } data_cases[] = {
 	{ "get f --access public", NULL, 0, "f\tset\tpublic\tread-write\n",
 	    "" },
+	/* get of an existing table: its options, or exit 5 saying what it is */
+	{ "get f --access public --type set", NULL, 0,
+	    "f\tset\tpublic\tread-write\n", "" },
+	{ "get f --type bag --access public", NULL, 5, "", "protets: f: the "
+	    "table exists with other options: table f exists: set, public, "
+	    "write_concurrency 1\n" },
+	{ "get f --access protected", NULL, 5, "", "table f exists: set, "
+	    "public" },
+	{ "get f --write-concurrency 2", NULL, 5, "", "table f exists: set, "
+	    "public, write_concurrency 1" },
+	{ "get f --write-concurrency 1", NULL, 0, NULL, "" },
 	/* the two entries that raw output cannot tell apart */
 	{ "insert -e f 'a\\tb' 'x\\ny'", NULL, 0, "", "" },
 	{ "insert f a \"$(printf 'b\\tx\\ny')\"", NULL, 0, "", "" },

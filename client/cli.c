@@ -98,7 +98,7 @@ usage(FILE *f, int status)
 "                          as {\"key\":..,\"value\":..} lines (json, with\n"
 "                          \"key_base64\"/\"value_base64\" for non-UTF-8);\n"
 "                          NAME - reads tsv (the default) or json\n"
-"  -e                      KEY, VALUE, P, A and B are given in C escapes\n"
+"  -e, --escaped           KEY, VALUE, P, A and B are given in C escapes\n"
 "                          (\\t \\n \\\\ \\0 \\377 ...)\n"
 "\n"
 "The socket is -s, else $PROTETS_SOCKET, else the \"socket\" setting of\n"
@@ -228,7 +228,8 @@ cli_table_opts(int argc, char **argv, protets_opts *o, int with_type)
 				    "type");
 			if (protets_type_parse(optarg, &o->type) != 0)
 				cli_usage_error("--type %s: not set, "
-				    "ordered_set, bag or duplicate_bag", optarg);
+				    "ordered_set, bag or duplicate_bag",
+				    optarg);
 			break;
 		case 'a':
 			if (protets_access_parse(optarg, &o->access) != 0)
@@ -539,7 +540,8 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "count", 1, "NAME", 0, NULL, cli_count, NULL, NULL },
 	{ "check", 1, "NAME", 0, NULL, cli_check, NULL, NULL },
 	{ "drop", 1, "NAME", 0, NULL, cli_drop, NULL, NULL },
-	{ "ls", 0, "[-l] [--format F]", CLI_O_FMT | CLI_O_LONG, NULL, NULL, NULL, cld_ls },
+	{ "ls", 0, "[-l] [--format F]", CLI_O_FMT | CLI_O_LONG, NULL, NULL,
+	    NULL, cld_ls },
 	{ "info", 1, "NAME", 0, NULL, cli_info, NULL, NULL },
 	{ "procs", -2, "[-l]", 0, cli_dash_l_check, NULL, cli_procs, NULL },
 	{ "insert-new", 3, "NAME KEY VALUE", O_IN, NULL, NULL, NULL,

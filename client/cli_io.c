@@ -44,7 +44,7 @@
 #define CIO_VIS		(VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL)
 /* What may follow a backslash: the escapes of vis(3). */
 #define CIO_UNVIS	"\\tnrabvfsE01234567xM^$"
-#define CIO_BATCH	256		/* records per write (bench/README.md) */
+#define CIO_BATCH	256	/* records per write (bench/README.md) */
 /* Decoded bytes per batch: a record is never longer than its line. */
 #define CIO_ARENA	(8u << 20)
 
@@ -593,7 +593,7 @@ cio_json_fast(struct cio_in *in, const char *s, size_t n, protets_kv *kv)
 			return 0;
 		if (i % 2 == 1) {	/* base64: decoded in place */
 			b64 = dst + off;
-			b64[len] = '\0';	/* (room: the line had quotes) */
+			b64[len] = '\0';	/* the line had room */
 			if (strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
 			    "klmnopqrstuvwxyz0123456789+/=") != len ||
 			    (dec = b64_pton(b64, (unsigned char *)b64,
@@ -709,9 +709,9 @@ cio_read(struct cio_in *in)
 	if ((n = cio_flush(in)) != 0)
 		return (int)n;
 	if (rc != 0) {
-		fprintf(stderr, "protets: %s: stdin line %llu: %s (%llu records "
-		    "written before it)\n", in->cmd, in->line + 1, in->err,
-		    in->done);
+		fprintf(stderr, "protets: %s: stdin line %llu: %s (%llu "
+		    "records written before it)\n", in->cmd, in->line + 1,
+		    in->err, in->done);
 		return EX_OTHER;
 	}
 	return 0;

@@ -690,7 +690,20 @@ static const struct {
 	    "\"value\":\"1\"}\n", 0, "", "" },
 	{ "member g j", NULL, 1, "", "" },
 	{ "member g x", NULL, 1, "", "" },
+	/* a KEY may start with '-': the options come before NAME */
+	{ "insert g -dash v", NULL, 0, "", "" },
+	{ "lookup g -dash", NULL, 0, "v\n", "" },
+	{ "insert -e g '\\055' one", NULL, 0, "", "" },
+	{ "lookup g -", NULL, 0, "one\n", "" },	/* not stdin: a key */
 	{ "delete -e g '\\055'", NULL, 0, "", "" },
+	{ "member g -", NULL, 1, "", "" },
+	{ "insert-new -e g '-\\tdash' w", NULL, 0, "", "" },
+	{ "insert-new -e g '-\\tdash' w", NULL, 1, "", "protets: insert-new: "
+	    "-\\tdash: key or table already exists" },
+	{ "delete-object -e g '-\\tdash' 'x'", NULL, 0, "", "" },
+	{ "member -e g '-\\tdash'", NULL, 0, "", "" },
+	{ "delete-object -e g '-\\tdash' 'w'", NULL, 0, "", "" },
+	{ "member -e g '-\\tdash'", NULL, 1, "", "" },
 	/* first/next/last/prev on an ordered_set */
 	{ "get o --type ordered_set", NULL, 0, NULL, "" },
 	{ "insert o -", "c\t3\na\t1\nd\t4\nab\t12\nb\t2\n", 0, "", "" },
@@ -753,7 +766,7 @@ static const struct {
 	{ "ls --format json | grep -c '^{\"name\":\"o\",\"type\":\"ordered_set\","
 	    "\"access\":\"protected\",\"entries\":3,\"bytes_used\":'", NULL, 0,
 	    "1\n", "" },
-	{ "ls --format tsv | grep -c '^g\tset\tpublic\t3\t'", NULL, 0, "1\n",
+	{ "ls --format tsv | grep -c '^g\tset\tpublic\t4\t'", NULL, 0, "1\n",
 	    "" },
 	{ "ls -l --format tsv | head -1", NULL, 0, "NAME\tTYPE\tACCESS\tENTRIES"
 	    "\tUSED\tSIZE\tOWNER\tWORKER\n", "" },

@@ -86,7 +86,10 @@ COMMON_SRC	= $(wildcard common/*.c)
 LIB_SRC		= client/protets.c client/table.c client/registry.c \
 		  client/save.c $(COMMON_SRC) $(SHM_SRC)
 DAEMON_SRC	= $(filter-out daemon/main.c,$(wildcard daemon/*.c))
-CLI_SRC		= client/cli.c
+CLI_SRC		= client/cli.c client/cli_data.c client/cli_io.c
+# The command's own libraries: jansson reads JSON records, libresolv's
+# b64_ntop/b64_pton do base64 (cli_io.c).
+CLI_LIBS	= $(shell pkg-config --libs jansson) -lresolv
 
 LIB_OBJ		= $(LIB_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ	= $(DAEMON_SRC:%.c=$(BUILD)/%.o)
@@ -138,7 +141,7 @@ $(PROTETSD): $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(LIB_A)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 $(PROTETS): $(CLI_OBJ) $(LIB_A)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(CLI_LIBS)
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)

@@ -15,15 +15,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "conf.h"
 #include "escape.h"
 #include "protets.h"
-
-#define EX_NOTFOUND	1
-#define EX_USAGE	2
-#define EX_UNREACH	3
-#define EX_PERM		4
-#define EX_OTHER	5
 
 static const char	*cli_sock;
 
@@ -50,21 +45,34 @@ usage(FILE *f, int status)
 "                          create the table if missing (--volatile: never\n"
 "                          written to disk, gone after a stop)\n"
 "  insert NAME KEY VALUE   insert (replace, on sets)\n"
-"  insert-new NAME KEY VALUE\n"
+"  insert NAME -           insert the records of standard input\n"
+"  insert-new NAME KEY VALUE | NAME -\n"
 "                          insert only if KEY is absent (exit 1 if present)\n"
 "  lookup NAME KEY         print each value of KEY on its own line\n"
+"  member NAME KEY         exit 0 if KEY is there, 1 if not\n"
 "  take NAME KEY           remove KEY, printing each value it had\n"
-"  delete NAME KEY         delete KEY (every value, on bags)\n"
+"  delete NAME KEY | NAME -\n"
+"                          delete KEY (every value, on bags), or the keys\n"
+"                          of the records of standard input\n"
 "  delete-object NAME KEY VALUE\n"
 "                          delete the entries equal to KEY VALUE\n"
-"  update-counter NAME KEY INCR\n"
-"                          add INCR to the integer value of KEY (0 if\n"
-"                          missing) and print the result\n"
+"  update-counter [--default V] [--threshold T --set-value S]\n"
+"           NAME KEY INCR  add INCR to the integer value of KEY (V, 0 by\n"
+"                          default, if missing; S if the result passes T)\n"
+"                          and print the result\n"
+"  first NAME, last NAME   print the first (last) key\n"
+"  next NAME KEY, prev NAME KEY\n"
+"                          print the key after (before) KEY; exit 1 at the\n"
+"                          end\n"
 "  clear NAME              delete every entry\n"
-"  select NAME [--prefix P] [--from A] [--to B]\n"
-"                          print the entries whose key starts with P\n"
-"                          as KEY<TAB>VALUE\n"
-"  dump NAME               print every entry as KEY<TAB>VALUE\n"
+"  select NAME [--prefix P] [--from A] [--to B] [--limit N] [--reverse]\n"
+"                          print the entries whose key starts with P and\n"
+"                          lies in A..B (at most N; --reverse: backwards,\n"
+"                          ordered_set)\n"
+"  select-count NAME [--prefix P] [--from A] [--to B]\n"
+"  select-delete NAME [--prefix P] [--from A] [--to B]\n"
+"                          count (delete) those entries, print how many\n"
+"  dump NAME               print every entry\n"
 "  count NAME              print the number of entries\n"
 "  check NAME              verify the table's structure\n"
 "  drop NAME               delete the table\n"
@@ -80,9 +88,20 @@ usage(FILE *f, int status)
 "  ls [-l]                 one table per line: NAME TYPE ACCESS ENTRIES\n"
 "                          [USED SIZE] OWNER_UID WORKER_PID (tab-separated;\n"
 "                          -l: with a header, bytes in use and size)\n"
-"  info NAME               \"key: value\" lines\n"
+"  info NAME               \"key: value\" lines, the last \"holders:\" and\n"
+"                          the pids holding the table\n"
 "  procs [-l]              one line per daemon process: ROLE PID (-l: with\n"
 "                          a header, and the tables each holds)\n"
+"\n"
+"Options of the commands on entries, before NAME when there is a KEY:\n"
+"  --format raw|tsv|json   dump, select, lookup, take, first, next, last,\n"
+"                          prev, ls print KEY<TAB>VALUE lines as they are\n"
+"                          (raw, the default), with C escapes (tsv), or\n"
+"                          as {\"key\":..,\"value\":..} lines (json, with\n"
+"                          \"key_base64\"/\"value_base64\" for non-UTF-8);\n"
+"                          NAME - reads tsv (the default) or json\n"
+"  -e, --escaped           KEY, VALUE, P, A and B are given in C escapes\n"
+"                          (\\t \\n \\\\ \\0 \\377 ...)\n"
 "\n"
 "The socket is -s, else $PROTETS_SOCKET, else the \"socket\" setting of\n"
 "$PROTETS_CONF or %s.\n"
@@ -95,7 +114,7 @@ usage(FILE *f, int status)
  * A usage error: one line saying what is wrong and what is accepted, a
  * pointer to --help, exit 2 (not the whole help: it hid the reason).
  */
-static void __attribute__((format(printf, 1, 2), noreturn))
+void
 cli_usage_error(const char *fmt, ...)
 {
 	va_list	 ap;
@@ -109,7 +128,7 @@ cli_usage_error(const char *fmt, ...)
 }
 
 /* Report err on stderr and map it to an exit status. */
-static int
+int
 cli_fail(const char *what, int err)
 {
 	const char	*m = protets_errmsg();
@@ -141,7 +160,7 @@ cli_fail(const char *what, int err)
  * A write's failure, reported while t is still open: PROTETS_ELOCKED
  * names the process holding the lock (exit status as any other error).
  */
-static int
+int
 cli_wfail(protets_table_t *t, const char *what, int err)
 {
 	pid_t	pid;
@@ -170,7 +189,7 @@ cli_connect(void)
 	return p;
 }
 
-static protets_table_t *
+protets_table_t *
 cli_open(protets_t *p, const char *name)
 {
 	protets_table_t	*t;
@@ -211,7 +230,8 @@ cli_table_opts(int argc, char **argv, protets_opts *o, int with_type)
 				    "type");
 			if (protets_type_parse(optarg, &o->type) != 0)
 				cli_usage_error("--type %s: not set, "
-				    "ordered_set, bag or duplicate_bag", optarg);
+				    "ordered_set, bag or duplicate_bag",
+				    optarg);
 			break;
 		case 'a':
 			if (protets_access_parse(optarg, &o->access) != 0)
@@ -275,114 +295,16 @@ cli_get(protets_t *p, int argc, char **argv)
 }
 
 static int
-cli_insert(protets_t *p, char **argv)
+cli_count(protets_t *p, char **argv)
 {
 	protets_table_t	*t = cli_open(p, argv[0]);
+	uint64_t	 n;
 	int		 rc;
 
-	rc = protets_insert(t, argv[1], strlen(argv[1]), argv[2],
-	    strlen(argv[2]));
-	if (rc != 0)
-		rc = cli_wfail(t, "insert", rc);
+	if ((rc = protets_count(t, &n)) == 0)
+		printf("%llu\n", (unsigned long long)n);
 	protets_close(t);
-	return rc;
-}
-
-static int
-cli_print_value(const void *k, size_t klen, const void *v, size_t vlen,
-    void *arg)
-{
-	(void)k;
-	(void)klen;
-	(void)arg;
-	fwrite(v, 1, vlen, stdout);
-	putchar('\n');
-	return 0;
-}
-
-static int
-cli_lookup(protets_t *p, char **argv)
-{
-	protets_table_t	*t = cli_open(p, argv[0]);
-	int		 rc;
-
-	rc = protets_lookup_each(t, argv[1], strlen(argv[1]),
-	    cli_print_value, NULL);
-	protets_close(t);
-	return rc ? cli_fail(argv[1], rc) : 0;
-}
-
-static int
-cli_insert_new(protets_t *p, char **argv)
-{
-	protets_table_t	*t = cli_open(p, argv[0]);
-	int		 rc;
-
-	rc = protets_insert_new(t, argv[1], strlen(argv[1]), argv[2],
-	    strlen(argv[2]));
-	if (rc == PROTETS_EXISTS) {
-		fprintf(stderr, "protets: %s: %s\n", argv[1],
-		    protets_strerror(rc));
-		rc = EX_NOTFOUND;
-	} else if (rc != 0)
-		rc = cli_wfail(t, "insert-new", rc);
-	protets_close(t);
-	return rc;
-}
-
-static int
-cli_take(protets_t *p, char **argv)
-{
-	protets_table_t	*t = cli_open(p, argv[0]);
-	int		 rc;
-
-	rc = protets_take(t, argv[1], strlen(argv[1]), cli_print_value,
-	    NULL);
-	if (rc != 0)
-		rc = cli_wfail(t, argv[1], rc);
-	protets_close(t);
-	return rc;
-}
-
-static int
-cli_delete_object(protets_t *p, char **argv)
-{
-	protets_table_t	*t = cli_open(p, argv[0]);
-	int		 rc;
-
-	rc = protets_delete_object(t, argv[1], strlen(argv[1]), argv[2],
-	    strlen(argv[2]));
-	if (rc != 0)
-		rc = cli_wfail(t, "delete-object", rc);
-	protets_close(t);
-	return rc;
-}
-
-static int
-cli_update_counter(protets_t *p, char **argv)
-{
-	protets_counter_opts	 o = { .has_default = 1, .dflt = 0 };
-	protets_table_t		*t;
-	long long		 incr;
-	int64_t			 res;
-	int			 rc;
-
-	incr = strtoll(argv[2], NULL, 10);	/* cli_counter_check vetted it */
-	t = cli_open(p, argv[0]);
-	rc = protets_update_counter(t, argv[1], strlen(argv[1]),
-	    (int64_t)incr, &o, &res);
-	if (rc == PROTETS_EINVAL || rc == PROTETS_ERANGE) {
-		/* Not a usage error: the stored value, or the table type. */
-		fprintf(stderr, "protets: %s: %s\n", argv[1], rc ==
-		    PROTETS_ERANGE ? "counter overflow" :
-		    "not a counter (or not a set)");
-		rc = EX_OTHER;
-	} else if (rc != 0)
-		rc = cli_wfail(t, "update-counter", rc);
-	else
-		printf("%lld\n", (long long)res);
-	protets_close(t);
-	return rc;
+	return rc ? cli_fail("count", rc) : 0;
 }
 
 static int
@@ -396,123 +318,6 @@ cli_clear(protets_t *p, char **argv)
 		rc = cli_wfail(t, "clear", rc);
 	protets_close(t);
 	return rc;
-}
-
-static int cli_dump_one(const void *, size_t, const void *, size_t, void *);
-
-/* select's options into m; optind at NAME.  Usage errors exit. */
-static void
-cli_select_opts(int argc, char **argv, protets_match *m)
-{
-	static const struct option opts[] = {
-		{ "prefix", required_argument, NULL, 'p' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int		 ch;
-
-	memset(m, 0, sizeof(*m));
-	optind = 1;
-	opterr = 0;	/* ours say it, below */
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'p':
-			m->prefix = optarg;
-			m->plen = strlen(optarg);
-			break;
-		case 'f':	/* inclusive bounds, in key order */
-			m->from = optarg;
-			m->flen = strlen(optarg);
-			break;
-		case 't':
-			m->to = optarg;
-			m->tlen = strlen(optarg);
-			break;
-		case ':':
-			cli_usage_error("select: %s needs a value",
-			    argv[optind - 1]);
-		default:
-			if (optopt != 0)
-				cli_usage_error("select: -%c: unknown option; "
-				    "--prefix, --from, --to", optopt);
-			cli_usage_error("select: %s: unknown option; "
-			    "--prefix, --from, --to", argv[optind - 1]);
-		}
-	}
-	if (argc - optind != 1)
-		cli_usage_error("select takes one NAME, then options");
-}
-
-static void
-cli_select_check(int argc, char **argv)
-{
-	protets_match	m;
-
-	cli_select_opts(argc, argv, &m);
-}
-
-static int
-cli_select(protets_t *p, int argc, char **argv)
-{
-	protets_match	 m;
-	protets_table_t	*t;
-	int		 rc;
-
-	cli_select_opts(argc, argv, &m);
-	t = cli_open(p, argv[optind]);
-	rc = protets_select(t, &m, cli_dump_one, NULL);
-	protets_close(t);
-	return rc ? cli_fail("select", rc) : 0;
-}
-
-static int
-cli_delete(protets_t *p, char **argv)
-{
-	protets_table_t	*t = cli_open(p, argv[0]);
-	int		 rc;
-
-	rc = protets_delete(t, argv[1], strlen(argv[1]));
-	if (rc != 0)
-		rc = cli_wfail(t, "delete", rc);
-	protets_close(t);
-	return rc;
-}
-
-static int
-cli_dump_one(const void *k, size_t klen, const void *v, size_t vlen,
-    void *arg)
-{
-	(void)arg;
-	fwrite(k, 1, klen, stdout);
-	putchar('\t');
-	fwrite(v, 1, vlen, stdout);
-	putchar('\n');
-	return 0;
-}
-
-static int
-cli_dump(protets_t *p, char **argv)
-{
-	protets_table_t	*t = cli_open(p, argv[0]);
-	int		 rc;
-
-	rc = protets_foldl(t, cli_dump_one, NULL);
-	protets_close(t);
-	return rc ? cli_fail("dump", rc) : 0;
-}
-
-static int
-cli_count(protets_t *p, char **argv)
-{
-	protets_table_t	*t = cli_open(p, argv[0]);
-	uint64_t	 n;
-	int		 rc;
-
-	if ((rc = protets_count(t, &n)) == 0)
-		printf("%llu\n", (unsigned long long)n);
-	protets_close(t);
-	return rc ? cli_fail("count", rc) : 0;
 }
 
 static int
@@ -571,62 +376,6 @@ cli_drop(protets_t *p, char **argv)
 	return 0;
 }
 
-struct cli_ls {
-	protets_t	*p;
-	int		 rc;
-	int		 l;	/* ls -l: bytes used and size too */
-};
-
-static int
-cli_ls_one(const protets_info *in, void *arg)
-{
-	struct cli_ls	*ls = arg;
-	protets_info	 full;
-	char		 vis[4 * PROTETS_NAME_MAX + 1];
-	int		 rc;
-
-	/* The owning worker knows the entry count: ask it. */
-	if ((rc = protets_info_get(ls->p, in->name, &full)) != 0) {
-		/* dropped, or made private, meanwhile */
-		if (rc == PROTETS_NOTFOUND || rc == PROTETS_EACCES)
-			return 0;
-		ls->rc = rc;
-		return 1;
-	}
-	printf("%s\t%s\t%s\t%llu\t", cli_name(full.name, vis),
-	    protets_type_name(full.type), protets_access_name(full.access),
-	    (unsigned long long)full.entries);
-	if (ls->l)
-		printf("%llu\t%llu\t", (unsigned long long)full.bytes_used,
-		    (unsigned long long)full.bytes_size);
-	printf("%u\t%d\n", full.owner_uid, (int)full.worker_pid);
-	return 0;
-}
-
-/* ls and procs: nothing, or -l. */
-static void
-cli_dash_l_check(int argc, char **argv)
-{
-	if (argc > 2 || (argc == 2 && strcmp(argv[1], "-l") != 0))
-		cli_usage_error("%s takes -l or nothing", argv[0]);
-}
-
-static int
-cli_ls(protets_t *p, int argc, char **argv)
-{
-	struct cli_ls	 ls = { p, 0, argc == 2 };
-	int		 rc;
-
-	(void)argv;
-	if (ls.l)
-		printf("NAME\tTYPE\tACCESS\tENTRIES\tUSED\tSIZE\tOWNER\t"
-		    "WORKER\n");
-	rc = protets_list(p, cli_ls_one, &ls);
-	if (rc == 1)
-		rc = ls.rc;
-	return rc ? cli_fail("ls", rc) : 0;
-}
-
 static void
 cli_human(const char *key, uint64_t v)
 {
@@ -636,6 +385,23 @@ cli_human(const char *key, uint64_t v)
 	humanize_number(buf, 6, (int64_t)v, "B", HN_AUTOSCALE,
 	    HN_DECIMAL | HN_NOSPACE);
 	printf("%s: %llu (%s)\n", key, (unsigned long long)v, buf);
+}
+
+/* info's last line: "holders: PID ..." (nothing after: none). */
+static int
+cli_info_holders(protets_t *p, const char *name)
+{
+	pid_t	 pids[64];
+	size_t	 n, i;
+	int	 more = 0, rc;
+
+	if ((rc = protets_holders(p, name, pids, 64, &n, &more)) != 0)
+		return cli_fail(name, rc);
+	fputs("holders:", stdout);
+	for (i = 0; i < n; i++)
+		printf(" %d", (int)pids[i]);
+	puts(more ? " ..." : "");
+	return 0;
 }
 
 static int
@@ -673,7 +439,15 @@ cli_info(protets_t *p, char **argv)
 	printf("worker: %d\n", (int)in.worker);
 	printf("worker_pid: %d\n", (int)in.worker_pid);
 	printf("created: %s\n", when);
-	return 0;
+	return cli_info_holders(p, argv[0]);
+}
+
+/* procs: nothing, or -l. */
+static void
+cli_dash_l_check(int argc, char **argv)
+{
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "-l") != 0))
+		cli_usage_error("%s takes -l or nothing", argv[0]);
 }
 
 static int
@@ -750,18 +524,6 @@ cli_load_check(int argc, char **argv)
 }
 
 static void
-cli_counter_check(int argc, char **argv)
-{
-	char	*end;
-
-	(void)argc;
-	errno = 0;
-	(void)strtoll(argv[3], &end, 10);
-	if (errno != 0 || end == argv[3] || *end != '\0')
-		cli_usage_error("update-counter: %s: not an integer", argv[3]);
-}
-
-static void
 cli_access_check(int argc, char **argv)
 {
 	protets_access	a;
@@ -786,113 +548,331 @@ cli_resize_check(int argc, char **argv)
 
 /*
  * The commands: their operand count (-1: variable, at least one; -2: any)
- * and the handler, of one of two kinds: the operands after the command
- * (args), or the whole command line from the command on (line).
+ * and the handler, of one of three kinds: the operands after the command
+ * (args), the whole command line from the command on (line), or the
+ * options and operands of a data command parsed into struct cli_args
+ * (data, with the options opts allows).
  */
 struct cli_cmd {
 	const char	*name;
 	int		 nargs;
 	const char	*operands;	/* as a usage error says them */
+	unsigned int	 opts;		/* CLI_O_* (data commands) */
 	/* its options and operands, checked before connecting (or NULL) */
 	void		(*check)(int, char **);
 	int		(*args)(protets_t *, char **);
 	int		(*line)(protets_t *, int, char **);
+	int		(*data)(protets_t *, struct cli_args *);
 };
+
+#define O_KEY		(CLI_O_ESC | CLI_O_FMT)
+#define O_SEL		(CLI_O_ESC | CLI_O_MATCH)
+#define O_IN		(CLI_O_ESC | CLI_O_FMT | CLI_O_STDIN)
 
 static const struct cli_cmd cli_cmds[] = {
-	{ "get", -1, "NAME [options]", cli_get_check, NULL, cli_get },
-	{ "insert", 3, "NAME KEY VALUE", NULL, cli_insert, NULL },
-	{ "lookup", 2, "NAME KEY", NULL, cli_lookup, NULL },
-	{ "delete", 2, "NAME KEY", NULL, cli_delete, NULL },
-	{ "dump", 1, "NAME", NULL, cli_dump, NULL },
-	{ "count", 1, "NAME", NULL, cli_count, NULL },
-	{ "check", 1, "NAME", NULL, cli_check, NULL },
-	{ "drop", 1, "NAME", NULL, cli_drop, NULL },
-	{ "ls", -2, "[-l]", cli_dash_l_check, NULL, cli_ls },
-	{ "info", 1, "NAME", NULL, cli_info, NULL },
-	{ "procs", -2, "[-l]", cli_dash_l_check, NULL, cli_procs },
-	{ "insert-new", 3, "NAME KEY VALUE", NULL, cli_insert_new, NULL },
-	{ "take", 2, "NAME KEY", NULL, cli_take, NULL },
-	{ "delete-object", 3, "NAME KEY VALUE", NULL, cli_delete_object,
+	{ "get", -1, "NAME [options]", 0, cli_get_check, NULL, cli_get, NULL },
+	{ "insert", 3, "NAME KEY VALUE", O_IN, NULL, NULL, NULL, cld_insert },
+	{ "lookup", 2, "NAME KEY", O_KEY, NULL, NULL, NULL, cld_lookup },
+	{ "delete", 2, "NAME KEY", O_IN, NULL, NULL, NULL, cld_delete },
+	{ "dump", 1, "NAME", CLI_O_FMT, NULL, NULL, NULL, cld_dump },
+	{ "count", 1, "NAME", 0, NULL, cli_count, NULL, NULL },
+	{ "check", 1, "NAME", 0, NULL, cli_check, NULL, NULL },
+	{ "drop", 1, "NAME", 0, NULL, cli_drop, NULL, NULL },
+	{ "ls", 0, "[-l] [--format F]", CLI_O_FMT | CLI_O_LONG, NULL, NULL,
+	    NULL, cld_ls },
+	{ "info", 1, "NAME", 0, NULL, cli_info, NULL, NULL },
+	{ "procs", -2, "[-l]", 0, cli_dash_l_check, NULL, cli_procs, NULL },
+	{ "insert-new", 3, "NAME KEY VALUE", O_IN, NULL, NULL, NULL,
+	    cld_insert_new },
+	{ "take", 2, "NAME KEY", O_KEY, NULL, NULL, NULL, cld_take },
+	{ "delete-object", 3, "NAME KEY VALUE", CLI_O_ESC, NULL, NULL, NULL,
+	    cld_delete_object },
+	{ "member", 2, "NAME KEY", CLI_O_ESC, NULL, NULL, NULL, cld_member },
+	{ "update-counter", 3, "NAME KEY INCREMENT", CLI_O_ESC |
+	    CLI_O_COUNTER, NULL, NULL, NULL, cld_update_counter },
+	{ "first", 1, "NAME", CLI_O_FMT, NULL, NULL, NULL, cld_walk },
+	{ "next", 2, "NAME KEY", O_KEY, NULL, NULL, NULL, cld_walk },
+	{ "last", 1, "NAME", CLI_O_FMT, NULL, NULL, NULL, cld_walk },
+	{ "prev", 2, "NAME KEY", O_KEY, NULL, NULL, NULL, cld_walk },
+	{ "clear", 1, "NAME", 0, NULL, cli_clear, NULL, NULL },
+	{ "select", 1, "NAME", O_SEL | CLI_O_FMT | CLI_O_LIMIT, NULL, NULL,
+	    NULL, cld_select },
+	{ "select-count", 1, "NAME", O_SEL, NULL, NULL, NULL,
+	    cld_select_count },
+	{ "select-delete", 1, "NAME", O_SEL, NULL, NULL, NULL,
+	    cld_select_delete },
+	{ "set-access", 2, "NAME public|protected|private", 0,
+	    cli_access_check, cli_set_access, NULL, NULL },
+	{ "resize", 2, "NAME SIZE", 0, cli_resize_check, cli_resize, NULL,
 	    NULL },
-	{ "update-counter", 3, "NAME KEY INCREMENT", cli_counter_check,
-	    cli_update_counter, NULL },
-	{ "clear", 1, "NAME", NULL, cli_clear, NULL },
-	{ "select", -1, "NAME [options]", cli_select_check, NULL, cli_select },
-	{ "set-access", 2, "NAME public|protected|private", cli_access_check,
-	    cli_set_access, NULL },
-	{ "resize", 2, "NAME SIZE", cli_resize_check, cli_resize, NULL },
-	{ "save", 2, "NAME FILE", NULL, cli_save, NULL },
-	{ "load", -1, "FILE [NAME] [options]", cli_load_check, NULL, cli_load },
-	{ NULL, 0, NULL, NULL, NULL, NULL }
+	{ "save", 2, "NAME FILE", 0, NULL, cli_save, NULL, NULL },
+	{ "load", -1, "FILE [NAME] [options]", 0, cli_load_check, NULL,
+	    cli_load, NULL },
+	{ NULL, 0, NULL, 0, NULL, NULL, NULL, NULL }
 };
 
-/*
- * The KEY and VALUE operands of c (by its operands string) within the
- * limits, or a line saying which is too long, and what the limit is.
- */
-static void
-cli_kv_check(const struct cli_cmd *c, char **argv)
+/* A signed integer operand or option value, whole; what names it. */
+static int64_t
+cli_int(const char *s, const char *what)
 {
-	const char	*w = c->operands;
-	size_t		 len, i;
+	long long	 v;
+	char		*end;
 
-	for (i = 0; w != NULL && *w != '\0' && argv[i] != NULL; i++) {
-		len = strlen(argv[i]);
-		if (strncmp(w, "KEY", 3) == 0 && (w[3] == ' ' ||
-		    w[3] == '\0') && (len == 0 || len > PROTETS_KEY_MAX)) {
-			fprintf(stderr, "protets: %s: a key of %zu bytes: keys "
-			    "are 1 to %d bytes\n", c->name, len,
-			    PROTETS_KEY_MAX);
-			exit(EX_USAGE);
-		}
-		if (strncmp(w, "VALUE", 5) == 0 && len > PROTETS_VALUE_MAX) {
-			fprintf(stderr, "protets: %s: a value of %zu bytes: "
-			    "values are at most %u bytes\n", c->name, len,
-			    PROTETS_VALUE_MAX);
-			exit(EX_USAGE);
-		}
-		if ((w = strchr(w, ' ')) != NULL)
-			w++;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0')
+		cli_usage_error("%s: %s: not an integer", what, s);
+	return (int64_t)v;
+}
+
+/* A KEY (also a bound: --from, --to) within the limits. */
+static void
+cli_key_check(const char *cmd, const struct cli_bytes *b)
+{
+	if (b->len == 0 || b->len > PROTETS_KEY_MAX) {
+		fprintf(stderr, "protets: %s: a key of %zu bytes: keys are 1 "
+		    "to %d bytes\n", cmd, b->len, PROTETS_KEY_MAX);
+		exit(EX_USAGE);
 	}
 }
 
-static int
-cli_run(protets_t *p, const struct cli_cmd *c, int argc, char **argv)
+static const struct option cli_data_opts[] = {
+	{ "format", required_argument, NULL, 'F' },
+	{ "escaped", no_argument, NULL, 'e' },
+	{ "prefix", required_argument, NULL, 'p' },
+	{ "from", required_argument, NULL, 'f' },
+	{ "to", required_argument, NULL, 't' },
+	{ "limit", required_argument, NULL, 'n' },
+	{ "reverse", no_argument, NULL, 'r' },
+	{ "default", required_argument, NULL, 'd' },
+	{ "threshold", required_argument, NULL, 'T' },
+	{ "set-value", required_argument, NULL, 'S' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Which CLI_O_* option ch (of cli_data_opts, or -l) belongs to. */
+static unsigned int
+cli_opt_class(int ch)
 {
-	if (c->line != NULL)
-		return c->line(p, argc, argv);
-	return c->args(p, argv + 1);
+	switch (ch) {
+	case 'F':
+		return CLI_O_FMT;
+	case 'e':
+		return CLI_O_ESC;
+	case 'p': case 'f': case 't':
+		return CLI_O_MATCH;
+	case 'n': case 'r':
+		return CLI_O_LIMIT;
+	case 'd': case 'T': case 'S':
+		return CLI_O_COUNTER;
+	default:
+		return CLI_O_LONG;
+	}
+}
+
+/* One option of a data command into a; raw bounds into bound[3]. */
+static void
+cli_data_opt(const struct cli_cmd *c, int ch, const char *arg,
+    struct cli_args *a, const char *bound[3], int *thr)
+{
+	switch (ch) {
+	case 'F':
+		if (cio_fmt_parse(arg, &a->fmt) != 0)
+			cli_usage_error("%s: --format %s: not raw, tsv or "
+			    "json", c->name, arg);
+		a->fmt_set = 1;
+		break;
+	case 'e':
+		a->esc = 1;
+		break;
+	case 'l':
+		a->l = 1;
+		break;
+	case 'p': case 'f': case 't':
+		bound[ch == 'p' ? 0 : ch == 'f' ? 1 : 2] = arg;
+		break;
+	case 'n':
+		a->limit = (uint64_t)cli_int(arg, "--limit");
+		if ((int64_t)a->limit < 0)
+			cli_usage_error("--limit: %s: not a count", arg);
+		a->has_limit = 1;
+		break;
+	case 'r':
+		a->reverse = 1;
+		break;
+	case 'd':
+		a->co.dflt = cli_int(arg, "--default");
+		break;
+	case 'T':
+		a->co.threshold = cli_int(arg, "--threshold");
+		*thr |= 1;
+		break;
+	case 'S':
+		a->co.setvalue = cli_int(arg, "--set-value");
+		*thr |= 2;
+		break;
+	}
+}
+
+/*
+ * A data command's options: the options come before the operands when
+ * there is a KEY or VALUE (it may start with '-'), anywhere otherwise.
+ */
+static void
+cli_data_opts_parse(const struct cli_cmd *c, int argc, char **argv,
+    struct cli_args *a, const char *bound[3])
+{
+	int	ch, li, thr = 0;
+
+	optind = 1;
+	opterr = 0;	/* ours say it, below */
+	for (li = -1; (ch = getopt_long(argc, argv, strstr(c->operands,
+	    "KEY") ? "+:el" : ":el", cli_data_opts, &li)) != -1; li = -1) {
+		if (ch == ':')
+			cli_usage_error("%s: %s needs a value", c->name,
+			    argv[optind - 1]);
+		if (ch == '?' && optopt != 0)
+			cli_usage_error("%s: -%c: unknown option", c->name,
+			    optopt);
+		if (ch == '?')
+			cli_usage_error("%s: %s: unknown option", c->name,
+			    argv[optind - 1]);
+		if (!(cli_opt_class(ch) & c->opts)) {
+			if (li >= 0)
+				cli_usage_error("%s: --%s: not an option of %s",
+				    c->name, cli_data_opts[li].name, c->name);
+			cli_usage_error("%s: -%c: not an option of %s",
+			    c->name, ch, c->name);
+		}
+		cli_data_opt(c, ch, optarg, a, bound, &thr);
+	}
+	if (thr == 1 || thr == 2)
+		cli_usage_error("update-counter: --threshold and --set-value "
+		    "go together");
+	a->co.has_threshold = thr == 3;
+}
+
+/* The operands: NAME, KEY, VALUE, INCREMENT, or NAME - (stdin). */
+static void
+cli_data_operands(const struct cli_cmd *c, int n, char **ops,
+    struct cli_args *a)
+{
+	if ((c->opts & CLI_O_STDIN) && n == 2 && strcmp(ops[1], "-") == 0)
+		a->from_stdin = 1;
+	else if (n != c->nargs)
+		cli_usage_error("%s takes %s%s%s", c->name, c->operands[0] ?
+		    c->operands : "no operand", n > c->nargs ? "; too many "
+		    "given" : "", n > c->nargs && strstr(c->operands, "KEY") ?
+		    " (options go before NAME)" : "");
+	if (a->fmt_set && a->from_stdin && a->fmt == CLI_RAW)
+		cli_usage_error("%s: --format raw: records are read as tsv or "
+		    "json", c->name);
+	if (n > 0)
+		a->name = ops[0];
+	if (n < 2 || a->from_stdin)
+		return;
+	cio_operand(ops[1], a->esc, "KEY", &a->key);
+	cli_key_check(c->name, &a->key);
+	if (n < 3)
+		return;
+	if (strcmp(c->name, "update-counter") == 0) {
+		a->incr = cli_int(ops[2], "update-counter");
+		return;
+	}
+	cio_operand(ops[2], a->esc, "VALUE", &a->val);
+	if (a->val.len > PROTETS_VALUE_MAX) {
+		fprintf(stderr, "protets: %s: a value of %zu bytes: values are "
+		    "at most %u bytes\n", c->name, a->val.len,
+		    PROTETS_VALUE_MAX);
+		exit(EX_USAGE);
+	}
+}
+
+/* The bounds of the select commands, decoded (-e) and checked. */
+static void
+cli_data_bounds(const struct cli_cmd *c, const char *bound[3],
+    struct cli_args *a)
+{
+	struct cli_bytes	b;
+
+	if (bound[0] != NULL) {
+		cio_operand(bound[0], a->esc, "--prefix", &b);
+		if (b.len > PROTETS_KEY_MAX)
+			cli_key_check(c->name, &b);
+		a->m.prefix = b.p;
+		a->m.plen = b.len;
+	}
+	if (bound[1] != NULL) {
+		cio_operand(bound[1], a->esc, "--from", &b);
+		cli_key_check(c->name, &b);
+		a->m.from = b.p;
+		a->m.flen = b.len;
+	}
+	if (bound[2] != NULL) {
+		cio_operand(bound[2], a->esc, "--to", &b);
+		cli_key_check(c->name, &b);
+		a->m.to = b.p;
+		a->m.tlen = b.len;
+	}
+	if (a->m.prefix == NULL)
+		a->m.prefix = "";
+}
+
+/* Parse a data command's line (argv from the command on) into a. */
+static void
+cli_data_parse(const struct cli_cmd *c, int argc, char **argv,
+    struct cli_args *a)
+{
+	const char	*bound[3] = { NULL, NULL, NULL };
+
+	memset(a, 0, sizeof(*a));
+	a->cmd = c->name;
+	a->fmt = CLI_RAW;
+	a->co.has_default = 1;	/* a missing counter starts from 0 */
+	cli_data_opts_parse(c, argc, argv, a, bound);
+	cli_data_operands(c, argc - optind, argv + optind, a);
+	cli_data_bounds(c, bound, a);
+	if (a->from_stdin && !a->fmt_set)
+		a->fmt = CLI_TSV;
+}
+
+/* The global options (before the command); argc, argv at the command. */
+static void
+cli_global_opts(int *argc, char ***argv)
+{
+	/* Options stop at the command: a key may start with '-'. */
+	while (*argc > 1 && (*argv)[1][0] == '-') {
+		if (strcmp((*argv)[1], "--help") == 0 ||
+		    strcmp((*argv)[1], "-h") == 0)
+			usage(stdout, 0);
+		if (strcmp((*argv)[1], "--version") == 0 ||
+		    strcmp((*argv)[1], "-V") == 0) {
+			printf("protets %d.%d\n", PROTETS_VERSION_MAJOR,
+			    PROTETS_VERSION_MINOR);
+			exit(0);
+		}
+		if (strcmp((*argv)[1], "-s") == 0) {
+			if (*argc < 3)
+				cli_usage_error("-s needs a SOCKET");
+			cli_sock = (*argv)[2];
+			*argc -= 2;
+			*argv += 2;
+			continue;
+		}
+		cli_usage_error("%s: unknown option (-s SOCKET, -h, -V)",
+		    (*argv)[1]);
+	}
 }
 
 int
 main(int argc, char *argv[])
 {
+	static struct cli_args	 a;
 	const struct cli_cmd	*c;
 	protets_t		*p;
 	int			 rc;
 
-	/* Options stop at the command: a key may start with '-'. */
-	while (argc > 1 && argv[1][0] == '-') {
-		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-			usage(stdout, 0);
-		if (strcmp(argv[1], "--version") == 0 ||
-		    strcmp(argv[1], "-V") == 0) {
-			printf("protets %d.%d\n", PROTETS_VERSION_MAJOR,
-			    PROTETS_VERSION_MINOR);
-			return 0;
-		}
-		if (strcmp(argv[1], "-s") == 0) {
-			if (argc < 3)
-				cli_usage_error("-s needs a SOCKET");
-			cli_sock = argv[2];
-			argc -= 2;
-			argv += 2;
-			continue;
-		}
-		cli_usage_error("%s: unknown option (-s SOCKET, -h, -V)",
-		    argv[1]);
-	}
+	cli_global_opts(&argc, &argv);
 	if (argc < 2)
 		cli_usage_error("no command");
 	for (c = cli_cmds; c->name != NULL; c++)
@@ -900,16 +880,30 @@ main(int argc, char *argv[])
 			break;
 	if (c->name == NULL)
 		cli_usage_error("%s: unknown command", argv[1]);
-	if ((c->nargs >= 0 && argc - 2 != c->nargs) ||
-	    (c->nargs == -1 && argc < 3))
-		cli_usage_error("%s takes %s%s", c->name, c->operands[0] ?
-		    c->operands : "no operand", argc - 2 > c->nargs &&
-		    c->nargs >= 0 ? "; too many given" : "");
-	if (c->check != NULL)
-		c->check(argc - 1, argv + 1);
-	cli_kv_check(c, argv + 2);
+	if (c->data != NULL)
+		cli_data_parse(c, argc - 1, argv + 1, &a);
+	else {
+		if ((c->nargs >= 0 && argc - 2 != c->nargs) ||
+		    (c->nargs == -1 && argc < 3))
+			cli_usage_error("%s takes %s%s", c->name,
+			    c->operands[0] ? c->operands : "no operand",
+			    argc - 2 > c->nargs && c->nargs >= 0 ?
+			    "; too many given" : "");
+		if (c->check != NULL)
+			c->check(argc - 1, argv + 1);
+	}
 	p = cli_connect();
-	rc = cli_run(p, c, argc - 1, argv + 1);
+	if (c->data != NULL)
+		rc = c->data(p, &a);
+	else if (c->line != NULL)
+		rc = c->line(p, argc - 1, argv + 1);
+	else
+		rc = c->args(p, argv + 2);
 	protets_disconnect(p);
+	if (fflush(stdout) != 0 && rc == 0) {
+		fprintf(stderr, "protets: standard output: %s\n",
+		    strerror(errno));
+		rc = EX_OTHER;
+	}
 	return rc;
 }

@@ -730,6 +730,35 @@ protets_info_get(protets_t *p, const char *name, protets_info *out)
 	return rc;
 }
 
+int
+protets_holders(protets_t *p, const char *name, pid_t *pids, size_t max,
+    size_t *n, int *incomplete)
+{
+	struct wbuf	 reply;
+	struct rbuf	 r;
+	uint32_t	 flags, count, i, pid;
+	int		 rc;
+
+	*n = 0;
+	wbuf_init(&reply);
+	if ((rc = pt_name_req(p, WIRE_HOLDERS, name, &reply)) == 0) {
+		rbuf_init(&r, reply.data, reply.len);
+		flags = rbuf_u32(&r);
+		count = rbuf_u32(&r);
+		for (i = 0; i < count && !r.err; i++) {
+			pid = rbuf_u32(&r);
+			if (*n < max)
+				pids[(*n)++] = (pid_t)pid;
+		}
+		if (r.err || rbuf_end(&r) != 0)
+			rc = PROTETS_EPROTO;
+		else if (incomplete != NULL)
+			*incomplete = (flags & 1) || count > max;
+	}
+	wbuf_free(&reply);
+	return rc;
+}
+
 /* LIST (with its optional flags, ext) and PROCS: a u32 count, then records. */
 static int
 pt_records(protets_t *p, uint16_t op, int ext, struct wbuf *reply,

@@ -324,6 +324,22 @@ int protets_resize(protets_t *p, const char *name, uint64_t size);
 int protets_info_get(protets_t *p, const char *name, protets_info *out);
 
 /*
+ * The processes that may hold the table called name open: up to max pids
+ * into pids, their number into *n; none when nobody holds it.  The daemon
+ * names the processes it handed the table to (their connection's
+ * SO_PEERCRED) that are alive and, where it may read their /proc/PID,
+ * still have the table in an fd or a mapping: one that closed it
+ * (protets_close) and lives on is not named then; one the daemon may not
+ * look into (another uid, under the shipped unit's ProtectProc=) is named
+ * as long as it lives.  Not named: a child forked by a holder, and the
+ * holders of a table from before its worker restarted.  *incomplete (may
+ * be NULL) is 1 when the daemon forgot some pids (it keeps the last 64
+ * per table).  Returns 0, and as protets_info_get.
+ */
+int protets_holders(protets_t *p, const char *name, pid_t *pids, size_t max,
+    size_t *n, int *incomplete);
+
+/*
  * List every table the caller may see (all but other uids' private ones;
  * root sees all): calls fn once per table (entries, bytes_used and
  * write_concurrency left 0: use protets_info_get for them).  Stops early, returning fn's value,

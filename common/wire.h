@@ -37,7 +37,8 @@ enum wire_op {
 	WIRE_REPAIR = 6,	/* name -> status */
 	WIRE_SETACCESS = 7,	/* name, access -> status */
 	WIRE_RESIZE = 8,	/* name, quota -> status */
-	WIRE_OP_MAX = 8
+	WIRE_HOLDERS = 9,	/* name -> flags, count, pid... */
+	WIRE_OP_MAX = 9
 };
 
 /* WIRE_GET flags. */

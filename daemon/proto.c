@@ -233,6 +233,8 @@ proto_serve_get(struct conn *c, const struct wire_hdr *h,
 	/* fd passes to conn_reply, which closes it once it is sent. */
 	conn_reply(c, h, w.err ? ENOMEM : 0, w.data, w.err ? 0 : w.len, fd);
 	wbuf_free(&w);
+	if (!w.err)
+		hd_handed(pt->t, c->pid);	/* who, for info and drop */
 }
 
 /* write_concurrency: 0 or 1, or shards of a hash type (tbl_nshards_ok). */
@@ -498,8 +500,13 @@ proto_drop(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 		return 0;
 	}
 	if (proto_in_use(pt.t)) {
-		conn_error(c, h, PROTETS_EBUSY, "%s is held open by a process",
-		    name);
+		pid_t	pids[8];
+		char	who[160];
+
+		hd_format(pids, hd_holders(pt.t, pids, 8), pt.t->handed_lost,
+		    who, sizeof(who));
+		conn_error(c, h, PROTETS_EBUSY, "%s is held open by %s", name,
+		    who);
 		return 0;
 	}
 	cat_lock(cat);
@@ -543,6 +550,35 @@ proto_info(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
 	proto_info_fill(&pt, &in);
 	wbuf_init(&w);
 	wire_put_info(&w, &in, flags);
+	conn_reply(c, h, w.err ? ENOMEM : 0, w.data, w.err ? 0 : w.len, -1);
+	wbuf_free(&w);
+	return 0;
+}
+
+/*
+ * HOLDERS: u32 flags (1: some pids were forgotten), u32 count, the pids
+ * that may hold the table (holders.c); none while it is not in use.
+ */
+static int
+proto_holders(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
+{
+	struct proto_tab	 pt;
+	struct wbuf		 w;
+	pid_t			 pids[WT_HANDED];
+	char			 name[PROTETS_NAME_MAX + 1];
+	int			 rc, i, n = 0;
+
+	if ((rc = proto_name_owned(c, h, r, name, &pt)) != 0)
+		return rc == 1;
+	if (proto_hidden(c, h, &pt.e))
+		return 0;
+	if (proto_in_use(pt.t) != 0)	/* (-1: not known; look) */
+		n = hd_holders(pt.t, pids, WT_HANDED);
+	wbuf_init(&w);
+	wbuf_u32(&w, pt.t->handed_lost ? 1 : 0);
+	wbuf_u32(&w, (uint32_t)n);
+	for (i = 0; i < n; i++)
+		wbuf_u32(&w, (uint32_t)pids[i]);
 	conn_reply(c, h, w.err ? ENOMEM : 0, w.data, w.err ? 0 : w.len, -1);
 	wbuf_free(&w);
 	return 0;
@@ -771,6 +807,8 @@ proto_request(struct conn *c, const struct wire_hdr *h,
 		return proto_setaccess(c, h, &r);
 	case WIRE_RESIZE:
 		return proto_resize(c, h, &r);
+	case WIRE_HOLDERS:
+		return proto_holders(c, h, &r);
 	case WIRE_LIST:
 		if (h->len != 0 && h->len != 4)
 			proto_status(c, h, PROTETS_EPROTO);

@@ -17,6 +17,8 @@
 #include "wire.h"
 
 /* A table this worker owns.  fd and mapping belong to the worker. */
+#define WT_HANDED	64	/* pids a table remembers handing it to */
+
 struct wtable {
 	RB_ENTRY(wtable) node;
 	uint64_t	 id;
@@ -26,6 +28,10 @@ struct wtable {
 	struct tbl	 tbl;
 	int		 bad;		/* failed validation: kept, not served */
 	uint64_t	 saved_sum;	/* checksum of its last saved file, 0 */
+	/* the processes handed a description of it (holders.c) */
+	pid_t		 handed[WT_HANDED];
+	int		 nhanded;
+	int		 handed_lost;	/* some were forgotten: not all */
 };
 RB_HEAD(wtables, wtable);
 RB_PROTOTYPE(wtables, wtable, node, wtable_cmp)
@@ -70,6 +76,10 @@ extern struct worker	*wk;
 
 /* worker.c */
 struct wtable	*worker_table(uint64_t id);
+/* holders.c: who was handed the table, and who may still hold it. */
+void		 hd_handed(struct wtable *, pid_t);
+int		 hd_holders(struct wtable *, pid_t *, int);
+void		 hd_format(const pid_t *, int, int, char *, size_t);
 /* Create, map, format and register (with the monitor) a new segment. */
 int		 worker_table_create(const struct tbl_meta *, uint64_t size,
 		    struct wtable **out);

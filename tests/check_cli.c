@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -57,7 +58,32 @@ static const struct {
 	{ "frobnicate", "protets: frobnicate: unknown command" },
 	{ "insert onlyname", "protets: insert takes NAME KEY VALUE" },
 	{ "insert t k v x", "protets: insert takes NAME KEY VALUE; too many" },
-	{ "ls x", "protets: ls takes -l or nothing" },
+	{ "ls x", "protets: ls takes [-l] [--format F]; too many given" },
+	{ "dump t --format xml", "protets: dump: --format xml: not raw, tsv "
+	    "or json" },
+	{ "lookup t a --format tsv", "protets: lookup takes NAME KEY; too many "
+	    "given (options go before NAME)" },
+	{ "member --format tsv t a", "protets: member: --format: not an option "
+	    "of member" },
+	{ "lookup -e t 'a\\q'", "protets: KEY a\\\\q: a bad escape (-e: C "
+	    "escapes" },
+	{ "lookup -e t 'a\\'", "protets: KEY a\\\\: a bad escape" },
+	{ "insert --format raw t -", "protets: insert: --format raw: records "
+	    "are read as tsv or json" },
+	{ "select t --limit x", "protets: --limit: x: not an integer" },
+	{ "select t --limit -1", "protets: --limit: -1: not a count" },
+	{ "select t --default 1", "protets: select: --default: not an option "
+	    "of select" },
+	{ "update-counter --threshold 1 t c 1", "protets: update-counter: "
+	    "--threshold and --set-value go together" },
+	{ "update-counter --set-value 1 t c 1", "protets: update-counter: "
+	    "--threshold and --set-value go together" },
+	{ "update-counter --default x t c 1", "protets: --default: x: not an "
+	    "integer" },
+	{ "select-count t --from ''", "protets: select-count: a key of 0 "
+	    "bytes" },
+	{ "first t k", "protets: first takes NAME; too many given" },
+	{ "next t", "protets: next takes NAME KEY" },
 	{ "get foo --bogus", "protets: --bogus: unknown option" },
 	{ "get foo --type", "protets: --type needs a value" },
 	{ "get foo --type hash", "protets: --type hash: not set, ordered_set, "
@@ -554,6 +580,477 @@ START_TEST(test_ordered_cli)
 END_TEST
 
 /*
+ * The data commands, one row a case, run in order against one daemon
+ * (a row may depend on the rows before it): the command line after
+ * "protets -s SOCK" (a shell command: it may pipe into sort), what is
+ * given on standard input (NULL: nothing), the exit status, standard
+ * output exactly (NULL: not looked at) and a fragment of standard error
+ * (NULL: not looked at; "": must be empty).
+ */
+static const struct {
+	const char	*args, *in;
+	int		 status;
+	const char	*out, *err;
+} data_cases[] = {
+	{ "get f --access public", NULL, 0, "f\tset\tpublic\tread-write\n",
+	    "" },
+	/* get of an existing table: its options, or exit 5 saying what it is */
+	{ "get f --access public --type set", NULL, 0,
+	    "f\tset\tpublic\tread-write\n", "" },
+	{ "get f --type bag --access public", NULL, 5, "", "protets: f: the "
+	    "table exists with other options: table f exists: set, public, "
+	    "write_concurrency 1\n" },
+	{ "get f --access protected", NULL, 5, "", "table f exists: set, "
+	    "public" },
+	{ "get f --write-concurrency 2", NULL, 5, "", "table f exists: set, "
+	    "public, write_concurrency 1" },
+	{ "get f --write-concurrency 1", NULL, 0, NULL, "" },
+	/* the issue's two entries that raw output cannot tell apart */
+	{ "insert -e f 'a\\tb' 'x\\ny'", NULL, 0, "", "" },
+	{ "insert f a \"$(printf 'b\\tx\\ny')\"", NULL, 0, "", "" },
+	{ "dump f | LC_ALL=C sort", NULL, 0, "a\tb\tx\na\tb\tx\ny\ny\n",
+	    NULL },
+	{ "dump f --format tsv | LC_ALL=C sort", NULL, 0,
+	    "a\tb\\tx\\ny\na\\tb\tx\\ny\n", "" },
+	{ "dump --format json f | LC_ALL=C sort", NULL, 0,
+	    "{\"key\":\"a\",\"value\":\"b\\tx\\ny\"}\n"
+	    "{\"key\":\"a\\tb\",\"value\":\"x\\ny\"}\n", "" },
+	{ "lookup -e --format tsv f 'a\\tb'", NULL, 0, "x\\ny\n", "" },
+	{ "lookup --format json f a", NULL, 0,
+	    "{\"key\":\"a\",\"value\":\"b\\tx\\ny\"}\n", "" },
+	/* a key with a NUL byte: shown, looked up, a member */
+	{ "insert -e f 'k\\0z' '\\\\v\\377'", NULL, 0, "", "" },
+	{ "lookup -e --format tsv f 'k\\0z'", NULL, 0, "\\\\v\\377\n", "" },
+	{ "lookup -e --format json f 'k\\0z'", NULL, 0, "{\"key\":\"k\\u0000z\","
+	    "\"value_base64\":\"XHb/\"}\n", "" },
+	{ "member -e f 'k\\0z'", NULL, 0, "", "" },
+	{ "member f k", NULL, 1, "", "" },
+	{ "member nosuch k", NULL, 1, "", "no table named nosuch" },
+	{ "take -e --format tsv f 'k\\0z'", NULL, 0, "\\\\v\\377\n", "" },
+	{ "lookup --format raw f a", NULL, 0, "b\tx\ny\n", "" },
+	/* records from standard input, tsv by default */
+	{ "get g --access public", NULL, 0, NULL, "" },
+	{ "insert g -", "a\tb\nc\\td\te\\n\n", 0, "", "" },
+	{ "dump g --format tsv | LC_ALL=C sort", NULL, 0,
+	    "a\tb\nc\\td\te\\n\n", "" },
+	{ "insert g -", "x\t1\ny\n", 5, "", "protets: insert: stdin line 2: "
+	    "no TAB between key and value (1 records written before it)\n" },
+	{ "lookup g x", NULL, 0, "1\n", "" },
+	{ "insert g -", "p\t1\tq\n", 5, "", "stdin line 1: more than one TAB" },
+	{ "insert g -", "p\\q\t1\n", 5, "", "stdin line 1: a bad escape in "
+	    "the key" },
+	{ "insert g -", "\n", 5, "", "stdin line 1: an empty line" },
+	{ "insert g -", "\t1\n", 5, "", "stdin line 1: a key of 0 bytes: keys "
+	    "are 1 to 4096 bytes" },
+	{ "insert --format json g -", "{\"key\":\"j\",\"value_base64\":\"AAE=\"}"
+	    "\n{\"key_base64\":\"/w==\",\"value\":\"\\u0000\"}\n", 0, "", "" },
+	{ "lookup --format tsv g j", NULL, 0, "\\0\\001\n", "" },
+	{ "lookup -e --format tsv g '\\377'", NULL, 0, "\\0\n", "" },
+	{ "insert --format json g -", "{\"key\":\"j\"}\n", 5, "", "stdin line "
+	    "1: no \"value\" (or \"value_base64\")" },
+	{ "insert --format json g -", "{\"key\":\"j\",\"value\":1}\n", 5, "",
+	    "stdin line 1: \"value\": not a string" },
+	{ "insert --format json g -", "{\"key\":\"j\",\"key_base64\":\"AA==\","
+	    "\"value\":\"\"}\n", 5, "", "stdin line 1: two keys" },
+	{ "insert --format json g -", "{\"key\":\"j\",\"value\":\"v\",\"x\":\"\"}"
+	    "\n", 5, "", "stdin line 1: \"x\": not key, key_base64" },
+	{ "insert --format json g -", "{\"key_base64\":\"@\",\"value\":\"\"}\n",
+	    5, "", "stdin line 1: \"key_base64\": not base64" },
+	{ "insert --format json g -", "[]\n", 5, "", "not a JSON object" },
+	{ "insert --format json g -", "{\"key\n", 5, "", "stdin line 1: not "
+	    "JSON" },
+	{ "insert nosuch -", "a\tb\n", 1, "", "no table named nosuch" },
+	/* json read fast (the form written here) or by jansson: the same */
+	{ "insert --format json g -", "{\"value\":\"v\\/\\b\",\"key\":"
+	    "\"k\\u0041\\u007f\"}\n{ \"key\" : \"s\\u00e9\", \"value\":"
+	    "\"\\ud83d\\ude00\" }\n", 0, "", "" },
+	{ "lookup -e --format tsv g 'kA\177'", NULL, 0, "v/\\b\n", "" },
+	{ "lookup -e --format tsv g 's\303\251'", NULL, 0,
+	    "\\360\\237\\230\\200\n", "" },
+	{ "insert --format json g -", "{\"key\":\"a\",\"value\":\"b\",}\n",
+	    5, "", "stdin line 1: not JSON" },
+	{ "insert --format json g -", "{\"key\":\"a\"\"value\":\"b\"}\n",
+	    5, "", "stdin line 1: not JSON" },
+	{ "insert --format json g -", "{\"key\":\"a\",\"value\":\"\\q\"}\n",
+	    5, "", "stdin line 1: not JSON" },
+	{ "delete --format json g -", "{\"key\":\"kA\\u007f\"}\n{\"key\":"
+	    "\"s\u00e9\"}\n", 0, "", "" },
+	{ "member -e g 'kA\177'", NULL, 1, "", "" },
+	/* insert-new: the records whose key is absent, exit 1 if any was */
+	{ "insert-new g -", "a\tz\nn\tm\n", 1, "", "protets: insert-new: 1 of "
+	    "2 keys were present (those records not inserted)\n" },
+	{ "lookup g a", NULL, 0, "b\n", "" },
+	{ "lookup g n", NULL, 0, "m\n", "" },
+	{ "insert-new g -", "n2\tm\n", 0, "", "" },
+	/* delete: a key a line; a tsv value, a json value ignored */
+	{ "delete g -", "a\nn\tignored\n", 0, "", "" },
+	{ "member g a", NULL, 1, "", "" },
+	{ "member g n", NULL, 1, "", "" },
+	{ "delete --format json g -", "{\"key\":\"j\"}\n{\"key\":\"x\","
+	    "\"value\":\"1\"}\n", 0, "", "" },
+	{ "member g j", NULL, 1, "", "" },
+	{ "member g x", NULL, 1, "", "" },
+	/* a KEY may start with '-': the options come before NAME */
+	{ "insert g -dash v", NULL, 0, "", "" },
+	{ "lookup g -dash", NULL, 0, "v\n", "" },
+	{ "insert -e g '\\055' one", NULL, 0, "", "" },
+	{ "lookup g -", NULL, 0, "one\n", "" },	/* not stdin: a key */
+	{ "delete -e g '\\055'", NULL, 0, "", "" },
+	{ "member g -", NULL, 1, "", "" },
+	{ "insert-new -e g '-\\tdash' w", NULL, 0, "", "" },
+	{ "insert-new -e g '-\\tdash' w", NULL, 1, "", "protets: insert-new: "
+	    "-\\tdash: key or table already exists" },
+	{ "delete-object -e g '-\\tdash' 'x'", NULL, 0, "", "" },
+	{ "member -e g '-\\tdash'", NULL, 0, "", "" },
+	{ "delete-object -e g '-\\tdash' 'w'", NULL, 0, "", "" },
+	{ "member -e g '-\\tdash'", NULL, 1, "", "" },
+	/* first/next/last/prev on an ordered_set */
+	{ "get o --type ordered_set", NULL, 0, NULL, "" },
+	{ "insert o -", "c\t3\na\t1\nd\t4\nab\t12\nb\t2\n", 0, "", "" },
+	{ "first o", NULL, 0, "a\n", "" },
+	{ "last o", NULL, 0, "d\n", "" },
+	{ "next o ab", NULL, 0, "b\n", "" },
+	{ "next o aa", NULL, 0, "ab\n", "" },	/* need not be there */
+	{ "prev o ab", NULL, 0, "a\n", "" },
+	{ "prev o bb", NULL, 0, "b\n", "" },
+	{ "next o d", NULL, 1, "", "" },	/* the end: nothing said */
+	{ "prev o a", NULL, 1, "", "" },
+	{ "first --format json o", NULL, 0, "{\"key\":\"a\"}\n", "" },
+	{ "next -e --format tsv o '\\001'", NULL, 0, "a\n", "" },
+	{ "first nosuch", NULL, 1, "", "no table named nosuch" },
+	{ "get e --type ordered_set", NULL, 0, NULL, "" },
+	{ "first e", NULL, 1, "", "" },
+	{ "last e", NULL, 1, "", "" },
+	/* select --limit, --reverse */
+	{ "select o --limit 2", NULL, 0, "a\t1\nab\t12\n", "" },
+	{ "select o --limit 0", NULL, 0, "", "" },
+	{ "select o --reverse", NULL, 0, "d\t4\nc\t3\nb\t2\nab\t12\na\t1\n",
+	    "" },
+	{ "select o --reverse --limit 2", NULL, 0, "d\t4\nc\t3\n", "" },
+	{ "select o --reverse --prefix a", NULL, 0, "ab\t12\na\t1\n", "" },
+	{ "select o --reverse --from ab --to c", NULL, 0,
+	    "c\t3\nb\t2\nab\t12\n", "" },
+	{ "select o --reverse --to bb", NULL, 0, "b\t2\nab\t12\na\t1\n", "" },
+	{ "select o --reverse --from aa --to bb --limit 1", NULL, 0, "b\t2\n",
+	    "" },
+	{ "select o --reverse --prefix a --to aa", NULL, 0, "a\t1\n", "" },
+	{ "select o --reverse --prefix c --from a", NULL, 0, "c\t3\n", "" },
+	{ "select o --reverse --prefix z", NULL, 0, "", "" },
+	{ "select --format json o --reverse --limit 1", NULL, 0,
+	    "{\"key\":\"d\",\"value\":\"4\"}\n", "" },
+	{ "select f --reverse", NULL, 2, "", "protets: select: --reverse: f is "
+	    "a set; only an ordered_set has an order\n" },
+	/* select-count, select-delete */
+	{ "select-count o --prefix a", NULL, 0, "2\n", "" },
+	{ "select-count o --from b", NULL, 0, "3\n", "" },
+	{ "select-count o", NULL, 0, "5\n", "" },
+	{ "select-count -e o --to '\\141\\142'", NULL, 0, "2\n", "" },
+	{ "select-delete o --prefix a", NULL, 0, "2\n", "" },
+	{ "select o", NULL, 0, "b\t2\nc\t3\nd\t4\n", "" },
+	{ "select-delete o --from x", NULL, 0, "0\n", "" },
+	{ "select-delete nosuch", NULL, 1, "", "no table named nosuch" },
+	/* update-counter's options */
+	{ "update-counter f c 5", NULL, 0, "5\n", "" },
+	{ "update-counter --default 10 f c2 1", NULL, 0, "11\n", "" },
+	{ "update-counter --default 10 f c 1", NULL, 0, "6\n", "" },
+	{ "update-counter --threshold 10 --set-value 0 f c 6", NULL, 0, "0\n",
+	    "" },
+	{ "update-counter --threshold 10 --set-value 0 f c 10", NULL, 0,
+	    "10\n", "" },
+	{ "update-counter f c -13", NULL, 0, "-3\n", "" },
+	{ "update-counter --threshold -5 --set-value 100 f c -3", NULL, 0,
+	    "100\n", "" },
+	{ "update-counter -e --default -1 f '\\tc' 0", NULL, 0, "-1\n", "" },
+	{ "lookup -e f '\\tc'", NULL, 0, "-1\n", "" },
+	/* ls --format */
+	{ "ls --format json | grep -c '^{\"name\":\"o\",\"type\":\"ordered_set\","
+	    "\"access\":\"protected\",\"entries\":3,\"bytes_used\":'", NULL, 0,
+	    "1\n", "" },
+	{ "ls --format tsv | grep -c '^g\tset\tpublic\t4\t'", NULL, 0, "1\n",
+	    "" },
+	{ "ls -l --format tsv | head -1", NULL, 0, "NAME\tTYPE\tACCESS\tENTRIES"
+	    "\tUSED\tSIZE\tOWNER\tWORKER\n", "" },
+};
+
+START_TEST(test_data_cases)
+{
+	char	 in[PATH_MAX + 8], errf[PATH_MAX + 8], err[4096];
+	FILE	*f;
+	size_t	 i, n;
+	int	 rc;
+
+	snprintf(in, sizeof(in), "%s/stdin", d.dir);
+	snprintf(errf, sizeof(errf), "%s/stderr", d.dir);
+	for (i = 0; i < sizeof(data_cases) / sizeof(data_cases[0]); i++) {
+		ck_assert_ptr_nonnull(f = fopen(in, "w"));
+		if (data_cases[i].in != NULL)
+			fputs(data_cases[i].in, f);
+		fclose(f);
+		rc = tu_sh(out, sizeof(out), "{ %s -s %s %s; } <%s 2>%s", cli,
+		    d.sock, data_cases[i].args, in, errf);
+		ck_assert_ptr_nonnull(f = fopen(errf, "r"));
+		n = fread(err, 1, sizeof(err) - 1, f);
+		err[n] = '\0';
+		fclose(f);
+		ck_assert_msg(rc == data_cases[i].status, "%s: exit %d, not "
+		    "%d (stderr %s)", data_cases[i].args, rc,
+		    data_cases[i].status, err);
+		ck_assert_msg(data_cases[i].out == NULL ||
+		    strcmp(out, data_cases[i].out) == 0, "%s: printed \"%s\"",
+		    data_cases[i].args, out);
+		ck_assert_msg(data_cases[i].err == NULL ||
+		    (data_cases[i].err[0] == '\0' ? err[0] == '\0' :
+		    strstr(err, data_cases[i].err) != NULL), "%s: said \"%s\"",
+		    data_cases[i].args, err);
+	}
+}
+END_TEST
+
+/* Round-trips: an entry as one allocation, key then value. */
+struct rt_ent {
+	size_t	 klen, vlen;
+	char	*b;
+};
+
+struct rt_set {
+	struct rt_ent	*e;
+	size_t		 n, cap;
+};
+
+static int
+rt_collect(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
+{
+	struct rt_set	*s = arg;
+
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 1024;
+		ck_assert_ptr_nonnull(s->e = realloc(s->e, s->cap *
+		    sizeof(*s->e)));
+	}
+	ck_assert_ptr_nonnull(s->e[s->n].b = malloc(klen + vlen + 1));
+	memcpy(s->e[s->n].b, k, klen);
+	memcpy(s->e[s->n].b + klen, v, vlen);
+	s->e[s->n].klen = klen;
+	s->e[s->n].vlen = vlen;
+	s->n++;
+	return 0;
+}
+
+static int
+rt_cmp(const void *a, const void *b)
+{
+	const struct rt_ent	*x = a, *y = b;
+	int			 c;
+
+	if (x->klen != y->klen)
+		return x->klen < y->klen ? -1 : 1;
+	if (x->vlen != y->vlen)
+		return x->vlen < y->vlen ? -1 : 1;
+	c = memcmp(x->b, y->b, x->klen + x->vlen);
+	return c;
+}
+
+/* Every entry of t, sorted. */
+static void
+rt_read(protets_table_t *t, struct rt_set *s)
+{
+	memset(s, 0, sizeof(*s));
+	ck_assert_int_eq(protets_foldl(t, rt_collect, s), 0);
+	qsort(s->e, s->n, sizeof(*s->e), rt_cmp);
+}
+
+static void
+rt_free(struct rt_set *s)
+{
+	size_t	i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->e[i].b);
+	free(s->e);
+}
+
+/*
+ * n random bytes, the ones escapes are about more often than others;
+ * ascii 1: printable ASCII; 2: any byte below 0x80 (json's fast path).
+ */
+static void
+rt_bytes(unsigned *seed, char *b, size_t n, int ascii)
+{
+	static const char	hard[] = { '\0', '\t', '\n', '\r', '\\', '"',
+				    0x7f, (char)0x80, (char)0xff, (char)0xc3,
+				    (char)0xa9, ' ', '0', '7' };
+	size_t			i;
+
+	for (i = 0; i < n; i++) {
+		if (ascii == 1)
+			b[i] = (char)(0x20 + rand_r(seed) % 0x5f);
+		else if (ascii == 2)
+			b[i] = (char)(rand_r(seed) % 0x80);
+		else if (rand_r(seed) % 2)
+			b[i] = hard[rand_r(seed) % sizeof(hard)];
+		else
+			b[i] = (char)rand_r(seed);
+	}
+}
+
+/*
+ * dump --format F | insert --format F NAME - gives back every entry, byte
+ * for byte: random keys and values with NUL, TAB, newlines, backslashes,
+ * bytes that are not UTF-8 and some that are, records of ASCII alone
+ * (json's fast path reads them), a 1 MiB value, copies on a
+ * duplicate_bag.  The json is read by Python's parser too.
+ * PROTETS_SEED replays a run.
+ */
+START_TEST(test_binary_roundtrip)
+{
+	static const char *const fmts[] = { "tsv", "json" };
+	protets_opts		 o = { .type = PROTETS_DUPLICATE_BAG,
+				    .access = PROTETS_PUBLIC,
+				    .max_size = 64 << 20 };
+	protets_t		*p = td_connect(&d);
+	protets_table_t		*src, *dst;
+	struct rt_set		 a, b;
+	char			 k[64], *v, name[16];
+	unsigned		 seed;
+	size_t			 i, j, klen, vlen;
+
+	seed = getenv("PROTETS_SEED") ? (unsigned)atoi(getenv("PROTETS_SEED")) :
+	    (unsigned)time(NULL) ^ (unsigned)getpid();
+	ck_assert_ptr_nonnull(v = malloc(PROTETS_VALUE_MAX));
+	ck_assert_int_eq(protets_get(p, "rt", &o, &src), 0);
+	for (i = 0; i < 3000; i++) {
+		klen = 1 + (size_t)rand_r(&seed) % sizeof(k);
+		vlen = (size_t)rand_r(&seed) % 200;
+		rt_bytes(&seed, k, klen, i % 4 == 0 ? 1 : i % 4 == 2 ? 2 : 0);
+		rt_bytes(&seed, v, vlen, i % 4 == 1 ? 1 : i % 4 == 2 ? 2 : 0);
+		ck_assert_int_eq(protets_insert(src, k, klen, v, vlen), 0);
+		if (i % 100 == 0)	/* a copy, on a duplicate_bag */
+			ck_assert_int_eq(protets_insert(src, k, klen, v, vlen),
+			    0);
+	}
+	rt_bytes(&seed, v, PROTETS_VALUE_MAX, 0);
+	ck_assert_int_eq(protets_insert(src, "\0big", 4, v, PROTETS_VALUE_MAX),
+	    0);
+	rt_read(src, &a);
+	ck_assert_uint_eq(a.n, 3031);
+	for (i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "rt_%s", fmts[i]);
+		ck_assert_int_eq(protets_get(p, name, &o, &dst), 0);
+		ck_assert_msg(tu_sh(out, sizeof(out), "%s -s %s dump rt "
+		    "--format %s | %s -s %s insert --format %s %s - 2>&1", cli,
+		    d.sock, fmts[i], cli, d.sock, fmts[i], name) == 0,
+		    "%s (PROTETS_SEED=%u): %s", fmts[i], seed, out);
+		rt_read(dst, &b);
+		ck_assert_msg(a.n == b.n, "%s (PROTETS_SEED=%u): %zu entries, "
+		    "not %zu", fmts[i], seed, b.n, a.n);
+		for (j = 0; j < a.n; j++)
+			ck_assert_msg(rt_cmp(&a.e[j], &b.e[j]) == 0, "%s "
+			    "(PROTETS_SEED=%u): entry %zu differs", fmts[i],
+			    seed, j);
+		rt_free(&b);
+		protets_close(dst);
+	}
+	ck_assert_msg(tu_sh(out, sizeof(out), "%s -s %s dump rt --format json "
+	    "| python3 -c 'import json, sys\n"
+	    "n = sum(1 for l in sys.stdin if json.loads(l))\n"
+	    "print(n)' 2>&1", cli, d.sock) == 0, "python: %s", out);
+	ck_assert_str_eq(out, "3031\n");
+	rt_free(&a);
+	free(v);
+	protets_close(src);
+	protets_disconnect(p);
+}
+END_TEST
+
+/*
+ * A process holding a table: opens it, says so on ready, closes it when
+ * told on go (a byte), says so again, waits for go to close.  fork_too:
+ * it forks a child that inherits the mapping and keeps it, and exits
+ * (the child waits on go): a holder the daemon never handed the table.
+ */
+static pid_t
+holder_start(const char *name, int ready[2], int go[2], int fork_too)
+{
+	protets_t	*p;
+	protets_table_t	*t;
+	pid_t		 pid;
+	char		 c;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	if ((pid = fork()) != 0) {
+		close(ready[1]);
+		close(go[0]);
+		ck_assert_int_eq(read(ready[0], &c, 1), 1);
+		return pid;
+	}
+	close(ready[0]);
+	close(go[1]);
+	CHILD_CHECK(protets_connect(d.sock, &p) == 0);
+	CHILD_CHECK(protets_open(p, name, &t) == 0);
+	protets_disconnect(p);
+	if (fork_too && fork() != 0)
+		_exit(0);	/* the child holds it now */
+	CHILD_CHECK(write(ready[1], "r", 1) == 1);
+	CHILD_CHECK(read(go[0], &c, 1) == 1);
+	protets_close(t);
+	CHILD_CHECK(write(ready[1], "c", 1) == 1);
+	(void)read(go[0], &c, 1);	/* EOF: the test is done */
+	_exit(0);
+}
+
+/*
+ * info names the processes holding a table, drop in use names them
+ * too; one that closed the table and lives on is not named; a child
+ * forked by a holder is not known by pid, and drop says so.
+ */
+START_TEST(test_holders)
+{
+	char	 want[128], c;
+	int	 ready[2], go[2];
+	pid_t	 pid;
+
+	ck_assert_int_eq(run("get ht"), 0);
+	ck_assert_int_eq(run("info ht | tail -1"), 0);
+	ck_assert_str_eq(out, "holders:\n");
+	pid = holder_start("ht", ready, go, 0);
+	snprintf(want, sizeof(want), "holders: %d\n", (int)pid);
+	ck_assert_int_eq(run("info ht | tail -1"), 0);
+	ck_assert_str_eq(out, want);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s drop ht 2>&1", cli,
+	    d.sock), 5);
+	snprintf(want, sizeof(want), "protets: ht: table in use: ht is held "
+	    "open by pid %d\n", (int)pid);
+	ck_assert_str_eq(out, want);
+	/* closed, alive: not named, and the table may go */
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(run("info ht | tail -1"), 0);
+	ck_assert_str_eq(out, "holders:\n");
+	ck_assert_int_eq(run("drop ht"), 0);
+	close(go[1]);
+	close(ready[0]);
+	ck_assert_int_eq(tu_wait_child(pid), 0);
+	/* held by a child the daemon never handed it to */
+	ck_assert_int_eq(run("get hf"), 0);
+	pid = holder_start("hf", ready, go, 1);
+	ck_assert_int_eq(tu_wait_child(pid), 0);	/* the parent is gone */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s drop hf 2>&1", cli,
+	    d.sock), 5);
+	ck_assert_str_eq(out, "protets: hf: table in use: hf is held open by "
+	    "no process it was handed to (a child forked by one, or one from "
+	    "before a worker restart)\n");
+	ck_assert_int_eq(run("info hf | tail -1"), 0);
+	ck_assert_str_eq(out, "holders:\n");
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(go[1]);
+	close(ready[0]);
+	ck_assert_int_eq(run("drop hf"), 0);
+}
+END_TEST
+
+/*
  * A table whose write lock a stopped process holds mid-operation: a
  * writer fails after PROTETS_LOCK_TIMEOUT_MS naming the holder, a reader
  * answers the committed value, and once the holder is killed writers
@@ -652,6 +1149,9 @@ main(void)
 	tcase_add_test(tc, test_save_load_cli);
 	tcase_add_test(tc, test_ordered_cli);
 	tcase_add_test(tc, test_stalled_lock_cli);
+	tcase_add_test(tc, test_data_cases);
+	tcase_add_test(tc, test_binary_roundtrip);
+	tcase_add_test(tc, test_holders);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -2,8 +2,9 @@
 # Install the Debian packages protets needs to build and test, if missing.
 # Used by `make run` and `make check`; a no-op when all are present.
 set -e
+# libjansson-dev: the CLI reads JSON records (--format json).
 # python3: check_abi loads libprotets.so through ctypes.
-PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev binutils python3"
+PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev libjansson-dev binutils python3"
 # make fuzz needs clang and its libFuzzer runtime.
 [ "${PROTETS_FUZZ:-0}" = 1 ] && PKGS="$PKGS clang libclang-rt-dev"
 missing=""

@@ -83,10 +83,10 @@ $(BUILD)/daemon/%.o: INC = -Idaemon -Icommon -Ishm -Iinclude
 
 SHM_SRC		= $(wildcard shm/*.c)
 COMMON_SRC	= $(wildcard common/*.c)
-LIB_SRC		= client/protets.c client/table.c client/registry.c \
+LIB_SRC		= client/protets.c client/table.c client/registry.c client/tally.c \
 		  client/save.c $(COMMON_SRC) $(SHM_SRC)
 DAEMON_SRC	= $(filter-out daemon/main.c,$(wildcard daemon/*.c))
-CLI_SRC		= client/cli.c
+CLI_SRC		= client/cli.c client/cli_stats.c
 
 LIB_OBJ		= $(LIB_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ	= $(DAEMON_SRC:%.c=$(BUILD)/%.o)

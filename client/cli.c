@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_stats.h"
 #include "conf.h"
 #include "escape.h"
 #include "protets.h"
@@ -81,6 +82,9 @@ usage(FILE *f, int status)
 "  info NAME               \"key: value\" lines\n"
 "  procs [-l]              one line per daemon process: ROLE PID (-l: with\n"
 "                          a header, and the tables each holds)\n"
+"  stats [NAME]            the daemon's counts, or the table's operations\n"
+"                          (\"key: value\" lines)\n"
+"  metrics                 every count in the Prometheus text format\n"
 "\n"
 "The socket is -s, else $PROTETS_SOCKET, else the \"socket\" setting of\n"
 "$PROTETS_CONF or %s.\n"
@@ -784,6 +788,9 @@ static const struct cli_cmd cli_cmds[] = {
 	    cli_set_access, NULL },
 	{ "save", 2, "NAME FILE", NULL, cli_save, NULL },
 	{ "load", -1, "FILE [NAME] [options]", cli_load_check, NULL, cli_load },
+	/* cli_stats.c */
+	{ "stats", -2, "[NAME]", cli_stats_check, NULL, cli_stats },
+	{ "metrics", 0, "", NULL, NULL, cli_metrics },
 	{ NULL, 0, NULL, NULL, NULL, NULL }
 };
 

@@ -36,8 +36,15 @@ enum wire_op {
 	WIRE_PROCS = 5,		/* - -> count, proc... */
 	WIRE_REPAIR = 6,	/* name -> status */
 	WIRE_SETACCESS = 7,	/* name, access -> status */
-	WIRE_OP_MAX = 7
+	WIRE_STATS = 8,		/* name -> info, WIRE_NSTATS u64 */
+	WIRE_DSTATS = 9,	/* - -> WIRE_NDSTATS u64 */
+	WIRE_OP_MAX = 9
 };
+
+/* The u64 counts after STATS' info record, DSTATS' whole reply. */
+#define WIRE_NSTATS		12
+#define WIRE_NDSTATS		(11 + PROTETS_STATS_REQUESTS + \
+				 PROTETS_STATS_ERRORS)
 
 /* WIRE_GET flags. */
 #define WIRE_GET_CREATE		0x1	/* create when missing */

@@ -136,6 +136,10 @@ mon_handoff(int slot)
 		goto fail;
 	log_info("handed %d segments to worker %d (pid %d)", total, slot,
 	    (int)mon_slots[slot].pid);
+	if (total > 0) {
+		CAT_STAT_ADD(&md->cat, handoffs, 1);
+		CAT_STAT_ADD(&md->cat, handoff_segments, total);
+	}
 	return;
 fail:
 	/* The newcomer died too; its successor will get them. */

@@ -50,6 +50,7 @@ static int		 sup_wdog = -1;
 static int		 sup_quit;
 static int		 sup_save_failed;	/* a worker could not save */
 static int		 sup_snap = -1;		/* snapshot timer */
+static int64_t		 sup_snap_t0;		/* the last one's start */
 static int		 sup_upgrade_req;	/* SIGUSR2 seen */
 static int		 sup_stop_req;		/* SIGTERM or SIGINT seen */
 static uint64_t		 sup_snap_wait;		/* workers saving, a bit each */
@@ -159,6 +160,10 @@ sup_fork(struct child *c)
 	c->pid = pid;
 	c->fd = chan[0];
 	c->ready = 0;
+	if (c->starts > 0 && c->slot == SUP_MONITOR)
+		CAT_STAT_ADD(&sd->cat, monitor_restarts, 1);
+	else if (c->starts > 0)
+		CAT_STAT_ADD(&sd->cat, worker_restarts, 1);
 	c->history[c->starts++ % SUP_HISTORY] = clk_now_ms();
 	if (ev_add(c->fd, EPOLLIN, sup_child_msg, c) == -1)
 		log_warn("ev_add");
@@ -342,6 +347,20 @@ sup_all_ready(void)
 		log_warn("sd_notify READY");
 }
 
+/* A snapshot is done: its duration and end for protets_daemon_stats. */
+static void
+sup_snap_stat(void)
+{
+	struct timespec	 ts;
+	struct cat_stats *st = &sd->cat.hdr->stats;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	__atomic_store_n(&st->snapshot_last_ms,
+	    (uint64_t)(clk_now_ms() - sup_snap_t0), __ATOMIC_RELAXED);
+	__atomic_store_n(&st->snapshot_last_time, (uint64_t)ts.tv_sec * 1000 +
+	    (uint64_t)ts.tv_nsec / 1000000, __ATOMIC_RELAXED);
+}
+
 /* A worker's part of a snapshot is done (or it died): the catalog last. */
 static void
 sup_snap_done(int slot)
@@ -349,8 +368,10 @@ sup_snap_done(int slot)
 	if (!(sup_snap_wait & (1ULL << slot)))
 		return;
 	sup_snap_wait &= ~(1ULL << slot);
-	if (sup_snap_wait == 0 && !sup_quit)
+	if (sup_snap_wait == 0 && !sup_quit) {
 		(void)state_save_catalog(sd);
+		sup_snap_stat();
+	}
 }
 
 /* Every snapshot_interval: each worker saves its tables, then the catalog. */
@@ -364,12 +385,16 @@ sup_snapshot(int fd, uint32_t events, void *arg)
 	ev_timer_ack(fd);
 	if (sup_snap_wait != 0 || sup_quit)
 		return;		/* the last one is not done */
+	CAT_STAT_ADD(&sd->cat, snapshots, 1);
+	sup_snap_t0 = clk_now_ms();
 	for (i = 0; i < sd->nworkers; i++)
 		if (sup_wrk[i].ready && ipc_send(sup_wrk[i].fd,
 		    IPC_WRK_SNAPSHOT, 0, NULL, 0, NULL, 0, 0) == 0)
 			sup_snap_wait |= 1ULL << i;
-	if (sup_snap_wait == 0)
+	if (sup_snap_wait == 0) {
 		(void)state_save_catalog(sd);
+		sup_snap_stat();
+	}
 }
 
 static void

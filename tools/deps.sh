@@ -2,8 +2,10 @@
 # Install the Debian packages protets needs to build and test, if missing.
 # Used by `make run` and `make check`; a no-op when all are present.
 set -e
-# python3: check_abi loads libprotets.so through ctypes.
-PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev binutils python3"
+# python3: check_abi loads libprotets.so through ctypes.  python3-prometheus-client:
+# check_metrics parses the metrics with a real Prometheus text parser.
+# libmicrohttpd-dev: protetsd's HTTP /metrics listener (metrics_listen).
+PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev binutils python3 python3-prometheus-client libmicrohttpd-dev"
 # make fuzz needs clang and its libFuzzer runtime.
 [ "${PROTETS_FUZZ:-0}" = 1 ] && PKGS="$PKGS clang libclang-rt-dev"
 missing=""

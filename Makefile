@@ -55,6 +55,8 @@ PKGS		= libbsd-overlay liburcu-bp liburcu-cds libxxhash inih
 # `make deps` works on a machine without the packages.
 PKG_CFLAGS	= $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS	= $(shell pkg-config --libs $(PKGS))
+# The daemon alone (its HTTP /metrics listener): not the library's.
+DAEMON_LIBS	= $(shell pkg-config --libs libmicrohttpd)
 CHECK_CFLAGS	= $(shell pkg-config --cflags check)
 CHECK_LIBS	= $(shell pkg-config --libs check)
 
@@ -135,7 +137,7 @@ $(LIB_SO): $(LIB_OBJ) client/libprotets.map
 	ln -sf libprotets.so.$(SOVERSION) $(BUILD)/libprotets.so
 
 $(PROTETSD): $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(LIB_A)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(DAEMON_LIBS)
 
 $(PROTETS): $(CLI_OBJ) $(LIB_A)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
@@ -145,7 +147,7 @@ $(BUILD)/tests/%.o: tests/%.c
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TEST_UTIL) $(DAEMON_OBJ) $(LIB_A)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS) $(DAEMON_LIBS)
 
 # The crash-point build: the engine with CRASH_POINT live, never shipped.
 $(BUILD)/crash/%.o: %.c
@@ -213,7 +215,8 @@ FUZZ_SECONDS	?= 60
 FUZZERS		= build-fuzz/fuzz/fuzz_wire build-fuzz/fuzz/fuzz_conn
 
 build-fuzz/fuzz/fuzz_%: build-fuzz/fuzz/fuzz_%.o $(DAEMON_OBJ) $(LIB_A)
-	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) \
+	    $(DAEMON_LIBS)
 
 fuzz:
 	PROTETS_FUZZ=1 sh tools/deps.sh

@@ -55,6 +55,8 @@ static int		 sup_upgrade_req;	/* SIGUSR2 seen */
 static int		 sup_stop_req;		/* SIGTERM or SIGINT seen */
 static uint64_t		 sup_snap_wait;		/* workers saving, a bit each */
 static int		 sup_notified_ready;
+static pid_t		 sup_mx;		/* the metrics listener, or 0 */
+static int		 sup_mx_timer = -1;	/* its restart, pending */
 
 static void	sup_spawn(struct child *);
 static void	sup_child_msg(int, uint32_t, void *);
@@ -279,11 +281,59 @@ sup_find(pid_t pid)
 }
 
 static void
+sup_mx_restart(int fd, uint32_t events, void *arg)
+{
+	(void)events;
+	(void)arg;
+	ev_del(fd);
+	close(fd);
+	sup_mx_timer = -1;
+	if (!sup_quit && sup_mx == 0)
+		sup_mx = mx_spawn(sd);
+}
+
+/*
+ * The metrics listener died: started again after restart_delay_ms (it
+ * may have died of its port taken: no storm of tries).
+ */
+static void
+sup_mx_died(int status)
+{
+	sup_mx = 0;
+	if (!(WIFSIGNALED(status) && sup_quit))
+		log_warnx("metrics listener %s %d", WIFSIGNALED(status) ?
+		    "killed by signal" : "exited with status",
+		    WIFSIGNALED(status) ? WTERMSIG(status) :
+		    WEXITSTATUS(status));
+	if (sup_quit || sup_mx_timer != -1)
+		return;
+	if ((sup_mx_timer = ev_timer_once(sd->conf.restart_delay_ms)) == -1 ||
+	    ev_add(sup_mx_timer, EPOLLIN, sup_mx_restart, NULL) == -1)
+		log_warn("metrics restart timer");
+}
+
+/* Stop the metrics listener and wait for it. */
+static void
+sup_mx_stop(void)
+{
+	if (sup_mx == 0)
+		return;
+	kill(sup_mx, SIGTERM);
+	while (waitpid(sup_mx, NULL, 0) == -1 && errno == EINTR)
+		;
+	sup_mx = 0;
+}
+
+static void
 sup_child_died(pid_t pid, int status)
 {
 	struct child	*c;
 	char		 name[32];
 
+	if (pid == sup_mx && pid != 0) {
+		sup_mx_died(status);
+		return;
+	}
 	if ((c = sup_find(pid)) == NULL)
 		return;
 	sup_name(c, name, sizeof(name));
@@ -544,6 +594,7 @@ sup_shutdown(void)
 	int	 i, saving = state_enabled(sd);
 
 	notify_send("STOPPING=1");
+	sup_mx_stop();
 	for (i = 0; saving && i < sd->nworkers; i++)
 		if (sup_wrk[i].pid == 0 || !sup_wrk[i].ready) {
 			log_warnx("stop: worker %d is not serving: its tables "
@@ -895,6 +946,7 @@ sup_upgrade(void)
 		kill(getpid(), SIGTERM);
 	if (fds == NULL && (fds = calloc(1, sizeof(*fds))) == NULL)
 		fatal("calloc");
+	sup_mx_stop();		/* the new binary listens again */
 	takeover_upgrade(sd, ids, fds, n);
 }
 
@@ -979,6 +1031,8 @@ supervisor_run(struct daemon *d)
 	sup_adopt();
 	for (i = 0; i < sd->nworkers; i++)
 		sup_spawn(&sup_wrk[i]);
+	if (sd->conf.metrics_port != 0)
+		sup_mx = mx_spawn(sd);
 	if (state_enabled(sd) && sd->conf.snapshot_interval > 0 &&
 	    ((sup_snap = ev_timer_every(sd->conf.snapshot_interval * 1000)) ==
 	    -1 || ev_add(sup_snap, EPOLLIN, sup_snapshot, NULL) == -1))

@@ -8,7 +8,12 @@
  * Prometheus text parser (Debian's python3-prometheus-client, through
  * tests/metrics_check.py).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +330,73 @@ START_TEST(test_metrics_parsed)
 }
 END_TEST
 
+/* A TCP port of 127.0.0.1 that nothing listens on, now. */
+static int
+free_port(void)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	socklen_t		len = sizeof(sin);
+	int			s, port;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	    0);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	close(s);
+	return port;
+}
+
+/*
+ * protetsd's HTTP /metrics (metrics_listen), scraped by urllib and parsed
+ * by prometheus_client; other paths 404; the listener killed comes back;
+ * the daemon stops with it.
+ */
+START_TEST(test_http_metrics)
+{
+	struct td	 h;
+	protets_t	*p;
+	protets_table_t	*t;
+	char		 extra[64], url[64];
+	pid_t		 mx;
+	int		 port = free_port();
+
+	snprintf(extra, sizeof(extra), "metrics_listen = 127.0.0.1:%d", port);
+	td_start(&h, 1, extra, NULL);
+	p = td_connect(&h);
+	t = tu_get(p, "scraped", PROTETS_PUBLIC);
+	tu_fill(t, "k", 3);
+	protets_close(t);
+	protets_disconnect(p);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+	ck_assert_msg(tu_sh(out, sizeof(out), "/usr/bin/python3 "
+	    "tests/metrics_check.py --url %s "
+	    "'protets_table_inserts_total{table=scraped}=3' "
+	    "'protets_table_entries{table=scraped}=3' "
+	    "'protets_requests_total{request=dstats}' 2>&1", url) == 0,
+	    "metrics_check: %s", out);
+	ck_assert_msg(tu_sh(out, sizeof(out), "/usr/bin/python3 "
+	    "tests/metrics_check.py --url http://127.0.0.1:%d/other "
+	    "--status 404 2>&1", port) == 0, "metrics_check: %s", out);
+	/* killed, it is started again */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "pgrep -P %d -f "
+	    "'protetsd: metrics'", (int)h.pid), 0);
+	mx = (pid_t)atoi(out);
+	ck_assert_int_gt(mx, 0);
+	ck_assert_int_eq(kill(mx, SIGKILL), 0);
+	ck_assert_msg(tu_sh(out, sizeof(out), "/usr/bin/python3 "
+	    "tests/metrics_check.py --url %s "
+	    "'protets_table_entries{table=scraped}=3' 2>&1", url) == 0,
+	    "metrics_check after a kill: %s", out);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "pgrep -P %d -f "
+	    "'protetsd: metrics'", (int)h.pid), 0);
+	ck_assert_int_ne(atoi(out), mx);
+	ck_assert_int_eq(td_term(&h), 0);
+	td_stop(&h);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -339,6 +411,7 @@ main(void)
 	tcase_add_test(tc, test_daemon_counts);
 	tcase_add_test(tc, test_cli_stats);
 	tcase_add_test(tc, test_metrics_parsed);
+	tcase_add_test(tc, test_http_metrics);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

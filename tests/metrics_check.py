@@ -1,10 +1,16 @@
 #!/usr/bin/python3
-"""metrics_check.py - parse `protets metrics` (or a /metrics scrape) from
-stdin with a real Prometheus text parser (Debian's python3-prometheus-client)
-and check it: every family typed, no sample twice, and each argument
-NAME{LABEL=VALUE,...}=NUMBER (or NAME{...} alone: present) holds.
-Exit 0, or 1 with one line saying what is wrong.  Used by check_stats."""
+"""metrics_check.py - parse `protets metrics` from stdin, or with --url URL
+what an HTTP GET of URL answers (tried again for up to 10 s while nothing
+listens), with a real Prometheus text parser (Debian's
+python3-prometheus-client) and check it: every family typed, no sample
+twice, and each argument NAME{LABEL=VALUE,...}=NUMBER (or NAME{...} alone:
+present) holds.  --status N: the GET must answer HTTP status N (and its
+body is not parsed).  Exit 0, or 1 with one line saying what is wrong.
+Used by check_stats."""
 import sys
+import time
+import urllib.error
+import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -27,8 +33,42 @@ def parse_arg(arg):
     return name, lab, want
 
 
+def fetch(url):
+    """The body and status of GET url, once something listens there."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                ctype = r.headers.get("Content-Type", "")
+                if not ctype.startswith("text/plain; version=0.0.4"):
+                    raise SystemExit("Content-Type %r" % ctype)
+                return r.read().decode("utf-8"), r.status
+        except urllib.error.HTTPError as e:
+            return "", e.code
+        except (ConnectionError, urllib.error.URLError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def main():
-    text = sys.stdin.read()
+    args = sys.argv[1:]
+    status = None
+    if args[:1] == ["--url"]:
+        text, got = fetch(args[1])
+        args = args[2:]
+        if args[:1] == ["--status"]:
+            status = int(args[1])
+            args = args[2:]
+            if got != status:
+                print("HTTP status %d, not %d" % (got, status))
+                return 1
+            return 0
+        if got != 200:
+            print("HTTP status %d" % got)
+            return 1
+    else:
+        text = sys.stdin.read()
     samples = {}
     nfam = 0
     for fam in text_string_to_metric_families(text):
@@ -45,7 +85,7 @@ def main():
     if nfam == 0:
         print("no metric at all")
         return 1
-    for arg in sys.argv[1:]:
+    for arg in args:
         name, lab, want = parse_arg(arg)
         key = (name, tuple(sorted(lab.items())))
         if key not in samples:

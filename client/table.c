@@ -59,6 +59,12 @@ pt_view(const protets_table_t *t)
 static inline int
 pt_done(protets_table_t *t, int rc, unsigned op, uint64_t n)
 {
+#ifdef PROTETS_NO_TALLY		/* tally.h: for bench/tally_cost.sh */
+	(void)t;
+	(void)op;
+	(void)n;
+	return rc;
+#endif
 	if (__builtin_expect(rc == 0, 1))
 		pt_count(t, &t->tally, op, n);
 	else if (rc == PROTETS_EFULL)
@@ -82,6 +88,10 @@ pt_table_tally_fold(protets_table_t *t, struct pt_tcount *c)
 static inline int
 pt_looked(protets_table_t *t, int rc)
 {
+#ifdef PROTETS_NO_TALLY
+	(void)t;
+	return rc;
+#endif
 	if (__builtin_expect(rc == 0, 1))
 		pt_count(t, &t->tally, TBL_TY_HIT, 1);
 	else if (rc == PROTETS_NOTFOUND)

@@ -56,11 +56,22 @@ struct protets_table;
 void	pt_table_tally_slow(struct protets_table *, unsigned op, uint64_t n);
 void	pt_table_tally_fold(struct protets_table *, struct pt_tcount *);
 
-/* n operations of kind op (enum tbl_tally_op) through handle t. */
+/*
+ * n operations of kind op (enum tbl_tally_op) through handle t.
+ * PROTETS_NO_TALLY compiles the counting out: `make bench` builds the
+ * benchmark so once more to show what it costs (bench/tally_cost.sh).
+ */
 static inline void
 pt_count(struct protets_table *t, struct pt_tally *y, unsigned op,
     uint64_t n)
 {
+#ifdef PROTETS_NO_TALLY
+	(void)t;
+	(void)y;
+	(void)op;
+	(void)n;
+	return;
+#endif
 	struct pt_tc	 *w = (struct pt_tc *)(void *)((char *)pt_tc + y->way);
 	struct pt_tcount *c;
 

@@ -88,7 +88,7 @@ COMMON_SRC	= $(wildcard common/*.c)
 LIB_SRC		= client/protets.c client/table.c client/registry.c client/tally.c \
 		  client/save.c $(COMMON_SRC) $(SHM_SRC)
 DAEMON_SRC	= $(filter-out daemon/main.c,$(wildcard daemon/*.c))
-CLI_SRC		= client/cli.c client/cli_stats.c
+CLI_SRC		= client/cli.c client/cli_stats.c client/cli_top.c
 
 LIB_OBJ		= $(LIB_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ	= $(DAEMON_SRC:%.c=$(BUILD)/%.o)

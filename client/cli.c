@@ -85,6 +85,8 @@ usage(FILE *f, int status)
 "  stats [NAME]            the daemon's counts, or the table's operations\n"
 "                          (\"key: value\" lines)\n"
 "  metrics                 every count in the Prometheus text format\n"
+"  top [-n COUNT]          a live view of the daemon and its busiest\n"
+"                          tables, once a second; q quits\n"
 "\n"
 "The socket is -s, else $PROTETS_SOCKET, else the \"socket\" setting of\n"
 "$PROTETS_CONF or %s.\n"
@@ -791,6 +793,7 @@ static const struct cli_cmd cli_cmds[] = {
 	/* cli_stats.c */
 	{ "stats", -2, "[NAME]", cli_stats_check, NULL, cli_stats },
 	{ "metrics", 0, "", NULL, NULL, cli_metrics },
+	{ "top", -2, "[-n COUNT]", cli_top_check, NULL, cli_top },
 	{ NULL, 0, NULL, NULL, NULL, NULL }
 };
 

@@ -10,7 +10,9 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -21,7 +23,11 @@
 
 #include <check.h>
 
+#include "entry.h"
+#include "index.h"
 #include "layout.h"
+#include "lock.h"
+#include "table.h"
 #include "testutil.h"
 
 static struct td	d;
@@ -330,6 +336,131 @@ START_TEST(test_metrics_parsed)
 }
 END_TEST
 
+/*
+ * A process holding table name's write lock mid-operation, stopped: it
+ * maps the segment itself and takes the engine's lock (as check_cli).
+ */
+static pid_t
+stopped_holder(const char *name)
+{
+	struct tbl	 tb;
+	struct ix_pos	 pos;
+	void		*base;
+	pid_t		 pid;
+	int		 fd, st;
+
+	ck_assert_int_ge(fd = tu_table_fd(name), 0);
+	base = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(base, MAP_FAILED);
+	ck_assert_int_eq(tbl_open(&tb, base, 1 << 20, 1), 0);
+	if ((pid = fork()) == 0) {
+		CHILD_CHECK(lk_wbegin(&tb) == 0);
+		CHILD_CHECK(ix_find(&tb, NULL, en_hash("k", 1), "k", 1,
+		    &pos) == 0);
+		en_setval(&tb, pos.eoff, &pos.eh, "new");
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+	ck_assert(WIFSTOPPED(st));
+	munmap(base, 1 << 20);
+	close(fd);
+	return pid;
+}
+
+/* tmux on a server of this test's own (-L), in an 80x24 terminal. */
+static char	tmux_sock[64];
+
+static int
+tmux(const char *fmt, const char *arg)
+{
+	char	cmd[3 * PATH_MAX];
+
+	snprintf(cmd, sizeof(cmd), fmt, arg);
+	return tu_sh(out, sizeof(out), "tmux -L %s %s 2>/dev/null", tmux_sock,
+	    cmd);
+}
+
+/* Wait (10 s at most) until the pane shows each of the strings. */
+static int
+pane_shows(const char *a, const char *b)
+{
+	int	i;
+
+	for (i = 0; i < 5000; i++) {
+		if (tmux("capture-pane -p%s", "") == 0 &&
+		    strstr(out, a) != NULL && (b == NULL ||
+		    strstr(out, b) != NULL))
+			return 1;
+		tu_msleep(2);
+	}
+	return 0;
+}
+
+/*
+ * A writer killed holding the lock: the lock wait and time-out of the
+ * writer that met it alive, the recovery by the next (its pid and time),
+ * through protets_stats_get; then protets top in an 80x24 terminal
+ * (tmux) shows the tables, the new entries, the recovery, no line past
+ * the 80th column, and quits on q.
+ */
+START_TEST(test_recovery_top)
+{
+	protets_opts	 o = { .type = PROTETS_SET, .access = PROTETS_PUBLIC,
+			    .max_size = 1 << 20 };
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t;
+	protets_stats	 s;
+	char		 cmd[2 * PATH_MAX + 64], want[64], *line;
+	pid_t		 pid;
+	int		 i;
+
+	ck_assert_int_eq(protets_get(p, "lk", &o, &t), 0);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "old", 3), 0);
+	pid = stopped_holder("lk");
+	ck_assert_int_eq(protets_set_lock_timeout(t, 50), 0);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "x", 1), PROTETS_ELOCKED);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "y", 1), 0);
+	s = stats_of(p, "lk");
+	ck_assert_uint_eq(s.lock_timeouts, 1);
+	ck_assert_uint_ge(s.lock_waits, 1);
+	ck_assert_uint_eq(s.recoveries, 1);
+	ck_assert_uint_eq(s.rollbacks, 1);
+	ck_assert_int_eq(s.last_recovery_pid, pid);
+	ck_assert_uint_gt(s.last_recovery_ms, 0);
+
+	snprintf(tmux_sock, sizeof(tmux_sock), "protets-top-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "new-session -d -x 80 -y 24 '%s -s %s top'",
+	    cli, d.sock);
+	ck_assert_int_eq(tmux("%s", cmd), 0);
+	snprintf(want, sizeof(want), "pid %d  lk", (int)pid);
+	ck_assert_msg(pane_shows("TABLE", want), "top shows: %s", out);
+	/* entries written now show at a later refresh */
+	for (i = 0; i < 41; i++) {
+		char	key[16];
+
+		snprintf(key, sizeof(key), "n%d", i);
+		ck_assert_int_eq(protets_insert(t, key, strlen(key), "v", 1),
+		    0);
+	}
+	ck_assert_msg(pane_shows("\nlk ", " 42 "), "top shows: %s", out);
+	ck_assert_int_eq(tmux("capture-pane -p%s", ""), 0);
+	for (line = strtok(out, "\n"), i = 0; line != NULL;
+	    line = strtok(NULL, "\n"), i++)
+		ck_assert_uint_le(strlen(line), 80);
+	ck_assert_int_le(i, 24);
+	ck_assert_int_eq(tmux("send-keys q%s", ""), 0);
+	for (i = 0; i < 5000 && tmux("has-session%s", "") == 0; i++)
+		tu_msleep(2);
+	ck_assert_msg(i < 5000, "top did not quit on q");
+	protets_close(t);
+	protets_disconnect(p);
+}
+END_TEST
+
 /* A TCP port of 127.0.0.1 that nothing listens on, now. */
 static int
 free_port(void)
@@ -412,6 +543,7 @@ main(void)
 	tcase_add_test(tc, test_cli_stats);
 	tcase_add_test(tc, test_metrics_parsed);
 	tcase_add_test(tc, test_http_metrics);
+	tcase_add_test(tc, test_recovery_top);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

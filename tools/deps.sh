@@ -3,9 +3,10 @@
 # Used by `make run` and `make check`; a no-op when all are present.
 set -e
 # python3: check_abi loads libprotets.so through ctypes.  python3-prometheus-client:
-# check_metrics parses the metrics with a real Prometheus text parser.
+# check_stats parses the metrics with a real Prometheus text parser.
 # libmicrohttpd-dev: protetsd's HTTP /metrics listener (metrics_listen).
-PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev binutils python3 python3-prometheus-client libmicrohttpd-dev"
+# tmux: check_stats runs protets top in an 80x24 terminal.
+PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev binutils python3 python3-prometheus-client libmicrohttpd-dev tmux"
 # make fuzz needs clang and its libFuzzer runtime.
 [ "${PROTETS_FUZZ:-0}" = 1 ] && PKGS="$PKGS clang libclang-rt-dev"
 missing=""

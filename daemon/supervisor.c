@@ -57,6 +57,8 @@ static uint64_t		 sup_snap_wait;		/* workers saving, a bit each */
 static int		 sup_notified_ready;
 static pid_t		 sup_mx;		/* the metrics listener, or 0 */
 static int		 sup_mx_timer = -1;	/* its restart, pending */
+static int64_t		 sup_mx_started;	/* when it was forked */
+static int		 sup_mx_delay;		/* ms before the next restart */
 
 static void	sup_spawn(struct child *);
 static void	sup_child_msg(int, uint32_t, void *);
@@ -288,18 +290,25 @@ sup_mx_restart(int fd, uint32_t events, void *arg)
 	ev_del(fd);
 	close(fd);
 	sup_mx_timer = -1;
-	if (!sup_quit && sup_mx == 0)
+	if (!sup_quit && sup_mx == 0) {
 		sup_mx = mx_spawn(sd);
+		sup_mx_started = clk_now_ms();
+	}
 }
 
 /*
- * The metrics listener died: started again after restart_delay_ms (it
- * may have died of its port taken: no storm of tries).
+ * The metrics listener died: started again after restart_delay_ms, twice
+ * as long each time it dies within a minute of its start, up to a minute
+ * (it cannot listen: its port is taken, the unit gives it no network).
  */
 static void
 sup_mx_died(int status)
 {
 	sup_mx = 0;
+	if (clk_now_ms() - sup_mx_started >= 60000 || sup_mx_delay == 0)
+		sup_mx_delay = sd->conf.restart_delay_ms;
+	else if ((sup_mx_delay *= 2) > 60000)
+		sup_mx_delay = 60000;
 	if (!(WIFSIGNALED(status) && sup_quit))
 		log_warnx("metrics listener %s %d", WIFSIGNALED(status) ?
 		    "killed by signal" : "exited with status",
@@ -307,7 +316,7 @@ sup_mx_died(int status)
 		    WEXITSTATUS(status));
 	if (sup_quit || sup_mx_timer != -1)
 		return;
-	if ((sup_mx_timer = ev_timer_once(sd->conf.restart_delay_ms)) == -1 ||
+	if ((sup_mx_timer = ev_timer_once(sup_mx_delay)) == -1 ||
 	    ev_add(sup_mx_timer, EPOLLIN, sup_mx_restart, NULL) == -1)
 		log_warn("metrics restart timer");
 }
@@ -1031,8 +1040,10 @@ supervisor_run(struct daemon *d)
 	sup_adopt();
 	for (i = 0; i < sd->nworkers; i++)
 		sup_spawn(&sup_wrk[i]);
-	if (sd->conf.metrics_port != 0)
+	if (sd->conf.metrics_port != 0) {
 		sup_mx = mx_spawn(sd);
+		sup_mx_started = clk_now_ms();
+	}
 	if (state_enabled(sd) && sd->conf.snapshot_interval > 0 &&
 	    ((sup_snap = ev_timer_every(sd->conf.snapshot_interval * 1000)) ==
 	    -1 || ev_add(sup_snap, EPOLLIN, sup_snapshot, NULL) == -1))

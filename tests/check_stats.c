@@ -486,12 +486,13 @@ free_port(void)
  */
 START_TEST(test_http_metrics)
 {
-	struct td	 h;
+	struct td	 h, h2;
+	protets_daemon_stats ds;
 	protets_t	*p;
 	protets_table_t	*t;
 	char		 extra[64], url[64];
 	pid_t		 mx;
-	int		 port = free_port();
+	int		 port = free_port(), i;
 
 	snprintf(extra, sizeof(extra), "metrics_listen = 127.0.0.1:%d", port);
 	td_start(&h, 1, extra, NULL);
@@ -510,6 +511,15 @@ START_TEST(test_http_metrics)
 	ck_assert_msg(tu_sh(out, sizeof(out), "/usr/bin/python3 "
 	    "tests/metrics_check.py --url http://127.0.0.1:%d/other "
 	    "--status 404 2>&1", port) == 0, "metrics_check: %s", out);
+	/* a second daemon cannot listen there: it says so, and serves */
+	td_start(&h2, 1, extra, NULL);
+	for (i = 0; i < 5000 && !td_log_has(&h2, "cannot listen"); i++)
+		tu_msleep(2);
+	ck_assert_msg(i < 5000, "no \"cannot listen\" in %s", h2.log);
+	p = td_connect(&h2);
+	ck_assert_int_eq(protets_daemon_stats_get(p, &ds), 0);
+	protets_disconnect(p);
+	td_stop(&h2);
 	/* killed, it is started again */
 	ck_assert_int_eq(tu_sh(out, sizeof(out), "pgrep -P %d -f "
 	    "'protetsd: metrics'", (int)h.pid), 0);

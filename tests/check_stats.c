@@ -413,6 +413,7 @@ START_TEST(test_recovery_top)
 	protets_table_t	*t;
 	protets_stats	 s;
 	char		 cmd[2 * PATH_MAX + 64], want[64], *line;
+	char		 sockpath[PATH_MAX];
 	pid_t		 pid;
 	int		 i;
 
@@ -436,6 +437,10 @@ START_TEST(test_recovery_top)
 	snprintf(cmd, sizeof(cmd), "new-session -d -x 80 -y 24 '%s -s %s top'",
 	    cli, d.sock);
 	ck_assert_int_eq(tmux("%s", cmd), 0);
+	/* the server's socket, left behind when it exits: removed below */
+	ck_assert_int_eq(tmux("display-message -p '#{socket_path}'%s", ""), 0);
+	out[strcspn(out, "\n")] = '\0';
+	strlcpy(sockpath, out, sizeof(sockpath));
 	snprintf(want, sizeof(want), "pid %d  lk", (int)pid);
 	ck_assert_msg(pane_shows("TABLE", want), "top shows: %s", out);
 	/* entries written now show at a later refresh */
@@ -456,6 +461,7 @@ START_TEST(test_recovery_top)
 	for (i = 0; i < 5000 && tmux("has-session%s", "") == 0; i++)
 		tu_msleep(2);
 	ck_assert_msg(i < 5000, "top did not quit on q");
+	unlink(sockpath);
 	protets_close(t);
 	protets_disconnect(p);
 }

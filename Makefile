@@ -55,6 +55,8 @@ PKGS		= libbsd-overlay liburcu-bp liburcu-cds libxxhash inih
 # `make deps` works on a machine without the packages.
 PKG_CFLAGS	= $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS	= $(shell pkg-config --libs $(PKGS))
+# The daemon alone (its HTTP /metrics listener): not the library's.
+DAEMON_LIBS	= $(shell pkg-config --libs libmicrohttpd)
 CHECK_CFLAGS	= $(shell pkg-config --cflags check)
 CHECK_LIBS	= $(shell pkg-config --libs check)
 
@@ -83,10 +85,11 @@ $(BUILD)/daemon/%.o: INC = -Idaemon -Icommon -Ishm -Iinclude
 
 SHM_SRC		= $(wildcard shm/*.c)
 COMMON_SRC	= $(wildcard common/*.c)
-LIB_SRC		= client/protets.c client/table.c client/registry.c \
+LIB_SRC		= client/protets.c client/table.c client/registry.c client/tally.c \
 		  client/save.c $(COMMON_SRC) $(SHM_SRC)
 DAEMON_SRC	= $(filter-out daemon/main.c,$(wildcard daemon/*.c))
-CLI_SRC		= client/cli.c client/cli_data.c client/cli_io.c
+CLI_SRC		= client/cli.c client/cli_data.c client/cli_io.c \
+		  client/cli_stats.c client/cli_top.c
 # The command's own libraries: jansson reads JSON records, libresolv's
 # b64_ntop/b64_pton do base64 (cli_io.c).
 CLI_LIBS	= $(shell pkg-config --libs jansson) -lresolv
@@ -138,7 +141,7 @@ $(LIB_SO): $(LIB_OBJ) client/libprotets.map
 	ln -sf libprotets.so.$(SOVERSION) $(BUILD)/libprotets.so
 
 $(PROTETSD): $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(LIB_A)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(DAEMON_LIBS)
 
 $(PROTETS): $(CLI_OBJ) $(LIB_A)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(CLI_LIBS)
@@ -148,7 +151,7 @@ $(BUILD)/tests/%.o: tests/%.c
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TEST_UTIL) $(DAEMON_OBJ) $(LIB_A)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS) $(DAEMON_LIBS)
 
 # The crash-point build: the engine with CRASH_POINT live, never shipped.
 $(BUILD)/crash/%.o: %.c
@@ -216,7 +219,8 @@ FUZZ_SECONDS	?= 60
 FUZZERS		= build-fuzz/fuzz/fuzz_wire build-fuzz/fuzz/fuzz_conn
 
 build-fuzz/fuzz/fuzz_%: build-fuzz/fuzz/fuzz_%.o $(DAEMON_OBJ) $(LIB_A)
-	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) \
+	    $(DAEMON_LIBS)
 
 fuzz:
 	PROTETS_FUZZ=1 sh tools/deps.sh

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_stats.h"
 #include "conf.h"
 #include "escape.h"
 #include "protets.h"
@@ -92,6 +93,11 @@ usage(FILE *f, int status)
 "                          the pids holding the table\n"
 "  procs [-l]              one line per daemon process: ROLE PID (-l: with\n"
 "                          a header, and the tables each holds)\n"
+"  stats [NAME]            the daemon's counts, or the table's operations\n"
+"                          (\"key: value\" lines)\n"
+"  metrics                 every count in the Prometheus text format\n"
+"  top [-n COUNT]          a live view of the daemon and its busiest\n"
+"                          tables, once a second; q quits\n"
 "\n"
 "Options of the commands on entries, before NAME when there is a KEY:\n"
 "  --format raw|tsv|json   dump, select, lookup, take, first, next, last,\n"
@@ -608,6 +614,10 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "save", 2, "NAME FILE", 0, NULL, cli_save, NULL, NULL },
 	{ "load", -1, "FILE [NAME] [options]", 0, cli_load_check, NULL,
 	    cli_load, NULL },
+	/* cli_stats.c */
+	{ "stats", -2, "[NAME]", 0, cli_stats_check, NULL, cli_stats, NULL },
+	{ "metrics", 0, "", 0, NULL, NULL, cli_metrics, NULL },
+	{ "top", -2, "[-n COUNT]", 0, cli_top_check, NULL, cli_top, NULL },
 	{ NULL, 0, NULL, 0, NULL, NULL, NULL, NULL }
 };
 

@@ -759,6 +759,83 @@ protets_holders(protets_t *p, const char *name, pid_t *pids, size_t max,
 	return rc;
 }
 
+int
+protets_stats_get(protets_t *p, const char *name, protets_stats *out)
+{
+	struct wbuf	 reply;
+	struct rbuf	 r;
+	uint64_t	 v[WIRE_NSTATS];
+	int		 rc, i;
+
+	memset(out, 0, sizeof(*out));
+	wbuf_init(&reply);
+	if ((rc = pt_name_req(p, WIRE_STATS, name, &reply)) == 0) {
+		rbuf_init(&r, reply.data, reply.len);
+		rc = wire_get_info(&r, &out->info, NULL);
+		for (i = 0; i < WIRE_NSTATS; i++)
+			v[i] = rbuf_u64(&r);
+		if (rc != 0 || rbuf_end(&r) != 0)
+			rc = PROTETS_EPROTO;
+	}
+	wbuf_free(&reply);
+	if (rc != 0)
+		return rc;
+	out->inserts = v[0];
+	out->deletes = v[1];
+	out->lookup_hits = v[2];
+	out->lookup_misses = v[3];
+	out->counter_updates = v[4];
+	out->efull = v[5];
+	out->lock_waits = v[6];
+	out->lock_timeouts = v[7];
+	out->recoveries = v[8];
+	out->rollbacks = v[9];
+	out->last_recovery_ms = v[10];
+	out->last_recovery_pid = (pid_t)v[11];
+	return 0;
+}
+
+int
+protets_daemon_stats_get(protets_t *p, protets_daemon_stats *out)
+{
+	struct wbuf	 req, reply;
+	struct rbuf	 r;
+	uint64_t	 v[WIRE_NDSTATS];
+	int		 rc, i;
+
+	memset(out, 0, sizeof(*out));
+	wbuf_init(&req);
+	wbuf_init(&reply);
+	wbuf_put(&req, NULL, 0);
+	if ((rc = pt_request(p, WIRE_DSTATS, &req, &reply, NULL)) == 0) {
+		rbuf_init(&r, reply.data, reply.len);
+		for (i = 0; i < WIRE_NDSTATS; i++)
+			v[i] = rbuf_u64(&r);
+		if (rbuf_end(&r) != 0)
+			rc = PROTETS_EPROTO;
+	}
+	wbuf_free(&req);
+	wbuf_free(&reply);
+	if (rc != 0)
+		return rc;
+	out->worker_restarts = v[0];
+	out->monitor_restarts = v[1];
+	out->handoffs = v[2];
+	out->handoff_segments = v[3];
+	out->connections = v[4];
+	out->snapshots = v[5];
+	out->snapshot_saved = v[6];
+	out->snapshot_failed = v[7];
+	out->snapshot_last_ms = v[8];
+	out->snapshot_last_time = v[9];
+	out->uptime_ms = v[10];
+	for (i = 0; i < PROTETS_STATS_REQUESTS; i++)
+		out->requests[i] = v[11 + i];
+	for (i = 0; i < PROTETS_STATS_ERRORS; i++)
+		out->errors[i] = v[11 + PROTETS_STATS_REQUESTS + i];
+	return 0;
+}
+
 /* LIST (with its optional flags, ext) and PROCS: a u32 count, then records. */
 static int
 pt_records(protets_t *p, uint16_t op, int ext, struct wbuf *reply,

@@ -348,6 +348,70 @@ int protets_holders(protets_t *p, const char *name, pid_t *pids, size_t max,
 typedef int (*protets_list_fn)(const protets_info *info, void *arg);
 int protets_list(protets_t *p, protets_list_fn fn, void *arg);
 
+/*
+ * Operation statistics of a table (protets_stats_get), counted since the
+ * segment was made (they survive what the segment survives: the death of
+ * any process, systemd's fd store, a live upgrade of the same layout; a
+ * stop and start through the state directory begins them again).  The
+ * library counts the operations of a writable mapping per thread and adds
+ * them to the segment every 256 operations of a thread and at
+ * protets_close: a live thread's last operations (fewer than 256 per
+ * table handle) are not in the figures yet, and are lost if its process
+ * is killed.  Operations through a read-only mapping (a protected table of
+ * another uid) are not counted.  Rare events are counted as they happen.
+ */
+typedef struct protets_stats {
+	uint64_t	inserts;	/* entries inserted (a batch: each) */
+	uint64_t	deletes;	/* delete, delete_object, take: calls
+					 * that succeeded; select_delete: entries */
+	uint64_t	lookup_hits;	/* lookup, lookup_each, member: found */
+	uint64_t	lookup_misses;	/* ... not found */
+	uint64_t	counter_updates;	/* update_counter that succeeded */
+	uint64_t	efull;		/* writes answered PROTETS_EFULL */
+	uint64_t	lock_waits;	/* writers that found the lock held */
+	uint64_t	lock_timeouts;	/* ... and gave up: PROTETS_ELOCKED */
+	uint64_t	recoveries;	/* locks taken over from a dead holder */
+	uint64_t	rollbacks;	/* ... whose half-done write was undone */
+	uint64_t	last_recovery_ms;	/* unix time, ms; 0: none */
+	pid_t		last_recovery_pid;	/* its dead holder */
+	protets_info	info;		/* as protets_info_get */
+} protets_stats;
+
+/*
+ * The statistics of table name.  Returns 0, PROTETS_NOTFOUND,
+ * PROTETS_EACCES (another uid's private table), and connection errors.
+ */
+int protets_stats_get(protets_t *p, const char *name, protets_stats *out);
+
+/*
+ * The daemon's own counts (protets_daemon_stats_get), since the service
+ * started (they survive the death of any of its processes, not a restart
+ * of the service).  requests[i] counts the requests of op i answered
+ * (docs/PROTOCOL.md: 1 GET, 2 DROP, 3 INFO, 4 LIST, 5 PROCS, 6 REPAIR,
+ * 7 SETACCESS, 8 STATS, 9 DSTATS; 0 unknown ops); errors[i] the answers
+ * with error code PROTETS_ERRMAX - i (errors[0]: PROTETS_NOTFOUND), and
+ * errors[PROTETS_STATS_ERRORS - 1] those with a system errno.
+ */
+#define PROTETS_STATS_REQUESTS	16
+#define PROTETS_STATS_ERRORS	24
+typedef struct protets_daemon_stats {
+	uint64_t	worker_restarts;
+	uint64_t	monitor_restarts;
+	uint64_t	handoffs;	/* a restarted worker given its tables */
+	uint64_t	handoff_segments;	/* tables so handed */
+	uint64_t	connections;	/* accepted */
+	uint64_t	snapshots;	/* begun (snapshot_interval) */
+	uint64_t	snapshot_saved;	/* tables written by them */
+	uint64_t	snapshot_failed;	/* tables they could not save */
+	uint64_t	snapshot_last_ms;	/* the last one's duration */
+	uint64_t	snapshot_last_time;	/* its end, unix ms; 0: none */
+	uint64_t	uptime_ms;	/* since the service started */
+	uint64_t	requests[PROTETS_STATS_REQUESTS];
+	uint64_t	errors[PROTETS_STATS_ERRORS];
+} protets_daemon_stats;
+
+int protets_daemon_stats_get(protets_t *p, protets_daemon_stats *out);
+
 /* One daemon process, as reported by protets_procs. */
 typedef struct protets_proc {
 	char	role[16];	/* "supervisor", "monitor" or "worker" */

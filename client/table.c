@@ -18,6 +18,7 @@
 
 #include "protets_int.h"
 #include "registry.h"
+#include "tally.h"
 
 /*
  * One segment a handle has used.  A handle follows its table into a new
@@ -39,6 +40,7 @@ struct protets_table {
 					   none's: ESTALE at once; atomic */
 	protets_info	 info;
 	char		 sockpath[108];
+	struct pt_tally	 tally;		/* operation counts (tally.c) */
 };
 
 static inline struct pt_view *
@@ -49,6 +51,84 @@ pt_view(const protets_table_t *t)
 
 /* The current view's table: what an operation works on. */
 #define PT_TBL(t)	(&pt_view(t)->tbl)
+
+/*
+ * PROTETS_EFULL: protets_errmsg says which limit, and what the table
+ * holds.  The figures are read after the failure, so another writer may
+ * have changed them since.
+ */
+static void
+pt_full(protets_table_t *t)
+{
+	struct tbl_stats	st;
+
+	if (tbl_stats(PT_TBL(t), &st) != 0)
+		return;
+	if (st.bytes_quota != 0)
+		pt_errset("table %s: quota %llu bytes, %llu in use, the largest "
+		    "entry that fits now %llu bytes", t->info.name,
+		    (unsigned long long)st.bytes_quota,
+		    (unsigned long long)st.bytes_held,
+		    (unsigned long long)st.largest_fit);
+	else
+		pt_errset("table %s: %llu bytes in use of the %llu it can ever "
+		    "hold (its segment), the largest entry that fits now %llu "
+		    "bytes", t->info.name,
+		    (unsigned long long)st.bytes_held,
+		    (unsigned long long)st.bytes_size,
+		    (unsigned long long)st.largest_fit);
+}
+
+/*
+ * Count what an operation did (tally.c): n operations of kind op when it
+ * succeeded, an EFULL answer as it happens (a rare event: one atomic add),
+ * and protets_errmsg then says which limit (pt_full).
+ */
+static inline int
+pt_done(protets_table_t *t, int rc, unsigned op, uint64_t n)
+{
+#ifdef PROTETS_NO_TALLY		/* tally.h: for bench/tally_cost.sh */
+	(void)op;
+	(void)n;
+	if (rc == PROTETS_EFULL)
+		pt_full(t);
+	return rc;
+#endif
+	if (__builtin_expect(rc == 0, 1))
+		pt_count(t, &t->tally, op, n);
+	else if (rc == PROTETS_EFULL) {
+		tbl_tally_event(PT_TBL(t), TBL_TY_EFULL);
+		pt_full(t);
+	}
+	return rc;
+}
+
+void
+pt_table_tally_slow(protets_table_t *t, unsigned op, uint64_t n)
+{
+	pt_tally_slow(&t->tally, PT_TBL(t), op, n);
+}
+
+void
+pt_table_tally_fold(protets_table_t *t, struct pt_tcount *c)
+{
+	pt_tally_fold(c, PT_TBL(t));
+}
+
+/* A lookup's hit or miss. */
+static inline int
+pt_looked(protets_table_t *t, int rc)
+{
+#ifdef PROTETS_NO_TALLY
+	(void)t;
+	return rc;
+#endif
+	if (__builtin_expect(rc == 0, 1))
+		pt_count(t, &t->tally, TBL_TY_HIT, 1);
+	else if (rc == PROTETS_NOTFOUND)
+		pt_count(t, &t->tally, TBL_TY_MISS, 1);
+	return rc;
+}
 
 int
 pt_table_map(int fd, const protets_info *info, int writable,
@@ -83,6 +163,7 @@ pt_table_map(int fd, const protets_info *info, int writable,
 	v->tbl.lock_timeout_ms = t->lock_timeout_ms;
 	t->view = v;
 	pthread_mutex_init(&t->follow, NULL);
+	pt_tally_init(&t->tally);
 	*out = t;
 	return 0;
 }
@@ -94,6 +175,7 @@ protets_close(protets_table_t *t)
 
 	if (t == NULL)
 		return;
+	pt_tally_close(&t->tally, t->view != NULL ? &t->view->tbl : NULL);
 	for (v = t->view; v != NULL; v = old) {
 		old = v->old;
 		pt_map_put(v->map);
@@ -232,38 +314,22 @@ pt_follow(protets_table_t *t, const struct pt_view *was)
 	return rc_;							\
 } while (0)
 
-/*
- * PROTETS_EFULL: protets_errmsg says which limit, and what the table
- * holds.  The figures are read after the failure, so another writer may
- * have changed them since.
- */
-static void
-pt_full(protets_table_t *t)
-{
-	struct tbl_stats	st;
-
-	if (tbl_stats(PT_TBL(t), &st) != 0)
-		return;
-	if (st.bytes_quota != 0)
-		pt_errset("table %s: quota %llu bytes, %llu in use, the largest "
-		    "entry that fits now %llu bytes", t->info.name,
-		    (unsigned long long)st.bytes_quota,
-		    (unsigned long long)st.bytes_held,
-		    (unsigned long long)st.largest_fit);
-	else
-		pt_errset("table %s: %llu bytes in use of the %llu it can ever "
-		    "hold (its segment), the largest entry that fits now %llu "
-		    "bytes", t->info.name,
-		    (unsigned long long)st.bytes_held,
-		    (unsigned long long)st.bytes_size,
-		    (unsigned long long)st.largest_fit);
-}
+/* The same, counted as n operations of kind op (pt_done). */
+#define PT_WRITE_N(t, call, op, n) do {					\
+	struct pt_view	*was_ = pt_view(t);				\
+	int		 rc_ = (call);					\
+	if (__builtin_expect(rc_ == PROTETS_ESTALE, 0) &&		\
+	    pt_follow(t, was_) == 0)					\
+		rc_ = (call);						\
+	return pt_done(t, rc_, op, n);					\
+} while (0)
 
 int
 protets_insert(protets_table_t *t, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
-	PT_WRITE(t, tbl_insert(PT_TBL(t), key, klen, val, vlen));
+	PT_WRITE_N(t, tbl_insert(PT_TBL(t), key, klen, val, vlen),
+	    TBL_TY_INSERT, 1);
 }
 
 /*
@@ -283,13 +349,13 @@ protets_lookup(protets_table_t *t, const void *key, size_t klen, void *buf,
 		rc = tbl_lookup(PT_TBL(t), key, klen, buf, bufsz, vlen);
 	if (rc == PROTETS_ESTALE && pt_follow(t, was) == 0)
 		rc = tbl_lookup(PT_TBL(t), key, klen, buf, bufsz, vlen);
-	return rc;
+	return pt_looked(t, rc);
 }
 
 int
 protets_delete(protets_table_t *t, const void *key, size_t klen)
 {
-	PT_WRITE(t, tbl_delete(PT_TBL(t), key, klen));
+	PT_WRITE_N(t, tbl_delete(PT_TBL(t), key, klen), TBL_TY_DELETE, 1);
 }
 
 int
@@ -305,7 +371,7 @@ protets_delete_counted(protets_table_t *t, const void *key, size_t klen,
 		rc = tbl_delete_n(PT_TBL(t), key, klen, &n);
 	if (deleted != NULL)
 		*deleted = n;
-	return rc;
+	return pt_done(t, rc, TBL_TY_DELETE, 1);
 }
 
 int
@@ -347,6 +413,19 @@ protets_count(protets_table_t *t, uint64_t *n)
 	return rc_;							\
 } while (0)
 
+/* The same, counted as a lookup's hit or miss. */
+#define PT_READ_LOOK(t, call) do {						\
+	struct pt_view	*was_ = pt_view(t);				\
+	int		 rc_ = (call), rp_;				\
+	if (rc_ == PROTETS_EAGAIN && !was_->map->writable &&		\
+	    ((rp_ = pt_repair((t)->sockpath, (t)->info.name)) == 0 ||	\
+	    rp_ == PROTETS_ELOCKED))					\
+		rc_ = (call);						\
+	if (rc_ == PROTETS_ESTALE && pt_follow(t, was_) == 0)		\
+		rc_ = (call);						\
+	return pt_looked(t, rc_);							\
+} while (0)
+
 /* As protets_lookup: a dead writer is repaired by the daemon, then again. */
 int
 protets_check(protets_table_t *t, char *msg, size_t msgsz)
@@ -358,19 +437,22 @@ int
 protets_insert_new(protets_table_t *t, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
-	PT_WRITE(t, tbl_insert_new(PT_TBL(t), key, klen, val, vlen));
+	PT_WRITE_N(t, tbl_insert_new(PT_TBL(t), key, klen, val, vlen),
+	    TBL_TY_INSERT, 1);
 }
 
 int
 protets_insert_many(protets_table_t *t, const protets_kv *kv, size_t n)
 {
-	PT_WRITE(t, tbl_insert_many(PT_TBL(t), kv, n, 0));
+	PT_WRITE_N(t, tbl_insert_many(PT_TBL(t), kv, n, 0), TBL_TY_INSERT,
+	    n);
 }
 
 int
 protets_insert_new_many(protets_table_t *t, const protets_kv *kv, size_t n)
 {
-	PT_WRITE(t, tbl_insert_many(PT_TBL(t), kv, n, 1));
+	PT_WRITE_N(t, tbl_insert_many(PT_TBL(t), kv, n, 1), TBL_TY_INSERT,
+	    n);
 }
 
 int
@@ -378,20 +460,21 @@ protets_lookup_each(protets_table_t *t, const void *key, size_t klen,
     protets_fold_fn fn, void *arg)
 {
 	/* Nothing reaches fn before the copy validated: a retry is safe. */
-	PT_READ(t, tbl_lookup_each(PT_TBL(t), key, klen, fn, arg));
+	PT_READ_LOOK(t, tbl_lookup_each(PT_TBL(t), key, klen, fn, arg));
 }
 
 int
 protets_member(protets_table_t *t, const void *key, size_t klen)
 {
-	PT_READ(t, tbl_member(PT_TBL(t), key, klen));
+	PT_READ_LOOK(t, tbl_member(PT_TBL(t), key, klen));
 }
 
 int
 protets_delete_object(protets_table_t *t, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
-	PT_WRITE(t, tbl_delete_object(PT_TBL(t), key, klen, val, vlen, NULL));
+	PT_WRITE_N(t, tbl_delete_object(PT_TBL(t), key, klen, val, vlen,
+	    NULL), TBL_TY_DELETE, 1);
 }
 
 int
@@ -404,14 +487,16 @@ int
 protets_take(protets_table_t *t, const void *key, size_t klen,
     protets_fold_fn fn, void *arg)
 {
-	PT_WRITE(t, tbl_take(PT_TBL(t), key, klen, fn, arg));
+	PT_WRITE_N(t, tbl_take(PT_TBL(t), key, klen, fn, arg),
+	    TBL_TY_DELETE, 1);
 }
 
 int
 protets_update_counter(protets_table_t *t, const void *key, size_t klen,
     int64_t incr, const protets_counter_opts *opts, int64_t *result)
 {
-	PT_WRITE(t, tbl_update_counter(PT_TBL(t), key, klen, incr, opts, result));
+	PT_WRITE_N(t, tbl_update_counter(PT_TBL(t), key, klen, incr, opts,
+	    result), TBL_TY_COUNTER, 1);
 }
 
 int
@@ -477,5 +562,7 @@ protets_select_delete(protets_table_t *t, const protets_match *m,
 		rc = tbl_select_delete(PT_TBL(t), m, &n2);
 	if (n != NULL)
 		*n = n1 + n2;
+	if (n1 + n2 != 0)
+		pt_count(t, &t->tally, TBL_TY_DELETE, n1 + n2);
 	return rc;
 }

@@ -1,6 +1,8 @@
 /*
  * conf.c - protets.conf parser; see conf.h and the commented protets.conf.
  */
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <ini.h>
 #include <libgen.h>
@@ -158,6 +160,44 @@ conf_path(struct conf_ctx *x, const char *v, char *dst, size_t dstsz)
 	return (n < 0 || (size_t)n >= dstsz) ? -1 : 0;
 }
 
+/*
+ * metrics_listen: "" (none), or an IPv4 address and a port, "127.0.0.1:9417",
+ * or an IPv6 one in brackets, "[::1]:9417" (literals: no name lookup).
+ */
+static int
+conf_listen(const char *v, struct conf *c)
+{
+	unsigned char	 a[16];
+	const char	*colon, *host = v;
+	size_t		 hlen;
+
+	c->metrics_addr[0] = '\0';
+	c->metrics_port = 0;
+	if (v[0] == '\0')
+		return 0;
+	if ((colon = strrchr(v, ':')) == NULL ||
+	    conf_int(colon + 1, 1, 65535, &c->metrics_port) == -1)
+		return -1;
+	hlen = (size_t)(colon - v);
+	if (v[0] == '[') {
+		if (hlen < 2 || v[hlen - 1] != ']')
+			return -1;
+		host = v + 1;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(c->metrics_addr))
+		return -1;
+	memcpy(c->metrics_addr, host, hlen);
+	c->metrics_addr[hlen] = '\0';
+	if (inet_pton(v[0] == '[' ? AF_INET6 : AF_INET, c->metrics_addr,
+	    a) != 1) {
+		c->metrics_addr[0] = '\0';
+		c->metrics_port = 0;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 conf_daemon_key(struct conf_ctx *x, const char *k, const char *v)
 {
@@ -197,6 +237,8 @@ conf_daemon_key(struct conf_ctx *x, const char *k, const char *v)
 		return conf_yesno(v, &c->fdstore);
 	if (strcmp(k, "snapshot_interval") == 0)
 		return conf_int(v, 0, 86400, &c->snapshot_interval);
+	if (strcmp(k, "metrics_listen") == 0)
+		return conf_listen(v, c);
 	if (strcmp(k, "state_dir") == 0)
 		return v[0] == '\0' ? (c->state_dir[0] = '\0', 0) :
 		    conf_path(x, v, c->state_dir, sizeof(c->state_dir));

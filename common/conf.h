@@ -41,6 +41,9 @@ struct conf {
 	int		fdstore;		/* fdstore = yes: systemd fd store */
 	char		state_dir[PATH_MAX];	/* tables saved at stop; "": none */
 	int		snapshot_interval;	/* s between snapshots; 0: none */
+	/* metrics_listen = ADDRESS:PORT, the HTTP /metrics listener */
+	char		metrics_addr[48];	/* IPv4 or IPv6 literal */
+	int		metrics_port;		/* 0: none (the default) */
 	/* [tables] */
 	uint64_t	default_size;		/* quota of a table made with
 						   no size; 0: none */

@@ -38,8 +38,15 @@ enum wire_op {
 	WIRE_SETACCESS = 7,	/* name, access -> status */
 	WIRE_RESIZE = 8,	/* name, quota -> status */
 	WIRE_HOLDERS = 9,	/* name -> flags, count, pid... */
-	WIRE_OP_MAX = 9
+	WIRE_STATS = 10,	/* name -> info, WIRE_NSTATS u64 */
+	WIRE_DSTATS = 11,	/* - -> WIRE_NDSTATS u64 */
+	WIRE_OP_MAX = 11
 };
+
+/* The u64 counts after STATS' info record, DSTATS' whole reply. */
+#define WIRE_NSTATS		12
+#define WIRE_NDSTATS		(11 + PROTETS_STATS_REQUESTS + \
+				 PROTETS_STATS_ERRORS)
 
 /* WIRE_GET flags. */
 #define WIRE_GET_CREATE		0x1	/* create when missing */

@@ -9,6 +9,7 @@
 #include "catalog.h"
 #include "log.h"
 #include "segment.h"
+#include "wire.h"
 
 int
 cat_create(struct catalog *c, uint32_t nentries, uint32_t nworkers)
@@ -260,4 +261,24 @@ cat_conn_reset(struct catalog *c, int slot)
 	for (i = 0; i < CAT_UID_SLOTS; i++)
 		__atomic_store_n(&c->hdr->conns[slot][i].count, 0,
 		    __ATOMIC_RELEASE);
+}
+
+_Static_assert(PROTETS_ERRMAX - PROTETS_ERRMIN + 1 < CAT_STAT_ERRS &&
+    WIRE_OP_MAX < CAT_STAT_REQS, "room for every code and request");
+
+void
+cat_stat_reply(struct catalog *c, unsigned op, int32_t status)
+{
+	unsigned	e;
+
+	CAT_STAT_ADD(c, requests[op < CAT_STAT_REQS ? op : 0], 1);
+	if (status == 0)
+		return;
+	if (status >= PROTETS_ERRMIN && status <= PROTETS_ERRMAX)
+		e = (unsigned)(PROTETS_ERRMAX - status);
+	else
+		e = CAT_STAT_ERRS - 1;
+	if (e >= CAT_STAT_ERRS)
+		e = CAT_STAT_ERRS - 1;
+	CAT_STAT_ADD(c, errors[e], 1);
 }

@@ -21,7 +21,7 @@
 #include "protets.h"
 
 #define CAT_MAGIC	0x3154414353544550ull	/* "PETSCAT1" */
-#define CAT_VERSION	3	/* 2: flags; 3: quota, used */
+#define CAT_VERSION	3	/* 2: flags; 3: quota, used, stats */
 
 enum cat_state {
 	CAT_FREE = 0,
@@ -65,6 +65,33 @@ struct cat_uidconn {
 	uint32_t	count;		/* atomic; 0: slot free */
 };
 
+/*
+ * The daemon's counts (protets_daemon_stats in protets.h), each added to
+ * with a relaxed atomic add by the process that sees the event: the
+ * supervisor (restarts, snapshots), the monitor (handoffs), the workers
+ * (connections, requests answered, errors answered, tables saved by a
+ * snapshot).  They only go up, and live as long as the catalog: across
+ * the death of any process, not across a restart of the service.
+ */
+#define CAT_STAT_REQS	PROTETS_STATS_REQUESTS	/* by op; 0: unknown */
+#define CAT_STAT_ERRS	PROTETS_STATS_ERRORS	/* by PROTETS_ERRMAX - code;
+						   the last: an errno */
+struct cat_stats {
+	uint64_t	worker_restarts;
+	uint64_t	monitor_restarts;
+	uint64_t	handoffs;	/* a dead worker's segments handed on */
+	uint64_t	handoff_segments;
+	uint64_t	connections;	/* accepted */
+	uint64_t	snapshots;	/* begun */
+	uint64_t	snapshot_saved;	/* tables written by snapshots */
+	uint64_t	snapshot_failed;	/* tables a snapshot could not save */
+	uint64_t	snapshot_last_ms;	/* the last one's duration */
+	uint64_t	snapshot_last_time;	/* its end, unix ms; 0: none */
+	/* (the wire's uptime goes here: DSTATS, proto.c) */
+	uint64_t	requests[CAT_STAT_REQS];
+	uint64_t	errors[CAT_STAT_ERRS];
+};
+
 struct cat_hdr {
 	uint64_t	magic;
 	uint32_t	version;
@@ -76,6 +103,7 @@ struct cat_hdr {
 	struct cat_proc	monitor;
 	struct cat_proc	workers[CONF_MAX_WORKERS];
 	struct cat_uidconn conns[CONF_MAX_WORKERS][CAT_UID_SLOTS];
+	struct cat_stats stats;		/* atomic adds, no lock */
 	pthread_mutex_t	lock;		/* robust, process-shared */
 	struct cat_entry entries[];
 };
@@ -116,6 +144,13 @@ uint32_t cat_conn_total(struct catalog *, uint32_t uid);
 int	cat_conn_add(struct catalog *, int slot, uint32_t uid, int delta);
 /* Forget a slot's counts (its worker was replaced: its clients are gone). */
 void	cat_conn_reset(struct catalog *, int slot);
+
+/* A daemon count (a field of cat_stats) goes up by n. */
+#define CAT_STAT_ADD(cat, field, n)					\
+	((void)__atomic_fetch_add(&(cat)->hdr->stats.field, (uint64_t)(n),	\
+	    __ATOMIC_RELAXED))
+/* A reply answered to request op with status (0, protets code, errno). */
+void	cat_stat_reply(struct catalog *, unsigned op, int32_t status);
 
 /* Process table, lock-free (atomic). */
 void	cat_set_proc(struct cat_proc *, pid_t pid, uint32_t count);

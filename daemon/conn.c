@@ -163,6 +163,7 @@ conn_accept_cb(int fd, uint32_t events, void *arg)
 				log_warn("accept");
 			return;
 		}
+		CAT_STAT_ADD(&wk->d->cat, connections, 1);
 		if ((c = conn_new(s)) != NULL)
 			conn_admit(c);
 	}
@@ -255,6 +256,7 @@ conn_reply(struct conn *c, const struct wire_hdr *req, int32_t status,
 
 	wire_hdr_make(&h, req->op | WIRE_REPLY, (uint32_t)len, req->seq,
 	    status);
+	cat_stat_reply(&wk->d->cat, req->op, status);
 	wbuf_put(&c->out, &h, sizeof(h));
 	wbuf_put(&c->out, payload, len);
 	if (c->out.err) {

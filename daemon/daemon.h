@@ -146,6 +146,12 @@ void	monitor_main(struct daemon *, int sup_fd)
 void	worker_main(struct daemon *, int slot, int sup_fd, int mon_fd)
 	    __attribute__((noreturn));
 
+/*
+ * metricsd.c: fork the HTTP /metrics listener of metrics_listen, a process
+ * of its own; its pid, or 0 (logged).
+ */
+pid_t	mx_spawn(const struct daemon *);
+
 /* proc.c: process helpers */
 /*
  * What an upgrade compares between two binaries (protetsd --layout): the

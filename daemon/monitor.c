@@ -110,9 +110,12 @@ mon_send_batch(int chan, uint64_t *ids, int *fds, int n)
 	    (size_t)n, fds, n, 0);
 }
 
-/* Hand every segment of slot to its (new) worker, in batches. */
+/*
+ * Hand every segment of slot to its (new) worker, in batches; counted
+ * (protets_daemon_stats) when the worker replaces one this monitor saw.
+ */
 static void
-mon_handoff(int slot)
+mon_handoff(int slot, int replaces)
 {
 	struct mon_seg	*s;
 	uint64_t	 ids[FDPASS_MAX];
@@ -136,6 +139,10 @@ mon_handoff(int slot)
 		goto fail;
 	log_info("handed %d segments to worker %d (pid %d)", total, slot,
 	    (int)mon_slots[slot].pid);
+	if (replaces) {
+		CAT_STAT_ADD(&md->cat, handoffs, 1);
+		CAT_STAT_ADD(&md->cat, handoff_segments, total);
+	}
 	return;
 fail:
 	/* The newcomer died too; its successor will get them. */
@@ -300,12 +307,14 @@ static void
 mon_new_worker(const struct ipc_worker *w, int chan)
 {
 	struct mon_slot	*m;
+	int		 replaces;
 
 	if (w->slot < 0 || w->slot >= md->nworkers) {
 		close(chan);
 		return;
 	}
 	m = &mon_slots[w->slot];
+	replaces = m->pid != 0;
 	/*
 	 * What the previous worker of the slot sent before it died (a
 	 * segment it registered) is still in the old channel: take it
@@ -319,7 +328,7 @@ mon_new_worker(const struct ipc_worker *w, int chan)
 		log_warn("ev_add worker channel");
 	mon_watch(w->slot, w->pid);
 	if (w->fresh)
-		mon_handoff(w->slot);
+		mon_handoff(w->slot, replaces);
 	/* else the worker pushes its segments (monitor restart). */
 }
 

@@ -11,11 +11,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "layout.h"
 #include "log.h"
 #include "segment.h"
 #include "worker.h"
@@ -787,6 +790,63 @@ proto_procs(struct conn *c, const struct wire_hdr *h)
 	wbuf_free(&w);
 }
 
+/* A table's info and operation counts (protets_stats_get). */
+static int
+proto_stats(struct conn *c, const struct wire_hdr *h, struct rbuf *r)
+{
+	struct tbl_tally_sum	 s;
+	struct proto_tab	 pt;
+	protets_info		 in;
+	struct wbuf		 w;
+	char			 name[PROTETS_NAME_MAX + 1];
+	int			 rc, i;
+
+	if ((rc = proto_name_owned(c, h, r, name, &pt)) != 0)
+		return rc == 1;
+	if (proto_hidden(c, h, &pt.e))
+		return 0;
+	proto_info_fill(&pt, &in);
+	tbl_tally_read(&pt.t->tbl, &s);
+	wbuf_init(&w);
+	wire_put_info(&w, &in, 0);
+	for (i = 0; i < TBL_TY_NOPS; i++)
+		wbuf_u64(&w, s.op[i]);
+	for (i = 0; i < TBL_TY_NEVENTS; i++)
+		wbuf_u64(&w, s.ev[i]);
+	wbuf_u64(&w, s.rec_time);
+	wbuf_u64(&w, s.rec_pid);
+	conn_reply(c, h, w.err ? ENOMEM : 0, w.data, w.err ? 0 : w.len, -1);
+	wbuf_free(&w);
+	return 0;
+}
+
+_Static_assert(offsetof(struct cat_stats, requests) / 8 + 1 +
+    CAT_STAT_REQS + CAT_STAT_ERRS == WIRE_NDSTATS &&
+    TBL_TY_NOPS + TBL_TY_NEVENTS + 2 == WIRE_NSTATS, "the stats replies");
+
+/* The daemon's counts (protets_daemon_stats_get), in catalog.h's order. */
+static void
+proto_dstats(struct conn *c, const struct wire_hdr *h)
+{
+	const struct cat_stats	*st = &wk->d->cat.hdr->stats;
+	const uint64_t		*v = &st->worker_restarts;
+	struct wbuf		 w;
+	size_t			 i;
+
+	wbuf_init(&w);
+	for (i = 0; i < offsetof(struct cat_stats, requests) / 8; i++)
+		wbuf_u64(&w, __atomic_load_n(&v[i], __ATOMIC_RELAXED));
+	wbuf_u64(&w, (uint64_t)(clk_now_ms() - wk->d->started_ms));
+	for (i = 0; i < CAT_STAT_REQS; i++)
+		wbuf_u64(&w, __atomic_load_n(&st->requests[i],
+		    __ATOMIC_RELAXED));
+	for (i = 0; i < CAT_STAT_ERRS; i++)
+		wbuf_u64(&w, __atomic_load_n(&st->errors[i],
+		    __ATOMIC_RELAXED));
+	conn_reply(c, h, w.err ? ENOMEM : 0, w.data, w.err ? 0 : w.len, -1);
+	wbuf_free(&w);
+}
+
 int
 proto_request(struct conn *c, const struct wire_hdr *h,
     const unsigned char *payload)
@@ -809,6 +869,8 @@ proto_request(struct conn *c, const struct wire_hdr *h,
 		return proto_resize(c, h, &r);
 	case WIRE_HOLDERS:
 		return proto_holders(c, h, &r);
+	case WIRE_STATS:
+		return proto_stats(c, h, &r);
 	case WIRE_LIST:
 		if (h->len != 0 && h->len != 4)
 			proto_status(c, h, PROTETS_EPROTO);
@@ -816,10 +878,13 @@ proto_request(struct conn *c, const struct wire_hdr *h,
 			proto_list(c, h, proto_info_flags(&r));
 		return 0;
 	case WIRE_PROCS:
+	case WIRE_DSTATS:
 		if (h->len != 0)
 			proto_status(c, h, PROTETS_EPROTO);
-		else
+		else if (h->op == WIRE_PROCS)
 			proto_procs(c, h);
+		else
+			proto_dstats(c, h);
 		return 0;
 	default:
 		log_debug("client pid %d: unknown op %u", (int)c->pid, h->op);

@@ -49,10 +49,15 @@ static int		 sup_wdog = -1;
 static int		 sup_quit;
 static int		 sup_save_failed;	/* a worker could not save */
 static int		 sup_snap = -1;		/* snapshot timer */
+static int64_t		 sup_snap_t0;		/* the last one's start */
 static int		 sup_upgrade_req;	/* SIGUSR2 seen */
 static int		 sup_stop_req;		/* SIGTERM or SIGINT seen */
 static uint64_t		 sup_snap_wait;		/* workers saving, a bit each */
 static int		 sup_notified_ready;
+static pid_t		 sup_mx;		/* the metrics listener, or 0 */
+static int		 sup_mx_timer = -1;	/* its restart, pending */
+static int64_t		 sup_mx_started;	/* when it was forked */
+static int		 sup_mx_delay;		/* ms before the next restart */
 
 static void	sup_spawn(struct child *);
 static void	sup_child_msg(int, uint32_t, void *);
@@ -158,6 +163,10 @@ sup_fork(struct child *c)
 	c->pid = pid;
 	c->fd = chan[0];
 	c->ready = 0;
+	if (c->starts > 0 && c->slot == SUP_MONITOR)
+		CAT_STAT_ADD(&sd->cat, monitor_restarts, 1);
+	else if (c->starts > 0)
+		CAT_STAT_ADD(&sd->cat, worker_restarts, 1);
 	c->history[c->starts++ % SUP_HISTORY] = clk_now_ms();
 	if (ev_add(c->fd, EPOLLIN, sup_child_msg, c) == -1)
 		log_warn("ev_add");
@@ -273,11 +282,66 @@ sup_find(pid_t pid)
 }
 
 static void
+sup_mx_restart(int fd, uint32_t events, void *arg)
+{
+	(void)events;
+	(void)arg;
+	ev_del(fd);
+	close(fd);
+	sup_mx_timer = -1;
+	if (!sup_quit && sup_mx == 0) {
+		sup_mx = mx_spawn(sd);
+		sup_mx_started = clk_now_ms();
+	}
+}
+
+/*
+ * The metrics listener died: started again after restart_delay_ms, twice
+ * as long each time it dies within a minute of its start, up to a minute
+ * (it cannot listen: its port is taken, the unit gives it no network).
+ */
+static void
+sup_mx_died(int status)
+{
+	sup_mx = 0;
+	if (clk_now_ms() - sup_mx_started >= 60000 || sup_mx_delay == 0)
+		sup_mx_delay = sd->conf.restart_delay_ms;
+	else if ((sup_mx_delay *= 2) > 60000)
+		sup_mx_delay = 60000;
+	if (!(WIFSIGNALED(status) && sup_quit))
+		log_warnx("metrics listener %s %d", WIFSIGNALED(status) ?
+		    "killed by signal" : "exited with status",
+		    WIFSIGNALED(status) ? WTERMSIG(status) :
+		    WEXITSTATUS(status));
+	if (sup_quit || sup_mx_timer != -1)
+		return;
+	if ((sup_mx_timer = ev_timer_once(sup_mx_delay)) == -1 ||
+	    ev_add(sup_mx_timer, EPOLLIN, sup_mx_restart, NULL) == -1)
+		log_warn("metrics restart timer");
+}
+
+/* Stop the metrics listener and wait for it. */
+static void
+sup_mx_stop(void)
+{
+	if (sup_mx == 0)
+		return;
+	kill(sup_mx, SIGTERM);
+	while (waitpid(sup_mx, NULL, 0) == -1 && errno == EINTR)
+		;
+	sup_mx = 0;
+}
+
+static void
 sup_child_died(pid_t pid, int status)
 {
 	struct child	*c;
 	char		 name[32];
 
+	if (pid == sup_mx && pid != 0) {
+		sup_mx_died(status);
+		return;
+	}
 	if ((c = sup_find(pid)) == NULL)
 		return;
 	sup_name(c, name, sizeof(name));
@@ -341,6 +405,20 @@ sup_all_ready(void)
 		log_warn("sd_notify READY");
 }
 
+/* A snapshot is done: its duration and end for protets_daemon_stats. */
+static void
+sup_snap_stat(void)
+{
+	struct timespec	 ts;
+	struct cat_stats *st = &sd->cat.hdr->stats;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	__atomic_store_n(&st->snapshot_last_ms,
+	    (uint64_t)(clk_now_ms() - sup_snap_t0), __ATOMIC_RELAXED);
+	__atomic_store_n(&st->snapshot_last_time, (uint64_t)ts.tv_sec * 1000 +
+	    (uint64_t)ts.tv_nsec / 1000000, __ATOMIC_RELAXED);
+}
+
 /* A worker's part of a snapshot is done (or it died): the catalog last. */
 static void
 sup_snap_done(int slot)
@@ -348,8 +426,10 @@ sup_snap_done(int slot)
 	if (!(sup_snap_wait & (1ULL << slot)))
 		return;
 	sup_snap_wait &= ~(1ULL << slot);
-	if (sup_snap_wait == 0 && !sup_quit)
+	if (sup_snap_wait == 0 && !sup_quit) {
 		(void)state_save_catalog(sd);
+		sup_snap_stat();
+	}
 }
 
 /* Every snapshot_interval: each worker saves its tables, then the catalog. */
@@ -363,12 +443,16 @@ sup_snapshot(int fd, uint32_t events, void *arg)
 	ev_timer_ack(fd);
 	if (sup_snap_wait != 0 || sup_quit)
 		return;		/* the last one is not done */
+	CAT_STAT_ADD(&sd->cat, snapshots, 1);
+	sup_snap_t0 = clk_now_ms();
 	for (i = 0; i < sd->nworkers; i++)
 		if (sup_wrk[i].ready && ipc_send(sup_wrk[i].fd,
 		    IPC_WRK_SNAPSHOT, 0, NULL, 0, NULL, 0, 0) == 0)
 			sup_snap_wait |= 1ULL << i;
-	if (sup_snap_wait == 0)
+	if (sup_snap_wait == 0) {
 		(void)state_save_catalog(sd);
+		sup_snap_stat();
+	}
 }
 
 static void
@@ -518,6 +602,7 @@ sup_shutdown(void)
 	int	 i, saving = state_enabled(sd);
 
 	notify_send("STOPPING=1");
+	sup_mx_stop();
 	for (i = 0; saving && i < sd->nworkers; i++)
 		if (sup_wrk[i].pid == 0 || !sup_wrk[i].ready) {
 			log_warnx("stop: worker %d is not serving: its tables "
@@ -869,6 +954,7 @@ sup_upgrade(void)
 		kill(getpid(), SIGTERM);
 	if (fds == NULL && (fds = calloc(1, sizeof(*fds))) == NULL)
 		fatal("calloc");
+	sup_mx_stop();		/* the new binary listens again */
 	takeover_upgrade(sd, ids, fds, n);
 }
 
@@ -953,6 +1039,10 @@ supervisor_run(struct daemon *d)
 	sup_adopt();
 	for (i = 0; i < sd->nworkers; i++)
 		sup_spawn(&sup_wrk[i]);
+	if (sd->conf.metrics_port != 0) {
+		sup_mx = mx_spawn(sd);
+		sup_mx_started = clk_now_ms();
+	}
 	if (state_enabled(sd) && sd->conf.snapshot_interval > 0 &&
 	    ((sup_snap = ev_timer_every(sd->conf.snapshot_interval * 1000)) ==
 	    -1 || ev_add(sup_snap, EPOLLIN, sup_snapshot, NULL) == -1))

@@ -558,6 +558,10 @@ wrk_save(int stopping)
 		else
 			saved++;
 	}
+	if (!stopping) {
+		CAT_STAT_ADD(&wk->d->cat, snapshot_saved, saved);
+		CAT_STAT_ADD(&wk->d->cat, snapshot_failed, failed);
+	}
 	/* An idle table's snapshot, every snapshot_interval: debug only. */
 	(stopping || saved || failed ? log_info : log_debug)("%s: %d tables "
 	    "saved, %d unchanged, %d not, in %lld ms", stopping ? "stop" :

@@ -10,6 +10,7 @@
 #   BENCH_PEERS=1 make bench the same, first
 #   BENCH_N=200000 make bench          a quicker run
 #   BENCH_ONLY="protets plain" make bench   a subset
+#   make bench-tally         what counting statistics costs (callgrind)
 
 BENCH		 = $(BUILD)/bench/bench
 BENCH_N		?= 1000000
@@ -28,10 +29,27 @@ PEER_BINS	 = $(PEER_DIR)/plain \
 		   $(if $(wildcard /usr/include/lmdb.h),$(PEER_DIR)/lmdb) \
 		   $(if $(wildcard /usr/include/hiredis/hiredis.h),$(PEER_DIR)/redis)
 
-.PHONY: bench bench-peers bench-peers-deps
+.PHONY: bench bench-peers bench-peers-deps bench-tally
 
 $(BENCH): $(BUILD)/bench/bench.o $(LIB_A)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+# The cost of the statistics' counting (client/tally.h): the benchmark
+# linked once more with the library's counting compiled out, both run
+# under callgrind (bench/tally_cost.sh); BENCH_TALLY=0 skips it.
+BENCH_TALLY	?= 1
+NOTALLY_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/notally/%.o)
+BENCH_NOTALLY	 = $(BUILD)/notally/bench
+
+$(BUILD)/notally/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DPROTETS_NO_TALLY -MMD -MP -c $< -o $@
+
+$(BENCH_NOTALLY): $(BUILD)/bench/bench.o $(NOTALLY_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+bench-tally: $(PROTETSD) $(BENCH) $(BENCH_NOTALLY)
+	sh bench/tally_cost.sh $(BENCH) $(BENCH_NOTALLY) $(PROTETSD)
 
 $(PEER_DIR)/plain: bench/peers/plain.c bench/peers/peer.h
 	@mkdir -p $(dir $@)
@@ -70,3 +88,8 @@ bench: deps
 	    BENCH_RUNS=$(BENCH_RUNS) BENCH_REDIS_N=$(BENCH_REDIS_N) \
 	    PEER_DIR=$(PEER_DIR) BENCH_ONLY="$(BENCH_ONLY)" \
 	    BENCH_OUT=$(BUILD)/bench/results.txt sh bench/run.sh
+	@if [ "$(BENCH_TALLY)" = 1 ]; then \
+	    if command -v valgrind >/dev/null 2>&1; then \
+	        $(BENCH_MAKE) bench-tally; \
+	    else echo "bench: tally cost skipped: valgrind is not installed" >&2; fi; \
+	fi

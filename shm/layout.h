@@ -11,6 +11,7 @@
  *
  *	0		struct tbl_hdr		written once by tbl_format
  *	TBL_STATE_OFF	struct tbl_state	counters, index geometry, free lists
+ *	TBL_TALLY_OFF	struct tbl_tally	operation statistics (tally.c)
  *	TBL_STRIPE_OFF	struct tbl_stripe[]	lock word + seqlock (1 for now)
  *	TBL_UNDO_OFF	struct tbl_undo[]	one undo log per stripe
  *	TBL_FP_OFF	struct tbl_fp		update_counter's lock-free slots
@@ -38,7 +39,7 @@
 #include "protets.h"
 
 /* Bump on any change to the layout or to the meaning of a field. */
-#define TBL_LAYOUT_VERSION	9
+#define TBL_LAYOUT_VERSION	9	/* 9: quota, struct tbl_tally */
 #define TBL_HASH_NAME		"XXH3_64"
 
 /* "PROTETS\0", little-endian. */
@@ -48,6 +49,7 @@
 
 /* Fixed geometry; all of it is part of the format signature. */
 #define TBL_STATE_OFF		1024
+#define TBL_TALLY_OFF		2304	/* struct tbl_tally, after the state */
 #define TBL_STRIPE_OFF		4096
 #define TBL_STRIPE_MAX		16	/* room reserved for lock striping */
 #define TBL_NSTRIPES		1	/* stripes in use */
@@ -269,6 +271,43 @@ struct tbl_fp {
 	struct tbl_fpslot slot[TBL_FP_SLOTS];	/* 128 */
 };
 
+/*
+ * Operation statistics of one shard (tally.c): counts that only go up,
+ * changed by relaxed atomic adds outside any lock and never through the
+ * undo log (a roll back leaves them alone).  Line 0: the operations a
+ * client counted on its own memory, per thread, and adds here every
+ * TBL_TALLY_FOLD of them and when it closes the table (a client folds into
+ * the shard its thread picks, to spread the adds).  Line 1: the rare
+ * events, counted by the process that meets them, in the shard they
+ * happen in.  Untrusted like the rest: read, summed, reported, never
+ * followed.
+ */
+enum tbl_tally_op {
+	TBL_TY_INSERT,		/* entries inserted (batches: each entry) */
+	TBL_TY_DELETE,		/* delete, delete_object, take, select_delete */
+	TBL_TY_HIT,		/* lookup, lookup_each, member: found */
+	TBL_TY_MISS,		/* ... not found */
+	TBL_TY_COUNTER,		/* update_counter */
+	TBL_TY_NOPS
+};
+enum tbl_tally_event {
+	TBL_TY_EFULL,		/* writes answered PROTETS_EFULL */
+	TBL_TY_LOCK_WAIT,	/* writers that found the lock held */
+	TBL_TY_LOCK_TIMEOUT,	/* ... and gave up (PROTETS_ELOCKED) */
+	TBL_TY_RECOVERY,	/* locks taken over from a dead holder */
+	TBL_TY_ROLLBACK,	/* ... whose undo log was replayed */
+	TBL_TY_NEVENTS
+};
+#define TBL_TALLY_FOLD		256	/* a thread's operations per add */
+
+struct tbl_tally {
+	uint64_t	op[8];			/*    0: enum tbl_tally_op */
+	uint64_t	ev[TBL_TY_NEVENTS];	/*   64: enum tbl_tally_event */
+	uint64_t	rec_time;		/*  104: last recovery, unix ms */
+	uint64_t	rec_pid;		/*  112: its dead holder's pid */
+	uint64_t	pad;			/*  120 */
+};
+
 /* Undo log tag of batch number seq (>= 1) led by shard lead. */
 #define TBL_XTAG(seq, lead)	((uint64_t)(seq) << 8 | ((uint64_t)(lead) + 1))
 #define TBL_XTAG_SEQ(tag)	((tag) >> 8)
@@ -303,8 +342,13 @@ _Static_assert(TBL_OR_PREFIX % 8 == 0 && TBL_OR_MAXH <= 255 &&
     TBL_OR_HSHIFT + 2 * TBL_OR_MAXH <= 64, "ordered index geometry");
 _Static_assert(offsetof(struct tbl_state, ix_level) == 64, "state line 1");
 _Static_assert(offsetof(struct tbl_state, al_free) == 448, "state free");
-_Static_assert(TBL_STATE_OFF + sizeof(struct tbl_state) <= TBL_STRIPE_OFF,
-    "state overlaps stripes");
+_Static_assert(TBL_STATE_OFF + sizeof(struct tbl_state) <= TBL_TALLY_OFF &&
+    TBL_TALLY_OFF % TBL_LINE == 0 &&
+    TBL_TALLY_OFF + sizeof(struct tbl_tally) <= TBL_STRIPE_OFF,
+    "state, tally, stripes");
+_Static_assert(sizeof(struct tbl_tally) == 2 * TBL_LINE &&
+    TBL_TY_NOPS <= 8 && offsetof(struct tbl_tally, ev) == TBL_LINE,
+    "tally lines");
 _Static_assert(sizeof(struct tbl_stripe) == 128, "tbl_stripe size");
 _Static_assert(offsetof(struct tbl_stripe, seq) == 64, "stripe seq");
 _Static_assert(sizeof(struct tbl_undo) == 64 + 16 * TBL_UNDO_CAP, "undo");

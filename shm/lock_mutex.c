@@ -29,6 +29,7 @@
 #include "fastpath.h"
 #include "lockint.h"
 #include "owner.h"
+#include "tally.h"
 
 void
 lk_format(struct tbl *t)
@@ -158,6 +159,7 @@ lk_timedlock(struct tbl *t, struct timespec *ts)
 	lk_count_busy(t, e == EBUSY);
 	if (e != EBUSY)
 		return e;
+	ty_event(t, TBL_TY_LOCK_WAIT);
 	ms = __atomic_load_n(&t->lock_timeout_ms, __ATOMIC_RELAXED);
 	if (ms <= 0)	/* one try, which a dead holder does not fail */
 		return (e = ow_trylock(t, &s->lock, 1)) == EBUSY ? ETIMEDOUT :
@@ -232,6 +234,7 @@ lk_mx_lock(struct tbl *t, int nowait, struct timespec *ts)
 		return e;
 	case ETIMEDOUT:
 		lk_note_holder(t);
+		ty_event(t, TBL_TY_LOCK_TIMEOUT);
 		return PROTETS_ELOCKED;
 	case EDEADLK:
 		lk_note(t, getpid());
@@ -282,8 +285,11 @@ lk_quiesce(struct tbl *t, int nowait, const struct timespec *ts)
 		return 0;
 	lk_unlock(t, 1);
 	lk_note(t, q == EDEADLK ? getpid() : pid);
-	if (q == ETIMEDOUT || (q == EDEADLK && nowait))
+	if (q == ETIMEDOUT || (q == EDEADLK && nowait)) {
+		if (!nowait)
+			ty_event(t, TBL_TY_LOCK_TIMEOUT);
 		return nowait ? EBUSY : PROTETS_ELOCKED;
+	}
 	return q;
 }
 
@@ -303,8 +309,10 @@ lk_acquire(struct tbl *t, int nowait)
 	 * killed from here on is taken over in turn; one killed in
 	 * lk_recover leaves the log for the next.
 	 */
-	if (e == EOWNERDEAD)
+	if (e == EOWNERDEAD) {
 		CRASH_POINT();
+		ty_recovered(t, ow_dead_pid(), !lk_clean(t));
+	}
 	if (lk_clean(t))
 		return 0;
 	rc = lk_recover(t);

@@ -98,6 +98,9 @@ static __thread struct {
 	uint64_t	word;
 } ow_seats[OW_SEATS];
 
+/* The pid in the word of the last dead holder this thread took over. */
+static __thread pid_t ow_dead_last;
+
 static pthread_once_t	ow_once = PTHREAD_ONCE_INIT;
 
 /*
@@ -414,8 +417,10 @@ ow_try(const struct tbl *t, uint64_t *w, uint64_t me, int full)
 		return EBUSY;
 	/* waiters kept: they sleep on it still */
 	if (__atomic_compare_exchange_n(w, &cur, me | (cur & OW_WAITERS), 0,
-	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		ow_dead_last = (pid_t)(cur & OW_PID_MASK);
 		return EOWNERDEAD;
+	}
 	cur = 0;	/* moved meanwhile: freed, perhaps */
 	return __atomic_compare_exchange_n(w, &cur, me, 0, __ATOMIC_ACQUIRE,
 	    __ATOMIC_RELAXED) ? 0 : EBUSY;
@@ -465,8 +470,10 @@ ow_lock(const struct tbl *t, uint64_t *w, const struct timespec *deadline)
 			 */
 			if (__atomic_compare_exchange_n(w, &cur,
 			    me | (slept ? OW_WAITERS : cur & OW_WAITERS), 0,
-			    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+				ow_dead_last = (pid_t)(cur & OW_PID_MASK);
 				return cur == 0 ? 0 : EOWNERDEAD;
+			}
 			continue;
 		}
 		if ((cur & OW_WAITERS) == 0) {
@@ -530,4 +537,10 @@ ow_holder(const struct tbl *t, const uint64_t *w)
 	if (ow_self.ns == 0 || SH_LOAD(&ow_nstab(t)[nsid - 1]) != ow_self.ns)
 		return 0;
 	return (pid_t)(v & OW_PID_MASK);
+}
+
+pid_t
+ow_dead_pid(void)
+{
+	return ow_dead_last;
 }

@@ -54,6 +54,8 @@ int	ow_free(const uint64_t *w);
  * The pid of the holder of w's current value, as this process numbers
  * it; 0 when free, or held from another pid namespace.  A hint.
  */
+/* The pid of the last dead holder this thread took a word over from. */
+pid_t	ow_dead_pid(void);
 pid_t	ow_holder(const struct tbl *t, const uint64_t *w);
 
 #endif /* PROTETS_SHM_OWNER_H */

@@ -138,6 +138,25 @@ int tbl_set_access(struct tbl *t, uint32_t access);
 
 int tbl_stats(struct tbl *t, struct tbl_stats *st);
 
+/*
+ * Operation statistics (tally.c; the counts of struct tbl_tally in
+ * layout.h, enum tbl_tally_op and tbl_tally_event index op and ev).
+ * tbl_tally_add adds a thread's counts of operations op[TBL_TY_NOPS] to
+ * the shard pick chooses (any number; a writable mapping only);
+ * tbl_tally_event counts one rare event the engine does not see (EFULL);
+ * tbl_tally_read sums every shard's counts, never failing (the counts
+ * are numbers a writer of the segment may set to anything).
+ */
+struct tbl_tally_sum {
+	uint64_t	op[8];
+	uint64_t	ev[8];
+	uint64_t	rec_time;	/* last dead holder taken over, unix ms */
+	uint64_t	rec_pid;	/* its pid, as its pid namespace saw it */
+};
+void tbl_tally_add(const struct tbl *t, unsigned pick, const uint64_t *op);
+void tbl_tally_event(const struct tbl *t, unsigned ev);
+void tbl_tally_read(const struct tbl *t, struct tbl_tally_sum *s);
+
 /* The operations of protets.h, with the same return codes. */
 int tbl_insert(struct tbl *t, const void *key, size_t klen,
     const void *val, size_t vlen);

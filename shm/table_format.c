@@ -29,7 +29,8 @@ tbl_signature(char *buf, size_t bufsz)
 	    "stripe=%zu/%d/%d/%d undo=%zu/%d/%d heap=%d bucket=%zu/%d "
 	    "ix=%d/%d/%d/%d classes=%d/%u entry=%d/%#x "
 	    "ns=%d/%d ptr=%zu ordered=%d/%d/%d/%zu/%#x "
-	    "shards=%d/%d/%d/%zu/%zu/%zu fp=%d/%d/%zu quota=%zu",
+	    "shards=%d/%d/%d/%zu/%zu/%zu fp=%d/%d/%zu quota=%zu "
+	    "tally=%d/%zu",
 	    TBL_LAYOUT_VERSION,
 	    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "le" : "be",
 	    TBL_HASH_NAME,
@@ -50,7 +51,8 @@ tbl_signature(char *buf, size_t bufsz)
 	    offsetof(struct tbl_hdr, nshards), offsetof(struct tbl_stripe,
 	    xcommit), offsetof(struct tbl_undo, tag),
 	    TBL_FP_OFF, TBL_FP_SLOTS, sizeof(struct tbl_fpslot),
-	    offsetof(struct tbl_hdr, quota));
+	    offsetof(struct tbl_hdr, quota), TBL_TALLY_OFF,
+	    sizeof(struct tbl_tally));
 	return XXH3_64bits(buf, strlen(buf));
 }
 

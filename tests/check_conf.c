@@ -193,6 +193,28 @@ START_TEST(test_errors)
 	ck_assert_ptr_nonnull(strstr(err, "bad value for [tables] preallocate"));
 	ck_assert_int_eq(load("[daemon]\nfdstore = sometimes\n", &c, err,
 	    sizeof(err)), -1);
+	/* metrics_listen: address literals and a port */
+	ck_assert_int_eq(load("[daemon]\nmetrics_listen = 127.0.0.1:9417\n",
+	    &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.metrics_addr, "127.0.0.1");
+	ck_assert_int_eq(c.metrics_port, 9417);
+	ck_assert_int_eq(load("[daemon]\nmetrics_listen = [::1]:80\n", &c,
+	    err, sizeof(err)), 0);
+	ck_assert_str_eq(c.metrics_addr, "::1");
+	ck_assert_int_eq(c.metrics_port, 80);
+	ck_assert_int_eq(load("[daemon]\nmetrics_listen =\n", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(c.metrics_port, 0);
+	ck_assert_int_eq(load("[daemon]\nmetrics_listen = localhost:80\n",
+	    &c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err,
+	    "bad value for [daemon] metrics_listen"));
+	ck_assert_int_eq(load("[daemon]\nmetrics_listen = 127.0.0.1\n", &c,
+	    err, sizeof(err)), -1);
+	ck_assert_int_eq(load("[daemon]\nmetrics_listen = 127.0.0.1:0\n",
+	    &c, err, sizeof(err)), -1);
+	ck_assert_int_eq(load("[daemon]\nmetrics_listen = ::1:80\n", &c,
+	    err, sizeof(err)), -1);
 	ck_assert_int_eq(conf_load(&c, "/nonexistent/protets.conf", err,
 	    sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "No such file"));

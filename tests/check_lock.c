@@ -202,6 +202,7 @@ stopped_holder(struct seg *s)
 /* Readers keep the last commit; writers time out naming the holder. */
 START_TEST(test_stopped_holder)
 {
+	struct tbl_tally_sum y;
 	struct seg	s;
 	struct view	before, v;
 	pid_t		pid;
@@ -215,8 +216,15 @@ START_TEST(test_stopped_holder)
 	ck_assert(view_eq(&v, &before));
 	view_read(&s.t, &v);
 	ck_assert(view_eq(&v, &before));
+	tbl_tally_read(&s.t, &y);
+	ck_assert_uint_eq(y.ev[TBL_TY_LOCK_WAIT], 0);
 	writer_locked(&s, 200, pid);
 	writer_locked(&s, 0, pid);
+	/* each of the 4 writes found the lock held, and gave up */
+	tbl_tally_read(&s.t, &y);
+	ck_assert_uint_eq(y.ev[TBL_TY_LOCK_WAIT], 4);
+	ck_assert_uint_eq(y.ev[TBL_TY_LOCK_TIMEOUT], 4);
+	ck_assert_uint_eq(y.ev[TBL_TY_RECOVERY], 0);
 	/* Continued, the holder commits: readers see its change. */
 	kill(pid, SIGCONT);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
@@ -234,8 +242,11 @@ END_TEST
 /* SIGKILL the stopped holder: the next writer rolls it back. */
 START_TEST(test_killed_holder)
 {
+	struct tbl_tally_sum y;
 	struct seg	s;
 	struct view	before, v;
+	struct timespec	ts;
+	uint64_t	t0;
 	pid_t		pid;
 
 	seg_new_type(&s, 1 << 20, PROTETS_SET);
@@ -248,8 +259,21 @@ START_TEST(test_killed_holder)
 	/* Dead: readers still read the last commit, without waiting. */
 	view_read(&s.tro, &v);
 	ck_assert(view_eq(&v, &before));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t0 = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	tbl_tally_read(&s.t, &y);
+	ck_assert_uint_eq(y.ev[TBL_TY_RECOVERY], 0);
+	ck_assert_uint_eq(y.rec_time, 0);
 	ck_assert_int_eq(put(&s.t, "w", "x"), 0);
 	ck_assert_uint_eq(lk_undo_count(&s.t), 0);
+	/* the statistics: the dead holder taken over, its write undone */
+	tbl_tally_read(&s.t, &y);
+	ck_assert_uint_eq(y.ev[TBL_TY_RECOVERY], 1);
+	ck_assert_uint_eq(y.ev[TBL_TY_ROLLBACK], 1);
+	ck_assert_uint_eq(y.rec_pid, (uint64_t)pid);
+	ck_assert_uint_ge(y.rec_time, t0);
+	ck_assert_uint_le(y.rec_time, t0 + 60000);
+	ck_assert_uint_eq(y.ev[TBL_TY_LOCK_TIMEOUT], 2);
 	ck_assert_int_eq(tbl_delete(&s.t, "w", 1), 0);
 	view_read(&s.tro, &v);
 	ck_assert(view_eq(&v, &before));

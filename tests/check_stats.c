@@ -1,0 +1,569 @@
+/*
+ * check_stats.c - statistics (issue 18, items 6 and 7): a table's
+ * operation counts as the library folds them into its segment (exact
+ * after protets_close, behind by less than TBL_TALLY_FOLD operations per
+ * thread before), from many threads on one handle, on a sharded table,
+ * EFULL answers; the daemon's counts of restarts, handoffs, requests and
+ * errors, snapshots; protets stats, and protets metrics parsed by a real
+ * Prometheus text parser (Debian's python3-prometheus-client, through
+ * tests/metrics_check.py).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "entry.h"
+#include "index.h"
+#include "layout.h"
+#include "lock.h"
+#include "table.h"
+#include "testutil.h"
+
+static struct td	d;
+static char		cli[PATH_MAX];
+static char		out[1 << 20];
+
+static void
+setup(void)
+{
+	td_start(&d, 2, "snapshot_interval = 1\nstate_dir = state", NULL);
+	tu_bin("protets", cli, sizeof(cli));
+}
+
+static void
+teardown(void)
+{
+	td_stop(&d);
+}
+
+static protets_stats
+stats_of(protets_t *p, const char *name)
+{
+	protets_stats	s;
+
+	ck_assert_int_eq(protets_stats_get(p, name, &s), 0);
+	return s;
+}
+
+static uint64_t
+ops_of(const protets_stats *s)
+{
+	return s->inserts + s->deletes + s->lookup_hits + s->lookup_misses +
+	    s->counter_updates;
+}
+
+/*
+ * One thread's counts: exact once the handle is closed; before, what the
+ * folds at every 256th call carried (the batch of 10 is one call).
+ */
+START_TEST(test_table_counts)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t = tu_get(p, "t", PROTETS_PUBLIC);
+	protets_kv	 kv[10];
+	protets_stats	 s;
+	char		 k[32][10], key[32], buf[64];
+	size_t		 n;
+	int		 i;
+
+	s = stats_of(p, "t");
+	ck_assert_uint_eq(ops_of(&s), 0);
+	for (i = 0; i < 300; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ck_assert_int_eq(protets_insert(t, key, strlen(key), "v", 1),
+		    0);
+	}
+	for (i = 0; i < 10; i++) {
+		snprintf(k[i], sizeof(k[i]), "b%d", i);
+		kv[i] = (protets_kv){ k[i], strlen(k[i]), "w", 1 };
+	}
+	ck_assert_int_eq(protets_insert_many(t, kv, 10), 0);	/* call 301 */
+	for (i = 0; i < 500; i++) {
+		snprintf(key, sizeof(key), "k%d", i % 300);
+		ck_assert_int_eq(protets_lookup(t, key, strlen(key), buf,
+		    sizeof(buf), &n), 0);
+	}
+	for (i = 0; i < 200; i++)
+		ck_assert_int_eq(protets_lookup(t, "nokey", 5, buf,
+		    sizeof(buf), &n), PROTETS_NOTFOUND);
+	for (i = 0; i < 50; i++)
+		ck_assert_int_eq(protets_update_counter(t, "c", 1, 1,
+		    &(protets_counter_opts){ .has_default = 1 }, NULL), 0);
+	for (i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ck_assert_int_eq(protets_delete(t, key, strlen(key)), 0);
+	}
+	/* 1071 calls: folded at the 256th, ..., the 1024th */
+	s = stats_of(p, "t");
+	ck_assert_uint_eq(ops_of(&s), 1024 + 9);
+	protets_close(t);
+	s = stats_of(p, "t");
+	ck_assert_uint_eq(s.inserts, 310);
+	ck_assert_uint_eq(s.lookup_hits, 500);
+	ck_assert_uint_eq(s.lookup_misses, 200);
+	ck_assert_uint_eq(s.counter_updates, 50);
+	ck_assert_uint_eq(s.deletes, 20);
+	ck_assert_uint_eq(s.efull, 0);
+	ck_assert_uint_eq(s.recoveries, 0);
+	ck_assert_uint_eq(s.info.entries, 300 + 10 + 1 - 20);
+	protets_disconnect(p);
+}
+END_TEST
+
+#define NTHR	4
+#define NLOOK	5000
+
+struct thr {
+	protets_table_t	*t;
+	int		 own;	/* a handle of its own, or the shared one */
+};
+
+static void *
+thr_main(void *arg)
+{
+	struct thr	*a = arg;
+	char		 key[32], buf[64];
+	size_t		 n;
+	int		 i;
+
+	for (i = 0; i < NLOOK; i++) {
+		snprintf(key, sizeof(key), "k:%d", i % 100);
+		if (protets_lookup(a->t, key, strlen(key), buf, sizeof(buf),
+		    &n) != 0 || protets_insert(a->t, key, strlen(key), "v",
+		    1) != 0)
+			return (void *)1;
+	}
+	if (a->own)
+		protets_close(a->t);
+	return NULL;
+}
+
+/*
+ * Threads counting on one shared handle and on handles of their own, on
+ * a table of 4 shards: every operation in the figures once all handles
+ * are closed.
+ */
+START_TEST(test_threads_shards)
+{
+	protets_opts	 o = { .type = PROTETS_SET, .access = PROTETS_PUBLIC,
+			    .write_concurrency = 4 };
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*shared;
+	struct thr	 a[2 * NTHR];
+	pthread_t	 th[2 * NTHR];
+	protets_stats	 s;
+	void		*rv;
+	int		 i;
+
+	ck_assert_int_eq(protets_get(p, "w", &o, &shared), 0);
+	tu_fill(shared, "k", 100);
+	for (i = 0; i < 2 * NTHR; i++) {
+		a[i].own = i >= NTHR;
+		a[i].t = shared;
+		if (a[i].own)
+			ck_assert_int_eq(protets_open(p, "w", &a[i].t), 0);
+		ck_assert_int_eq(pthread_create(&th[i], NULL, thr_main, &a[i]),
+		    0);
+	}
+	for (i = 0; i < 2 * NTHR; i++) {
+		ck_assert_int_eq(pthread_join(th[i], &rv), 0);
+		ck_assert_ptr_null(rv);
+	}
+	protets_close(shared);
+	s = stats_of(p, "w");
+	ck_assert_uint_eq(s.lookup_hits, 2 * NTHR * NLOOK);
+	ck_assert_uint_eq(s.inserts, 2 * NTHR * NLOOK + 100);
+	ck_assert_uint_eq(s.info.write_concurrency, 4);
+	protets_disconnect(p);
+}
+END_TEST
+
+/* Every EFULL answer is counted, at once. */
+START_TEST(test_efull)
+{
+	protets_opts	 o = { .type = PROTETS_SET, .access = PROTETS_PUBLIC,
+			    .max_size = 64 << 10 };
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t;
+	protets_stats	 s;
+	char		 key[32], val[512];
+	int		 i, rc, full = 0;
+
+	memset(val, 'x', sizeof(val));
+	ck_assert_int_eq(protets_get(p, "small", &o, &t), 0);
+	for (i = 0; i < 10000 && full < 3; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		rc = protets_insert(t, key, strlen(key), val, sizeof(val));
+		ck_assert(rc == 0 || rc == PROTETS_EFULL);
+		full += rc == PROTETS_EFULL;
+	}
+	ck_assert_int_eq(full, 3);
+	s = stats_of(p, "small");
+	ck_assert_uint_eq(s.efull, 3);
+	protets_close(t);
+	protets_disconnect(p);
+}
+END_TEST
+
+static protets_daemon_stats
+dstats(protets_t *p)
+{
+	protets_daemon_stats	ds;
+
+	ck_assert_int_eq(protets_daemon_stats_get(p, &ds), 0);
+	return ds;
+}
+
+/* Restarts, handoffs, requests and errors by kind, snapshots. */
+START_TEST(test_daemon_counts)
+{
+	protets_daemon_stats	 a, b;
+	protets_info		 in;
+	protets_t		*p = td_connect(&d);
+	protets_table_t		*t = tu_get(p, "d", PROTETS_PUBLIC);
+	int			 i;
+
+	protets_close(t);
+	a = dstats(p);
+	ck_assert_uint_eq(a.worker_restarts, 0);
+	ck_assert_uint_eq(a.monitor_restarts, 0);
+	ck_assert_uint_ge(a.connections, 1);
+	ck_assert_uint_ge(a.requests[1], 1);	/* the GET */
+	ck_assert_int_eq(protets_info_get(p, "nosuch", &in),
+	    PROTETS_NOTFOUND);
+	b = dstats(p);
+	ck_assert_uint_eq(b.errors[PROTETS_ERRMAX - PROTETS_NOTFOUND],
+	    a.errors[PROTETS_ERRMAX - PROTETS_NOTFOUND] + 1);
+	ck_assert_uint_eq(b.requests[3], a.requests[3] + 1);	/* INFO */
+	ck_assert_uint_eq(b.requests[11], a.requests[11] + 1);	/* DSTATS */
+	td_kill(&d, "worker", td_table_worker(&d, "d"));
+	td_kill(&d, "monitor", -1);
+	protets_disconnect(p);
+	p = td_connect(&d);
+	b = dstats(p);
+	ck_assert_uint_eq(b.worker_restarts, 1);
+	ck_assert_uint_eq(b.monitor_restarts, 1);
+	ck_assert_uint_eq(b.handoffs, 1);
+	ck_assert_uint_eq(b.handoff_segments, 1);
+	ck_assert_uint_gt(b.connections, a.connections);
+	/* snapshot_interval = 1: wait for one to end */
+	for (i = 0; i < 10000 && b.snapshot_last_time == 0; i++) {
+		tu_msleep(2);
+		b = dstats(p);
+	}
+	ck_assert_uint_ge(b.snapshots, 1);
+	ck_assert_uint_gt(b.snapshot_last_time, 0);
+	ck_assert_uint_ge(b.snapshot_saved, 1);
+	ck_assert_uint_eq(b.snapshot_failed, 0);
+	protets_disconnect(p);
+}
+END_TEST
+
+/* protets stats: "key: value" lines; its usage and not-found errors. */
+START_TEST(test_cli_stats)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t = tu_get(p, "c", PROTETS_PUBLIC);
+
+	tu_fill(t, "k", 7);
+	protets_close(t);
+	protets_disconnect(p);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s stats c", cli,
+	    d.sock), 0);
+	ck_assert_ptr_nonnull(strstr(out, "name: c\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\ninserts: 7\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\nentries: 7\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\nlast_recovery: never\n"));
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s stats", cli,
+	    d.sock), 0);
+	ck_assert_ptr_nonnull(strstr(out, "worker_restarts: 0\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\nrequests: get="));
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s stats nosuch "
+	    "2>&1", cli, d.sock), 1);
+	ck_assert_ptr_nonnull(strstr(out, "nosuch: no such key or table"));
+	/* a usage error, before any daemon is dialled */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s /nonexistent stats "
+	    "a b 2>&1", cli), 2);
+	ck_assert_str_eq(out, "protets: stats takes [NAME]; too many given "
+	    "(protets --help for usage)\n");
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s /nonexistent metrics "
+	    "x 2>&1", cli), 2);
+}
+END_TEST
+
+/*
+ * protets metrics, parsed by prometheus_client's parser: every family,
+ * the figures of a table whose name needs escaping.
+ */
+START_TEST(test_metrics_parsed)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t = tu_get(p, "we\"ird\\name", PROTETS_PUBLIC);
+	char		 key[16], buf[16];
+	size_t		 n;
+	int		 i;
+
+	tu_fill(t, "k", 12);
+	for (i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "k:%d", i);
+		ck_assert_int_eq(protets_lookup(t, key, strlen(key), buf,
+		    sizeof(buf), &n), 0);
+	}
+	ck_assert_int_eq(protets_lookup(t, "no", 2, buf, sizeof(buf), &n),
+	    PROTETS_NOTFOUND);
+	protets_close(t);
+	protets_disconnect(p);
+	ck_assert_msg(tu_sh(out, sizeof(out), "%s -s %s metrics | "
+	    "/usr/bin/python3 tests/metrics_check.py "
+	    "'protets_table_inserts_total{table=we\"ird\\name}=12' "
+	    "'protets_table_lookup_hits_total{table=we\"ird\\name}=5' "
+	    "'protets_table_lookup_misses_total{table=we\"ird\\name}=1' "
+	    "'protets_table_entries{table=we\"ird\\name}=12' "
+	    "'protets_worker_restarts_total=0' "
+	    "'protets_errors_total{error=system}' 2>&1", cli, d.sock) == 0,
+	    "metrics_check: %s", out);
+}
+END_TEST
+
+/*
+ * A process holding table name's write lock mid-operation, stopped: it
+ * maps the segment itself and takes the engine's lock (as check_cli).
+ */
+static pid_t
+stopped_holder(const char *name)
+{
+	struct tbl	 tb;
+	struct ix_pos	 pos;
+	struct stat	 sb;
+	void		*base;
+	pid_t		 pid;
+	int		 fd, st;
+
+	ck_assert_int_ge(fd = tu_table_fd(name), 0);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	base = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(base, MAP_FAILED);
+	ck_assert_int_eq(tbl_open(&tb, base, (size_t)sb.st_size, 1), 0);
+	if ((pid = fork()) == 0) {
+		CHILD_CHECK(lk_wbegin(&tb) == 0);
+		CHILD_CHECK(ix_find(&tb, NULL, en_hash("k", 1), "k", 1,
+		    &pos) == 0);
+		en_setval(&tb, pos.eoff, &pos.eh, "new");
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+	ck_assert(WIFSTOPPED(st));
+	munmap(base, (size_t)sb.st_size);
+	close(fd);
+	return pid;
+}
+
+/* tmux on a server of this test's own (-L), in an 80x24 terminal. */
+static char	tmux_sock[64];
+
+static int
+tmux(const char *fmt, const char *arg)
+{
+	char	cmd[3 * PATH_MAX];
+
+	snprintf(cmd, sizeof(cmd), fmt, arg);
+	return tu_sh(out, sizeof(out), "tmux -L %s %s 2>/dev/null", tmux_sock,
+	    cmd);
+}
+
+/* Wait (10 s at most) until the pane shows each of the strings. */
+static int
+pane_shows(const char *a, const char *b)
+{
+	int	i;
+
+	for (i = 0; i < 5000; i++) {
+		if (tmux("capture-pane -p%s", "") == 0 &&
+		    strstr(out, a) != NULL && (b == NULL ||
+		    strstr(out, b) != NULL))
+			return 1;
+		tu_msleep(2);
+	}
+	return 0;
+}
+
+/*
+ * A writer killed holding the lock: the lock wait and time-out of the
+ * writer that met it alive, the recovery by the next (its pid and time),
+ * through protets_stats_get; then protets top in an 80x24 terminal
+ * (tmux) shows the tables, the new entries, the recovery, no line past
+ * the 80th column, and quits on q.
+ */
+START_TEST(test_recovery_top)
+{
+	protets_opts	 o = { .type = PROTETS_SET, .access = PROTETS_PUBLIC,
+			    .max_size = 1 << 20 };
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t;
+	protets_stats	 s;
+	char		 cmd[2 * PATH_MAX + 64], want[64], *line;
+	char		 sockpath[PATH_MAX];
+	pid_t		 pid;
+	int		 i;
+
+	ck_assert_int_eq(protets_get(p, "lk", &o, &t), 0);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "old", 3), 0);
+	pid = stopped_holder("lk");
+	ck_assert_int_eq(protets_set_lock_timeout(t, 50), 0);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "x", 1), PROTETS_ELOCKED);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_int_eq(protets_insert(t, "k", 1, "y", 1), 0);
+	s = stats_of(p, "lk");
+	ck_assert_uint_eq(s.lock_timeouts, 1);
+	ck_assert_uint_ge(s.lock_waits, 1);
+	ck_assert_uint_eq(s.recoveries, 1);
+	ck_assert_uint_eq(s.rollbacks, 1);
+	ck_assert_int_eq(s.last_recovery_pid, pid);
+	ck_assert_uint_gt(s.last_recovery_ms, 0);
+
+	snprintf(tmux_sock, sizeof(tmux_sock), "protets-top-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "new-session -d -x 80 -y 24 '%s -s %s top'",
+	    cli, d.sock);
+	ck_assert_int_eq(tmux("%s", cmd), 0);
+	/* the server's socket, left behind when it exits: removed below */
+	ck_assert_int_eq(tmux("display-message -p '#{socket_path}'%s", ""), 0);
+	out[strcspn(out, "\n")] = '\0';
+	strlcpy(sockpath, out, sizeof(sockpath));
+	snprintf(want, sizeof(want), "pid %d  lk", (int)pid);
+	ck_assert_msg(pane_shows("TABLE", want), "top shows: %s", out);
+	/* entries written now show at a later refresh */
+	for (i = 0; i < 41; i++) {
+		char	key[16];
+
+		snprintf(key, sizeof(key), "n%d", i);
+		ck_assert_int_eq(protets_insert(t, key, strlen(key), "v", 1),
+		    0);
+	}
+	ck_assert_msg(pane_shows("\nlk ", " 42 "), "top shows: %s", out);
+	ck_assert_int_eq(tmux("capture-pane -p%s", ""), 0);
+	for (line = strtok(out, "\n"), i = 0; line != NULL;
+	    line = strtok(NULL, "\n"), i++)
+		ck_assert_uint_le(strlen(line), 80);
+	ck_assert_int_le(i, 24);
+	ck_assert_int_eq(tmux("send-keys q%s", ""), 0);
+	for (i = 0; i < 5000 && tmux("has-session%s", "") == 0; i++)
+		tu_msleep(2);
+	ck_assert_msg(i < 5000, "top did not quit on q");
+	unlink(sockpath);
+	protets_close(t);
+	protets_disconnect(p);
+}
+END_TEST
+
+/* A TCP port of 127.0.0.1 that nothing listens on, now. */
+static int
+free_port(void)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	socklen_t		len = sizeof(sin);
+	int			s, port;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	    0);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	close(s);
+	return port;
+}
+
+/*
+ * protetsd's HTTP /metrics (metrics_listen), scraped by urllib and parsed
+ * by prometheus_client; other paths 404; the listener killed comes back;
+ * the daemon stops with it.
+ */
+START_TEST(test_http_metrics)
+{
+	struct td	 h, h2;
+	protets_daemon_stats ds;
+	protets_t	*p;
+	protets_table_t	*t;
+	char		 extra[64], url[64];
+	pid_t		 mx;
+	int		 port = free_port(), i;
+
+	snprintf(extra, sizeof(extra), "metrics_listen = 127.0.0.1:%d", port);
+	td_start(&h, 1, extra, NULL);
+	p = td_connect(&h);
+	t = tu_get(p, "scraped", PROTETS_PUBLIC);
+	tu_fill(t, "k", 3);
+	protets_close(t);
+	protets_disconnect(p);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+	ck_assert_msg(tu_sh(out, sizeof(out), "/usr/bin/python3 "
+	    "tests/metrics_check.py --url %s "
+	    "'protets_table_inserts_total{table=scraped}=3' "
+	    "'protets_table_entries{table=scraped}=3' "
+	    "'protets_requests_total{request=dstats}' 2>&1", url) == 0,
+	    "metrics_check: %s", out);
+	ck_assert_msg(tu_sh(out, sizeof(out), "/usr/bin/python3 "
+	    "tests/metrics_check.py --url http://127.0.0.1:%d/other "
+	    "--status 404 2>&1", port) == 0, "metrics_check: %s", out);
+	/* a second daemon cannot listen there: it says so, and serves */
+	td_start(&h2, 1, extra, NULL);
+	for (i = 0; i < 5000 && !td_log_has(&h2, "cannot listen"); i++)
+		tu_msleep(2);
+	ck_assert_msg(i < 5000, "no \"cannot listen\" in %s", h2.log);
+	p = td_connect(&h2);
+	ck_assert_int_eq(protets_daemon_stats_get(p, &ds), 0);
+	protets_disconnect(p);
+	td_stop(&h2);
+	/* killed, it is started again */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "pgrep -P %d -f "
+	    "'protetsd: metrics'", (int)h.pid), 0);
+	mx = (pid_t)atoi(out);
+	ck_assert_int_gt(mx, 0);
+	ck_assert_int_eq(kill(mx, SIGKILL), 0);
+	ck_assert_msg(tu_sh(out, sizeof(out), "/usr/bin/python3 "
+	    "tests/metrics_check.py --url %s "
+	    "'protets_table_entries{table=scraped}=3' 2>&1", url) == 0,
+	    "metrics_check after a kill: %s", out);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "pgrep -P %d -f "
+	    "'protetsd: metrics'", (int)h.pid), 0);
+	ck_assert_int_ne(atoi(out), mx);
+	ck_assert_int_eq(td_term(&h), 0);
+	td_stop(&h);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("stats");
+	TCase	*tc = tcase_create("stats");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_table_counts);
+	tcase_add_test(tc, test_threads_shards);
+	tcase_add_test(tc, test_efull);
+	tcase_add_test(tc, test_daemon_counts);
+	tcase_add_test(tc, test_cli_stats);
+	tcase_add_test(tc, test_metrics_parsed);
+	tcase_add_test(tc, test_http_metrics);
+	tcase_add_test(tc, test_recovery_top);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}

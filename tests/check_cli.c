@@ -15,12 +15,6 @@
 
 #include "testutil.h"
 
-/* test_stalled_lock_cli holds a table's lock through the engine. */
-#include "entry.h"
-#include "index.h"
-#include "lock.h"
-#include "table.h"
-
 static struct td	d;
 static char		cli[PATH_MAX];
 static char		out[65536];
@@ -313,116 +307,150 @@ START_TEST(test_permission)
 END_TEST
 
 /* The ETS operations through the CLI and the library (bags, counters, ...). */
+/*
+ * The commands, one row a case, run in order against one daemon (a row
+ * may depend on the rows before it): the command line after "protets -s
+ * SOCK" (a shell command: it may pipe into sort), what is given on
+ * standard input (NULL: nothing), the exit status, standard output
+ * exactly (NULL: not looked at) and a fragment of standard error (NULL:
+ * not looked at; "": must be empty).
+ */
+struct cli_case {
+	const char	*args, *in;
+	int		 status;
+	const char	*out, *err;
+};
+
+static void
+run_cases(const struct cli_case *c, size_t ncases)
+{
+	char	 in[PATH_MAX + 8], errf[PATH_MAX + 8], err[4096];
+	FILE	*f;
+	size_t	 i, n;
+	int	 rc;
+
+	snprintf(in, sizeof(in), "%s/stdin", d.dir);
+	snprintf(errf, sizeof(errf), "%s/stderr", d.dir);
+	for (i = 0; i < ncases; i++) {
+		ck_assert_ptr_nonnull(f = fopen(in, "w"));
+		if (c[i].in != NULL)
+			fputs(c[i].in, f);
+		fclose(f);
+		rc = tu_sh(out, sizeof(out), "{ %s -s %s %s; } <%s 2>%s", cli,
+		    d.sock, c[i].args, in, errf);
+		ck_assert_ptr_nonnull(f = fopen(errf, "r"));
+		n = fread(err, 1, sizeof(err) - 1, f);
+		err[n] = '\0';
+		fclose(f);
+		ck_assert_msg(rc == c[i].status, "%s: exit %d, not %d (stderr "
+		    "%s)", c[i].args, rc, c[i].status, err);
+		ck_assert_msg(c[i].out == NULL || strcmp(out, c[i].out) == 0,
+		    "%s: printed \"%s\"", c[i].args, out);
+		ck_assert_msg(c[i].err == NULL || (c[i].err[0] == '\0' ?
+		    err[0] == '\0' : strstr(err, c[i].err) != NULL),
+		    "%s: said \"%s\"", c[i].args, err);
+	}
+}
+
+/* bags and duplicate bags: values of one key, delete-object, delete. */
+static const struct cli_case bag_cases[] = {
+	{ "get b --type bag --access public", NULL, 0,
+	    "b\tbag\tpublic\tread-write\n", NULL },
+	{ "get db --type duplicate_bag", NULL, 0,
+	    "db\tduplicate_bag\tprotected\tread-write\n", NULL },
+	{ "insert b k v1", NULL, 0, NULL, NULL },
+	{ "insert b k v2", NULL, 0, NULL, NULL },
+	{ "insert b k v1", NULL, 0, NULL, NULL },	/* no-op on a bag */
+	{ "insert b k2 w", NULL, 0, NULL, NULL },
+	{ "lookup b k", NULL, 0, "v1\nv2\n", NULL },
+	{ "count b", NULL, 0, "3\n", NULL },
+	{ "insert db k v1", NULL, 0, NULL, NULL },
+	{ "insert db k v2", NULL, 0, NULL, NULL },
+	{ "insert db k v1", NULL, 0, NULL, NULL },
+	{ "lookup db k", NULL, 0, "v1\nv2\nv1\n", NULL },
+	{ "dump db", NULL, 0, "k\tv1\nk\tv2\nk\tv1\n", NULL },
+	{ "check db", NULL, 0, NULL, NULL },
+	/* delete-object: the object (every copy on a duplicate bag) */
+	{ "delete-object db k v1", NULL, 0, NULL, NULL },
+	{ "lookup db k", NULL, 0, "v2\n", NULL },
+	{ "delete-object b k nosuch", NULL, 0, NULL, NULL },
+	/* delete: every value */
+	{ "delete b k", NULL, 0, NULL, NULL },
+	{ "lookup b k", NULL, 1, NULL, NULL },
+	{ "lookup b k2", NULL, 0, "w\n", NULL },
+	{ "info b | grep ^type:", NULL, 0, "type: bag\n", NULL },
+	/* ordered_set: see test_ordered_cli */
+	{ "get os --type ordered_set", NULL, 0, NULL, NULL },
+	{ "info os | grep ^type:", NULL, 0, "type: ordered_set\n", NULL },
+};
+
 START_TEST(test_bag_cli)
 {
-	ck_assert_int_eq(run("get b --type bag --access public"), 0);
-	ck_assert_str_eq(out, "b\tbag\tpublic\tread-write\n");
-	ck_assert_int_eq(run("get db --type duplicate_bag"), 0);
-	ck_assert_str_eq(out, "db\tduplicate_bag\tprotected\tread-write\n");
-	ck_assert_int_eq(run("insert b k v1"), 0);
-	ck_assert_int_eq(run("insert b k v2"), 0);
-	ck_assert_int_eq(run("insert b k v1"), 0);	/* no-op on a bag */
-	ck_assert_int_eq(run("insert b k2 w"), 0);
-	ck_assert_int_eq(run("lookup b k"), 0);
-	ck_assert_str_eq(out, "v1\nv2\n");
-	ck_assert_int_eq(run("count b"), 0);
-	ck_assert_str_eq(out, "3\n");
-	ck_assert_int_eq(run("insert db k v1"), 0);
-	ck_assert_int_eq(run("insert db k v2"), 0);
-	ck_assert_int_eq(run("insert db k v1"), 0);
-	ck_assert_int_eq(run("lookup db k"), 0);
-	ck_assert_str_eq(out, "v1\nv2\nv1\n");
-	ck_assert_int_eq(run("dump db"), 0);
-	ck_assert_str_eq(out, "k\tv1\nk\tv2\nk\tv1\n");
-	ck_assert_int_eq(run("check db"), 0);
-	/* delete-object: the object (every copy on a duplicate bag) */
-	ck_assert_int_eq(run("delete-object db k v1"), 0);
-	ck_assert_int_eq(run("lookup db k"), 0);
-	ck_assert_str_eq(out, "v2\n");
-	ck_assert_int_eq(run("delete-object b k nosuch"), 0);
-	/* delete: every value */
-	ck_assert_int_eq(run("delete b k"), 0);
-	ck_assert_int_eq(run("lookup b k"), 1);
-	ck_assert_int_eq(run("lookup b k2"), 0);
-	ck_assert_str_eq(out, "w\n");
-	ck_assert_int_eq(run("info b"), 0);
-	ck_assert_ptr_nonnull(strstr(out, "type: bag\n"));
-	/* ordered_set: see test_ordered_cli */
-	ck_assert_int_eq(run("get os --type ordered_set"), 0);
-	ck_assert_int_eq(run("info os"), 0);
-	ck_assert_ptr_nonnull(strstr(out, "type: ordered_set\n"));
+	run_cases(bag_cases, sizeof(bag_cases) / sizeof(bag_cases[0]));
 }
 END_TEST
 
+/* insert-new, take, delete-object, update-counter, select --prefix, clear. */
+static const struct cli_case ops_cases[] = {
+	{ "get t --access public", NULL, 0, NULL, NULL },
+	/* insert-new */
+	{ "insert-new t k v", NULL, 0, NULL, NULL },
+	{ "insert-new t k w", NULL, 1, NULL, "exists" },
+	{ "lookup t k", NULL, 0, "v\n", NULL },
+	{ "insert-new t", NULL, 2, NULL, NULL },
+	{ "insert-new nosuch k v", NULL, 1, NULL, NULL },
+	/* take */
+	{ "take t k", NULL, 0, "v\n", NULL },
+	{ "take t k", NULL, 1, "", NULL },
+	{ "lookup t k", NULL, 1, NULL, NULL },
+	{ "take t", NULL, 2, NULL, NULL },
+	/* delete-object on a set: only the same value */
+	{ "insert t d 1", NULL, 0, NULL, NULL },
+	{ "delete-object t d 2", NULL, 0, NULL, NULL },
+	{ "lookup t d", NULL, 0, NULL, NULL },
+	{ "delete-object t d 1", NULL, 0, NULL, NULL },
+	{ "lookup t d", NULL, 1, NULL, NULL },
+	{ "delete-object t d", NULL, 2, NULL, NULL },
+	/* update-counter: starts from 0, text values */
+	{ "update-counter t c 5", NULL, 0, "5\n", NULL },
+	{ "update-counter t c -7", NULL, 0, "-2\n", NULL },
+	{ "lookup t c", NULL, 0, "-2\n", NULL },
+	{ "insert t c 9223372036854775806", NULL, 0, NULL, NULL },
+	{ "update-counter t c 1", NULL, 0, "9223372036854775807\n", NULL },
+	{ "update-counter t c 1", NULL, 5, NULL, NULL },	/* overflow */
+	{ "insert t s abc", NULL, 0, NULL, NULL },
+	{ "update-counter t s 1", NULL, 5,
+	    NULL, NULL },	/* not a number */
+	{ "update-counter t c x", NULL, 2, NULL, NULL },
+	{ "update-counter t c 1x", NULL, 2, NULL, NULL },
+	{ "update-counter t c", NULL, 2, NULL, NULL },
+	{ "get b --type bag", NULL, 0, NULL, NULL },
+	{ "update-counter b c 1", NULL, 5, NULL, NULL },	/* not a set */
+	/* select --prefix, like dump */
+	{ "insert t user:1 alice", NULL, 0, NULL, NULL },
+	{ "insert t user:2 bob", NULL, 0, NULL, NULL },
+	{ "insert t group:1 admins", NULL, 0, NULL, NULL },
+	{ "select t --prefix user: | sort", NULL, 0,
+	    "user:1\talice\nuser:2\tbob\n", NULL },
+	{ "select t --prefix nothing", NULL, 0, "", NULL },
+	{ "select t --prefix", NULL, 2, NULL, NULL },
+	{ "select t --bogus x", NULL, 2, NULL, NULL },
+	{ "select nosuch --prefix x", NULL, 1, NULL, NULL },
+	{ "select t | wc -l", NULL, 0, "5\n", NULL },
+	/* clear */
+	{ "clear t", NULL, 0, NULL, NULL },
+	{ "count t", NULL, 0, "0\n", NULL },
+	{ "dump t", NULL, 0, "", NULL },
+	{ "check t", NULL, 0, NULL, NULL },
+	{ "insert t again 1", NULL, 0, NULL, NULL },
+	{ "count t", NULL, 0, "1\n", NULL },
+	{ "clear nosuch", NULL, 1, NULL, NULL },
+	{ "clear", NULL, 2, NULL, NULL },
+};
+
 START_TEST(test_ops_cli)
 {
-	ck_assert_int_eq(run("get t --access public"), 0);
-	/* insert-new */
-	ck_assert_int_eq(run("insert-new t k v"), 0);
-	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s insert-new t k w "
-	    "2>&1", cli, d.sock), 1);
-	ck_assert_ptr_nonnull(strstr(out, "exists"));
-	ck_assert_int_eq(run("lookup t k"), 0);
-	ck_assert_str_eq(out, "v\n");
-	ck_assert_int_eq(run("insert-new t"), 2);
-	ck_assert_int_eq(run("insert-new nosuch k v"), 1);
-	/* take */
-	ck_assert_int_eq(run("take t k"), 0);
-	ck_assert_str_eq(out, "v\n");
-	ck_assert_int_eq(run("take t k"), 1);
-	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(run("lookup t k"), 1);
-	ck_assert_int_eq(run("take t"), 2);
-	/* delete-object on a set: only the same value */
-	ck_assert_int_eq(run("insert t d 1"), 0);
-	ck_assert_int_eq(run("delete-object t d 2"), 0);
-	ck_assert_int_eq(run("lookup t d"), 0);
-	ck_assert_int_eq(run("delete-object t d 1"), 0);
-	ck_assert_int_eq(run("lookup t d"), 1);
-	ck_assert_int_eq(run("delete-object t d"), 2);
-	/* update-counter: starts from 0, text values */
-	ck_assert_int_eq(run("update-counter t c 5"), 0);
-	ck_assert_str_eq(out, "5\n");
-	ck_assert_int_eq(run("update-counter t c -7"), 0);
-	ck_assert_str_eq(out, "-2\n");
-	ck_assert_int_eq(run("lookup t c"), 0);
-	ck_assert_str_eq(out, "-2\n");
-	ck_assert_int_eq(run("insert t c 9223372036854775806"), 0);
-	ck_assert_int_eq(run("update-counter t c 1"), 0);
-	ck_assert_str_eq(out, "9223372036854775807\n");
-	ck_assert_int_eq(run("update-counter t c 1"), 5);	/* overflow */
-	ck_assert_int_eq(run("insert t s abc"), 0);
-	ck_assert_int_eq(run("update-counter t s 1"), 5);	/* not a number */
-	ck_assert_int_eq(run("update-counter t c x"), 2);
-	ck_assert_int_eq(run("update-counter t c 1x"), 2);
-	ck_assert_int_eq(run("update-counter t c"), 2);
-	ck_assert_int_eq(run("get b --type bag"), 0);
-	ck_assert_int_eq(run("update-counter b c 1"), 5);	/* not a set */
-	/* select --prefix, like dump */
-	ck_assert_int_eq(run("insert t user:1 alice"), 0);
-	ck_assert_int_eq(run("insert t user:2 bob"), 0);
-	ck_assert_int_eq(run("insert t group:1 admins"), 0);
-	ck_assert_int_eq(run("select t --prefix user: | sort"), 0);
-	ck_assert_str_eq(out, "user:1\talice\nuser:2\tbob\n");
-	ck_assert_int_eq(run("select t --prefix nothing"), 0);
-	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(run("select t --prefix"), 2);
-	ck_assert_int_eq(run("select t --bogus x"), 2);
-	ck_assert_int_eq(run("select nosuch --prefix x"), 1);
-	ck_assert_int_eq(run("select t | wc -l"), 0);
-	ck_assert_str_eq(out, "5\n");
-	/* clear */
-	ck_assert_int_eq(run("clear t"), 0);
-	ck_assert_int_eq(run("count t"), 0);
-	ck_assert_str_eq(out, "0\n");
-	ck_assert_int_eq(run("dump t"), 0);
-	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(run("check t"), 0);
-	ck_assert_int_eq(run("insert t again 1"), 0);
-	ck_assert_int_eq(run("count t"), 0);
-	ck_assert_str_eq(out, "1\n");
-	ck_assert_int_eq(run("clear nosuch"), 1);
-	ck_assert_int_eq(run("clear"), 2);
+	run_cases(ops_cases, sizeof(ops_cases) / sizeof(ops_cases[0]));
 }
 END_TEST
 
@@ -542,56 +570,44 @@ START_TEST(test_save_load_cli)
 END_TEST
 
 /* ordered_set: dump and select in key order; select --from/--to. */
+/* an ordered_set walks in key order and seeks a range; a hash
+ * table filters by it. */
+static const struct cli_case ordered_cases[] = {
+	{ "get os --type ordered_set", NULL, 0,
+	    "os\tordered_set\tprotected\tread-write\n", NULL },
+	{ "insert os c 3", NULL, 0, NULL, NULL },
+	{ "insert os a 1", NULL, 0, NULL, NULL },
+	{ "insert os d 4", NULL, 0, NULL, NULL },
+	{ "insert os ab 12", NULL, 0, NULL, NULL },
+	{ "insert os b 2", NULL, 0, NULL, NULL },
+	/* no sort: key order */
+	{ "dump os", NULL, 0, "a\t1\nab\t12\nb\t2\nc\t3\nd\t4\n", NULL },
+	{ "select os --from ab --to c", NULL, 0, "ab\t12\nb\t2\nc\t3\n", NULL },
+	{ "select os --from b", NULL, 0, "b\t2\nc\t3\nd\t4\n", NULL },
+	{ "select os --to ab", NULL, 0, "a\t1\nab\t12\n", NULL },
+	{ "select os --from aa --to bb", NULL, 0, "ab\t12\nb\t2\n", NULL },
+	{ "select os --from c --to b", NULL, 0, "", NULL },
+	{ "select os --prefix a --to aa", NULL, 0, "a\t1\n", NULL },
+	{ "select os --from", NULL, 2, NULL, NULL },
+	{ "check os", NULL, 0, NULL, NULL },
+	/* a hash table: the range filters */
+	{ "get hs", NULL, 0, NULL, NULL },
+	{ "insert hs x 1", NULL, 0, NULL, NULL },
+	{ "insert hs y 2", NULL, 0, NULL, NULL },
+	{ "insert hs z 3", NULL, 0, NULL, NULL },
+	{ "select hs --from y | sort", NULL, 0, "y\t2\nz\t3\n", NULL },
+	{ "select hs --from x --to y | sort", NULL, 0, "x\t1\ny\t2\n", NULL },
+};
+
 START_TEST(test_ordered_cli)
 {
-	ck_assert_int_eq(run("get os --type ordered_set"), 0);
-	ck_assert_str_eq(out, "os\tordered_set\tprotected\tread-write\n");
-	ck_assert_int_eq(run("insert os c 3"), 0);
-	ck_assert_int_eq(run("insert os a 1"), 0);
-	ck_assert_int_eq(run("insert os d 4"), 0);
-	ck_assert_int_eq(run("insert os ab 12"), 0);
-	ck_assert_int_eq(run("insert os b 2"), 0);
-	ck_assert_int_eq(run("dump os"), 0);	/* no sort: key order */
-	ck_assert_str_eq(out, "a\t1\nab\t12\nb\t2\nc\t3\nd\t4\n");
-	ck_assert_int_eq(run("select os --from ab --to c"), 0);
-	ck_assert_str_eq(out, "ab\t12\nb\t2\nc\t3\n");
-	ck_assert_int_eq(run("select os --from b"), 0);
-	ck_assert_str_eq(out, "b\t2\nc\t3\nd\t4\n");
-	ck_assert_int_eq(run("select os --to ab"), 0);
-	ck_assert_str_eq(out, "a\t1\nab\t12\n");
-	ck_assert_int_eq(run("select os --from aa --to bb"), 0);
-	ck_assert_str_eq(out, "ab\t12\nb\t2\n");
-	ck_assert_int_eq(run("select os --from c --to b"), 0);
-	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(run("select os --prefix a --to aa"), 0);
-	ck_assert_str_eq(out, "a\t1\n");
-	ck_assert_int_eq(run("select os --from"), 2);
-	ck_assert_int_eq(run("check os"), 0);
-	/* a hash table: the range filters */
-	ck_assert_int_eq(run("get hs"), 0);
-	ck_assert_int_eq(run("insert hs x 1"), 0);
-	ck_assert_int_eq(run("insert hs y 2"), 0);
-	ck_assert_int_eq(run("insert hs z 3"), 0);
-	ck_assert_int_eq(run("select hs --from y | sort"), 0);
-	ck_assert_str_eq(out, "y\t2\nz\t3\n");
-	ck_assert_int_eq(run("select hs --from x --to y | sort"), 0);
-	ck_assert_str_eq(out, "x\t1\ny\t2\n");
+	run_cases(ordered_cases,
+	    sizeof(ordered_cases) / sizeof(ordered_cases[0]));
 }
 END_TEST
 
-/*
- * The data commands, one row a case, run in order against one daemon
- * (a row may depend on the rows before it): the command line after
- * "protets -s SOCK" (a shell command: it may pipe into sort), what is
- * given on standard input (NULL: nothing), the exit status, standard
- * output exactly (NULL: not looked at) and a fragment of standard error
- * (NULL: not looked at; "": must be empty).
- */
-static const struct {
-	const char	*args, *in;
-	int		 status;
-	const char	*out, *err;
-} data_cases[] = {
+/* The data commands: formats, stdin, the whole API. */
+static const struct cli_case data_cases[] = {
 	{ "get f --access public", NULL, 0, "f\tset\tpublic\tread-write\n",
 	    "" },
 	/* get of an existing table: its options, or exit 5 saying what it is */
@@ -774,35 +790,7 @@ static const struct {
 
 START_TEST(test_data_cases)
 {
-	char	 in[PATH_MAX + 8], errf[PATH_MAX + 8], err[4096];
-	FILE	*f;
-	size_t	 i, n;
-	int	 rc;
-
-	snprintf(in, sizeof(in), "%s/stdin", d.dir);
-	snprintf(errf, sizeof(errf), "%s/stderr", d.dir);
-	for (i = 0; i < sizeof(data_cases) / sizeof(data_cases[0]); i++) {
-		ck_assert_ptr_nonnull(f = fopen(in, "w"));
-		if (data_cases[i].in != NULL)
-			fputs(data_cases[i].in, f);
-		fclose(f);
-		rc = tu_sh(out, sizeof(out), "{ %s -s %s %s; } <%s 2>%s", cli,
-		    d.sock, data_cases[i].args, in, errf);
-		ck_assert_ptr_nonnull(f = fopen(errf, "r"));
-		n = fread(err, 1, sizeof(err) - 1, f);
-		err[n] = '\0';
-		fclose(f);
-		ck_assert_msg(rc == data_cases[i].status, "%s: exit %d, not "
-		    "%d (stderr %s)", data_cases[i].args, rc,
-		    data_cases[i].status, err);
-		ck_assert_msg(data_cases[i].out == NULL ||
-		    strcmp(out, data_cases[i].out) == 0, "%s: printed \"%s\"",
-		    data_cases[i].args, out);
-		ck_assert_msg(data_cases[i].err == NULL ||
-		    (data_cases[i].err[0] == '\0' ? err[0] == '\0' :
-		    strstr(err, data_cases[i].err) != NULL), "%s: said \"%s\"",
-		    data_cases[i].args, err);
-	}
+	run_cases(data_cases, sizeof(data_cases) / sizeof(data_cases[0]));
 }
 END_TEST
 
@@ -1050,44 +1038,6 @@ START_TEST(test_holders)
 }
 END_TEST
 
-/*
- * A table whose write lock a stopped process holds mid-operation: a
- * writer fails after PROTETS_LOCK_TIMEOUT_MS naming the holder, a reader
- * answers the committed value, and once the holder is killed writers
- * go on.  The holder maps the segment itself and takes the engine's lock.
- */
-static pid_t
-cli_stopped_holder(protets_table_t *t)
-{
-	struct tbl	 tb;
-	struct ix_pos	 pos;
-	struct stat	 sb;
-	void		*base;
-	pid_t		 pid;
-	int		 fd, st;
-
-	ck_assert_int_ge(fd = tu_table_fd("lk"), 0);
-	ck_assert_int_eq(fstat(fd, &sb), 0);
-	base = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED, fd, 0);
-	ck_assert_ptr_ne(base, MAP_FAILED);
-	ck_assert_int_eq(tbl_open(&tb, base, (size_t)sb.st_size, 1), 0);
-	if ((pid = fork()) == 0) {
-		CHILD_CHECK(lk_wbegin(&tb) == 0);
-		CHILD_CHECK(ix_find(&tb, NULL, en_hash("k", 1), "k", 1,
-		    &pos) == 0);
-		en_setval(&tb, pos.eoff, &pos.eh, "new");
-		raise(SIGSTOP);
-		_exit(0);
-	}
-	ck_assert_int_gt(pid, 0);
-	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
-	ck_assert(WIFSTOPPED(st));
-	munmap(base, (size_t)sb.st_size);
-	(void)t;
-	return pid;
-}
-
 START_TEST(test_stalled_lock_cli)
 {
 	protets_opts	 o = { .access = PROTETS_PUBLIC, .max_size = 1 << 20 };
@@ -1098,7 +1048,7 @@ START_TEST(test_stalled_lock_cli)
 
 	ck_assert_int_eq(protets_get(p, "lk", &o, &t), 0);
 	ck_assert_int_eq(protets_insert(t, "k", 1, "old", 3), 0);
-	pid = cli_stopped_holder(t);
+	pid = tu_stopped_holder("lk");
 	ck_assert_int_eq(tu_sh(out, sizeof(out), "PROTETS_LOCK_TIMEOUT_MS=200 "
 	    "%s -s %s insert lk k v 2>&1", cli, d.sock), 5);
 	snprintf(want, sizeof(want), "protets: table 'lk': write lock held by "

@@ -24,11 +24,6 @@
 
 #include <check.h>
 
-#include "entry.h"
-#include "index.h"
-#include "layout.h"
-#include "lock.h"
-#include "table.h"
 #include "testutil.h"
 
 static struct td	d;
@@ -337,42 +332,6 @@ START_TEST(test_metrics_parsed)
 }
 END_TEST
 
-/*
- * A process holding table name's write lock mid-operation, stopped: it
- * maps the segment itself and takes the engine's lock (as check_cli).
- */
-static pid_t
-stopped_holder(const char *name)
-{
-	struct tbl	 tb;
-	struct ix_pos	 pos;
-	struct stat	 sb;
-	void		*base;
-	pid_t		 pid;
-	int		 fd, st;
-
-	ck_assert_int_ge(fd = tu_table_fd(name), 0);
-	ck_assert_int_eq(fstat(fd, &sb), 0);
-	base = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED, fd, 0);
-	ck_assert_ptr_ne(base, MAP_FAILED);
-	ck_assert_int_eq(tbl_open(&tb, base, (size_t)sb.st_size, 1), 0);
-	if ((pid = fork()) == 0) {
-		CHILD_CHECK(lk_wbegin(&tb) == 0);
-		CHILD_CHECK(ix_find(&tb, NULL, en_hash("k", 1), "k", 1,
-		    &pos) == 0);
-		en_setval(&tb, pos.eoff, &pos.eh, "new");
-		raise(SIGSTOP);
-		_exit(0);
-	}
-	ck_assert_int_gt(pid, 0);
-	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
-	ck_assert(WIFSTOPPED(st));
-	munmap(base, (size_t)sb.st_size);
-	close(fd);
-	return pid;
-}
-
 /* tmux on a server of this test's own (-L), in an 80x24 terminal. */
 static char	tmux_sock[64];
 
@@ -423,7 +382,7 @@ START_TEST(test_recovery_top)
 
 	ck_assert_int_eq(protets_get(p, "lk", &o, &t), 0);
 	ck_assert_int_eq(protets_insert(t, "k", 1, "old", 3), 0);
-	pid = stopped_holder("lk");
+	pid = tu_stopped_holder("lk");
 	ck_assert_int_eq(protets_set_lock_timeout(t, 50), 0);
 	ck_assert_int_eq(protets_insert(t, "k", 1, "x", 1), PROTETS_ELOCKED);
 	kill(pid, SIGKILL);

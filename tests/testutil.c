@@ -1,6 +1,7 @@
 /*
  * testutil.c - see testutil.h.
  */
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -21,6 +22,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "entry.h"
+#include "index.h"
+#include "lock.h"
+#include "table.h"
 #include "testutil.h"
 
 const char *
@@ -591,4 +596,36 @@ td_log_has(struct td *d, const char *needle)
 
 	snprintf(cmd, sizeof(cmd), "grep -qF '%s' %s", needle, d->log);
 	return system(cmd) == 0;
+}
+
+pid_t
+tu_stopped_holder(const char *name)
+{
+	struct tbl	 tb;
+	struct ix_pos	 pos;
+	struct stat	 sb;
+	void		*base;
+	pid_t		 pid;
+	int		 fd, st;
+
+	ck_assert_int_ge(fd = tu_table_fd(name), 0);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	base = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(base, MAP_FAILED);
+	ck_assert_int_eq(tbl_open(&tb, base, (size_t)sb.st_size, 1), 0);
+	if ((pid = fork()) == 0) {
+		CHILD_CHECK(lk_wbegin(&tb) == 0);
+		CHILD_CHECK(ix_find(&tb, NULL, en_hash("k", 1), "k", 1,
+		    &pos) == 0);
+		en_setval(&tb, pos.eoff, &pos.eh, "new");
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+	ck_assert(WIFSTOPPED(st));
+	munmap(base, (size_t)sb.st_size);
+	close(fd);
+	return pid;
 }

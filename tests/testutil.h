@@ -96,6 +96,13 @@ int	tu_fill_bytes(protets_table_t *t, uint64_t n);
  */
 int	tu_get_until(protets_t *p, const char *name, const protets_opts *o,
 	    int want);
+/*
+ * A process holding table name's write lock mid-operation, stopped
+ * (SIGSTOP): it maps the segment this process holds (tu_table_fd) itself
+ * and changes key "k"'s value through the engine.  Its pid; the caller
+ * resumes or kills it.
+ */
+pid_t	tu_stopped_holder(const char *name);
 /* Sleep ms milliseconds. */
 void	tu_msleep(int ms);
 

@@ -3,7 +3,7 @@
 # Used by `make run` and `make check`; a no-op when all are present.
 set -e
 # python3: check_abi loads libprotets.so through ctypes.
-PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev binutils python3"
+PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev binutils python3 python3-dev python3-setuptools python3-pytest"
 # make fuzz needs clang and its libFuzzer runtime.
 [ "${PROTETS_FUZZ:-0}" = 1 ] && PKGS="$PKGS clang libclang-rt-dev"
 missing=""

@@ -1,0 +1,2149 @@
+/*
+ * _protets.c - the CPython extension over libprotets: the types
+ * Connection, Table (the C base of protets.Table) and its key iterator.
+ *
+ * Contract.  Keys and values go in as bytes, str (encoded UTF-8) or any
+ * object with the buffer protocol, and come out as bytes.  Every error
+ * code of the library is raised as the class protets._errors.BY_CODE
+ * names for it (a positive errno as the OSError Python picks); a missing
+ * key in t[k] / del t[k] is a plain KeyError, as with a dict.
+ *
+ * The GIL.  Every call into the library runs with the GIL released
+ * (Py_BEGIN_ALLOW_THREADS): writes may wait for a lock another process
+ * holds, and every operation, reads too, may meet a retired segment and
+ * ask the daemon for the table (protets.h, PROTETS_ESTALE).  Nothing that
+ * runs without the GIL touches a Python object: arguments are borrowed
+ * as C buffers first (pb_*), and the callbacks of walks (select, take,
+ * items, lookup_all) copy entries into a C buffer (cl_*) that is turned
+ * into Python objects once the call returned.
+ *
+ * Handles and threads.  Another thread may close a table or connection
+ * while a call on it runs without the GIL.  Each object counts the calls
+ * in flight (changed with the GIL held); close() marks it closing and the
+ * last call to leave frees the handle, so no call ever uses a freed one.
+ *
+ * fork.  A table keeps working in a forked child (the library works out
+ * the child's identity in its atfork handler; the mapping is inherited).
+ * A connection's socket must not be shared by two processes, so a
+ * connection used in a process other than the one that opened it first
+ * opens a new one to the same socket (the child's copy of the old one is
+ * closed, or left alone if a call was in flight at the fork).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "protets.h"
+
+/* The values a walk's callback stops with: never a library code. */
+#define CL_STOP		0x7fff0001
+#define CL_NOMEM	0x7fff0002
+
+/* A lookup's first try: values up to this size need no second call. */
+#define LOOKUP_STACK	512
+
+static PyObject	*by_code;	/* protets._errors.BY_CODE */
+static PyObject	*base_error;	/* protets._errors.Error */
+static PyTypeObject *table_class;	/* protets.Table, set by __init__ */
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Raise the exception of return code rc; errmsg, if not empty, is the
+ * daemon's words on it.  holder is the lock holder's pid for ELOCKED.
+ * Returns NULL for the callers' convenience.
+ */
+static PyObject *
+pe_raise(int rc, const char *errmsg, pid_t holder)
+{
+	PyObject	*cls = NULL, *exc, *code;
+
+	if (rc > 0) {
+		errno = rc;
+		return PyErr_SetFromErrno(PyExc_OSError);
+	}
+	if (rc == CL_NOMEM)
+		return PyErr_NoMemory();
+	if ((code = PyLong_FromLong(rc)) == NULL)
+		return NULL;
+	if (by_code != NULL)
+		cls = PyDict_GetItemWithError(by_code, code);	/* borrowed */
+	Py_DECREF(code);
+	if (cls == NULL && PyErr_Occurred())
+		return NULL;
+	if (cls == NULL)
+		cls = base_error != NULL ? base_error : PyExc_RuntimeError;
+	if (errmsg != NULL && errmsg[0] != '\0')
+		exc = PyObject_CallFunction(cls, "(ss)", protets_strerror(rc),
+		    errmsg);
+	else
+		exc = PyObject_CallFunction(cls, "(s)", protets_strerror(rc));
+	if (exc == NULL)
+		return NULL;
+	if (rc == PROTETS_ELOCKED) {
+		PyObject	*h = PyLong_FromLong(holder);
+
+		if (h == NULL || PyObject_SetAttrString(exc, "holder", h) < 0) {
+			Py_XDECREF(h);
+			Py_DECREF(exc);
+			return NULL;
+		}
+		Py_DECREF(h);
+	}
+	PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+	Py_DECREF(exc);
+	return NULL;
+}
+
+static PyObject *
+pe_closed(const char *what)
+{
+	PyErr_Format(PyExc_ValueError, "operation on a closed %s", what);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Arguments: a key or value as a C buffer                             */
+/* ------------------------------------------------------------------ */
+
+struct pb {
+	const char	*p;
+	Py_ssize_t	 n;
+	Py_buffer	 view;
+	int		 has_view;
+};
+
+/*
+ * Borrow obj's bytes: bytes as they are, str as its cached UTF-8 (no
+ * copy), anything else through the buffer protocol (pb_release after).
+ * what names the argument in the TypeError.
+ */
+static int
+pb_get(PyObject *obj, struct pb *b, const char *what)
+{
+	b->has_view = 0;
+	if (PyBytes_Check(obj)) {
+		b->p = PyBytes_AS_STRING(obj);
+		b->n = PyBytes_GET_SIZE(obj);
+		return 0;
+	}
+	if (PyUnicode_Check(obj)) {
+		b->p = PyUnicode_AsUTF8AndSize(obj, &b->n);
+		return b->p != NULL ? 0 : -1;
+	}
+	if (PyObject_CheckBuffer(obj) &&
+	    PyObject_GetBuffer(obj, &b->view, PyBUF_SIMPLE) == 0) {
+		b->has_view = 1;
+		b->p = b->view.buf;
+		b->n = b->view.len;
+		return 0;
+	}
+	PyErr_Clear();
+	PyErr_Format(PyExc_TypeError, "%s must be bytes or str, not %.100s",
+	    what, Py_TYPE(obj)->tp_name);
+	return -1;
+}
+
+static void
+pb_release(struct pb *b)
+{
+	if (b->has_view)
+		PyBuffer_Release(&b->view);
+	b->has_view = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Collector: the entries a walk hands its callback, in a C buffer     */
+/* ------------------------------------------------------------------ */
+
+enum cl_mode { CL_KEYS, CL_VALUES, CL_ITEMS };
+
+struct cl {
+	char		*buf;		/* records: klen, vlen, key, value */
+	size_t		 len, cap;
+	size_t		 n;
+	size_t		 limit;		/* stop after limit entries; 0: none */
+	const char	*skip;		/* a key not collected (select's stop) */
+	size_t		 skiplen;
+};
+
+static int
+cl_grow(struct cl *c, size_t need)
+{
+	size_t	 cap = c->cap ? c->cap : 4096;
+	char	*nb;
+
+	while (cap - c->len < need)
+		cap *= 2;
+	if ((nb = realloc(c->buf, cap)) == NULL)
+		return -1;
+	c->buf = nb;
+	c->cap = cap;
+	return 0;
+}
+
+/* protets_fold_fn: runs without the GIL. */
+static int
+cl_add(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+	struct cl	*c = arg;
+	size_t		 need = 2 * sizeof(size_t) + klen + vlen;
+
+	if (c->skip != NULL && klen == c->skiplen &&
+	    memcmp(key, c->skip, klen) == 0)
+		return 0;
+	if (c->cap - c->len < need && cl_grow(c, need) < 0)
+		return CL_NOMEM;
+	memcpy(c->buf + c->len, &klen, sizeof(size_t));
+	memcpy(c->buf + c->len + sizeof(size_t), &vlen, sizeof(size_t));
+	memcpy(c->buf + c->len + 2 * sizeof(size_t), key, klen);
+	memcpy(c->buf + c->len + 2 * sizeof(size_t) + klen, val, vlen);
+	c->len += need;
+	c->n++;
+	return c->limit != 0 && c->n >= c->limit ? CL_STOP : 0;
+}
+
+/* One record as a Python object: its key, its value, or both. */
+static PyObject *
+cl_item(const char *r, enum cl_mode mode)
+{
+	size_t		 klen, vlen;
+	const char	*k = r + 2 * sizeof(size_t);
+
+	memcpy(&klen, r, sizeof(size_t));
+	memcpy(&vlen, r + sizeof(size_t), sizeof(size_t));
+	if (mode == CL_KEYS)
+		return PyBytes_FromStringAndSize(k, (Py_ssize_t)klen);
+	if (mode == CL_VALUES)
+		return PyBytes_FromStringAndSize(k + klen, (Py_ssize_t)vlen);
+	return Py_BuildValue("(y#y#)", k, (Py_ssize_t)klen, k + klen,
+	    (Py_ssize_t)vlen);
+}
+
+/* The collected entries as a list; frees the buffer. */
+static PyObject *
+cl_list(struct cl *c, enum cl_mode mode)
+{
+	PyObject	*l, *o;
+	size_t		 i, off = 0, klen, vlen;
+
+	if ((l = PyList_New((Py_ssize_t)c->n)) == NULL)
+		goto out;
+	for (i = 0; i < c->n; i++) {
+		if ((o = cl_item(c->buf + off, mode)) == NULL) {
+			Py_CLEAR(l);
+			goto out;
+		}
+		PyList_SET_ITEM(l, (Py_ssize_t)i, o);
+		memcpy(&klen, c->buf + off, sizeof(size_t));
+		memcpy(&vlen, c->buf + off + sizeof(size_t), sizeof(size_t));
+		off += 2 * sizeof(size_t) + klen + vlen;
+	}
+out:
+	free(c->buf);
+	c->buf = NULL;
+	return l;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connection                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+	PyObject_HEAD
+	protets_t	*p;
+	pid_t		 pid;		/* the process that opened p */
+	int		 users;		/* calls in flight */
+	int		 closing;
+	char		 sock[108];
+} ConnObject;
+
+static PyTypeObject ConnType;
+
+/* What a request returned, and the daemon's words on it. */
+struct cn_res {
+	int	rc;
+	char	msg[256];
+};
+
+static void
+cn_note(struct cn_res *r, int rc)
+{
+	r->rc = rc;
+	if (rc != 0)
+		snprintf(r->msg, sizeof(r->msg), "%s", protets_errmsg());
+	else
+		r->msg[0] = '\0';
+}
+
+static PyObject *
+cn_raise(const struct cn_res *r)
+{
+	return pe_raise(r->rc, r->msg, 0);
+}
+
+/* A forked child's connection: a new one of its own, to the same socket. */
+static int
+cn_refork(ConnObject *self)
+{
+	struct cn_res	 r;
+	protets_t	*p = NULL;
+
+	if (self->users == 0)
+		protets_disconnect(self->p);	/* the child's copy of the fd */
+	self->p = NULL;
+	self->users = 0;
+	self->pid = getpid();
+	Py_BEGIN_ALLOW_THREADS
+	cn_note(&r, protets_connect(self->sock, &p));
+	Py_END_ALLOW_THREADS
+	if (r.rc != 0) {
+		self->closing = 1;
+		cn_raise(&r);
+		return -1;
+	}
+	self->p = p;
+	return 0;
+}
+
+/* Before a call on the connection: open, and this process's own. */
+static int
+cn_begin(ConnObject *self)
+{
+	if (self->closing || self->p == NULL) {
+		pe_closed("connection");
+		return -1;
+	}
+	if (self->pid != getpid() && cn_refork(self) < 0)
+		return -1;
+	self->users++;
+	return 0;
+}
+
+static void
+cn_end(ConnObject *self)
+{
+	if (--self->users == 0 && self->closing && self->p != NULL) {
+		protets_disconnect(self->p);
+		self->p = NULL;
+	}
+}
+
+static void
+cn_dealloc(ConnObject *self)
+{
+	if (self->p != NULL && self->pid == getpid())
+		protets_disconnect(self->p);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Parse a type or access name (None: 0, the library's default). */
+static int
+cn_parse_type(PyObject *o, protets_type *out)
+{
+	const char	*s;
+
+	*out = 0;
+	if (o == NULL || o == Py_None)
+		return 0;
+	if ((s = PyUnicode_AsUTF8(o)) == NULL)
+		return -1;
+	if (protets_type_parse(s, out) != 0) {
+		PyErr_Format(PyExc_ValueError, "unknown table type '%s' (set, "
+		    "ordered_set, bag, duplicate_bag)", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cn_parse_access(PyObject *o, protets_access *out)
+{
+	const char	*s;
+
+	*out = 0;
+	if (o == NULL || o == Py_None)
+		return 0;
+	if ((s = PyUnicode_AsUTF8(o)) == NULL)
+		return -1;
+	if (protets_access_parse(s, out) != 0) {
+		PyErr_Format(PyExc_ValueError, "unknown access mode '%s' "
+		    "(public, protected, private)", s);
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *tb_wrap(ConnObject *conn, protets_table_t *t);
+
+static PyObject *
+cn_get(ConnObject *self, PyObject *args, PyObject *kw)
+{
+	static char	*kwl[] = { "name", "type", "access", "max_size",
+			    "write_concurrency", "create_only", "volatile",
+			    NULL };
+	const char	*name;
+	PyObject	*type = NULL, *access = NULL;
+	unsigned long long max_size = 0;
+	unsigned int	 wc = 0;
+	int		 create_only = 0, vol = 0;
+	protets_opts	 o;
+	protets_table_t	*t = NULL;
+	struct cn_res	 r;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|OO$KIpp:get", kwl,
+	    &name, &type, &access, &max_size, &wc, &create_only, &vol))
+		return NULL;
+	memset(&o, 0, sizeof(o));
+	if (cn_parse_type(type, &o.type) < 0 ||
+	    cn_parse_access(access, &o.access) < 0)
+		return NULL;
+	o.max_size = max_size;
+	o.write_concurrency = wc;
+	o.flags = (create_only ? PROTETS_CREATE_ONLY : 0) |
+	    (vol ? PROTETS_VOLATILE : 0);
+	if (cn_begin(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	cn_note(&r, protets_get(self->p, name, &o, &t));
+	Py_END_ALLOW_THREADS
+	cn_end(self);
+	if (r.rc != 0)
+		return cn_raise(&r);
+	return tb_wrap(self, t);
+}
+
+static PyObject *
+cn_open(ConnObject *self, PyObject *args)
+{
+	const char	*name;
+	protets_table_t	*t = NULL;
+	struct cn_res	 r;
+
+	if (!PyArg_ParseTuple(args, "s:open", &name) || cn_begin(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	cn_note(&r, protets_open(self->p, name, &t));
+	Py_END_ALLOW_THREADS
+	cn_end(self);
+	if (r.rc != 0)
+		return cn_raise(&r);
+	return tb_wrap(self, t);
+}
+
+static PyObject *
+cn_drop(ConnObject *self, PyObject *args)
+{
+	const char	*name;
+	struct cn_res	 r;
+
+	if (!PyArg_ParseTuple(args, "s:drop", &name) || cn_begin(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	cn_note(&r, protets_drop(self->p, name));
+	Py_END_ALLOW_THREADS
+	cn_end(self);
+	if (r.rc != 0)
+		return cn_raise(&r);
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+cn_set_access(ConnObject *self, PyObject *args)
+{
+	const char	*name;
+	PyObject	*ao;
+	protets_access	 a;
+	struct cn_res	 r;
+
+	if (!PyArg_ParseTuple(args, "sO:set_access", &name, &ao) ||
+	    cn_parse_access(ao, &a) < 0)
+		return NULL;
+	if (a == 0)
+		return PyErr_Format(PyExc_ValueError, "access mode required");
+	if (cn_begin(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	cn_note(&r, protets_set_access(self->p, name, a));
+	Py_END_ALLOW_THREADS
+	cn_end(self);
+	if (r.rc != 0)
+		return cn_raise(&r);
+	Py_RETURN_NONE;
+}
+
+/* A protets_info as a dict. */
+static PyObject *
+pi_dict(const protets_info *i)
+{
+	return Py_BuildValue("{s:s,s:s,s:s,s:k,s:i,s:i,s:K,s:K,s:K,s:K,s:K,"
+	    "s:k}", "name", i->name, "type", protets_type_name(i->type),
+	    "access", protets_access_name(i->access), "owner_uid",
+	    (unsigned long)i->owner_uid, "worker", (int)i->worker,
+	    "worker_pid", (int)i->worker_pid, "id",
+	    (unsigned long long)i->id, "created",
+	    (unsigned long long)i->created, "entries",
+	    (unsigned long long)i->entries, "bytes_used",
+	    (unsigned long long)i->bytes_used, "bytes_size",
+	    (unsigned long long)i->bytes_size, "write_concurrency",
+	    (unsigned long)i->write_concurrency);
+}
+
+static PyObject *
+cn_info_named(ConnObject *self, const char *name)
+{
+	protets_info	 i;
+	struct cn_res	 r;
+
+	if (cn_begin(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	cn_note(&r, protets_info_get(self->p, name, &i));
+	Py_END_ALLOW_THREADS
+	cn_end(self);
+	if (r.rc != 0)
+		return cn_raise(&r);
+	return pi_dict(&i);
+}
+
+static PyObject *
+cn_info(ConnObject *self, PyObject *args)
+{
+	const char	*name;
+
+	if (!PyArg_ParseTuple(args, "s:info", &name))
+		return NULL;
+	return cn_info_named(self, name);
+}
+
+/* list and procs: each item copied into a C array, without the GIL. */
+struct cn_arr {
+	void	*v;
+	size_t	 n, cap, size;
+};
+
+static int
+cn_arr_add(struct cn_arr *a, const void *item)
+{
+	void	*nv;
+
+	if (a->n == a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 16;
+		if ((nv = realloc(a->v, a->cap * a->size)) == NULL)
+			return CL_NOMEM;
+		a->v = nv;
+	}
+	memcpy((char *)a->v + a->n++ * a->size, item, a->size);
+	return 0;
+}
+
+static int
+cn_list_one(const protets_info *info, void *arg)
+{
+	return cn_arr_add(arg, info);
+}
+
+static int
+cn_procs_one(const protets_proc *proc, void *arg)
+{
+	return cn_arr_add(arg, proc);
+}
+
+static PyObject *
+cn_proc_dict(const protets_proc *p)
+{
+	return Py_BuildValue("{s:s,s:i,s:i,s:k}", "role", p->role, "slot",
+	    (int)p->slot, "pid", (int)p->pid, "tables",
+	    (unsigned long)p->tables);
+}
+
+static PyObject *
+cn_arr_list(struct cn_arr *a, int procs)
+{
+	PyObject	*l, *o;
+	size_t		 i;
+
+	if ((l = PyList_New((Py_ssize_t)a->n)) == NULL)
+		goto out;
+	for (i = 0; i < a->n; i++) {
+		o = procs ? cn_proc_dict((protets_proc *)a->v + i) :
+		    pi_dict((protets_info *)a->v + i);
+		if (o == NULL) {
+			Py_CLEAR(l);
+			break;
+		}
+		PyList_SET_ITEM(l, (Py_ssize_t)i, o);
+	}
+out:
+	free(a->v);
+	return l;
+}
+
+static PyObject *
+cn_walk(ConnObject *self, int procs)
+{
+	struct cn_arr	 a = { NULL, 0, 0, procs ? sizeof(protets_proc) :
+			    sizeof(protets_info) };
+	struct cn_res	 r;
+
+	if (cn_begin(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	cn_note(&r, procs ? protets_procs(self->p, cn_procs_one, &a) :
+	    protets_list(self->p, cn_list_one, &a));
+	Py_END_ALLOW_THREADS
+	cn_end(self);
+	if (r.rc != 0) {
+		free(a.v);
+		return cn_raise(&r);
+	}
+	return cn_arr_list(&a, procs);
+}
+
+static PyObject *
+cn_list(ConnObject *self, PyObject *unused)
+{
+	(void)unused;
+	return cn_walk(self, 0);
+}
+
+static PyObject *
+cn_procs(ConnObject *self, PyObject *unused)
+{
+	(void)unused;
+	return cn_walk(self, 1);
+}
+
+static PyObject *
+cn_load(ConnObject *self, PyObject *args, PyObject *kw)
+{
+	static char	*kwl[] = { "path", "name", "access", "max_size",
+			    "write_concurrency", NULL };
+	PyObject	*path = NULL, *access = NULL;
+	const char	*name = NULL;
+	unsigned long long max_size = 0;
+	unsigned int	 wc = 0;
+	protets_opts	 o;
+	protets_table_t	*t = NULL;
+	struct cn_res	 r;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|z$OKI:load", kwl,
+	    PyUnicode_FSConverter, &path, &name, &access, &max_size, &wc))
+		return NULL;
+	memset(&o, 0, sizeof(o));
+	if (cn_parse_access(access, &o.access) < 0 || cn_begin(self) < 0) {
+		Py_DECREF(path);
+		return NULL;
+	}
+	o.max_size = max_size;
+	o.write_concurrency = wc;
+	Py_BEGIN_ALLOW_THREADS
+	cn_note(&r, protets_load(self->p, PyBytes_AS_STRING(path), name, &o,
+	    &t));
+	Py_END_ALLOW_THREADS
+	cn_end(self);
+	Py_DECREF(path);
+	if (r.rc != 0)
+		return cn_raise(&r);
+	return tb_wrap(self, t);
+}
+
+static PyObject *
+cn_close(ConnObject *self, PyObject *unused)
+{
+	(void)unused;
+	self->closing = 1;
+	if (self->users == 0 && self->p != NULL) {
+		if (self->pid == getpid())
+			protets_disconnect(self->p);
+		self->p = NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+cn_enter(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	Py_INCREF(self);
+	return self;
+}
+
+static PyObject *
+cn_exit(ConnObject *self, PyObject *args)
+{
+	(void)args;
+	return cn_close(self, NULL);
+}
+
+static PyObject *
+cn_socket(ConnObject *self, void *unused)
+{
+	(void)unused;
+	return PyUnicode_DecodeFSDefault(self->sock);
+}
+
+static PyObject *
+cn_closed(ConnObject *self, void *unused)
+{
+	(void)unused;
+	return PyBool_FromLong(self->closing);
+}
+
+static PyObject *
+cn_repr(ConnObject *self)
+{
+	return PyUnicode_FromFormat("<protets.Connection %s%s>", self->sock,
+	    self->closing ? " closed" : "");
+}
+
+#define KW	(PyCFunction)(void (*)(void))
+
+static PyMethodDef cn_methods[] = {
+	{ "get", KW cn_get, METH_VARARGS | METH_KEYWORDS,
+	  "get(name, type=None, access=None, *, max_size=0, "
+	  "write_concurrency=0, create_only=False, volatile=False) -> Table\n\n"
+	  "The table called name, created if it does not exist (type None:\n"
+	  "'set', access None: 'protected'); an existing table is returned if\n"
+	  "the type, access and write_concurrency given are its own, else\n"
+	  "Mismatch.  create_only: Exists if the table exists." },
+	{ "open", (PyCFunction)cn_open, METH_VARARGS,
+	  "open(name) -> Table: the existing table; NotFound if none." },
+	{ "drop", (PyCFunction)cn_drop, METH_VARARGS,
+	  "drop(name): delete the table (its owner only; Busy while any\n"
+	  "process holds it open)." },
+	{ "set_access", (PyCFunction)cn_set_access, METH_VARARGS,
+	  "set_access(name, access): change the table's access mode." },
+	{ "info", (PyCFunction)cn_info, METH_VARARGS,
+	  "info(name) -> dict: name, type, access, owner_uid, worker,\n"
+	  "worker_pid, id, created, entries, bytes_used, bytes_size,\n"
+	  "write_concurrency." },
+	{ "list", (PyCFunction)cn_list, METH_NOARGS,
+	  "list() -> [dict]: every table the caller may see (entries,\n"
+	  "bytes_used and write_concurrency 0: use info())." },
+	{ "procs", (PyCFunction)cn_procs, METH_NOARGS,
+	  "procs() -> [dict]: the daemon's processes: role, slot, pid, tables." },
+	{ "load", KW cn_load, METH_VARARGS | METH_KEYWORDS,
+	  "load(path, name=None, *, access=None, max_size=0, "
+	  "write_concurrency=0) -> Table\n\n"
+	  "Create a table from a file Table.save wrote (all or nothing);\n"
+	  "Exists if a table has that name, BadFile if the file is not right." },
+	{ "close", (PyCFunction)cn_close, METH_NOARGS,
+	  "close(): close the connection; its tables stay usable." },
+	{ "__enter__", cn_enter, METH_NOARGS, NULL },
+	{ "__exit__", (PyCFunction)cn_exit, METH_VARARGS, NULL },
+	{ NULL, NULL, 0, NULL }
+};
+
+static PyGetSetDef cn_getset[] = {
+	{ "socket", (getter)cn_socket, NULL, "the daemon's socket path", NULL },
+	{ "closed", (getter)cn_closed, NULL, "True once closed", NULL },
+	{ NULL, NULL, NULL, NULL, NULL }
+};
+
+static PyTypeObject ConnType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "protets.Connection",
+	.tp_basicsize = sizeof(ConnObject),
+	.tp_dealloc = (destructor)cn_dealloc,
+	.tp_repr = (reprfunc)cn_repr,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "A connection to protetsd (protets.connect()).  It may be\n"
+	    "shared by threads; used in a forked child, it reconnects.",
+	.tp_methods = cn_methods,
+	.tp_getset = cn_getset,
+};
+
+static PyObject *
+mod_connect(PyObject *mod, PyObject *args, PyObject *kw)
+{
+	static char	*kwl[] = { "socket", NULL };
+	PyObject	*sock = NULL;
+	ConnObject	*c;
+	struct cn_res	 r;
+	protets_t	*p = NULL;
+
+	(void)mod;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O&:connect", kwl,
+	    PyUnicode_FSConverter, &sock))
+		return NULL;
+	if ((c = PyObject_New(ConnObject, &ConnType)) == NULL) {
+		Py_XDECREF(sock);
+		return NULL;
+	}
+	c->p = NULL;
+	c->users = c->closing = 0;
+	c->pid = getpid();
+	if (sock != NULL) {
+		r.rc = (size_t)PyBytes_GET_SIZE(sock) < sizeof(c->sock) ?
+		    0 : PROTETS_EINVAL;
+		snprintf(c->sock, sizeof(c->sock), "%s",
+		    PyBytes_AS_STRING(sock));
+		Py_DECREF(sock);
+	} else
+		r.rc = protets_default_socket(c->sock, sizeof(c->sock));
+	r.msg[0] = '\0';
+	if (r.rc == 0) {
+		Py_BEGIN_ALLOW_THREADS
+		cn_note(&r, protets_connect(c->sock, &p));
+		Py_END_ALLOW_THREADS
+	}
+	if (r.rc != 0) {
+		Py_DECREF(c);
+		return cn_raise(&r);
+	}
+	c->p = p;
+	return (PyObject *)c;
+}
+
+/* ------------------------------------------------------------------ */
+/* Table                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+	PyObject_HEAD
+	protets_table_t	*t;
+	ConnObject	*conn;		/* for info(); a reference */
+	int		 users;		/* calls in flight */
+	int		 closing;
+} TableObject;
+
+static PyTypeObject TableType;
+
+static PyObject *
+tb_wrap(ConnObject *conn, protets_table_t *t)
+{
+	PyTypeObject	*cls = table_class != NULL ? table_class : &TableType;
+	TableObject	*o;
+
+	if ((o = (TableObject *)cls->tp_alloc(cls, 0)) == NULL) {
+		protets_close(t);
+		return NULL;
+	}
+	o->t = t;
+	Py_INCREF(conn);
+	o->conn = conn;
+	return (PyObject *)o;
+}
+
+static int
+tb_begin(TableObject *self)
+{
+	if (self->closing) {
+		pe_closed("table");
+		return -1;
+	}
+	self->users++;
+	return 0;
+}
+
+static void
+tb_end(TableObject *self)
+{
+	if (--self->users == 0 && self->closing && self->t != NULL) {
+		protets_close(self->t);
+		self->t = NULL;
+	}
+}
+
+/* Raise rc of an operation on the table. */
+static PyObject *
+tb_raise(TableObject *self, int rc)
+{
+	pid_t	 holder = 0;
+
+	if (rc == PROTETS_ELOCKED && self->t != NULL)
+		holder = protets_lock_holder(self->t);
+	return pe_raise(rc, NULL, holder);
+}
+
+static void
+tb_dealloc(TableObject *self)
+{
+	if (self->t != NULL)
+		protets_close(self->t);
+	Py_XDECREF(self->conn);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/*
+ * Look key up.  Returns its (first) value; NULL with no exception set
+ * when there is none; NULL with an exception on an error.
+ */
+static PyObject *
+tb_lookup_big(TableObject *self, const struct pb *k, size_t vlen)
+{
+	PyObject	*v;
+	size_t		 got;
+	int		 rc;
+
+	for (;;) {
+		if ((v = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)vlen)) ==
+		    NULL)
+			return NULL;
+		Py_BEGIN_ALLOW_THREADS
+		rc = protets_lookup(self->t, k->p, (size_t)k->n,
+		    PyBytes_AS_STRING(v), vlen, &got);
+		Py_END_ALLOW_THREADS
+		if (rc == 0 && got < vlen)
+			_PyBytes_Resize(&v, (Py_ssize_t)got);
+		if (rc == 0)
+			return v;
+		Py_DECREF(v);
+		if (rc != PROTETS_ERANGE)
+			return rc == PROTETS_NOTFOUND ? NULL :
+			    tb_raise(self, rc);
+		vlen = got;		/* it grew meanwhile */
+	}
+}
+
+static PyObject *
+tb_lookup_pb(TableObject *self, const struct pb *k)
+{
+	char		 buf[LOOKUP_STACK];
+	size_t		 vlen = 0;
+	int		 rc;
+	PyObject	*v;
+
+	if (tb_begin(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = protets_lookup(self->t, k->p, (size_t)k->n, buf, sizeof(buf),
+	    &vlen);
+	Py_END_ALLOW_THREADS
+	if (rc == 0)
+		v = PyBytes_FromStringAndSize(buf, (Py_ssize_t)vlen);
+	else if (rc == PROTETS_ERANGE)
+		v = tb_lookup_big(self, k, vlen);
+	else if (rc == PROTETS_NOTFOUND)
+		v = NULL;
+	else
+		v = tb_raise(self, rc);
+	tb_end(self);
+	return v;
+}
+
+static PyObject *
+tb_lookup_obj(TableObject *self, PyObject *key)
+{
+	struct pb	 k;
+	PyObject	*v;
+
+	if (pb_get(key, &k, "key") < 0)
+		return NULL;
+	v = tb_lookup_pb(self, &k);
+	pb_release(&k);
+	return v;
+}
+
+/* t[k] */
+static PyObject *
+tb_subscript(TableObject *self, PyObject *key)
+{
+	PyObject	*v = tb_lookup_obj(self, key);
+
+	if (v == NULL && !PyErr_Occurred())
+		PyErr_SetObject(PyExc_KeyError, key);
+	return v;
+}
+
+/* t.get(k, default=None) */
+static PyObject *
+tb_get(TableObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	PyObject	*v;
+
+	if (!_PyArg_CheckPositional("get", nargs, 1, 2))
+		return NULL;
+	v = tb_lookup_obj(self, args[0]);
+	if (v == NULL && !PyErr_Occurred()) {
+		v = nargs > 1 ? args[1] : Py_None;
+		Py_INCREF(v);
+	}
+	return v;
+}
+
+/* insert, or insert_new when new_ (PROTETS_EXISTS returned, not raised). */
+static int
+tb_insert_obj(TableObject *self, PyObject *key, PyObject *val, int new_)
+{
+	struct pb	 k, v;
+	int		 rc;
+
+	if (pb_get(key, &k, "key") < 0)
+		return INT_MIN;
+	if (pb_get(val, &v, "value") < 0) {
+		pb_release(&k);
+		return INT_MIN;
+	}
+	if (tb_begin(self) < 0)
+		rc = INT_MIN;
+	else {
+		Py_BEGIN_ALLOW_THREADS
+		rc = new_ ? protets_insert_new(self->t, k.p, (size_t)k.n, v.p,
+		    (size_t)v.n) : protets_insert(self->t, k.p, (size_t)k.n,
+		    v.p, (size_t)v.n);
+		Py_END_ALLOW_THREADS
+		if (rc != 0 && !(new_ && rc == PROTETS_EXISTS))
+			tb_raise(self, rc);
+		tb_end(self);
+	}
+	pb_release(&v);
+	pb_release(&k);
+	return rc;
+}
+
+/* Delete key; the number of entries deleted, or -1 with an exception. */
+static long long
+tb_delete_obj(TableObject *self, PyObject *key)
+{
+	struct pb	 k;
+	uint64_t	 n = 0;
+	int		 rc;
+
+	if (pb_get(key, &k, "key") < 0)
+		return -1;
+	if (tb_begin(self) < 0) {
+		pb_release(&k);
+		return -1;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	rc = protets_delete_counted(self->t, k.p, (size_t)k.n, &n);
+	Py_END_ALLOW_THREADS
+	if (rc != 0)
+		tb_raise(self, rc);
+	tb_end(self);
+	pb_release(&k);
+	return rc != 0 ? -1 : (long long)n;
+}
+
+/* t[k] = v, del t[k] */
+static int
+tb_ass_subscript(TableObject *self, PyObject *key, PyObject *val)
+{
+	long long	 n;
+	int		 rc;
+
+	if (val != NULL) {
+		rc = tb_insert_obj(self, key, val, 0);
+		return rc == 0 ? 0 : -1;
+	}
+	if ((n = tb_delete_obj(self, key)) < 0)
+		return -1;
+	if (n == 0) {
+		PyErr_SetObject(PyExc_KeyError, key);
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *
+tb_insert(TableObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	if (!_PyArg_CheckPositional("insert", nargs, 2, 2))
+		return NULL;
+	if (tb_insert_obj(self, args[0], args[1], 0) != 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+tb_insert_new(TableObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	int	 rc;
+
+	if (!_PyArg_CheckPositional("insert_new", nargs, 2, 2))
+		return NULL;
+	rc = tb_insert_obj(self, args[0], args[1], 1);
+	if (rc != 0 && rc != PROTETS_EXISTS)
+		return NULL;
+	return PyBool_FromLong(rc == 0);
+}
+
+static PyObject *
+tb_delete(TableObject *self, PyObject *key)
+{
+	long long	 n = tb_delete_obj(self, key);
+
+	return n < 0 ? NULL : PyLong_FromLongLong(n);
+}
+
+static int
+tb_contains(TableObject *self, PyObject *key)
+{
+	struct pb	 k;
+	int		 rc;
+
+	if (pb_get(key, &k, "key") < 0)
+		return -1;
+	if (tb_begin(self) < 0) {
+		pb_release(&k);
+		return -1;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	rc = protets_member(self->t, k.p, (size_t)k.n);
+	Py_END_ALLOW_THREADS
+	if (rc != 0 && rc != PROTETS_NOTFOUND)
+		tb_raise(self, rc);
+	tb_end(self);
+	pb_release(&k);
+	return rc == 0 ? 1 : rc == PROTETS_NOTFOUND ? 0 : -1;
+}
+
+static Py_ssize_t
+tb_len(TableObject *self)
+{
+	uint64_t	 n = 0;
+	int		 rc;
+
+	if (tb_begin(self) < 0)
+		return -1;
+	Py_BEGIN_ALLOW_THREADS
+	rc = protets_count(self->t, &n);
+	Py_END_ALLOW_THREADS
+	if (rc != 0)
+		tb_raise(self, rc);
+	tb_end(self);
+	return rc != 0 ? -1 : (Py_ssize_t)n;
+}
+
+static PyObject *
+tb_count(TableObject *self, PyObject *unused)
+{
+	Py_ssize_t	 n = tb_len(self);
+
+	(void)unused;
+	return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
+/* ---- walks: lookup_all, take, items, select ---- */
+
+/* Run a walk without the GIL into c; raise on failure. */
+#define TB_WALK(self, c, rc, call) do {					\
+	if (tb_begin(self) < 0) {					\
+		rc = INT_MIN;						\
+		break;							\
+	}								\
+	Py_BEGIN_ALLOW_THREADS						\
+	rc = (call);							\
+	Py_END_ALLOW_THREADS						\
+	if (rc == CL_STOP)						\
+		rc = 0;							\
+	if (rc != 0 && rc != PROTETS_NOTFOUND)				\
+		tb_raise(self, rc);					\
+	tb_end(self);							\
+} while (0)
+
+static PyObject *
+tb_key_walk(TableObject *self, PyObject *key, int take)
+{
+	struct pb	 k;
+	struct cl	 c;
+	int		 rc;
+
+	memset(&c, 0, sizeof(c));
+	if (pb_get(key, &k, "key") < 0)
+		return NULL;
+	TB_WALK(self, &c, rc, take ? protets_take(self->t, k.p, (size_t)k.n,
+	    cl_add, &c) : protets_lookup_each(self->t, k.p, (size_t)k.n,
+	    cl_add, &c));
+	pb_release(&k);
+	if (rc != 0 && rc != PROTETS_NOTFOUND) {
+		free(c.buf);
+		return NULL;
+	}
+	return cl_list(&c, CL_VALUES);
+}
+
+static PyObject *
+tb_lookup_all(TableObject *self, PyObject *key)
+{
+	return tb_key_walk(self, key, 0);
+}
+
+static PyObject *
+tb_take(TableObject *self, PyObject *key)
+{
+	return tb_key_walk(self, key, 1);
+}
+
+/* t.pop(k[, default]): take's first value. */
+static PyObject *
+tb_pop(TableObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	PyObject	*l, *v;
+
+	if (!_PyArg_CheckPositional("pop", nargs, 1, 2))
+		return NULL;
+	if ((l = tb_key_walk(self, args[0], 1)) == NULL)
+		return NULL;
+	if (PyList_GET_SIZE(l) > 0)
+		v = PyList_GET_ITEM(l, 0);
+	else if (nargs > 1)
+		v = args[1];
+	else {
+		Py_DECREF(l);
+		PyErr_SetObject(PyExc_KeyError, args[0]);
+		return NULL;
+	}
+	Py_INCREF(v);
+	Py_DECREF(l);
+	return v;
+}
+
+static PyObject *
+tb_fold(TableObject *self, enum cl_mode mode)
+{
+	struct cl	 c;
+	int		 rc;
+
+	memset(&c, 0, sizeof(c));
+	TB_WALK(self, &c, rc, protets_foldl(self->t, cl_add, &c));
+	if (rc != 0) {
+		free(c.buf);
+		return NULL;
+	}
+	return cl_list(&c, mode);
+}
+
+static PyObject *
+tb_keys(TableObject *self, PyObject *unused)
+{
+	(void)unused;
+	return tb_fold(self, CL_KEYS);
+}
+
+static PyObject *
+tb_values(TableObject *self, PyObject *unused)
+{
+	(void)unused;
+	return tb_fold(self, CL_VALUES);
+}
+
+static PyObject *
+tb_items(TableObject *self, PyObject *unused)
+{
+	(void)unused;
+	return tb_fold(self, CL_ITEMS);
+}
+
+/* select's arguments as a protets_match; pb_release the three after. */
+struct sel {
+	struct pb	 prefix, start, stop;
+	protets_match	 m;
+	Py_ssize_t	 limit;
+};
+
+static int
+sel_bound(PyObject *o, struct pb *b, const char *what)
+{
+	b->has_view = 0;
+	b->p = NULL;
+	b->n = 0;
+	if (o == NULL || o == Py_None)
+		return 0;
+	return pb_get(o, b, what);
+}
+
+static void
+sel_release(struct sel *s)
+{
+	pb_release(&s->prefix);
+	pb_release(&s->start);
+	pb_release(&s->stop);
+}
+
+static int
+sel_parse(PyObject *args, PyObject *kw, struct sel *s, int with_limit)
+{
+	static char	*kwl[] = { "prefix", "start", "stop", "limit", NULL };
+	static char	*kwl3[] = { "prefix", "start", "stop", NULL };
+	PyObject	*p = NULL, *a = NULL, *z = NULL;
+
+	memset(s, 0, sizeof(*s));
+	if (!(with_limit ? PyArg_ParseTupleAndKeywords(args, kw, "|$OOOn", kwl,
+	    &p, &a, &z, &s->limit) : PyArg_ParseTupleAndKeywords(args, kw,
+	    "|$OOO", kwl3, &p, &a, &z)))
+		return -1;
+	if (s->limit < 0) {
+		PyErr_SetString(PyExc_ValueError, "limit must be >= 0");
+		return -1;
+	}
+	if (sel_bound(p, &s->prefix, "prefix") < 0 ||
+	    sel_bound(a, &s->start, "start") < 0 ||
+	    sel_bound(z, &s->stop, "stop") < 0) {
+		sel_release(s);
+		return -1;
+	}
+	s->m.prefix = s->prefix.p;
+	s->m.plen = (size_t)s->prefix.n;
+	s->m.from = s->start.p;
+	s->m.flen = (size_t)s->start.n;
+	/* stop is exclusive: the range's inclusive bound, and the key skipped */
+	s->m.to = s->stop.p;
+	s->m.tlen = (size_t)s->stop.n;
+	return 0;
+}
+
+/* A predicate leaving out the stop key itself (stop is exclusive). */
+static int
+sel_pred(const void *key, size_t klen, const void *val, size_t vlen,
+    void *arg)
+{
+	const struct pb	*stop = arg;
+
+	(void)val;
+	(void)vlen;
+	return !(klen == (size_t)stop->n && memcmp(key, stop->p, klen) == 0);
+}
+
+static void
+sel_exclusive(struct sel *s)
+{
+	if (s->stop.p != NULL) {
+		s->m.pred = sel_pred;
+		s->m.arg = &s->stop;
+	}
+}
+
+static PyObject *
+tb_select(TableObject *self, PyObject *args, PyObject *kw)
+{
+	struct sel	 s;
+	struct cl	 c;
+	int		 rc;
+
+	memset(&c, 0, sizeof(c));
+	if (sel_parse(args, kw, &s, 1) < 0)
+		return NULL;
+	c.limit = (size_t)s.limit;
+	c.skip = s.stop.p;
+	c.skiplen = (size_t)s.stop.n;
+	TB_WALK(self, &c, rc, protets_select(self->t, &s.m, cl_add, &c));
+	sel_release(&s);
+	if (rc != 0) {
+		free(c.buf);
+		return NULL;
+	}
+	return cl_list(&c, CL_ITEMS);
+}
+
+static PyObject *
+tb_select_n(TableObject *self, PyObject *args, PyObject *kw, int del)
+{
+	struct sel	 s;
+	uint64_t	 n = 0;
+	int		 rc;
+
+	if (sel_parse(args, kw, &s, 0) < 0)
+		return NULL;
+	sel_exclusive(&s);
+	if (tb_begin(self) < 0) {
+		sel_release(&s);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	rc = del ? protets_select_delete(self->t, &s.m, &n) :
+	    protets_select_count(self->t, &s.m, &n);
+	Py_END_ALLOW_THREADS
+	if (rc != 0)
+		tb_raise(self, rc);
+	tb_end(self);
+	sel_release(&s);
+	return rc != 0 ? NULL : PyLong_FromUnsignedLongLong(n);
+}
+
+static PyObject *
+tb_select_count(TableObject *self, PyObject *args, PyObject *kw)
+{
+	return tb_select_n(self, args, kw, 0);
+}
+
+static PyObject *
+tb_select_delete(TableObject *self, PyObject *args, PyObject *kw)
+{
+	return tb_select_n(self, args, kw, 1);
+}
+
+/* ---- writes of several entries ---- */
+
+static PyObject *
+tb_delete_object(TableObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	struct pb	 k, v;
+	int		 rc = INT_MIN;
+
+	if (!_PyArg_CheckPositional("delete_object", nargs, 2, 2) ||
+	    pb_get(args[0], &k, "key") < 0)
+		return NULL;
+	if (pb_get(args[1], &v, "value") < 0) {
+		pb_release(&k);
+		return NULL;
+	}
+	if (tb_begin(self) == 0) {
+		Py_BEGIN_ALLOW_THREADS
+		rc = protets_delete_object(self->t, k.p, (size_t)k.n, v.p,
+		    (size_t)v.n);
+		Py_END_ALLOW_THREADS
+		if (rc != 0)
+			tb_raise(self, rc);
+		tb_end(self);
+	}
+	pb_release(&v);
+	pb_release(&k);
+	if (rc != 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+tb_clear(TableObject *self, PyObject *unused)
+{
+	int	 rc;
+
+	(void)unused;
+	if (tb_begin(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = protets_delete_all_objects(self->t);
+	Py_END_ALLOW_THREADS
+	if (rc != 0)
+		tb_raise(self, rc);
+	tb_end(self);
+	if (rc != 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+/* A batch: its entries' buffers, borrowed from the items' objects. */
+struct batch {
+	PyObject	*seq;		/* the pairs, as a list or tuple */
+	struct pb	*pb;		/* 2 per entry */
+	protets_kv	*kv;
+	Py_ssize_t	 n, done;	/* done: pb[] filled */
+};
+
+static void
+batch_free(struct batch *b)
+{
+	Py_ssize_t	 i;
+
+	for (i = 0; i < b->done; i++)
+		pb_release(&b->pb[i]);
+	PyMem_Free(b->pb);
+	PyMem_Free(b->kv);
+	Py_XDECREF(b->seq);
+}
+
+/* One (key, value) pair of the batch. */
+static int
+batch_pair(struct batch *b, Py_ssize_t i, PyObject *pair)
+{
+	PyObject	*kvo;
+
+	if ((kvo = PySequence_Fast(pair, "insert_many: each item must be a "
+	    "(key, value) pair")) == NULL)
+		return -1;
+	if (PySequence_Fast_GET_SIZE(kvo) != 2) {
+		Py_DECREF(kvo);
+		PyErr_SetString(PyExc_ValueError, "insert_many: each item "
+		    "must be a (key, value) pair");
+		return -1;
+	}
+	/* The pair's items outlive kvo: the pair (in seq) holds them. */
+	if (pb_get(PySequence_Fast_GET_ITEM(kvo, 0), &b->pb[2 * i], "key") <
+	    0) {
+		Py_DECREF(kvo);
+		return -1;
+	}
+	b->done = 2 * i + 1;
+	if (pb_get(PySequence_Fast_GET_ITEM(kvo, 1), &b->pb[2 * i + 1],
+	    "value") < 0) {
+		Py_DECREF(kvo);
+		return -1;
+	}
+	b->done = 2 * i + 2;
+	Py_DECREF(kvo);
+	b->kv[i] = (protets_kv){ b->pb[2 * i].p, (size_t)b->pb[2 * i].n,
+	    b->pb[2 * i + 1].p, (size_t)b->pb[2 * i + 1].n };
+	return 0;
+}
+
+static int
+batch_build(struct batch *b, PyObject *items)
+{
+	PyObject	*src = items;
+	Py_ssize_t	 i;
+	int		 rc;
+
+	memset(b, 0, sizeof(*b));
+	if (PyDict_Check(items))
+		src = PyDict_Items(items);
+	else
+		Py_INCREF(src);
+	if (src == NULL)
+		return -1;
+	/* A tuple pair from a dict's items stays alive in the list. */
+	b->seq = PySequence_List(src);
+	Py_DECREF(src);
+	if (b->seq == NULL)
+		return -1;
+	b->n = PyList_GET_SIZE(b->seq);
+	b->pb = PyMem_Calloc((size_t)b->n * 2 + 1, sizeof(*b->pb));
+	b->kv = PyMem_Calloc((size_t)b->n + 1, sizeof(*b->kv));
+	if (b->pb == NULL || b->kv == NULL) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	for (i = 0; i < b->n; i++)
+		if ((rc = batch_pair(b, i, PyList_GET_ITEM(b->seq, i))) < 0)
+			return -1;
+	return 0;
+}
+
+static PyObject *
+tb_insert_many(TableObject *self, PyObject *args, PyObject *kw)
+{
+	static char	*kwl[] = { "items", "new", NULL };
+	PyObject	*items;
+	struct batch	 b;
+	int		 new_ = 0, rc = INT_MIN;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$p:insert_many", kwl,
+	    &items, &new_))
+		return NULL;
+	if (batch_build(&b, items) == 0 && tb_begin(self) == 0) {
+		Py_BEGIN_ALLOW_THREADS
+		rc = new_ ? protets_insert_new_many(self->t, b.kv, (size_t)b.n) :
+		    protets_insert_many(self->t, b.kv, (size_t)b.n);
+		Py_END_ALLOW_THREADS
+		if (rc != 0 && !(new_ && rc == PROTETS_EXISTS))
+			tb_raise(self, rc);
+		tb_end(self);
+	}
+	batch_free(&b);
+	if (rc != 0 && !(new_ && rc == PROTETS_EXISTS))
+		return NULL;
+	if (new_)
+		return PyBool_FromLong(rc == 0);
+	Py_RETURN_NONE;
+}
+
+/* t.setdefault(k, default): insert_new, else the value there. */
+static PyObject *
+tb_setdefault(TableObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	PyObject	*dflt, *v;
+	int		 rc, i;
+
+	if (!_PyArg_CheckPositional("setdefault", nargs, 1, 2))
+		return NULL;
+	dflt = nargs > 1 ? args[1] : Py_None;
+	for (i = 0; i < 100; i++) {
+		if ((v = tb_lookup_obj(self, args[0])) != NULL ||
+		    PyErr_Occurred())
+			return v;
+		rc = tb_insert_obj(self, args[0], dflt, 1);
+		if (rc == 0)
+			return tb_lookup_obj(self, args[0]);
+		if (rc != PROTETS_EXISTS)
+			return NULL;
+		/* deleted between the two: once more */
+	}
+	return pe_raise(PROTETS_EAGAIN, NULL, 0);
+}
+
+/* ---- counters ---- */
+
+static int
+ctr_opt(PyObject *o, int64_t *out, const char *what)
+{
+	long long	 v;
+
+	if (o == NULL || o == Py_None)
+		return 0;
+	v = PyLong_AsLongLong(o);
+	if (v == -1 && PyErr_Occurred()) {
+		PyErr_Format(PyExc_TypeError, "update_counter: %s must be an "
+		    "int in the int64 range", what);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+static PyObject *
+tb_update_counter(TableObject *self, PyObject *args, PyObject *kw)
+{
+	static char	*kwl[] = { "key", "incr", "default", "threshold",
+			    "setvalue", NULL };
+	PyObject	*key, *dflt = NULL, *thr = NULL, *setv = NULL;
+	long long	 incr = 1;
+	protets_counter_opts o;
+	struct pb	 k;
+	int64_t		 res = 0;
+	int		 rc, ht, hs;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|L$OOO:update_counter",
+	    kwl, &key, &incr, &dflt, &thr, &setv))
+		return NULL;
+	memset(&o, 0, sizeof(o));
+	if ((o.has_default = ctr_opt(dflt, &o.dflt, "default")) < 0 ||
+	    (ht = ctr_opt(thr, &o.threshold, "threshold")) < 0 ||
+	    (hs = ctr_opt(setv, &o.setvalue, "setvalue")) < 0)
+		return NULL;
+	if (ht != hs)
+		return PyErr_Format(PyExc_TypeError, "update_counter: "
+		    "threshold and setvalue go together");
+	o.has_threshold = ht;
+	if (pb_get(key, &k, "key") < 0)
+		return NULL;
+	if (tb_begin(self) < 0) {
+		pb_release(&k);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	rc = protets_update_counter(self->t, k.p, (size_t)k.n, incr, &o, &res);
+	Py_END_ALLOW_THREADS
+	if (rc == PROTETS_NOTFOUND)
+		PyErr_SetObject(PyExc_KeyError, key);
+	else if (rc != 0)
+		tb_raise(self, rc);
+	tb_end(self);
+	pb_release(&k);
+	return rc != 0 ? NULL : PyLong_FromLongLong(res);
+}
+
+/* ---- key walks: first, next, last, prev ---- */
+
+/* One step; returns the key, None at the end. */
+static PyObject *
+tb_step(TableObject *self, PyObject *from, int back)
+{
+	char		 kb[PROTETS_KEY_MAX];
+	size_t		 n = 0;
+	struct pb	 k = { NULL, 0, { 0 }, 0 };
+	int		 rc;
+
+	if (from != NULL && pb_get(from, &k, "key") < 0)
+		return NULL;
+	if (tb_begin(self) < 0) {
+		pb_release(&k);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	if (from == NULL)
+		rc = back ? protets_last(self->t, kb, sizeof(kb), &n) :
+		    protets_first(self->t, kb, sizeof(kb), &n);
+	else
+		rc = back ? protets_prev(self->t, k.p, (size_t)k.n, kb,
+		    sizeof(kb), &n) : protets_next(self->t, k.p, (size_t)k.n,
+		    kb, sizeof(kb), &n);
+	Py_END_ALLOW_THREADS
+	if (rc != 0 && rc != PROTETS_NOTFOUND)
+		tb_raise(self, rc);
+	tb_end(self);
+	pb_release(&k);
+	if (rc == PROTETS_NOTFOUND)
+		Py_RETURN_NONE;
+	return rc != 0 ? NULL : PyBytes_FromStringAndSize(kb, (Py_ssize_t)n);
+}
+
+static PyObject *
+tb_first(TableObject *self, PyObject *unused)
+{
+	(void)unused;
+	return tb_step(self, NULL, 0);
+}
+
+static PyObject *
+tb_last(TableObject *self, PyObject *unused)
+{
+	(void)unused;
+	return tb_step(self, NULL, 1);
+}
+
+static PyObject *
+tb_next(TableObject *self, PyObject *key)
+{
+	return tb_step(self, key, 0);
+}
+
+static PyObject *
+tb_prev(TableObject *self, PyObject *key)
+{
+	return tb_step(self, key, 1);
+}
+
+/* iter(t): the keys through first/next, lazily. */
+typedef struct {
+	PyObject_HEAD
+	TableObject	*tb;
+	PyObject	*last;		/* the key returned last, or NULL */
+	int		 done;
+} IterObject;
+
+static PyTypeObject IterType;
+
+static PyObject *
+tb_iter(TableObject *self)
+{
+	IterObject	*it;
+
+	if ((it = PyObject_New(IterObject, &IterType)) == NULL)
+		return NULL;
+	Py_INCREF(self);
+	it->tb = self;
+	it->last = NULL;
+	it->done = 0;
+	return (PyObject *)it;
+}
+
+static PyObject *
+it_next(IterObject *it)
+{
+	PyObject	*k;
+
+	if (it->done)
+		return NULL;
+	k = tb_step(it->tb, it->last, 0);
+	if (k == NULL)
+		return NULL;
+	if (k == Py_None) {
+		Py_DECREF(k);
+		it->done = 1;
+		return NULL;
+	}
+	Py_XDECREF(it->last);
+	Py_INCREF(k);
+	it->last = k;
+	return k;
+}
+
+static void
+it_dealloc(IterObject *it)
+{
+	Py_XDECREF(it->last);
+	Py_DECREF(it->tb);
+	PyObject_Free(it);
+}
+
+static PyTypeObject IterType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "protets._TableIterator",
+	.tp_basicsize = sizeof(IterObject),
+	.tp_dealloc = (destructor)it_dealloc,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_iter = PyObject_SelfIter,
+	.tp_iternext = (iternextfunc)it_next,
+};
+
+/* ---- the rest: save, check, info, lock timeout, close ---- */
+
+static PyObject *
+tb_save(TableObject *self, PyObject *args)
+{
+	PyObject	*path;
+	int		 rc;
+
+	if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path))
+		return NULL;
+	if (tb_begin(self) < 0) {
+		Py_DECREF(path);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	rc = protets_save(self->t, PyBytes_AS_STRING(path));
+	Py_END_ALLOW_THREADS
+	if (rc != 0)
+		tb_raise(self, rc);
+	tb_end(self);
+	Py_DECREF(path);
+	if (rc != 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+tb_check(TableObject *self, PyObject *unused)
+{
+	char	 msg[512] = "";
+	int	 rc;
+
+	(void)unused;
+	if (tb_begin(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = protets_check(self->t, msg, sizeof(msg));
+	Py_END_ALLOW_THREADS
+	if (rc != 0)
+		pe_raise(rc, msg, 0);
+	tb_end(self);
+	if (rc != 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+tb_info(TableObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (self->closing)
+		return pe_closed("table");
+	return cn_info_named(self->conn, protets_table_name(self->t));
+}
+
+static PyObject *
+tb_close(TableObject *self, PyObject *unused)
+{
+	(void)unused;
+	self->closing = 1;
+	if (self->users == 0 && self->t != NULL) {
+		protets_close(self->t);
+		self->t = NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+tb_enter(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	Py_INCREF(self);
+	return self;
+}
+
+static PyObject *
+tb_exit(TableObject *self, PyObject *args)
+{
+	(void)args;
+	return tb_close(self, NULL);
+}
+
+static PyObject *
+tb_get_name(TableObject *self, void *unused)
+{
+	(void)unused;
+	if (self->closing)
+		return pe_closed("table");
+	return PyUnicode_FromString(protets_table_name(self->t));
+}
+
+static PyObject *
+tb_get_type(TableObject *self, void *unused)
+{
+	(void)unused;
+	if (self->closing)
+		return pe_closed("table");
+	return PyUnicode_FromString(protets_type_name(
+	    protets_table_type(self->t)));
+}
+
+static PyObject *
+tb_get_access(TableObject *self, void *unused)
+{
+	(void)unused;
+	if (self->closing)
+		return pe_closed("table");
+	return PyUnicode_FromString(protets_access_name(
+	    protets_table_access(self->t)));
+}
+
+static PyObject *
+tb_get_writable(TableObject *self, void *unused)
+{
+	(void)unused;
+	if (self->closing)
+		return pe_closed("table");
+	return PyBool_FromLong(protets_table_writable(self->t));
+}
+
+static PyObject *
+tb_get_closed(TableObject *self, void *unused)
+{
+	(void)unused;
+	return PyBool_FromLong(self->closing);
+}
+
+static PyObject *
+tb_get_holder(TableObject *self, void *unused)
+{
+	(void)unused;
+	if (self->closing)
+		return pe_closed("table");
+	return PyLong_FromLong(protets_lock_holder(self->t));
+}
+
+static PyObject *
+tb_get_timeout(TableObject *self, void *unused)
+{
+	(void)unused;
+	if (self->closing)
+		return pe_closed("table");
+	return PyFloat_FromDouble(protets_lock_timeout(self->t) / 1000.0);
+}
+
+static int
+tb_set_timeout(TableObject *self, PyObject *v, void *unused)
+{
+	double	 s;
+
+	(void)unused;
+	if (self->closing) {
+		pe_closed("table");
+		return -1;
+	}
+	if (v == NULL || ((s = PyFloat_AsDouble(v)) == -1.0 &&
+	    PyErr_Occurred()))
+		return v == NULL ? (PyErr_SetString(PyExc_TypeError,
+		    "lock_timeout cannot be deleted"), -1) : -1;
+	if (!(s >= 0 && s <= INT_MAX / 1000)) {
+		PyErr_SetString(PyExc_ValueError, "lock_timeout must be "
+		    "between 0 and 2147483 seconds");
+		return -1;
+	}
+	return protets_set_lock_timeout(self->t, (int)(s * 1000 + 0.5)) == 0 ?
+	    0 : -1;
+}
+
+static PyObject *
+tb_repr(TableObject *self)
+{
+	if (self->closing)
+		return PyUnicode_FromString("<protets.Table closed>");
+	return PyUnicode_FromFormat("<protets.Table '%s' %s %s>",
+	    protets_table_name(self->t),
+	    protets_type_name(protets_table_type(self->t)),
+	    protets_access_name(protets_table_access(self->t)));
+}
+
+#define FAST	(PyCFunction)(void (*)(void))
+
+static PyMethodDef tb_methods[] = {
+	{ "get", FAST tb_get, METH_FASTCALL,
+	  "get(key, default=None): the (first) value of key, or default." },
+	{ "insert", FAST tb_insert, METH_FASTCALL,
+	  "insert(key, value): t[key] = value (on a bag: add the entry)." },
+	{ "insert_new", FAST tb_insert_new, METH_FASTCALL,
+	  "insert_new(key, value) -> bool: insert only if key is not there;\n"
+	  "False (nothing written) if it is." },
+	{ "insert_many", KW tb_insert_many, METH_VARARGS | METH_KEYWORDS,
+	  "insert_many(items, *, new=False): insert the (key, value) pairs\n"
+	  "(or a dict's items) in one atomic operation, all or nothing;\n"
+	  "LimitReached if too large for one.  new=True: only if none of the\n"
+	  "keys is there; returns False (nothing written) if one is." },
+	{ "delete", (PyCFunction)tb_delete, METH_O,
+	  "delete(key) -> int: delete every entry of key; how many there were." },
+	{ "delete_object", FAST tb_delete_object, METH_FASTCALL,
+	  "delete_object(key, value): delete the entries equal to (key, value)." },
+	{ "lookup_all", (PyCFunction)tb_lookup_all, METH_O,
+	  "lookup_all(key) -> [bytes]: every value of key, in insertion order\n"
+	  "(bags); [] if none." },
+	{ "take", (PyCFunction)tb_take, METH_O,
+	  "take(key) -> [bytes]: remove every entry of key and return the\n"
+	  "values, atomically; [] if none." },
+	{ "pop", FAST tb_pop, METH_FASTCALL,
+	  "pop(key[, default]): take(key)'s first value; KeyError or default\n"
+	  "if none." },
+	{ "setdefault", FAST tb_setdefault, METH_FASTCALL,
+	  "setdefault(key, default): the value of key, inserting default first\n"
+	  "if key is not there." },
+	{ "update_counter", KW tb_update_counter, METH_VARARGS | METH_KEYWORDS,
+	  "update_counter(key, incr=1, *, default=None, threshold=None,\n"
+	  "setvalue=None) -> int\n\n"
+	  "Atomically add incr to the counter at key (a value that is the\n"
+	  "decimal text of an int64) and return the result.  default: a\n"
+	  "missing key starts from it (else KeyError).  threshold/setvalue:\n"
+	  "a result beyond threshold becomes setvalue (ets:update_counter/4)." },
+	{ "select", KW tb_select, METH_VARARGS | METH_KEYWORDS,
+	  "select(*, prefix=None, start=None, stop=None, limit=0)\n"
+	  "    -> [(key, value)]\n\n"
+	  "The entries whose key starts with prefix and lies in [start, stop)\n"
+	  "(start inclusive, stop exclusive, keys compared as bytes; None: no\n"
+	  "bound), in table order (key order on an ordered_set), at most limit\n"
+	  "of them (0: all)." },
+	{ "select_count", KW tb_select_count, METH_VARARGS | METH_KEYWORDS,
+	  "select_count(*, prefix=None, start=None, stop=None) -> int" },
+	{ "select_delete", KW tb_select_delete, METH_VARARGS | METH_KEYWORDS,
+	  "select_delete(*, prefix=None, start=None, stop=None) -> int:\n"
+	  "delete the selected entries (each atomically); how many." },
+	{ "keys", (PyCFunction)tb_keys, METH_NOARGS,
+	  "keys() -> [bytes]: every key (bags: once per entry), one walk." },
+	{ "values", (PyCFunction)tb_values, METH_NOARGS,
+	  "values() -> [bytes]: every value, one walk." },
+	{ "items", (PyCFunction)tb_items, METH_NOARGS,
+	  "items() -> [(key, value)]: every entry, in table order, one walk\n"
+	  "(each entry read consistently)." },
+	{ "count", (PyCFunction)tb_count, METH_NOARGS,
+	  "count() -> int: len(t)." },
+	{ "clear", (PyCFunction)tb_clear, METH_NOARGS,
+	  "clear(): delete every entry, atomically (delete_all_objects)." },
+	{ "delete_all_objects", (PyCFunction)tb_clear, METH_NOARGS,
+	  "delete_all_objects(): clear()." },
+	{ "first", (PyCFunction)tb_first, METH_NOARGS,
+	  "first() -> bytes | None: the first key in table order." },
+	{ "next", (PyCFunction)tb_next, METH_O,
+	  "next(key) -> bytes | None: the key after key (key need not exist)." },
+	{ "last", (PyCFunction)tb_last, METH_NOARGS,
+	  "last() -> bytes | None: the greatest key of an ordered_set (first()\n"
+	  "on the other types)." },
+	{ "prev", (PyCFunction)tb_prev, METH_O,
+	  "prev(key) -> bytes | None: the key before key (ordered_set)." },
+	{ "save", (PyCFunction)tb_save, METH_VARARGS,
+	  "save(path): write the table to a file (Connection.load reads it)." },
+	{ "check", (PyCFunction)tb_check, METH_NOARGS,
+	  "check(): walk the segment; Corrupt (errmsg: what) if damaged,\n"
+	  "TryAgain if writers kept it moving." },
+	{ "info", (PyCFunction)tb_info, METH_NOARGS,
+	  "info() -> dict: Connection.info(name) of this table." },
+	{ "close", (PyCFunction)tb_close, METH_NOARGS,
+	  "close(): unmap the table (it lives on in the daemon)." },
+	{ "__enter__", tb_enter, METH_NOARGS, NULL },
+	{ "__exit__", (PyCFunction)tb_exit, METH_VARARGS, NULL },
+	{ NULL, NULL, 0, NULL }
+};
+
+static PyGetSetDef tb_getset[] = {
+	{ "name", (getter)tb_get_name, NULL, "the table's name", NULL },
+	{ "type", (getter)tb_get_type, NULL, "'set', 'ordered_set', 'bag' "
+	  "or 'duplicate_bag'", NULL },
+	{ "access", (getter)tb_get_access, NULL, "'public', 'protected' or "
+	  "'private' (as mapped)", NULL },
+	{ "writable", (getter)tb_get_writable, NULL, "True when this process "
+	  "may write", NULL },
+	{ "closed", (getter)tb_get_closed, NULL, "True once closed", NULL },
+	{ "lock_holder", (getter)tb_get_holder, NULL, "pid of the process "
+	  "that held the write lock at this thread's last Locked", NULL },
+	{ "lock_timeout", (getter)tb_get_timeout, (setter)tb_set_timeout,
+	  "seconds a write waits for a held lock before Locked (0: not at "
+	  "all)", NULL },
+	{ NULL, NULL, NULL, NULL, NULL }
+};
+
+static PyMappingMethods tb_as_mapping = {
+	.mp_length = (lenfunc)tb_len,
+	.mp_subscript = (binaryfunc)tb_subscript,
+	.mp_ass_subscript = (objobjargproc)tb_ass_subscript,
+};
+
+static PySequenceMethods tb_as_sequence = {
+	.sq_contains = (objobjproc)tb_contains,
+};
+
+static PyTypeObject TableType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "protets._protets.Table",
+	.tp_basicsize = sizeof(TableObject),
+	.tp_dealloc = (destructor)tb_dealloc,
+	.tp_repr = (reprfunc)tb_repr,
+	.tp_as_mapping = &tb_as_mapping,
+	.tp_as_sequence = &tb_as_sequence,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+	.tp_doc = "The C base of protets.Table.",
+	.tp_iter = (getiterfunc)tb_iter,
+	.tp_methods = tb_methods,
+	.tp_getset = tb_getset,
+};
+
+/* ------------------------------------------------------------------ */
+/* Module                                                              */
+/* ------------------------------------------------------------------ */
+
+static PyObject *
+mod_set_table_class(PyObject *mod, PyObject *cls)
+{
+	(void)mod;
+	if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls,
+	    &TableType))
+		return PyErr_Format(PyExc_TypeError, "not a Table subclass");
+	Py_INCREF(cls);
+	Py_XSETREF(table_class, (PyTypeObject *)cls);
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+mod_default_socket(PyObject *mod, PyObject *unused)
+{
+	char	 buf[108];
+	int	 rc;
+
+	(void)mod;
+	(void)unused;
+	if ((rc = protets_default_socket(buf, sizeof(buf))) != 0)
+		return pe_raise(rc, NULL, 0);
+	return PyUnicode_DecodeFSDefault(buf);
+}
+
+static PyMethodDef mod_methods[] = {
+	{ "connect", KW mod_connect, METH_VARARGS | METH_KEYWORDS,
+	  "connect(socket=None) -> Connection\n\n"
+	  "Connect to protetsd at socket (None: $PROTETS_SOCKET, else the\n"
+	  "configuration's socket).  A daemon restarting is dialled again for\n"
+	  "up to connect_timeout_ms; Unreachable after." },
+	{ "default_socket", mod_default_socket, METH_NOARGS,
+	  "default_socket() -> str: the socket connect() uses when given none." },
+	{ "_set_table_class", mod_set_table_class, METH_O, NULL },
+	{ NULL, NULL, 0, NULL }
+};
+
+static struct PyModuleDef mod_def = {
+	PyModuleDef_HEAD_INIT,
+	.m_name = "protets._protets",
+	.m_doc = "The C extension of the protets package (see protets).",
+	.m_size = -1,
+	.m_methods = mod_methods,
+};
+
+static int
+mod_errors(void)
+{
+	PyObject	*m;
+
+	if ((m = PyImport_ImportModule("protets._errors")) == NULL)
+		return -1;
+	by_code = PyObject_GetAttrString(m, "BY_CODE");
+	base_error = PyObject_GetAttrString(m, "Error");
+	Py_DECREF(m);
+	return by_code != NULL && base_error != NULL ? 0 : -1;
+}
+
+static int
+mod_constants(PyObject *m)
+{
+	return PyModule_AddIntConstant(m, "KEY_MAX", PROTETS_KEY_MAX) < 0 ||
+	    PyModule_AddIntConstant(m, "VALUE_MAX", PROTETS_VALUE_MAX) < 0 ||
+	    PyModule_AddIntConstant(m, "NAME_MAX", PROTETS_NAME_MAX) < 0 ||
+	    PyModule_AddIntConstant(m, "WRITE_CONCURRENCY_MAX",
+	    PROTETS_WRITE_CONCURRENCY_MAX) < 0 ? -1 : 0;
+}
+
+PyMODINIT_FUNC PyInit__protets(void);
+
+PyMODINIT_FUNC
+PyInit__protets(void)
+{
+	PyObject	*m;
+
+	if (PyType_Ready(&ConnType) < 0 || PyType_Ready(&TableType) < 0 ||
+	    PyType_Ready(&IterType) < 0 || mod_errors() < 0)
+		return NULL;
+	if ((m = PyModule_Create(&mod_def)) == NULL)
+		return NULL;
+	Py_INCREF(&ConnType);
+	Py_INCREF(&TableType);
+	if (PyModule_AddObject(m, "Connection", (PyObject *)&ConnType) < 0 ||
+	    PyModule_AddObject(m, "Table", (PyObject *)&TableType) < 0 ||
+	    mod_constants(m) < 0) {
+		Py_DECREF(m);
+		return NULL;
+	}
+	return m;
+}

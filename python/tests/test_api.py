@@ -218,7 +218,12 @@ def test_connection(daemon, conn, name):
         conn.info(name)
     with daemon.connect() as c2:
         assert not c2.closed
+        t2 = c2.get(name, access="public")
     assert c2.closed
+    t2["still"] = "mapped"               # a table outlives its connection
+    assert t2.info()["entries"] == 1
+    t2.close()
+    conn.drop(name)
     with pytest.raises(ValueError):
         c2.get(name)
 

@@ -1792,12 +1792,38 @@ tb_check(TableObject *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
+/* info of a table whose connection was closed: a connection for it. */
+static PyObject *
+tb_info_sock(TableObject *self)
+{
+	protets_t	*p = NULL;
+	protets_info	 i;
+	struct cn_res	 r;
+
+	if (tb_begin(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	cn_note(&r, protets_connect(self->conn->sock, &p));
+	if (r.rc == 0) {
+		cn_note(&r, protets_info_get(p, protets_table_name(self->t),
+		    &i));
+		protets_disconnect(p);
+	}
+	Py_END_ALLOW_THREADS
+	tb_end(self);
+	if (r.rc != 0)
+		return cn_raise(&r);
+	return pi_dict(&i);
+}
+
 static PyObject *
 tb_info(TableObject *self, PyObject *unused)
 {
 	(void)unused;
 	if (self->closing)
 		return pe_closed("table");
+	if (self->conn->closing)
+		return tb_info_sock(self);
 	return cn_info_named(self->conn, protets_table_name(self->t));
 }
 

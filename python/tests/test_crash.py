@@ -1,0 +1,140 @@
+"""test_crash.py - Python writers while the daemon's processes die: a
+worker killed with SIGKILL, the whole daemon stopped and started again
+(its state directory keeps the table), and a Python writer itself killed
+with SIGKILL mid-write.  Nothing written is lost, no writer sees an
+exception, and the table passes `protets check`."""
+import multiprocessing
+import os
+import signal
+import subprocess
+
+import pytest
+
+import protets
+
+from conftest import BUILD, Daemon, wait_for
+
+WRITERS = 3
+
+
+@pytest.fixture
+def sdaemon(monkeypatch):
+    # the writers' clients ride out a restart: dial for up to 30 s
+    monkeypatch.setenv("PROTETS_CONNECT_TIMEOUT_MS", "30000")
+    d = Daemon(workers=2, extra="state_dir = state")
+    yield d
+    d.stop()
+
+
+def _writer(sock, name, p, q):
+    """Insert p:i and bump c<p> until the table has "stop"; report n."""
+    try:
+        with protets.connect(sock) as c:
+            t = c.get(name, access="public")
+        n = 0
+        while "stop" not in t:
+            t.insert_many([(b"%d:%d" % (p, n), b"v%d" % n)])
+            t.update_counter(b"c%d" % p, 1, default=0)
+            n += 1
+        q.put((p, n, None))
+    except BaseException as e:   # noqa: BLE001 - the parent reports it
+        q.put((p, -1, repr(e)))
+        raise
+
+
+def _progress(t):
+    return sum(int(t.get(b"c%d" % p, b"0")) for p in range(WRITERS))
+
+
+def _run_writers(d, name, event):
+    """Start the writers, run event() once they wrote, stop, verify."""
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    with d.connect() as c:
+        t = c.get(name, access="public")
+    procs = [ctx.Process(target=_writer, args=(d.sock, name, p, q))
+             for p in range(WRITERS)]
+    for p in procs:
+        p.start()
+    try:
+        wait_for(lambda: _progress(t) > 300, "writers to write")
+        t = event(t)
+        before = _progress(t)
+        wait_for(lambda: _progress(t) > before + 300, "writers to go on")
+        t["stop"] = "1"
+        results = sorted(q.get(timeout=60) for _ in procs)
+    finally:
+        for p in procs:
+            if p.exitcode is None:
+                p.kill()
+            p.join()
+    assert [r[2] for r in results] == [None] * WRITERS, results
+    for p, n, _ in results:
+        assert int(t[b"c%d" % p]) == n
+        assert t.select_count(prefix=b"%d:" % p) == n
+        assert all(b"%d:%d" % (p, i) in t for i in range(n))
+    assert len(t) == 1 + sum(n + 1 for _, n, _ in results)
+    check = subprocess.run([os.path.join(BUILD, "protets"), "-s", d.sock,
+                            "check", name], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+def test_worker_killed_while_writing(sdaemon, name):
+    def kill_owner(t):
+        sdaemon.kill_worker(t.info()["worker"])
+        return t
+    _run_writers(sdaemon, name, kill_owner)
+
+
+def test_daemon_restart_while_writing(sdaemon, name):
+    def restart(t):
+        old = t.info()["id"]
+        assert sdaemon.term() == 0
+        sdaemon.launch()
+        t.close()
+        with sdaemon.connect() as c:
+            t = c.get(name, access="public")
+        assert t.info()["id"] == old
+        return t
+    _run_writers(sdaemon, name, restart)
+
+
+def _batches(t):
+    """Every batch the killed writers inserted, entire: {batch: count}."""
+    seen = {}
+    for k in t.keys():
+        if k.startswith(b"b") and b"." in k:
+            b = k.split(b":")[0]
+            seen[b] = seen.get(b, 0) + 1
+    return seen
+
+
+def test_python_writer_killed_mid_write(daemon, conn, name):
+    t = conn.get(name, access="public", type="ordered_set")
+    for r in range(5):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                n = 0
+                while True:
+
+                    t.insert_many([(b"b%d.%d:%02d" % (r, n, j), b"x" * 64)
+                                   for j in range(32)])
+                    t.update_counter("batches", 1, default=0)
+                    n += 1
+            finally:
+                os._exit(1)
+        wait_for(lambda: t.select_count(prefix=b"b%d." % r) >= 32 * 20,
+                 "the writer to write")
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        assert t.check() is None
+        t["after"] = "kill"                 # the lock is free again
+        counts = _batches(t)
+        assert set(counts.values()) == {32}, counts
+        # update_counter came after each batch: one batch may lack it
+        assert int(t["batches"]) in (len(counts), len(counts) - 1)
+    check = subprocess.run([os.path.join(BUILD, "protets"), "-s",
+                            conn.socket, "check", name],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr

@@ -204,8 +204,10 @@ cl_add(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 		return CL_NOMEM;
 	memcpy(c->buf + c->len, &klen, sizeof(size_t));
 	memcpy(c->buf + c->len + sizeof(size_t), &vlen, sizeof(size_t));
-	memcpy(c->buf + c->len + 2 * sizeof(size_t), key, klen);
-	memcpy(c->buf + c->len + 2 * sizeof(size_t) + klen, val, vlen);
+	if (klen > 0)		/* an empty value may come as NULL */
+		memcpy(c->buf + c->len + 2 * sizeof(size_t), key, klen);
+	if (vlen > 0)
+		memcpy(c->buf + c->len + 2 * sizeof(size_t) + klen, val, vlen);
 	c->len += need;
 	c->n++;
 	return c->limit != 0 && c->n >= c->limit ? CL_STOP : 0;

@@ -43,7 +43,8 @@ python-check: deps
 	$(MAKE) all python
 	BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/check_python.sh
 
-python-install: python
+python-install: deps
+	$(MAKE) python
 	@dest=$$($(PYTHON) -m site --user-site) && mkdir -p "$$dest" && \
 	rm -rf "$$dest/protets" && cp -R $(PY_LIB)/protets "$$dest/" && \
 	echo "python: protets installed in $$dest/protets"

@@ -272,7 +272,9 @@ def test_get_options(conn, name):
 def test_limits_reach_the_caller(conn, name):
     with pytest.raises(protets.LimitReached) as e:
         conn.get(name, max_size=1 << 40)
-    assert "max_size" in e.value.errmsg or "exceeds" in e.value.errmsg
+    assert "max_size" in e.value.errmsg
+    assert str(e.value) == "%s: %s" % (
+        "a configured limit was reached", e.value.errmsg)
     with pytest.raises(protets.InvalidArgument) as e:
         conn.get(name, max_size=4096)
     assert e.value.errmsg

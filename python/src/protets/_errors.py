@@ -23,7 +23,8 @@ class Error(Exception):
     code = 0
 
     def __init__(self, message, errmsg=""):
-        super().__init__(message)
+        # str(e): the code's message, then the daemon's words if any
+        super().__init__("%s: %s" % (message, errmsg) if errmsg else message)
         self.errmsg = errmsg
 
 

@@ -1425,9 +1425,15 @@ tb_clear(TableObject *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-/* A batch: its entries' buffers, borrowed from the items' objects. */
+/*
+ * A batch: its entries' buffers, borrowed from the keys' and values'
+ * objects, each held by a reference of the batch's own (another thread
+ * may change a pair that is a list while the insert runs without the
+ * GIL).
+ */
 struct batch {
-	PyObject	*seq;		/* the pairs, as a list or tuple */
+	PyObject	*seq;		/* the pairs, as a list */
+	PyObject	**held;		/* 2 per entry */
 	struct pb	*pb;		/* 2 per entry */
 	protets_kv	*kv;
 	Py_ssize_t	 n, done;	/* done: pb[] filled */
@@ -1438,8 +1444,11 @@ batch_free(struct batch *b)
 {
 	Py_ssize_t	 i;
 
-	for (i = 0; i < b->done; i++)
+	for (i = 0; i < b->done; i++) {
 		pb_release(&b->pb[i]);
+		Py_DECREF(b->held[i]);
+	}
+	PyMem_Free(b->held);
 	PyMem_Free(b->pb);
 	PyMem_Free(b->kv);
 	Py_XDECREF(b->seq);
@@ -1460,20 +1469,20 @@ batch_pair(struct batch *b, Py_ssize_t i, PyObject *pair)
 		    "must be a (key, value) pair");
 		return -1;
 	}
-	/* The pair's items outlive kvo: the pair (in seq) holds them. */
-	if (pb_get(PySequence_Fast_GET_ITEM(kvo, 0), &b->pb[2 * i], "key") <
-	    0) {
-		Py_DECREF(kvo);
+	b->held[2 * i] = Py_NewRef(PySequence_Fast_GET_ITEM(kvo, 0));
+	b->held[2 * i + 1] = Py_NewRef(PySequence_Fast_GET_ITEM(kvo, 1));
+	Py_DECREF(kvo);
+	if (pb_get(b->held[2 * i], &b->pb[2 * i], "key") < 0) {
+		Py_DECREF(b->held[2 * i]);
+		Py_DECREF(b->held[2 * i + 1]);
 		return -1;
 	}
 	b->done = 2 * i + 1;
-	if (pb_get(PySequence_Fast_GET_ITEM(kvo, 1), &b->pb[2 * i + 1],
-	    "value") < 0) {
-		Py_DECREF(kvo);
+	if (pb_get(b->held[2 * i + 1], &b->pb[2 * i + 1], "value") < 0) {
+		Py_DECREF(b->held[2 * i + 1]);
 		return -1;
 	}
 	b->done = 2 * i + 2;
-	Py_DECREF(kvo);
 	b->kv[i] = (protets_kv){ b->pb[2 * i].p, (size_t)b->pb[2 * i].n,
 	    b->pb[2 * i + 1].p, (size_t)b->pb[2 * i + 1].n };
 	return 0;
@@ -1499,9 +1508,10 @@ batch_build(struct batch *b, PyObject *items)
 	if (b->seq == NULL)
 		return -1;
 	b->n = PyList_GET_SIZE(b->seq);
+	b->held = PyMem_Calloc((size_t)b->n * 2 + 1, sizeof(*b->held));
 	b->pb = PyMem_Calloc((size_t)b->n * 2 + 1, sizeof(*b->pb));
 	b->kv = PyMem_Calloc((size_t)b->n + 1, sizeof(*b->kv));
-	if (b->pb == NULL || b->kv == NULL) {
+	if (b->held == NULL || b->pb == NULL || b->kv == NULL) {
 		PyErr_NoMemory();
 		return -1;
 	}

@@ -22,7 +22,7 @@
 PYTHON		?= /usr/bin/python3
 PY_LIB		 = $(BUILD)/python/lib
 PY_STAMP	 = $(BUILD)/python/stamp
-PY_SRC		 = $(wildcard python/src/protets/*.py python/src/protets/*.c \
+PY_SRC		 = $(wildcard python/src/protets/*.py python/src/protets/*.[ch] \
 		   python/src/protets/*.pyi) python/setup.py python/pyproject.toml
 
 .PHONY: python python-check python-install python-uninstall

@@ -38,14 +38,18 @@ if not os.path.exists(archive):
 
 ext = Extension(
     "protets._protets",
-    sources=["src/protets/_protets.c"],
+    sources=["src/protets/_protets.c", "src/protets/conn.c",
+             "src/protets/table.c"],
     include_dirs=[os.path.join(ROOT, "include")],
-    extra_compile_args=["-std=gnu11", "-D_GNU_SOURCE"] +
+    # hidden: the module exports PyInit__protets alone
+    extra_compile_args=["-std=gnu11", "-D_GNU_SOURCE",
+                        "-fvisibility=hidden"] +
     shlex.split(os.environ.get("PROTETS_CFLAGS", "")),
     extra_objects=[archive],
     extra_link_args=["-Wl,--exclude-libs,ALL"] + pkg_libs() +
     shlex.split(os.environ.get("PROTETS_LDFLAGS", "")),
-    depends=[archive, os.path.join(ROOT, "include", "protets.h")],
+    depends=[archive, os.path.join(ROOT, "include", "protets.h"),
+             "src/protets/_protets.h"],
 )
 
 setup(ext_modules=[ext])

@@ -38,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static PyObject	*by_code;	/* protets._errors.BY_CODE */
 static PyObject	*base_error;	/* protets._errors.Error */
 
@@ -104,7 +103,6 @@ pe_closed(const char *what)
 /* Arguments: a key or value as a C buffer                             */
 /* ------------------------------------------------------------------ */
 
-
 /*
  * Borrow obj's bytes: bytes as they are, str as its cached UTF-8 (no
  * copy), anything else through the buffer protocol (pb_release after).
@@ -147,7 +145,6 @@ pb_release(struct pb *b)
 /* ------------------------------------------------------------------ */
 /* Collector: the entries a walk hands its callback, in a C buffer     */
 /* ------------------------------------------------------------------ */
-
 
 static int
 cl_grow(struct cl *c, size_t need)
@@ -232,7 +229,6 @@ out:
 /* ------------------------------------------------------------------ */
 /* Module                                                              */
 /* ------------------------------------------------------------------ */
-
 
 static PyObject *
 mod_default_socket(PyObject *mod, PyObject *unused)

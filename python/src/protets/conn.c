@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 void
 cn_note(struct cn_res *r, int rc)
 {

@@ -14,12 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* A lookup's first try: values up to this size need no second call. */
 #define LOOKUP_STACK	512
 
 static PyTypeObject *table_class;	/* protets.Table, set by __init__ */
-
 
 PyObject *
 tb_wrap(ConnObject *conn, protets_table_t *t)

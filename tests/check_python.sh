@@ -16,7 +16,8 @@ if [ -z "$so" ]; then
 fi
 if ldd "$so" | grep -q libasan; then
 	LD_PRELOAD="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
-	ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+	# last: the caller's (CI's detect_leaks=1) must not override it
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	export LD_PRELOAD ASAN_OPTIONS
 fi
 PROTETS_BUILD=$BUILD PYTHONPATH="$BUILD/python/lib" \

@@ -36,8 +36,10 @@ Errors are the classes of :mod:`protets._errors`, all under
 system errors are ``OSError``s.
 
 Threads and processes: a Connection and a Table may be used by many
-threads; every call into the library releases the GIL (a write may wait
-for a lock another process holds, any call may wait for the daemon).  A
+threads; every call into the library releases the GIL while the process
+has another thread (a write may wait for a lock another process holds,
+any call may wait for the daemon; a process of one thread keeps the GIL
+and saves its hand-over).  A
 table opened before ``os.fork()`` (or a multiprocessing fork) works in the
 child; a connection used in a child reconnects by itself.  Tables ride out
 a worker's or the whole daemon's restart (they follow their table).

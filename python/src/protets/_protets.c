@@ -11,10 +11,12 @@
  * key in t[k] / del t[k] is a plain KeyError, as with a dict.
  *
  * The GIL.  Every call into the library runs with the GIL released
- * (Py_BEGIN_ALLOW_THREADS): writes may wait for a lock another process
- * holds, and every operation, reads too, may meet a retired segment and
- * ask the daemon for the table (protets.h, PROTETS_ESTALE).  Nothing that
- * runs without the GIL touches a Python object: arguments are borrowed
+ * (NOGIL_BEGIN, _protets.h) whenever another thread could want it:
+ * writes may wait for a lock another process holds, and every
+ * operation, reads too, may meet a retired segment and ask the daemon
+ * for the table (protets.h, PROTETS_ESTALE).  A process with one Python
+ * thread keeps it, and saves the hand-over.  Nothing that may run
+ * without the GIL touches a Python object: arguments are borrowed
  * as C buffers first (pb_*), and the callbacks of walks (select, take,
  * items, lookup_all) copy entries into a C buffer (cl_*) that is turned
  * into Python objects once the call returned.

@@ -41,9 +41,9 @@ cn_refork(ConnObject *self)
 	self->p = NULL;
 	self->users = 0;
 	self->pid = getpid();
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	cn_note(&r, protets_connect(self->sock, &p));
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	if (r.rc != 0) {
 		self->closing = 1;
 		cn_raise(&r);
@@ -149,9 +149,9 @@ cn_get(ConnObject *self, PyObject *args, PyObject *kw)
 	    (vol ? PROTETS_VOLATILE : 0);
 	if (cn_begin(self) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	cn_note(&r, protets_get(self->p, name, &o, &t));
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	cn_end(self);
 	if (r.rc != 0)
 		return cn_raise(&r);
@@ -167,9 +167,9 @@ cn_open(ConnObject *self, PyObject *args)
 
 	if (!PyArg_ParseTuple(args, "s:open", &name) || cn_begin(self) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	cn_note(&r, protets_open(self->p, name, &t));
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	cn_end(self);
 	if (r.rc != 0)
 		return cn_raise(&r);
@@ -184,9 +184,9 @@ cn_drop(ConnObject *self, PyObject *args)
 
 	if (!PyArg_ParseTuple(args, "s:drop", &name) || cn_begin(self) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	cn_note(&r, protets_drop(self->p, name));
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	cn_end(self);
 	if (r.rc != 0)
 		return cn_raise(&r);
@@ -208,9 +208,9 @@ cn_set_access(ConnObject *self, PyObject *args)
 		return PyErr_Format(PyExc_ValueError, "access mode required");
 	if (cn_begin(self) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	cn_note(&r, protets_set_access(self->p, name, a));
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	cn_end(self);
 	if (r.rc != 0)
 		return cn_raise(&r);
@@ -242,9 +242,9 @@ cn_info_named(ConnObject *self, const char *name)
 
 	if (cn_begin(self) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	cn_note(&r, protets_info_get(self->p, name, &i));
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	cn_end(self);
 	if (r.rc != 0)
 		return cn_raise(&r);
@@ -333,10 +333,10 @@ cn_walk(ConnObject *self, int procs)
 
 	if (cn_begin(self) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	cn_note(&r, procs ? protets_procs(self->p, cn_procs_one, &a) :
 	    protets_list(self->p, cn_list_one, &a));
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	cn_end(self);
 	if (r.rc != 0) {
 		free(a.v);
@@ -382,10 +382,10 @@ cn_load(ConnObject *self, PyObject *args, PyObject *kw)
 	}
 	o.max_size = max_size;
 	o.write_concurrency = wc;
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	cn_note(&r, protets_load(self->p, PyBytes_AS_STRING(path), name, &o,
 	    &t));
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	cn_end(self);
 	Py_DECREF(path);
 	if (r.rc != 0)
@@ -527,9 +527,9 @@ cn_connect(PyObject *mod, PyObject *args, PyObject *kw)
 		r.rc = protets_default_socket(c->sock, sizeof(c->sock));
 	r.msg[0] = '\0';
 	if (r.rc == 0) {
-		Py_BEGIN_ALLOW_THREADS
+		NOGIL_BEGIN
 		cn_note(&r, protets_connect(c->sock, &p));
-		Py_END_ALLOW_THREADS
+		NOGIL_END
 	}
 	if (r.rc != 0) {
 		Py_DECREF(c);

@@ -90,10 +90,10 @@ tb_lookup_big(TableObject *self, const struct pb *k, size_t vlen)
 		if ((v = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)vlen)) ==
 		    NULL)
 			return NULL;
-		Py_BEGIN_ALLOW_THREADS
+		NOGIL_BEGIN
 		rc = protets_lookup(self->t, k->p, (size_t)k->n,
 		    PyBytes_AS_STRING(v), vlen, &got);
-		Py_END_ALLOW_THREADS
+		NOGIL_END
 		if (rc == 0 && got < vlen)
 			_PyBytes_Resize(&v, (Py_ssize_t)got);
 		if (rc == 0)
@@ -116,10 +116,10 @@ tb_lookup_pb(TableObject *self, const struct pb *k)
 
 	if (tb_begin(self) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	rc = protets_lookup(self->t, k->p, (size_t)k->n, buf, sizeof(buf),
 	    &vlen);
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	if (rc == 0)
 		v = PyBytes_FromStringAndSize(buf, (Py_ssize_t)vlen);
 	else if (rc == PROTETS_ERANGE)
@@ -188,11 +188,11 @@ tb_insert_obj(TableObject *self, PyObject *key, PyObject *val, int new_)
 	if (tb_begin(self) < 0)
 		rc = INT_MIN;
 	else {
-		Py_BEGIN_ALLOW_THREADS
+		NOGIL_BEGIN
 		rc = new_ ? protets_insert_new(self->t, k.p, (size_t)k.n, v.p,
 		    (size_t)v.n) : protets_insert(self->t, k.p, (size_t)k.n,
 		    v.p, (size_t)v.n);
-		Py_END_ALLOW_THREADS
+		NOGIL_END
 		if (rc != 0 && !(new_ && rc == PROTETS_EXISTS))
 			tb_raise(self, rc);
 		tb_end(self);
@@ -216,9 +216,9 @@ tb_delete_obj(TableObject *self, PyObject *key)
 		pb_release(&k);
 		return -1;
 	}
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	rc = protets_delete_counted(self->t, k.p, (size_t)k.n, &n);
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	if (rc != 0)
 		tb_raise(self, rc);
 	tb_end(self);
@@ -289,9 +289,9 @@ tb_contains(TableObject *self, PyObject *key)
 		pb_release(&k);
 		return -1;
 	}
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	rc = protets_member(self->t, k.p, (size_t)k.n);
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	if (rc != 0 && rc != PROTETS_NOTFOUND)
 		tb_raise(self, rc);
 	tb_end(self);
@@ -307,9 +307,9 @@ tb_len(TableObject *self)
 
 	if (tb_begin(self) < 0)
 		return -1;
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	rc = protets_count(self->t, &n);
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	if (rc != 0)
 		tb_raise(self, rc);
 	tb_end(self);
@@ -333,9 +333,9 @@ tb_count(TableObject *self, PyObject *unused)
 		rc = INT_MIN;						\
 		break;							\
 	}								\
-	Py_BEGIN_ALLOW_THREADS						\
+	NOGIL_BEGIN						\
 	rc = (call);							\
-	Py_END_ALLOW_THREADS						\
+	NOGIL_END						\
 	if (rc == CL_STOP)						\
 		rc = 0;							\
 	if (rc != 0 && rc != PROTETS_NOTFOUND)				\
@@ -551,10 +551,10 @@ tb_select_n(TableObject *self, PyObject *args, PyObject *kw, int del)
 		sel_release(&s);
 		return NULL;
 	}
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	rc = del ? protets_select_delete(self->t, &s.m, &n) :
 	    protets_select_count(self->t, &s.m, &n);
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	if (rc != 0)
 		tb_raise(self, rc);
 	tb_end(self);
@@ -590,10 +590,10 @@ tb_delete_object(TableObject *self, PyObject *const *args, Py_ssize_t nargs)
 		return NULL;
 	}
 	if (tb_begin(self) == 0) {
-		Py_BEGIN_ALLOW_THREADS
+		NOGIL_BEGIN
 		rc = protets_delete_object(self->t, k.p, (size_t)k.n, v.p,
 		    (size_t)v.n);
-		Py_END_ALLOW_THREADS
+		NOGIL_END
 		if (rc != 0)
 			tb_raise(self, rc);
 		tb_end(self);
@@ -613,9 +613,9 @@ tb_clear(TableObject *self, PyObject *unused)
 	(void)unused;
 	if (tb_begin(self) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	rc = protets_delete_all_objects(self->t);
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	if (rc != 0)
 		tb_raise(self, rc);
 	tb_end(self);
@@ -732,10 +732,10 @@ tb_insert_many(TableObject *self, PyObject *args, PyObject *kw)
 	    &items, &new_))
 		return NULL;
 	if (batch_build(&b, items) == 0 && tb_begin(self) == 0) {
-		Py_BEGIN_ALLOW_THREADS
+		NOGIL_BEGIN
 		rc = new_ ? protets_insert_new_many(self->t, b.kv, (size_t)b.n) :
 		    protets_insert_many(self->t, b.kv, (size_t)b.n);
-		Py_END_ALLOW_THREADS
+		NOGIL_END
 		if (rc != 0 && !(new_ && rc == PROTETS_EXISTS))
 			tb_raise(self, rc);
 		tb_end(self);
@@ -821,9 +821,9 @@ tb_update_counter(TableObject *self, PyObject *args, PyObject *kw)
 		pb_release(&k);
 		return NULL;
 	}
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	rc = protets_update_counter(self->t, k.p, (size_t)k.n, incr, &o, &res);
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	if (rc == PROTETS_NOTFOUND)
 		PyErr_SetObject(PyExc_KeyError, key);
 	else if (rc != 0)
@@ -850,7 +850,7 @@ tb_step(TableObject *self, PyObject *from, int back)
 		pb_release(&k);
 		return NULL;
 	}
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	if (from == NULL)
 		rc = back ? protets_last(self->t, kb, sizeof(kb), &n) :
 		    protets_first(self->t, kb, sizeof(kb), &n);
@@ -858,7 +858,7 @@ tb_step(TableObject *self, PyObject *from, int back)
 		rc = back ? protets_prev(self->t, k.p, (size_t)k.n, kb,
 		    sizeof(kb), &n) : protets_next(self->t, k.p, (size_t)k.n,
 		    kb, sizeof(kb), &n);
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	if (rc != 0 && rc != PROTETS_NOTFOUND)
 		tb_raise(self, rc);
 	tb_end(self);
@@ -969,9 +969,9 @@ tb_save(TableObject *self, PyObject *args)
 		Py_DECREF(path);
 		return NULL;
 	}
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	rc = protets_save(self->t, PyBytes_AS_STRING(path));
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	if (rc != 0)
 		tb_raise(self, rc);
 	tb_end(self);
@@ -990,9 +990,9 @@ tb_check(TableObject *self, PyObject *unused)
 	(void)unused;
 	if (tb_begin(self) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	rc = protets_check(self->t, msg, sizeof(msg));
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	if (rc != 0)
 		pe_raise(rc, msg, 0);
 	tb_end(self);
@@ -1011,14 +1011,14 @@ tb_info_sock(TableObject *self)
 
 	if (tb_begin(self) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	NOGIL_BEGIN
 	cn_note(&r, protets_connect(self->conn->sock, &p));
 	if (r.rc == 0) {
 		cn_note(&r, protets_info_get(p, protets_table_name(self->t),
 		    &i));
 		protets_disconnect(p);
 	}
-	Py_END_ALLOW_THREADS
+	NOGIL_END
 	tb_end(self);
 	if (r.rc != 0)
 		return cn_raise(&r);

@@ -352,3 +352,49 @@ def test_access_denied_to_another_uid(conn, name):
     _, st = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(st) == 0
     priv.close()
+
+
+def test_stale_after_the_daemon_stopped(monkeypatch):
+    from conftest import Daemon
+    d = Daemon(workers=1, extra="state_dir = state")   # a stop retires
+    try:
+        with d.connect() as c:
+            t = c.get("gone", access="public")
+        t["k"] = "v"
+        assert d.term() == 0
+        monkeypatch.setenv("PROTETS_CONNECT_TIMEOUT_MS", "0")
+        with pytest.raises(protets.Stale):
+            t["k"] = "w"
+        with pytest.raises(protets.Stale):
+            t["k"]
+        t.close()
+    finally:
+        d.stop()
+
+
+def test_small_things(daemon, conn, name):
+    t = conn.get(name)
+    assert repr(t) == "<protets.Table '%s' set protected>" % name
+    assert repr(conn).startswith("<protets.Connection ")
+    t.lock_timeout = 0.25
+    assert t.lock_timeout == 0.25 and t.lock_holder == 0
+    with pytest.raises(ValueError):
+        t.lock_timeout = -1
+    t["k"] = "v"
+    assert t.lookup_all("k") == [b"v"] and t.lookup_all("x") == []
+    t.delete_all_objects()
+    assert len(t) == 0
+    with t:
+        pass
+    assert t.closed and repr(t) == "<protets.Table closed>"
+    with pytest.raises(ValueError):
+        t.name
+    with pytest.raises(ValueError):
+        list(t)
+    os.environ["PROTETS_SOCKET"] = daemon.sock
+    try:
+        assert protets.default_socket() == daemon.sock
+        with protets.connect() as c:
+            assert c.socket == daemon.sock
+    finally:
+        del os.environ["PROTETS_SOCKET"]

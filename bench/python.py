@@ -215,30 +215,31 @@ def main():
     w = Workload(o.n)
     size = (o.n * 200 + (64 << 20) + 4095) & ~4095
     d = Daemon(o.d, size)
+    rs = redis_server()
+    res = {"py_protets": [], "py_dict": [], "py_manager": [], "py_redis": []}
     try:
-        note("protets and dict, %d rounds" % o.r)
-        pr, dr = [], []
+        # each round runs every peer: a shared machine's drift over the
+        # minutes of the run falls on all alike (their ratios are the
+        # targets)
         for r in range(o.r):
-            pr.append(run_protets(w, d.sock, size, r))
-            dr.append(run_dict(w, r))
+            note("round %d/%d: protets, dict, Manager().dict() (%d keys)%s"
+                 % (r + 1, o.r, min(o.m, o.n), ", redis-py (%d keys)" %
+                    min(o.redis_n, o.n) if rs else ""))
+            res["py_protets"].append(run_protets(w, d.sock, size, r))
+            res["py_dict"].append(run_dict(w, r))
+            res["py_manager"].append(run_manager(w, min(o.m, o.n), r))
+            if rs is not None:
+                res["py_redis"].append(run_redis(w, min(o.redis_n, o.n),
+                                                 rs[2], r))
     finally:
         d.stop()
-    report("py_protets", pr)
-    report("py_dict", dr)
-    note("multiprocessing.Manager().dict(), %d keys" % o.m)
-    report("py_manager", [run_manager(w, min(o.m, o.n), r)
-                          for r in range(o.r)])
-    rs = redis_server()
-    if rs is not None:
-        p, tmp, sock = rs
-        try:
-            note("redis-py, %d keys" % o.redis_n)
-            report("py_redis", [run_redis(w, min(o.redis_n, o.n), sock, r)
-                                for r in range(o.r)])
-        finally:
-            p.terminate()
-            p.wait()
-            shutil.rmtree(tmp, ignore_errors=True)
+        if rs is not None:
+            rs[0].terminate()
+            rs[0].wait()
+            shutil.rmtree(rs[1], ignore_errors=True)
+    for name, runs in res.items():
+        if runs:
+            report(name, runs)
 
 
 if __name__ == "__main__":

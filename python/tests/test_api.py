@@ -61,12 +61,19 @@ def test_big_values(conn, name):
         t["k%d" % n] = v
         assert t["k%d" % n] == v
         assert t.lookup_all("k%d" % n) == [v]
-    with pytest.raises(protets.TooBig):
+    with pytest.raises(protets.TooBig) as e:
         t["big"] = b"x" * (protets.VALUE_MAX + 1)
-    with pytest.raises(protets.TooBig):
+    assert e.value.errmsg == "the value has 1048577 bytes, above " \
+        "VALUE_MAX (1048576)"
+    with pytest.raises(protets.TooBig) as e:
         t[b"k" * (protets.KEY_MAX + 1)] = b"v"
-    with pytest.raises(protets.InvalidArgument):
+    assert e.value.errmsg == "the key has 4097 bytes, above KEY_MAX (4096)"
+    with pytest.raises(protets.TooBig) as e:
+        t.insert_many([("a", "b"), ("c", b"x" * (protets.VALUE_MAX + 1))])
+    assert e.value.errmsg.startswith("entry 1: the value has 1048577 bytes")
+    with pytest.raises(protets.InvalidArgument) as e:
         t[b""] = b"v"
+    assert str(e.value).endswith(": the key is empty")
     assert isinstance(protets.TooBig("x"), ValueError)
 
 

@@ -66,6 +66,28 @@ tb_raise(TableObject *self, int rc)
 	return pe_raise(rc, NULL, holder);
 }
 
+/*
+ * Raise rc of an operation on key (klen bytes) and value (vlen; 0 when
+ * there is none), saying which of them a size error is about.
+ */
+static PyObject *
+tb_raise_kv(TableObject *self, int rc, Py_ssize_t klen, Py_ssize_t vlen)
+{
+	char	 m[128];
+
+	if (rc == PROTETS_ETOOBIG && klen > PROTETS_KEY_MAX)
+		snprintf(m, sizeof(m), "the key has %zd bytes, above KEY_MAX "
+		    "(%d)", klen, PROTETS_KEY_MAX);
+	else if (rc == PROTETS_ETOOBIG && vlen > (Py_ssize_t)PROTETS_VALUE_MAX)
+		snprintf(m, sizeof(m), "the value has %zd bytes, above "
+		    "VALUE_MAX (%u)", vlen, PROTETS_VALUE_MAX);
+	else if (rc == PROTETS_EINVAL && klen == 0)
+		snprintf(m, sizeof(m), "the key is empty");
+	else
+		return tb_raise(self, rc);
+	return pe_raise(rc, m, 0);
+}
+
 static void
 tb_dealloc(TableObject *self)
 {
@@ -101,7 +123,7 @@ tb_lookup_big(TableObject *self, const struct pb *k, size_t vlen)
 		Py_DECREF(v);
 		if (rc != PROTETS_ERANGE)
 			return rc == PROTETS_NOTFOUND ? NULL :
-			    tb_raise(self, rc);
+			    tb_raise_kv(self, rc, k->n, 0);
 		vlen = got;		/* it grew meanwhile */
 	}
 }
@@ -127,7 +149,7 @@ tb_lookup_pb(TableObject *self, const struct pb *k)
 	else if (rc == PROTETS_NOTFOUND)
 		v = NULL;
 	else
-		v = tb_raise(self, rc);
+		v = tb_raise_kv(self, rc, k->n, 0);
 	tb_end(self);
 	return v;
 }
@@ -194,7 +216,7 @@ tb_insert_obj(TableObject *self, PyObject *key, PyObject *val, int new_)
 		    v.p, (size_t)v.n);
 		NOGIL_END
 		if (rc != 0 && !(new_ && rc == PROTETS_EXISTS))
-			tb_raise(self, rc);
+			tb_raise_kv(self, rc, k.n, v.n);
 		tb_end(self);
 	}
 	pb_release(&v);
@@ -220,7 +242,7 @@ tb_delete_obj(TableObject *self, PyObject *key)
 	rc = protets_delete_counted(self->t, k.p, (size_t)k.n, &n);
 	NOGIL_END
 	if (rc != 0)
-		tb_raise(self, rc);
+		tb_raise_kv(self, rc, k.n, 0);
 	tb_end(self);
 	pb_release(&k);
 	return rc != 0 ? -1 : (long long)n;
@@ -293,7 +315,7 @@ tb_contains(TableObject *self, PyObject *key)
 	rc = protets_member(self->t, k.p, (size_t)k.n);
 	NOGIL_END
 	if (rc != 0 && rc != PROTETS_NOTFOUND)
-		tb_raise(self, rc);
+		tb_raise_kv(self, rc, k.n, 0);
 	tb_end(self);
 	pb_release(&k);
 	return rc == 0 ? 1 : rc == PROTETS_NOTFOUND ? 0 : -1;
@@ -720,6 +742,30 @@ batch_build(struct batch *b, PyObject *items)
 	return 0;
 }
 
+/* Raise rc of a batch, naming the first entry a size error is about. */
+static void
+batch_raise(TableObject *self, const struct batch *b, int rc)
+{
+	const protets_kv	*e;
+	char			 m[128];
+	Py_ssize_t		 i;
+
+	for (i = 0; rc == PROTETS_ETOOBIG && i < b->n; i++) {
+		e = &b->kv[i];
+		if (e->klen <= PROTETS_KEY_MAX && e->vlen <= PROTETS_VALUE_MAX)
+			continue;
+		snprintf(m, sizeof(m), "entry %zd: the %s has %zu bytes, above "
+		    "%s (%u)", i, e->klen > PROTETS_KEY_MAX ? "key" : "value",
+		    e->klen > PROTETS_KEY_MAX ? e->klen : e->vlen,
+		    e->klen > PROTETS_KEY_MAX ? "KEY_MAX" : "VALUE_MAX",
+		    e->klen > PROTETS_KEY_MAX ? PROTETS_KEY_MAX :
+		    PROTETS_VALUE_MAX);
+		pe_raise(rc, m, 0);
+		return;
+	}
+	tb_raise(self, rc);
+}
+
 static PyObject *
 tb_insert_many(TableObject *self, PyObject *args, PyObject *kw)
 {
@@ -737,7 +783,7 @@ tb_insert_many(TableObject *self, PyObject *args, PyObject *kw)
 		    protets_insert_many(self->t, b.kv, (size_t)b.n);
 		NOGIL_END
 		if (rc != 0 && !(new_ && rc == PROTETS_EXISTS))
-			tb_raise(self, rc);
+			batch_raise(self, &b, rc);
 		tb_end(self);
 	}
 	batch_free(&b);
@@ -827,7 +873,7 @@ tb_update_counter(TableObject *self, PyObject *args, PyObject *kw)
 	if (rc == PROTETS_NOTFOUND)
 		PyErr_SetObject(PyExc_KeyError, key);
 	else if (rc != 0)
-		tb_raise(self, rc);
+		tb_raise_kv(self, rc, k.n, 0);
 	tb_end(self);
 	pb_release(&k);
 	return rc != 0 ? NULL : PyLong_FromLongLong(res);

@@ -88,6 +88,19 @@ def test_inherited_table_in_pool(conn, name):
     assert t["total"] == b"80" and len(t) == 81
 
 
+def _spawned(t):
+    t.update_counter("spawned", 1, default=0)
+
+
+def test_table_pickled_to_a_spawned_process(conn, name):
+    t = conn.get(name, access="public")
+    p = multiprocessing.get_context("spawn").Process(target=_spawned,
+                                                     args=(t,))
+    p.start()
+    p.join()
+    assert p.exitcode == 0 and t["spawned"] == b"1"
+
+
 def test_threads(conn, name):
     t = conn.get(name, access="public", write_concurrency=4)
     errors = []

@@ -41,8 +41,10 @@ has another thread (a write may wait for a lock another process holds,
 any call may wait for the daemon; a process of one thread keeps the GIL
 and saves its hand-over).  A
 table opened before ``os.fork()`` (or a multiprocessing fork) works in the
-child; a connection used in a child reconnects by itself.  Tables ride out
-a worker's or the whole daemon's restart (they follow their table).
+child; a connection used in a child reconnects by itself; a table pickled
+(multiprocessing's spawn) is opened again by name where it is unpickled.
+Tables ride out a worker's or the whole daemon's restart (they follow
+their table).
 """
 from collections.abc import MutableMapping as _MutableMapping
 
@@ -76,6 +78,15 @@ class Table(_protets.Table, _MutableMapping):
     """
 
     __slots__ = ()
+
+    def __reduce__(self):
+        # pickled (multiprocessing's spawn, a Queue): opened again by name
+        return (_reopen, (self.socket, self.name))
+
+
+def _reopen(socket, name):
+    with connect(socket) as c:
+        return c.open(name)
 
 
 _protets._set_table_class(Table)

@@ -1148,6 +1148,13 @@ tb_get_writable(TableObject *self, void *unused)
 }
 
 static PyObject *
+tb_get_socket(TableObject *self, void *unused)
+{
+	(void)unused;
+	return PyUnicode_DecodeFSDefault(self->conn->sock);
+}
+
+static PyObject *
 tb_get_closed(TableObject *self, void *unused)
 {
 	(void)unused;
@@ -1299,6 +1306,8 @@ static PyGetSetDef tb_getset[] = {
 	{ "writable", (getter)tb_get_writable, NULL, "True when this process "
 	  "may write", NULL },
 	{ "closed", (getter)tb_get_closed, NULL, "True once closed", NULL },
+	{ "socket", (getter)tb_get_socket, NULL, "the socket of the daemon "
+	  "the table came from", NULL },
 	{ "lock_holder", (getter)tb_get_holder, NULL, "pid of the process "
 	  "that held the write lock at this thread's last Locked", NULL },
 	{ "lock_timeout", (getter)tb_get_timeout, (setter)tb_set_timeout,

@@ -180,6 +180,7 @@ def test_locked_and_gil_released(conn, name):
         finally:
             os._exit(1)
     try:
+        wait_for(lambda: "w000" in t, "the writer's first batch")
         stopped_holder(t, pid)
         # A write that waits for the stopped holder, in a thread.  This
         # thread sees it asleep on the table's lock word, inside the

@@ -10,6 +10,7 @@ The session's summary ends with a line in check(3)'s format
 ("100%: Checks: N, Failures: F, Errors: E"), which tests/run.sh adds up
 with the C suites'.
 """
+import ctypes
 import os
 import shutil
 import signal
@@ -41,6 +42,13 @@ def wait_for(cond, what, timeout=WAIT_S):
         time.sleep(0.005)
 
 
+def _term_with_parent():
+    """In the daemon's child before exec: SIGTERM when the test process
+    dies, so that a crashed test (ASan's abort) leaves no daemon behind."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class Daemon:
     def __init__(self, workers=2, extra=""):
         self.dir = tempfile.mkdtemp(prefix="protets-test.", dir="/tmp")
@@ -61,7 +69,8 @@ class Daemon:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [os.path.join(BUILD, "protetsd"), "-d", "-c", self.conf],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=_term_with_parent)
         wait_for(self._up, "protetsd to come up (see %s)" % self.log)
 
     def _up(self):

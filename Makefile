@@ -10,6 +10,7 @@
 #   make check-install   install into a DESTDIR, build clients with pkg-config
 #   make check-systemd   protetsd under a real systemd in systemd-nspawn
 #   make fuzz-run   libFuzzer on the protocol;  make fault   the fault suite
+#   make python     the Python package;  make python-install  for the user
 #   make clean
 
 PREFIX		?= /usr/local
@@ -180,9 +181,11 @@ $(BUILD)/tests/check_shards_crash: $(BUILD)/crash/tests/check_shards.o \
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS)
 
 # The test command of the README and of .ci/run.
+# tests/check_python.sh: the Python package's suite (mk/python.mk).
+PY_CHECK	= tests/check_python.sh
 check: deps
-	$(MAKE) all $(TEST_BIN)
-	BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+	$(MAKE) all python $(TEST_BIN)
+	BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN) $(PY_CHECK)
 
 # Every suite but the long ones (the engine's kill and model tests, the
 # crash-point enumerations, the fault suite, daemon kills): about 30 s.
@@ -190,8 +193,8 @@ QUICK_BIN	= $(filter-out $(BUILD)/tests/check_shm $(BUILD)/tests/check_shm_crash
 		  $(BUILD)/tests/check_lock_crash $(BUILD)/tests/check_shards_crash \
 		  $(BUILD)/tests/check_fault $(BUILD)/tests/check_daemon,$(TEST_BIN))
 check-quick: deps
-	$(MAKE) all $(QUICK_BIN)
-	BUILD=$(BUILD) sh tests/run.sh $(QUICK_BIN)
+	$(MAKE) all python $(QUICK_BIN)
+	BUILD=$(BUILD) sh tests/run.sh $(QUICK_BIN) $(PY_CHECK)
 
 # Is the suite flaky?  make check SOAK_RUNS times in a row (default 5)
 # while a parallel build loads the machine (tools/soak.sh).
@@ -244,6 +247,7 @@ fuzz-run: fuzz
 
 include mk/install.mk
 include mk/bench.mk
+include mk/python.mk
 
 clean:
 	rm -rf build build-san build-fuzz build-install protetsd protets run

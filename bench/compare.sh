@@ -4,11 +4,12 @@
 #   sh bench/compare.sh [RESULTS...]	(stdin when no file is given)
 #
 # Reads "NAME PHASE VALUE" lines (protets, plain, ets, ets_ordered_set,
-# lmdb, redis, redis_samecpu, redis_crosscpu; other lines are ignored) and
-# prints two Markdown tables: the phases side by side, in operations per
-# second, and the targets of issue 4, each with its measured ratio and
-# "met" or "MISSED" ("n/a" when a figure is absent: that peer or phase did
-# not run).
+# lmdb, redis, redis_samecpu, redis_crosscpu, py_protets, py_dict,
+# py_manager, py_redis; other lines are ignored) and prints three Markdown
+# tables: the phases side by side, in operations per second, the targets
+# of issue 4, each with its measured ratio and "met" or "MISSED" ("n/a"
+# when a figure is absent: that peer or phase did not run), and the
+# Python phase with the targets of issue 17.
 #
 # The raw key+value bytes of an entry are 14 + 32 = 46.
 awk '
@@ -20,8 +21,8 @@ function fmt(v) {
 }
 NF == 3 && $3 ~ /^[0-9.]+$/ { r[$1, $2] = $3; seen[$1] = 1 }
 # One target: "protets PHASE >= K x OTHER PHASE2".
-function ratio(desc, ph, k, other, ph2,    a, b, q) {
-	a = r["protets", ph]; b = r[other, ph2]
+function ratio(desc, ph, k, other, ph2, self,    a, b, q) {
+	a = r[self == "" ? "protets" : self, ph]; b = r[other, ph2]
 	if (a == "" || b == "" || b == 0) {
 		printf("| %s | ≥ %.1f× | n/a | n/a |\n", desc, k)
 		return
@@ -128,4 +129,24 @@ END {
 	else
 		printf("| recovery_ms p99 | < 10 ms | %s ms | %s |\n", m,
 		    m < 10 ? "met" : "MISSED")
+	if (!seen["py_protets"])
+		exit
+	print ""
+	print "| Python, one process | protets | dict | Manager().dict() | redis-py |"
+	print "|---|---:|---:|---:|---:|"
+	split("insert lookup_hit lookup_miss counter", Q)
+	for (i = 1; i <= 4; i++)
+		printf("| %s | %s | %s | %s | %s |\n", Q[i],
+		    fmt(r["py_protets", Q[i]]), fmt(r["py_dict", Q[i]]),
+		    fmt(r["py_manager", Q[i]]), fmt(r["py_redis", Q[i]]))
+	print ""
+	print "| target (issue 17) | wanted | measured | |"
+	print "|---|---:|---:|---|"
+	m = r["py_protets", "lookup_hit"]
+	printf("| Python lookup_hit | ≥ 1.5 M/s | %s | %s |\n", fmt(m),
+	    m >= 1500000 ? "met" : "MISSED")
+	ratio("Python lookup_hit vs Manager().dict()", "lookup_hit", 50,
+	    "py_manager", "lookup_hit", "py_protets")
+	ratio("Python insert vs Manager().dict()", "insert", 50,
+	    "py_manager", "insert", "py_protets")
 }' "$@"

@@ -9,6 +9,8 @@
 #   BENCH_REDIS_N  keys for Redis [20000]: a round trip per operation
 #   PEER_DIR       where the C peers were built (build/bench/peers)
 #   BENCH_ONLY     space-separated subset of: protets plain lmdb ets redis
+#                  python
+#   PY_LIB         the Python package built (build/python/lib), PYTHON
 #   BENCH_OUT      result file [$PEER_DIR/../results.txt]
 #
 # protets, plain and lmdb take turns: BENCH_RUNS rounds of one run each,
@@ -29,7 +31,8 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 : "${BENCH:=build/bench/bench}" "${PROTETSD:=build/protetsd}"
 : "${BENCH_N:=1000000}" "${BENCH_RUNS:=3}" "${BENCH_REDIS_N:=20000}"
-: "${PEER_DIR:=build/bench/peers}" "${BENCH_ONLY:=protets plain lmdb ets redis}"
+: "${PEER_DIR:=build/bench/peers}" "${BENCH_ONLY:=protets plain lmdb ets redis python}"
+: "${PY_LIB:=build/python/lib}" "${PYTHON:=/usr/bin/python3}"
 : "${BENCH_OUT:=$PEER_DIR/../results.txt}"
 TABLE=$(dirname "$BENCH_OUT")/table.md
 
@@ -159,6 +162,19 @@ if want redis; then
 		fi
 		cleanup
 		REDIS_PID= REDIS_DIR=
+	fi
+fi
+
+# Python (issue 17): one Python process through the protets package,
+# beside a dict, Manager().dict() and redis-py (bench/python.py; those
+# two on BENCH_REDIS_N keys: a round trip per operation).
+if want python; then
+	if [ ! -f "$PY_LIB/protets/__init__.py" ]; then
+		note "python skipped: the package is not built (make python)"
+	else
+		run python env PYTHONPATH="$PY_LIB" "$PYTHON" "$HERE/python.py" \
+		    -n "$BENCH_N" -r "$BENCH_RUNS" -d "$PROTETSD" \
+		    -m "$BENCH_REDIS_N" --redis-n "$BENCH_REDIS_N"
 	fi
 fi
 

@@ -5,7 +5,8 @@
 # PROTETSD).
 #
 #   make bench               protets, then plain, lmdb, ets, redis (each
-#                            only if installed); tables at the end
+#                            only if installed), then the Python phase
+#                            (bench/python.py); tables at the end
 #   make bench-peers-deps    apt-get install the peers' packages
 #   BENCH_PEERS=1 make bench the same, first
 #   BENCH_N=200000 make bench          a quicker run
@@ -17,8 +18,9 @@ BENCH_N		?= 1000000
 BENCH_RUNS	?= 3
 BENCH_REDIS_N	?= 20000
 BENCH_PEERS	?= 0
-BENCH_ONLY	?= protets plain lmdb ets redis
-BENCH_PEER_PKGS	 = erlang-base liblmdb-dev libhiredis-dev redis-server
+BENCH_ONLY	?= protets plain lmdb ets redis python
+BENCH_PEER_PKGS	 = erlang-base liblmdb-dev libhiredis-dev redis-server \
+		   python3-redis
 PEER_DIR	 = $(BUILD)/bench/peers
 # Sub-makes read the same top-level Makefile (also under make -f).
 BENCH_MAKE	 = $(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST))
@@ -82,11 +84,12 @@ bench-peers-deps:
 # the side-by-side tables on stderr and in $(BUILD)/bench/table.md.
 bench: deps
 	@if [ "$(BENCH_PEERS)" = 1 ]; then $(BENCH_MAKE) bench-peers-deps; fi
-	$(BENCH_MAKE) $(PROTETSD) $(BENCH)
+	$(BENCH_MAKE) $(PROTETSD) $(BENCH) python
 	$(BENCH_MAKE) bench-peers
 	BENCH=$(BENCH) PROTETSD=$(PROTETSD) BENCH_N=$(BENCH_N) \
 	    BENCH_RUNS=$(BENCH_RUNS) BENCH_REDIS_N=$(BENCH_REDIS_N) \
 	    PEER_DIR=$(PEER_DIR) BENCH_ONLY="$(BENCH_ONLY)" \
+	    PY_LIB=$(PY_LIB) PYTHON=$(PYTHON) \
 	    BENCH_OUT=$(BUILD)/bench/results.txt sh bench/run.sh
 	@if [ "$(BENCH_TALLY)" = 1 ]; then \
 	    if command -v valgrind >/dev/null 2>&1; then \

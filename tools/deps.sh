@@ -3,11 +3,13 @@
 # Used by `make run` and `make check`; a no-op when all are present.
 set -e
 # libjansson-dev: the CLI reads JSON records (--format json).
-# python3: check_abi loads libprotets.so through ctypes.  python3-prometheus-client:
-# check_stats parses the metrics with a real Prometheus text parser.
+# python3: check_abi loads libprotets.so through ctypes; python3-dev,
+# python3-setuptools, python3-pytest: the Python binding (python/) is
+# built and tested by make check.  python3-prometheus-client: check_stats
+# parses the metrics with a real Prometheus text parser.
 # libmicrohttpd-dev: protetsd's HTTP /metrics listener (metrics_listen).
 # tmux: check_stats runs protets top in an 80x24 terminal.
-PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev libjansson-dev binutils python3 python3-prometheus-client libmicrohttpd-dev tmux"
+PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev libjansson-dev binutils python3 python3-dev python3-setuptools python3-pytest python3-prometheus-client libmicrohttpd-dev tmux"
 # make fuzz needs clang and its libFuzzer runtime.
 [ "${PROTETS_FUZZ:-0}" = 1 ] && PKGS="$PKGS clang libclang-rt-dev"
 missing=""

@@ -3,10 +3,12 @@
  * operation counts as the library folds them into its segment (exact
  * after protets_close, behind by less than TBL_TALLY_FOLD operations per
  * thread before), from many threads on one handle, on a sharded table,
+ * from threads that ended (and their blocks reused), in forked children;
  * EFULL answers; the daemon's counts of restarts, handoffs, requests and
  * errors, snapshots; protets stats, and protets metrics parsed by a real
  * Prometheus text parser (Debian's python3-prometheus-client, through
- * tests/metrics_check.py).
+ * tests/metrics_check.py), and failing; protets top in tmux, and the
+ * terminal it gives back on every way out.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -723,7 +725,8 @@ static int	top_runs;
 /*
  * protets top on socket sock in a tmux pane, under sh, its output through
  * pipe (or ""): its pid into *pid and the pane's terminal into tty, once
- * top has put it in its mode.  The pane says "top exited N" after.  pipe
+ * top has put it in its mode.  The pane says "top exited N" after, and
+ * lives as long as this process (so a failed test leaves no server).  pipe
  * NULL: under sh's job control (top in a process group of its own, the
  * terminal's foreground), where ^Z stops it; the pane says "top stopped
  * N", and a key typed then continues it (fg).
@@ -745,14 +748,15 @@ top_start(const char *sock, const char *pipe, pid_t *pid, char *tty,
 		    "sh -c 'echo $$ > %s/top.pid.new && mv %s/top.pid.new "
 		    "%s/top.pid && exec %s -s %s top'\n"
 		    "echo \"top stopped $?\"\nread x\nfg\n"
-		    "echo \"top exited $?\"\nread x\n", d.dir, d.dir, d.dir,
-		    cli, sock);
+		    "echo \"top exited $?\"\ntail --pid=%d -f /dev/null\n",
+		    d.dir, d.dir, d.dir, cli, sock, (int)getpid());
 	else
 		fprintf(f, "rm -f %s/top.rc\n"
 		    "{ sh -c 'echo $$ > %s/top.pid.new && mv %s/top.pid.new "
 		    "%s/top.pid && exec %s -s %s top'; echo $? > %s/top.rc; } "
-		    "%s\necho \"top exited $(cat %s/top.rc)\"\nread x\n",
-		    d.dir, d.dir, d.dir, d.dir, cli, sock, d.dir, pipe, d.dir);
+		    "%s\necho \"top exited $(cat %s/top.rc)\"\n"
+		    "tail --pid=%d -f /dev/null\n", d.dir, d.dir, d.dir, d.dir,
+		    cli, sock, d.dir, pipe, d.dir, (int)getpid());
 	ck_assert_int_eq(fclose(f), 0);
 	/* a server of its own: one being killed refuses new sessions */
 	snprintf(tmux_sock, sizeof(tmux_sock), "protets-tt-%d-%d",

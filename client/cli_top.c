@@ -287,8 +287,11 @@ tp_fetch(struct tp *tp)
 	dt = tp->prev_at ? (double)(tp->at - tp->prev_at) / 1000 : 0;
 	for (i = j = 0; i < tp->n; i++) {
 		memcpy(name, tp->rows[i].s.info.name, sizeof(name));
-		if (protets_stats_get(tp->p, name, &tp->rows[j].s) != 0)
-			continue;	/* dropped meanwhile */
+		rc = protets_stats_get(tp->p, name, &tp->rows[j].s);
+		if (rc == PROTETS_NOTFOUND || rc == PROTETS_EACCES)
+			continue;	/* dropped, or made private, meanwhile */
+		if (rc != 0)
+			return rc;
 		tp->rows[j].ops = tp->rows[j].s.inserts +
 		    tp->rows[j].s.deletes + tp->rows[j].s.lookup_hits +
 		    tp->rows[j].s.lookup_misses + tp->rows[j].s.counter_updates;
@@ -298,8 +301,8 @@ tp_fetch(struct tp *tp)
 		    dt : 0;
 		j++;
 	}
-	tp->n = j;
-	qsort(tp->rows, tp->n, sizeof(tp->rows[0]), tp_busier);
+	if ((tp->n = j) > 0)	/* rows is NULL when no table was ever seen */
+		qsort(tp->rows, tp->n, sizeof(tp->rows[0]), tp_busier);
 	return 0;
 }
 

@@ -392,9 +392,10 @@ int protets_stats_get(protets_t *p, const char *name, protets_stats *out);
  * started (they survive the death of any of its processes, not a restart
  * of the service).  requests[i] counts the requests of op i answered
  * (docs/PROTOCOL.md: 1 GET, 2 DROP, 3 INFO, 4 LIST, 5 PROCS, 6 REPAIR,
- * 7 SETACCESS, 8 STATS, 9 DSTATS; 0 unknown ops); errors[i] the answers
- * with error code PROTETS_ERRMAX - i (errors[0]: PROTETS_NOTFOUND), and
- * errors[PROTETS_STATS_ERRORS - 1] those with a system errno.
+ * 7 SETACCESS, 8 RESIZE, 9 HOLDERS, 10 STATS, 11 DSTATS; 0 unknown ops);
+ * errors[i] the answers with error code PROTETS_ERRMAX - i (errors[0]:
+ * PROTETS_NOTFOUND), and errors[PROTETS_STATS_ERRORS - 1] those with a
+ * system errno.
  */
 #define PROTETS_STATS_REQUESTS	16
 #define PROTETS_STATS_ERRORS	24

@@ -71,20 +71,59 @@ mt_add(const protets_info *in, void *arg)
 	return 0;
 }
 
+/* Bytes of the valid UTF-8 sequence at p (not a control), 0: none. */
+static size_t
+mt_utf8(const unsigned char *p)
+{
+	size_t	n, i;
+
+	if (*p >= 0x20 && *p < 0x7f)
+		return 1;
+	if (*p >= 0xc2 && *p <= 0xdf)
+		n = 2;
+	else if (*p >= 0xe0 && *p <= 0xef)
+		n = 3;
+	else if (*p >= 0xf0 && *p <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	/* overlong, surrogates, past U+10FFFF */
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+/*
+ * A table name as a label value, one to one: valid UTF-8 as it is, '"'
+ * and a newline as the format escapes them; a backslash as two
+ * backslashes, and any other byte (a control, invalid UTF-8) as a
+ * backslash, 'x' and two hex digits.  So a name holding the text "\xc3"
+ * and one holding the byte 0xc3 are two series, not one.
+ */
 static void
 mt_label(FILE *f, const char *s)
 {
 	const unsigned char	*p;
+	size_t			 n;
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '\\' || *p == '"')
-			fprintf(f, "\\%c", *p);
+	for (p = (const unsigned char *)s; *p != '\0'; p += n) {
+		n = 1;
+		if (*p == '\\')
+			fputs("\\\\\\\\", f);
+		else if (*p == '"')
+			fputs("\\\"", f);
 		else if (*p == '\n')
 			fputs("\\n", f);
-		else if (*p < 0x20 || *p >= 0x7f)
+		else if ((n = mt_utf8(p)) != 0)
+			fwrite(p, 1, n, f);
+		else {
 			fprintf(f, "\\\\x%02x", *p);
-		else
-			fputc(*p, f);
+			n = 1;
+		}
 	}
 }
 

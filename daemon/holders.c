@@ -13,7 +13,9 @@
  *   not hidden by ProtectProc=) is named only if one of its fds, or one
  *   of its mappings, is the segment (same inode): a process that closed
  *   the table (protets_close) and lives on is not named;
- * - a live pid the worker may not look into is named: it may hold it.
+ * - a live pid the worker may not look into is named: it may hold it, as
+ *   is one past the request's budget of fd entries (HD_FD_BUDGET: a
+ *   process of a million fds must not stall the worker's loop).
  *
  * Not named: a child forked by a holder (it inherits the fd and the
  * mapping without asking), and holders of a table a restarted worker
@@ -35,6 +37,11 @@
 #include "daemon.h"
 #include "worker.h"
 
+/* What a segment's fd links to starts so (segment.c names them). */
+#define HD_MEMFD	"/memfd:protets:"
+/* The fd entries one request may read, over all its pids. */
+#define HD_FD_BUDGET	65536
+
 /* Is pid alive (a process of another uid too)? */
 static int
 hd_alive(pid_t pid)
@@ -42,23 +49,39 @@ hd_alive(pid_t pid)
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
-/* Does one of pid's fds refer to the inode?  1, 0, or -1: cannot see. */
+/*
+ * Does one of pid's fds refer to the inode?  1, 0, or -1: cannot see (or
+ * the budget, the fd entries a request may read in all, ran out: a
+ * process of a million fds must not stall the worker).  Only a memfd's
+ * link is stat'ed: a fd on a hung FUSE or NFS file is never followed.
+ */
 static int
-hd_fds(pid_t pid, const struct stat *seg)
+hd_fds(pid_t pid, const struct stat *seg, long *budget)
 {
 	struct dirent	*de;
 	struct stat	 st;
-	char		 path[64];
+	char		 path[64], link[32];
+	ssize_t		 n;
 	DIR		*dir;
 	int		 found = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	if ((dir = opendir(path)) == NULL)
 		return -1;
-	while (!found && (de = readdir(dir)) != NULL)
-		found = de->d_name[0] != '.' && fstatat(dirfd(dir),
-		    de->d_name, &st, 0) == 0 && st.st_ino == seg->st_ino &&
-		    st.st_dev == seg->st_dev;
+	while (!found && (de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (--*budget < 0) {
+			found = -1;
+			break;
+		}
+		n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+		if (n < (ssize_t)sizeof(HD_MEMFD) - 1 ||
+		    memcmp(link, HD_MEMFD, sizeof(HD_MEMFD) - 1) != 0)
+			continue;
+		found = fstatat(dirfd(dir), de->d_name, &st, 0) == 0 &&
+		    st.st_ino == seg->st_ino && st.st_dev == seg->st_dev;
+	}
 	closedir(dir);
 	return found;
 }
@@ -85,18 +108,21 @@ hd_maps(pid_t pid, const struct stat *seg)
 	return found;
 }
 
-/* May pid hold the segment?  Gone: 0; seen holding or not: 1 or 0;
- * alive, not to be looked into: 1. */
+/*
+ * May pid hold the segment?  Gone: 0; seen holding or not: 1 or 0;
+ * alive, not to be looked into (or past the budget): 1.  Its mappings
+ * first: a client maps what it holds, and maps are few.
+ */
 static int
-hd_holds(pid_t pid, const struct stat *seg)
+hd_holds(pid_t pid, const struct stat *seg, long *budget)
 {
 	int	fds, maps;
 
 	if (!hd_alive(pid))
 		return 0;
-	if ((fds = hd_fds(pid, seg)) == 1)
-		return 1;
 	if ((maps = hd_maps(pid, seg)) == 1)
+		return 1;
+	if ((fds = hd_fds(pid, seg, budget)) == 1)
 		return 1;
 	return fds == -1 || maps == -1;
 }
@@ -137,6 +163,7 @@ int
 hd_holders(struct wtable *t, pid_t *out, int max)
 {
 	struct stat	seg;
+	long		budget = HD_FD_BUDGET;
 	int		i, n = 0, kept = 0;
 
 	if (fstat(t->fd, &seg) == -1)
@@ -145,7 +172,7 @@ hd_holders(struct wtable *t, pid_t *out, int max)
 		if (!hd_alive(t->handed[i]))
 			continue;	/* forgotten */
 		t->handed[kept++] = t->handed[i];
-		if (n < max && hd_holds(t->handed[i], &seg))
+		if (n < max && hd_holds(t->handed[i], &seg, &budget))
 			out[n++] = t->handed[i];
 	}
 	t->nhanded = kept;

@@ -9,9 +9,13 @@
  * over the daemon's own socket with the public library (DSTATS, LIST, a
  * STATS per table: common/metrics.c), and answers them in the Prometheus
  * text format.  So a slow or hostile scraper holds up this process alone,
- * never a worker, and what it learns is what the daemon's uid may see
- * (every table, when the daemon runs as root).  The process keeps no fd of
- * the daemon's: it closes them all when it starts.
+ * never a worker.  The process keeps nothing of the daemon's: it closes
+ * every fd when it starts, unmaps the catalog, and once it listens it
+ * takes no new privileges and, when it has root, becomes nobody: it
+ * connects as nobody, so what an unauthenticated scraper learns is what
+ * any local user may see (no other uid's private table), and a listener
+ * taken over by a bug in HTTP parsing has a nobody's connection, not
+ * root's, to the daemon.
  *
  * A scrape's figures are read when it comes; the library's counts lag as
  * protets.h says (protets_stats).  Anything but GET /metrics gets 404 or
@@ -19,9 +23,12 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +42,7 @@
 #include "log.h"
 #include "metrics.h"
 
+#define MX_UID		65534	/* nobody */
 #define MX_CONNS	16
 #define MX_TIMEOUT_S	10
 #define MX_TYPE		"text/plain; version=0.0.4; charset=utf-8"
@@ -150,6 +158,26 @@ mx_addr(const struct conf *c, struct sockaddr_storage *ss)
 	return -1;
 }
 
+/*
+ * Nothing of the daemon's beyond the listening socket: the catalog
+ * unmapped, no new privileges, nobody when root (after the bind: a port
+ * below 1024 stays possible).  A failure to become nobody ends the
+ * process: it never serves as root.
+ */
+static void
+mx_confine(const struct daemon *d)
+{
+	if (d->cat.hdr != NULL)
+		(void)munmap(d->cat.hdr, d->cat.size);
+	if (geteuid() == 0 && (setgroups(0, NULL) == -1 ||
+	    setgid(MX_UID) == -1 || setuid(MX_UID) == -1)) {
+		log_warn("metrics: cannot become nobody");
+		exit(1);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		log_warn("metrics: no_new_privs");
+}
+
 static void __attribute__((noreturn))
 mx_main(const struct daemon *d)
 {
@@ -184,6 +212,7 @@ mx_main(const struct daemon *d)
 	log_info("listening on http://%s%s%s:%d/metrics", ss.ss_family == AF_INET6
 	    ? "[" : "", d->conf.metrics_addr, ss.ss_family == AF_INET6 ?
 	    "]" : "", d->conf.metrics_port);
+	mx_confine(d);
 	/* Until told to go (or the supervisor dies: proc_child_init). */
 	while (sigwait(&mask, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
 		;

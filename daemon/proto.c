@@ -233,11 +233,11 @@ proto_serve_get(struct conn *c, const struct wire_hdr *h,
 	proto_info_fill(pt, &in);
 	wbuf_init(&w);
 	wire_put_info(&w, &in, writable ? WIRE_INFO_WRITABLE : 0);
+	if (!w.err)
+		hd_handed(pt->t, c->pid);	/* who, for info and drop */
 	/* fd passes to conn_reply, which closes it once it is sent. */
 	conn_reply(c, h, w.err ? ENOMEM : 0, w.data, w.err ? 0 : w.len, fd);
 	wbuf_free(&w);
-	if (!w.err)
-		hd_handed(pt->t, c->pid);	/* who, for info and drop */
 }
 
 /* write_concurrency: 0 or 1, or shards of a hash type (tbl_nshards_ok). */

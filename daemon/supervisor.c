@@ -320,13 +320,17 @@ sup_mx_died(int status)
 		log_warn("metrics restart timer");
 }
 
-/* Stop the metrics listener and wait for it. */
+/*
+ * Stop the metrics listener and wait for it: SIGKILL, not SIGTERM (it
+ * holds nothing; an orderly stop of libmicrohttpd joins a thread that may
+ * wait for a request to a slow worker, and the supervisor would wait).
+ */
 static void
 sup_mx_stop(void)
 {
 	if (sup_mx == 0)
 		return;
-	kill(sup_mx, SIGTERM);
+	kill(sup_mx, SIGKILL);
 	while (waitpid(sup_mx, NULL, 0) == -1 && errno == EINTR)
 		;
 	sup_mx = 0;

@@ -534,13 +534,23 @@ START_TEST(test_metrics_parsed)
 	ck_assert_int_eq(protets_lookup(t, "no", 2, buf, sizeof(buf), &n),
 	    PROTETS_NOTFOUND);
 	protets_close(t);
+	/* the text "\xc3" and the byte 0xc3: two series (not one, twice) */
+	t = tu_get(p, "x\\xc3", PROTETS_PUBLIC);
+	tu_fill(t, "k", 2);
+	protets_close(t);
+	t = tu_get(p, "x\xc3", PROTETS_PUBLIC);
+	tu_fill(t, "k", 3);
+	protets_close(t);
 	protets_disconnect(p);
+	/* a backslash is two in the label, a byte not UTF-8 \xHH */
 	ck_assert_msg(tu_sh(out, sizeof(out), "%s -s %s metrics | "
 	    "/usr/bin/python3 tests/metrics_check.py "
-	    "'protets_table_inserts_total{table=we\"ird\\name}=12' "
-	    "'protets_table_lookup_hits_total{table=we\"ird\\name}=5' "
-	    "'protets_table_lookup_misses_total{table=we\"ird\\name}=1' "
-	    "'protets_table_entries{table=we\"ird\\name}=12' "
+	    "'protets_table_inserts_total{table=we\"ird\\\\name}=12' "
+	    "'protets_table_lookup_hits_total{table=we\"ird\\\\name}=5' "
+	    "'protets_table_lookup_misses_total{table=we\"ird\\\\name}=1' "
+	    "'protets_table_entries{table=we\"ird\\\\name}=12' "
+	    "'protets_table_entries{table=x\\\\xc3}=2' "
+	    "'protets_table_entries{table=x\\xc3}=3' "
 	    "'protets_worker_restarts_total=0' "
 	    "'protets_errors_total{error=system}' 2>&1", cli, d.sock) == 0,
 	    "metrics_check: %s", out);
@@ -906,6 +916,33 @@ START_TEST(test_http_metrics)
 	ck_assert_msg(tu_sh(out, sizeof(out), "/usr/bin/python3 "
 	    "tests/metrics_check.py --url http://127.0.0.1:%d/other "
 	    "--status 404 2>&1", port) == 0, "metrics_check: %s", out);
+	/*
+	 * Confined: no catalog mapped, no new privileges, and, when the
+	 * daemon has root, nobody: root's private table is not scraped.
+	 */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "pgrep -P %d -f "
+	    "'protetsd: metrics'", (int)h.pid), 0);
+	mx = (pid_t)atoi(out);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "grep -c "
+	    "'memfd:protets:catalog' /proc/%d/maps", (int)mx), 1);
+	ck_assert_str_eq(out, "0\n");
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "grep '^NoNewPrivs:' "
+	    "/proc/%d/status", (int)mx), 0);
+	ck_assert_str_eq(out, "NoNewPrivs:\t1\n");
+	if (getuid() == 0) {
+		ck_assert_int_eq(tu_sh(out, sizeof(out), "awk '/^Uid:/ { print "
+		    "$2 }' /proc/%d/status", (int)mx), 0);
+		ck_assert_str_eq(out, "65534\n");
+		p = td_connect(&h);
+		t = tu_get(p, "secret", PROTETS_PRIVATE);
+		protets_close(t);
+		protets_disconnect(p);
+		ck_assert_msg(tu_sh(out, sizeof(out), "/usr/bin/python3 -c "
+		    "'import sys, urllib.request; sys.exit(\"secret\" in "
+		    "urllib.request.urlopen(sys.argv[1]).read().decode())' "
+		    "%s 2>&1", url) == 0, "root's private table scraped: %s",
+		    out);
+	}
 	/* a second daemon cannot listen there: it says so, and serves */
 	td_start(&h2, 1, extra, NULL);
 	for (i = 0; i < 5000 && !td_log_has(&h2, "cannot listen"); i++)

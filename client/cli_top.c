@@ -289,7 +289,7 @@ tp_fetch(struct tp *tp)
 		memcpy(name, tp->rows[i].s.info.name, sizeof(name));
 		rc = protets_stats_get(tp->p, name, &tp->rows[j].s);
 		if (rc == PROTETS_NOTFOUND || rc == PROTETS_EACCES)
-			continue;	/* dropped, or made private, meanwhile */
+			continue;	/* dropped, or made private */
 		if (rc != 0)
 			return rc;
 		tp->rows[j].ops = tp->rows[j].s.inserts +
@@ -301,7 +301,7 @@ tp_fetch(struct tp *tp)
 		    dt : 0;
 		j++;
 	}
-	if ((tp->n = j) > 0)	/* rows is NULL when no table was ever seen */
+	if ((tp->n = j) > 0)	/* rows NULL: no table seen yet */
 		qsort(tp->rows, tp->n, sizeof(tp->rows[0]), tp_busier);
 	return 0;
 }

@@ -50,9 +50,9 @@
 __thread struct pt_tc pt_tc[PT_TC_WAYS];
 static __thread uint64_t pt_tid;	/* this thread's number, 0: none yet */
 static __thread struct pt_tcount *pt_mine;	/* the blocks it took */
-static __thread int	 pt_keyset;	/* pt_key set: its end releases them */
-static uint64_t		 pt_serials, pt_tids;	/* atomic: the last handed out */
-static uint64_t		 pt_gen;		/* under pt_mtx: forks so far */
+static __thread int	 pt_keyset;	/* pt_key set: its end runs */
+static uint64_t		 pt_serials, pt_tids;	/* atomic */
+static uint64_t		 pt_gen;	/* under pt_mtx: forks so far */
 static pthread_mutex_t	 pt_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t	 pt_once = PTHREAD_ONCE_INIT;
 static pthread_key_t	 pt_key;
@@ -225,7 +225,7 @@ pt_tally_close(struct pt_tally *y, const struct tbl *tb)
 	for (c = y->list; c != NULL; c = next) {
 		next = c->next;
 		if (!c->taken || c->gen != pt_gen) {
-			free(c);	/* free, or a thread's not in this process */
+			free(c);	/* free, or a thread's not here */
 			continue;
 		}
 		if (tb != NULL && c->left != TBL_TALLY_FOLD)

@@ -22,27 +22,27 @@
  */
 struct pt_tally;
 struct pt_tcount {
-	int64_t			 left;		/* operations to the next fold */
-	uint64_t		 op[TBL_TY_NOPS];
-	uint64_t		 tid;		/* the thread's number */
-	struct pt_tcount	*next		/* the handle's list, all blocks */
-	    __attribute__((aligned(64)));
-	struct pt_tcount	*nfree;		/* the handle's free blocks */
-	struct pt_tcount	*mine;		/* its thread's list */
-	struct pt_tally		*y;		/* atomic: its handle; NULL: closed */
-	uint64_t		 serial;	/* y's, while taken */
-	uint64_t		 gen;		/* the process's generation at take */
-	int			 taken;		/* a thread's, or free */
+	int64_t		 left;		/* operations to a fold */
+	uint64_t	 op[TBL_TY_NOPS];
+	uint64_t	 tid;		/* the thread's number */
+	/* the handle's list, all its blocks */
+	struct pt_tcount *next __attribute__((aligned(64)));
+	struct pt_tcount *nfree;	/* the handle's free blocks */
+	struct pt_tcount *mine;		/* its thread's list */
+	struct pt_tally	*y;		/* atomic; NULL: closed */
+	uint64_t	 serial;	/* y's, while taken */
+	uint64_t	 gen;		/* pt_gen when taken */
+	int		 taken;		/* a thread's, or free */
 } __attribute__((aligned(64)));
 
 /* The handle's part: serial names it in the threads' caches. */
 struct protets_table;
 struct pt_tally {
-	uint64_t		 serial;	/* unique in the process, never 0 */
-	size_t			 way;		/* its way's offset in pt_tc */
-	struct protets_table	*t;		/* its handle: for folds at thread end */
-	struct pt_tcount	*list;		/* every block; under the mutex */
-	struct pt_tcount	*nfree;		/* those of ended threads; ditto */
+	uint64_t	 serial;	/* unique in the process, never 0 */
+	size_t		 way;		/* its way's offset */
+	struct protets_table *t;	/* its handle: folds at thread end */
+	struct pt_tcount *list;		/* all blocks; under the mutex */
+	struct pt_tcount *nfree;	/* those of ended threads; ditto */
 };
 
 /* This thread's cache: the count blocks of the handles it used last. */

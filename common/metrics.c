@@ -302,7 +302,7 @@ metrics_write(protets_t *p, FILE *f)
 		if ((rc = protets_stats_get(p, name, &ts.v[j])) == 0)
 			j++;
 		else if (rc != PROTETS_NOTFOUND && rc != PROTETS_EACCES) {
-			free(ts.v);	/* not dropped or made private meanwhile */
+			free(ts.v);	/* not dropped, not made private */
 			return rc;
 		}
 	}

@@ -29,7 +29,6 @@
 #include <vis.h>
 
 #include <arpa/nameser.h>
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <jansson.h>
@@ -533,6 +532,28 @@ cio_json_field(struct cio_in *in, const char *name, json_t *v,
  * which has the last word on JSON, reads the line.  Returns 1 with kv
  * filled, or 0.
  */
+/*
+ * The four hex digits of a \uXXXX escape, exactly four (no sign, no
+ * space, no 0x: what sscanf's %x would take); 0x10000 if they are not.
+ */
+static unsigned int
+cio_hex4(const char *s)
+{
+	unsigned int	u = 0;
+	int		i, d;
+
+	for (i = 0; i < 4; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			d = s[i] - '0';
+		else if ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f')
+			d = (s[i] | 0x20) - 'a' + 10;
+		else
+			return 0x10000;
+		u = u << 4 | (unsigned int)d;
+	}
+	return u;
+}
+
 static const char *
 cio_fast_str(const char *s, const char *end, char *dst, size_t *len)
 {
@@ -557,8 +578,7 @@ cio_fast_str(const char *s, const char *end, char *dst, size_t *len)
 			s++;
 			continue;
 		}
-		if (*s != 'u' || end - s < 5 || sscanf(s + 1, "%4x", &u) != 1 ||
-		    u >= 0x80 || !isxdigit((unsigned char)s[4]))
+		if (*s != 'u' || end - s < 5 || (u = cio_hex4(s + 1)) >= 0x80)
 			return NULL;
 		dst[o++] = (char)u;
 		s += 5;

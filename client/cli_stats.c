@@ -3,8 +3,8 @@
  * statistics (protets_daemon_stats_get, protets_stats_get), as "key:
  * value" lines for humans, or in the Prometheus text format (metrics.c).
  *
- * Exit status as the other commands: 0, 1 no such table, 3 daemon
- * unreachable, 4 permission denied, 5 other errors.
+ * Exit status as the other commands (cli_fail): 0, 1 no such table, 2 a
+ * bad operand, 3 daemon unreachable, 4 permission denied, 5 other errors.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,28 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "cli_stats.h"
 #include "escape.h"
 #include "metrics.h"
-
-static int
-cs_fail(const char *what, int err)
-{
-	const char	*m = protets_errmsg();
-
-	fprintf(stderr, "protets: %s: %s%s%s\n", what, protets_strerror(err),
-	    m[0] != '\0' ? ": " : "", m);
-	switch (err) {
-	case PROTETS_NOTFOUND:
-		return 1;
-	case PROTETS_ECONNECT:
-		return 3;
-	case PROTETS_EACCES:
-		return 4;
-	default:
-		return 5;
-	}
-}
 
 /* "2026-12-07 11:00:00.123 UTC", or "never" for 0. */
 static const char *
@@ -58,7 +40,7 @@ cs_table(protets_t *p, const char *name)
 	int		 rc;
 
 	if ((rc = protets_stats_get(p, name, &s)) != 0)
-		return cs_fail(escape_line(name, nb, sizeof(nb)), rc);
+		return cli_fail(escape_line(name, nb, sizeof(nb)), rc);
 	printf("name: %s\n", escape_line(s.info.name, nb, sizeof(nb)));
 	printf("type: %s\n", protets_type_name(s.info.type));
 	printf("entries: %llu\n", (unsigned long long)s.info.entries);
@@ -105,7 +87,7 @@ cs_daemon(protets_t *p)
 	int			 rc;
 
 	if ((rc = protets_daemon_stats_get(p, &d)) != 0)
-		return cs_fail("stats", rc);
+		return cli_fail("stats", rc);
 	printf("uptime_s: %llu\n", (unsigned long long)(d.uptime_ms / 1000));
 	printf("worker_restarts: %llu\n",
 	    (unsigned long long)d.worker_restarts);
@@ -155,7 +137,7 @@ cli_metrics(protets_t *p, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	if ((rc = metrics_write(p, stdout)) != 0)
-		return cs_fail("metrics", rc);
+		return cli_fail("metrics", rc);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "protets: metrics: %s\n", strerror(errno));
 		return 5;

@@ -10,9 +10,20 @@
  * slow writer shows in steps), lookups' hit ratio, entries, bytes, lock
  * waits and time-outs, recoveries; the most recent recoveries last.  It
  * fits the terminal (TIOCGWINSZ; 80x24 when it cannot tell), never
- * printing past a line's end.  The terminal is put in non-canonical mode
- * without echo, and restored on exit (q, end of input, SIGINT, SIGTERM).
- * -n N: N refreshes and exit (also without a terminal).
+ * printing past a line's end.  -n N: N refreshes and exit (also without a
+ * terminal).
+ *
+ * The terminal is put in non-canonical mode without echo, and given back
+ * as it was on every way out: q, ^D (end of input: the byte 0x04 in this
+ * mode), SIGINT, SIGTERM, SIGQUIT, SIGHUP, and a standard output that
+ * fails (SIGPIPE ignored: a reader gone, as `protets top | head`, ends it
+ * quietly, another write error with a message).  A signal that comes while
+ * top waits for the next refresh ends the loop; one that comes anywhere
+ * else (a request to a daemon that does not answer: the library retries
+ * a read that a signal interrupts) restores the terminal in the handler
+ * and exits there.  SIGTSTP (^Z) restores the terminal and stops; SIGCONT
+ * puts it back in top's mode, when top is in the foreground, and redraws.
+ * Handlers are installed without SA_RESTART.
  */
 #include <sys/ioctl.h>
 
@@ -21,12 +32,14 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "cli_stats.h"
 #include "clock.h"
 #include "escape.h"
@@ -51,39 +64,103 @@ struct tp {
 	char		 procs[512];
 };
 
-static struct termios	tp_saved;
-static int		tp_raw;
-static volatile sig_atomic_t tp_quit;
+static struct termios	tp_saved, tp_mode;	/* the user's, top's */
+static volatile sig_atomic_t tp_raw;	/* the terminal is in tp_mode */
+static volatile sig_atomic_t tp_quit, tp_waiting, tp_redraw;
+
+/* The terminal as it was (async-signal-safe; tp_raw left as it is). */
+static void
+tp_give_back(void)
+{
+	if (tp_raw)
+		(void)tcsetattr(0, TCSAFLUSH, &tp_saved);
+}
 
 static void
 tp_restore(void)
 {
-	if (tp_raw) {
-		tcsetattr(0, TCSAFLUSH, &tp_saved);
-		tp_raw = 0;
-	}
+	tp_give_back();
+	tp_raw = 0;
 }
 
+/* SIGINT, SIGTERM, SIGQUIT, SIGHUP: quit. */
 static void
 tp_sig(int sig)
 {
 	(void)sig;
 	tp_quit = 1;
+	if (!tp_waiting) {	/* perhaps blocked in a request: out now */
+		tp_give_back();
+		_exit(0);
+	}
+}
+
+static void
+tp_on(int sig, void (*fn)(int))
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: poll returns at once */
+	(void)sigaction(sig, &sa, NULL);
+}
+
+/* SIGTSTP: the terminal as it was, then stop; on, once continued. */
+static void
+tp_stop(int sig)
+{
+	sigset_t	set;
+	int		e = errno;
+
+	tp_give_back();
+	tp_on(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+	(void)kill(getpid(), sig);	/* stops here until SIGCONT */
+	tp_on(sig, tp_stop);
+	errno = e;
+}
+
+/* SIGCONT: top's mode again, if top is the terminal's foreground. */
+static void
+tp_cont(int sig)
+{
+	int	e = errno;
+
+	(void)sig;
+	if (tp_raw && tcgetpgrp(0) == getpgrp())
+		(void)tcsetattr(0, TCSAFLUSH, &tp_mode);
+	tp_redraw = 1;
+	errno = e;
+}
+
+static void
+tp_signals(void)
+{
+	static const int	quit[] = { SIGINT, SIGTERM, SIGQUIT, SIGHUP };
+	size_t			i;
+
+	for (i = 0; i < sizeof(quit) / sizeof(quit[0]); i++)
+		tp_on(quit[i], tp_sig);
+	tp_on(SIGPIPE, SIG_IGN);
+	tp_on(SIGTSTP, tp_stop);
+	tp_on(SIGCONT, tp_cont);
 }
 
 /* Non-canonical input without echo, when stdin is a terminal. */
 static void
 tp_term(void)
 {
-	struct termios	t;
-
 	if (!isatty(0) || tcgetattr(0, &tp_saved) == -1)
 		return;
-	t = tp_saved;
-	t.c_lflag &= ~(ICANON | ECHO);
-	t.c_cc[VMIN] = 1;
-	t.c_cc[VTIME] = 0;
-	if (tcsetattr(0, TCSAFLUSH, &t) == 0) {
+	tp_mode = tp_saved;
+	tp_mode.c_lflag &= ~(ICANON | ECHO);
+	tp_mode.c_cc[VMIN] = 1;
+	tp_mode.c_cc[VTIME] = 0;
+	if (tcsetattr(0, TCSAFLUSH, &tp_mode) == 0) {
 		tp_raw = 1;
 		atexit(tp_restore);
 	}
@@ -210,8 +287,11 @@ tp_fetch(struct tp *tp)
 	dt = tp->prev_at ? (double)(tp->at - tp->prev_at) / 1000 : 0;
 	for (i = j = 0; i < tp->n; i++) {
 		memcpy(name, tp->rows[i].s.info.name, sizeof(name));
-		if (protets_stats_get(tp->p, name, &tp->rows[j].s) != 0)
-			continue;	/* dropped meanwhile */
+		rc = protets_stats_get(tp->p, name, &tp->rows[j].s);
+		if (rc == PROTETS_NOTFOUND || rc == PROTETS_EACCES)
+			continue;	/* dropped, or made private */
+		if (rc != 0)
+			return rc;
 		tp->rows[j].ops = tp->rows[j].s.inserts +
 		    tp->rows[j].s.deletes + tp->rows[j].s.lookup_hits +
 		    tp->rows[j].s.lookup_misses + tp->rows[j].s.counter_updates;
@@ -221,8 +301,8 @@ tp_fetch(struct tp *tp)
 		    dt : 0;
 		j++;
 	}
-	tp->n = j;
-	qsort(tp->rows, tp->n, sizeof(tp->rows[0]), tp_busier);
+	if ((tp->n = j) > 0)	/* rows NULL: no table seen yet */
+		qsort(tp->rows, tp->n, sizeof(tp->rows[0]), tp_busier);
 	return 0;
 }
 
@@ -237,8 +317,9 @@ tp_header(const struct tp *tp)
 	double				 dt, reqs = 0;
 	int				 i;
 
-	localtime_r(&now, &tm);
-	strftime(t, sizeof(t), "%H:%M:%S", &tm);
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(t, sizeof(t), "%H:%M:%S", &tm) == 0)
+		strlcpy(t, "?", sizeof(t));
 	for (i = 0; i < PROTETS_STATS_ERRORS; i++)
 		errs += d->errors[i];
 	dt = tp->prev_at ? (double)(tp->at - tp->prev_at) / 1000 : 0;
@@ -314,9 +395,11 @@ tp_recoveries(const struct tp *tp, int room)
 		if (best == NULL)
 			break;
 		below = best->s.last_recovery_ms;
+		/* any writer of the segment may have stored any time */
 		s = (time_t)(below / 1000);
-		localtime_r(&s, &tm);
-		strftime(t, sizeof(t), "%H:%M:%S", &tm);
+		if (localtime_r(&s, &tm) == NULL || tm.tm_year > 9999 - 1900 ||
+		    strftime(t, sizeof(t), "%H:%M:%S", &tm) == 0)
+			strlcpy(t, "?", sizeof(t));
 		tp_line(tp, "  %s  pid %d  %s", t,
 		    (int)best->s.last_recovery_pid,
 		    escape_line(best->s.info.name, nb, sizeof(nb)));
@@ -325,11 +408,17 @@ tp_recoveries(const struct tp *tp, int room)
 		tp_line(tp, "  none");
 }
 
-static void
+/* Draw; -1 when standard output failed (errno says why). */
+static int
 tp_draw(const struct tp *tp)
 {
 	int	 room, i;
 
+	if (tp_redraw) {	/* continued: the screen is the shell's */
+		tp_redraw = 0;
+		if (isatty(1))
+			printf("\033[2J");
+	}
 	printf("\033[H");
 	tp_header(tp);
 	/* 6 lines above, the recoveries' title and lines below */
@@ -342,27 +431,38 @@ tp_draw(const struct tp *tp)
 	}
 	tp_recoveries(tp, TP_RECENT);
 	printf("\033[J");
-	fflush(stdout);
+	return fflush(stdout) == EOF || ferror(stdout) ? -1 : 0;
 }
 
-/* Wait for the next refresh (ms); 1 when q (or end of input) was typed. */
+/*
+ * Wait for the next refresh (ms), or a redraw after SIGCONT; 1 when q,
+ * ^D or the end of input came, or a signal to quit.
+ */
 static int
 tp_wait(int ms)
 {
 	struct pollfd	 pfd = { .fd = 0, .events = POLLIN };
 	int64_t		 until = clk_now_ms() + ms, left;
+	ssize_t		 r;
 	char		 c;
 
-	while (!tp_quit && (left = until - clk_now_ms()) > 0) {
+	tp_waiting = 1;
+	while (!tp_quit && !tp_redraw &&
+	    (left = until - clk_now_ms()) > 0) {
 		if (!tp_raw) {
 			poll(NULL, 0, (int)left);
 			continue;
 		}
 		if (poll(&pfd, 1, (int)left) <= 0)
 			continue;
-		if (read(0, &c, 1) != 1 || c == 'q' || c == 'Q')
-			return 1;
+		if ((r = read(0, &c, 1)) == -1 && errno == EINTR)
+			continue;
+		if (r != 1 || c == 'q' || c == 'Q' || c == 0x04) {
+			tp_quit = 1;
+			break;
+		}
 	}
+	tp_waiting = 0;
 	return tp_quit;
 }
 
@@ -394,12 +494,11 @@ cli_top(protets_t *p, int argc, char **argv)
 	struct tp	 tp;
 	struct tp_row	*swap;
 	long		 left = argc == 3 ? strtol(argv[2], NULL, 10) : -1;
-	int		 rc = 0;
+	int		 rc = 0, werr = 0;
 
 	memset(&tp, 0, sizeof(tp));
 	tp.p = p;
-	signal(SIGINT, tp_sig);
-	signal(SIGTERM, tp_sig);
+	tp_signals();
 	tp_term();
 	if (isatty(1))
 		printf("\033[H\033[2J");
@@ -407,7 +506,10 @@ cli_top(protets_t *p, int argc, char **argv)
 		tp_size(&tp);
 		if ((rc = tp_fetch(&tp)) != 0)
 			break;
-		tp_draw(&tp);
+		if (tp_draw(&tp) == -1) {
+			werr = errno != 0 ? errno : EIO;
+			break;
+		}
 		if (left > 0 && --left == 0)
 			break;
 		/* this refresh is the next one's "before" */
@@ -427,10 +529,13 @@ cli_top(protets_t *p, int argc, char **argv)
 	tp_restore();
 	free(tp.rows);
 	free(tp.prev);
-	if (rc != 0) {
-		fprintf(stderr, "protets: top: %s%s%s\n", protets_strerror(rc),
-		    protets_errmsg()[0] != '\0' ? ": " : "", protets_errmsg());
-		return rc == PROTETS_ECONNECT ? 3 : 5;
+	if (werr != 0) {	/* standard output failed: nothing more */
+		__fpurge(stdout);
+		if (werr == EPIPE)	/* the reader has gone: the end */
+			return 0;
+		fprintf(stderr, "protets: top: standard output: %s\n",
+		    strerror(werr));
+		return 5;
 	}
-	return 0;
+	return rc != 0 ? cli_fail("top", rc) : 0;
 }

@@ -354,10 +354,14 @@ int protets_list(protets_t *p, protets_list_fn fn, void *arg);
  * any process, systemd's fd store, a live upgrade of the same layout; a
  * stop and start through the state directory begins them again).  The
  * library counts the operations of a writable mapping per thread and adds
- * them to the segment every 256 operations of a thread and at
+ * them to the segment every 256 operations of a thread, when the thread
+ * ends (returns from its start routine or calls pthread_exit) and at
  * protets_close: a live thread's last operations (fewer than 256 per
  * table handle) are not in the figures yet, and are lost if its process
- * is killed.  Operations through a read-only mapping (a protected table of
+ * is killed.  A forked child counts only its own operations: what its
+ * parent had not added yet is the parent's to add (a child of a raw
+ * clone system call, which runs no pthread_atfork handler, adds them
+ * again).  Operations through a read-only mapping (a protected table of
  * another uid) are not counted.  Rare events are counted as they happen.
  */
 typedef struct protets_stats {

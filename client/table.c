@@ -163,7 +163,7 @@ pt_table_map(int fd, const protets_info *info, int writable,
 	v->tbl.lock_timeout_ms = t->lock_timeout_ms;
 	t->view = v;
 	pthread_mutex_init(&t->follow, NULL);
-	pt_tally_init(&t->tally);
+	pt_tally_init(&t->tally, t);
 	*out = t;
 	return 0;
 }

@@ -15,19 +15,34 @@
 #include "layout.h"
 #include "table.h"
 
-/* One thread's counts on one handle; on lines of its own. */
+/*
+ * One thread's counts on one handle.  Line 0 is what an operation
+ * touches; line 1 is the bookkeeping, changed under tally.c's mutex (but
+ * mine, its thread's alone, and y, atomic).
+ */
+struct pt_tally;
 struct pt_tcount {
-	struct pt_tcount	*next;		/* the handle's list */
-	uint64_t		 tid;		/* the thread's number */
-	int64_t			 left;		/* operations to the next fold */
-	uint64_t		 op[TBL_TY_NOPS];
+	int64_t		 left;		/* operations to a fold */
+	uint64_t	 op[TBL_TY_NOPS];
+	uint64_t	 tid;		/* the thread's number */
+	/* the handle's list, all its blocks */
+	struct pt_tcount *next __attribute__((aligned(64)));
+	struct pt_tcount *nfree;	/* the handle's free blocks */
+	struct pt_tcount *mine;		/* its thread's list */
+	struct pt_tally	*y;		/* atomic; NULL: closed */
+	uint64_t	 serial;	/* y's, while taken */
+	uint64_t	 gen;		/* pt_gen when taken */
+	int		 taken;		/* a thread's, or free */
 } __attribute__((aligned(64)));
 
 /* The handle's part: serial names it in the threads' caches. */
+struct protets_table;
 struct pt_tally {
-	uint64_t		 serial;	/* unique in the process, never 0 */
-	size_t			 way;		/* its way's offset in pt_tc */
-	struct pt_tcount	*list;		/* atomic: pushed, freed at close */
+	uint64_t	 serial;	/* unique in the process, never 0 */
+	size_t		 way;		/* its way's offset */
+	struct protets_table *t;	/* its handle: folds at thread end */
+	struct pt_tcount *list;		/* all blocks; under the mutex */
+	struct pt_tcount *nfree;	/* those of ended threads; ditto */
 };
 
 /* This thread's cache: the count blocks of the handles it used last. */
@@ -39,7 +54,7 @@ struct pt_tc {
 extern __thread struct pt_tc pt_tc[PT_TC_WAYS]
     __attribute__((visibility("hidden")));
 
-void	pt_tally_init(struct pt_tally *);
+void	pt_tally_init(struct pt_tally *, struct protets_table *);
 /* Fold every thread's counts into tb (no operation may be running). */
 void	pt_tally_close(struct pt_tally *, const struct tbl *tb);
 /* The cache missed: find or make this thread's block, then count. */
@@ -52,7 +67,6 @@ void	pt_tally_fold(struct pt_tcount *c, const struct tbl *tb);
  * What the table's handle t provides, out of line: the mapping's current
  * table for the two calls above (table.c).
  */
-struct protets_table;
 void	pt_table_tally_slow(struct protets_table *, unsigned op, uint64_t n);
 void	pt_table_tally_fold(struct protets_table *, struct pt_tcount *);
 

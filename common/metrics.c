@@ -299,8 +299,12 @@ metrics_write(protets_t *p, FILE *f)
 	}
 	for (i = j = 0; i < ts.n; i++) {
 		memcpy(name, ts.v[i].info.name, sizeof(name));
-		if (protets_stats_get(p, name, &ts.v[j]) == 0)
-			j++;	/* else dropped meanwhile, or hidden */
+		if ((rc = protets_stats_get(p, name, &ts.v[j])) == 0)
+			j++;
+		else if (rc != PROTETS_NOTFOUND && rc != PROTETS_EACCES) {
+			free(ts.v);	/* not dropped, not made private */
+			return rc;
+		}
 	}
 	ts.n = j;
 	mt_daemon(f, &d);

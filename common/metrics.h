@@ -19,9 +19,10 @@ const char	*metrics_err_name(unsigned i);
 /*
  * Write every metric the daemon behind p gives (its own counts, then each
  * table this uid may see: its counts, entries and bytes) to f.  A table
- * dropped between the list and its stats is left out.  Returns 0, or the
- * protets error of the daemon's own counts or of the list (nothing
- * written then, but what f already had).
+ * dropped (PROTETS_NOTFOUND) or made another uid's private table
+ * (PROTETS_EACCES) between the list and its stats is left out.  Returns
+ * 0, or the error of the daemon's own counts, of the list or of a table's
+ * stats (nothing written then, but what f already had).
  */
 int		 metrics_write(protets_t *p, FILE *f);
 

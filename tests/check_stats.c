@@ -3,19 +3,24 @@
  * operation counts as the library folds them into its segment (exact
  * after protets_close, behind by less than TBL_TALLY_FOLD operations per
  * thread before), from many threads on one handle, on a sharded table,
+ * from threads that ended (and their blocks reused), in forked children;
  * EFULL answers; the daemon's counts of restarts, handoffs, requests and
  * errors, snapshots; protets stats, and protets metrics parsed by a real
  * Prometheus text parser (Debian's python3-prometheus-client, through
- * tests/metrics_check.py).
+ * tests/metrics_check.py), and failing; protets top in tmux, and the
+ * terminal it gives back on every way out.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
+#include <malloc.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +29,8 @@
 
 #include <check.h>
 
+#include "layout.h"
+#include "wire.h"
 #include "testutil.h"
 
 static struct td	d;
@@ -37,9 +44,14 @@ setup(void)
 	tu_bin("protets", cli, sizeof(cli));
 }
 
+static char	tmux_sock[64];
+static int	tmux(const char *fmt, const char *arg);
+
 static void
 teardown(void)
 {
+	if (tmux_sock[0] != '\0')	/* a test's tmux server, if it failed */
+		(void)tmux("kill-server%s", "");
 	td_stop(&d);
 }
 
@@ -185,6 +197,107 @@ START_TEST(test_threads_shards)
 }
 END_TEST
 
+/*
+ * A forked child's counts are its own: the parent's uncounted operations
+ * are the parent's to add (at its close), not the child's, whether the
+ * child only closes the handle or works on it first.
+ */
+START_TEST(test_fork_counts)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t = tu_get(p, "fk", PROTETS_PUBLIC);
+	protets_stats	 s;
+	char		 key[32];
+	pid_t		 pid;
+	int		 i, st;
+
+	for (i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ck_assert_int_eq(protets_insert(t, key, strlen(key), "v", 1),
+		    0);
+	}
+	for (i = 0; i < 11; i++) {
+		ck_assert_int_ne(pid = fork(), -1);
+		if (pid == 0) {
+			/* the last child works: 5 inserts of its own */
+			for (st = 0; i == 10 && st < 5; st++) {
+				snprintf(key, sizeof(key), "c%d", st);
+				if (protets_insert(t, key, strlen(key), "v",
+				    1) != 0)
+					_exit(1);
+			}
+			protets_close(t);
+			_exit(0);
+		}
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert_int_eq(st, 0);
+	}
+	s = stats_of(p, "fk");
+	ck_assert_uint_eq(s.inserts, 5);	/* the child's, at its close */
+	protets_close(t);
+	s = stats_of(p, "fk");
+	ck_assert_uint_eq(s.inserts, 105);
+	ck_assert_uint_eq(s.info.entries, 105);
+	protets_disconnect(p);
+}
+END_TEST
+
+#define NEND	2000
+
+static void *
+end_main(void *arg)
+{
+	protets_table_t	*t = arg;
+	char		 buf[64];
+	size_t		 n;
+	int		 i;
+
+	for (i = 0; i < 3; i++)
+		if (protets_lookup(t, "k:0", 3, buf, sizeof(buf), &n) != 0)
+			return (void *)1;
+	return NULL;
+}
+
+/*
+ * The counts of a thread that ended are in the figures once it is
+ * joined, the handle still open; its block goes to the next thread: NEND
+ * threads one after another leave the heap as it was (mallinfo2; under
+ * ASan, whose allocator it does not see, only the counts are checked).
+ */
+START_TEST(test_thread_end)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t = tu_get(p, "te", PROTETS_PUBLIC);
+	protets_stats	 s;
+	pthread_t	 th;
+	size_t		 before;
+	void		*rv;
+	int		 i;
+
+	tu_fill(t, "k", 1);
+	ck_assert_int_eq(pthread_create(&th, NULL, end_main, t), 0);
+	ck_assert_int_eq(pthread_join(th, &rv), 0);
+	ck_assert_ptr_null(rv);
+	s = stats_of(p, "te");
+	ck_assert_uint_eq(s.lookup_hits, 3);
+	before = mallinfo2().uordblks;
+	for (i = 0; i < NEND; i++) {
+		ck_assert_int_eq(pthread_create(&th, NULL, end_main, t), 0);
+		ck_assert_int_eq(pthread_join(th, &rv), 0);
+		ck_assert_ptr_null(rv);
+	}
+	ck_assert_msg(mallinfo2().uordblks < before + 16384, "%zu bytes more "
+	    "on the heap after %d threads", mallinfo2().uordblks - before,
+	    NEND);
+	s = stats_of(p, "te");
+	ck_assert_uint_eq(s.lookup_hits, 3 * (NEND + 1));
+	protets_close(t);
+	s = stats_of(p, "te");
+	ck_assert_uint_eq(s.lookup_hits, 3 * (NEND + 1));
+	protets_disconnect(p);
+}
+END_TEST
+
 /* Every EFULL answer is counted, at once. */
 START_TEST(test_efull)
 {
@@ -288,6 +401,10 @@ START_TEST(test_cli_stats)
 	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s stats nosuch "
 	    "2>&1", cli, d.sock), 1);
 	ck_assert_ptr_nonnull(strstr(out, "nosuch: no such key or table"));
+	/* a name too long: exit 2, as every command's PROTETS_EINVAL */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s stats "
+	    "\"$(printf %%0300d 0)\" 2>&1", cli, d.sock), 2);
+	ck_assert_msg(strstr(out, "000: invalid argument") != NULL, "%s", out);
 	/* a usage error, before any daemon is dialled */
 	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s /nonexistent stats "
 	    "a b 2>&1", cli), 2);
@@ -295,6 +412,104 @@ START_TEST(test_cli_stats)
 	    "(protets --help for usage)\n");
 	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s /nonexistent metrics "
 	    "x 2>&1", cli), 2);
+}
+END_TEST
+
+/* Read exactly n bytes; 0 on success. */
+static int
+read_full(int fd, void *b, size_t n)
+{
+	ssize_t	r;
+
+	while (n > 0) {
+		if ((r = read(fd, b, n)) <= 0)
+			return -1;
+		b = (char *)b + r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Copy one message (header, payload) from fd to to; its op, or -1. */
+static int
+proxy_one(int from, int to, int stop_op)
+{
+	struct wire_hdr	 h;
+	static char	 b[1 << 20];
+
+	if (read_full(from, &h, sizeof(h)) != 0 || h.len > sizeof(b) ||
+	    read_full(from, b, h.len) != 0)
+		return -1;
+	if (h.op == stop_op)
+		return h.op;
+	if (write(to, &h, sizeof(h)) != (ssize_t)sizeof(h) ||
+	    write(to, b, h.len) != (ssize_t)h.len)
+		return -1;
+	return h.op;
+}
+
+/*
+ * A process between one client and the daemon, on socket path: it passes
+ * requests and replies until a request of op stop_op, where it closes the
+ * connection and its socket (the client finds no daemon then).
+ */
+static pid_t
+proxy_start(const char *path, int stop_op)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	pid_t			 pid;
+	int			 l, c, s, op;
+
+	ck_assert_int_lt(strlcpy(sun.sun_path, path, sizeof(sun.sun_path)),
+	    sizeof(sun.sun_path));
+	ck_assert_int_ne(l = socket(AF_UNIX, SOCK_STREAM, 0), -1);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid != 0) {
+		close(l);
+		return pid;
+	}
+	if ((c = accept(l, NULL, NULL)) == -1)
+		_exit(1);
+	strlcpy(sun.sun_path, d.sock, sizeof(sun.sun_path));
+	if ((s = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    connect(s, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		_exit(1);
+	while ((op = proxy_one(c, s, stop_op)) > 0 && op != stop_op &&
+	    proxy_one(s, c, -1) > 0)
+		;
+	unlink(path);
+	_exit(0);
+}
+
+/*
+ * protets metrics fails when a table's stats fail for another reason
+ * than its drop: here the daemon gone at the first STATS (exit 3), not
+ * metrics without that table.
+ */
+START_TEST(test_metrics_fails)
+{
+	protets_t	*p = td_connect(&d);
+	protets_table_t	*t = tu_get(p, "m", PROTETS_PUBLIC);
+	char		 path[PATH_MAX + 16];
+	pid_t		 pid;
+	int		 st;
+
+	protets_close(t);
+	protets_disconnect(p);
+	snprintf(path, sizeof(path), "%s/proxy.sock", d.dir);
+	pid = proxy_start(path, WIRE_STATS);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "PROTETS_CONNECT_TIMEOUT_MS="
+	    "100 %s -s %s metrics 2>&1 >/dev/null", cli, path), 3);
+	ck_assert_msg(strstr(out, "protets: metrics: daemon unreachable") !=
+	    NULL, "%s", out);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(st, 0);
+	/* a table dropped meanwhile is left out: the command succeeds */
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s metrics 2>&1 | "
+	    "grep -c '^protets_table_entries{table=\"m\"} 0'", cli, d.sock), 0);
+	ck_assert_str_eq(out, "1\n");
 }
 END_TEST
 
@@ -343,8 +558,6 @@ START_TEST(test_metrics_parsed)
 END_TEST
 
 /* tmux on a server of this test's own (-L), in an 80x24 terminal. */
-static char	tmux_sock[64];
-
 static int
 tmux(const char *fmt, const char *arg)
 {
@@ -372,11 +585,36 @@ pane_shows(const char *a, const char *b)
 }
 
 /*
+ * Store rec_time into shard 0 of table name's tally, through this
+ * process's own mapping of it (/proc/self/maps: the daemon names its
+ * segments "protets:NAME").
+ */
+static void
+forge_rec_time(const char *name, uint64_t rec_time)
+{
+	char		 line[512], want[300];
+	unsigned long	 start = 0;
+	FILE		*f;
+
+	snprintf(want, sizeof(want), "/memfd:protets:%s (deleted)", name);
+	ck_assert_ptr_nonnull(f = fopen("/proc/self/maps", "r"));
+	while (start == 0 && fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, want) != NULL && strstr(line, " rw-s ") !=
+		    NULL)
+			start = strtoul(line, NULL, 16);
+	fclose(f);
+	ck_assert_msg(start != 0, "no writable mapping of %s", name);
+	__atomic_store_n((uint64_t *)(start + TBL_TALLY_OFF +
+	    offsetof(struct tbl_tally, rec_time)), rec_time, __ATOMIC_RELAXED);
+}
+
+/*
  * A writer killed holding the lock: the lock wait and time-out of the
  * writer that met it alive, the recovery by the next (its pid and time),
  * through protets_stats_get; then protets top in an 80x24 terminal
  * (tmux) shows the tables, the new entries, the recovery, no line past
- * the 80th column, and quits on q.
+ * the 80th column, and quits on q; a recovery time out of the calendar
+ * (any writer may store one) shows as "?".
  */
 START_TEST(test_recovery_top)
 {
@@ -435,8 +673,196 @@ START_TEST(test_recovery_top)
 		tu_msleep(2);
 	ck_assert_msg(i < 5000, "top did not quit on q");
 	unlink(sockpath);
+	/* a recovery time no calendar holds, as any writer may store it */
+	forge_rec_time("lk", UINT64_MAX - 1);
+	ck_assert_int_eq(tu_sh(out, sizeof(out), "%s -s %s top -n 1", cli,
+	    d.sock), 0);
+	snprintf(want, sizeof(want), "\n  ?  pid %d  lk", (int)pid);
+	ck_assert_msg(strstr(out, want) != NULL, "top -n 1: %s", out);
 	protets_close(t);
 	protets_disconnect(p);
+}
+END_TEST
+
+/* The pane's terminal settings (stty -a) into out; 0 on success. */
+static int
+pane_stty(const char *tty)
+{
+	return tu_sh(out, sizeof(out), "stty -F %s -a 2>&1", tty);
+}
+
+/* Wait (10 s at most) until the pane's terminal is in top's mode, or not. */
+static int
+pane_raw(const char *tty, int raw)
+{
+	int	i;
+
+	for (i = 0; i < 5000; i++) {
+		if (pane_stty(tty) == 0 && (strstr(out, "-icanon") != NULL) ==
+		    raw && (strstr(out, " -echo ") != NULL) == raw)
+			return 1;
+		tu_msleep(2);
+	}
+	return 0;
+}
+
+/* Wait (10 s at most) until process pid is stopped. */
+static int
+proc_stopped(pid_t pid)
+{
+	char	path[64], st[256], *p;
+	FILE	*f;
+	int	i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (i = 0; i < 5000; i++) {
+		if ((f = fopen(path, "r")) != NULL) {
+			st[0] = '\0';
+			if (fgets(st, sizeof(st), f) == NULL)
+				st[0] = '\0';
+			fclose(f);
+			if ((p = strrchr(st, ')')) != NULL && p[1] == ' ' &&
+			    p[2] == 'T')
+				return 1;
+		}
+		tu_msleep(2);
+	}
+	return 0;
+}
+
+static int	top_runs;
+
+/*
+ * protets top on socket sock in a tmux pane, under sh, its output through
+ * pipe (or ""): its pid into *pid and the pane's terminal into tty, once
+ * top has put it in its mode.  The pane says "top exited N" after, and
+ * lives as long as this process (so a failed test leaves no server).  pipe
+ * NULL: under sh's job control (top in a process group of its own, the
+ * terminal's foreground), where ^Z stops it; the pane says "top stopped
+ * N", and a key typed then continues it (fg).
+ */
+static void
+top_start(const char *sock, const char *pipe, pid_t *pid, char *tty,
+    size_t ttysz)
+{
+	char	 path[PATH_MAX + 16], cmd[PATH_MAX + 64];
+	FILE	*f;
+	int	 i;
+
+	snprintf(path, sizeof(path), "%s/top.pid", d.dir);
+	(void)unlink(path);
+	snprintf(path, sizeof(path), "%s/top.sh", d.dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	if (pipe == NULL)	/* job control: stopped, then fg */
+		fprintf(f, "set -m\n"
+		    "sh -c 'echo $$ > %s/top.pid.new && mv %s/top.pid.new "
+		    "%s/top.pid && exec %s -s %s top'\n"
+		    "echo \"top stopped $?\"\nread x\nfg\n"
+		    "echo \"top exited $?\"\ntail --pid=%d -f /dev/null\n",
+		    d.dir, d.dir, d.dir, cli, sock, (int)getpid());
+	else
+		fprintf(f, "rm -f %s/top.rc\n"
+		    "{ sh -c 'echo $$ > %s/top.pid.new && mv %s/top.pid.new "
+		    "%s/top.pid && exec %s -s %s top'; echo $? > %s/top.rc; } "
+		    "%s\necho \"top exited $(cat %s/top.rc)\"\n"
+		    "tail --pid=%d -f /dev/null\n", d.dir, d.dir, d.dir, d.dir,
+		    cli, sock, d.dir, pipe, d.dir, (int)getpid());
+	ck_assert_int_eq(fclose(f), 0);
+	/* a server of its own: one being killed refuses new sessions */
+	snprintf(tmux_sock, sizeof(tmux_sock), "protets-tt-%d-%d",
+	    (int)getpid(), ++top_runs);
+	snprintf(cmd, sizeof(cmd), "new-session -d -x 80 -y 24 'sh %s'", path);
+	ck_assert_int_eq(tmux("%s", cmd), 0);
+	ck_assert_int_eq(tmux("display-message -p '#{pane_tty}'%s", ""), 0);
+	out[strcspn(out, "\n")] = '\0';
+	strlcpy(tty, out, ttysz);
+	snprintf(path, sizeof(path), "%s/top.pid", d.dir);
+	for (i = 0; i < 5000 && (f = fopen(path, "r")) == NULL; i++)
+		tu_msleep(2);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%d", pid), 1);
+	fclose(f);
+	ck_assert_msg(pane_raw(tty, 1), "top's mode never set: %s", out);
+}
+
+/* top has exited with status st, the terminal given back as it was. */
+static void
+top_gone(const char *how, const char *tty, int st)
+{
+	char	want[32], path[PATH_MAX];
+
+	snprintf(want, sizeof(want), "top exited %d", st);
+	ck_assert_msg(pane_shows(want, NULL), "%s: not \"%s\": %s", how,
+	    want, out);
+	ck_assert_int_eq(pane_stty(tty), 0);
+	ck_assert_msg(strstr(out, " icanon") != NULL && strstr(out,
+	    " echo ") != NULL && strstr(out, "-icanon") == NULL, "%s: the "
+	    "terminal left: %s", how, out);
+	ck_assert_int_eq(tmux("display-message -p '#{socket_path}'%s", ""), 0);
+	out[strcspn(out, "\n")] = '\0';
+	strlcpy(path, out, sizeof(path));
+	ck_assert_int_eq(tmux("kill-server%s", ""), 0);
+	unlink(path);	/* the server's socket, left behind */
+}
+
+/*
+ * protets top gives the terminal back on every way out: q, ^D, SIGINT,
+ * SIGTERM, SIGQUIT, SIGHUP, its reader gone (top | head -c 100),
+ * SIGINT while a request waits on a daemon that never answers (a socket
+ * that never accepts); SIGTSTP gives it back and stops, SIGCONT takes it
+ * again.
+ */
+START_TEST(test_top_terminal)
+{
+	static const struct {
+		const char	*keys;	/* or a signal */
+		int		 sig;
+	} quits[] = { { "q", 0 }, { "C-d", 0 }, { NULL, SIGINT },
+	    { NULL, SIGTERM }, { NULL, SIGQUIT }, { NULL, SIGHUP } };
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	char			 tty[PATH_MAX], how[32];
+	pid_t			 pid;
+	size_t			 i;
+	int			 s;
+
+	for (i = 0; i < sizeof(quits) / sizeof(quits[0]); i++) {
+		top_start(d.sock, "", &pid, tty, sizeof(tty));
+		ck_assert_msg(pane_shows("TABLE", NULL), "top shows: %s", out);
+		if (quits[i].keys != NULL) {
+			snprintf(how, sizeof(how), "keys %s", quits[i].keys);
+			ck_assert_int_eq(tmux("send-keys %s", quits[i].keys),
+			    0);
+		} else {
+			snprintf(how, sizeof(how), "signal %d", quits[i].sig);
+			ck_assert_int_eq(kill(pid, quits[i].sig), 0);
+		}
+		top_gone(how, tty, 0);
+	}
+	/* the reader gone: a write fails (EPIPE), top ends, status 0 */
+	top_start(d.sock, "| head -c 100 > /dev/null", &pid, tty, sizeof(tty));
+	top_gone("top | head", tty, 0);
+	/* ^Z, fg, q */
+	top_start(d.sock, NULL, &pid, tty, sizeof(tty));
+	ck_assert_msg(pane_shows("TABLE", NULL), "top shows: %s", out);
+	ck_assert_int_eq(tmux("send-keys C-z%s", ""), 0);
+	ck_assert_msg(proc_stopped(pid), "top did not stop on ^Z");
+	ck_assert_msg(pane_shows("top stopped 1", NULL), "^Z: %s", out);
+	ck_assert_msg(pane_raw(tty, 0), "stopped, the terminal: %s", out);
+	ck_assert_int_eq(tmux("send-keys Enter%s", ""), 0);
+	ck_assert_msg(pane_raw(tty, 1), "continued, the terminal: %s", out);
+	ck_assert_int_eq(tmux("send-keys q%s", ""), 0);
+	top_gone("^Z, fg, q", tty, 0);
+	/* ^C while a request waits for an answer that never comes */
+	ck_assert_int_ne(s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	    -1);
+	ck_assert_int_lt(snprintf(sun.sun_path, sizeof(sun.sun_path),
+	    "%s/mute.sock", d.dir), (int)sizeof(sun.sun_path));
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(s, 8), 0);	/* and never accept */
+	top_start(sun.sun_path, "", &pid, tty, sizeof(tty));
+	ck_assert_int_eq(kill(pid, SIGINT), 0);
+	top_gone("SIGINT in a request", tty, 0);
+	close(s);
 }
 END_TEST
 
@@ -554,12 +980,16 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_table_counts);
 	tcase_add_test(tc, test_threads_shards);
+	tcase_add_test(tc, test_fork_counts);
+	tcase_add_test(tc, test_thread_end);
 	tcase_add_test(tc, test_efull);
 	tcase_add_test(tc, test_daemon_counts);
 	tcase_add_test(tc, test_cli_stats);
 	tcase_add_test(tc, test_metrics_parsed);
+	tcase_add_test(tc, test_metrics_fails);
 	tcase_add_test(tc, test_http_metrics);
 	tcase_add_test(tc, test_recovery_top);
+	tcase_add_test(tc, test_top_terminal);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

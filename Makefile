@@ -183,6 +183,7 @@ $(BUILD)/tests/check_shards_crash: $(BUILD)/crash/tests/check_shards.o \
 check: deps
 	$(MAKE) all $(TEST_BIN)
 	BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+	$(if $(filter 1,$(SAN)),,$(MAKE) check-erlang)
 
 # Every suite but the long ones (the engine's kill and model tests, the
 # crash-point enumerations, the fault suite, daemon kills): about 30 s.
@@ -192,6 +193,7 @@ QUICK_BIN	= $(filter-out $(BUILD)/tests/check_shm $(BUILD)/tests/check_shm_crash
 check-quick: deps
 	$(MAKE) all $(QUICK_BIN)
 	BUILD=$(BUILD) sh tests/run.sh $(QUICK_BIN)
+	$(if $(filter 1,$(SAN)),,$(MAKE) check-erlang)
 
 # Is the suite flaky?  make check SOAK_RUNS times in a row (default 5)
 # while a parallel build loads the machine (tools/soak.sh).
@@ -244,6 +246,7 @@ fuzz-run: fuzz
 
 include mk/install.mk
 include mk/bench.mk
+include mk/erlang.mk
 
 clean:
 	rm -rf build build-san build-fuzz build-install protetsd protets run

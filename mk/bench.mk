@@ -10,6 +10,8 @@
 #   BENCH_PEERS=1 make bench the same, first
 #   BENCH_N=200000 make bench          a quicker run
 #   BENCH_ONLY="protets plain" make bench   a subset
+#   make bench-erlang        the Erlang phase alone (mk/erlang.mk): the
+#                            protets module beside ETS and DETS
 #   make bench-tally         what counting statistics costs (callgrind)
 
 BENCH		 = $(BUILD)/bench/bench
@@ -17,7 +19,7 @@ BENCH_N		?= 1000000
 BENCH_RUNS	?= 3
 BENCH_REDIS_N	?= 20000
 BENCH_PEERS	?= 0
-BENCH_ONLY	?= protets plain lmdb ets redis
+BENCH_ONLY	?= protets plain lmdb ets redis erlang
 BENCH_PEER_PKGS	 = erlang-base liblmdb-dev libhiredis-dev redis-server
 PEER_DIR	 = $(BUILD)/bench/peers
 # Sub-makes read the same top-level Makefile (also under make -f).
@@ -88,6 +90,8 @@ bench: deps
 	    BENCH_RUNS=$(BENCH_RUNS) BENCH_REDIS_N=$(BENCH_REDIS_N) \
 	    PEER_DIR=$(PEER_DIR) BENCH_ONLY="$(BENCH_ONLY)" \
 	    BENCH_OUT=$(BUILD)/bench/results.txt sh bench/run.sh
+	@if echo " $(BENCH_ONLY) " | grep -q " erlang "; then \
+	    $(BENCH_MAKE) bench-erlang; fi
 	@if [ "$(BENCH_TALLY)" = 1 ]; then \
 	    if command -v valgrind >/dev/null 2>&1; then \
 	        $(BENCH_MAKE) bench-tally; \

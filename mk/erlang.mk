@@ -55,3 +55,18 @@ check-erlang: all erlang $(ERL_TESTS)
 	PROTETS_BUILD=$(CURDIR)/$(BUILD) ERL_LIBS=$(CURDIR)/$(BUILD)/erlang/lib \
 	    erl -noshell -pa $(ERL_TEST_DIR) -eval \
 	    'case eunit:test(protets_tests, [verbose]) of ok -> halt(0); _ -> halt(1) end.'
+
+# The Erlang phase of `make bench`: protets beside ETS and DETS, one
+# Erlang process (erlang/bench/protets_bench.erl); BENCH_ERL_N keys.
+BENCH_ERL_N	?= 200000
+ERL_BENCH_DIR	 = $(BUILD)/erlang/bench
+
+$(ERL_BENCH_DIR)/protets_bench.beam: erlang/bench/protets_bench.erl $(ERL_BEAMS)
+	@mkdir -p $(dir $@)
+	$(ERLC) -pa $(ERL_EBIN) -o $(dir $@) $<
+
+.PHONY: bench-erlang
+bench-erlang: $(PROTETSD) erlang $(ERL_BENCH_DIR)/protets_bench.beam
+	PROTETSD=$(CURDIR)/$(PROTETSD) erl -noshell -pa $(ERL_EBIN) \
+	    -pa $(ERL_BENCH_DIR) -eval \
+	    'protets_bench:main(["-n", "$(BENCH_ERL_N)", "-r", "$(BENCH_RUNS)"]).'

@@ -19,12 +19,13 @@
  * from the start.
  *
  * protets:drop/1 must close this node's handles of the table first (the
- * daemon refuses to drop a table a process holds): each handle has a
- * read-write lock, held for reading by every operation, and drop closes
- * the handles of that name under the write lock; an operation on a
- * closed handle raises badarg, as ETS does on a deleted table.  On a
- * normal scheduler the read lock is only tried; when drop holds it, the
- * operation goes dirty and waits there.
+ * daemon refuses to drop a table a process holds).  Every operation
+ * counts itself in the handle's users (an atomic add and subtract, never
+ * a wait) and then reads its closed flag; drop sets the flag, then waits
+ * (on its dirty scheduler) for the users to drain before it unmaps.  Both
+ * sides use sequentially consistent atomics, so either the operation
+ * sees the flag (and raises badarg, as ETS does on a deleted table) or
+ * drop sees the operation and waits for it.
  *
  * update_counter, update_element and friends are read-modify-writes done
  * in Erlang around pn_cas: replace the object of a key if its stored bytes
@@ -33,6 +34,7 @@
  * processes only (libprotets has no compare-and-swap): see the README.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -50,7 +52,8 @@ struct pn_conn {
 };
 
 struct pn_tab {
-	ErlNifRWLock	*lock;		/* read: an operation; write: close */
+	_Atomic int	 users;		/* operations running on t */
+	_Atomic int	 closed;	/* set by drop: no new operation */
 	protets_table_t	*t;		/* NULL once closed by drop */
 	struct pn_conn	*conn;		/* kept: info, save */
 	int		 exact;		/* hash types: =:= keys */
@@ -208,14 +211,9 @@ pn_tab_dtor(ErlNifEnv *env, void *obj)
 		protets_close(tab->t);
 	if (tab->conn != NULL)
 		enif_release_resource(tab->conn);
-	if (tab->lock != NULL)
-		enif_rwlock_destroy(tab->lock);
 }
 
-/*
- * The table of term h, read-locked: 1; 0: not a table or a closed one
- * (badarg); -1: drop holds it, on a normal scheduler (go dirty).
- */
+/* The table of term h, counted in its users: 1; 0: not a table or a closed one. */
 static int
 pn_tab_get(ErlNifEnv *env, ERL_NIF_TERM h, struct pn_tab **out)
 {
@@ -223,13 +221,9 @@ pn_tab_get(ErlNifEnv *env, ERL_NIF_TERM h, struct pn_tab **out)
 
 	if (!enif_get_resource(env, h, pn_tab_rt, (void **)&tab))
 		return 0;
-	if (enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER) {
-		if (enif_rwlock_tryrlock(tab->lock) != 0)
-			return -1;
-	} else
-		enif_rwlock_rlock(tab->lock);
-	if (tab->t == NULL) {
-		enif_rwlock_runlock(tab->lock);
+	atomic_fetch_add(&tab->users, 1);
+	if (atomic_load(&tab->closed)) {
+		atomic_fetch_sub(&tab->users, 1);
 		return 0;
 	}
 	*out = tab;
@@ -239,17 +233,30 @@ pn_tab_get(ErlNifEnv *env, ERL_NIF_TERM h, struct pn_tab **out)
 static void
 pn_tab_put(struct pn_tab *tab)
 {
-	enif_rwlock_runlock(tab->lock);
+	atomic_fetch_sub(&tab->users, 1);
 }
 
-/* The usual head of a table operation: tab from argv[0], or return. */
+/* The usual head of a table operation: tab from argv[0], or badarg. */
 #define PN_TAB(env, fn, argc, argv, tab) do {				\
-	int pn_r_ = pn_tab_get((env), (argv)[0], &(tab));		\
-	if (pn_r_ == 0)							\
+	(void)(fn);							\
+	(void)(argc);							\
+	if (!pn_tab_get((env), (argv)[0], &(tab)))			\
 		return enif_make_badarg(env);				\
-	if (pn_r_ < 0)							\
-		return pn_dirty((env), (fn), (argc), (argv));		\
 } while (0)
+
+/* Close the handle: no new operation starts; wait for those running. */
+static void
+pn_tab_close(struct pn_tab *tab)
+{
+	struct timespec	ts = { 0, 100000 };
+
+	if (atomic_exchange(&tab->closed, 1))
+		return;
+	while (atomic_load(&tab->users) > 0)
+		nanosleep(&ts, NULL);
+	protets_close(tab->t);
+	tab->t = NULL;
+}
 
 static ERL_NIF_TERM
 pn_tab_new(ErlNifEnv *env, struct pn_conn *c, protets_table_t *t, int keypos)
@@ -259,7 +266,6 @@ pn_tab_new(ErlNifEnv *env, struct pn_conn *c, protets_table_t *t, int keypos)
 
 	tab = enif_alloc_resource(pn_tab_rt, sizeof(*tab));
 	memset(tab, 0, sizeof(*tab));
-	tab->lock = enif_rwlock_create("protets_tab");
 	tab->t = t;
 	tab->conn = c;
 	enif_keep_resource(c);
@@ -406,11 +412,7 @@ pn_drop(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 	for (tab = pn_reg; tab != NULL; tab = tab->next) {
 		if (strcmp(tab->name, name) != 0)
 			continue;
-		enif_rwlock_rwlock(tab->lock);
-		if (tab->t != NULL)
-			protets_close(tab->t);
-		tab->t = NULL;
-		enif_rwlock_rwunlock(tab->lock);
+		pn_tab_close(tab);
 	}
 	enif_mutex_unlock(pn_reg_lock);
 	if ((rc = protets_drop(c->p, name)) != 0)

@@ -94,7 +94,8 @@ protets_test_() ->
               {"files", fun() -> files(D) end},
               {"drop", fun drop/0},
               {"BEAM killed", {timeout, 120, fun() -> beam_kill(D) end}},
-              {"two nodes", {timeout, 120, fun() -> two_nodes(D) end}}]
+              {"two nodes", {timeout, 120, fun() -> two_nodes(D) end}},
+              {"lock held", {timeout, 120, fun() -> lock_held(D) end}}]
      end}.
 
 %% The original README's session: get, insert, the calling process exits,
@@ -408,6 +409,13 @@ peer(#{sock := Sock}) ->
     ok = peer:call(Peer, application, set_env, [protets, socket, Sock]),
     Peer.
 
+%% Stop a peer and wait until its OS process is gone (it held tables).
+stop_peer(Peer) ->
+    OsPid = peer:call(Peer, os, getpid, []),
+    peer:stop(Peer),
+    wait_until(fun() -> sh("kill -0 " ++ OsPid ++ " 2>/dev/null || echo gone")
+                            =:= "gone" end, "peer gone").
+
 %% Run F(Args...) on node Peer (a fun of this module: the peer loads it).
 on(Peer, F, Args) ->
     peer:call(Peer, erlang, apply, [F, Args], 60000).
@@ -447,7 +455,7 @@ beam_kill(D) ->
               ?assertEqual(Ty, Type),
               ets:delete(E)
       end, Types),
-    peer:stop(B),
+    stop_peer(B),
     [ok = protets:drop({killed, Ty}) || Ty <- Types].
 
 %% Two nodes share a table: each sees the other's writes as they happen;
@@ -476,6 +484,65 @@ two_nodes(D) ->
     ?assertEqual(4000, on(A, fun with/2, [shared, fun(T) -> protets:info(T, size) end])),
     {ok, T} = protets:get(shared),
     ?assertEqual(4000, length(protets:tab2list(T))),
-    peer:stop(A),
-    peer:stop(B),
+    stop_peer(A),
+    stop_peer(B),
     ok = protets:drop(shared).
+
+%% A node stopped (SIGSTOP) while it holds a table's write lock: this
+%% node's insert meets the lock (lock_timeouts counts it: the NIF's lock
+%% timeout is 0), waits on a dirty scheduler while lookups go on on the
+%% normal ones, and completes once the holder is continued (SIGCONT).
+lock_held(D) ->
+    A = peer(D),
+    OsPid = peer:call(A, os, getpid, []),
+    ok = on(A, fun get_insert/3, [jam, [set, public], []]),
+    _ = peer:call(A, erlang, spawn, [fun() -> jam_loop(jam) end]),
+    {ok, T} = protets:get(jam),
+    true = protets:insert(T, {seen, 1}),
+    ok = jam(D, OsPid, T, 500),
+    stop_peer(A),
+    ok = protets:drop(jam).
+
+jam_loop(Name) ->
+    {ok, T} = protets:get(Name),
+    Big = binary:copy(<<"x">>, 500000),
+    jam_loop(T, Big, 0).
+
+jam_loop(T, Big, I) ->
+    protets:insert(T, {I rem 8, Big}),
+    jam_loop(T, Big, I + 1).
+
+lock_timeouts(#{sock := Sock}, Name) ->
+    Out = sh(build() ++ "/protets -s " ++ Sock ++ " stats " ++ Name),
+    [V] = [list_to_integer(string:trim(V0))
+           || L <- string:lexemes(Out, "\n"),
+              [K, V0] <- [string:split(L, ":")], K =:= "lock_timeouts"],
+    V.
+
+%% Stop the holder until it is stopped holding the lock (tries times).
+jam(_, _, _, 0) ->
+    error(never_stopped_holding_the_lock);
+jam(D, OsPid, T, Tries) ->
+    "" = sh("kill -STOP " ++ OsPid),
+    Before = lock_timeouts(D, "jam"),
+    Self = self(),
+    W = spawn(fun() -> Self ! {inserted, self(), protets:insert(T, {mine, 1})} end),
+    wait_until(fun() ->
+                       lock_timeouts(D, "jam") > Before orelse
+                           element(2, process_info(self(), message_queue_len)) > 0
+               end, "insert done or waiting"),
+    receive
+        {inserted, W, true} ->
+            "" = sh("kill -CONT " ++ OsPid),
+            true = protets:delete(T, mine),
+            jam(D, OsPid, T, Tries - 1)
+    after 0 ->
+            %% The insert waits (dirty); normal schedulers serve lookups.
+            [?assertEqual([{seen, 1}], protets:lookup(T, seen))
+             || _ <- lists:seq(1, 1000)],
+            ?assertEqual(false, protets:member(T, mine)),
+            "" = sh("kill -CONT " ++ OsPid),
+            receive {inserted, W, R} -> ?assertEqual(true, R) end,
+            ?assertEqual([{mine, 1}], protets:lookup(T, mine)),
+            ok
+    end.

@@ -504,7 +504,8 @@ pn_load(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 struct pn_batch {
 	protets_kv	*kv;
 	ErlNifBinary	*val;
-	unsigned char	*keys;		/* n keys, PROTETS_KEY_MAX apart */
+	unsigned char	*keys;		/* the encoded keys, one after another */
+	size_t		 klen, kcap;
 	size_t		 n;
 };
 
@@ -520,25 +521,44 @@ pn_batch_free(struct pn_batch *b)
 	enif_free(b->keys);
 }
 
-/* One object into the batch's slot b->n. */
+/* One object into the batch's slot b->n (its key's offset in kv[].key). */
 static int
 pn_batch_add(ErlNifEnv *env, const struct pn_tab *tab, struct pn_batch *b,
     ERL_NIF_TERM o)
 {
-	struct pn_key	k;
-	size_t		i = b->n;
+	struct pn_key	 k;
+	unsigned char	*nk;
+	size_t		 i = b->n;
 
 	if (!pn_obj_key(env, tab, o, &k))
 		return 0;
+	if (b->klen + k.len > b->kcap) {
+		nk = enif_realloc(b->keys, 2 * (b->kcap + k.len));
+		if (nk == NULL)
+			return 0;
+		b->keys = nk;
+		b->kcap = 2 * (b->kcap + k.len);
+	}
 	if (!enif_term_to_binary(env, o, &b->val[i]))
 		return 0;
-	memcpy(b->keys + i * PROTETS_KEY_MAX, k.buf, k.len);
-	b->kv[i].key = b->keys + i * PROTETS_KEY_MAX;
+	memcpy(b->keys + b->klen, k.buf, k.len);
+	b->kv[i].key = (const void *)(uintptr_t)b->klen;
 	b->kv[i].klen = k.len;
 	b->kv[i].val = b->val[i].data;
 	b->kv[i].vlen = b->val[i].size;
+	b->klen += k.len;
 	b->n++;
 	return 1;
+}
+
+/* The keys' offsets become pointers, once the key buffer stops moving. */
+static void
+pn_batch_fix(struct pn_batch *b)
+{
+	size_t	i;
+
+	for (i = 0; i < b->n; i++)
+		b->kv[i].key = b->keys + (uintptr_t)b->kv[i].key;
 }
 
 /*
@@ -561,14 +581,17 @@ pn_batch_make(ErlNifEnv *env, const struct pn_tab *tab, ERL_NIF_TERM t,
 		return 1;
 	b->kv = enif_alloc(len * sizeof(*b->kv));
 	b->val = enif_alloc(len * sizeof(*b->val));
-	b->keys = enif_alloc((size_t)len * PROTETS_KEY_MAX);
-	if (b->kv == NULL || b->val == NULL || b->keys == NULL)
+	if (b->kv == NULL || b->val == NULL)
 		return 0;
-	if (!enif_is_list(env, t))
-		return pn_batch_add(env, tab, b, t);
-	while (enif_get_list_cell(env, t, &h, &t))
-		if (!pn_batch_add(env, tab, b, h))
+	if (!enif_is_list(env, t)) {
+		if (!pn_batch_add(env, tab, b, t))
 			return 0;
+	} else {
+		while (enif_get_list_cell(env, t, &h, &t))
+			if (!pn_batch_add(env, tab, b, h))
+				return 0;
+	}
+	pn_batch_fix(b);
 	return 1;
 }
 

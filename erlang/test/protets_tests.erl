@@ -284,6 +284,11 @@ refused() ->
     ?assertError(badarg, protets:insert(T, {})),
     ?assertError(badarg, protets:insert(T, [{a, 1}, bad])),
     ?assertEqual([], protets:lookup(T, a)),
+    %% A list beyond one atomic operation: system_limit, nothing written.
+    ?assertError(system_limit, protets:insert(T, [{I} || I <- lists:seq(1, 5000)])),
+    ?assertError(system_limit, protets:insert(T, [{I, binary:copy(<<1>>, 2000)}
+                                                  || I <- lists:seq(1, 4000)])),
+    ?assertEqual(0, protets:info(T, size)),
     %% Values may hold anything.
     Obj = {k, self(), make_ref(), #{a => 1}, <<1:3>>},
     true = protets:insert(T, Obj),

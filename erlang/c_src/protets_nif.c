@@ -259,6 +259,80 @@ pn_tab_close(struct pn_tab *tab)
 	tab->t = NULL;
 }
 
+/*
+ * A table's keypos lives in its meta entry: the key <<0>> (no encoded
+ * term starts with the byte 0, so no object's key is it; it sorts first)
+ * and the value term_to_binary({protets_meta, 1, KeyPos}).  Every walk,
+ * count and list here steps over it; protets save/load carry it, so
+ * file2tab gets the keypos back.
+ */
+static const unsigned char pn_meta_key[1] = { 0 };
+
+static int
+pn_is_meta(const void *k, size_t klen)
+{
+	return klen == 1 && *(const unsigned char *)k == 0;
+}
+
+/* The keypos t's meta entry records: > 0; 0: none (or not ours). */
+static int
+pn_meta_read(ErlNifEnv *env, protets_table_t *t)
+{
+	unsigned char		 buf[64];
+	const ERL_NIF_TERM	*el;
+	ERL_NIF_TERM		 v;
+	size_t			 vlen;
+	int			 n, kp;
+
+	if (protets_lookup(t, pn_meta_key, 1, buf, sizeof(buf), &vlen) != 0 ||
+	    !enif_binary_to_term(env, buf, vlen, &v, 0) ||
+	    !enif_get_tuple(env, v, &n, &el) || n != 3 ||
+	    !enif_get_int(env, el[2], &kp) || kp < 1)
+		return 0;
+	return kp;
+}
+
+static int
+pn_meta_write(ErlNifEnv *env, protets_table_t *t, int keypos)
+{
+	ErlNifBinary	b;
+	int		rc;
+
+	if (!enif_term_to_binary(env, enif_make_tuple3(env,
+	    enif_make_atom(env, "protets_meta"), enif_make_int(env, 1),
+	    enif_make_int(env, keypos)), &b))
+		return ENOMEM;
+	rc = protets_insert_new(t, pn_meta_key, 1, b.data, b.size);
+	enif_release_binary(&b);
+	return rc;
+}
+
+/*
+ * The keypos of table t, just got (dirty scheduler): its meta entry's,
+ * which want (0: any) must be; a table without one, writable, is given
+ * one (want, or 1).  Returns the keypos, or a negative error
+ * (PROTETS_EMISMATCH: *had is the table's).
+ */
+static int
+pn_meta_keypos(ErlNifEnv *env, protets_table_t *t, int want, int *had)
+{
+	int	kp, rc, i, dflt = want > 0 ? want : 1;
+
+	for (i = 0; i < 3; i++) {
+		if ((kp = pn_meta_read(env, t)) > 0) {
+			*had = kp;
+			return want == 0 || want == kp ? kp : PROTETS_EMISMATCH;
+		}
+		if (!protets_table_writable(t))
+			return dflt;
+		if ((rc = pn_meta_write(env, t, dflt)) == 0)
+			return dflt;
+		if (rc != PROTETS_EXISTS)
+			return rc;
+	}
+	return dflt;
+}
+
 static ERL_NIF_TERM
 pn_tab_new(ErlNifEnv *env, struct pn_conn *c, protets_table_t *t, int keypos)
 {
@@ -284,6 +358,26 @@ pn_tab_new(ErlNifEnv *env, struct pn_conn *c, protets_table_t *t, int keypos)
 	r = enif_make_resource(env, tab);
 	enif_release_resource(tab);
 	return r;
+}
+
+/* A table just got, with keypos want (0: the table's): {ok, Tab} or error. */
+static ERL_NIF_TERM
+pn_tab_got(ErlNifEnv *env, struct pn_conn *c, protets_table_t *t, int want)
+{
+	char	msg[PROTETS_NAME_MAX + 64];
+	int	kp, had = 0;
+
+	if ((kp = pn_meta_keypos(env, t, want, &had)) > 0)
+		return enif_make_tuple2(env, pn_a_ok, pn_tab_new(env, c, t, kp));
+	if (kp == PROTETS_EMISMATCH)
+		snprintf(msg, sizeof(msg), "table %s exists with keypos %d",
+		    protets_table_name(t), had);
+	else
+		snprintf(msg, sizeof(msg), "%s", protets_strerror(kp));
+	protets_close(t);
+	return enif_make_tuple3(env, pn_a_error,
+	    enif_make_atom(env, pn_code_name(kp)),
+	    enif_make_string(env, msg, ERL_NIF_LATIN1));
 }
 
 /* ------------------------------------------------------------------ */
@@ -366,7 +460,10 @@ pn_name(ErlNifEnv *env, ERL_NIF_TERM t, char *buf)
 	return 1;
 }
 
-/* get(Conn, Name, Type, Access, WriteConcurrency, KeyPos) -> Tab | error */
+/*
+ * get(Conn, Name, Type, Access, WriteConcurrency, KeyPos) -> {ok, Tab} |
+ * error; KeyPos 0: the table's own
+ */
 static ERL_NIF_TERM
 pn_get(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 {
@@ -383,14 +480,14 @@ pn_get(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 	    !enif_get_int(env, argv[2], &type) ||
 	    !enif_get_int(env, argv[3], &access) ||
 	    !enif_get_int(env, argv[4], &wc) || wc < 0 ||
-	    !enif_get_int(env, argv[5], &keypos) || keypos < 1)
+	    !enif_get_int(env, argv[5], &keypos) || keypos < 0)
 		return enif_make_badarg(env);
 	o.type = (protets_type)type;
 	o.access = (protets_access)access;
 	o.write_concurrency = (uint32_t)wc;
 	if ((rc = protets_get(c->p, name, &o, &t)) != 0)
 		return pn_error(env, rc);
-	return enif_make_tuple2(env, pn_a_ok, pn_tab_new(env, c, t, keypos));
+	return pn_tab_got(env, c, t, keypos);
 }
 
 /*
@@ -494,23 +591,22 @@ pn_save(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 	return rc == 0 ? pn_a_ok : pn_error(env, rc);
 }
 
-/* load(Conn, Path, KeyPos) -> {ok, Tab} | error */
+/* load(Conn, Path) -> {ok, Tab} | error: the keypos the file's meta entry has */
 static ERL_NIF_TERM
 pn_load(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 {
 	char		 path[4096];
 	struct pn_conn	*c;
 	protets_table_t	*t;
-	int		 keypos, rc;
+	int		 rc;
 
 	(void)argc;
 	if (!enif_get_resource(env, argv[0], pn_conn_rt, (void **)&c) ||
-	    !pn_path(env, argv[1], path, sizeof(path)) ||
-	    !enif_get_int(env, argv[2], &keypos) || keypos < 1)
+	    !pn_path(env, argv[1], path, sizeof(path)))
 		return enif_make_badarg(env);
 	if ((rc = protets_load(c->p, path, NULL, NULL, &t)) != 0)
 		return pn_error(env, rc);
-	return enif_make_tuple2(env, pn_a_ok, pn_tab_new(env, c, t, keypos));
+	return pn_tab_got(env, c, t, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -723,6 +819,15 @@ pn_delete_all(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 	do
 		rc = protets_delete_all_objects(tab->t);
 	while (pn_again(&w, rc));
+	/* the meta entry back (a get meanwhile may have written it) */
+	if (rc == 0) {
+		pn_wait_init(&w);
+		do
+			rc = pn_meta_write(env, tab->t, tab->keypos);
+		while (pn_again(&w, rc));
+		if (rc == PROTETS_EXISTS)
+			rc = 0;
+	}
 	pn_tab_put(tab);
 	return rc == 0 ? pn_a_true : pn_raise(env, rc);
 }
@@ -740,8 +845,8 @@ pn_acc_fn(const void *key, size_t klen, const void *val, size_t vlen,
 	struct pn_acc	*a = arg;
 	ERL_NIF_TERM	 o;
 
-	(void)key;
-	(void)klen;
+	if (key != NULL && pn_is_meta(key, klen))
+		return 0;
 	if (!pn_decode(a->env, val, vlen, &o)) {
 		a->bad = 1;
 		return 1;
@@ -981,7 +1086,7 @@ pn_key_term(ErlNifEnv *env, struct pn_tab *tab, const unsigned char *kb,
 /*
  * first/last (argc 1), next/prev (argc 2): the key term, or
  * '$end_of_table'.  A key deleted between the step and the read of its
- * object is stepped over.
+ * object is stepped over, and so is the meta entry.
  */
 static ERL_NIF_TERM
 pn_step(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv, pn_fn self,
@@ -1005,8 +1110,8 @@ pn_step(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv, pn_fn self,
 		rc = back ? protets_prev(tab->t, k.buf, k.len, nk.buf,
 		    sizeof(nk.buf), &nk.len) : protets_next(tab->t, k.buf,
 		    k.len, nk.buf, sizeof(nk.buf), &nk.len);
-	while (rc == 0 && (rc = pn_key_term(env, tab, nk.buf, nk.len, &r)) ==
-	    PROTETS_NOTFOUND) {
+	while (rc == 0 && (pn_is_meta(nk.buf, nk.len) || (rc = pn_key_term(env,
+	    tab, nk.buf, nk.len, &r)) == PROTETS_NOTFOUND)) {
 		k = nk;
 		rc = back ? protets_prev(tab->t, k.buf, k.len, nk.buf,
 		    sizeof(nk.buf), &nk.len) : protets_next(tab->t, k.buf,
@@ -1070,6 +1175,8 @@ pn_count(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 
 	PN_TAB(env, pn_count, argc, argv, tab);
 	rc = protets_count(tab->t, &n);
+	if (rc == 0 && n > 0 && protets_member(tab->t, pn_meta_key, 1) == 0)
+		n--;
 	pn_tab_put(tab);
 	return rc == 0 ? enif_make_uint64(env, n) : pn_raise(env, rc);
 }
@@ -1126,7 +1233,7 @@ static ErlNifFunc pn_funcs[] = {
 	{ "nif_drop", 2, pn_drop, DIO },
 	{ "nif_info", 1, pn_info, DIO },
 	{ "nif_save", 2, pn_save, DIO },
-	{ "nif_load", 3, pn_load, DIO },
+	{ "nif_load", 2, pn_load, DIO },
 	{ "nif_insert", 2, pn_insert, 0 },
 	{ "nif_insert_new", 2, pn_insert_new, 0 },
 	{ "nif_delete", 2, pn_delete, 0 },

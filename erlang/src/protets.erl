@@ -41,7 +41,7 @@ get(Name) ->
 %% get(Name, Opts) -> {ok, Tab} | {error, {Code, Message}}: the table
 %% called Name (any term), made with Opts (ets:new/2's) if new.
 get(Name, Opts) when is_list(Opts) ->
-    {Type, Access, WC, KeyPos} = opts(Opts, {0, 0, 0, 1}),
+    {Type, Access, WC, KeyPos} = opts(Opts, {0, 0, 0, 0}),
     case nif_get(conn(), table_name(Name), Type, Access, WC, KeyPos) of
         {ok, Tab} -> {ok, Tab};
         {error, Code, Msg} -> {error, {Code, Msg}}
@@ -307,9 +307,9 @@ info(Tab) ->
     case nif_info(Tab) of
         {error, Code, Msg} ->
             error({protets_error, Code, Msg});
-        {Name, Type, Access, Uid, Worker, Entries, Used, Mem, WC, KeyPos} ->
+        {Name, Type, Access, Uid, Worker, _, Used, Mem, WC, KeyPos} ->
             [{id, Tab}, {name, name_of(Name)}, {type, Type},
-             {keypos, KeyPos}, {size, Entries},
+             {keypos, KeyPos}, {size, nif_count(Tab)},
              {memory, Mem div erlang:system_info(wordsize)},
              {protection, Access}, {owner, none}, {heir, none},
              {named_table, false}, {node, node()},
@@ -385,7 +385,7 @@ tab2file(Tab, File) ->
     end.
 
 file2tab(File) ->
-    case nif_load(conn(), unicode:characters_to_binary(File), 1) of
+    case nif_load(conn(), unicode:characters_to_binary(File)) of
         {ok, Tab} -> {ok, Tab};
         {error, Code, Msg} -> {error, {Code, Msg}}
     end.
@@ -398,7 +398,7 @@ nif_get(_, _, _, _, _, _) -> ?NIF.
 nif_drop(_, _) -> ?NIF.
 nif_info(_) -> ?NIF.
 nif_save(_, _) -> ?NIF.
-nif_load(_, _, _) -> ?NIF.
+nif_load(_, _) -> ?NIF.
 nif_insert(_, _) -> ?NIF.
 nif_insert_new(_, _) -> ?NIF.
 nif_delete(_, _) -> ?NIF.

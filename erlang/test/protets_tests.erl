@@ -324,6 +324,20 @@ options() ->
     ?assertEqual(ets:lookup(E, k), protets:lookup(T, k)),
     ?assertEqual(ets:lookup_element(E, k, 1), protets:lookup_element(T, k, 1)),
     ?assertMatch({error, {emismatch, _}}, protets:get(opt_test, [set])),
+    %% The keypos is the table's: kept in it, refused when another.
+    {ok, T3} = protets:get(opt_test),
+    ?assertEqual(2, protets:info(T3, keypos)),
+    ?assertEqual(protets:lookup(T, k), protets:lookup(T3, k)),
+    ?assertMatch({error, {emismatch, "table opt_test exists with keypos 2"}},
+                 protets:get(opt_test, [{keypos, 3}])),
+    %% ... and survives delete_all_objects, and is no object.
+    true = protets:delete_all_objects(T3),
+    ?assertEqual([], protets:tab2list(T3)),
+    ?assertEqual('$end_of_table', protets:first(T3)),
+    ?assertEqual(0, protets:info(T3, size)),
+    {ok, T4} = protets:get(opt_test),
+    ?assertEqual(2, protets:info(T4, keypos)),
+    true = protets:insert(T, [{x, k}, {y, k}]),
     ?assertError(badarg, protets:get(opt_test, [nonsense])),
     Info = protets:info(T),
     ?assertEqual(public, proplists:get_value(protection, Info)),
@@ -379,8 +393,8 @@ matchspecs() ->
     ok = protets:drop(ms_test).
 
 files(#{dir := Dir}) ->
-    {ok, T} = protets:get(file_test, [ordered_set]),
-    Objs = [{{I, <<"k">>}, lists:seq(1, I)} || I <- lists:seq(1, 200)],
+    {ok, T} = protets:get(file_test, [ordered_set, {keypos, 2}]),
+    Objs = [{lists:seq(1, I), {I, <<"k">>}} || I <- lists:seq(1, 200)],
     true = protets:insert(T, lists:sublist(Objs, 1, 20)),
     [true = protets:insert(T, O) || O <- lists:nthtail(20, Objs)],
     File = filename:join(Dir, "file_test.tab"),
@@ -389,6 +403,8 @@ files(#{dir := Dir}) ->
     {ok, T2} = protets:file2tab(File),
     ?assertEqual(Objs, protets:tab2list(T2)),
     ?assertEqual(file_test, protets:info(T2, name)),
+    ?assertEqual(2, protets:info(T2, keypos)),
+    ?assertEqual(200, protets:info(T2, size)),
     ?assertMatch({error, {exists, _}}, protets:file2tab(File)),
     ?assertMatch({error, {errno, _}}, protets:file2tab(File ++ ".none")),
     ok = protets:drop(file_test).

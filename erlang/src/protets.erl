@@ -42,20 +42,16 @@ get(Name) ->
 %% called Name (any term), made with Opts (ets:new/2's) if new.
 get(Name, Opts) when is_list(Opts) ->
     {Type, Access, WC, KeyPos} = opts(Opts, {0, 0, 0, 0}),
-    case nif_get(conn(), table_name(Name), Type, Access, WC, KeyPos) of
-        {ok, Tab} -> {ok, Tab};
-        {error, Code, Msg} -> {error, {Code, Msg}}
-    end;
+    TName = table_name(Name),
+    with_conn(fun(C) -> nif_get(C, TName, Type, Access, WC, KeyPos) end);
 get(_, _) ->
     error(badarg).
 
 %% drop(Name) -> ok | {error, {Code, Message}}: delete the table; this
 %% node's handles of it are closed (badarg from then on).
 drop(Name) ->
-    case nif_drop(conn(), table_name(Name)) of
-        ok -> ok;
-        {error, Code, Msg} -> {error, {Code, Msg}}
-    end.
+    TName = table_name(Name),
+    with_conn(fun(C) -> nif_drop(C, TName) end).
 
 opts([], Acc) -> Acc;
 opts([T | R], {_, A, W, K}) when T =:= set; T =:= ordered_set; T =:= bag;
@@ -139,23 +135,29 @@ unesc(<<C, R/binary>>, Acc) ->
 unesc(<<>>, Acc) ->
     Acc.
 
-%% The connection to the daemon at the application's socket (env
-%% protets.socket), else the library's default ($PROTETS_SOCKET, the
-%% configuration's socket); made once per node and socket.
-conn() ->
+%% F(Conn) with the connection to the daemon at the application's socket
+%% (env protets.socket), else the library's default ($PROTETS_SOCKET, the
+%% configuration's socket), made once per node and socket; its errors
+%% (and F's) as {error, {Code, Message}}.
+with_conn(F) ->
     Sock = case application:get_env(protets, socket) of
                {ok, S} -> iolist_to_binary(S);
                undefined -> undefined
            end,
-    case persistent_term:get({?MODULE, conn, Sock}, undefined) of
-        undefined ->
-            case nif_connect(Sock) of
-                {error, Code, Msg} -> error({protets_error, Code, Msg});
-                C ->
-                    persistent_term:put({?MODULE, conn, Sock}, C),
-                    C
-            end;
-        C -> C
+    R = case persistent_term:get({?MODULE, conn, Sock}, undefined) of
+            undefined ->
+                case nif_connect(Sock) of
+                    {error, _, _} = E -> E;
+                    C ->
+                        persistent_term:put({?MODULE, conn, Sock}, C),
+                        F(C)
+                end;
+            C ->
+                F(C)
+        end,
+    case R of
+        {error, Code, Msg} -> {error, {Code, Msg}};
+        Ok -> Ok
     end.
 
 %% ------------------------------------------------------------------
@@ -385,10 +387,8 @@ tab2file(Tab, File) ->
     end.
 
 file2tab(File) ->
-    case nif_load(conn(), unicode:characters_to_binary(File)) of
-        {ok, Tab} -> {ok, Tab};
-        {error, Code, Msg} -> {error, {Code, Msg}}
-    end.
+    Path = unicode:characters_to_binary(File),
+    with_conn(fun(C) -> nif_load(C, Path) end).
 
 %% ------------------------------------------------------------------
 %% The NIF (protets_nif.c).

@@ -88,6 +88,7 @@ protets_test_() ->
               {"term order", fun order/0},
               {"keys refused", fun refused/0},
               {"names", fun names/0},
+              {"no daemon", {timeout, 60, fun() -> no_daemon(D) end}},
               {"options", fun options/0},
               {"counters", fun counters/0},
               {"match specs", fun matchspecs/0},
@@ -311,6 +312,23 @@ names() ->
                           ok = protets:drop(N)
                   end, Names),
     ?assertError(badarg, protets:get(lists:seq(1, 300))).
+
+%% No daemon at the socket: an error, not an exception (in a node whose
+%% library dials once: PROTETS_CONNECT_TIMEOUT_MS=0).
+no_daemon(#{sock := Sock}) ->
+    Ebin = filename:dirname(code:which(protets)),
+    TestDir = filename:dirname(code:which(?MODULE)),
+    {ok, Peer, _} = peer:start(#{connection => standard_io,
+                                 args => ["-pa", Ebin, "-pa", TestDir],
+                                 env => [{"PROTETS_CONNECT_TIMEOUT_MS", "0"}]}),
+    R = on(Peer, fun no_daemon_calls/1, [Sock ++ ".none"]),
+    stop_peer(Peer),
+    ?assertMatch([{error, {econnect, _}}, {error, {econnect, _}},
+                  {error, {econnect, _}}], R).
+
+no_daemon_calls(Sock) ->
+    ok = application:set_env(protets, socket, Sock),
+    [protets:get(foo), protets:drop(foo), protets:file2tab("/nonexistent")].
 
 options() ->
     {ok, T} = protets:get(opt_test, [bag, {keypos, 2}, public,

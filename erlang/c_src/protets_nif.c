@@ -21,11 +21,16 @@
  * protets:drop/1 must close this node's handles of the table first (the
  * daemon refuses to drop a table a process holds).  Every operation
  * counts itself in the handle's users (an atomic add and subtract, never
- * a wait) and then reads its closed flag; drop sets the flag, then waits
- * (on its dirty scheduler) for the users to drain before it unmaps.  Both
- * sides use sequentially consistent atomics, so either the operation
- * sees the flag (and raises badarg, as ETS does on a deleted table) or
- * drop sees the operation and waits for it.
+ * a wait) and then reads its closed flag; drop sets the flag.  Both sides
+ * use sequentially consistent atomics, so either the operation sees the
+ * flag (and raises badarg, as ETS does on a deleted table) or drop sees
+ * the operation.  Whoever sees the users at 0 with the flag set, drop or
+ * the last operation, unmaps (pn_tab_unmap: once, by an atomic exchange)
+ * and counts the handle out of pn_closing, which drop counted it into;
+ * drop waits, on its dirty scheduler and holding no lock, for pn_closing
+ * to reach 0 before it asks the daemon.  So the registry's mutex is only
+ * ever held for a walk of the list: a handle's destructor, on a normal
+ * scheduler, never waits behind a write stalled on a table's lock.
  *
  * update_counter, update_element and friends are read-modify-writes done
  * in Erlang around pn_cas: replace the object of a key if its stored bytes
@@ -55,6 +60,7 @@ struct pn_conn {
 struct pn_tab {
 	_Atomic int	 users;		/* operations running on t */
 	_Atomic int	 closed;	/* set by drop: no new operation */
+	_Atomic int	 unmapped;	/* t closed (pn_tab_unmap) */
 	protets_table_t	*t;		/* NULL once closed by drop */
 	struct pn_conn	*conn;		/* kept: info, save */
 	int		 exact;		/* hash types: =:= keys */
@@ -67,6 +73,7 @@ struct pn_tab {
 static ErlNifResourceType	*pn_conn_rt, *pn_tab_rt;
 static ErlNifMutex		*pn_reg_lock, *pn_cas_lock;
 static struct pn_tab		*pn_reg;
+static _Atomic long		 pn_closing;	/* marked by drop, not unmapped */
 static ERL_NIF_TERM		 pn_a_ok, pn_a_true, pn_a_false, pn_a_error,
 				 pn_a_end, pn_a_perr, pn_a_sys;
 
@@ -208,10 +215,29 @@ pn_tab_dtor(ErlNifEnv *env, void *obj)
 	if (tab->next != NULL)
 		tab->next->prev = tab->prev;
 	enif_mutex_unlock(pn_reg_lock);
-	if (tab->t != NULL)
+	/* drop unmaps every handle it marked before it could be freed */
+	if (!atomic_exchange(&tab->unmapped, 1) && tab->t != NULL)
 		protets_close(tab->t);
 	if (tab->conn != NULL)
 		enif_release_resource(tab->conn);
+}
+
+/* Unmap a handle drop closed, once; count it out of pn_closing. */
+static void
+pn_tab_unmap(struct pn_tab *tab)
+{
+	if (atomic_exchange(&tab->unmapped, 1))
+		return;
+	protets_close(tab->t);
+	atomic_fetch_sub(&pn_closing, 1);
+}
+
+static void
+pn_tab_put(struct pn_tab *tab)
+{
+	if (atomic_fetch_sub(&tab->users, 1) == 1 &&
+	    atomic_load(&tab->closed))
+		pn_tab_unmap(tab);
 }
 
 /* The table of term h, counted in its users: 1; 0: not a table or a closed one. */
@@ -224,17 +250,11 @@ pn_tab_get(ErlNifEnv *env, ERL_NIF_TERM h, struct pn_tab **out)
 		return 0;
 	atomic_fetch_add(&tab->users, 1);
 	if (atomic_load(&tab->closed)) {
-		atomic_fetch_sub(&tab->users, 1);
+		pn_tab_put(tab);
 		return 0;
 	}
 	*out = tab;
 	return 1;
-}
-
-static void
-pn_tab_put(struct pn_tab *tab)
-{
-	atomic_fetch_sub(&tab->users, 1);
 }
 
 /* The usual head of a table operation: tab from argv[0], or badarg. */
@@ -245,18 +265,29 @@ pn_tab_put(struct pn_tab *tab)
 		return enif_make_badarg(env);				\
 } while (0)
 
-/* Close the handle: no new operation starts; wait for those running. */
+/*
+ * Close the handle (drop, under pn_reg_lock): no new operation starts;
+ * it is unmapped now if none runs, else by the last one to finish.
+ */
 static void
 pn_tab_close(struct pn_tab *tab)
 {
+	if (atomic_load(&tab->closed))
+		return;
+	atomic_fetch_add(&pn_closing, 1);
+	atomic_store(&tab->closed, 1);
+	if (atomic_load(&tab->users) == 0)
+		pn_tab_unmap(tab);
+}
+
+/* Wait for every handle drop closed to be unmapped (dirty scheduler). */
+static void
+pn_closing_wait(void)
+{
 	struct timespec	ts = { 0, 100000 };
 
-	if (atomic_exchange(&tab->closed, 1))
-		return;
-	while (atomic_load(&tab->users) > 0)
+	while (atomic_load(&pn_closing) > 0)
 		nanosleep(&ts, NULL);
-	protets_close(tab->t);
-	tab->t = NULL;
 }
 
 /*
@@ -521,6 +552,7 @@ pn_drop(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 		pn_tab_close(tab);
 	}
 	enif_mutex_unlock(pn_reg_lock);
+	pn_closing_wait();
 	while ((rc = protets_drop(c->p, name)) == PROTETS_EBUSY &&
 	    pn_now_ms() < deadline) {
 		nanosleep(&ts, NULL);

@@ -435,7 +435,24 @@ drop() ->
     ?assertMatch({error, {notfound, _}}, protets:drop(drop_test)),
     {ok, T2} = protets:get(drop_test),
     ?assertEqual([], protets:tab2list(T2)),
-    ok = protets:drop(drop_test).
+    %% A drop while processes read and write through the handle: each
+    %% gets badarg from then on, the mapping is gone, the BEAM lives.
+    Self = self(),
+    Ps = [spawn_link(fun() -> hammer(T2, I, 0), Self ! {stopped, self()} end)
+          || I <- lists:seq(1, 4)],
+    wait_until(fun() -> protets:info(T2, size) >= 4 end, "writers going"),
+    ok = protets:drop(drop_test),
+    [receive {stopped, P} -> ok end || P <- Ps],
+    ?assertError(badarg, protets:insert(T2, {a})).
+
+hammer(T, I, N) ->
+    case catch begin
+                   protets:insert(T, {{I, N rem 100}}),
+                   protets:lookup(T, {I, N rem 7})
+               end of
+        {'EXIT', {badarg, _}} -> ok;
+        _ -> hammer(T, I, N + 1)
+    end.
 
 %% ------------------------------------------------------------------
 %% Other nodes: peers on this machine (peer, over standard I/O).

@@ -293,7 +293,9 @@ pn_closing_wait(void)
 /*
  * A table's keypos lives in its meta entry: the key <<0>> (no encoded
  * term starts with the byte 0, so no object's key is it; it sorts first)
- * and the value term_to_binary({protets_meta, 1, KeyPos}).  Every walk,
+ * and the value term_to_binary({protets_meta, 1, KeyPos, Name}), Name
+ * the Erlang term protets:get/2 was given (undefined from file2tab; a
+ * name too long for the daemon is a hash there: erlang/README.md).  Every walk,
  * count and list here steps over it; protets save/load carry it, so
  * file2tab gets the keypos back.
  */
@@ -317,21 +319,22 @@ pn_meta_read(ErlNifEnv *env, protets_table_t *t)
 
 	if (protets_lookup(t, pn_meta_key, 1, buf, sizeof(buf), &vlen) != 0 ||
 	    !enif_binary_to_term(env, buf, vlen, &v, 0) ||
-	    !enif_get_tuple(env, v, &n, &el) || n != 3 ||
+	    !enif_get_tuple(env, v, &n, &el) || n < 3 ||
 	    !enif_get_int(env, el[2], &kp) || kp < 1)
 		return 0;
 	return kp;
 }
 
 static int
-pn_meta_write(ErlNifEnv *env, protets_table_t *t, int keypos)
+pn_meta_write(ErlNifEnv *env, protets_table_t *t, int keypos,
+    ERL_NIF_TERM name)
 {
 	ErlNifBinary	b;
 	int		rc;
 
-	if (!enif_term_to_binary(env, enif_make_tuple3(env,
+	if (!enif_term_to_binary(env, enif_make_tuple4(env,
 	    enif_make_atom(env, "protets_meta"), enif_make_int(env, 1),
-	    enif_make_int(env, keypos)), &b))
+	    enif_make_int(env, keypos), name), &b))
 		return ENOMEM;
 	rc = protets_insert_new(t, pn_meta_key, 1, b.data, b.size);
 	enif_release_binary(&b);
@@ -345,7 +348,8 @@ pn_meta_write(ErlNifEnv *env, protets_table_t *t, int keypos)
  * (PROTETS_EMISMATCH: *had is the table's).
  */
 static int
-pn_meta_keypos(ErlNifEnv *env, protets_table_t *t, int want, int *had)
+pn_meta_keypos(ErlNifEnv *env, protets_table_t *t, int want,
+    ERL_NIF_TERM name, int *had)
 {
 	int	kp, rc, i, dflt = want > 0 ? want : 1;
 
@@ -356,7 +360,7 @@ pn_meta_keypos(ErlNifEnv *env, protets_table_t *t, int want, int *had)
 		}
 		if (!protets_table_writable(t))
 			return dflt;
-		if ((rc = pn_meta_write(env, t, dflt)) == 0)
+		if ((rc = pn_meta_write(env, t, dflt, name)) == 0)
 			return dflt;
 		if (rc != PROTETS_EXISTS)
 			return rc;
@@ -391,14 +395,18 @@ pn_tab_new(ErlNifEnv *env, struct pn_conn *c, protets_table_t *t, int keypos)
 	return r;
 }
 
-/* A table just got, with keypos want (0: the table's): {ok, Tab} or error. */
+/*
+ * A table just got, with keypos want (0: the table's) and Erlang name
+ * name: {ok, Tab} or error.
+ */
 static ERL_NIF_TERM
-pn_tab_got(ErlNifEnv *env, struct pn_conn *c, protets_table_t *t, int want)
+pn_tab_got(ErlNifEnv *env, struct pn_conn *c, protets_table_t *t, int want,
+    ERL_NIF_TERM name)
 {
 	char	msg[PROTETS_NAME_MAX + 64];
 	int	kp, had = 0;
 
-	if ((kp = pn_meta_keypos(env, t, want, &had)) > 0)
+	if ((kp = pn_meta_keypos(env, t, want, name, &had)) > 0)
 		return enif_make_tuple2(env, pn_a_ok, pn_tab_new(env, c, t, kp));
 	if (kp == PROTETS_EMISMATCH)
 		snprintf(msg, sizeof(msg), "table %s exists with keypos %d",
@@ -492,8 +500,8 @@ pn_name(ErlNifEnv *env, ERL_NIF_TERM t, char *buf)
 }
 
 /*
- * get(Conn, Name, Type, Access, WriteConcurrency, KeyPos) -> {ok, Tab} |
- * error; KeyPos 0: the table's own
+ * get(Conn, Name, Type, Access, WriteConcurrency, KeyPos, ErlName) ->
+ * {ok, Tab} | error; KeyPos 0: the table's own
  */
 static ERL_NIF_TERM
 pn_get(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
@@ -518,7 +526,7 @@ pn_get(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 	o.write_concurrency = (uint32_t)wc;
 	if ((rc = protets_get(c->p, name, &o, &t)) != 0)
 		return pn_error(env, rc);
-	return pn_tab_got(env, c, t, keypos);
+	return pn_tab_got(env, c, t, keypos, argv[6]);
 }
 
 /*
@@ -638,7 +646,7 @@ pn_load(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 		return enif_make_badarg(env);
 	if ((rc = protets_load(c->p, path, NULL, NULL, &t)) != 0)
 		return pn_error(env, rc);
-	return pn_tab_got(env, c, t, 0);
+	return pn_tab_got(env, c, t, 0, enif_make_atom(env, "undefined"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -838,28 +846,59 @@ pn_delete_object(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 	return rc == 0 ? pn_a_true : pn_raise(env, rc);
 }
 
+/* The stored bytes of key k into *out (a new binary); 0, or an error. */
+static int
+pn_lookup_raw(struct pn_tab *tab, const struct pn_key *k, ErlNifBinary *out)
+{
+	size_t	vlen;
+	int	rc;
+
+	if (!enif_alloc_binary(256, out))
+		return ENOMEM;
+	for (;;) {
+		rc = protets_lookup(tab->t, k->buf, k->len, out->data,
+		    out->size, &vlen);
+		if (rc == PROTETS_ERANGE && enif_realloc_binary(out, vlen))
+			continue;
+		if (rc == 0)
+			enif_realloc_binary(out, vlen);
+		else
+			enif_release_binary(out);
+		return rc;
+	}
+}
+
 /* delete_all_objects(Tab) -> true; dirty I/O */
 static ERL_NIF_TERM
 pn_delete_all(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 {
 	struct pn_tab	*tab;
 	struct pn_wait	 w;
+	struct pn_key	 meta;
+	ErlNifBinary	 mv;
 	int		 rc;
 
 	PN_TAB(env, pn_delete_all, argc, argv, tab);
+	meta.buf[0] = 0;
+	meta.len = 1;
+	if (pn_lookup_raw(tab, &meta, &mv) != 0)
+		mv.size = 0;
 	pn_wait_init(&w);
 	do
 		rc = protets_delete_all_objects(tab->t);
 	while (pn_again(&w, rc));
 	/* the meta entry back (a get meanwhile may have written it) */
-	if (rc == 0) {
+	if (rc == 0 && mv.size > 0) {
 		pn_wait_init(&w);
 		do
-			rc = pn_meta_write(env, tab->t, tab->keypos);
+			rc = protets_insert_new(tab->t, pn_meta_key, 1, mv.data,
+			    mv.size);
 		while (pn_again(&w, rc));
 		if (rc == PROTETS_EXISTS)
 			rc = 0;
 	}
+	if (mv.size > 0)
+		enif_release_binary(&mv);
 	pn_tab_put(tab);
 	return rc == 0 ? pn_a_true : pn_raise(env, rc);
 }
@@ -925,27 +964,6 @@ pn_take(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 	return pn_acc_result(&a);
 }
 
-/* The stored bytes of key k into *out (a new binary); 0, or an error. */
-static int
-pn_lookup_raw(struct pn_tab *tab, const struct pn_key *k, ErlNifBinary *out)
-{
-	size_t	vlen;
-	int	rc;
-
-	if (!enif_alloc_binary(256, out))
-		return ENOMEM;
-	for (;;) {
-		rc = protets_lookup(tab->t, k->buf, k->len, out->data,
-		    out->size, &vlen);
-		if (rc == PROTETS_ERANGE && enif_realloc_binary(out, vlen))
-			continue;
-		if (rc == 0)
-			enif_realloc_binary(out, vlen);
-		else
-			enif_release_binary(out);
-		return rc;
-	}
-}
 
 /*
  * cas(Tab, Old, New) -> boolean(): put object New if its key holds the
@@ -1230,6 +1248,28 @@ pn_props(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
 	return r;
 }
 
+/* meta(Tab) -> the meta entry's term, or undefined */
+static ERL_NIF_TERM
+pn_meta(ErlNifEnv *env, int argc, const ERL_NIF_TERM *argv)
+{
+	struct pn_tab	*tab;
+	struct pn_key	 k;
+	ErlNifBinary	 v;
+	ERL_NIF_TERM	 r;
+	int		 rc;
+
+	PN_TAB(env, pn_meta, argc, argv, tab);
+	k.buf[0] = 0;
+	k.len = 1;
+	rc = pn_lookup_raw(tab, &k, &v);
+	pn_tab_put(tab);
+	if (rc != 0)
+		return enif_make_atom(env, "undefined");
+	rc = pn_decode(env, v.data, v.size, &r);
+	enif_release_binary(&v);
+	return rc ? r : enif_make_atom(env, "undefined");
+}
+
 /* ------------------------------------------------------------------ */
 
 static int
@@ -1261,7 +1301,7 @@ pn_load_nif(ErlNifEnv *env, void **priv, ERL_NIF_TERM info)
 
 static ErlNifFunc pn_funcs[] = {
 	{ "nif_connect", 1, pn_connect, DIO },
-	{ "nif_get", 6, pn_get, DIO },
+	{ "nif_get", 7, pn_get, DIO },
 	{ "nif_drop", 2, pn_drop, DIO },
 	{ "nif_info", 1, pn_info, DIO },
 	{ "nif_save", 2, pn_save, DIO },
@@ -1283,6 +1323,7 @@ static ErlNifFunc pn_funcs[] = {
 	{ "nif_tab2list", 1, pn_tab2list, DCPU },
 	{ "nif_count", 1, pn_count, 0 },
 	{ "nif_props", 1, pn_props, 0 },
+	{ "nif_meta", 1, pn_meta, 0 },
 };
 
 ERL_NIF_INIT(protets, pn_funcs, pn_load_nif, NULL, NULL, NULL)

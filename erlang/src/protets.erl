@@ -43,7 +43,7 @@ get(Name) ->
 get(Name, Opts) when is_list(Opts) ->
     {Type, Access, WC, KeyPos} = opts(Opts, {0, 0, 0, 0}),
     TName = table_name(Name),
-    with_conn(fun(C) -> nif_get(C, TName, Type, Access, WC, KeyPos) end);
+    with_conn(fun(C) -> nif_get(C, TName, Type, Access, WC, KeyPos, Name) end);
 get(_, _) ->
     error(badarg).
 
@@ -92,7 +92,9 @@ access_code(private) -> 3.
 %% The daemon's name of table Name: an atom of letters, digits and _ . -
 %% is its own text (so `protets get foo` and protets:get(foo) are one
 %% table); any other term is "erl%" then term_to_binary(Name), each byte
-%% outside 0x21..0x7e, and '%', written %XX.  At most 255 bytes.
+%% outside 0x21..0x7e, and '%', written %XX; when that is longer than the
+%% daemon's 255 bytes, "erl#" and the MD5 of term_to_binary(Name) in hex
+%% (the table's meta entry keeps Name itself, for info/2).
 table_name(Name) when is_atom(Name) ->
     S = atom_to_binary(Name, utf8),
     case plain(S) of
@@ -114,13 +116,17 @@ escaped(Name) ->
     E = iolist_to_binary(["erl%" | [esc(C) || <<C>> <= B]]),
     case byte_size(E) =< 255 of
         true -> E;
-        false -> error(badarg)
+        false -> iolist_to_binary(["erl#" | [io_lib:format("~2.16.0b", [C])
+                                            || <<C>> <= erlang:md5(B)]])
     end.
 
 esc(C) when C > 16#20, C < 16#7f, C =/= $% -> C;
 esc(C) -> io_lib:format("%~2.16.0B", [C]).
 
-%% The Erlang name of a daemon table name (table_name/1 backwards).
+%% The Erlang name of a daemon table name (table_name/1 backwards; a
+%% hashed one has only the hash: info(Tab, name) reads the meta entry).
+name_of(<<"erl#", _/binary>> = H) ->
+    {protets_hashed_name, H};
 name_of(<<"erl%", E/binary>>) ->
     binary_to_term(unesc(E, <<>>));
 name_of(S) when is_binary(S) ->
@@ -310,7 +316,7 @@ info(Tab) ->
         {error, Code, Msg} ->
             error({protets_error, Code, Msg});
         {Name, Type, Access, Uid, Worker, _, Used, Mem, WC, KeyPos} ->
-            [{id, Tab}, {name, name_of(Name)}, {type, Type},
+            [{id, Tab}, {name, tab_name(Tab, Name)}, {type, Type},
              {keypos, KeyPos}, {size, nif_count(Tab)},
              {memory, Mem div erlang:system_info(wordsize)},
              {protection, Access}, {owner, none}, {heir, none},
@@ -323,7 +329,7 @@ info(Tab) ->
 info(Tab, size) -> nif_count(Tab);
 info(Tab, type) -> element(1, nif_props(Tab));
 info(Tab, keypos) -> element(2, nif_props(Tab));
-info(Tab, name) -> name_of(element(3, nif_props(Tab)));
+info(Tab, name) -> tab_name(Tab, element(3, nif_props(Tab)));
 info(Tab, id) -> nif_props(Tab), Tab;
 info(Tab, Item) when is_atom(Item) ->
     case lists:keyfind(Item, 1, info(Tab)) of
@@ -332,6 +338,13 @@ info(Tab, Item) when is_atom(Item) ->
     end;
 info(_, _) ->
     error(badarg).
+
+%% The Erlang name of Tab, whose daemon name is Name.
+tab_name(Tab, Name) ->
+    case {list_to_binary(Name), nif_meta(Tab)} of
+        {<<"erl#", _/binary>>, {protets_meta, 1, _, N}} -> N;
+        {B, _} -> name_of(B)
+    end.
 
 %% ------------------------------------------------------------------
 %% Match specifications, over tab2list/1.
@@ -394,7 +407,7 @@ file2tab(File) ->
 %% The NIF (protets_nif.c).
 
 nif_connect(_) -> ?NIF.
-nif_get(_, _, _, _, _, _) -> ?NIF.
+nif_get(_, _, _, _, _, _, _) -> ?NIF.
 nif_drop(_, _) -> ?NIF.
 nif_info(_) -> ?NIF.
 nif_save(_, _) -> ?NIF.
@@ -416,3 +429,4 @@ nif_prev(_, _) -> ?NIF.
 nif_tab2list(_) -> ?NIF.
 nif_count(_) -> ?NIF.
 nif_props(_) -> ?NIF.
+nif_meta(_) -> ?NIF.

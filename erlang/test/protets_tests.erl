@@ -311,7 +311,15 @@ names() ->
                           ?assertEqual(N, protets:info(T2, name)),
                           ok = protets:drop(N)
                   end, Names),
-    ?assertError(badarg, protets:get(lists:seq(1, 300))).
+    %% A name too long for the daemon is a hash there, its own in info.
+    Long = {lists:seq(1, 300), <<"x">>},
+    {ok, L} = protets:get(Long),
+    ?assertMatch(<<"erl#", _:32/binary>>, protets:table_name(Long)),
+    ?assertEqual(Long, protets:info(L, name)),
+    true = protets:insert(L, {1}),
+    true = protets:delete_all_objects(L),
+    ?assertEqual(Long, protets:info(L, name)),
+    ok = protets:drop(Long).
 
 %% No daemon at the socket: an error, not an exception (in a node whose
 %% library dials once: PROTETS_CONNECT_TIMEOUT_MS=0).

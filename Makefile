@@ -186,6 +186,7 @@ PY_CHECK	= tests/check_python.sh
 check: deps
 	$(MAKE) all python $(TEST_BIN)
 	BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN) $(PY_CHECK)
+	$(if $(filter 1,$(SAN)),,$(MAKE) check-erlang)
 
 # Every suite but the long ones (the engine's kill and model tests, the
 # crash-point enumerations, the fault suite, daemon kills): about 30 s.
@@ -195,6 +196,7 @@ QUICK_BIN	= $(filter-out $(BUILD)/tests/check_shm $(BUILD)/tests/check_shm_crash
 check-quick: deps
 	$(MAKE) all python $(QUICK_BIN)
 	BUILD=$(BUILD) sh tests/run.sh $(QUICK_BIN) $(PY_CHECK)
+	$(if $(filter 1,$(SAN)),,$(MAKE) check-erlang)
 
 # Is the suite flaky?  make check SOAK_RUNS times in a row (default 5)
 # while a parallel build loads the machine (tools/soak.sh).
@@ -248,6 +250,7 @@ fuzz-run: fuzz
 include mk/install.mk
 include mk/bench.mk
 include mk/python.mk
+include mk/erlang.mk
 
 clean:
 	rm -rf build build-san build-fuzz build-install protetsd protets run

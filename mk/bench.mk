@@ -11,6 +11,8 @@
 #   BENCH_PEERS=1 make bench the same, first
 #   BENCH_N=200000 make bench          a quicker run
 #   BENCH_ONLY="protets plain" make bench   a subset
+#   make bench-erlang        the Erlang phase alone (mk/erlang.mk): the
+#                            protets module beside ETS and DETS
 #   make bench-tally         what counting statistics costs (callgrind)
 
 BENCH		 = $(BUILD)/bench/bench
@@ -18,7 +20,7 @@ BENCH_N		?= 1000000
 BENCH_RUNS	?= 3
 BENCH_REDIS_N	?= 20000
 BENCH_PEERS	?= 0
-BENCH_ONLY	?= protets plain lmdb ets redis python
+BENCH_ONLY	?= protets plain lmdb ets redis python erlang
 BENCH_PEER_PKGS	 = erlang-base liblmdb-dev libhiredis-dev redis-server \
 		   python3-redis
 PEER_DIR	 = $(BUILD)/bench/peers
@@ -91,6 +93,8 @@ bench: deps
 	    PEER_DIR=$(PEER_DIR) BENCH_ONLY="$(BENCH_ONLY)" \
 	    PY_LIB=$(PY_LIB) PYTHON=$(PYTHON) \
 	    BENCH_OUT=$(BUILD)/bench/results.txt sh bench/run.sh
+	@if echo " $(BENCH_ONLY) " | grep -q " erlang "; then \
+	    $(BENCH_MAKE) bench-erlang; fi
 	@if [ "$(BENCH_TALLY)" = 1 ]; then \
 	    if command -v valgrind >/dev/null 2>&1; then \
 	        $(BENCH_MAKE) bench-tally; \

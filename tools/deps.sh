@@ -9,7 +9,9 @@ set -e
 # parses the metrics with a real Prometheus text parser.
 # libmicrohttpd-dev: protetsd's HTTP /metrics listener (metrics_listen).
 # tmux: check_stats runs protets top in an 80x24 terminal.
-PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev libjansson-dev binutils python3 python3-dev python3-setuptools python3-pytest python3-prometheus-client libmicrohttpd-dev tmux"
+# erlang-base, erlang-dev, erlang-eunit: the Erlang application (erlang/):
+# erlc and erl, erl_nif.h for its NIF, EUnit for its tests.
+PKGS="gcc make pkg-config libc6-dev libbsd-dev liburcu-dev check libxxhash-dev libinih-dev libjansson-dev binutils python3 python3-dev python3-setuptools python3-pytest python3-prometheus-client libmicrohttpd-dev tmux erlang-base erlang-dev erlang-eunit"
 # make fuzz needs clang and its libFuzzer runtime.
 [ "${PROTETS_FUZZ:-0}" = 1 ] && PKGS="$PKGS clang libclang-rt-dev"
 missing=""

@@ -39,7 +39,7 @@ if not os.path.exists(archive):
 ext = Extension(
     "protets._protets",
     sources=["src/protets/_protets.c", "src/protets/conn.c",
-             "src/protets/table.c"],
+             "src/protets/table.c", "src/protets/walk.c"],
     include_dirs=[os.path.join(ROOT, "include")],
     # hidden: the module exports PyInit__protets alone
     extra_compile_args=["-std=gnu11", "-D_GNU_SOURCE",

@@ -1,6 +1,6 @@
 /*
  * _protets.h - what the files of the protets extension share (_protets.c,
- * conn.c, table.c): the objects, the borrowed buffers of arguments, the
+ * conn.c, table.c, walk.c): the objects, the borrowed buffers of arguments, the
  * collector of walks, and the functions each file offers the others.
  * _protets.c's top comment has the extension's contract.
  */
@@ -110,5 +110,24 @@ PyObject	*pi_dict(const protets_info *i);
 /* table.c */
 PyObject	*tb_wrap(ConnObject *conn, protets_table_t *t);
 PyObject	*tb_set_class(PyObject *mod, PyObject *cls);
+/* Run one library call on self's handle: 0, or -1 with an exception. */
+int		 tb_begin(TableObject *self);
+void		 tb_end(TableObject *self);
+/* Raise the exception of rc (the holder's pid, errmsg); NULL. */
+PyObject	*tb_raise(TableObject *self, int rc);
+
+/* walk.c: Table's walks, its methods of those names. */
+PyObject	*tb_lookup_all(TableObject *self, PyObject *key);
+PyObject	*tb_take(TableObject *self, PyObject *key);
+PyObject	*tb_pop(TableObject *self, PyObject *const *args,
+		    Py_ssize_t nargs);
+PyObject	*tb_keys(TableObject *self, PyObject *unused);
+PyObject	*tb_values(TableObject *self, PyObject *unused);
+PyObject	*tb_items(TableObject *self, PyObject *unused);
+PyObject	*tb_select(TableObject *self, PyObject *args, PyObject *kw);
+PyObject	*tb_select_count(TableObject *self, PyObject *args,
+		    PyObject *kw);
+PyObject	*tb_select_delete(TableObject *self, PyObject *args,
+		    PyObject *kw);
 
 #endif

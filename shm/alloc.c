@@ -129,6 +129,23 @@ al_pop(struct tbl *t, unsigned cls, uint64_t *offp)
 }
 
 /*
+ * The room between top and ceil (already bounded by the segment) that
+ * quota (0: none) leaves: the heap and the chunks together hold at most
+ * quota bytes, top + (size - ceil) of them now.
+ */
+static inline uint64_t
+al_cut(const struct tbl *t, uint64_t top, uint64_t ceil, uint64_t quota)
+{
+	uint64_t	held = top + (t->size - ceil), room = ceil - top;
+
+	if (quota == 0)
+		return room;
+	if (quota <= held)
+		return 0;
+	return quota - held < room ? quota - held : room;
+}
+
+/*
  * The free space between the top of the heap and the ceiling of the
  * chunks: read once, and bounded by the segment before any arithmetic (a
  * writer of a public table may write anything there: a top above the
@@ -145,21 +162,13 @@ al_room(const struct tbl *t, uint64_t *topp, uint64_t *ceilp,
 {
 	struct tbl_state	*st = tbl_state(t);
 	uint64_t		 top = SH_LOAD(&st->top), ceil = SH_LOAD(&st->ceil);
-	uint64_t		 held, quota;
 
 	if (top < TBL_HEAP_OFF || top > ceil || ceil > t->size)
 		return PROTETS_ECORRUPT;
 	*topp = top;
 	*ceilp = ceil;
-	*roomp = ceil - top;
-	quota = __atomic_load_n(&tbl_hdr(t)->quota, __ATOMIC_RELAXED);
-	if (quota != 0) {
-		held = top + (t->size - ceil);
-		if (quota <= held)
-			*roomp = 0;
-		else if (quota - held < *roomp)
-			*roomp = quota - held;
-	}
+	*roomp = al_cut(t, top, ceil,
+	    __atomic_load_n(&tbl_hdr(t)->quota, __ATOMIC_RELAXED));
 	return 0;
 }
 
@@ -402,11 +411,7 @@ al_figures(const struct tbl *t, struct al_figures *f)
 	if (top < TBL_HEAP_OFF || top > ceil || ceil > t->size)
 		return;		/* torn or damaged: the reader retries */
 	f->held = top + (t->size - ceil);
-	room = ceil - top;
-	if (f->quota != 0)
-		room = f->quota <= f->held ? 0 :
-		    f->quota - f->held < room ? f->quota - f->held : room;
-	f->room = room;
+	f->room = room = al_cut(t, top, ceil, f->quota);
 	/* Off the top: the largest class that fits the room. */
 	if (room >= 16) {
 		c = al_class(room < TBL_CLASS_MAX ? room : TBL_CLASS_MAX);
